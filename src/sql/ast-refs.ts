@@ -1,0 +1,103 @@
+/**
+ * Walks the JSON that DuckDB's `json_serialize_sql` produces and collects every table and
+ * file a query reads: FROM items, joins, subqueries anywhere (SELECT list, WHERE, HAVING,
+ * QUALIFY, EXISTS, IN), set operations and CTE bodies. CTE names are resolved with SQL's
+ * scoping: a CTE is visible to later CTEs of the same WITH, to its own body only when
+ * recursive, and to the query and its subqueries; a CTE never counts as an input.
+ */
+import { canonicalFileName, canonicalTableName } from '../model/names.js';
+
+/** Table functions that read files; their string arguments are file inputs. */
+const FILE_READERS = new Set([
+  'read_parquet', 'parquet_scan', 'read_csv', 'read_csv_auto', 'sniff_csv', 'read_json', 'read_json_auto',
+  'read_json_objects', 'read_json_objects_auto', 'read_ndjson', 'read_ndjson_auto', 'read_ndjson_objects',
+  'read_text', 'read_blob', 'read_xlsx', 'delta_scan', 'iceberg_scan', 'st_read', 'read_avro',
+]);
+
+/** A bare `FROM 'data/x.csv'` is a replacement scan over a file, not a table. */
+const FILE_LIKE = /[/\\*]|\.(csv|tsv|txt|parquet|json|jsonl|ndjson|xlsx|avro|arrow)(\.(gz|zst|bz2|lz4))?$/i;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function isObject(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: Json | undefined): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/** Collects canonical dataset names read by a serialised statement list. */
+export function collectReads(serialized: Json): Set<string> {
+  const out = new Set<string>();
+  walk(serialized, [], out);
+  return out;
+}
+
+function inScope(name: string, scope: readonly string[]): boolean {
+  return scope.includes(name.toLowerCase());
+}
+
+function walk(node: Json | undefined, scope: readonly string[], out: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const child of node) walk(child, scope, out);
+    return;
+  }
+  if (!isObject(node)) return;
+
+  const cteMap = isObject(node.cte_map) && Array.isArray(node.cte_map.map) ? node.cte_map.map : undefined;
+  if (cteMap && cteMap.length > 0) {
+    const visible = [...scope];
+    for (const entry of cteMap) {
+      if (!isObject(entry)) continue;
+      const name = str(entry.key).toLowerCase();
+      walk(entry.value, visible, out);
+      visible.push(name);
+    }
+    for (const [key, value] of Object.entries(node)) if (key !== 'cte_map') walk(value, visible, out);
+    return;
+  }
+
+  switch (node.type) {
+    case 'RECURSIVE_CTE_NODE': {
+      const inner = [...scope, str(node.cte_name).toLowerCase()];
+      for (const [key, value] of Object.entries(node)) walk(value, key === 'left' || key === 'right' ? inner : scope, out);
+      return;
+    }
+    case 'BASE_TABLE': {
+      const table = str(node.table_name);
+      const schema = str(node.schema_name);
+      const catalog = str(node.catalog_name);
+      if (schema === '' && catalog === '' && inScope(table, scope)) return;
+      if (schema === '' && catalog === '' && FILE_LIKE.test(table)) out.add(canonicalFileName(table));
+      else out.add(canonicalTableName([catalog, schema, table]));
+      return;
+    }
+    case 'TABLE_FUNCTION': {
+      const fn = isObject(node.function) ? node.function : undefined;
+      if (fn && FILE_READERS.has(str(fn.function_name).toLowerCase())) {
+        const first = Array.isArray(fn.children) ? fn.children[0] : undefined;
+        for (const path of constantStrings(first)) out.add(canonicalFileName(path));
+      }
+      break;
+    }
+  }
+  for (const value of Object.values(node)) walk(value, scope, out);
+}
+
+/** String constants of `'x'` or `['x', 'y']` (serialised as a `list_value` call). */
+function constantStrings(expr: Json | undefined): string[] {
+  if (!isObject(expr)) return [];
+  if (expr.class === 'CONSTANT' && isObject(expr.value)) {
+    const v = expr.value;
+    const type = isObject(v.type) ? str(v.type.id) : '';
+    return type === 'VARCHAR' && v.is_null === false && typeof v.value === 'string' ? [v.value] : [];
+  }
+  if (expr.class === 'FUNCTION' && str(expr.function_name) === 'list_value' && Array.isArray(expr.children)) {
+    return expr.children.flatMap((c) => constantStrings(c));
+  }
+  return [];
+}
+
+export type { Json };
