@@ -1,0 +1,321 @@
+/**
+ * The application service every interface calls: one object per open project database, with
+ * one method per user-facing operation. It wires model, sql, store and runtime together and
+ * holds no business rules of its own beyond that wiring.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { closest } from 'fastest-levenshtein';
+import type { Config } from '../config/config.js';
+import { DuckorchError, DuckorchErrors } from '../errors.js';
+import { deriveAssets } from '../model/assets.js';
+import { TaskGraph } from '../model/graph/dag.js';
+import { walkLineage, type LineageHop } from '../model/graph/lineage.js';
+import { renderMermaid, type GraphMode } from '../model/graph/mermaid.js';
+import { parseDatasetName, schemaOf } from '../model/names.js';
+import { selectTasks, type SelectableTask } from '../model/selection.js';
+import { codeVersion } from '../model/taskfile/code-version.js';
+import { splitHeaderBlock } from '../model/taskfile/header-block.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
+import { executeRun, type RunEvent } from '../runtime/executor.js';
+import { runTests, type TestOutcome } from '../runtime/test-runner.js';
+import { abortableSleep } from '../runtime/sleep.js';
+import { SqlAnalyzer } from '../sql/analyzer.js';
+import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
+import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
+import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
+import type { PipelineRunRecord, RegisteredTask, Store, TaskRunRecord } from '../store/store.js';
+import { discoverTaskFiles, displayPath, loadTaskFiles } from './task-files.js';
+
+export interface ProjectOptions {
+  config: Config;
+  access: AccessMode;
+  clock?: () => Date;
+  random?: () => number;
+}
+
+export interface Selection {
+  select?: readonly string[];
+  exclude?: readonly string[];
+}
+
+export interface RegisterResult {
+  root: string;
+  files: number;
+  tasks: Array<{ name: string; file: string; change: 'added' | 'changed' | 'unchanged' }>;
+  removed: string[];
+  warnings: DuckorchError[];
+}
+
+export interface RunResult {
+  pipelineRun: PipelineRunRecord;
+  tasks: TaskRunRecord[];
+  warnings: string[];
+}
+
+export interface RunOptions extends Selection {
+  maxParallel?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  /** Called once the selection is known, before the first task starts. */
+  onPlan?: (tasks: readonly string[]) => void;
+}
+
+export class Project {
+  private constructor(
+    readonly dbFile: string,
+    readonly instance: DuckDBInstance,
+    readonly store: Store,
+    private readonly options: Required<Pick<ProjectOptions, 'clock' | 'random'>> & ProjectOptions,
+  ) {}
+
+  static async open(options: ProjectOptions): Promise<Project> {
+    const file = options.config.db;
+    const instance = await openDuckDb(file, options.access);
+    let store: DuckDbStore;
+    try {
+      store = await DuckDbStore.open(instance, options.access, file);
+    } catch (err) {
+      instance.closeSync();
+      throw err;
+    }
+    const clock = options.clock ?? (() => new Date());
+    const project = new Project(file, instance, store, { ...options, clock, random: options.random ?? Math.random });
+    // One writer at a time holds the file, so anything still `running` was left by a process that died.
+    if (options.access === 'write') await store.recoverInterruptedRuns(clock());
+    return project;
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    this.instance.closeSync();
+  }
+
+  private async analyzer(): Promise<{ analyzer: SqlAnalyzer; done: () => void }> {
+    const conn = await this.instance.connect();
+    return { analyzer: new SqlAnalyzer(DuckDbSqlParser.onConnection(conn)), done: () => conn.closeSync() };
+  }
+
+  /**
+   * Registers every task file under `dir`, replacing what was registered from that folder
+   * before. All-or-nothing: any error in any file leaves the registry untouched.
+   */
+  async register(dir: string): Promise<RegisterResult> {
+    const { files, warnings } = await discoverTaskFiles(dir);
+    const root = fs.realpathSync(dir);
+    const { analyzer, done } = await this.analyzer();
+    let loaded;
+    try {
+      loaded = await loadTaskFiles(files, analyzer);
+    } finally {
+      done();
+    }
+    const errors = loaded.flatMap((f) => f.errors);
+    for (const f of loaded) warnings.push(...f.warnings);
+    if (errors.length > 0) throw new DuckorchErrors(errors);
+
+    const now = this.options.clock();
+    const previous = await this.store.loadRegistry();
+    const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
+    const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
+    const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
+    const fresh: RegisteredTask[] = loaded.map((f) => ({
+      definition: f.task!,
+      filePath: realOrSelf(f.absolutePath),
+      sourceRoot: root,
+      registeredAt: now,
+    }));
+    const all = [...kept, ...fresh];
+    const graph = TaskGraph.build(all.map((t) => t.definition));
+    const { assets, edges, checks } = deriveAssets(all.map((t) => t.definition));
+    await this.store.replaceRegistry({ tasks: all, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks }, now);
+    const freshNames = new Set(fresh.map((t) => t.definition.name));
+    return {
+      root: displayPath(root),
+      files: files.length,
+      tasks: fresh.map((t) => {
+        const before = replaced.get(t.definition.name);
+        const change = !before ? 'added' : before.definition.codeVersion === t.definition.codeVersion && JSON.stringify(before.definition) === JSON.stringify(t.definition) ? 'unchanged' : 'changed';
+        return { name: t.definition.name, file: t.definition.file, change };
+      }),
+      removed: [...replaced.keys()].filter((n) => !freshNames.has(n)).sort(),
+      warnings,
+    };
+  }
+
+  async registry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
+    const tasks = await this.store.loadRegistry();
+    return { tasks, graph: TaskGraph.build(tasks.map((t) => t.definition)) };
+  }
+
+  private async requireRegistry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
+    const reg = await this.registry();
+    if (reg.tasks.length === 0) {
+      throw new DuckorchError('UNKNOWN_NAME', `no tasks are registered in ${this.dbFile}`, { hint: 'register a folder of .sql task files first: duck-orch register <dir>' });
+    }
+    return reg;
+  }
+
+  /** Task names matching a selection, in topological order. */
+  async select(selection: Selection): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph; selected: string[] }> {
+    const { tasks, graph } = await this.requireRegistry();
+    const selectable: SelectableTask[] = tasks.map((t) => ({
+      name: t.definition.name,
+      file: displayPath(t.filePath),
+      tags: [...t.definition.tags, ...(t.definition.asset?.tags ?? [])],
+      group: t.definition.asset?.group ?? null,
+      produces: [...new Set([...t.definition.outputs, ...(t.definition.asset ? [t.definition.asset.name] : [])])],
+    }));
+    const chosen = selectTasks(graph, selectable, selection.select, selection.exclude);
+    return { tasks, graph, selected: graph.layers(chosen).flat() };
+  }
+
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    const { tasks, graph, selected } = await this.select(options);
+    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+    const warnings = staleFiles(tasks.filter((t) => selected.includes(t.definition.name)));
+    options.onPlan?.(selected);
+    await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
+    const pipelineRun: PipelineRunRecord = {
+      id: randomUUID(),
+      trigger: 'manual',
+      selector: describeSelection(options),
+      startedAt: this.options.clock(),
+      finishedAt: null,
+      status: 'running',
+      taskCount: selected.length,
+      succeeded: 0,
+      failed: 0,
+      skipped: 0,
+    };
+    await this.store.beginPipelineRun(pipelineRun);
+    const records = await executeRun({
+      instance: this.instance,
+      store: this.store,
+      graph,
+      tasks: byName,
+      selected: new Set(selected),
+      pipelineRunId: pipelineRun.id,
+      maxParallel: options.maxParallel ?? this.options.config.orch_max_parallel,
+      retry: { baseMs: this.options.config.orch_retry_base * 1000, maxMs: this.options.config.orch_retry_max * 1000 },
+      clock: this.options.clock,
+      random: this.options.random,
+      sleep: abortableSleep,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+    const count = (s: TaskRunRecord['status']) => records.filter((r) => r.status === s).length;
+    const finished: PipelineRunRecord = {
+      ...pipelineRun,
+      finishedAt: this.options.clock(),
+      status: options.signal?.aborted ? 'interrupted' : count('failed') > 0 ? 'failed' : 'success',
+      succeeded: count('success'),
+      failed: count('failed'),
+      skipped: count('skipped'),
+    };
+    await this.store.endPipelineRun(finished);
+    const order = new Map(selected.map((n, i) => [n, i]));
+    records.sort((a, b) => order.get(a.taskName)! - order.get(b.taskName)!);
+    return { pipelineRun: finished, tasks: records, warnings };
+  }
+
+  /** `CREATE SCHEMA IF NOT EXISTS` for every schema the run writes to, once, before tasks run in parallel. */
+  private async createOutputSchemas(tasks: readonly TaskDefinition[]): Promise<void> {
+    const schemas = new Set(tasks.flatMap((t) => t.outputs.map(schemaOf).filter((s): s is string => s !== undefined)));
+    if (schemas.size === 0) return;
+    const conn = await this.instance.connect();
+    try {
+      for (const s of schemas) await conn.run(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  async test(selection: Selection = {}): Promise<TestOutcome[]> {
+    const { tasks, selected } = await this.select(selection);
+    const chosen = new Set(selected);
+    const defs = tasks.map((t) => t.definition).filter((t) => chosen.has(t.name));
+    const outcomes = await runTests(this.instance, defs);
+    const at = this.options.clock();
+    if (this.options.access === 'write') {
+      await this.store.recordTestResults(
+        outcomes.map((o) => ({ taskName: o.task, testIndex: o.index, pipelineRunId: null, executedAt: at, status: o.status, actual: o.actual, message: o.message })),
+      );
+    }
+    return outcomes;
+  }
+
+  async status(options: { limit: number; task?: string }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[] }> {
+    if (options.task !== undefined) {
+      const { tasks } = await this.registry();
+      if (!tasks.some((t) => t.definition.name === options.task)) throw unknownName('task', options.task, tasks.map((t) => t.definition.name));
+    }
+    return {
+      runs: await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) }),
+      pipelineRuns: await this.store.listPipelineRuns(Math.min(options.limit, 10)),
+    };
+  }
+
+  async graph(mode: GraphMode, selection: Selection & { statuses?: boolean } = {}): Promise<string> {
+    const { graph, selected } = await this.select(selection);
+    const statuses = selection.statuses === false ? undefined : await this.store.latestStatuses();
+    return renderMermaid(graph, { mode, tasks: new Set(selected), ...(statuses ? { statuses } : {}) });
+  }
+
+  /** Downstream (`impact`) or upstream (`lineage`) datasets of a table, with the task that links each hop. */
+  async walk(table: string, direction: 'up' | 'down'): Promise<{ table: string; hops: LineageHop[] }> {
+    const { tasks } = await this.requireRegistry();
+    const known = new Set(tasks.flatMap((t) => [...t.definition.inputs, ...t.definition.outputs]));
+    const name = parseDatasetName(table);
+    if (!name || !known.has(name)) throw unknownName('table', table, [...known]);
+    return { table: name, hops: walkLineage(await this.store.loadLineageEdges(), name, direction) };
+  }
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function describeSelection(s: Selection): string | null {
+  const parts = [...(s.select?.length ? [`--select ${s.select.join(' ')}`] : []), ...(s.exclude?.length ? [`--exclude ${s.exclude.join(' ')}`] : [])];
+  return parts.length ? parts.join(' ') : null;
+}
+
+/** Task files edited (or deleted) since they were registered: the run uses the registered SQL. */
+function staleFiles(tasks: readonly RegisteredTask[]): string[] {
+  const out: string[] = [];
+  for (const t of tasks) {
+    let text: string;
+    try {
+      text = fs.readFileSync(t.filePath, 'utf8');
+    } catch {
+      out.push(`${t.definition.file} no longer exists; running the registered version of task ${t.definition.name}`);
+      continue;
+    }
+    if (codeVersion(splitHeaderBlock(text.replace(/^\uFEFF/, '')).body) !== t.definition.codeVersion) {
+      out.push(`${t.definition.file} changed since it was registered; run \`duck-orch register\` to use the new SQL`);
+    }
+  }
+  return out;
+}
+
+export function unknownName(what: string, name: string, candidates: readonly string[]): DuckorchError {
+  const suggestion = candidates.length > 0 ? closest(name, [...candidates]) : undefined;
+  return new DuckorchError('UNKNOWN_NAME', `unknown ${what} \`${name}\``, suggestion ? { hint: `did you mean \`${suggestion}\`?` } : {});
+}
+
+/** Parses and analyses files without any project database: what `validate` does. */
+export async function validateFiles(paths: readonly string[]) {
+  const parser = await DuckDbSqlParser.inMemory();
+  try {
+    return await loadTaskFiles(paths, new SqlAnalyzer(parser));
+  } finally {
+    parser.close();
+  }
+}

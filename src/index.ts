@@ -1,0 +1,10 @@
+/** The duck-orch library API: the same application service the CLI uses. */
+export { Project, validateFiles } from './app/project.js';
+export type { RegisterResult, RunOptions, RunResult, Selection } from './app/project.js';
+export { loadConfig, ConfigSchema } from './config/config.js';
+export type { Config } from './config/config.js';
+export { DuckorchError, DuckorchErrors } from './errors.js';
+export type { ErrorCode, SourceLocation } from './errors.js';
+export type { TaskDefinition } from './model/taskfile/task.js';
+export { taskToJson } from './model/taskfile/task-json.js';
+export type { Store } from './store/store.js';

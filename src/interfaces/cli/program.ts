@@ -1,0 +1,326 @@
+/**
+ * The `duck-orch` command line: parses flags, builds the config layer, calls the application
+ * service, prints a human or `--json` rendering, and sets the exit code. No business logic.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import pc from 'picocolors';
+import { loadConfig, type Config } from '../../config/config.js';
+import { DuckorchError } from '../../errors.js';
+import { GRAPH_MODES, type GraphMode } from '../../model/graph/mermaid.js';
+import { taskToJson } from '../../model/taskfile/task-json.js';
+import { Project, validateFiles, type Selection } from '../../app/project.js';
+import type { AccessMode } from '../../store/duckdb/database.js';
+import { createProgress, progressEnabled } from './progress.js';
+import {
+  colourStatus,
+  durationMs,
+  errorsOf,
+  formatMs,
+  formatTime,
+  pipelineRunJson,
+  printJson,
+  renderError,
+  renderWarning,
+  statusMark,
+  table,
+  taskRunJson,
+  type Output,
+} from './render.js';
+
+interface GlobalOptions {
+  db?: string;
+  config?: string;
+  json?: boolean;
+}
+
+/** Thrown to end a command with an exit code after its output was printed. */
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const selectOptions = (cmd: Command) =>
+  cmd
+    .option('-s, --select <selector...>', 'tasks to include (dbt grammar: name, +name, name+, @name, tag:x, group:x, path:x)')
+    .option('--exclude <selector...>', 'tasks to leave out (same grammar)');
+
+function selectionOf(opts: { select?: string[]; exclude?: string[] }): Selection {
+  return { ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}) };
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('duck-orch');
+  const output = (): Output => ({ json: Boolean(program.opts<GlobalOptions>().json), out: io.out, err: io.err });
+  const config = (flags: Partial<Record<keyof Config, unknown>> = {}): Config => {
+    const g = program.opts<GlobalOptions>();
+    return loadConfig({ ...(g.config ? { file: g.config } : {}), env: io.env, flags: { db: g.db, ...flags } });
+  };
+  const withProject = async <T>(access: AccessMode, fn: (p: Project) => Promise<T>, flags: Partial<Record<keyof Config, unknown>> = {}): Promise<T> => {
+    const project = await Project.open({ config: config(flags), access });
+    try {
+      return await fn(project);
+    } finally {
+      await project.close();
+    }
+  };
+
+  program
+    .description('Offline-first, DuckDB-native orchestrator: SQL task files → inferred DAG → runs on embedded DuckDB.')
+    .addOption(new Option('--db <file>', 'project DuckDB database (default: $DUCKORCH_DB, duckorch.toml `db`, then ./mydata.duckdb)'))
+    .option('--config <file>', 'config file (default: ./duckorch.toml if present)')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('register')
+    .description('parse and register every *.sql task file under a folder (all-or-nothing)')
+    .argument('<dir>', 'folder of task files')
+    .action(async (dir: string) => {
+      const o = output();
+      const result = await withProject('write', (p) => p.register(dir));
+      if (o.json) {
+        printJson(o, { ...result, warnings: result.warnings.map((w) => w.toJSON()) });
+        return;
+      }
+      for (const w of result.warnings) o.err(renderWarning(w));
+      const counts = (c: string) => result.tasks.filter((t) => t.change === c).length;
+      o.out(
+        `Registered ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} from ${result.root} ` +
+          `(${counts('added')} added, ${counts('changed')} changed, ${counts('unchanged')} unchanged, ${result.removed.length} removed)`,
+      );
+      for (const t of result.tasks) if (t.change !== 'unchanged') o.out(`  ${t.change === 'added' ? pc.green('+') : pc.yellow('~')} ${t.name}  ${pc.dim(t.file)}`);
+      for (const n of result.removed) o.out(`  ${pc.red('-')} ${n}`);
+    });
+
+  selectOptions(
+    program
+      .command('run')
+      .description('run the registered tasks (or a selection) in dependency order')
+      .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)'),
+  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string }) => {
+    const o = output();
+    const progress = createProgress(progressEnabled(o.json));
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    let result;
+    try {
+      result = await withProject(
+        'write',
+        (p) =>
+          p.run({
+            ...selectionOf(opts),
+            signal: abort.signal,
+            onPlan: (tasks) => progress.start(tasks),
+            onEvent: (e) => progress.onEvent(e),
+          }),
+        { orch_max_parallel: opts.maxParallel },
+      );
+    } finally {
+      progress.stop();
+      process.removeListener('SIGINT', onSigint);
+    }
+    const { pipelineRun, tasks, warnings } = result;
+    if (o.json) {
+      printJson(o, { pipeline_run: pipelineRunJson(pipelineRun), tasks: tasks.map(taskRunJson), warnings });
+    } else {
+      for (const w of warnings) o.err(`${pc.yellow('warning:')} ${w}`);
+      o.out(
+        table(
+          tasks.map((r) => [
+            statusMark(r.status),
+            r.taskName,
+            colourStatus(r.status),
+            formatMs(durationMs(r)),
+            r.status === 'success' ? `${r.rowsCount ?? 0} rows${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}` : pc.dim(r.errorMessage ?? ''),
+          ]),
+        ),
+      );
+      const p = pipelineRun;
+      o.out(
+        `\nRun ${p.id.slice(0, 8)} ${colourStatus(p.status)}: ${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} skipped in ${formatMs(durationMs(p))}`,
+      );
+    }
+    if (pipelineRun.status !== 'success') throw new ExitCode(pipelineRun.status === 'interrupted' ? 130 : 1);
+  });
+
+  program
+    .command('status')
+    .description('recent task runs, newest first')
+    .option('-n, --limit <n>', 'how many task runs to show', '50')
+    .option('-t, --task <name>', 'only runs of this task')
+    .action(async (opts: { limit: string; task?: string }) => {
+      const o = output();
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
+      const { runs, pipelineRuns } = await withProject('read', (p) => p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }));
+      if (o.json) {
+        printJson(o, { runs: runs.map(taskRunJson), pipeline_runs: pipelineRuns.map(pipelineRunJson) });
+        return;
+      }
+      if (runs.length === 0) {
+        o.out('No runs yet. Start one with: duck-orch run');
+        return;
+      }
+      o.out(
+        table([
+          ['STARTED', 'TASK', 'STATUS', 'DURATION', 'ATTEMPTS', 'ROWS', 'ERROR'].map((h) => pc.dim(h)),
+          ...runs.map((r) => [
+            formatTime(r.startedAt ?? r.finishedAt),
+            r.taskName,
+            colourStatus(r.status),
+            formatMs(durationMs(r)),
+            String(r.attempts),
+            r.rowsCount === null ? '' : String(r.rowsCount),
+            r.errorMessage ?? '',
+          ]),
+        ]),
+      );
+    });
+
+  selectOptions(
+    program
+      .command('graph')
+      .description('Mermaid flowchart of the project, styled by each task’s latest run')
+      .addArgument(new Command().createArgument('[mode]', 'lineage (datasets), dag (tasks) or combined').choices([...GRAPH_MODES]).default('lineage'))
+      .option('--no-status', 'leave out run-status styling'),
+  ).action(async (mode: GraphMode, opts: { select?: string[]; exclude?: string[]; status: boolean }) => {
+    const o = output();
+    const mermaid = await withProject('read', (p) => p.graph(mode, { ...selectionOf(opts), statuses: opts.status }));
+    if (o.json) printJson(o, { mode, mermaid });
+    else o.out(mermaid.trimEnd());
+  });
+
+  selectOptions(program.command('test').description('run the @test assertions of the registered tasks against the current data')).action(
+    async (opts: { select?: string[]; exclude?: string[] }) => {
+      const o = output();
+      const outcomes = await withProject('write', (p) => p.test(selectionOf(opts)));
+      const passed = outcomes.filter((x) => x.status === 'pass').length;
+      const failed = outcomes.length - passed;
+      if (o.json) printJson(o, { passed, failed, results: outcomes });
+      else {
+        for (const t of outcomes) {
+          if (t.status === 'pass') o.out(`${pc.green('PASS')} ${t.task} @test ${t.index}: ${t.assertion}`);
+          else o.out(`${pc.red(t.status === 'fail' ? 'FAIL' : 'ERROR')} ${t.task} @test ${t.index} (${t.file}:${t.line}): ${t.assertion} — ${t.message}`);
+        }
+        o.out(`Tests: ${passed} passed, ${failed} failed`);
+      }
+      if (failed > 0) throw new ExitCode(1);
+    },
+  );
+
+  program
+    .command('validate')
+    .description('check task files without registering them; reports every error')
+    .argument('<files...>', 'task files (.sql)')
+    .action(async (files: string[]) => {
+      const o = output();
+      const results = await validateFiles(files);
+      const valid = results.every((r) => r.errors.length === 0);
+      if (o.json) {
+        const items = results.map((r) => ({
+          file: r.file,
+          valid: r.errors.length === 0,
+          task: r.task ? taskToJson(r.task) : null,
+          errors: r.errors.map((e) => e.toJSON()),
+          warnings: r.warnings.map((w) => w.toJSON()),
+        }));
+        printJson(o, files.length === 1 ? items[0] : { valid, files: items });
+      } else {
+        for (const r of results) {
+          for (const e of r.errors) o.err(renderError(e));
+          for (const w of r.warnings) o.err(renderWarning(w));
+          if (r.task) {
+            const t = r.task;
+            o.out(`${pc.green('ok')} ${r.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`);
+          } else {
+            o.out(`${pc.red('invalid')} ${r.file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+          }
+        }
+      }
+      if (!valid) throw new ExitCode(1);
+    });
+
+  for (const [name, direction, description] of [
+    ['impact', 'down', 'what is built from a table, downstream (what breaks if it changes)'],
+    ['lineage', 'up', 'what a table is built from, upstream'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .argument('<table>', 'table (schema.name) or file:path')
+      .action(async (tableName: string) => {
+        const o = output();
+        const { table: canonical, hops } = await withProject('read', (p) => p.walk(tableName, direction));
+        if (o.json) {
+          printJson(o, { table: canonical, direction: direction === 'down' ? 'downstream' : 'upstream', rows: hops });
+          return;
+        }
+        if (hops.length === 0) {
+          o.out(`${canonical} has no ${direction === 'down' ? 'downstream' : 'upstream'} tables.`);
+          return;
+        }
+        o.out(table([['DEPTH', 'TABLE', 'VIA TASK'].map((h) => pc.dim(h)), ...hops.map((h) => [String(h.depth), h.table_name, h.via_task])]));
+      });
+  }
+
+  selectOptions(program.command('list').alias('ls').description('list registered tasks (after --select/--exclude) in run order')).action(
+    async (opts: { select?: string[]; exclude?: string[] }) => {
+      const o = output();
+      const { tasks, graph, selected } = await withProject('read', (p) => p.select(selectionOf(opts)));
+      const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+      const rows = selected.map((n) => {
+        const t = byName.get(n)!;
+        return {
+          name: t.name,
+          file: t.file,
+          inputs: t.inputs,
+          outputs: t.outputs,
+          upstream: [...graph.upstreamOf(n)].sort(),
+          downstream: [...graph.downstreamOf(n)].sort(),
+          tags: t.tags,
+          retries: t.retries,
+          timeout_seconds: t.timeoutSeconds,
+        };
+      });
+      if (o.json) printJson(o, { tasks: rows });
+      else o.out(table([['TASK', 'FILE', 'UPSTREAM', 'OUTPUTS'].map((h) => pc.dim(h)), ...rows.map((r) => [r.name, r.file, r.upstream.join(', '), r.outputs.join(', ')])]));
+    },
+  );
+
+  return program;
+}
+
+/** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 usage error, 130 interrupted. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const json = argv.includes('--json');
+    const errors = errorsOf(err);
+    if (errors.length === 0) {
+      const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      if (json) io.out(JSON.stringify({ error: { code: 'INTERNAL', message: String(err instanceof Error ? err.message : err) } }, null, 2));
+      else io.err(`${pc.red('internal error:')} ${message}`);
+      return 1;
+    }
+    if (json) io.out(JSON.stringify({ errors: errors.map((e) => e.toJSON()) }, null, 2));
+    else for (const e of errors) io.err(renderError(e));
+    return errors.some((e) => e.code === 'USAGE' || e.code === 'SELECTOR') ? 2 : 1;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Evaluates `@test` assertions against a query's result: `expect_empty`/`expect_non_empty`
+ * look at the row count, `expect`/`expect_gt`/`expect_lt` compare the first cell as a number
+ * (a NULL first cell counts as 0, as in the original).
+ */
+import type { TestAssertion } from './taskfile/task.js';
+
+export interface AssertionOutcome {
+  passed: boolean;
+  /** What was observed, as text: a row count or the first cell. */
+  actual: string;
+  message: string;
+}
+
+export function evaluateAssertion(assertion: TestAssertion, rowCount: number, firstCell: unknown): AssertionOutcome {
+  switch (assertion.kind) {
+    case 'expect_empty':
+      return outcome(rowCount === 0, `${rowCount} rows`, `expected no rows, got ${rowCount}`);
+    case 'expect_non_empty':
+      return outcome(rowCount > 0, `${rowCount} rows`, 'expected at least one row, got none');
+    default: {
+      const value = firstCell === null || firstCell === undefined || rowCount === 0 ? 0 : Number(firstCell);
+      const actual = Number.isNaN(value) ? String(firstCell) : String(value);
+      if (Number.isNaN(value)) return outcome(false, actual, `expected a number, got ${actual}`);
+      const { kind, value: expected } = assertion;
+      const passed = kind === 'expect' ? value === expected : kind === 'expect_gt' ? value > expected : value < expected;
+      const relation = kind === 'expect' ? '' : kind === 'expect_gt' ? 'greater than ' : 'less than ';
+      return outcome(passed, actual, `expected ${relation}${expected}, got ${actual}`);
+    }
+  }
+}
+
+function outcome(passed: boolean, actual: string, failure: string): AssertionOutcome {
+  return { passed, actual, message: passed ? 'ok' : failure };
+}

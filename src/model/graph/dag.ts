@@ -1,0 +1,217 @@
+/**
+ * The task graph inferred from what tasks read and write. A task depends on the task that
+ * produces one of its inputs, and on the tasks named by `@depends_on`. Every dataset has at
+ * most one producing task; the graph must be acyclic.
+ */
+import { DuckorchError, DuckorchErrors } from '../../errors.js';
+import { closest } from 'fastest-levenshtein';
+
+export interface GraphTask {
+  name: string;
+  file: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  dependsOn: readonly string[];
+}
+
+export interface TaskEdge {
+  upstream: string;
+  downstream: string;
+}
+
+export interface LineageEdge {
+  src: string;
+  dst: string;
+  via: string;
+}
+
+export class TaskGraph {
+  readonly tasks: ReadonlyMap<string, GraphTask>;
+  /** dataset → producing task */
+  readonly producers: ReadonlyMap<string, string>;
+  readonly edges: readonly TaskEdge[];
+  readonly lineage: readonly LineageEdge[];
+  private readonly up = new Map<string, Set<string>>();
+  private readonly down = new Map<string, Set<string>>();
+
+  private constructor(tasks: Map<string, GraphTask>, producers: Map<string, string>, edges: TaskEdge[]) {
+    this.tasks = tasks;
+    this.producers = producers;
+    this.edges = edges;
+    for (const name of tasks.keys()) {
+      this.up.set(name, new Set());
+      this.down.set(name, new Set());
+    }
+    for (const e of edges) {
+      this.up.get(e.downstream)!.add(e.upstream);
+      this.down.get(e.upstream)!.add(e.downstream);
+    }
+    const lineage: LineageEdge[] = [];
+    const seen = new Set<string>();
+    for (const t of tasks.values()) {
+      for (const src of t.inputs) {
+        for (const dst of t.outputs) {
+          const key = `${src}\u0000${dst}\u0000${t.name}`;
+          if (src !== dst && !seen.has(key)) {
+            seen.add(key);
+            lineage.push({ src, dst, via: t.name });
+          }
+        }
+      }
+    }
+    this.lineage = lineage;
+  }
+
+  /**
+   * Builds the graph, or throws every problem found: a duplicate task name, a dataset written
+   * by two tasks, an unknown `@depends_on`, a cycle.
+   */
+  static build(taskList: readonly GraphTask[]): TaskGraph {
+    const errors: DuckorchError[] = [];
+    const tasks = new Map<string, GraphTask>();
+    for (const t of taskList) {
+      const other = tasks.get(t.name);
+      if (other) {
+        errors.push(
+          new DuckorchError('DUPLICATE_TASK', `task \`${t.name}\` is defined twice: in ${other.file} and in ${t.file}`, {
+            hint: 'task names must be unique; rename one with `-- @task name=<other_name>`',
+          }),
+        );
+        continue;
+      }
+      tasks.set(t.name, t);
+    }
+    const producers = new Map<string, string>();
+    for (const t of tasks.values()) {
+      for (const out of t.outputs) {
+        const other = producers.get(out);
+        if (other && other !== t.name) {
+          errors.push(
+            new DuckorchError('DUPLICATE_OUTPUT', `\`${out}\` is written by two tasks: ${other} (${tasks.get(other)!.file}) and ${t.name} (${t.file})`, {
+              hint: 'each table must have one producing task: merge the two, or declare `-- @outputs` on one of them to name what it really produces',
+            }),
+          );
+          continue;
+        }
+        producers.set(out, t.name);
+      }
+    }
+    const edgeKeys = new Set<string>();
+    const edges: TaskEdge[] = [];
+    const addEdge = (upstream: string, downstream: string) => {
+      const key = `${upstream}\u0000${downstream}`;
+      if (upstream !== downstream && !edgeKeys.has(key)) {
+        edgeKeys.add(key);
+        edges.push({ upstream, downstream });
+      }
+    };
+    const names = [...tasks.keys()];
+    for (const t of tasks.values()) {
+      for (const input of t.inputs) {
+        const producer = producers.get(input);
+        if (producer) addEdge(producer, t.name);
+      }
+      for (const dep of t.dependsOn) {
+        if (tasks.has(dep)) addEdge(dep, t.name);
+        else {
+          const suggestion = names.length > 0 ? closest(dep, names) : undefined;
+          errors.push(
+            new DuckorchError('UNKNOWN_NAME', `task \`${t.name}\` (${t.file}) depends on unknown task \`${dep}\``, {
+              ...(suggestion ? { hint: `did you mean \`${suggestion}\`?` } : {}),
+            }),
+          );
+        }
+      }
+    }
+    edges.sort((a, b) => a.upstream.localeCompare(b.upstream) || a.downstream.localeCompare(b.downstream));
+    const graph = new TaskGraph(tasks, producers, edges);
+    const cycle = graph.findCycle();
+    if (cycle) {
+      errors.push(
+        new DuckorchError('DAG_CYCLE', `the tasks form a cycle: ${cycle.join(' → ')}`, {
+          hint: 'a task cannot (indirectly) read what it writes; break the cycle by changing what one of these tasks reads',
+        }),
+      );
+    }
+    if (errors.length === 1) throw errors[0]!;
+    if (errors.length > 1) throw new DuckorchErrors(errors);
+    return graph;
+  }
+
+  upstreamOf(name: string): ReadonlySet<string> {
+    return this.up.get(name) ?? new Set();
+  }
+
+  downstreamOf(name: string): ReadonlySet<string> {
+    return this.down.get(name) ?? new Set();
+  }
+
+  /** Kahn layers: each layer's tasks depend only on earlier layers. Sorted by name. */
+  layers(subset?: ReadonlySet<string>): string[][] {
+    const members = subset ?? new Set(this.tasks.keys());
+    const indegree = new Map<string, number>();
+    for (const n of members) indegree.set(n, [...this.upstreamOf(n)].filter((u) => members.has(u)).length);
+    const layers: string[][] = [];
+    let current = [...members].filter((n) => indegree.get(n) === 0).sort();
+    while (current.length > 0) {
+      layers.push(current);
+      const next: string[] = [];
+      for (const n of current) {
+        for (const d of this.downstreamOf(n)) {
+          if (!members.has(d)) continue;
+          const left = indegree.get(d)! - 1;
+          indegree.set(d, left);
+          if (left === 0) next.push(d);
+        }
+      }
+      current = next.sort();
+    }
+    return layers;
+  }
+
+  /** Tasks reachable upstream (`direction = 'up'`) or downstream, up to `depth` hops (all when undefined). */
+  walk(start: Iterable<string>, direction: 'up' | 'down', depth?: number): Set<string> {
+    const out = new Set<string>();
+    let frontier = [...start];
+    for (let d = 0; frontier.length > 0 && (depth === undefined || d < depth); d++) {
+      const next: string[] = [];
+      for (const n of frontier) {
+        for (const m of direction === 'up' ? this.upstreamOf(n) : this.downstreamOf(n)) {
+          if (!out.has(m)) {
+            out.add(m);
+            next.push(m);
+          }
+        }
+      }
+      frontier = next;
+    }
+    return out;
+  }
+
+  /** One cycle as a closed path (`a → b → a`), or undefined when the graph is acyclic. */
+  private findCycle(): string[] | undefined {
+    const state = new Map<string, 'visiting' | 'done'>();
+    const stack: string[] = [];
+    const visit = (n: string): string[] | undefined => {
+      state.set(n, 'visiting');
+      stack.push(n);
+      for (const d of [...this.downstreamOf(n)].sort()) {
+        const s = state.get(d);
+        if (s === 'visiting') return [...stack.slice(stack.indexOf(d)), d];
+        if (s === undefined) {
+          const found = visit(d);
+          if (found) return found;
+        }
+      }
+      stack.pop();
+      state.set(n, 'done');
+      return undefined;
+    };
+    for (const n of [...this.tasks.keys()].sort()) {
+      if (state.has(n)) continue;
+      const found = visit(n);
+      if (found) return found;
+    }
+    return undefined;
+  }
+}

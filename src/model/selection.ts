@@ -1,0 +1,163 @@
+/**
+ * dbt's node selection grammar over tasks and assets:
+ *
+ *   `name`        a task, or the task producing the asset/table `name`
+ *   `+name`       it and all its upstream tasks;   `2+name` up to two hops up
+ *   `name+`       it and all its downstream tasks; `name+1` one hop down
+ *   `@name`       it, its downstream tasks, and everything those need upstream
+ *   `tag:daily`   tasks tagged `daily` (task or asset tags)
+ *   `group:sales` tasks whose asset is in group `sales`
+ *   `path:tasks/x` tasks whose file is `tasks/x` or under it (globs allowed)
+ *   `task:x`, `asset:x` match only task names or only asset names
+ *
+ * Space separates a union, comma an intersection. `*` and `?` glob within names.
+ */
+import picomatch from 'picomatch';
+import { closest } from 'fastest-levenshtein';
+import { DuckorchError } from '../errors.js';
+import type { TaskGraph } from './graph/dag.js';
+import { parseDatasetName } from './names.js';
+
+export interface SelectableTask {
+  name: string;
+  /** Path relative to the working directory, with `/` separators. */
+  file: string;
+  tags: readonly string[];
+  group: string | null;
+  /** Datasets and asset names this task produces. */
+  produces: readonly string[];
+}
+
+const METHODS = ['tag', 'group', 'path', 'task', 'asset'] as const;
+type Method = (typeof METHODS)[number] | 'default';
+
+interface Atom {
+  text: string;
+  at: boolean;
+  up: number | undefined | null; // null: no `+` prefix; undefined: unlimited
+  down: number | undefined | null;
+  method: Method;
+  value: string;
+}
+
+const ATOM = /^(@)?(?:(\d*)\+)?(?:([a-z_]+):)?(.+?)(?:\+(\d*))?$/;
+
+export const SELECTOR_FORM = 'name, +name, name+, 2+name, @name, tag:x, group:x, path:dir, task:x or asset:x; space = union, comma = intersection';
+
+function parseAtom(text: string): Atom {
+  const m = ATOM.exec(text);
+  if (!m || m[4] === undefined || m[4] === '') throw selectorError(`invalid selector \`${text}\``);
+  const [, at, upN, rawMethod, rawValue, downN] = m;
+  // `file:data/x.csv` is a dataset name, not a selector method.
+  const method = rawMethod === 'file' ? undefined : rawMethod;
+  const value = rawMethod === 'file' ? `file:${rawValue}` : rawValue;
+  if (method !== undefined && !(METHODS as readonly string[]).includes(method)) {
+    throw selectorError(`unknown selector method \`${method}:\` in \`${text}\``, `did you mean \`${closest(method, [...METHODS])}:\`?`);
+  }
+  if (at && upN !== undefined) throw selectorError(`\`@\` cannot be combined with a \`+\` prefix in \`${text}\``);
+  const hops = (n: string | undefined) => (n === undefined ? null : n === '' ? undefined : Number(n));
+  return {
+    text,
+    at: at !== undefined,
+    up: hops(upN),
+    down: hops(downN),
+    method: (method as Method | undefined) ?? 'default',
+    value: value!,
+  };
+}
+
+function selectorError(message: string, hint?: string): DuckorchError {
+  return new DuckorchError('SELECTOR', message, { expected: SELECTOR_FORM, ...(hint ? { hint } : {}) });
+}
+
+function matcher(value: string): (candidate: string) => boolean {
+  if (/[*?[\]]/.test(value)) {
+    const isMatch = picomatch(value.toLowerCase(), { dot: true });
+    return (c) => isMatch(c.toLowerCase());
+  }
+  const lower = value.toLowerCase();
+  return (c) => c.toLowerCase() === lower;
+}
+
+function matchPath(task: SelectableTask, value: string): boolean {
+  const v = value.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  if (/[*?[\]]/.test(v)) return picomatch(v, { dot: true })(task.file);
+  return task.file === v || task.file.startsWith(`${v}/`) || task.file === `${v}.sql`;
+}
+
+function baseMatches(atom: Atom, tasks: readonly SelectableTask[]): Set<string> {
+  const out = new Set<string>();
+  const is = matcher(atom.value);
+  const dataset = parseDatasetName(atom.value);
+  const isDataset = (t: SelectableTask) => t.produces.some((p) => is(p) || (dataset !== undefined && p === dataset));
+  const looksLikePath = atom.value.includes('/') || atom.value.endsWith('.sql');
+  for (const t of tasks) {
+    let hit: boolean;
+    switch (atom.method) {
+      case 'tag':
+        hit = t.tags.some(is);
+        break;
+      case 'group':
+        hit = t.group !== null && is(t.group);
+        break;
+      case 'path':
+        hit = matchPath(t, atom.value);
+        break;
+      case 'task':
+        hit = is(t.name);
+        break;
+      case 'asset':
+        hit = isDataset(t);
+        break;
+      default:
+        hit = is(t.name) || isDataset(t) || (looksLikePath && matchPath(t, atom.value));
+    }
+    if (hit) out.add(t.name);
+  }
+  return out;
+}
+
+function expand(atom: Atom, base: Set<string>, graph: TaskGraph): Set<string> {
+  const out = new Set(base);
+  if (atom.at) {
+    const down = graph.walk(base, 'down');
+    for (const d of down) out.add(d);
+    for (const u of graph.walk(out, 'up')) out.add(u);
+    return out;
+  }
+  if (atom.up !== null) for (const u of graph.walk(base, 'up', atom.up)) out.add(u);
+  if (atom.down !== null) for (const d of graph.walk(base, 'down', atom.down)) out.add(d);
+  return out;
+}
+
+function evaluate(expressions: readonly string[], tasks: readonly SelectableTask[], graph: TaskGraph): Set<string> {
+  const union = new Set<string>();
+  for (const token of expressions.flatMap((e) => e.split(/\s+/)).filter((t) => t !== '')) {
+    let intersection: Set<string> | undefined;
+    for (const part of token.split(',').filter((p) => p !== '')) {
+      const atom = parseAtom(part);
+      const base = baseMatches(atom, tasks);
+      if (base.size === 0) {
+        const candidates = [...tasks.map((t) => t.name), ...tasks.flatMap((t) => t.produces)];
+        const suggestion = candidates.length > 0 ? closest(atom.value, candidates) : undefined;
+        throw selectorError(`selector \`${part}\` matches no task or asset`, suggestion ? `did you mean \`${suggestion}\`?` : undefined);
+      }
+      const selected = expand(atom, base, graph);
+      intersection = intersection ? new Set([...intersection].filter((n) => selected.has(n))) : selected;
+    }
+    for (const n of intersection ?? []) union.add(n);
+  }
+  return union;
+}
+
+/** Applies `--select` and `--exclude`; no `--select` means every task. */
+export function selectTasks(
+  graph: TaskGraph,
+  tasks: readonly SelectableTask[],
+  select: readonly string[] | undefined,
+  exclude: readonly string[] | undefined,
+): Set<string> {
+  const selected = select && select.length > 0 ? evaluate(select, tasks, graph) : new Set(tasks.map((t) => t.name));
+  if (exclude && exclude.length > 0) for (const n of evaluate(exclude, tasks, graph)) selected.delete(n);
+  return selected;
+}

@@ -1,0 +1,65 @@
+/**
+ * Combines a parsed header, the body and what the SQL analysis inferred into one
+ * `TaskDefinition`, applying the documented precedence of declarations over inference:
+ *
+ * - `@outputs` replaces the inferred outputs (to hide a staging table, or name a file/external write);
+ * - `@inputs` and `@depends_on` add to what is inferred (for reads SQL cannot show, e.g. dynamic SQL).
+ */
+import { DuckorchError, type SourceLocation } from '../../errors.js';
+import { codeVersion } from './code-version.js';
+import type { TaskDefinition, TaskHeader } from './task.js';
+
+export interface InferredIo {
+  reads: readonly string[];
+  writes: readonly string[];
+  statementCount: number;
+}
+
+export function buildTask(header: TaskHeader, file: string, body: { sql: string; line: number; col: number }, io: InferredIo): TaskDefinition {
+  const outputs = header.declaredOutputs ?? [...io.writes];
+  const inputs = [...new Set([...io.reads, ...header.declaredInputs])].filter((i) => !outputs.includes(i)).sort();
+  // `@asset_group` & co. without `@asset name=` describe the primary (first) output.
+  const asset = header.asset && header.asset.name === '' && outputs[0] ? { ...header.asset, name: outputs[0] } : header.asset;
+  return {
+    ...header,
+    asset,
+    file,
+    sql: body.sql,
+    bodyLine: body.line,
+    bodyCol: body.col,
+    codeVersion: codeVersion(body.sql),
+    inputs,
+    outputs: [...new Set(outputs)],
+    statementCount: io.statementCount,
+  };
+}
+
+/** Maps a 0-based offset in a task body to its `file:line:col`. */
+export function bodyLocation(file: string, body: string, bodyLine: number, bodyCol: number, offset: number): SourceLocation {
+  const before = body.slice(0, Math.max(0, Math.min(offset, body.length)));
+  const lines = before.split('\n');
+  const line = bodyLine + lines.length - 1;
+  const col = lines.length === 1 ? bodyCol + before.length : lines.at(-1)!.length + 1;
+  return { file, line, col };
+}
+
+/** Cross-field checks that need the inferred outputs. */
+export function checkTask(task: TaskDefinition): DuckorchError[] {
+  const errors: DuckorchError[] = [];
+  const at = { file: task.file, line: 1, col: 1 };
+  if (task.asset && task.asset.name !== '' && !task.outputs.includes(task.asset.name)) {
+    errors.push(
+      new DuckorchError('HEADER_VALUE', `asset \`${task.asset.name}\` is not among what the task writes (${task.outputs.join(', ') || 'nothing'})`, {
+        location: at,
+        hint: `declare it with \`-- @outputs ${task.asset.name}\`, or fix the asset name`,
+      }),
+    );
+  }
+  if (task.incrementalBy && task.outputs.length === 0) {
+    errors.push(new DuckorchError('HEADER_VALUE', '`@incremental_by` needs an output table to read the watermark from', { location: at }));
+  }
+  if (task.sql.trim() === '') {
+    errors.push(new DuckorchError('SQL_SYNTAX', 'the task has no SQL body', { location: at, expected: 'SQL statements after the header block' }));
+  }
+  return errors;
+}

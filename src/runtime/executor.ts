@@ -1,0 +1,240 @@
+/**
+ * Runs a selection of tasks: each task starts as soon as all of its selected upstream tasks
+ * have succeeded (not when a whole layer is done), at most `maxParallel` at once. A failure
+ * marks everything downstream of it `skipped` while independent branches carry on. Failed
+ * attempts are retried with exponential backoff and jitter; transaction conflicts between
+ * concurrent tasks are retried at once without using up the task's retries.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { TaskGraph } from '../model/graph/dag.js';
+import { primaryAsset } from '../model/assets.js';
+import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
+import { DEFAULT_WATERMARK } from '../model/templating.js';
+import type { SqlStatement } from '../sql/tokenizer.js';
+import type { MaterializationRecord, Store, TaskRunRecord } from '../store/store.js';
+import { AttemptFailure, prepareStatements, runSqlAttempt, type AttemptSuccess } from './sql-task.js';
+
+export type RunEvent =
+  | { type: 'start'; task: string; attempt: number }
+  | { type: 'retry'; task: string; attempt: number; delayMs: number; error: string }
+  | { type: 'finish'; task: string; record: TaskRunRecord }
+  | { type: 'skip'; task: string; record: TaskRunRecord };
+
+export interface ExecutorOptions {
+  instance: DuckDBInstance;
+  store: Store;
+  graph: TaskGraph;
+  tasks: ReadonlyMap<string, TaskDefinition>;
+  selected: ReadonlySet<string>;
+  pipelineRunId: string;
+  maxParallel: number;
+  retry: RetryPolicy;
+  clock: () => Date;
+  random: () => number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+}
+
+/** Conflicts between concurrent transactions are transient; retry them this many times per attempt. */
+const CONFLICT_RETRIES = 8;
+
+function formatSqlTimestamp(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
+  const records = new Map<string, TaskRunRecord>();
+  const waiting = new Map<string, number>();
+  for (const name of o.selected) waiting.set(name, [...o.graph.upstreamOf(name)].filter((u) => o.selected.has(u)).length);
+  const ready = [...waiting].filter(([, n]) => n === 0).map(([name]) => name).sort();
+  const settled = new Set<string>();
+  let running = 0;
+
+  return new Promise<TaskRunRecord[]>((resolve, reject) => {
+    const finishIfDone = () => {
+      if (settled.size === o.selected.size && running === 0) resolve([...o.selected].sort().map((n) => records.get(n)!));
+    };
+    const skipDownstream = async (failed: string) => {
+      const now = o.clock();
+      const skipped: TaskRunRecord[] = [];
+      for (const name of [...o.graph.walk([failed], 'down')].sort()) {
+        if (!o.selected.has(name) || settled.has(name)) continue;
+        settled.add(name);
+        const record: TaskRunRecord = {
+          runId: randomUUID(),
+          pipelineRunId: o.pipelineRunId,
+          taskName: name,
+          startedAt: null,
+          finishedAt: now,
+          status: 'skipped',
+          rowsCount: null,
+          errorMessage: `skipped: upstream task \`${failed}\` failed`,
+          errorContext: { upstream: failed },
+          attempts: 0,
+          lastProcessedAt: null,
+          codeVersion: o.tasks.get(name)?.codeVersion ?? null,
+        };
+        records.set(name, record);
+        skipped.push(record);
+      }
+      await o.store.insertTaskRuns(skipped);
+      for (const r of skipped) o.onEvent?.({ type: 'skip', task: r.taskName, record: r });
+    };
+    const pump = () => {
+      while (running < o.maxParallel && ready.length > 0 && !o.signal?.aborted) {
+        const name = ready.shift()!;
+        running++;
+        runTask(o, o.tasks.get(name)!)
+          .then(async (record) => {
+            records.set(name, record);
+            settled.add(name);
+            if (record.status === 'success') {
+              for (const d of o.graph.downstreamOf(name)) {
+                if (!waiting.has(d) || settled.has(d)) continue;
+                const left = waiting.get(d)! - 1;
+                waiting.set(d, left);
+                if (left === 0) insertSorted(ready, d);
+              }
+            } else {
+              await skipDownstream(name);
+            }
+          })
+          .then(
+            () => {
+              running--;
+              pump();
+              finishIfDone();
+            },
+            (err: unknown) => reject(err),
+          );
+      }
+      if (o.signal?.aborted && running === 0) {
+        // Tasks never started because the run was interrupted are recorded as skipped.
+        const now = o.clock();
+        const rest = [...o.selected].filter((n) => !settled.has(n)).sort();
+        const skipped = rest.map((name): TaskRunRecord => ({
+          runId: randomUUID(), pipelineRunId: o.pipelineRunId, taskName: name, startedAt: null, finishedAt: now, status: 'skipped',
+          rowsCount: null, errorMessage: 'skipped: the run was interrupted', errorContext: null, attempts: 0, lastProcessedAt: null,
+          codeVersion: o.tasks.get(name)?.codeVersion ?? null,
+        }));
+        for (const r of skipped) {
+          records.set(r.taskName, r);
+          settled.add(r.taskName);
+        }
+        o.store.insertTaskRuns(skipped).then(finishIfDone, reject);
+      }
+    };
+    pump();
+    finishIfDone();
+  });
+}
+
+function insertSorted(list: string[], name: string): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1]!.localeCompare(name) > 0) i--;
+  list.splice(i, 0, name);
+}
+
+async function runTask(o: ExecutorOptions, task: TaskDefinition): Promise<TaskRunRecord> {
+  const startedAt = o.clock();
+  const record: TaskRunRecord = {
+    runId: randomUUID(),
+    pipelineRunId: o.pipelineRunId,
+    taskName: task.name,
+    startedAt,
+    finishedAt: null,
+    status: 'running',
+    rowsCount: null,
+    errorMessage: null,
+    errorContext: null,
+    attempts: 1,
+    lastProcessedAt: null,
+    codeVersion: task.codeVersion,
+  };
+  await o.store.insertTaskRuns([record]);
+  const usesWatermark = task.incrementalBy !== null || /\{\{\s*last_processed_at\s*\}\}/.test(task.sql);
+  const watermark = usesWatermark ? ((await o.store.lastWatermark(task.name)) ?? DEFAULT_WATERMARK) : DEFAULT_WATERMARK;
+  const variables = { last_processed_at: watermark, now: formatSqlTimestamp(startedAt), run_id: record.runId };
+  const statements: SqlStatement[] = prepareStatements(task);
+  const maxAttempts = task.retries + 1;
+
+  for (let attempt = 1; ; attempt++) {
+    o.onEvent?.({ type: 'start', task: task.name, attempt });
+    record.attempts = attempt;
+    try {
+      const done = await attemptWithConflictRetries(o, task, statements, variables, record);
+      return done;
+    } catch (err) {
+      if (!(err instanceof AttemptFailure)) throw err;
+      if (attempt < maxAttempts && err.retryable && !o.signal?.aborted) {
+        const delayMs = retryDelayMs(attempt, o.retry, o.random);
+        o.onEvent?.({ type: 'retry', task: task.name, attempt, delayMs, error: err.message });
+        await o.sleep(delayMs, o.signal);
+        continue;
+      }
+      const failed: TaskRunRecord = {
+        ...record,
+        status: 'failed',
+        finishedAt: o.clock(),
+        errorMessage: err.message,
+        errorContext: { kind: err.kind, attempts: attempt, ...err.context },
+      };
+      await o.store.finishTaskRun(failed, []);
+      o.onEvent?.({ type: 'finish', task: task.name, record: failed });
+      return failed;
+    }
+  }
+}
+
+async function attemptWithConflictRetries(
+  o: ExecutorOptions,
+  task: TaskDefinition,
+  statements: readonly SqlStatement[],
+  variables: Record<string, string>,
+  record: TaskRunRecord,
+): Promise<TaskRunRecord> {
+  let finished: TaskRunRecord | undefined;
+  const finish = (result: AttemptSuccess): { record: TaskRunRecord; materializations: MaterializationRecord[] } => {
+    const at = o.clock();
+    const done: TaskRunRecord = { ...record, status: 'success', finishedAt: at, rowsCount: result.rows, lastProcessedAt: result.watermark };
+    const primary = primaryAsset(task);
+    const assets = task.asset ? [task.asset.name] : task.outputs;
+    const materializations = assets.map((asset) => ({ asset, runId: record.runId, at, rows: asset === primary ? result.rows : null, status: 'success' as const }));
+    return { record: done, materializations };
+  };
+  for (let conflict = 0; ; conflict++) {
+    try {
+      const result = await runSqlAttempt({
+        instance: o.instance,
+        task,
+        statements,
+        variables,
+        timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
+        ...(o.signal ? { signal: o.signal } : {}),
+        beforeCommit: async (res, tx) => {
+          if (!o.store.capabilities.joinsDataTransaction) return;
+          const { record: done, materializations } = finish(res);
+          await o.store.finishTaskRun(done, materializations, tx);
+          finished = done;
+        },
+      });
+      if (!finished) {
+        const { record: done, materializations } = finish(result);
+        await o.store.finishTaskRun(done, materializations);
+        finished = done;
+      }
+      o.onEvent?.({ type: 'finish', task: task.name, record: finished });
+      return finished;
+    } catch (err) {
+      finished = undefined;
+      if (err instanceof AttemptFailure && err.kind === 'conflict' && conflict < CONFLICT_RETRIES) {
+        await o.sleep(5 + Math.floor(o.random() * 20 * (conflict + 1)), o.signal);
+        continue;
+      }
+      throw err;
+    }
+  }
+}

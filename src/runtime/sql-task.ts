@@ -1,0 +1,150 @@
+/**
+ * One attempt of one SQL task: its own connection and transaction, statements run one by one
+ * (so errors point at the statement), `@test` assertions checked before commit (so data that
+ * fails them never lands), the `@incremental_by` watermark read, and, for the embedded store,
+ * the task's outcome written inside the same transaction. `@timeout` interrupts the query.
+ */
+import type { DuckDBConnection, DuckDBInstance, DuckDBMaterializedResult } from '@duckdb/node-api';
+import { evaluateAssertion } from '../model/assertions.js';
+import { bodyLocation } from '../model/taskfile/build-task.js';
+import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
+import { substituteVariables } from '../model/templating.js';
+import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
+import type { DataTransaction } from '../store/store.js';
+
+export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'conflict' | 'cancelled';
+
+export class AttemptFailure extends Error {
+  constructor(
+    readonly kind: AttemptFailureKind,
+    message: string,
+    readonly context: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+
+  /** A failed assertion is deterministic: retrying would only repeat it. */
+  get retryable(): boolean {
+    return this.kind !== 'test' && this.kind !== 'cancelled';
+  }
+}
+
+export interface AttemptSuccess {
+  rows: number;
+  watermark: string | null;
+}
+
+export interface AttemptOptions {
+  instance: DuckDBInstance;
+  task: TaskDefinition;
+  statements: readonly SqlStatement[];
+  variables: Readonly<Record<string, string>>;
+  timeoutMs: number | null;
+  /** Aborting interrupts the running query; the attempt fails as `cancelled`. */
+  signal?: AbortSignal;
+  /** Called inside the open transaction after the body and tests succeeded, before COMMIT. */
+  beforeCommit: (result: AttemptSuccess, tx: DataTransaction) => Promise<void>;
+}
+
+const COUNTING = new Set([2, 3, 5, 7, 11, 30]); // INSERT, UPDATE, DELETE, CREATE, COPY, MERGE_INTO
+
+async function rowsAffected(result: DuckDBMaterializedResult): Promise<number> {
+  if (!COUNTING.has(result.statementType) || result.columnCount !== 1 || result.columnName(0) !== 'Count') return 0;
+  const rows = await result.getRows();
+  return Number(rows[0]?.[0] ?? 0);
+}
+
+export function prepareStatements(task: TaskDefinition): SqlStatement[] {
+  return splitStatements(task.sql);
+}
+
+function isConflict(message: string): boolean {
+  return /TransactionContext Error.*conflict/i.test(message) || /write-write conflict/i.test(message);
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.trim();
+}
+
+export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuccess> {
+  const { task, statements } = options;
+  const conn: DuckDBConnection = await options.instance.connect();
+  let timedOut = false;
+  const timer = options.timeoutMs === null ? undefined : setTimeout(() => {
+    timedOut = true;
+    conn.interrupt();
+  }, options.timeoutMs);
+  const cancel = () => conn.interrupt();
+  options.signal?.addEventListener('abort', cancel);
+  let current: SqlStatement | undefined;
+  try {
+    if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
+    await conn.run('BEGIN TRANSACTION');
+    let rows = 0;
+    for (const stmt of statements) {
+      current = stmt;
+      const result = await conn.run(substituteVariables(stmt.text, options.variables));
+      rows += await rowsAffected(result);
+    }
+    current = undefined;
+    for (const test of task.tests) await runTest(conn, task, test);
+    const watermark = task.incrementalBy ? await readWatermark(conn, task) : null;
+    const success = { rows, watermark };
+    await options.beforeCommit(success, { connection: conn });
+    await conn.run('COMMIT');
+    return success;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    if (options.signal?.aborted && !(err instanceof AttemptFailure)) {
+      throw new AttemptFailure('cancelled', 'cancelled: the run was interrupted and the task\'s changes were rolled back', {});
+    }
+    throw toFailure(err, task, current, timedOut, options.timeoutMs);
+  } finally {
+    options.signal?.removeEventListener('abort', cancel);
+    if (timer) clearTimeout(timer);
+    conn.closeSync();
+  }
+}
+
+async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskTest): Promise<void> {
+  let outcome;
+  try {
+    const reader = await conn.runAndReadAll(test.sql);
+    const rows = reader.getRows();
+    outcome = evaluateAssertion(test.assertion, rows.length, rows[0]?.[0]);
+  } catch (err) {
+    throw new AttemptFailure('test', `@test ${test.index} (${task.file}:${test.line}) could not run: ${firstLine(err instanceof Error ? err.message : String(err))}`, {
+      test: test.index,
+      query: test.sql,
+    });
+  }
+  if (!outcome.passed) {
+    throw new AttemptFailure('test', `@test ${test.index} failed (${task.file}:${test.line}): ${outcome.message}; the task's changes were rolled back`, {
+      test: test.index,
+      query: test.sql,
+      assertion: test.assertionText,
+      actual: outcome.actual,
+    });
+  }
+}
+
+async function readWatermark(conn: DuckDBConnection, task: TaskDefinition): Promise<string | null> {
+  const target = task.outputs[0]!;
+  const column = `"${task.incrementalBy!.replace(/"/g, '""')}"`;
+  const reader = await conn.runAndReadAll(`SELECT max(${column})::VARCHAR FROM ${target}`);
+  const value = reader.getRows()[0]?.[0];
+  return value === null || value === undefined ? null : String(value);
+}
+
+function toFailure(err: unknown, task: TaskDefinition, stmt: SqlStatement | undefined, timedOut: boolean, timeoutMs: number | null): AttemptFailure {
+  if (err instanceof AttemptFailure) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const location = stmt ? bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, stmt.start) : undefined;
+  const where = location ? `${location.file}:${location.line}:${location.col}: ` : '';
+  const context: Record<string, unknown> = { duckdb_error: message, ...(location ? { file: location.file, line: location.line, col: location.col } : {}) };
+  if (timedOut) {
+    return new AttemptFailure('timeout', `${where}timed out after ${(timeoutMs ?? 0) / 1000}s (@timeout); the query was interrupted and its changes rolled back`, context);
+  }
+  if (isConflict(message)) return new AttemptFailure('conflict', `${where}${firstLine(message)}`, context);
+  return new AttemptFailure('sql', `${where}${firstLine(message)}`, context);
+}

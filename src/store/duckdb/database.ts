@@ -1,0 +1,57 @@
+/**
+ * Opens the project's DuckDB file and turns DuckDB's open errors into ones that say what to
+ * do: another process holds the lock, the directory is missing, the file is not writable.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckorchError } from '../../errors.js';
+
+export type AccessMode = 'read' | 'write';
+
+export async function openDuckDb(file: string, mode: AccessMode): Promise<DuckDBInstance> {
+  const resolved = path.resolve(file);
+  const exists = fs.existsSync(resolved);
+  if (mode === 'read' && !exists) {
+    throw new DuckorchError('DB_OPEN', `database ${file} does not exist`, {
+      hint: 'register tasks first with `duck-orch --db <file> register <dir>`, or point --db / DUCKORCH_DB at an existing database',
+    });
+  }
+  const dir = path.dirname(resolved);
+  if (!fs.existsSync(dir)) {
+    throw new DuckorchError('DB_OPEN', `cannot create database ${file}: directory ${path.dirname(file)} does not exist`, {
+      hint: `create it first (mkdir -p ${path.dirname(file)})`,
+    });
+  }
+  try {
+    if (exists) fs.accessSync(resolved, mode === 'write' ? fs.constants.R_OK | fs.constants.W_OK : fs.constants.R_OK);
+    else fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new DuckorchError('DB_NOT_WRITABLE', `database ${file} is not ${mode === 'write' ? 'writable' : 'readable'} by this user`, {
+      hint: exists ? `check its permissions (ls -l ${file})` : `check the permissions of ${path.dirname(file)}`,
+    });
+  }
+  try {
+    return await DuckDBInstance.create(resolved, mode === 'read' ? { access_mode: 'READ_ONLY' } : {});
+  } catch (err) {
+    throw translateOpenError(file, err);
+  }
+}
+
+export function translateOpenError(file: string, err: unknown): DuckorchError {
+  const message = err instanceof Error ? err.message : String(err);
+  const lock = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(message);
+  if (lock || /Could not set lock/.test(message)) {
+    return new DuckorchError('DB_LOCKED', `database ${file} is in use by another process${lock ? ` (${lock[1]}, PID ${lock[2]})` : ''}`, {
+      hint: 'DuckDB allows one writing process at a time: wait for it to finish, or stop it, then try again',
+      cause: err,
+    });
+  }
+  if (/Permission denied|read-only/i.test(message)) {
+    return new DuckorchError('DB_NOT_WRITABLE', `database ${file} cannot be written: ${message}`, { cause: err });
+  }
+  if (/not a valid DuckDB database file|invalid database|Failed to open database/i.test(message)) {
+    return new DuckorchError('DB_OPEN', `${file} is not a DuckDB database (or was written by an incompatible DuckDB version): ${message}`, { cause: err });
+  }
+  return new DuckorchError('DB_OPEN', `cannot open database ${file}: ${message}`, { cause: err });
+}

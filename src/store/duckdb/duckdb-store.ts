@@ -1,0 +1,364 @@
+/**
+ * The embedded store: state in the `__orch__` schema of the project's DuckDB file, so it is
+ * queryable with plain SQL and a task's outcome commits in the same transaction as its data.
+ * Bulk writes go through one `from_json` query per table rather than a statement per row.
+ */
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { LineageEdge } from '../../model/graph/dag.js';
+import type { TaskDefinition } from '../../model/taskfile/task.js';
+import { migrate } from './migrate.js';
+import type {
+  DataTransaction,
+  MaterializationRecord,
+  PipelineRunRecord,
+  RegisteredTask,
+  RegistrySnapshot,
+  RunQuery,
+  Store,
+  TaskRunRecord,
+  TaskRunStatus,
+  TestResultRecord,
+} from '../store.js';
+
+type ColumnTypes = Record<string, string>;
+type Row = Record<string, unknown>;
+
+const TASK_COLUMNS: ColumnTypes = {
+  name: 'VARCHAR', description: 'VARCHAR', owner: 'VARCHAR', sql: 'VARCHAR', inputs: 'VARCHAR[]', outputs: 'VARCHAR[]',
+  depends_on: 'VARCHAR[]', schedule_cron: 'VARCHAR', retries: 'INTEGER', timeout_seconds: 'BIGINT', incremental_by: 'VARCHAR',
+  tags: 'VARCHAR[]', file_path: 'VARCHAR', registered_at: 'TIMESTAMP', partitions_json: 'VARCHAR', params_json: 'VARCHAR',
+  code_version: 'VARCHAR', source_root: 'VARCHAR', definition_json: 'VARCHAR',
+};
+const TASK_EDGE_COLUMNS: ColumnTypes = { upstream: 'VARCHAR', downstream: 'VARCHAR' };
+const LINEAGE_COLUMNS: ColumnTypes = {
+  src_dataset: 'VARCHAR', dst_dataset: 'VARCHAR', via_task: 'VARCHAR', transform_type: 'VARCHAR', discovered_at: 'TIMESTAMP', source: 'VARCHAR',
+};
+const TEST_COLUMNS: ColumnTypes = { task_name: 'VARCHAR', test_idx: 'INTEGER', query: 'VARCHAR', assertion: 'VARCHAR' };
+const ASSET_COLUMNS: ColumnTypes = {
+  name: 'VARCHAR', kind: 'VARCHAR', location: 'VARCHAR', group_name: 'VARCHAR', owner: 'VARCHAR', description: 'VARCHAR',
+  code_version: 'VARCHAR', defined_by_task: 'VARCHAR', tags: 'VARCHAR[]', created_at: 'TIMESTAMP', automation_condition: 'VARCHAR',
+  target_lag_seconds: 'BIGINT', freshness_lag_seconds: 'BIGINT', interval_unit: 'VARCHAR', interval_start_ts: 'BIGINT',
+  lookback: 'INTEGER', allow_partials: 'BOOLEAN',
+};
+const ASSET_EDGE_COLUMNS: ColumnTypes = { upstream_asset: 'VARCHAR', downstream_asset: 'VARCHAR', via_task: 'VARCHAR', edge_type: 'VARCHAR' };
+const ASSET_CHECK_COLUMNS: ColumnTypes = {
+  asset_name: 'VARCHAR', check_name: 'VARCHAR', sql: 'VARCHAR', expect_type: 'VARCHAR', expect_value: 'VARCHAR', severity: 'VARCHAR',
+};
+const RUN_COLUMNS: ColumnTypes = {
+  run_id: 'VARCHAR', pipeline_run_id: 'VARCHAR', task_name: 'VARCHAR', started_at: 'TIMESTAMP', finished_at: 'TIMESTAMP',
+  status: 'VARCHAR', rows_count: 'BIGINT', error_message: 'VARCHAR', error_context_json: 'VARCHAR', retry_count: 'INTEGER',
+  last_processed_at: 'VARCHAR', attempts: 'INTEGER', code_version: 'VARCHAR',
+};
+const MATERIALIZATION_COLUMNS: ColumnTypes = {
+  asset_name: 'VARCHAR', materialized_at: 'TIMESTAMP', run_id: 'VARCHAR', rows: 'BIGINT', status: 'VARCHAR',
+};
+const TEST_RESULT_COLUMNS: ColumnTypes = {
+  task_name: 'VARCHAR', test_idx: 'INTEGER', pipeline_run_id: 'VARCHAR', executed_at: 'TIMESTAMP', status: 'VARCHAR',
+  actual_value: 'VARCHAR', message: 'VARCHAR',
+};
+
+async function insertRows(conn: DuckDBConnection, table: string, columns: ColumnTypes, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  const names = Object.keys(columns);
+  const structure = JSON.stringify([columns]);
+  await conn.run(
+    `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')} ` +
+      `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`,
+    [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))],
+  );
+}
+
+async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    const result = await fn();
+    await conn.run('COMMIT');
+    return result;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+function toDate(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v : new Date(String(v));
+}
+
+function toNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+function runRow(run: TaskRunRecord): Row {
+  return {
+    run_id: run.runId,
+    pipeline_run_id: run.pipelineRunId,
+    task_name: run.taskName,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    status: run.status,
+    rows_count: run.rowsCount,
+    error_message: run.errorMessage,
+    error_context_json: run.errorContext ? JSON.stringify(run.errorContext) : null,
+    retry_count: Math.max(0, run.attempts - 1),
+    last_processed_at: run.lastProcessedAt,
+    attempts: run.attempts,
+    code_version: run.codeVersion,
+  };
+}
+
+function fromRunRow(r: Row): TaskRunRecord {
+  return {
+    runId: String(r.run_id),
+    pipelineRunId: String(r.pipeline_run_id),
+    taskName: String(r.task_name),
+    startedAt: toDate(r.started_at),
+    finishedAt: toDate(r.finished_at),
+    status: r.status as TaskRunStatus,
+    rowsCount: toNumber(r.rows_count),
+    errorMessage: (r.error_message as string | null) ?? null,
+    errorContext: r.error_context_json ? (JSON.parse(String(r.error_context_json)) as Record<string, unknown>) : null,
+    attempts: Number(r.attempts),
+    lastProcessedAt: (r.last_processed_at as string | null) ?? null,
+    codeVersion: (r.code_version as string | null) ?? null,
+  };
+}
+
+function fromPipelineRow(r: Row): PipelineRunRecord {
+  return {
+    id: String(r.pipeline_run_id),
+    trigger: String(r.trigger),
+    selector: (r.selector as string | null) ?? null,
+    startedAt: toDate(r.started_at)!,
+    finishedAt: toDate(r.finished_at),
+    status: r.status as PipelineRunRecord['status'],
+    taskCount: Number(r.task_count),
+    succeeded: Number(r.succeeded),
+    failed: Number(r.failed),
+    skipped: Number(r.skipped),
+  };
+}
+
+export class DuckDbStore implements Store {
+  readonly backend = 'duckdb' as const;
+  readonly capabilities = { joinsDataTransaction: true };
+
+  private constructor(
+    readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  /** Opens the store on an instance, migrating the schema when `mode` is `write`. */
+  static async open(instance: DuckDBInstance, mode: 'read' | 'write', file: string): Promise<DuckDbStore> {
+    const conn = await instance.connect();
+    try {
+      await migrate(conn, mode, file);
+    } catch (err) {
+      conn.closeSync();
+      throw err;
+    }
+    return new DuckDbStore(instance, conn);
+  }
+
+  async loadRegistry(): Promise<RegisteredTask[]> {
+    const reader = await this.conn.runAndReadAll('SELECT definition_json, file_path, source_root, registered_at FROM __orch__.tasks ORDER BY name');
+    return reader.getRowObjectsJS().map((r) => ({
+      definition: JSON.parse(String(r.definition_json)) as TaskDefinition,
+      filePath: String(r.file_path),
+      sourceRoot: String(r.source_root),
+      registeredAt: toDate(r.registered_at)!,
+    }));
+  }
+
+  async replaceRegistry(snapshot: RegistrySnapshot, now: Date): Promise<void> {
+    await inTransaction(this.conn, async () => {
+      for (const table of ['tasks', 'task_edges', 'lineage_edges', 'tests', 'assets', 'asset_edges', 'asset_checks']) {
+        await this.conn.run(`DELETE FROM __orch__.${table}`);
+      }
+      await insertRows(
+        this.conn,
+        'tasks',
+        TASK_COLUMNS,
+        snapshot.tasks.map(({ definition: t, filePath, sourceRoot, registeredAt }) => ({
+          name: t.name,
+          description: t.description,
+          owner: t.owner,
+          sql: t.sql,
+          inputs: t.inputs,
+          outputs: t.outputs,
+          depends_on: t.dependsOn,
+          schedule_cron: t.schedule,
+          retries: t.retries,
+          timeout_seconds: t.timeoutSeconds,
+          incremental_by: t.incrementalBy,
+          tags: t.tags,
+          file_path: filePath,
+          registered_at: registeredAt,
+          partitions_json: t.partitions ? JSON.stringify(t.partitions) : null,
+          params_json: t.params.length > 0 ? JSON.stringify(t.params) : null,
+          code_version: t.codeVersion,
+          source_root: sourceRoot,
+          definition_json: JSON.stringify(t),
+        })),
+      );
+      await insertRows(this.conn, 'task_edges', TASK_EDGE_COLUMNS, snapshot.taskEdges.map((e) => ({ upstream: e.upstream, downstream: e.downstream })));
+      await insertRows(
+        this.conn,
+        'lineage_edges',
+        LINEAGE_COLUMNS,
+        snapshot.lineageEdges.map((e) => ({ src_dataset: e.src, dst_dataset: e.dst, via_task: e.via, transform_type: 'table', discovered_at: now, source: 'inferred' })),
+      );
+      await insertRows(
+        this.conn,
+        'tests',
+        TEST_COLUMNS,
+        snapshot.tasks.flatMap(({ definition: t }) =>
+          t.tests.map((test) => ({ task_name: t.name, test_idx: test.index, query: test.sql, assertion: test.assertionText })),
+        ),
+      );
+      await insertRows(
+        this.conn,
+        'assets',
+        ASSET_COLUMNS,
+        snapshot.assets.map((a) => ({
+          name: a.name, kind: a.kind, location: null, group_name: a.group, owner: a.owner, description: a.description,
+          code_version: a.codeVersion, defined_by_task: a.definedByTask, tags: a.tags, created_at: now,
+          automation_condition: a.automationCondition, target_lag_seconds: a.targetLagSeconds, freshness_lag_seconds: a.freshnessLagSeconds,
+          interval_unit: a.intervalUnit, interval_start_ts: a.intervalStartTs, lookback: a.lookback, allow_partials: a.allowPartials,
+        })),
+      );
+      await insertRows(
+        this.conn,
+        'asset_edges',
+        ASSET_EDGE_COLUMNS,
+        snapshot.assetEdges.map((e) => ({ upstream_asset: e.upstream, downstream_asset: e.downstream, via_task: e.viaTask, edge_type: e.edgeType })),
+      );
+      await insertRows(
+        this.conn,
+        'asset_checks',
+        ASSET_CHECK_COLUMNS,
+        snapshot.assetChecks.map((c) => ({ asset_name: c.asset, check_name: c.name, sql: c.sql, expect_type: c.op, expect_value: c.value, severity: c.severity })),
+      );
+    });
+  }
+
+  async loadLineageEdges(): Promise<LineageEdge[]> {
+    const reader = await this.conn.runAndReadAll('SELECT src_dataset, dst_dataset, via_task FROM __orch__.lineage_edges ORDER BY 1, 2, 3');
+    return reader.getRowObjectsJS().map((r) => ({ src: String(r.src_dataset), dst: String(r.dst_dataset), via: String(r.via_task) }));
+  }
+
+  async beginPipelineRun(run: PipelineRunRecord): Promise<void> {
+    await this.conn.run(
+      'INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4::TIMESTAMP, NULL, $5, $6, 0, 0, 0)',
+      [run.id, run.trigger, run.selector, run.startedAt.toISOString(), run.status, run.taskCount],
+    );
+  }
+
+  async endPipelineRun(run: PipelineRunRecord): Promise<void> {
+    await this.conn.run(
+      'UPDATE __orch__.pipeline_runs SET finished_at = $2::TIMESTAMP, status = $3, succeeded = $4, failed = $5, skipped = $6 WHERE pipeline_run_id = $1',
+      [run.id, (run.finishedAt ?? new Date()).toISOString(), run.status, run.succeeded, run.failed, run.skipped],
+    );
+  }
+
+  async recoverInterruptedRuns(now: Date): Promise<{ pipelineRuns: number; taskRuns: number }> {
+    return inTransaction(this.conn, async () => {
+      const at = now.toISOString();
+      const p = await this.conn.run(
+        "UPDATE __orch__.pipeline_runs SET status = 'interrupted', finished_at = $1::TIMESTAMP WHERE status = 'running'",
+        [at],
+      );
+      const t = await this.conn.run(
+        "UPDATE __orch__.runs SET status = 'failed', finished_at = $1::TIMESTAMP, error_message = 'interrupted: the process running this task stopped before it finished; its changes were rolled back' WHERE status = 'running'",
+        [at],
+      );
+      return { pipelineRuns: p.rowsChanged, taskRuns: t.rowsChanged };
+    });
+  }
+
+  async getPipelineRun(id: string): Promise<PipelineRunRecord | undefined> {
+    const reader = await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [id]);
+    const row = reader.getRowObjectsJS()[0];
+    return row ? fromPipelineRow(row) : undefined;
+  }
+
+  async listPipelineRuns(limit: number): Promise<PipelineRunRecord[]> {
+    const reader = await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs ORDER BY started_at DESC LIMIT $1', [limit]);
+    return reader.getRowObjectsJS().map(fromPipelineRow);
+  }
+
+  async insertTaskRuns(runs: readonly TaskRunRecord[]): Promise<void> {
+    await insertRows(this.conn, 'runs', RUN_COLUMNS, runs.map(runRow));
+  }
+
+  async finishTaskRun(run: TaskRunRecord, materializations: readonly MaterializationRecord[], tx?: DataTransaction): Promise<void> {
+    const conn = tx?.connection ?? this.conn;
+    const row = runRow(run);
+    await conn.run(
+      `UPDATE __orch__.runs SET started_at = $2::TIMESTAMP, finished_at = $3::TIMESTAMP, status = $4, rows_count = $5, error_message = $6,
+         error_context_json = $7, retry_count = $8, last_processed_at = $9, attempts = $10 WHERE run_id = $1`,
+      [
+        run.runId, run.startedAt?.toISOString() ?? null, run.finishedAt?.toISOString() ?? null, run.status,
+        run.rowsCount === null ? null : BigInt(run.rowsCount), run.errorMessage, row.error_context_json as string | null,
+        row.retry_count as number, run.lastProcessedAt, run.attempts,
+      ],
+    );
+    await insertRows(
+      conn,
+      'asset_materializations',
+      MATERIALIZATION_COLUMNS,
+      materializations.map((m) => ({ asset_name: m.asset, materialized_at: m.at, run_id: m.runId, rows: m.rows, status: m.status })),
+    );
+  }
+
+  async lastWatermark(task: string): Promise<string | null> {
+    const reader = await this.conn.runAndReadAll(
+      `SELECT last_processed_at FROM __orch__.runs WHERE task_name = $1 AND status = 'success' AND last_processed_at IS NOT NULL
+       ORDER BY finished_at DESC LIMIT 1`,
+      [task],
+    );
+    const value = reader.getRows()[0]?.[0];
+    return value === undefined || value === null ? null : String(value);
+  }
+
+  async listTaskRuns(query: RunQuery): Promise<TaskRunRecord[]> {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (query.task !== undefined) where.push(`r.task_name = $${params.push(query.task)}`);
+    if (query.pipelineRunId !== undefined) where.push(`r.pipeline_run_id = $${params.push(query.pipelineRunId)}`);
+    if (query.status !== undefined) where.push(`r.status = $${params.push(query.status)}`);
+    const limit = `$${params.push(query.limit)}`;
+    const reader = await this.conn.runAndReadAll(
+      `SELECT r.* FROM __orch__.runs r LEFT JOIN __orch__.pipeline_runs p USING (pipeline_run_id)
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY p.started_at DESC NULLS LAST, coalesce(r.started_at, r.finished_at) DESC NULLS LAST, r.task_name
+       LIMIT ${limit}`,
+      params,
+    );
+    return reader.getRowObjectsJS().map(fromRunRow);
+  }
+
+  async latestStatuses(): Promise<Map<string, TaskRunStatus>> {
+    const reader = await this.conn.runAndReadAll(
+      `SELECT r.task_name, arg_max(r.status, p.started_at) AS status
+       FROM __orch__.runs r JOIN __orch__.pipeline_runs p USING (pipeline_run_id) GROUP BY r.task_name`,
+    );
+    return new Map(reader.getRowObjectsJS().map((r) => [String(r.task_name), r.status as TaskRunStatus]));
+  }
+
+  async recordTestResults(results: readonly TestResultRecord[]): Promise<void> {
+    await insertRows(
+      this.conn,
+      'test_results',
+      TEST_RESULT_COLUMNS,
+      results.map((r) => ({
+        task_name: r.taskName, test_idx: r.testIndex, pipeline_run_id: r.pipelineRunId, executed_at: r.executedAt,
+        status: r.status, actual_value: r.actual, message: r.message,
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.conn.closeSync();
+  }
+}
