@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DuckorchError } from '../errors.js';
-import { DURATION_FORM, parseDuration } from '../model/duration.js';
+import { DURATION_FORM, parseDurationExact } from '../model/duration.js';
 
 const duration = (name: string) =>
   z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-    const seconds = typeof v === 'number' ? v : parseDuration(v);
+    const seconds = typeof v === 'number' ? v : parseDurationExact(v);
     if (seconds === undefined) {
       ctx.addIssue({ code: 'custom', message: `${name}: invalid duration \`${v}\` (expected ${DURATION_FORM})` });
       return z.NEVER;

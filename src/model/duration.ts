@@ -23,6 +23,13 @@ const PART = /(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*/y;
  * own location.
  */
 export function parseDuration(text: string): number | undefined {
+  const exact = parseDurationExact(text);
+  if (exact === undefined || exact === 0) return exact;
+  return Math.max(1, Math.floor(exact + 0.5));
+}
+
+/** Like `parseDuration`, but keeps fractions of a second (for settings such as retry delays). */
+export function parseDurationExact(text: string): number | undefined {
   const src = text.trim().toLowerCase().replace(/^["']|["']$/g, '');
   if (src === '') return undefined;
   let total = 0;
@@ -41,9 +48,7 @@ export function parseDuration(text: string): number | undefined {
     pos = m.index + m[0].length;
     parts += 1;
   }
-  if (!Number.isFinite(total)) return undefined;
-  if (total === 0) return 0;
-  return Math.max(1, Math.floor(total + 0.5));
+  return Number.isFinite(total) ? total : undefined;
 }
 
 /** Renders seconds back into the shortest readable form (`90` → `1m30s`). */

@@ -78,25 +78,21 @@ export function parseDatasetName(text: string): string | undefined {
   return canonicalTableName(parts);
 }
 
-/** The schema of a canonical table name (`analytics` for `analytics.users`), if it has one. */
+/** The schema part of a canonical table name (`analytics` for `analytics.users`), quoted as in the name. */
 export function schemaOf(name: string): string | undefined {
   if (isFileDataset(name)) return undefined;
   const parts = splitCanonical(name);
   return parts.length === 2 ? parts[0] : undefined;
 }
 
+/** Splits a canonical name at the dots that are not inside quotes, keeping each part's quotes. */
 function splitCanonical(name: string): string[] {
   const parts: string[] = [];
   let cur = '';
   let quoted = false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i]!;
-    if (c === '"') {
-      if (quoted && name[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else quoted = !quoted;
-    } else if (c === '.' && !quoted) {
+  for (const c of name) {
+    if (c === '"') quoted = !quoted;
+    if (c === '.' && !quoted) {
       parts.push(cur);
       cur = '';
     } else cur += c;

@@ -1,0 +1,299 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/runtime/executor.js';
+import { tempProject, withProject, type TempProject } from '../helpers.js';
+
+async function query(db: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(db);
+  try {
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(sql)).getRowsJS();
+    conn.closeSync();
+    return rows;
+  } finally {
+    instance.closeSync();
+  }
+}
+
+function chain(p: TempProject): void {
+  p.write('tasks/a.sql', '-- @task name=a\nCREATE OR REPLACE TABLE a AS SELECT range AS i FROM range(10);');
+  p.write('tasks/b.sql', '-- @task name=b\nCREATE OR REPLACE TABLE b AS SELECT i * 2 AS j FROM a;');
+  p.write('tasks/c.sql', '-- @task name=c\nCREATE OR REPLACE TABLE c AS SELECT sum(j) AS s FROM b;');
+  p.write('tasks/lone.sql', '-- @task name=lone\nCREATE OR REPLACE TABLE lone AS SELECT 1 AS x;');
+}
+
+describe('run', () => {
+  it('runs tasks in dependency order and records every run', async () => {
+    const p = tempProject();
+    chain(p);
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.pipelineRun.status).toBe('success');
+    expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
+      ['a', 'success'],
+      ['lone', 'success'],
+      ['b', 'success'],
+      ['c', 'success'],
+    ]);
+    expect(result.tasks.find((t) => t.taskName === 'a')!.rowsCount).toBe(10);
+    expect(await query(p.db, 'SELECT s FROM c')).toEqual([[90n]]);
+    const runs = await query(p.db, "SELECT task_name, status, attempts, retry_count, rows_count FROM __orch__.runs ORDER BY task_name");
+    expect(runs).toEqual([
+      ['a', 'success', 1, 0, 10n],
+      ['b', 'success', 1, 0, 10n],
+      ['c', 'success', 1, 0, 1n],
+      ['lone', 'success', 1, 0, 1n],
+    ]);
+  });
+
+  it('starts a task as soon as its own upstream succeeded, without waiting for the whole layer', async () => {
+    const p = tempProject();
+    p.write('tasks/fast.sql', '-- @task name=fast\nCREATE TABLE fast AS SELECT 1 AS x;');
+    p.write('tasks/after_fast.sql', '-- @task name=after_fast\nCREATE TABLE after_fast AS SELECT x FROM fast;');
+    p.write('tasks/slow.sql', '-- @task name=slow\nCREATE TABLE slow AS SELECT sum(i) AS s FROM range(400000000::BIGINT) t(i);');
+    const events: RunEvent[] = [];
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      await project.run({ maxParallel: 2, onEvent: (e) => events.push(e) });
+    });
+    const idx = (type: string, task: string) => events.findIndex((e) => e.type === type && e.task === task);
+    expect(idx('start', 'after_fast')).toBeGreaterThan(idx('finish', 'fast'));
+    expect(idx('start', 'after_fast')).toBeLessThan(idx('finish', 'slow'));
+  });
+
+  it('never runs more than --max-parallel tasks at once', async () => {
+    const p = tempProject();
+    for (let i = 0; i < 8; i++) p.write(`tasks/t${i}.sql`, `CREATE TABLE t${i} AS SELECT sum(i) AS s FROM range(20000000::BIGINT) t(i);`);
+    let running = 0;
+    let peak = 0;
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      const result = await project.run({
+        maxParallel: 3,
+        onEvent: (e) => {
+          if (e.type === 'start') peak = Math.max(peak, ++running);
+          if (e.type === 'finish') running--;
+        },
+      });
+      expect(result.pipelineRun.succeeded).toBe(8);
+    });
+    expect(peak).toBe(3);
+  });
+
+  it('skips what depends on a failure and carries on with independent branches', async () => {
+    const p = tempProject();
+    chain(p);
+    p.write('tasks/b.sql', '-- @task name=b\nCREATE OR REPLACE TABLE b AS\nSELECT i * 2 AS j FROM a\nJOIN missing_table USING (i);');
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
+    expect(result.pipelineRun.status).toBe('failed');
+    expect(byName.a!.status).toBe('success');
+    expect(byName.lone!.status).toBe('success');
+    expect(byName.b!.status).toBe('failed');
+    expect(byName.b!.errorMessage).toMatch(/^.*tasks\/b\.sql:2:1: Catalog Error: Table with name missing_table does not exist/);
+    expect(byName.c!.status).toBe('skipped');
+    expect(byName.c!.errorMessage).toContain('upstream task `b` failed');
+    const rows = await query(p.db, "SELECT status, error_message IS NOT NULL FROM __orch__.runs WHERE task_name = 'c'");
+    expect(rows).toEqual([['skipped', true]]);
+  });
+
+  it('rolls back every statement of a failed task, so earlier data survives', async () => {
+    const p = tempProject();
+    p.write('tasks/t.sql', "CREATE OR REPLACE TABLE t AS SELECT 'v1' AS version;");
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      await project.run();
+    });
+    p.write('tasks/t.sql', "CREATE OR REPLACE TABLE t AS SELECT 'v2' AS version;\nCREATE TABLE side AS SELECT 1 AS x;\nSELECT * FROM does_not_exist;");
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.tasks[0]!.status).toBe('failed');
+    expect(result.tasks[0]!.errorMessage).toContain('t.sql:3:1');
+    expect(await query(p.db, 'SELECT version FROM t')).toEqual([['v1']]);
+    expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'side'")).toEqual([[0n]]);
+  });
+
+  it('retries a failed attempt with backoff and succeeds when the cause goes away', async () => {
+    const p = tempProject();
+    const flag = path.join(p.dir, 'flag.csv');
+    p.write('tasks/flaky.sql', `-- @retries 3\nCREATE OR REPLACE TABLE flaky AS SELECT * FROM read_csv('${flag}');`);
+    const events: RunEvent[] = [];
+    const result = await withProject(
+      p,
+      async (project) => {
+        await project.register(p.tasks);
+        return project.run({
+          onEvent: (e) => {
+            events.push(e);
+            if (e.type === 'retry' && e.attempt === 2) fs.writeFileSync(flag, 'x\n1\n');
+          },
+        });
+      },
+      { DUCKORCH_RETRY_BASE: '0.02', DUCKORCH_RETRY_MAX: '1' },
+    );
+    const retries = events.filter((e): e is Extract<RunEvent, { type: 'retry' }> => e.type === 'retry');
+    expect(retries.map((r) => r.attempt)).toEqual([1, 2]);
+    // Equal jitter: retry n waits between half and all of base·2^(n-1).
+    expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(10);
+    expect(retries[0]!.delayMs).toBeLessThanOrEqual(20);
+    expect(retries[1]!.delayMs).toBeGreaterThanOrEqual(20);
+    expect(retries[1]!.delayMs).toBeLessThanOrEqual(40);
+    expect(result.tasks[0]).toMatchObject({ status: 'success', attempts: 3 });
+    expect(await query(p.db, "SELECT attempts, retry_count FROM __orch__.runs WHERE task_name = 'flaky'")).toEqual([[3, 2]]);
+  });
+
+  it('gives up after @retries and records the attempts', async () => {
+    const p = tempProject();
+    p.write('tasks/bad.sql', '-- @retries 2\nSELECT * FROM nowhere;');
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(result.tasks[0]!.errorContext).toMatchObject({ kind: 'sql', attempts: 3, line: 2 });
+  });
+
+  it('enforces @timeout by interrupting the query and rolling back', async () => {
+    const p = tempProject();
+    p.write('tasks/slow.sql', '-- @timeout 1s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
+    const started = Date.now();
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    const elapsed = Date.now() - started;
+    expect(result.tasks[0]!.status).toBe('failed');
+    expect(result.tasks[0]!.errorMessage).toMatch(/timed out after 1s/);
+    expect(elapsed).toBeLessThan(20_000);
+    expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
+  });
+
+  it('checks @test assertions before commit: a failing one rolls the task back and is not retried', async () => {
+    const p = tempProject();
+    p.write('tasks/t.sql', '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT 1 AS x;');
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      expect((await project.run()).tasks[0]!.status).toBe('success');
+    });
+    p.write('tasks/t.sql', '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT -1 AS x;');
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(result.tasks[0]!.errorMessage).toContain('@test 1 failed');
+    expect(result.tasks[0]!.errorMessage).toContain('expected 0, got 1');
+    expect(await query(p.db, 'SELECT x FROM t')).toEqual([[1]]);
+  });
+
+  it('loads incrementally with @incremental_by and {{ last_processed_at }}', async () => {
+    const p = tempProject();
+    p.write('tasks/src.sql', "-- @task name=src\nCREATE TABLE IF NOT EXISTS src (id INT, ts TIMESTAMP);\nINSERT INTO src SELECT count(*) + 1, TIMESTAMP '2026-01-01' + INTERVAL (count(*)) HOUR FROM src;");
+    p.write(
+      'tasks/log.sql',
+      '-- @incremental_by ts\nCREATE TABLE IF NOT EXISTS log AS SELECT * FROM src LIMIT 0;\nINSERT INTO log SELECT * FROM src WHERE ts > {{ last_processed_at }};',
+    );
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      const first = await project.run();
+      expect(first.tasks.map((t) => [t.taskName, t.rowsCount, t.lastProcessedAt])).toEqual([
+        ['src', 1, null],
+        ['log', 1, '2026-01-01 00:00:00'],
+      ]);
+      const second = await project.run();
+      expect(second.tasks.map((t) => [t.taskName, t.rowsCount, t.lastProcessedAt])).toEqual([
+        ['src', 1, null],
+        ['log', 1, '2026-01-01 01:00:00'],
+      ]);
+      const third = await project.run({ select: ['log'] });
+      expect(third.tasks[0]).toMatchObject({ rowsCount: 0, lastProcessedAt: '2026-01-01 01:00:00' });
+    });
+    expect(await query(p.db, 'SELECT count(*), count(DISTINCT id) FROM log')).toEqual([[2n, 2n]]);
+  });
+
+  it('substitutes {{ run_id }} and {{ now }}', async () => {
+    const p = tempProject();
+    p.write('tasks/meta.sql', 'CREATE TABLE meta AS SELECT {{ run_id }} AS run_id, {{ now }}::TIMESTAMP AS started;');
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    const [[runId, at]] = (await query(p.db, 'SELECT run_id, started FROM meta')) as [[string, Date]];
+    expect(runId).toBe(result.tasks[0]!.runId);
+    expect(Math.abs(at.getTime() - result.tasks[0]!.startedAt!.getTime())).toBeLessThan(1000);
+  });
+
+  it('retries transaction conflicts between parallel tasks without using up @retries', async () => {
+    const p = tempProject();
+    for (let i = 0; i < 6; i++) p.write(`tasks/t${i}.sql`, `CREATE SCHEMA IF NOT EXISTS shared_scratch;\nCREATE TABLE out${i} AS SELECT ${i} AS x;`);
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run({ maxParallel: 6 });
+    });
+    expect(result.tasks.map((t) => t.status)).toEqual(Array(6).fill('success'));
+    expect(result.tasks.every((t) => t.attempts === 1)).toBe(true);
+  });
+
+  it('creates the schemas that tasks write to before running them', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE analytics.a AS SELECT 1 AS x;');
+    p.write('tasks/b.sql', 'CREATE TABLE "Odd Schema".b AS SELECT 1 AS x;');
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.pipelineRun.status).toBe('success');
+  });
+
+  it('runs only the selection, treating unselected upstream tasks as done', async () => {
+    const p = tempProject();
+    chain(p);
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      await project.run();
+      const only = await project.run({ select: ['b+'] });
+      expect(only.tasks.map((t) => t.taskName)).toEqual(['b', 'c']);
+      const excluded = await project.run({ select: ['+c'], exclude: ['a'] });
+      expect(excluded.tasks.map((t) => t.taskName)).toEqual(['b', 'c']);
+    });
+  });
+
+  it('warns when a task file changed since it was registered', async () => {
+    const p = tempProject();
+    p.write('tasks/t.sql', 'CREATE OR REPLACE TABLE t AS SELECT 1 AS x;');
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      p.write('tasks/t.sql', 'CREATE OR REPLACE TABLE t AS SELECT 2 AS x;');
+      const result = await project.run();
+      expect(result.warnings).toEqual([expect.stringContaining('changed since it was registered')]);
+    });
+    expect(await query(p.db, 'SELECT x FROM t')).toEqual([[1]]);
+  });
+
+  it('interrupts running queries when the run is cancelled', async () => {
+    const p = tempProject();
+    p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
+    p.write('tasks/after.sql', 'CREATE TABLE after AS SELECT * FROM slow;');
+    const abort = new AbortController();
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      setTimeout(() => abort.abort(), 300);
+      return project.run({ signal: abort.signal });
+    });
+    expect(result.pipelineRun.status).toBe('interrupted');
+    expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
+      ['slow', 'failed'],
+      ['after', 'skipped'],
+    ]);
+    expect(result.tasks[0]!.errorMessage).toContain('cancelled');
+  });
+});
