@@ -38,13 +38,13 @@ export function tempProject(): TempProject {
   };
 }
 
-export async function openProject(db: string, access: 'read' | 'write' = 'write', env: Record<string, string> = {}): Promise<Project> {
+export async function openProject(db: string, access: 'read' | 'write' | 'create' = 'create', env: Record<string, string> = {}): Promise<Project> {
   return Project.open({ config: loadConfig({ env: { DUCKORCH_RETRY_BASE: '0.01', DUCKORCH_RETRY_MAX: '0.05', ...env }, flags: { db }, cwd: os.tmpdir() }), access });
 }
 
 /** Registers `tasks/`, runs a function with the open project, and closes it. */
 export async function withProject<T>(p: TempProject, fn: (project: Project) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
-  const project = await openProject(p.db, 'write', env);
+  const project = await openProject(p.db, 'create', env);
   try {
     return await fn(project);
   } finally {

@@ -84,7 +84,7 @@ export class Project {
     const clock = options.clock ?? (() => new Date());
     const project = new Project(file, instance, store, { ...options, clock, random: options.random ?? Math.random });
     // One writer at a time holds the file, so anything still `running` was left by a process that died.
-    if (options.access === 'write') await store.recoverInterruptedRuns(clock());
+    if (options.access !== 'read') await store.recoverInterruptedRuns(clock());
     return project;
   }
 
@@ -239,7 +239,7 @@ export class Project {
     const defs = tasks.map((t) => t.definition).filter((t) => chosen.has(t.name));
     const outcomes = await runTests(this.instance, defs);
     const at = this.options.clock();
-    if (this.options.access === 'write') {
+    if (this.options.access !== 'read') {
       await this.store.recordTestResults(
         outcomes.map((o) => ({ taskName: o.task, testIndex: o.index, pipelineRunId: null, executedAt: at, status: o.status, actual: o.actual, message: o.message })),
       );

@@ -86,7 +86,7 @@ export function buildProgram(io: CliIo): Command {
     .argument('<dir>', 'folder of task files')
     .action(async (dir: string) => {
       const o = output();
-      const result = await withProject('write', (p) => p.register(dir));
+      const result = await withProject('create', (p) => p.register(dir));
       if (o.json) {
         printJson(o, { ...result, warnings: result.warnings.map((w) => w.toJSON()) });
         return;
@@ -162,7 +162,7 @@ export function buildProgram(io: CliIo): Command {
       const o = output();
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
-      const { runs, pipelineRuns } = await withProject('read', (p) => p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }));
+      const { runs, pipelineRuns } = await withProject('write', (p) => p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }));
       if (o.json) {
         printJson(o, { runs: runs.map(taskRunJson), pipeline_runs: pipelineRuns.map(pipelineRunJson) });
         return;

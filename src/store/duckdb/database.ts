@@ -7,12 +7,13 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError } from '../../errors.js';
 
-export type AccessMode = 'read' | 'write';
+/** `create` may create the database file; `write` needs it to exist; `read` opens it read-only. */
+export type AccessMode = 'read' | 'write' | 'create';
 
 export async function openDuckDb(file: string, mode: AccessMode): Promise<DuckDBInstance> {
   const resolved = path.resolve(file);
   const exists = fs.existsSync(resolved);
-  if (mode === 'read' && !exists) {
+  if (mode !== 'create' && !exists) {
     throw new DuckorchError('DB_OPEN', `database ${file} does not exist`, {
       hint: 'register tasks first with `duck-orch --db <file> register <dir>`, or point --db / DUCKORCH_DB at an existing database',
     });
@@ -24,12 +25,11 @@ export async function openDuckDb(file: string, mode: AccessMode): Promise<DuckDB
     });
   }
   try {
-    if (exists) fs.accessSync(resolved, mode === 'write' ? fs.constants.R_OK | fs.constants.W_OK : fs.constants.R_OK);
+    if (exists) fs.accessSync(resolved, mode === 'read' ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.W_OK);
     else fs.accessSync(dir, fs.constants.W_OK);
   } catch {
-    throw new DuckorchError('DB_NOT_WRITABLE', `database ${file} is not ${mode === 'write' ? 'writable' : 'readable'} by this user`, {
-      hint: exists ? `check its permissions (ls -l ${file})` : `check the permissions of ${path.dirname(file)}`,
-    });
+    const what = exists ? `database ${file} is not ${mode === 'read' ? 'readable' : 'writable'} by this user` : `cannot create database ${file}: folder ${path.dirname(file)} is not writable by this user`;
+    throw new DuckorchError('DB_NOT_WRITABLE', what, { hint: exists ? `check its permissions (ls -l ${file})` : `check the permissions of ${path.dirname(file)}` });
   }
   try {
     return await DuckDBInstance.create(resolved, mode === 'read' ? { access_mode: 'READ_ONLY' } : {});

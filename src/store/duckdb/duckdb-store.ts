@@ -6,6 +6,7 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { LineageEdge } from '../../model/graph/dag.js';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
+import type { AccessMode } from './database.js';
 import { migrate } from './migrate.js';
 import type {
   DataTransaction,
@@ -149,7 +150,7 @@ export class DuckDbStore implements Store {
   ) {}
 
   /** Opens the store on an instance, migrating the schema when `mode` is `write`. */
-  static async open(instance: DuckDBInstance, mode: 'read' | 'write', file: string): Promise<DuckDbStore> {
+  static async open(instance: DuckDBInstance, mode: AccessMode, file: string): Promise<DuckDbStore> {
     const conn = await instance.connect();
     try {
       await migrate(conn, mode, file);

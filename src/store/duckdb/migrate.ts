@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckorchError } from '../../errors.js';
+import type { AccessMode } from './database.js';
 
 export interface Migration {
   id: number;
@@ -34,7 +35,7 @@ export function loadMigrations(): Migration[] {
     });
 }
 
-export async function migrate(conn: DuckDBConnection, mode: 'read' | 'write', file: string): Promise<void> {
+export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: string): Promise<void> {
   const migrations = loadMigrations();
   const latest = migrations.at(-1)?.id ?? 0;
   const hasTable = await conn.runAndReadAll(

@@ -1,0 +1,304 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import { CLI, ROOT, json, runCli, tempProject } from '../helpers.js';
+
+describe('the example project end to end', () => {
+  it('registers, runs, reports, draws and tests the bundled example', async () => {
+    const p = tempProject();
+    const db = ['--db', p.db];
+    const reg = await runCli([...db, 'register', 'examples/shop/tasks', '--json']);
+    expect(reg.code).toBe(0);
+    const registered = json<{ tasks: Array<{ name: string; change: string }>; files: number }>(reg);
+    expect(registered.files).toBe(9);
+    expect(registered.tasks.every((t) => t.change === 'added')).toBe(true);
+
+    const run = await runCli([...db, 'run', '--json']);
+    expect(run.code).toBe(0);
+    const ran = json<{ pipeline_run: { status: string; succeeded: number }; tasks: Array<{ task: string; status: string; rows: number }> }>(run);
+    expect(ran.pipeline_run).toMatchObject({ status: 'success', succeeded: 9 });
+    expect(ran.tasks.find((t) => t.task === 'load_orders')).toMatchObject({ status: 'success', rows: 5000 });
+
+    const status = json<{ runs: Array<{ task: string; status: string }> }>(await runCli([...db, 'status', '--json', '--limit', '3']));
+    expect(status.runs).toHaveLength(3);
+
+    const graph = json<{ mermaid: string }>(await runCli([...db, 'graph', 'lineage', '--json']));
+    expect(graph.mermaid.split('\n')).toContain('    d_raw_orders[("raw.orders")]');
+    expect(graph.mermaid).toMatch(/d_raw_orders --> d_staging_orders/);
+    const classLine = graph.mermaid.split('\n').find((l) => l.includes('class ') && l.endsWith(' success'))!;
+    for (const id of classLine.trim().split(' ')[1]!.split(',')) expect(graph.mermaid).toContain(`    ${id}[`);
+
+    const impact = json<{ rows: Array<{ table_name: string; via_task: string; depth: number }> }>(await runCli([...db, 'impact', 'raw.orders', '--json']));
+    expect(impact.rows[0]).toEqual({ table_name: 'staging.orders', via_task: 'stg_orders', depth: 1 });
+    expect(impact.rows.map((r) => r.table_name)).toContain('marts.country_summary');
+
+    const lineage = json<{ rows: Array<{ table_name: string }> }>(await runCli([...db, 'lineage', 'marts.daily_revenue', '--json']));
+    expect(lineage.rows.map((r) => r.table_name)).toEqual(['staging.orders', 'raw.orders', 'raw.products', 'staging.customers', 'file:examples/shop/data/products.csv', 'raw.customers']);
+
+    const test = await runCli([...db, 'test']);
+    expect(test.code).toBe(0);
+    expect(test.stdout).toContain('Tests: 4 passed, 0 failed');
+
+    const list = json<{ tasks: Array<{ name: string }> }>(await runCli([...db, 'list', '--select', 'tag:sales', '--exclude', 'country_summary', '--json']));
+    expect(list.tasks.map((t) => t.name)).toEqual(['customer_ltv', 'daily_revenue']);
+  });
+
+  it('is runnable as `npx duck-orch` from the repository root', async () => {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('npx', ['--no-install', 'duck-orch', '--help'], { cwd: ROOT });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: duck-orch');
+  });
+});
+
+describe('validate', () => {
+  it('prints the normalised task as JSON', async () => {
+    const p = tempProject();
+    const file = p.write(
+      'tasks/user_stats.sql',
+      [
+        '-- @task name=user_stats',
+        '-- @retries 2',
+        '-- @timeout 5m',
+        '-- @automation eager & !in_progress',
+        '-- @target_lag 1.5h',
+        '-- @partitions_by static(jp, us)',
+        '-- @param partition_key:VARCHAR',
+        '-- @check name=positive "SELECT min(users) FROM ${asset}" expect gt 0',
+        '-- @test "SELECT count(*) FROM analytics.user_stats WHERE users < 0" expect 0',
+        'CREATE OR REPLACE TABLE analytics.user_stats AS',
+        'SELECT country, count(*) AS users FROM analytics.clean_users WHERE country = $partition_key GROUP BY ALL;',
+      ].join('\n'),
+    );
+    const r = await runCli(['validate', file, '--json']);
+    expect(r.code).toBe(0);
+    const v = json<{ valid: boolean; task: Record<string, unknown> }>(r);
+    expect(v.valid).toBe(true);
+    expect(v.task).toMatchObject({
+      name: 'user_stats',
+      retries: 2,
+      timeout_seconds: 300,
+      target_lag_seconds: 5400,
+      automation: { condition: 'eager() AND NOT in_progress()', interval_unit: null },
+      partitions: { kind: 'static', values: ['jp', 'us'] },
+      params: [{ name: 'partition_key', type: 'VARCHAR' }],
+      checks: [{ name: 'positive', op: 'gt', value: '0', severity: 'error' }],
+      tests: [{ index: 1, assertion: { kind: 'expect', value: 0 } }],
+      inputs: ['analytics.clean_users'],
+      outputs: ['analytics.user_stats'],
+      statement_count: 1,
+      body_line: 10,
+    });
+    expect(v.task.code_version).toMatch(/^fnv1a64:[0-9a-f]{16}$/);
+  });
+
+  it('reports every error of a file with file:line:col and the expected form', async () => {
+    const p = tempProject();
+    const file = p.write(
+      'tasks/bad.sql',
+      ['-- @retries many', '-- @timeout soon', '-- @automation eager AND', '-- @retrys 2', 'SELECT 1;', 'SELEC 2;'].join('\n'),
+    );
+    const r = await runCli(['validate', file]);
+    expect(r.code).toBe(1);
+    // Files outside the working directory are shown with their absolute path.
+    expect(r.stderr).toContain(`${file}:1:13: error: invalid retries \`many\` (expected a whole number of retries, e.g. 3)`);
+    expect(r.stderr).toContain(`${file}:2:13: error: invalid timeout \`soon\``);
+    expect(r.stderr).toContain(`${file}:3:25: error: @automation: expression ends where an atom was expected`);
+    expect(r.stderr).toContain(`${file}:6:1: error: SQL: syntax error at or near "SELEC"`);
+    expect(r.stderr).toMatch(/4:4: warning: unknown header `@retrys` is ignored \(did you mean `@retries`\?\)/);
+    const j = json<{ valid: boolean; errors: Array<{ code: string; line: number; col: number }> }>(await runCli(['validate', file, '--json']));
+    expect(j.valid).toBe(false);
+    expect(j.errors.map((e) => [e.code, e.line, e.col])).toEqual([
+      ['HEADER_VALUE', 1, 13],
+      ['HEADER_VALUE', 2, 13],
+      ['HEADER_VALUE', 3, 25],
+      ['SQL_SYNTAX', 6, 1],
+    ]);
+  });
+
+  it('says clearly that a file is missing', async () => {
+    const r = await runCli(['validate', 'nope/missing.sql']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('file nope/missing.sql does not exist');
+  });
+});
+
+describe('bad input loses nothing', () => {
+  it('refuses a cycle, names the tasks on it, and keeps the earlier registry', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT * FROM c;');
+    p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
+    p.write('tasks/c.sql', 'CREATE TABLE c AS SELECT * FROM b;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the tasks form a cycle: a → b → c → a');
+    const list = json<{ tasks: Array<{ name: string; inputs: string[] }> }>(await runCli(['--db', p.db, 'list', '--json']));
+    expect(list.tasks).toEqual([expect.objectContaining({ name: 'a', inputs: [] })]);
+  });
+
+  it('refuses a table written by two tasks', async () => {
+    const p = tempProject();
+    p.write('tasks/one.sql', 'CREATE TABLE shared AS SELECT 1 AS x;');
+    p.write('tasks/two.sql', 'INSERT INTO shared SELECT 2;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/`shared` is written by two tasks: one \(.*one\.sql\) and two \(.*two\.sql\)/);
+    expect(r.stderr).toContain('hint:');
+  });
+
+  it('reports the errors of every bad file at once and registers nothing', async () => {
+    const p = tempProject();
+    p.write('tasks/good.sql', 'CREATE TABLE good AS SELECT 1 AS x;');
+    p.write('tasks/bad1.sql', '-- @retries -1\nSELECT 1;');
+    p.write('tasks/bad2.sql', 'CREATE TABLE x AS SELEC 1;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    expect(r.code).toBe(1);
+    const errors = json<{ errors: Array<{ code: string; file: string }> }>(r).errors;
+    expect(errors.map((e) => [e.code, path.basename(e.file)])).toEqual([
+      ['HEADER_VALUE', 'bad1.sql'],
+      ['SQL_SYNTAX', 'bad2.sql'],
+    ]);
+    const status = await runCli(['--db', p.db, 'list']);
+    expect(status.stderr).toContain('no tasks are registered');
+  });
+
+  it('explains a missing task folder and a missing database', async () => {
+    const p = tempProject();
+    const missing = await runCli(['--db', p.db, 'register', path.join(p.dir, 'nope')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/task folder .*nope does not exist/);
+    const noDb = await runCli(['--db', path.join(p.dir, 'absent.duckdb'), 'status']);
+    expect(noDb.code).toBe(1);
+    expect(noDb.stderr).toContain('absent.duckdb does not exist');
+    expect(fs.existsSync(path.join(p.dir, 'absent.duckdb'))).toBe(false);
+  });
+
+  it('names the process holding a locked database', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    const holder = await DuckDBInstance.create(p.db);
+    try {
+      const r = await runCli(['--db', p.db, 'run']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/database .*warehouse\.duckdb is in use by another process \(.*PID \d+\)/);
+      expect(r.stderr).toContain('wait for it to finish');
+    } finally {
+      holder.closeSync();
+    }
+  });
+
+  it('says when the database cannot be written', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    const root = process.getuid?.() === 0;
+    const roDir = path.join(p.dir, 'ro');
+    fs.mkdirSync(roDir, { mode: 0o555 });
+    fs.chmodSync(p.tasks, 0o755);
+    fs.chmodSync(path.join(p.tasks, 'a.sql'), 0o644);
+    // As root permissions do not apply, so the CLI runs as `nobody`.
+    const r = await runCli(['--db', path.join(roDir, 'x.duckdb'), 'register', p.tasks], root ? { uid: 65534, cwd: p.dir } : { cwd: p.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot create database .*x\.duckdb: folder .*ro is not writable by this user/);
+  });
+
+  it('recovers a run whose process was killed: the task is failed as interrupted, its data rolled back', async () => {
+    const p = tempProject();
+    p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v1' AS v;");
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    expect((await runCli(['--db', p.db, 'run'])).code).toBe(0);
+    p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v FROM range(100000000000::BIGINT) LIMIT 1 OFFSET 99999999999;");
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, '--db', p.db, 'run'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const status = json<{ runs: Array<{ task: string; status: string; error: string }>; pipeline_runs: Array<{ status: string }> }>(
+      await runCli(['--db', p.db, 'status', '--json']),
+    );
+    expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'failed' });
+    expect(status.runs[0]!.error).toContain('interrupted');
+    expect(status.pipeline_runs[0]!.status).toBe('interrupted');
+    const holder = await DuckDBInstance.create(p.db);
+    const conn = await holder.connect();
+    expect((await conn.runAndReadAll('SELECT v FROM keep')).getRows()).toEqual([['v1']]);
+    conn.closeSync();
+    holder.closeSync();
+  });
+
+  it('stops on Ctrl-C: exit 130, the run recorded as interrupted', async () => {
+    const p = tempProject();
+    p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, '--db', p.db, 'run', '--json'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(130);
+    expect(JSON.parse(out).pipeline_run.status).toBe('interrupted');
+  });
+});
+
+describe('output contract', () => {
+  it('prints errors as JSON with --json and uses exit code 2 for usage errors', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    await runCli(['--db', p.db, 'register', p.tasks]);
+    const bad = await runCli(['--db', p.db, 'run', '--select', 'nonexistent', '--json']);
+    expect(bad.code).toBe(2);
+    expect(json<{ errors: Array<{ code: string; hint: string }> }>(bad).errors[0]).toMatchObject({ code: 'SELECTOR', hint: 'did you mean `a`?' });
+    expect((await runCli(['frobnicate'])).code).toBe(2);
+    expect((await runCli(['run', '--no-such-flag'])).code).toBe(2);
+    const unknown = await runCli(['--db', p.db, 'impact', 'aa']);
+    expect(unknown.stderr).toContain('unknown table `aa`');
+    expect(unknown.stderr).toContain('did you mean `a`?');
+  });
+
+  it('exits non-zero when a task fails', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'SELECT * FROM nothing_here;');
+    await runCli(['--db', p.db, 'register', p.tasks]);
+    const r = await runCli(['--db', p.db, 'run']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/✖\s+a\s+failed/);
+    expect(r.stdout).toContain('0 succeeded, 1 failed, 0 skipped');
+  });
+
+  it('reads duckorch.toml, with flags over environment over file', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    p.write('duckorch.toml', `db = "from-file.duckdb"\norch_max_parallel = 2\n`);
+    expect((await runCli(['register', 'tasks'], { cwd: p.dir })).code).toBe(0);
+    expect(fs.existsSync(path.join(p.dir, 'from-file.duckdb'))).toBe(true);
+    expect((await runCli(['register', 'tasks'], { cwd: p.dir, env: { DUCKORCH_DB: 'from-env.duckdb' } })).code).toBe(0);
+    expect(fs.existsSync(path.join(p.dir, 'from-env.duckdb'))).toBe(true);
+    expect((await runCli(['--db', 'from-flag.duckdb', 'register', 'tasks'], { cwd: p.dir, env: { DUCKORCH_DB: 'from-env.duckdb' } })).code).toBe(0);
+    expect(fs.existsSync(path.join(p.dir, 'from-flag.duckdb'))).toBe(true);
+    p.write('duckorch.toml', 'orch_max_parallel = 0\n');
+    const bad = await runCli(['register', 'tasks'], { cwd: p.dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('invalid orch_max_parallel from');
+    p.write('duckorch.toml', 'orch_max_paralel = 3\n');
+    expect((await runCli(['register', 'tasks'], { cwd: p.dir })).stderr).toContain('unknown config key `orch_max_paralel`');
+    p.write('duckorch.toml', 'db = \n');
+    expect((await runCli(['register', 'tasks'], { cwd: p.dir })).stderr).toMatch(/duckorch\.toml:1:\d+: error:/);
+  });
+
+  it('defaults the database to ./mydata.duckdb in the working directory', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    const env = { DUCKORCH_DB: '' };
+    expect((await runCli(['register', 'tasks'], { cwd: p.dir, env })).code).toBe(0);
+    expect(fs.existsSync(path.join(p.dir, 'mydata.duckdb'))).toBe(true);
+  });
+});
