@@ -189,6 +189,7 @@ export class Project {
       succeeded: 0,
       failed: 0,
       skipped: 0,
+      plannedTasks: selected,
     };
     await this.store.beginPipelineRun(pipelineRun);
     const records = await executeRun({

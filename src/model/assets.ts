@@ -45,6 +45,11 @@ export function primaryAsset(task: TaskDefinition): string | undefined {
   return task.asset?.name || task.outputs[0];
 }
 
+/** The assets a task materialises, primary first: the declared asset, or every output. */
+export function assetsOf(task: TaskDefinition): string[] {
+  return task.asset ? [task.asset.name] : [...task.outputs];
+}
+
 export function deriveAssets(tasks: readonly TaskDefinition[]): {
   assets: AssetRecord[];
   edges: AssetEdgeRecord[];
@@ -54,7 +59,7 @@ export function deriveAssets(tasks: readonly TaskDefinition[]): {
   const checks: AssetCheckRecord[] = [];
   for (const t of tasks) {
     const primary = primaryAsset(t);
-    const names = t.asset ? [t.asset.name] : t.outputs;
+    const names = assetsOf(t);
     for (const name of names) {
       const isPrimary = name === primary;
       assets.push({
@@ -82,7 +87,7 @@ export function deriveAssets(tasks: readonly TaskDefinition[]): {
   const known = new Set(assets.map((a) => a.name));
   const edges: AssetEdgeRecord[] = [];
   for (const t of tasks) {
-    const outs = (t.asset ? [t.asset.name] : t.outputs).filter((o) => known.has(o));
+    const outs = assetsOf(t).filter((o) => known.has(o));
     for (const input of t.inputs) {
       if (!known.has(input)) continue;
       for (const output of outs) edges.push({ upstream: input, downstream: output, viaTask: t.name, edgeType: 'declared' });

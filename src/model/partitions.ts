@@ -89,7 +89,9 @@ function parseDaily(inner: string, base: number): Result<PartitionDef> {
     const key = eq < 0 ? '' : field.text.slice(0, eq).trim();
     const value = eq < 0 ? '' : field.text.slice(eq + 1).trim().replace(/^["']|["']$/g, '');
     if (key !== 'start' && key !== 'end') return err(`bad field \`${field.text}\` (expected start=YYYY-MM-DD or end=YYYY-MM-DD)`, field.offset);
-    if (!isValidDate(value)) return err(`invalid date \`${value}\` (expected YYYY-MM-DD)`, field.offset + eq + 1);
+    const raw = field.text.slice(eq + 1);
+    const lead = raw.length - raw.trimStart().length;
+    if (!isValidDate(value)) return err(`invalid date \`${value}\` (expected YYYY-MM-DD)`, field.offset + eq + 1 + lead);
     if (key === 'start') start = value;
     else end = value;
   }

@@ -12,7 +12,7 @@ export function sqlLiteral(value: string): string {
 }
 
 export function substituteVariables(sql: string, vars: Readonly<Record<string, string>>): string {
-  return sql.replace(PLACEHOLDER, (whole, key: string) => (key in vars ? sqlLiteral(vars[key]!) : whole));
+  return sql.replace(PLACEHOLDER, (whole, key: string) => (Object.hasOwn(vars, key) ? sqlLiteral(vars[key]!) : whole));
 }
 
 export const DEFAULT_WATERMARK = '1970-01-01 00:00:00';

@@ -8,12 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { TaskGraph } from '../model/graph/dag.js';
-import { primaryAsset } from '../model/assets.js';
+import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { DEFAULT_WATERMARK } from '../model/templating.js';
 import type { SqlStatement } from '../sql/tokenizer.js';
-import type { MaterializationRecord, Store, TaskRunRecord } from '../store/store.js';
+import type { DataTransaction, Store, TaskRunRecord } from '../store/store.js';
 import { AttemptFailure, prepareStatements, runSqlAttempt, type AttemptSuccess } from './sql-task.js';
 
 export type RunEvent =
@@ -76,11 +76,12 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
           attempts: 0,
           lastProcessedAt: null,
           codeVersion: o.tasks.get(name)?.codeVersion ?? null,
+          assets: [],
         };
         records.set(name, record);
         skipped.push(record);
       }
-      await o.store.insertTaskRuns(skipped);
+      await o.store.recordTaskRuns(skipped);
       for (const r of skipped) o.onEvent?.({ type: 'skip', task: r.taskName, record: r });
     };
     const pump = () => {
@@ -119,12 +120,13 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
           runId: randomUUID(), pipelineRunId: o.pipelineRunId, taskName: name, startedAt: null, finishedAt: now, status: 'skipped',
           rowsCount: null, errorMessage: 'skipped: the run was interrupted', errorContext: null, attempts: 0, lastProcessedAt: null,
           codeVersion: o.tasks.get(name)?.codeVersion ?? null,
+          assets: [],
         }));
         for (const r of skipped) {
           records.set(r.taskName, r);
           settled.add(r.taskName);
         }
-        o.store.insertTaskRuns(skipped).then(finishIfDone, reject);
+        o.store.recordTaskRuns(skipped).then(finishIfDone, reject);
       }
     };
     pump();
@@ -153,8 +155,8 @@ async function runTask(o: ExecutorOptions, task: TaskDefinition): Promise<TaskRu
     attempts: 1,
     lastProcessedAt: null,
     codeVersion: task.codeVersion,
+    assets: assetsOf(task),
   };
-  await o.store.insertTaskRuns([record]);
   const usesWatermark = task.incrementalBy !== null || /\{\{\s*last_processed_at\s*\}\}/.test(task.sql);
   const watermark = usesWatermark ? ((await o.store.lastWatermark(task.name)) ?? DEFAULT_WATERMARK) : DEFAULT_WATERMARK;
   const variables = { last_processed_at: watermark, now: formatSqlTimestamp(startedAt), run_id: record.runId };
@@ -182,7 +184,7 @@ async function runTask(o: ExecutorOptions, task: TaskDefinition): Promise<TaskRu
         errorMessage: err.message,
         errorContext: { kind: err.kind, attempts: attempt, ...err.context },
       };
-      await o.store.finishTaskRun(failed, []);
+      await o.store.recordTaskRuns([failed]);
       o.onEvent?.({ type: 'finish', task: task.name, record: failed });
       return failed;
     }
@@ -197,14 +199,13 @@ async function attemptWithConflictRetries(
   record: TaskRunRecord,
 ): Promise<TaskRunRecord> {
   let finished: TaskRunRecord | undefined;
-  const finish = (result: AttemptSuccess): { record: TaskRunRecord; materializations: MaterializationRecord[] } => {
-    const at = o.clock();
-    const done: TaskRunRecord = { ...record, status: 'success', finishedAt: at, rowsCount: result.rows, lastProcessedAt: result.watermark };
-    const primary = primaryAsset(task);
-    const assets = task.asset ? [task.asset.name] : task.outputs;
-    const materializations = assets.map((asset) => ({ asset, runId: record.runId, at, rows: asset === primary ? result.rows : null, status: 'success' as const }));
-    return { record: done, materializations };
-  };
+  const finish = (result: AttemptSuccess): TaskRunRecord => ({
+    ...record,
+    status: 'success',
+    finishedAt: o.clock(),
+    rowsCount: result.rows,
+    lastProcessedAt: result.watermark,
+  });
   for (let conflict = 0; ; conflict++) {
     try {
       const result = await runSqlAttempt({
@@ -214,16 +215,19 @@ async function attemptWithConflictRetries(
         variables,
         timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
         ...(o.signal ? { signal: o.signal } : {}),
-        beforeCommit: async (res, tx) => {
-          if (!o.store.capabilities.joinsDataTransaction) return;
-          const { record: done, materializations } = finish(res);
-          await o.store.finishTaskRun(done, materializations, tx);
-          finished = done;
-        },
+        ...(o.store.capabilities.joinsDataTransaction
+          ? {
+              commit: async (res: AttemptSuccess, tx: DataTransaction) => {
+                const done = finish(res);
+                await o.store.commitTaskRun(done, tx);
+                finished = done;
+              },
+            }
+          : {}),
       });
       if (!finished) {
-        const { record: done, materializations } = finish(result);
-        await o.store.finishTaskRun(done, materializations);
+        const done = finish(result);
+        await o.store.recordTaskRuns([done]);
         finished = done;
       }
       o.onEvent?.({ type: 'finish', task: task.name, record: finished });

@@ -42,16 +42,19 @@ export interface AttemptOptions {
   timeoutMs: number | null;
   /** Aborting interrupts the running query; the attempt fails as `cancelled`. */
   signal?: AbortSignal;
-  /** Called inside the open transaction after the body and tests succeeded, before COMMIT. */
-  beforeCommit: (result: AttemptSuccess, tx: DataTransaction) => Promise<void>;
+  /**
+   * Commits the open transaction once the body and tests succeeded, recording the outcome in
+   * the same transaction when the store can. Without it the attempt commits by itself.
+   */
+  commit?: (result: AttemptSuccess, tx: DataTransaction) => Promise<void>;
 }
 
 const COUNTING = new Set([2, 3, 5, 7, 11, 30]); // INSERT, UPDATE, DELETE, CREATE, COPY, MERGE_INTO
 
-async function rowsAffected(result: DuckDBMaterializedResult): Promise<number> {
-  if (!COUNTING.has(result.statementType) || result.columnCount !== 1 || result.columnName(0) !== 'Count') return 0;
-  const rows = await result.getRows();
-  return Number(rows[0]?.[0] ?? 0);
+function rowsAffected(result: DuckDBMaterializedResult): number {
+  if (!COUNTING.has(result.statementType) || result.columnCount !== 1 || result.columnName(0) !== 'Count' || result.chunkCount === 0) return 0;
+  // The result is materialised: reading its first chunk is synchronous, no round trip.
+  return Number(result.getChunk(0).getColumnValues(0)[0] ?? 0);
 }
 
 export function prepareStatements(task: TaskDefinition): SqlStatement[] {
@@ -79,19 +82,22 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   let current: SqlStatement | undefined;
   try {
     if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
-    await conn.run('BEGIN TRANSACTION');
     let rows = 0;
+    let begin = 'BEGIN TRANSACTION;\n';
     for (const stmt of statements) {
       current = stmt;
-      const result = await conn.run(substituteVariables(stmt.text, options.variables));
-      rows += await rowsAffected(result);
+      // BEGIN travels with the first statement: one round trip fewer per task.
+      const result = await conn.run(begin + substituteVariables(stmt.text, options.variables));
+      begin = '';
+      rows += rowsAffected(result);
     }
     current = undefined;
+    if (begin !== '') await conn.run(begin);
     for (const test of task.tests) await runTest(conn, task, test);
     const watermark = task.incrementalBy ? await readWatermark(conn, task) : null;
     const success = { rows, watermark };
-    await options.beforeCommit(success, { connection: conn });
-    await conn.run('COMMIT');
+    if (options.commit) await options.commit(success, { connection: conn });
+    else await conn.run('COMMIT');
     return success;
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);

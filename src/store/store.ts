@@ -20,7 +20,7 @@ export interface StoreCapabilities {
   readonly joinsDataTransaction: boolean;
 }
 
-/** The task's open DuckDB transaction, which a store with `joinsDataTransaction` writes through. */
+/** The task's open DuckDB transaction, which a store with `joinsDataTransaction` writes through and commits. */
 export interface DataTransaction {
   readonly connection: DuckDBConnection;
 }
@@ -57,6 +57,7 @@ export interface PipelineRunRecord {
   succeeded: number;
   failed: number;
   skipped: number;
+  plannedTasks: string[];
 }
 
 export interface TaskRunRecord {
@@ -72,14 +73,8 @@ export interface TaskRunRecord {
   attempts: number;
   lastProcessedAt: string | null;
   codeVersion: string | null;
-}
-
-export interface MaterializationRecord {
-  asset: string;
-  runId: string;
-  at: Date;
-  rows: number | null;
-  status: 'success' | 'failed';
+  /** The assets the run materialises, primary first (`__orch__.asset_materializations` derives from them). */
+  assets: string[];
 }
 
 export interface TestResultRecord {
@@ -110,15 +105,21 @@ export interface Store {
 
   beginPipelineRun(run: PipelineRunRecord): Promise<void>;
   endPipelineRun(run: PipelineRunRecord): Promise<void>;
-  /** Marks pipeline and task runs left `running` by a process that died as `interrupted`/`failed`. */
+  /**
+   * Accounts for pipeline runs left `running` by a process that died: the run becomes
+   * `interrupted`, and each planned task without an outcome is recorded as `skipped`.
+   */
   recoverInterruptedRuns(now: Date): Promise<{ pipelineRuns: number; taskRuns: number }>;
   getPipelineRun(id: string): Promise<PipelineRunRecord | undefined>;
   listPipelineRuns(limit: number): Promise<PipelineRunRecord[]>;
 
-  /** Inserts task runs as given (e.g. `running` at start, `skipped` for tasks that never ran). */
-  insertTaskRuns(runs: readonly TaskRunRecord[]): Promise<void>;
-  /** Writes a task run's final state and materialisations, inside `tx` when the store can. */
-  finishTaskRun(run: TaskRunRecord, materializations: readonly MaterializationRecord[], tx?: DataTransaction): Promise<void>;
+  /** Records finished task runs in one transaction of the store's own. */
+  recordTaskRuns(runs: readonly TaskRunRecord[]): Promise<void>;
+  /**
+   * Records a successful task run inside the task's own open transaction and commits it, so the
+   * data and the record of it become durable together. Only when `capabilities.joinsDataTransaction`.
+   */
+  commitTaskRun(run: TaskRunRecord, tx: DataTransaction): Promise<void>;
   lastWatermark(task: string): Promise<string | null>;
   listTaskRuns(query: RunQuery): Promise<TaskRunRecord[]>;
   /** Latest task-run status of every task that has run. */

@@ -86,6 +86,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
   const assetTags: string[] = [];
   let assetName: string | undefined;
   const inlineSeverity = new Set<CheckDecl>();
+  const checkNameCol = new Map<CheckDecl, number>();
 
   const error = (line: HeaderLine, offset: number, message: string, expected?: string) =>
     ctx.errors.push(
@@ -120,12 +121,14 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
       case 'task':
       case 'name': {
         let name = v;
+        let nameOffset = 0;
         if (key === 'task') {
           const kv = parseKv(v);
-          const named = kv.find((t) => t.key === 'name');
-          if (named) name = named.value;
-          else if (kv.length === 1 && kv[0]!.key === '') name = kv[0]!.value;
-          else {
+          const named = kv.find((t) => t.key === 'name') ?? (kv.length === 1 && kv[0]!.key === '' ? kv[0] : undefined);
+          if (named) {
+            name = named.value;
+            nameOffset = valueOffset(named);
+          } else {
             error(line, 0, '`@task` needs a name', '@task name=<task_name>');
             break;
           }
@@ -133,7 +136,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         }
         name = unquote(name.trim());
         if (!TASK_NAME.test(name)) {
-          error(line, 0, `invalid task name \`${name}\``, 'letters, digits, `_`, `-` and `.`, starting with a letter or `_`');
+          error(line, nameOffset, `invalid task name \`${name}\``, 'letters, digits, `_`, `-` and `.`, starting with a letter or `_`');
           break;
         }
         explicitName = name;
@@ -199,7 +202,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
           const type = rawType === undefined ? undefined : PARAM_ALIASES[rawType.toUpperCase()];
           if (rawType === undefined || extra.length > 0) error(line, item.offset, `@param expects \`name:TYPE\`, got \`${item.text}\``, 'name:TYPE, e.g. partition_key:DATE');
           else if (!/^[A-Za-z_]\w*$/.test(rawName)) error(line, item.offset, rawName === '' ? '@param has an empty name' : `invalid parameter name \`${rawName}\``, 'name:TYPE, e.g. partition_key:DATE');
-          else if (!type) error(line, item.offset + rawName.length + 1, `@param ${rawName}: unknown type \`${rawType}\``, 'VARCHAR, INTEGER, BIGINT, DATE, TIMESTAMP, BOOLEAN or DOUBLE');
+          else if (!type) error(line, item.offset + item.text.length - rawType.length, `@param ${rawName}: unknown type \`${rawType}\``, 'VARCHAR, INTEGER, BIGINT, DATE, TIMESTAMP, BOOLEAN or DOUBLE');
           else if (h.params.some((p) => p.name === rawName)) error(line, item.offset, `@param \`${rawName}\` is declared twice`);
           else h.params.push({ name: rawName, type });
         }
@@ -208,7 +211,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         const kv = parseKv(v);
         const named = kv.find((t) => t.key === 'name') ?? (kv.length === 1 && kv[0]!.key === '' ? kv[0] : undefined);
         const parsed = named ? parseDatasetName(named.value) : undefined;
-        if (!named || !parsed) error(line, named?.offset ?? 0, `invalid asset name \`${named?.value ?? v}\``, '@asset name=<schema.table> or @asset <schema.table>');
+        if (!named || !parsed) error(line, named ? valueOffset(named) : 0, `invalid asset name \`${named?.value ?? v}\``, '@asset name=<schema.table> or @asset <schema.table>');
         else assetName = parsed;
         for (const t of kv) if (t !== named) error(line, t.offset, `unknown field \`${t.key || t.value}\` in @asset`, '@asset name=<schema.table>');
         break;
@@ -244,10 +247,11 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         break;
       }
       case 'freshness': {
-        const kv = parseKv(v);
+        // A bare value is one duration, spaces included (`5 minutes`); only `max_lag=` is a field.
+        const kv = v.includes('=') ? parseKv(v) : [{ key: '', value: v, offset: 0 }];
         const lag = kv.length === 1 && (kv[0]!.key === 'max_lag' || kv[0]!.key === '') ? kv[0]! : undefined;
         const s = lag ? parseDuration(lag.value) : undefined;
-        if (!lag || s === undefined || s === 0) error(line, lag?.offset ?? 0, `@freshness: invalid value \`${v}\``, `max_lag=<duration> or <duration>, with ${DURATION_FORM}`);
+        if (!lag || s === undefined || s === 0) error(line, lag ? valueOffset(lag) : 0, `@freshness: invalid value \`${v}\``, `max_lag=<duration> or <duration>, with ${DURATION_FORM}`);
         else h.freshnessLagSeconds = s;
         break;
       }
@@ -255,6 +259,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         const check = parseCheck(v, line, error);
         if (check) {
           h.checks.push(check.decl);
+          checkNameCol.set(check.decl, line.valueCol + check.nameOffset);
           if (check.inlineSeverity) inlineSeverity.add(check.decl);
         }
         break;
@@ -295,7 +300,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
   const checkNames = new Set<string>();
   for (const check of h.checks) {
     if (checkNames.has(check.name)) {
-      ctx.errors.push(new DuckorchError('HEADER_VALUE', `check \`${check.name}\` is declared twice; check names must be unique per task`, { location: { file, line: check.line, col: 1 } }));
+      ctx.errors.push(new DuckorchError('HEADER_VALUE', `check \`${check.name}\` is declared twice; check names must be unique per task`, { location: { file, line: check.line, col: checkNameCol.get(check) ?? 1 } }));
     }
     checkNames.add(check.name);
   }
@@ -375,6 +380,11 @@ function parseKv(text: string): KvToken[] {
   return out;
 }
 
+/** Offset of a token's value, past its `key=`. */
+function valueOffset(t: KvToken): number {
+  return t.key === '' ? t.offset : t.offset + t.key.length + 1;
+}
+
 function parseCount(text: string): number | undefined {
   const t = text.trim();
   if (!/^\d+$/.test(t)) return undefined;
@@ -384,7 +394,8 @@ function parseCount(text: string): number | undefined {
 
 /** `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (space or `T`, UTC, optional `Z`), or epoch seconds. */
 export function parseInstant(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text);
+  // Epoch seconds, up to the last instant a JavaScript Date can represent.
+  if (/^\d+$/.test(text)) return Number(text) <= 8.64e12 ? Number(text) : undefined;
   const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?Z?)?$/.exec(text);
   if (!m) return undefined;
   const iso = `${m[1]}T${m[2] ?? '00'}:${m[3] ?? '00'}:${m[4] ?? '00'}Z`;
@@ -419,17 +430,25 @@ function parseTest(value: string, index: number, line: HeaderLine, error: ErrorF
 
 const CHECK_FORM = 'name=<check> "SQL" expect eq|ne|gt|ge|lt|le <value>, expect between <lo>,<hi>, or expect_not_null';
 
-function parseCheck(value: string, line: HeaderLine, error: ErrorFn): { decl: CheckDecl; inlineSeverity: boolean } | undefined {
-  const quote = value.indexOf('"');
+function parseCheck(value: string, line: HeaderLine, error: ErrorFn): { decl: CheckDecl; inlineSeverity: boolean; nameOffset: number } | undefined {
+  // The SQL opens at the first `"` that does not open a `key="…"` field value.
+  const headEnd = /^(?:\s*[A-Za-z_]\w*=(?:"[^"]*"|[^\s"]+))*/.exec(value)![0].length;
+  const quote = value.indexOf('"', headEnd);
   const head = quote < 0 ? value : value.slice(0, quote);
   const fields = parseKv(head);
   const nameField = fields.find((f) => f.key === 'name');
+  // `name=` followed by a space reads as a bare `name=` token: the name is there, but empty.
+  const emptyName = fields.find((f) => f.key === '' && f.value === 'name=');
+  if (!nameField && emptyName) {
+    error(line, emptyName.offset + 'name='.length, '@check has an empty name', CHECK_FORM);
+    return undefined;
+  }
   if (!nameField) {
     error(line, 0, '@check is missing `name=`', CHECK_FORM);
     return undefined;
   }
   if (!/^[A-Za-z_][\w-]*$/.test(nameField.value)) {
-    error(line, nameField.offset, nameField.value === '' ? '@check has an empty name' : `invalid check name \`${nameField.value}\``, CHECK_FORM);
+    error(line, valueOffset(nameField), nameField.value === '' ? '@check has an empty name' : `invalid check name \`${nameField.value}\``, CHECK_FORM);
     return undefined;
   }
   let severity: 'error' | 'warn' | undefined;
@@ -495,5 +514,6 @@ function parseCheck(value: string, line: HeaderLine, error: ErrorFn): { decl: Ch
   return {
     decl: { name: nameField.value, sql, op, value: v, severity: severity ?? 'error', line: line.line },
     inlineSeverity: severity !== undefined,
+    nameOffset: valueOffset(nameField),
   };
 }

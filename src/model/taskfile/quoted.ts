@@ -19,7 +19,8 @@ export function splitQuotedSql(text: string, what: string): QuotedResult {
   const open = text.indexOf('"');
   const before = open < 0 ? text : text.slice(0, open);
   if (open < 0 || before.trim() !== '') {
-    return { ok: false, message: `${what} expects quoted SQL, e.g. "SELECT count(*) FROM t" expect 0`, offset: Math.max(0, open) };
+    // Point at where the unquoted SQL starts, not at a `"` somewhere inside it.
+    return { ok: false, message: `${what} expects quoted SQL, e.g. "SELECT count(*) FROM t" expect 0`, offset: text.length - text.trimStart().length };
   }
   const assertion = /"\s+(expect\w*)/g;
   let close = -1;

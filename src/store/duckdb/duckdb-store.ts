@@ -3,14 +3,13 @@
  * queryable with plain SQL and a task's outcome commits in the same transaction as its data.
  * Bulk writes go through one `from_json` query per table rather than a statement per row.
  */
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
 import type { LineageEdge } from '../../model/graph/dag.js';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
 import type { AccessMode } from './database.js';
 import { migrate } from './migrate.js';
 import type {
   DataTransaction,
-  MaterializationRecord,
   PipelineRunRecord,
   RegisteredTask,
   RegistrySnapshot,
@@ -48,10 +47,7 @@ const ASSET_CHECK_COLUMNS: ColumnTypes = {
 const RUN_COLUMNS: ColumnTypes = {
   run_id: 'VARCHAR', pipeline_run_id: 'VARCHAR', task_name: 'VARCHAR', started_at: 'TIMESTAMP', finished_at: 'TIMESTAMP',
   status: 'VARCHAR', rows_count: 'BIGINT', error_message: 'VARCHAR', error_context_json: 'VARCHAR', retry_count: 'INTEGER',
-  last_processed_at: 'VARCHAR', attempts: 'INTEGER', code_version: 'VARCHAR',
-};
-const MATERIALIZATION_COLUMNS: ColumnTypes = {
-  asset_name: 'VARCHAR', materialized_at: 'TIMESTAMP', run_id: 'VARCHAR', rows: 'BIGINT', status: 'VARCHAR',
+  last_processed_at: 'VARCHAR', attempts: 'INTEGER', code_version: 'VARCHAR', assets: 'VARCHAR[]',
 };
 const TEST_RESULT_COLUMNS: ColumnTypes = {
   task_name: 'VARCHAR', test_idx: 'INTEGER', pipeline_run_id: 'VARCHAR', executed_at: 'TIMESTAMP', status: 'VARCHAR',
@@ -67,6 +63,36 @@ async function insertRows(conn: DuckDBConnection, table: string, columns: Column
       `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`,
     [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))],
   );
+}
+
+/**
+ * A SQL literal of a state value. Used only where binding would cost a round trip on the hot
+ * path (a task's commit); DuckDB's standard strings have no backslash escapes, so doubling
+ * quotes is complete, and numbers and timestamps are formatted from typed values.
+ */
+function literal(value: unknown, type: string): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (type.endsWith('[]')) return `[${(value as unknown[]).map((v) => literal(v, type.slice(0, -2))).join(', ')}]`;
+  switch (type) {
+    case 'VARCHAR':
+      return `'${String(value).replace(/\u0000/g, '').replace(/'/g, "''")}'`;
+    case 'TIMESTAMP':
+      return `'${(value instanceof Date ? value : new Date(String(value))).toISOString()}'::TIMESTAMP`;
+    case 'BOOLEAN':
+      return value ? 'true' : 'false';
+    default: {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new Error(`not a number: ${String(value)}`);
+      return String(n);
+    }
+  }
+}
+
+function insertLiteral(table: string, columns: ColumnTypes, rows: readonly Row[]): string {
+  if (rows.length === 0) return '';
+  const names = Object.keys(columns);
+  const values = rows.map((r) => `(${names.map((n) => literal(r[n], columns[n]!)).join(', ')})`);
+  return `INSERT INTO __orch__.${table} (${names.join(', ')}) VALUES ${values.join(', ')};\n`;
 }
 
 async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
@@ -105,6 +131,7 @@ function runRow(run: TaskRunRecord): Row {
     last_processed_at: run.lastProcessedAt,
     attempts: run.attempts,
     code_version: run.codeVersion,
+    assets: run.assets,
   };
 }
 
@@ -122,6 +149,7 @@ function fromRunRow(r: Row): TaskRunRecord {
     attempts: Number(r.attempts),
     lastProcessedAt: (r.last_processed_at as string | null) ?? null,
     codeVersion: (r.code_version as string | null) ?? null,
+    assets: (r.assets as string[] | null) ?? [],
   };
 }
 
@@ -137,6 +165,7 @@ function fromPipelineRow(r: Row): PipelineRunRecord {
     succeeded: Number(r.succeeded),
     failed: Number(r.failed),
     skipped: Number(r.skipped),
+    plannedTasks: (r.planned_tasks as string[] | null) ?? [],
   };
 }
 
@@ -250,8 +279,8 @@ export class DuckDbStore implements Store {
 
   async beginPipelineRun(run: PipelineRunRecord): Promise<void> {
     await this.conn.run(
-      'INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4::TIMESTAMP, NULL, $5, $6, 0, 0, 0)',
-      [run.id, run.trigger, run.selector, run.startedAt.toISOString(), run.status, run.taskCount],
+      'INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4::TIMESTAMP, NULL, $5, $6, 0, 0, 0, $7::VARCHAR[])',
+      [run.id, run.trigger, run.selector, run.startedAt.toISOString(), run.status, run.taskCount, listValue(run.plannedTasks)],
     );
   }
 
@@ -265,15 +294,23 @@ export class DuckDbStore implements Store {
   async recoverInterruptedRuns(now: Date): Promise<{ pipelineRuns: number; taskRuns: number }> {
     return inTransaction(this.conn, async () => {
       const at = now.toISOString();
-      const p = await this.conn.run(
-        "UPDATE __orch__.pipeline_runs SET status = 'interrupted', finished_at = $1::TIMESTAMP WHERE status = 'running'",
+      const tasks = await this.conn.run(
+        `INSERT INTO __orch__.runs (run_id, pipeline_run_id, task_name, finished_at, status, error_message, attempts)
+         SELECT uuid()::VARCHAR, p.pipeline_run_id, t.task_name, $1::TIMESTAMP, 'skipped', $2, 0
+         FROM __orch__.pipeline_runs p, unnest(p.planned_tasks) AS t(task_name)
+         WHERE p.status = 'running'
+           AND NOT EXISTS (SELECT 1 FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.task_name = t.task_name)`,
+        [at, 'interrupted: the process running this pipeline stopped before the task completed; nothing it wrote was kept'],
+      );
+      const pipelines = await this.conn.run(
+        `UPDATE __orch__.pipeline_runs p SET status = 'interrupted', finished_at = $1::TIMESTAMP,
+           succeeded = (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'success'),
+           failed = (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'failed'),
+           skipped = (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'skipped')
+         WHERE status = 'running'`,
         [at],
       );
-      const t = await this.conn.run(
-        "UPDATE __orch__.runs SET status = 'failed', finished_at = $1::TIMESTAMP, error_message = 'interrupted: the process running this task stopped before it finished; its changes were rolled back' WHERE status = 'running'",
-        [at],
-      );
-      return { pipelineRuns: p.rowsChanged, taskRuns: t.rowsChanged };
+      return { pipelineRuns: pipelines.rowsChanged, taskRuns: tasks.rowsChanged };
     });
   }
 
@@ -288,28 +325,13 @@ export class DuckDbStore implements Store {
     return reader.getRowObjectsJS().map(fromPipelineRow);
   }
 
-  async insertTaskRuns(runs: readonly TaskRunRecord[]): Promise<void> {
+  async recordTaskRuns(runs: readonly TaskRunRecord[]): Promise<void> {
     await insertRows(this.conn, 'runs', RUN_COLUMNS, runs.map(runRow));
   }
 
-  async finishTaskRun(run: TaskRunRecord, materializations: readonly MaterializationRecord[], tx?: DataTransaction): Promise<void> {
-    const conn = tx?.connection ?? this.conn;
-    const row = runRow(run);
-    await conn.run(
-      `UPDATE __orch__.runs SET started_at = $2::TIMESTAMP, finished_at = $3::TIMESTAMP, status = $4, rows_count = $5, error_message = $6,
-         error_context_json = $7, retry_count = $8, last_processed_at = $9, attempts = $10 WHERE run_id = $1`,
-      [
-        run.runId, run.startedAt?.toISOString() ?? null, run.finishedAt?.toISOString() ?? null, run.status,
-        run.rowsCount === null ? null : BigInt(run.rowsCount), run.errorMessage, row.error_context_json as string | null,
-        row.retry_count as number, run.lastProcessedAt, run.attempts,
-      ],
-    );
-    await insertRows(
-      conn,
-      'asset_materializations',
-      MATERIALIZATION_COLUMNS,
-      materializations.map((m) => ({ asset_name: m.asset, materialized_at: m.at, run_id: m.runId, rows: m.rows, status: m.status })),
-    );
+  async commitTaskRun(run: TaskRunRecord, tx: DataTransaction): Promise<void> {
+    // One round trip: the record and the COMMIT of the task's transaction.
+    await tx.connection.run(`${insertLiteral('runs', RUN_COLUMNS, [runRow(run)])}COMMIT`);
   }
 
   async lastWatermark(task: string): Promise<string | null> {

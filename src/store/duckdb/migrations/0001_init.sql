@@ -35,7 +35,9 @@ CREATE TABLE __orch__.pipeline_runs (
   task_count       INTEGER NOT NULL,
   succeeded        INTEGER NOT NULL DEFAULT 0,
   failed           INTEGER NOT NULL DEFAULT 0,
-  skipped          INTEGER NOT NULL DEFAULT 0
+  skipped          INTEGER NOT NULL DEFAULT 0,
+  -- the selected tasks, so that a run cut short by a crash can be accounted for task by task
+  planned_tasks    VARCHAR[] NOT NULL
 );
 
 CREATE TABLE __orch__.runs (
@@ -53,7 +55,9 @@ CREATE TABLE __orch__.runs (
   -- additions
   attempts           INTEGER NOT NULL DEFAULT 0,
   partition_key      VARCHAR NOT NULL DEFAULT '__default__',
-  code_version       VARCHAR
+  code_version       VARCHAR,
+  -- the assets this run materialises, primary asset first
+  assets             VARCHAR[] NOT NULL DEFAULT []
 );
 
 CREATE TABLE __orch__.task_edges (
@@ -120,15 +124,19 @@ CREATE TABLE __orch__.assets (
   allow_partials         BOOLEAN
 );
 
-CREATE TABLE __orch__.asset_materializations (
-  asset_name       VARCHAR NOT NULL,
-  partition_key    VARCHAR NOT NULL DEFAULT '__default__',
-  materialized_at  TIMESTAMP NOT NULL,
-  run_id           VARCHAR,
-  rows             BIGINT,
-  bytes            BIGINT,
-  status           VARCHAR NOT NULL
-);
+-- A view over runs rather than a second table, so a task's commit writes one state row:
+-- every run that succeeded or failed materialised (or failed to materialise) its assets.
+CREATE VIEW __orch__.asset_materializations AS
+SELECT
+  a.asset_name,
+  r.partition_key,
+  r.finished_at AS materialized_at,
+  r.run_id,
+  CASE WHEN a.position = 1 THEN r.rows_count END AS rows,
+  CAST(NULL AS BIGINT) AS bytes,
+  r.status
+FROM __orch__.runs AS r, unnest(r.assets) WITH ORDINALITY AS a(asset_name, position)
+WHERE r.status IN ('success', 'failed');
 
 CREATE TABLE __orch__.asset_edges (
   upstream_asset    VARCHAR NOT NULL,
