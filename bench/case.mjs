@@ -38,7 +38,8 @@ async function timeDuckorch(tasks, db, maxParallel) {
     const result = await project.run({ maxParallel });
     times.push(performance.now() - t0);
     await project.close();
-    if (result.pipelineRun.status !== 'success') throw new Error(`run failed: ${JSON.stringify(result.tasks.find((t) => t.status !== 'success'))}`);
+    if (result.pipelineRun.status !== 'success')
+      throw new Error(`run failed: ${JSON.stringify(result.tasks.find((t) => t.status !== 'success'))}`);
   }
   return { ms: median(times), tasks: (await prepare(tasks, db + '.count')).length };
 }
@@ -81,9 +82,12 @@ const cases = {
   'trivial-duckorch': () => timeDuckorch(trivialDag(path.join(work, 'tasks')), path.join(work, 'db.duckdb'), 1),
   'trivial-duckorch-p4': () => timeDuckorch(trivialDag(path.join(work, 'tasks')), path.join(work, 'db.duckdb'), 4),
   'trivial-raw': () => timeRaw(trivialDag(path.join(work, 'tasks')), path.join(work, 'db.duckdb')),
-  'shop-duckorch': () => timeDuckorch(scaledShop(path.join(work, 'tasks'), Number(process.env.BENCH_SHOP_FACTOR ?? 400)), path.join(work, 'db.duckdb'), 1),
-  'shop-duckorch-p4': () => timeDuckorch(scaledShop(path.join(work, 'tasks'), Number(process.env.BENCH_SHOP_FACTOR ?? 400)), path.join(work, 'db.duckdb'), 4),
-  'shop-raw': () => timeRaw(scaledShop(path.join(work, 'tasks'), Number(process.env.BENCH_SHOP_FACTOR ?? 400)), path.join(work, 'db.duckdb')),
+  'shop-duckorch': () =>
+    timeDuckorch(scaledShop(path.join(work, 'tasks'), Number(process.env.BENCH_SHOP_FACTOR ?? 400)), path.join(work, 'db.duckdb'), 1),
+  'shop-duckorch-p4': () =>
+    timeDuckorch(scaledShop(path.join(work, 'tasks'), Number(process.env.BENCH_SHOP_FACTOR ?? 400)), path.join(work, 'db.duckdb'), 4),
+  'shop-raw': () =>
+    timeRaw(scaledShop(path.join(work, 'tasks'), Number(process.env.BENCH_SHOP_FACTOR ?? 400)), path.join(work, 'db.duckdb')),
   register: () => timeRegister(registrationCorpus(path.join(work, 'tasks')), path.join(work, 'db.duckdb')),
 };
 

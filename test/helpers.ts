@@ -38,8 +38,15 @@ export function tempProject(): TempProject {
   };
 }
 
-export async function openProject(db: string, access: 'read' | 'write' | 'create' = 'create', env: Record<string, string> = {}): Promise<Project> {
-  return Project.open({ config: loadConfig({ env: { DUCKORCH_RETRY_BASE: '0.01', DUCKORCH_RETRY_MAX: '0.05', ...env }, flags: { db }, cwd: os.tmpdir() }), access });
+export async function openProject(
+  db: string,
+  access: 'read' | 'write' | 'create' = 'create',
+  env: Record<string, string> = {},
+): Promise<Project> {
+  return Project.open({
+    config: loadConfig({ env: { DUCKORCH_RETRY_BASE: '0.01', DUCKORCH_RETRY_MAX: '0.05', ...env }, flags: { db }, cwd: os.tmpdir() }),
+    access,
+  });
 }
 
 /** Registers `tasks/`, runs a function with the open project, and closes it. */

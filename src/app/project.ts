@@ -130,14 +130,21 @@ export class Project {
     const all = [...kept, ...fresh];
     const graph = TaskGraph.build(all.map((t) => t.definition));
     const { assets, edges, checks } = deriveAssets(all.map((t) => t.definition));
-    await this.store.replaceRegistry({ tasks: all, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks }, now);
+    await this.store.replaceRegistry(
+      { tasks: all, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks },
+      now,
+    );
     const freshNames = new Set(fresh.map((t) => t.definition.name));
     return {
       root: displayPath(root),
       files: files.length,
       tasks: fresh.map((t) => {
         const before = replaced.get(t.definition.name);
-        const change = !before ? 'added' : before.definition.codeVersion === t.definition.codeVersion && JSON.stringify(before.definition) === JSON.stringify(t.definition) ? 'unchanged' : 'changed';
+        const change = !before
+          ? 'added'
+          : before.definition.codeVersion === t.definition.codeVersion && JSON.stringify(before.definition) === JSON.stringify(t.definition)
+            ? 'unchanged'
+            : 'changed';
         return { name: t.definition.name, file: t.definition.file, change };
       }),
       removed: [...replaced.keys()].filter((n) => !freshNames.has(n)).sort(),
@@ -153,7 +160,9 @@ export class Project {
   private async requireRegistry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
     const reg = await this.registry();
     if (reg.tasks.length === 0) {
-      throw new DuckorchError('UNKNOWN_NAME', `no tasks are registered in ${this.dbFile}`, { hint: 'register a folder of .sql task files first: duck-orch register <dir>' });
+      throw new DuckorchError('UNKNOWN_NAME', `no tasks are registered in ${this.dbFile}`, {
+        hint: 'register a folder of .sql task files first: duck-orch register <dir>',
+      });
     }
     return reg;
   }
@@ -242,7 +251,15 @@ export class Project {
     const at = this.options.clock();
     if (this.options.access !== 'read') {
       await this.store.recordTestResults(
-        outcomes.map((o) => ({ taskName: o.task, testIndex: o.index, pipelineRunId: null, executedAt: at, status: o.status, actual: o.actual, message: o.message })),
+        outcomes.map((o) => ({
+          taskName: o.task,
+          testIndex: o.index,
+          pipelineRunId: null,
+          executedAt: at,
+          status: o.status,
+          actual: o.actual,
+          message: o.message,
+        })),
       );
     }
     return outcomes;
@@ -251,7 +268,12 @@ export class Project {
   async status(options: { limit: number; task?: string }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[] }> {
     if (options.task !== undefined) {
       const { tasks } = await this.registry();
-      if (!tasks.some((t) => t.definition.name === options.task)) throw unknownName('task', options.task, tasks.map((t) => t.definition.name));
+      if (!tasks.some((t) => t.definition.name === options.task))
+        throw unknownName(
+          'task',
+          options.task,
+          tasks.map((t) => t.definition.name),
+        );
     }
     return {
       runs: await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) }),
@@ -284,7 +306,10 @@ function realOrSelf(p: string): string {
 }
 
 function describeSelection(s: Selection): string | null {
-  const parts = [...(s.select?.length ? [`--select ${s.select.join(' ')}`] : []), ...(s.exclude?.length ? [`--exclude ${s.exclude.join(' ')}`] : [])];
+  const parts = [
+    ...(s.select?.length ? [`--select ${s.select.join(' ')}`] : []),
+    ...(s.exclude?.length ? [`--exclude ${s.exclude.join(' ')}`] : []),
+  ];
   return parts.length ? parts.join(' ') : null;
 }
 

@@ -31,11 +31,15 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
   try {
     realRoot = await fs.realpath(root);
   } catch {
-    throw new DuckorchError('FILE_NOT_FOUND', `task folder ${root} does not exist`, { hint: 'pass the folder that holds your .sql task files' });
+    throw new DuckorchError('FILE_NOT_FOUND', `task folder ${root} does not exist`, {
+      hint: 'pass the folder that holds your .sql task files',
+    });
   }
   const stat = await fs.stat(realRoot);
   if (!stat.isDirectory()) {
-    throw new DuckorchError('FILE_NOT_FOUND', `${root} is not a folder`, { hint: 'register takes a folder of .sql files; use `validate` for a single file' });
+    throw new DuckorchError('FILE_NOT_FOUND', `${root} is not a folder`, {
+      hint: 'register takes a folder of .sql files; use `validate` for a single file',
+    });
   }
   const files: string[] = [];
   const warnings: DuckorchError[] = [];
@@ -85,7 +89,12 @@ export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnaly
         return { file, absolutePath, text: await fs.readFile(p, 'utf8') };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        const message = code === 'ENOENT' ? `file ${file} does not exist` : code === 'EISDIR' ? `${file} is a folder, not a task file` : `cannot read ${file}: ${(err as Error).message}`;
+        const message =
+          code === 'ENOENT'
+            ? `file ${file} does not exist`
+            : code === 'EISDIR'
+              ? `${file} is a folder, not a task file`
+              : `cannot read ${file}: ${(err as Error).message}`;
         return { file, absolutePath, error: new DuckorchError('FILE_NOT_FOUND', message) };
       }
     }),
@@ -119,11 +128,16 @@ export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnaly
         }),
       );
     }
-    const task = buildTask(header, p.file, { sql: block.body, line: block.bodyLine, col: block.bodyCol }, {
-      reads: analysis.reads,
-      writes: analysis.writes,
-      statementCount: analysis.statements.length,
-    });
+    const task = buildTask(
+      header,
+      p.file,
+      { sql: block.body, line: block.bodyLine, col: block.bodyCol },
+      {
+        reads: analysis.reads,
+        writes: analysis.writes,
+        statementCount: analysis.statements.length,
+      },
+    );
     if (errors.length === 0) errors.push(...checkTask(task));
     return { file: p.file, absolutePath: p.absolutePath, task: errors.length === 0 ? task : undefined, errors, warnings };
   });

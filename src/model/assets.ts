@@ -71,10 +71,10 @@ export function deriveAssets(tasks: readonly TaskDefinition[]): {
         codeVersion: t.codeVersion,
         definedByTask: t.name,
         tags: t.asset?.tags.length ? t.asset.tags : t.tags,
-        automationCondition: isPrimary ? t.automation?.condition ?? null : null,
+        automationCondition: isPrimary ? (t.automation?.condition ?? null) : null,
         targetLagSeconds: isPrimary ? t.targetLagSeconds : null,
         freshnessLagSeconds: isPrimary ? t.freshnessLagSeconds : null,
-        intervalUnit: isPrimary ? t.automation?.intervalUnit ?? null : null,
+        intervalUnit: isPrimary ? (t.automation?.intervalUnit ?? null) : null,
         intervalStartTs: isPrimary ? t.interval.startTs : null,
         lookback: isPrimary ? t.interval.lookback : null,
         allowPartials: isPrimary ? t.interval.allowPartials : null,
@@ -82,6 +82,13 @@ export function deriveAssets(tasks: readonly TaskDefinition[]): {
     }
     if (primary) {
       for (const c of t.checks) checks.push({ asset: primary, name: c.name, sql: c.sql, op: c.op, value: c.value, severity: c.severity });
+      // Each numeric @test is also a check `test_<i>` of the primary asset (spec §1).
+      for (const test of t.tests) {
+        const a = test.assertion;
+        if (a.kind === 'expect_empty' || a.kind === 'expect_non_empty') continue;
+        const op = a.kind === 'expect' ? 'eq' : a.kind === 'expect_gt' ? 'gt' : 'lt';
+        checks.push({ asset: primary, name: `test_${test.index}`, sql: test.sql, op, value: String(a.value), severity: 'error' });
+      }
     }
   }
   const known = new Set(assets.map((a) => a.name));

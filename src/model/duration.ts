@@ -5,12 +5,34 @@
  */
 
 const UNIT_SECONDS: Record<string, number> = {
-  ms: 0.001, msec: 0.001, msecs: 0.001, millisecond: 0.001, milliseconds: 0.001,
-  s: 1, sec: 1, secs: 1, second: 1, seconds: 1,
-  m: 60, min: 60, mins: 60, minute: 60, minutes: 60,
-  h: 3600, hr: 3600, hrs: 3600, hour: 3600, hours: 3600,
-  d: 86400, day: 86400, days: 86400,
-  w: 604800, wk: 604800, wks: 604800, week: 604800, weeks: 604800,
+  ms: 0.001,
+  msec: 0.001,
+  msecs: 0.001,
+  millisecond: 0.001,
+  milliseconds: 0.001,
+  s: 1,
+  sec: 1,
+  secs: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  mins: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hr: 3600,
+  hrs: 3600,
+  hour: 3600,
+  hours: 3600,
+  d: 86400,
+  day: 86400,
+  days: 86400,
+  w: 604800,
+  wk: 604800,
+  wks: 604800,
+  week: 604800,
+  weeks: 604800,
 };
 
 export const DURATION_FORM = 'a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m';
@@ -30,7 +52,10 @@ export function parseDuration(text: string): number | undefined {
 
 /** Like `parseDuration`, but keeps fractions of a second (for settings such as retry delays). */
 export function parseDurationExact(text: string): number | undefined {
-  const src = text.trim().toLowerCase().replace(/^["']|["']$/g, '');
+  const src = text
+    .trim()
+    .toLowerCase()
+    .replace(/^["']|["']$/g, '');
   if (src === '') return undefined;
   let total = 0;
   let pos = 0;
@@ -54,7 +79,12 @@ export function parseDurationExact(text: string): number | undefined {
 /** Renders seconds back into the shortest readable form (`90` → `1m30s`). */
 export function formatDuration(seconds: number): string {
   if (seconds === 0) return '0s';
-  const units: Array<[string, number]> = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
+  const units: Array<[string, number]> = [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
   let rest = seconds;
   let out = '';
   for (const [u, n] of units) {

@@ -1,7 +1,7 @@
 /**
  * Interval units for `on_interval("…")` (spec §4): `daily`/`1d`, `hourly`/`1h`, `Nd`, `Nh`,
  * `Nmin`. One unit is a fixed number of minutes; the canonical spellings are `daily`,
- * `hourly`, `Xd`, `Xh` and `Xmin`, so `60m` is written `1h` and reparses as hourly.
+ * `hourly`, `Xd`, `Xh` and `Xmin`, so `60m` is written `hourly` and `120m` is written `2h`.
  */
 export interface IntervalUnit {
   minutes: number;

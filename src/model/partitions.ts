@@ -87,8 +87,15 @@ function parseDaily(inner: string, base: number): Result<PartitionDef> {
   for (const field of splitTopLevel(inner, base)) {
     const eq = field.text.indexOf('=');
     const key = eq < 0 ? '' : field.text.slice(0, eq).trim();
-    const value = eq < 0 ? '' : field.text.slice(eq + 1).trim().replace(/^["']|["']$/g, '');
-    if (key !== 'start' && key !== 'end') return err(`bad field \`${field.text}\` (expected start=YYYY-MM-DD or end=YYYY-MM-DD)`, field.offset);
+    const value =
+      eq < 0
+        ? ''
+        : field.text
+            .slice(eq + 1)
+            .trim()
+            .replace(/^["']|["']$/g, '');
+    if (key !== 'start' && key !== 'end')
+      return err(`bad field \`${field.text}\` (expected start=YYYY-MM-DD or end=YYYY-MM-DD)`, field.offset);
     const raw = field.text.slice(eq + 1);
     const lead = raw.length - raw.trimStart().length;
     if (!isValidDate(value)) return err(`invalid date \`${value}\` (expected YYYY-MM-DD)`, field.offset + eq + 1 + lead);
@@ -104,7 +111,8 @@ function parseStatic(inner: string, base: number): Result<PartitionDef> {
   const values: string[] = [];
   for (const item of splitTopLevel(inner, base)) {
     const value = item.text.replace(/^["']|["']$/g, '');
-    if (value.includes('|')) return err(`static value \`${value}\` contains \`|\`, which separates the parts of multi-partition keys`, item.offset);
+    if (value.includes('|'))
+      return err(`static value \`${value}\` contains \`|\`, which separates the parts of multi-partition keys`, item.offset);
     if (values.includes(value)) return err(`static value \`${value}\` is listed twice`, item.offset);
     values.push(value);
   }

@@ -42,7 +42,8 @@ interface Atom {
 
 const ATOM = /^(@)?(?:(\d*)\+)?(?:([a-z_]+):)?(.+?)(?:\+(\d*))?$/;
 
-export const SELECTOR_FORM = 'name, +name, name+, 2+name, @name, tag:x, group:x, path:dir, task:x or asset:x; space = union, comma = intersection';
+export const SELECTOR_FORM =
+  'name, +name, name+, 2+name, @name, tag:x, group:x, path:dir, task:x or asset:x; space = union, comma = intersection';
 
 function parseAtom(text: string): Atom {
   const m = ATOM.exec(text);

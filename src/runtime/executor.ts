@@ -49,7 +49,10 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
   const records = new Map<string, TaskRunRecord>();
   const waiting = new Map<string, number>();
   for (const name of o.selected) waiting.set(name, [...o.graph.upstreamOf(name)].filter((u) => o.selected.has(u)).length);
-  const ready = [...waiting].filter(([, n]) => n === 0).map(([name]) => name).sort();
+  const ready = [...waiting]
+    .filter(([, n]) => n === 0)
+    .map(([name]) => name)
+    .sort();
   const settled = new Set<string>();
   let running = 0;
 
@@ -117,8 +120,17 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
         const now = o.clock();
         const rest = [...o.selected].filter((n) => !settled.has(n)).sort();
         const skipped = rest.map((name): TaskRunRecord => ({
-          runId: randomUUID(), pipelineRunId: o.pipelineRunId, taskName: name, startedAt: null, finishedAt: now, status: 'skipped',
-          rowsCount: null, errorMessage: 'skipped: the run was interrupted', errorContext: null, attempts: 0, lastProcessedAt: null,
+          runId: randomUUID(),
+          pipelineRunId: o.pipelineRunId,
+          taskName: name,
+          startedAt: null,
+          finishedAt: now,
+          status: 'skipped',
+          rowsCount: null,
+          errorMessage: 'skipped: the run was interrupted',
+          errorContext: null,
+          attempts: 0,
+          lastProcessedAt: null,
           codeVersion: o.tasks.get(name)?.codeVersion ?? null,
           assets: [],
         }));

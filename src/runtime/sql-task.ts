@@ -52,7 +52,8 @@ export interface AttemptOptions {
 const COUNTING = new Set([2, 3, 5, 7, 11, 30]); // INSERT, UPDATE, DELETE, CREATE, COPY, MERGE_INTO
 
 function rowsAffected(result: DuckDBMaterializedResult): number {
-  if (!COUNTING.has(result.statementType) || result.columnCount !== 1 || result.columnName(0) !== 'Count' || result.chunkCount === 0) return 0;
+  if (!COUNTING.has(result.statementType) || result.columnCount !== 1 || result.columnName(0) !== 'Count' || result.chunkCount === 0)
+    return 0;
   // The result is materialised: reading its first chunk is synchronous, no round trip.
   return Number(result.getChunk(0).getColumnValues(0)[0] ?? 0);
 }
@@ -73,10 +74,13 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   const { task, statements } = options;
   const conn: DuckDBConnection = await options.instance.connect();
   let timedOut = false;
-  const timer = options.timeoutMs === null ? undefined : setTimeout(() => {
-    timedOut = true;
-    conn.interrupt();
-  }, options.timeoutMs);
+  const timer =
+    options.timeoutMs === null
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          conn.interrupt();
+        }, options.timeoutMs);
   const cancel = () => conn.interrupt();
   options.signal?.addEventListener('abort', cancel);
   let current: SqlStatement | undefined;
@@ -102,7 +106,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     if (options.signal?.aborted && !(err instanceof AttemptFailure)) {
-      throw new AttemptFailure('cancelled', 'cancelled: the run was interrupted and the task\'s changes were rolled back', {});
+      throw new AttemptFailure('cancelled', "cancelled: the run was interrupted and the task's changes were rolled back", {});
     }
     throw toFailure(err, task, current, timedOut, options.timeoutMs);
   } finally {
@@ -119,18 +123,26 @@ async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskT
     const rows = reader.getRows();
     outcome = evaluateAssertion(test.assertion, rows.length, rows[0]?.[0]);
   } catch (err) {
-    throw new AttemptFailure('test', `@test ${test.index} (${task.file}:${test.line}) could not run: ${firstLine(err instanceof Error ? err.message : String(err))}`, {
-      test: test.index,
-      query: test.sql,
-    });
+    throw new AttemptFailure(
+      'test',
+      `@test ${test.index} (${task.file}:${test.line}) could not run: ${firstLine(err instanceof Error ? err.message : String(err))}`,
+      {
+        test: test.index,
+        query: test.sql,
+      },
+    );
   }
   if (!outcome.passed) {
-    throw new AttemptFailure('test', `@test ${test.index} failed (${task.file}:${test.line}): ${outcome.message}; the task's changes were rolled back`, {
-      test: test.index,
-      query: test.sql,
-      assertion: test.assertionText,
-      actual: outcome.actual,
-    });
+    throw new AttemptFailure(
+      'test',
+      `@test ${test.index} failed (${task.file}:${test.line}): ${outcome.message}; the task's changes were rolled back`,
+      {
+        test: test.index,
+        query: test.sql,
+        assertion: test.assertionText,
+        actual: outcome.actual,
+      },
+    );
   }
 }
 
@@ -142,14 +154,27 @@ async function readWatermark(conn: DuckDBConnection, task: TaskDefinition): Prom
   return value === null || value === undefined ? null : String(value);
 }
 
-function toFailure(err: unknown, task: TaskDefinition, stmt: SqlStatement | undefined, timedOut: boolean, timeoutMs: number | null): AttemptFailure {
+function toFailure(
+  err: unknown,
+  task: TaskDefinition,
+  stmt: SqlStatement | undefined,
+  timedOut: boolean,
+  timeoutMs: number | null,
+): AttemptFailure {
   if (err instanceof AttemptFailure) return err;
   const message = err instanceof Error ? err.message : String(err);
   const location = stmt ? bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, stmt.start) : undefined;
   const where = location ? `${location.file}:${location.line}:${location.col}: ` : '';
-  const context: Record<string, unknown> = { duckdb_error: message, ...(location ? { file: location.file, line: location.line, col: location.col } : {}) };
+  const context: Record<string, unknown> = {
+    duckdb_error: message,
+    ...(location ? { file: location.file, line: location.line, col: location.col } : {}),
+  };
   if (timedOut) {
-    return new AttemptFailure('timeout', `${where}timed out after ${(timeoutMs ?? 0) / 1000}s (@timeout); the query was interrupted and its changes rolled back`, context);
+    return new AttemptFailure(
+      'timeout',
+      `${where}timed out after ${(timeoutMs ?? 0) / 1000}s (@timeout); the query was interrupted and its changes rolled back`,
+      context,
+    );
   }
   if (isConflict(message)) return new AttemptFailure('conflict', `${where}${firstLine(message)}`, context);
   return new AttemptFailure('sql', `${where}${firstLine(message)}`, context);

@@ -25,7 +25,14 @@ export async function runTests(instance: DuckDBInstance, tasks: readonly TaskDef
   try {
     for (const task of tasks) {
       for (const test of task.tests) {
-        const base = { task: task.name, index: test.index, file: task.file, line: test.line, query: test.sql, assertion: test.assertionText };
+        const base = {
+          task: task.name,
+          index: test.index,
+          file: task.file,
+          line: test.line,
+          query: test.sql,
+          assertion: test.assertionText,
+        };
         try {
           const rows = (await conn.runAndReadAll(test.sql)).getRows();
           const result = evaluateAssertion(test.assertion, rows.length, rows[0]?.[0]);

@@ -110,7 +110,11 @@ export class SqlAnalyzer {
       const full = parsed[p.fullIndex]!;
       if (full.error) {
         if (full.error_type === 'parser') {
-          result.errors.push({ code: 'SQL_SYNTAX', message: full.error_message ?? 'syntax error', offset: p.stmt.start + Number(full.position ?? 0) });
+          result.errors.push({
+            code: 'SQL_SYNTAX',
+            message: full.error_message ?? 'syntax error',
+            offset: p.stmt.start + Number(full.position ?? 0),
+          });
           continue;
         }
         if (full.error_message !== NOT_SELECT) {

@@ -9,9 +9,25 @@ import { canonicalFileName, canonicalTableName } from '../model/names.js';
 
 /** Table functions that read files; their string arguments are file inputs. */
 const FILE_READERS = new Set([
-  'read_parquet', 'parquet_scan', 'read_csv', 'read_csv_auto', 'sniff_csv', 'read_json', 'read_json_auto',
-  'read_json_objects', 'read_json_objects_auto', 'read_ndjson', 'read_ndjson_auto', 'read_ndjson_objects',
-  'read_text', 'read_blob', 'read_xlsx', 'delta_scan', 'iceberg_scan', 'st_read', 'read_avro',
+  'read_parquet',
+  'parquet_scan',
+  'read_csv',
+  'read_csv_auto',
+  'sniff_csv',
+  'read_json',
+  'read_json_auto',
+  'read_json_objects',
+  'read_json_objects_auto',
+  'read_ndjson',
+  'read_ndjson_auto',
+  'read_ndjson_objects',
+  'read_text',
+  'read_blob',
+  'read_xlsx',
+  'delta_scan',
+  'iceberg_scan',
+  'st_read',
+  'read_avro',
 ]);
 
 /** A bare `FROM 'data/x.csv'` is a replacement scan over a file, not a table. */

@@ -21,10 +21,9 @@ export class DuckDbSqlParser implements SqlParser {
   }
 
   async serialize(texts: readonly string[]): Promise<string[]> {
-    const reader = await this.connection.runAndReadAll(
-      'SELECT list_transform($1::VARCHAR[], s -> json_serialize_sql(s)) AS j',
-      [listValue([...texts])],
-    );
+    const reader = await this.connection.runAndReadAll('SELECT list_transform($1::VARCHAR[], s -> json_serialize_sql(s)) AS j', [
+      listValue([...texts]),
+    ]);
     const cell = reader.getRows()[0]?.[0] as { items: string[] } | undefined;
     return cell?.items ?? [];
   }

@@ -9,17 +9,7 @@ import { canonicalFileName, canonicalTableName } from '../model/names.js';
 import { identText, type SqlStatement, type Token } from './tokenizer.js';
 
 export type StatementKind =
-  | 'select'
-  | 'create_table'
-  | 'create_view'
-  | 'insert'
-  | 'update'
-  | 'delete'
-  | 'merge'
-  | 'truncate'
-  | 'copy'
-  | 'transaction'
-  | 'other';
+  'select' | 'create_table' | 'create_view' | 'insert' | 'update' | 'delete' | 'merge' | 'truncate' | 'copy' | 'transaction' | 'other';
 
 /** A SELECT text to analyse, and simpler texts to fall back on if DuckDB cannot parse it. */
 export interface ReadQuery {
@@ -171,7 +161,11 @@ export function planStatement(stmt: SqlStatement, text: string = stmt.text): Sta
     if (head === 'PIVOT' || head === 'UNPIVOT') {
       // The simplified PIVOT statement is not serialisable; what it reads is its source.
       const on = c.findTop(['ON', 'USING', 'GROUP'], c.i + 1);
-      return { ...plan, kind: 'select', queries: [query(c, withPrefix(prefix, `SELECT * FROM ${c.slice(c.i + 1, on)}`), c.i + 1, c.tokens.length)] };
+      return {
+        ...plan,
+        kind: 'select',
+        queries: [query(c, withPrefix(prefix, `SELECT * FROM ${c.slice(c.i + 1, on)}`), c.i + 1, c.tokens.length)],
+      };
     }
     return { ...plan, kind: 'select', queries: [{ text, fallback: [] }] };
   }
@@ -299,7 +293,8 @@ function planDelete(c: Cursor, plan: StatementPlan, prefix: string): StatementPl
   const hasWhere = c.tokens[where]?.upper === 'WHERE';
   const end = hasWhere ? c.findTop(['RETURNING'], where + 1) : where;
   if (hasUsing || hasWhere) {
-    const text = 'SELECT 1' + (hasUsing ? ` FROM ${c.slice(using + 1, where)}` : '') + (hasWhere ? ` WHERE ${c.slice(where + 1, end)}` : '');
+    const text =
+      'SELECT 1' + (hasUsing ? ` FROM ${c.slice(using + 1, where)}` : '') + (hasWhere ? ` WHERE ${c.slice(where + 1, end)}` : '');
     plan.queries.push(query(c, withPrefix(prefix, text), using, c.tokens.length));
   }
   return { ...plan, kind: 'delete' };

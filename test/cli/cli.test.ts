@@ -17,7 +17,9 @@ describe('the example project end to end', () => {
 
     const run = await runCli([...db, 'run', '--json']);
     expect(run.code).toBe(0);
-    const ran = json<{ pipeline_run: { status: string; succeeded: number }; tasks: Array<{ task: string; status: string; rows: number }> }>(run);
+    const ran = json<{ pipeline_run: { status: string; succeeded: number }; tasks: Array<{ task: string; status: string; rows: number }> }>(
+      run,
+    );
     expect(ran.pipeline_run).toMatchObject({ status: 'success', succeeded: 9 });
     expect(ran.tasks.find((t) => t.task === 'load_orders')).toMatchObject({ status: 'success', rows: 5000 });
 
@@ -30,18 +32,29 @@ describe('the example project end to end', () => {
     const classLine = graph.mermaid.split('\n').find((l) => l.includes('class ') && l.endsWith(' success'))!;
     for (const id of classLine.trim().split(' ')[1]!.split(',')) expect(graph.mermaid).toContain(`    ${id}[`);
 
-    const impact = json<{ rows: Array<{ table_name: string; via_task: string; depth: number }> }>(await runCli([...db, 'impact', 'raw.orders', '--json']));
+    const impact = json<{ rows: Array<{ table_name: string; via_task: string; depth: number }> }>(
+      await runCli([...db, 'impact', 'raw.orders', '--json']),
+    );
     expect(impact.rows[0]).toEqual({ table_name: 'staging.orders', via_task: 'stg_orders', depth: 1 });
     expect(impact.rows.map((r) => r.table_name)).toContain('marts.country_summary');
 
     const lineage = json<{ rows: Array<{ table_name: string }> }>(await runCli([...db, 'lineage', 'marts.daily_revenue', '--json']));
-    expect(lineage.rows.map((r) => r.table_name)).toEqual(['staging.orders', 'raw.orders', 'raw.products', 'staging.customers', 'file:examples/shop/data/products.csv', 'raw.customers']);
+    expect(lineage.rows.map((r) => r.table_name)).toEqual([
+      'staging.orders',
+      'raw.orders',
+      'raw.products',
+      'staging.customers',
+      'file:examples/shop/data/products.csv',
+      'raw.customers',
+    ]);
 
     const test = await runCli([...db, 'test']);
     expect(test.code).toBe(0);
     expect(test.stdout).toContain('Tests: 4 passed, 0 failed');
 
-    const list = json<{ tasks: Array<{ name: string }> }>(await runCli([...db, 'list', '--select', 'tag:sales', '--exclude', 'country_summary', '--json']));
+    const list = json<{ tasks: Array<{ name: string }> }>(
+      await runCli([...db, 'list', '--select', 'tag:sales', '--exclude', 'country_summary', '--json']),
+    );
     expect(list.tasks.map((t) => t.name)).toEqual(['customer_ltv', 'daily_revenue']);
   });
 
@@ -112,7 +125,9 @@ describe('validate', () => {
     expect(r.stderr).toContain(`${file}:3:25: error: @automation: expression ends where an atom was expected`);
     expect(r.stderr).toContain(`${file}:6:1: error: SQL: syntax error at or near "SELEC"`);
     expect(r.stderr).toMatch(/4:4: warning: unknown header `@retrys` is ignored \(did you mean `@retries`\?\)/);
-    const j = json<{ valid: boolean; errors: Array<{ code: string; line: number; col: number }> }>(await runCli(['validate', file, '--json']));
+    const j = json<{ valid: boolean; errors: Array<{ code: string; line: number; col: number }> }>(
+      await runCli(['validate', file, '--json']),
+    );
     expect(j.valid).toBe(false);
     expect(j.errors.map((e) => [e.code, e.line, e.col])).toEqual([
       ['HEADER_VALUE', 1, 13],
@@ -210,12 +225,15 @@ describe('bad input loses nothing', () => {
     expect(r.stderr).toMatch(/cannot create database .*x\.duckdb: folder .*ro is not writable by this user/);
   });
 
-  it('recovers a run whose process was killed: the task is failed as interrupted, its data rolled back', async () => {
+  it('recovers a run whose process was killed: the unfinished task is recorded, its data rolled back', async () => {
     const p = tempProject();
     p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v1' AS v;");
     expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
     expect((await runCli(['--db', p.db, 'run'])).code).toBe(0);
-    p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v FROM range(100000000000::BIGINT) LIMIT 1 OFFSET 99999999999;");
+    p.write(
+      'tasks/keep.sql',
+      "CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v FROM range(100000000000::BIGINT) LIMIT 1 OFFSET 99999999999;",
+    );
     expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
     const child = spawn(process.execPath, [CLI, '--db', p.db, 'run'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
     await new Promise((r) => setTimeout(r, 1500));
@@ -224,7 +242,7 @@ describe('bad input loses nothing', () => {
     const status = json<{ runs: Array<{ task: string; status: string; error: string }>; pipeline_runs: Array<{ status: string }> }>(
       await runCli(['--db', p.db, 'status', '--json']),
     );
-    expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'failed' });
+    expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'skipped' });
     expect(status.runs[0]!.error).toContain('interrupted');
     expect(status.pipeline_runs[0]!.status).toBe('interrupted');
     const holder = await DuckDBInstance.create(p.db);
@@ -256,7 +274,10 @@ describe('output contract', () => {
     await runCli(['--db', p.db, 'register', p.tasks]);
     const bad = await runCli(['--db', p.db, 'run', '--select', 'nonexistent', '--json']);
     expect(bad.code).toBe(2);
-    expect(json<{ errors: Array<{ code: string; hint: string }> }>(bad).errors[0]).toMatchObject({ code: 'SELECTOR', hint: 'did you mean `a`?' });
+    expect(json<{ errors: Array<{ code: string; hint: string }> }>(bad).errors[0]).toMatchObject({
+      code: 'SELECTOR',
+      hint: 'did you mean `a`?',
+    });
     expect((await runCli(['frobnicate'])).code).toBe(2);
     expect((await runCli(['run', '--no-such-flag'])).code).toBe(2);
     const unknown = await runCli(['--db', p.db, 'impact', 'aa']);
@@ -282,7 +303,9 @@ describe('output contract', () => {
     expect(fs.existsSync(path.join(p.dir, 'from-file.duckdb'))).toBe(true);
     expect((await runCli(['register', 'tasks'], { cwd: p.dir, env: { DUCKORCH_DB: 'from-env.duckdb' } })).code).toBe(0);
     expect(fs.existsSync(path.join(p.dir, 'from-env.duckdb'))).toBe(true);
-    expect((await runCli(['--db', 'from-flag.duckdb', 'register', 'tasks'], { cwd: p.dir, env: { DUCKORCH_DB: 'from-env.duckdb' } })).code).toBe(0);
+    expect(
+      (await runCli(['--db', 'from-flag.duckdb', 'register', 'tasks'], { cwd: p.dir, env: { DUCKORCH_DB: 'from-env.duckdb' } })).code,
+    ).toBe(0);
     expect(fs.existsSync(path.join(p.dir, 'from-flag.duckdb'))).toBe(true);
     p.write('duckorch.toml', 'orch_max_parallel = 0\n');
     const bad = await runCli(['register', 'tasks'], { cwd: p.dir });

@@ -41,7 +41,7 @@ describe('run', () => {
     ]);
     expect(result.tasks.find((t) => t.taskName === 'a')!.rowsCount).toBe(10);
     expect(await query(p.db, 'SELECT s FROM c')).toEqual([[90n]]);
-    const runs = await query(p.db, "SELECT task_name, status, attempts, retry_count, rows_count FROM __orch__.runs ORDER BY task_name");
+    const runs = await query(p.db, 'SELECT task_name, status, attempts, retry_count, rows_count FROM __orch__.runs ORDER BY task_name');
     expect(runs).toEqual([
       ['a', 'success', 1, 0, 10n],
       ['b', 'success', 1, 0, 10n],
@@ -111,7 +111,10 @@ describe('run', () => {
       await project.register(p.tasks);
       await project.run();
     });
-    p.write('tasks/t.sql', "CREATE OR REPLACE TABLE t AS SELECT 'v2' AS version;\nCREATE TABLE side AS SELECT 1 AS x;\nSELECT * FROM does_not_exist;");
+    p.write(
+      'tasks/t.sql',
+      "CREATE OR REPLACE TABLE t AS SELECT 'v2' AS version;\nCREATE TABLE side AS SELECT 1 AS x;\nSELECT * FROM does_not_exist;",
+    );
     const result = await withProject(p, async (project) => {
       await project.register(p.tasks);
       return project.run();
@@ -179,12 +182,18 @@ describe('run', () => {
 
   it('checks @test assertions before commit: a failing one rolls the task back and is not retried', async () => {
     const p = tempProject();
-    p.write('tasks/t.sql', '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT 1 AS x;');
+    p.write(
+      'tasks/t.sql',
+      '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT 1 AS x;',
+    );
     await withProject(p, async (project) => {
       await project.register(p.tasks);
       expect((await project.run()).tasks[0]!.status).toBe('success');
     });
-    p.write('tasks/t.sql', '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT -1 AS x;');
+    p.write(
+      'tasks/t.sql',
+      '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT -1 AS x;',
+    );
     const result = await withProject(p, async (project) => {
       await project.register(p.tasks);
       return project.run();
@@ -197,7 +206,10 @@ describe('run', () => {
 
   it('loads incrementally with @incremental_by and {{ last_processed_at }}', async () => {
     const p = tempProject();
-    p.write('tasks/src.sql', "-- @task name=src\nCREATE TABLE IF NOT EXISTS src (id INT, ts TIMESTAMP);\nINSERT INTO src SELECT count(*) + 1, TIMESTAMP '2026-01-01' + INTERVAL (count(*)) HOUR FROM src;");
+    p.write(
+      'tasks/src.sql',
+      "-- @task name=src\nCREATE TABLE IF NOT EXISTS src (id INT, ts TIMESTAMP);\nINSERT INTO src SELECT count(*) + 1, TIMESTAMP '2026-01-01' + INTERVAL (count(*)) HOUR FROM src;",
+    );
     p.write(
       'tasks/log.sql',
       '-- @incremental_by ts\nCREATE TABLE IF NOT EXISTS log AS SELECT * FROM src LIMIT 0;\nINSERT INTO log SELECT * FROM src WHERE ts > {{ last_processed_at }};',
@@ -234,7 +246,8 @@ describe('run', () => {
 
   it('retries transaction conflicts between parallel tasks without using up @retries', async () => {
     const p = tempProject();
-    for (let i = 0; i < 6; i++) p.write(`tasks/t${i}.sql`, `CREATE SCHEMA IF NOT EXISTS shared_scratch;\nCREATE TABLE out${i} AS SELECT ${i} AS x;`);
+    for (let i = 0; i < 6; i++)
+      p.write(`tasks/t${i}.sql`, `CREATE SCHEMA IF NOT EXISTS shared_scratch;\nCREATE TABLE out${i} AS SELECT ${i} AS x;`);
     const result = await withProject(p, async (project) => {
       await project.register(p.tasks);
       return project.run({ maxParallel: 6 });

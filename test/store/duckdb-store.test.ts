@@ -27,18 +27,57 @@ async function rows(instance: DuckDBInstance, sql: string): Promise<unknown[][]>
 
 function task(name: string, outputs: string[], inputs: string[] = []): RegisteredTask {
   const definition = {
-    name, description: null, owner: null, tags: [], schedule: null, retries: 0, timeoutSeconds: null, incrementalBy: null,
-    params: [], tests: [], asset: null, partitions: null, automation: null, targetLagSeconds: null, freshnessLagSeconds: null,
-    checks: [], checkSeverity: 'error', interval: { start: null, startTs: null, lookback: 0, allowPartials: false },
-    declaredInputs: [], declaredOutputs: null, dependsOn: [], file: `${name}.sql`, sql: 'SELECT 1', bodyLine: 1, bodyCol: 1,
-    codeVersion: 'fnv1a64:0000000000000000', inputs, outputs, statementCount: 1,
+    name,
+    description: null,
+    owner: null,
+    tags: [],
+    schedule: null,
+    retries: 0,
+    timeoutSeconds: null,
+    incrementalBy: null,
+    params: [],
+    tests: [],
+    asset: null,
+    partitions: null,
+    automation: null,
+    targetLagSeconds: null,
+    freshnessLagSeconds: null,
+    checks: [],
+    checkSeverity: 'error',
+    interval: { start: null, startTs: null, lookback: 0, allowPartials: false },
+    declaredInputs: [],
+    declaredOutputs: null,
+    dependsOn: [],
+    file: `${name}.sql`,
+    sql: 'SELECT 1',
+    bodyLine: 1,
+    bodyCol: 1,
+    codeVersion: 'fnv1a64:0000000000000000',
+    inputs,
+    outputs,
+    statementCount: 1,
   } satisfies TaskDefinition;
   return { definition, filePath: `/p/${name}.sql`, sourceRoot: '/p', registeredAt: new Date('2026-01-01T00:00:00Z') };
 }
 
 const SPEC_TABLES = [
-  'asset_check_results', 'asset_checks', 'asset_edges', 'asset_intervals', 'asset_partitions', 'assets', 'automation_evaluations',
-  'column_lineage', 'lineage_edges', 'pipeline_runs', 'runs', 'schedules', 'schema_migrations', 'task_edges', 'tasks', 'test_results', 'tests',
+  'asset_check_results',
+  'asset_checks',
+  'asset_edges',
+  'asset_intervals',
+  'asset_partitions',
+  'assets',
+  'automation_evaluations',
+  'column_lineage',
+  'lineage_edges',
+  'pipeline_runs',
+  'runs',
+  'schedules',
+  'schema_migrations',
+  'task_edges',
+  'tasks',
+  'test_results',
+  'tests',
 ];
 
 describe('DuckDB store migrations', () => {
@@ -103,11 +142,24 @@ describe('DuckDB store registry and runs', () => {
     await withInstance(p.db, async (instance) => {
       const store = await DuckDbStore.open(instance, 'create', p.db);
       const first = [task('a', ['a']), task('b', ['b'], ['a'])];
-      await store.replaceRegistry({ tasks: first, taskEdges: [{ upstream: 'a', downstream: 'b' }], lineageEdges: [{ src: 'a', dst: 'b', via: 'b' }], assets: [], assetEdges: [], assetChecks: [] }, new Date());
+      await store.replaceRegistry(
+        {
+          tasks: first,
+          taskEdges: [{ upstream: 'a', downstream: 'b' }],
+          lineageEdges: [{ src: 'a', dst: 'b', via: 'b' }],
+          assets: [],
+          assetEdges: [],
+          assetChecks: [],
+        },
+        new Date(),
+      );
       const broken = task('c', ['c']);
       (broken.definition as { sql: unknown }).sql = null; // violates tasks.sql NOT NULL half-way through
       await expect(
-        store.replaceRegistry({ tasks: [task('x', ['x']), broken], taskEdges: [], lineageEdges: [], assets: [], assetEdges: [], assetChecks: [] }, new Date()),
+        store.replaceRegistry(
+          { tasks: [task('x', ['x']), broken], taskEdges: [], lineageEdges: [], assets: [], assetEdges: [], assetChecks: [] },
+          new Date(),
+        ),
       ).rejects.toThrow();
       expect((await store.loadRegistry()).map((t) => t.definition.name)).toEqual(['a', 'b']);
       expect(await store.loadLineageEdges()).toEqual([{ src: 'a', dst: 'b', via: 'b' }]);
@@ -121,13 +173,32 @@ describe('DuckDB store registry and runs', () => {
       const store = await DuckDbStore.open(instance, 'create', p.db);
       const started = new Date('2026-03-01T10:00:00Z');
       await store.beginPipelineRun({
-        id: 'p1', trigger: 'manual', selector: null, startedAt: started, finishedAt: null, status: 'running',
-        taskCount: 3, succeeded: 0, failed: 0, skipped: 0, plannedTasks: ['a', 'b', 'c'],
+        id: 'p1',
+        trigger: 'manual',
+        selector: null,
+        startedAt: started,
+        finishedAt: null,
+        status: 'running',
+        taskCount: 3,
+        succeeded: 0,
+        failed: 0,
+        skipped: 0,
+        plannedTasks: ['a', 'b', 'c'],
       });
       const run: TaskRunRecord = {
-        runId: 'r1', pipelineRunId: 'p1', taskName: 'a', startedAt: started, finishedAt: new Date('2026-03-01T10:00:01Z'),
-        status: 'success', rowsCount: 42, errorMessage: null, errorContext: null, attempts: 2, lastProcessedAt: '7',
-        codeVersion: 'fnv1a64:0000000000000000', assets: ['s.a', 's.a2'],
+        runId: 'r1',
+        pipelineRunId: 'p1',
+        taskName: 'a',
+        startedAt: started,
+        finishedAt: new Date('2026-03-01T10:00:01Z'),
+        status: 'success',
+        rowsCount: 42,
+        errorMessage: null,
+        errorContext: null,
+        attempts: 2,
+        lastProcessedAt: '7',
+        codeVersion: 'fnv1a64:0000000000000000',
+        assets: ['s.a', 's.a2'],
       };
       await store.recordTaskRuns([run]);
       expect(await rows(instance, 'SELECT asset_name, rows, status FROM __orch__.asset_materializations ORDER BY 1')).toEqual([
@@ -159,11 +230,22 @@ describe('DuckDB store registry and runs', () => {
       const store = await DuckDbStore.open(instance, 'create', p.db);
       const conn = await instance.connect();
       await conn.run('BEGIN TRANSACTION');
-      const tricky = "it's \"quoted\"\n-- not a comment; DROP TABLE x; \\' end";
+      const tricky = 'it\'s "quoted"\n-- not a comment; DROP TABLE x; \\\' end';
       await store.commitTaskRun(
         {
-          runId: 'r2', pipelineRunId: 'p2', taskName: "o'brien", startedAt: new Date(), finishedAt: new Date(), status: 'success',
-          rowsCount: 1, errorMessage: tricky, errorContext: { note: tricky }, attempts: 1, lastProcessedAt: null, codeVersion: null, assets: ["s.o'b"],
+          runId: 'r2',
+          pipelineRunId: 'p2',
+          taskName: "o'brien",
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          status: 'success',
+          rowsCount: 1,
+          errorMessage: tricky,
+          errorContext: { note: tricky },
+          attempts: 1,
+          lastProcessedAt: null,
+          codeVersion: null,
+          assets: ["s.o'b"],
         },
         { connection: conn },
       );

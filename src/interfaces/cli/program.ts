@@ -62,7 +62,11 @@ export function buildProgram(io: CliIo): Command {
     const g = program.opts<GlobalOptions>();
     return loadConfig({ ...(g.config ? { file: g.config } : {}), env: io.env, flags: { db: g.db, ...flags } });
   };
-  const withProject = async <T>(access: AccessMode, fn: (p: Project) => Promise<T>, flags: Partial<Record<keyof Config, unknown>> = {}): Promise<T> => {
+  const withProject = async <T>(
+    access: AccessMode,
+    fn: (p: Project) => Promise<T>,
+    flags: Partial<Record<keyof Config, unknown>> = {},
+  ): Promise<T> => {
     const project = await Project.open({ config: config(flags), access });
     try {
       return await fn(project);
@@ -97,7 +101,8 @@ export function buildProgram(io: CliIo): Command {
         `Registered ${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} from ${result.root} ` +
           `(${counts('added')} added, ${counts('changed')} changed, ${counts('unchanged')} unchanged, ${result.removed.length} removed)`,
       );
-      for (const t of result.tasks) if (t.change !== 'unchanged') o.out(`  ${t.change === 'added' ? pc.green('+') : pc.yellow('~')} ${t.name}  ${pc.dim(t.file)}`);
+      for (const t of result.tasks)
+        if (t.change !== 'unchanged') o.out(`  ${t.change === 'added' ? pc.green('+') : pc.yellow('~')} ${t.name}  ${pc.dim(t.file)}`);
       for (const n of result.removed) o.out(`  ${pc.red('-')} ${n}`);
     });
 
@@ -141,7 +146,9 @@ export function buildProgram(io: CliIo): Command {
             r.taskName,
             colourStatus(r.status),
             formatMs(durationMs(r)),
-            r.status === 'success' ? `${r.rowsCount ?? 0} rows${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}` : pc.dim(r.errorMessage ?? ''),
+            r.status === 'success'
+              ? `${r.rowsCount ?? 0} rows${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}`
+              : pc.dim(r.errorMessage ?? ''),
           ]),
         ),
       );
@@ -161,7 +168,8 @@ export function buildProgram(io: CliIo): Command {
     .action(async (opts: { limit: string; task?: string }) => {
       const o = output();
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
       const { runs, pipelineRuns } = await withProject('write', (p) => p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }));
       if (o.json) {
         printJson(o, { runs: runs.map(taskRunJson), pipeline_runs: pipelineRuns.map(pipelineRunJson) });
@@ -191,7 +199,12 @@ export function buildProgram(io: CliIo): Command {
     program
       .command('graph')
       .description('Mermaid flowchart of the project, styled by each task’s latest run')
-      .addArgument(new Command().createArgument('[mode]', 'lineage (datasets), dag (tasks) or combined').choices([...GRAPH_MODES]).default('lineage'))
+      .addArgument(
+        new Command()
+          .createArgument('[mode]', 'lineage (datasets), dag (tasks) or combined')
+          .choices([...GRAPH_MODES])
+          .default('lineage'),
+      )
       .option('--no-status', 'leave out run-status styling'),
   ).action(async (mode: GraphMode, opts: { select?: string[]; exclude?: string[]; status: boolean }) => {
     const o = output();
@@ -210,7 +223,10 @@ export function buildProgram(io: CliIo): Command {
       else {
         for (const t of outcomes) {
           if (t.status === 'pass') o.out(`${pc.green('PASS')} ${t.task} @test ${t.index}: ${t.assertion}`);
-          else o.out(`${pc.red(t.status === 'fail' ? 'FAIL' : 'ERROR')} ${t.task} @test ${t.index} (${t.file}:${t.line}): ${t.assertion} — ${t.message}`);
+          else
+            o.out(
+              `${pc.red(t.status === 'fail' ? 'FAIL' : 'ERROR')} ${t.task} @test ${t.index} (${t.file}:${t.line}): ${t.assertion} — ${t.message}`,
+            );
         }
         o.out(`Tests: ${passed} passed, ${failed} failed`);
       }
@@ -241,7 +257,9 @@ export function buildProgram(io: CliIo): Command {
           for (const w of r.warnings) o.err(renderWarning(w));
           if (r.task) {
             const t = r.task;
-            o.out(`${pc.green('ok')} ${r.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`);
+            o.out(
+              `${pc.green('ok')} ${r.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`,
+            );
           } else {
             o.out(`${pc.red('invalid')} ${r.file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
           }
@@ -269,7 +287,9 @@ export function buildProgram(io: CliIo): Command {
           o.out(`${canonical} has no ${direction === 'down' ? 'downstream' : 'upstream'} tables.`);
           return;
         }
-        o.out(table([['DEPTH', 'TABLE', 'VIA TASK'].map((h) => pc.dim(h)), ...hops.map((h) => [String(h.depth), h.table_name, h.via_task])]));
+        o.out(
+          table([['DEPTH', 'TABLE', 'VIA TASK'].map((h) => pc.dim(h)), ...hops.map((h) => [String(h.depth), h.table_name, h.via_task])]),
+        );
       });
   }
 
@@ -293,7 +313,13 @@ export function buildProgram(io: CliIo): Command {
         };
       });
       if (o.json) printJson(o, { tasks: rows });
-      else o.out(table([['TASK', 'FILE', 'UPSTREAM', 'OUTPUTS'].map((h) => pc.dim(h)), ...rows.map((r) => [r.name, r.file, r.upstream.join(', '), r.outputs.join(', ')])]));
+      else
+        o.out(
+          table([
+            ['TASK', 'FILE', 'UPSTREAM', 'OUTPUTS'].map((h) => pc.dim(h)),
+            ...rows.map((r) => [r.name, r.file, r.upstream.join(', '), r.outputs.join(', ')]),
+          ]),
+        );
     },
   );
 

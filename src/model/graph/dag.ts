@@ -87,9 +87,13 @@ export class TaskGraph {
         const other = producers.get(out);
         if (other && other !== t.name) {
           errors.push(
-            new DuckorchError('DUPLICATE_OUTPUT', `\`${out}\` is written by two tasks: ${other} (${tasks.get(other)!.file}) and ${t.name} (${t.file})`, {
-              hint: 'each table must have one producing task: merge the two, or declare `-- @outputs` on one of them to name what it really produces',
-            }),
+            new DuckorchError(
+              'DUPLICATE_OUTPUT',
+              `\`${out}\` is written by two tasks: ${other} (${tasks.get(other)!.file}) and ${t.name} (${t.file})`,
+              {
+                hint: 'each table must have one producing task: merge the two, or declare `-- @outputs` on one of them to name what it really produces',
+              },
+            ),
           );
           continue;
         }

@@ -99,7 +99,8 @@ export function renderMermaid(graph: TaskGraph, options: MermaidOptions): string
     }
   }
   if (options.mode === 'dag') {
-    for (const e of graph.edges) if (include(e.upstream) && include(e.downstream)) edges.push(`    ${ids.id('t', e.upstream)} --> ${ids.id('t', e.downstream)}`);
+    for (const e of graph.edges)
+      if (include(e.upstream) && include(e.downstream)) edges.push(`    ${ids.id('t', e.upstream)} --> ${ids.id('t', e.downstream)}`);
   } else if (options.mode === 'lineage') {
     for (const name of taskNames) {
       const t = graph.tasks.get(name)!;

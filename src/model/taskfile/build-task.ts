@@ -15,7 +15,12 @@ export interface InferredIo {
   statementCount: number;
 }
 
-export function buildTask(header: TaskHeader, file: string, body: { sql: string; line: number; col: number }, io: InferredIo): TaskDefinition {
+export function buildTask(
+  header: TaskHeader,
+  file: string,
+  body: { sql: string; line: number; col: number },
+  io: InferredIo,
+): TaskDefinition {
   const outputs = header.declaredOutputs ?? [...io.writes];
   const inputs = [...new Set([...io.reads, ...header.declaredInputs])].filter((i) => !outputs.includes(i)).sort();
   // `@asset_group` & co. without `@asset name=` describe the primary (first) output.
@@ -49,17 +54,26 @@ export function checkTask(task: TaskDefinition): DuckorchError[] {
   const at = { file: task.file, line: 1, col: 1 };
   if (task.asset && task.asset.name !== '' && !task.outputs.includes(task.asset.name)) {
     errors.push(
-      new DuckorchError('HEADER_VALUE', `asset \`${task.asset.name}\` is not among what the task writes (${task.outputs.join(', ') || 'nothing'})`, {
-        location: at,
-        hint: `declare it with \`-- @outputs ${task.asset.name}\`, or fix the asset name`,
-      }),
+      new DuckorchError(
+        'HEADER_VALUE',
+        `asset \`${task.asset.name}\` is not among what the task writes (${task.outputs.join(', ') || 'nothing'})`,
+        {
+          location: at,
+          hint: `declare it with \`-- @outputs ${task.asset.name}\`, or fix the asset name`,
+        },
+      ),
     );
+  }
+  if (task.dependsOn.includes(task.name)) {
+    errors.push(new DuckorchError('HEADER_VALUE', `task \`${task.name}\` lists itself in @depends_on`, { location: at }));
   }
   if (task.incrementalBy && task.outputs.length === 0) {
     errors.push(new DuckorchError('HEADER_VALUE', '`@incremental_by` needs an output table to read the watermark from', { location: at }));
   }
   if (task.sql.trim() === '') {
-    errors.push(new DuckorchError('SQL_SYNTAX', 'the task has no SQL body', { location: at, expected: 'SQL statements after the header block' }));
+    errors.push(
+      new DuckorchError('SQL_SYNTAX', 'the task has no SQL body', { location: at, expected: 'SQL statements after the header block' }),
+    );
   }
   return errors;
 }

@@ -14,23 +14,61 @@ import { splitQuotedSql } from './quoted.js';
 import type { CheckDecl, CheckOp, ParamType, TaskHeader, TaskTest, TestAssertion } from './task.js';
 
 export const HEADER_KEYS = [
-  'task', 'name', 'description', 'owner', 'inputs', 'outputs', 'depends_on', 'tags', 'schedule', 'retries',
-  'timeout', 'incremental_by', 'test', 'param', 'asset', 'asset_kind', 'asset_group', 'asset_owner',
-  'asset_description', 'asset_tags', 'partitions_by', 'automation', 'target_lag', 'freshness', 'check',
-  'check_severity', 'interval_start', 'lookback', 'allow_partials',
+  'task',
+  'name',
+  'description',
+  'owner',
+  'inputs',
+  'outputs',
+  'depends_on',
+  'tags',
+  'schedule',
+  'retries',
+  'timeout',
+  'incremental_by',
+  'test',
+  'param',
+  'asset',
+  'asset_kind',
+  'asset_group',
+  'asset_owner',
+  'asset_description',
+  'asset_tags',
+  'partitions_by',
+  'automation',
+  'target_lag',
+  'freshness',
+  'check',
+  'check_severity',
+  'interval_start',
+  'lookback',
+  'allow_partials',
 ] as const;
+
+/** Keys whose value is a list: an empty one is a mistake, not "nothing". */
+const LIST_KEYS = new Set(['inputs', 'outputs', 'depends_on', 'tags', 'asset_tags', 'param']);
 
 /** Keys that may appear on several lines; every other key may appear once. */
 const REPEATABLE = new Set(['inputs', 'outputs', 'depends_on', 'tags', 'asset_tags', 'test', 'check', 'param']);
 
 const PARAM_ALIASES: Record<string, ParamType> = {
-  VARCHAR: 'VARCHAR', STRING: 'VARCHAR', TEXT: 'VARCHAR',
-  INT: 'INTEGER', INTEGER: 'INTEGER', INT4: 'INTEGER',
-  BIGINT: 'BIGINT', INT8: 'BIGINT', LONG: 'BIGINT',
+  VARCHAR: 'VARCHAR',
+  STRING: 'VARCHAR',
+  TEXT: 'VARCHAR',
+  INT: 'INTEGER',
+  INTEGER: 'INTEGER',
+  INT4: 'INTEGER',
+  BIGINT: 'BIGINT',
+  INT8: 'BIGINT',
+  LONG: 'BIGINT',
   DATE: 'DATE',
-  TIMESTAMP: 'TIMESTAMP', DATETIME: 'TIMESTAMP',
-  BOOL: 'BOOLEAN', BOOLEAN: 'BOOLEAN',
-  DOUBLE: 'DOUBLE', FLOAT: 'DOUBLE', FLOAT8: 'DOUBLE',
+  TIMESTAMP: 'TIMESTAMP',
+  DATETIME: 'TIMESTAMP',
+  BOOL: 'BOOLEAN',
+  BOOLEAN: 'BOOLEAN',
+  DOUBLE: 'DOUBLE',
+  FLOAT: 'DOUBLE',
+  FLOAT8: 'DOUBLE',
 };
 
 export const TASK_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -116,6 +154,15 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
     }
     seen.set(canonicalKey, first ?? line.line);
     const v = line.value;
+    if (LIST_KEYS.has(key) && csv(v).length === 0) {
+      error(
+        line,
+        0,
+        `\`@${key}\` is empty`,
+        key === 'param' ? 'name:TYPE, e.g. partition_key:DATE' : 'a comma-separated list; remove the line if there is nothing to list',
+      );
+      continue;
+    }
 
     switch (key) {
       case 'task':
@@ -132,7 +179,8 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
             error(line, 0, '`@task` needs a name', '@task name=<task_name>');
             break;
           }
-          for (const t of kv) if (t.key !== 'name' && t.key !== '') error(line, t.offset, `unknown field \`${t.key}\` in @task`, '@task name=<task_name>');
+          for (const t of kv)
+            if (t.key !== 'name' && t.key !== '') error(line, t.offset, `unknown field \`${t.key}\` in @task`, '@task name=<task_name>');
         }
         name = unquote(name.trim());
         if (!TASK_NAME.test(name)) {
@@ -157,7 +205,8 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
       }
       case 'depends_on':
         for (const item of csv(v)) {
-          if (!TASK_NAME.test(item.text)) error(line, item.offset, `invalid task name \`${item.text}\` in @depends_on`, 'a comma-separated list of task names');
+          if (!TASK_NAME.test(item.text))
+            error(line, item.offset, `invalid task name \`${item.text}\` in @depends_on`, 'a comma-separated list of task names');
           else h.dependsOn.push(item.text);
         }
         break;
@@ -187,7 +236,8 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
       }
       case 'incremental_by': {
         const col = unquote(v);
-        if (!/^[A-Za-z_][\w$]*$/.test(col)) error(line, 0, `invalid column \`${v}\` for @incremental_by`, 'one column name, e.g. updated_at');
+        if (!/^[A-Za-z_][\w$]*$/.test(col))
+          error(line, 0, `invalid column \`${v}\` for @incremental_by`, 'one column name, e.g. updated_at');
         else h.incrementalBy = col;
         break;
       }
@@ -200,9 +250,22 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         for (const item of paramItems(v)) {
           const [rawName = '', rawType, ...extra] = item.text.split(':').map((s) => s.trim());
           const type = rawType === undefined ? undefined : PARAM_ALIASES[rawType.toUpperCase()];
-          if (rawType === undefined || extra.length > 0) error(line, item.offset, `@param expects \`name:TYPE\`, got \`${item.text}\``, 'name:TYPE, e.g. partition_key:DATE');
-          else if (!/^[A-Za-z_]\w*$/.test(rawName)) error(line, item.offset, rawName === '' ? '@param has an empty name' : `invalid parameter name \`${rawName}\``, 'name:TYPE, e.g. partition_key:DATE');
-          else if (!type) error(line, item.offset + item.text.length - rawType.length, `@param ${rawName}: unknown type \`${rawType}\``, 'VARCHAR, INTEGER, BIGINT, DATE, TIMESTAMP, BOOLEAN or DOUBLE');
+          if (rawType === undefined || extra.length > 0)
+            error(line, item.offset, `@param expects \`name:TYPE\`, got \`${item.text}\``, 'name:TYPE, e.g. partition_key:DATE');
+          else if (!/^[A-Za-z_]\w*$/.test(rawName))
+            error(
+              line,
+              item.offset,
+              rawName === '' ? '@param has an empty name' : `invalid parameter name \`${rawName}\``,
+              'name:TYPE, e.g. partition_key:DATE',
+            );
+          else if (!type)
+            error(
+              line,
+              item.offset + item.text.length - rawType.length,
+              `@param ${rawName}: unknown type \`${rawType}\``,
+              'VARCHAR, INTEGER, BIGINT, DATE, TIMESTAMP, BOOLEAN or DOUBLE',
+            );
           else if (h.params.some((p) => p.name === rawName)) error(line, item.offset, `@param \`${rawName}\` is declared twice`);
           else h.params.push({ name: rawName, type });
         }
@@ -211,9 +274,16 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         const kv = parseKv(v);
         const named = kv.find((t) => t.key === 'name') ?? (kv.length === 1 && kv[0]!.key === '' ? kv[0] : undefined);
         const parsed = named ? parseDatasetName(named.value) : undefined;
-        if (!named || !parsed) error(line, named ? valueOffset(named) : 0, `invalid asset name \`${named?.value ?? v}\``, '@asset name=<schema.table> or @asset <schema.table>');
+        if (!named || !parsed)
+          error(
+            line,
+            named ? valueOffset(named) : 0,
+            `invalid asset name \`${named?.value ?? v}\``,
+            '@asset name=<schema.table> or @asset <schema.table>',
+          );
         else assetName = parsed;
-        for (const t of kv) if (t !== named) error(line, t.offset, `unknown field \`${t.key || t.value}\` in @asset`, '@asset name=<schema.table>');
+        for (const t of kv)
+          if (t !== named) error(line, t.offset, `unknown field \`${t.key || t.value}\` in @asset`, '@asset name=<schema.table>');
         break;
       }
       case 'asset_kind':
@@ -251,7 +321,13 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         const kv = v.includes('=') ? parseKv(v) : [{ key: '', value: v, offset: 0 }];
         const lag = kv.length === 1 && (kv[0]!.key === 'max_lag' || kv[0]!.key === '') ? kv[0]! : undefined;
         const s = lag ? parseDuration(lag.value) : undefined;
-        if (!lag || s === undefined || s === 0) error(line, lag ? valueOffset(lag) : 0, `@freshness: invalid value \`${v}\``, `max_lag=<duration> or <duration>, with ${DURATION_FORM}`);
+        if (!lag || s === undefined || s === 0)
+          error(
+            line,
+            lag ? valueOffset(lag) : 0,
+            `@freshness: invalid value \`${v}\``,
+            `max_lag=<duration> or <duration>, with ${DURATION_FORM}`,
+          );
         else h.freshnessLagSeconds = s;
         break;
       }
@@ -300,7 +376,11 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
   const checkNames = new Set<string>();
   for (const check of h.checks) {
     if (checkNames.has(check.name)) {
-      ctx.errors.push(new DuckorchError('HEADER_VALUE', `check \`${check.name}\` is declared twice; check names must be unique per task`, { location: { file, line: check.line, col: checkNameCol.get(check) ?? 1 } }));
+      ctx.errors.push(
+        new DuckorchError('HEADER_VALUE', `check \`${check.name}\` is declared twice; check names must be unique per task`, {
+          location: { file, line: check.line, col: checkNameCol.get(check) ?? 1 },
+        }),
+      );
     }
     checkNames.add(check.name);
   }
@@ -321,7 +401,9 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
   }
   h.name = explicitName ?? defaultName ?? '';
   if (h.name === '') {
-    ctx.errors.push(new DuckorchError('HEADER_VALUE', 'task has no name', { location: { file, line: 1, col: 1 }, expected: '-- @task name=<task_name>' }));
+    ctx.errors.push(
+      new DuckorchError('HEADER_VALUE', 'task has no name', { location: { file, line: 1, col: 1 }, expected: '-- @task name=<task_name>' }),
+    );
   } else if (!explicitName && !TASK_NAME.test(h.name)) {
     ctx.errors.push(
       new DuckorchError('HEADER_VALUE', `the file name \`${h.name}\` is not a valid task name`, {
@@ -363,7 +445,13 @@ function datasetList(line: HeaderLine, error: ErrorFn): string[] {
   for (const item of csv(line.value)) {
     const name = parseDatasetName(item.text);
     if (name) out.push(name);
-    else error(line, item.offset, `invalid dataset name \`${item.text}\` in @${line.key}`, 'a comma-separated list such as analytics.users, raw.events or file:data/x.csv');
+    else
+      error(
+        line,
+        item.offset,
+        `invalid dataset name \`${item.text}\` in @${line.key}`,
+        'a comma-separated list such as analytics.users, raw.events or file:data/x.csv',
+      );
   }
   return out;
 }
@@ -416,7 +504,12 @@ function parseTest(value: string, index: number, line: HeaderLine, error: ErrorF
   const [verb = '', arg, ...extra] = rest.split(/\s+/).filter((s) => s !== '');
   let assertion: TestAssertion | undefined;
   if ((verb === 'expect_empty' || verb === 'expect_non_empty') && arg === undefined) assertion = { kind: verb };
-  else if ((verb === 'expect' || verb === 'expect_gt' || verb === 'expect_lt') && arg !== undefined && NUMBER.test(arg) && extra.length === 0) {
+  else if (
+    (verb === 'expect' || verb === 'expect_gt' || verb === 'expect_lt') &&
+    arg !== undefined &&
+    NUMBER.test(arg) &&
+    extra.length === 0
+  ) {
     assertion = { kind: verb, value: Number(arg) };
   } else if (verb === 'expect_eq' && arg !== undefined && NUMBER.test(arg) && extra.length === 0) {
     assertion = { kind: 'expect', value: Number(arg) };
@@ -430,7 +523,11 @@ function parseTest(value: string, index: number, line: HeaderLine, error: ErrorF
 
 const CHECK_FORM = 'name=<check> "SQL" expect eq|ne|gt|ge|lt|le <value>, expect between <lo>,<hi>, or expect_not_null';
 
-function parseCheck(value: string, line: HeaderLine, error: ErrorFn): { decl: CheckDecl; inlineSeverity: boolean; nameOffset: number } | undefined {
+function parseCheck(
+  value: string,
+  line: HeaderLine,
+  error: ErrorFn,
+): { decl: CheckDecl; inlineSeverity: boolean; nameOffset: number } | undefined {
   // The SQL opens at the first `"` that does not open a `key="…"` field value.
   const headEnd = /^(?:\s*[A-Za-z_]\w*=(?:"[^"]*"|[^\s"]+))*/.exec(value)![0].length;
   const quote = value.indexOf('"', headEnd);
@@ -448,7 +545,12 @@ function parseCheck(value: string, line: HeaderLine, error: ErrorFn): { decl: Ch
     return undefined;
   }
   if (!/^[A-Za-z_][\w-]*$/.test(nameField.value)) {
-    error(line, valueOffset(nameField), nameField.value === '' ? '@check has an empty name' : `invalid check name \`${nameField.value}\``, CHECK_FORM);
+    error(
+      line,
+      valueOffset(nameField),
+      nameField.value === '' ? '@check has an empty name' : `invalid check name \`${nameField.value}\``,
+      CHECK_FORM,
+    );
     return undefined;
   }
   let severity: 'error' | 'warn' | undefined;

@@ -20,7 +20,11 @@ export function splitQuotedSql(text: string, what: string): QuotedResult {
   const before = open < 0 ? text : text.slice(0, open);
   if (open < 0 || before.trim() !== '') {
     // Point at where the unquoted SQL starts, not at a `"` somewhere inside it.
-    return { ok: false, message: `${what} expects quoted SQL, e.g. "SELECT count(*) FROM t" expect 0`, offset: text.length - text.trimStart().length };
+    return {
+      ok: false,
+      message: `${what} expects quoted SQL, e.g. "SELECT count(*) FROM t" expect 0`,
+      offset: text.length - text.trimStart().length,
+    };
   }
   const assertion = /"\s+(expect\w*)/g;
   let close = -1;

@@ -14,9 +14,7 @@ export interface TaskParam {
 }
 
 export type TestAssertion =
-  | { kind: 'expect_empty' }
-  | { kind: 'expect_non_empty' }
-  | { kind: 'expect' | 'expect_gt' | 'expect_lt'; value: number };
+  { kind: 'expect_empty' } | { kind: 'expect_non_empty' } | { kind: 'expect' | 'expect_gt' | 'expect_lt'; value: number };
 
 export interface TaskTest {
   /** 1-based, in file order. */

@@ -28,8 +28,12 @@ export async function openDuckDb(file: string, mode: AccessMode): Promise<DuckDB
     if (exists) fs.accessSync(resolved, mode === 'read' ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.W_OK);
     else fs.accessSync(dir, fs.constants.W_OK);
   } catch {
-    const what = exists ? `database ${file} is not ${mode === 'read' ? 'readable' : 'writable'} by this user` : `cannot create database ${file}: folder ${path.dirname(file)} is not writable by this user`;
-    throw new DuckorchError('DB_NOT_WRITABLE', what, { hint: exists ? `check its permissions (ls -l ${file})` : `check the permissions of ${path.dirname(file)}` });
+    const what = exists
+      ? `database ${file} is not ${mode === 'read' ? 'readable' : 'writable'} by this user`
+      : `cannot create database ${file}: folder ${path.dirname(file)} is not writable by this user`;
+    throw new DuckorchError('DB_NOT_WRITABLE', what, {
+      hint: exists ? `check its permissions (ls -l ${file})` : `check the permissions of ${path.dirname(file)}`,
+    });
   }
   try {
     return await DuckDBInstance.create(resolved, mode === 'read' ? { access_mode: 'READ_ONLY' } : {});
@@ -51,7 +55,9 @@ export function translateOpenError(file: string, err: unknown): DuckorchError {
     return new DuckorchError('DB_NOT_WRITABLE', `database ${file} cannot be written: ${message}`, { cause: err });
   }
   if (/not a valid DuckDB database file|invalid database|Failed to open database/i.test(message)) {
-    return new DuckorchError('DB_OPEN', `${file} is not a DuckDB database (or was written by an incompatible DuckDB version): ${message}`, { cause: err });
+    return new DuckorchError('DB_OPEN', `${file} is not a DuckDB database (or was written by an incompatible DuckDB version): ${message}`, {
+      cause: err,
+    });
   }
   return new DuckorchError('DB_OPEN', `cannot open database ${file}: ${message}`, { cause: err });
 }

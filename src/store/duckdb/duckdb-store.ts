@@ -24,34 +24,93 @@ type ColumnTypes = Record<string, string>;
 type Row = Record<string, unknown>;
 
 const TASK_COLUMNS: ColumnTypes = {
-  name: 'VARCHAR', description: 'VARCHAR', owner: 'VARCHAR', sql: 'VARCHAR', inputs: 'VARCHAR[]', outputs: 'VARCHAR[]',
-  depends_on: 'VARCHAR[]', schedule_cron: 'VARCHAR', retries: 'INTEGER', timeout_seconds: 'BIGINT', incremental_by: 'VARCHAR',
-  tags: 'VARCHAR[]', file_path: 'VARCHAR', registered_at: 'TIMESTAMP', partitions_json: 'VARCHAR', params_json: 'VARCHAR',
-  code_version: 'VARCHAR', source_root: 'VARCHAR', definition_json: 'VARCHAR',
+  name: 'VARCHAR',
+  description: 'VARCHAR',
+  owner: 'VARCHAR',
+  sql: 'VARCHAR',
+  inputs: 'VARCHAR[]',
+  outputs: 'VARCHAR[]',
+  depends_on: 'VARCHAR[]',
+  schedule_cron: 'VARCHAR',
+  retries: 'INTEGER',
+  timeout_seconds: 'BIGINT',
+  incremental_by: 'VARCHAR',
+  tags: 'VARCHAR[]',
+  file_path: 'VARCHAR',
+  registered_at: 'TIMESTAMP',
+  partitions_json: 'VARCHAR',
+  params_json: 'VARCHAR',
+  code_version: 'VARCHAR',
+  source_root: 'VARCHAR',
+  definition_json: 'VARCHAR',
 };
 const TASK_EDGE_COLUMNS: ColumnTypes = { upstream: 'VARCHAR', downstream: 'VARCHAR' };
 const LINEAGE_COLUMNS: ColumnTypes = {
-  src_dataset: 'VARCHAR', dst_dataset: 'VARCHAR', via_task: 'VARCHAR', transform_type: 'VARCHAR', discovered_at: 'TIMESTAMP', source: 'VARCHAR',
+  src_dataset: 'VARCHAR',
+  dst_dataset: 'VARCHAR',
+  via_task: 'VARCHAR',
+  transform_type: 'VARCHAR',
+  discovered_at: 'TIMESTAMP',
+  source: 'VARCHAR',
 };
 const TEST_COLUMNS: ColumnTypes = { task_name: 'VARCHAR', test_idx: 'INTEGER', query: 'VARCHAR', assertion: 'VARCHAR' };
 const ASSET_COLUMNS: ColumnTypes = {
-  name: 'VARCHAR', kind: 'VARCHAR', location: 'VARCHAR', group_name: 'VARCHAR', owner: 'VARCHAR', description: 'VARCHAR',
-  code_version: 'VARCHAR', defined_by_task: 'VARCHAR', tags: 'VARCHAR[]', created_at: 'TIMESTAMP', automation_condition: 'VARCHAR',
-  target_lag_seconds: 'BIGINT', freshness_lag_seconds: 'BIGINT', interval_unit: 'VARCHAR', interval_start_ts: 'BIGINT',
-  lookback: 'INTEGER', allow_partials: 'BOOLEAN',
+  name: 'VARCHAR',
+  kind: 'VARCHAR',
+  location: 'VARCHAR',
+  group_name: 'VARCHAR',
+  owner: 'VARCHAR',
+  description: 'VARCHAR',
+  code_version: 'VARCHAR',
+  defined_by_task: 'VARCHAR',
+  tags: 'VARCHAR[]',
+  created_at: 'TIMESTAMP',
+  automation_condition: 'VARCHAR',
+  target_lag_seconds: 'BIGINT',
+  freshness_lag_seconds: 'BIGINT',
+  interval_unit: 'VARCHAR',
+  interval_start_ts: 'BIGINT',
+  lookback: 'INTEGER',
+  allow_partials: 'BOOLEAN',
 };
-const ASSET_EDGE_COLUMNS: ColumnTypes = { upstream_asset: 'VARCHAR', downstream_asset: 'VARCHAR', via_task: 'VARCHAR', edge_type: 'VARCHAR' };
+const ASSET_EDGE_COLUMNS: ColumnTypes = {
+  upstream_asset: 'VARCHAR',
+  downstream_asset: 'VARCHAR',
+  via_task: 'VARCHAR',
+  edge_type: 'VARCHAR',
+};
 const ASSET_CHECK_COLUMNS: ColumnTypes = {
-  asset_name: 'VARCHAR', check_name: 'VARCHAR', sql: 'VARCHAR', expect_type: 'VARCHAR', expect_value: 'VARCHAR', severity: 'VARCHAR',
+  asset_name: 'VARCHAR',
+  check_name: 'VARCHAR',
+  sql: 'VARCHAR',
+  expect_type: 'VARCHAR',
+  expect_value: 'VARCHAR',
+  severity: 'VARCHAR',
 };
 const RUN_COLUMNS: ColumnTypes = {
-  run_id: 'VARCHAR', pipeline_run_id: 'VARCHAR', task_name: 'VARCHAR', started_at: 'TIMESTAMP', finished_at: 'TIMESTAMP',
-  status: 'VARCHAR', rows_count: 'BIGINT', error_message: 'VARCHAR', error_context_json: 'VARCHAR', retry_count: 'INTEGER',
-  last_processed_at: 'VARCHAR', attempts: 'INTEGER', code_version: 'VARCHAR', assets: 'VARCHAR[]',
+  run_id: 'VARCHAR',
+  pipeline_run_id: 'VARCHAR',
+  task_name: 'VARCHAR',
+  started_at: 'TIMESTAMP',
+  finished_at: 'TIMESTAMP',
+  status: 'VARCHAR',
+  rows_count: 'BIGINT',
+  error_message: 'VARCHAR',
+  error_context_json: 'VARCHAR',
+  retry_count: 'INTEGER',
+  last_processed_at: 'VARCHAR',
+  attempts: 'INTEGER',
+  code_version: 'VARCHAR',
+  assets: 'VARCHAR[]',
 };
 const TEST_RESULT_COLUMNS: ColumnTypes = {
-  task_name: 'VARCHAR', test_idx: 'INTEGER', pipeline_run_id: 'VARCHAR', executed_at: 'TIMESTAMP', status: 'VARCHAR',
-  actual_value: 'VARCHAR', message: 'VARCHAR',
+  task_name: 'VARCHAR',
+  test_idx: 'INTEGER',
+  pipeline_run_id: 'VARCHAR',
+  executed_at: 'TIMESTAMP',
+  status: 'VARCHAR',
+  actual_value: 'VARCHAR',
+  message: 'VARCHAR',
 };
 
 async function insertRows(conn: DuckDBConnection, table: string, columns: ColumnTypes, rows: readonly Row[]): Promise<void> {
@@ -75,7 +134,7 @@ function literal(value: unknown, type: string): string {
   if (type.endsWith('[]')) return `[${(value as unknown[]).map((v) => literal(v, type.slice(0, -2))).join(', ')}]`;
   switch (type) {
     case 'VARCHAR':
-      return `'${String(value).replace(/\u0000/g, '').replace(/'/g, "''")}'`;
+      return `'${String(value).replaceAll('\u0000', '').replace(/'/g, "''")}'`;
     case 'TIMESTAMP':
       return `'${(value instanceof Date ? value : new Date(String(value))).toISOString()}'::TIMESTAMP`;
     case 'BOOLEAN':
@@ -191,7 +250,9 @@ export class DuckDbStore implements Store {
   }
 
   async loadRegistry(): Promise<RegisteredTask[]> {
-    const reader = await this.conn.runAndReadAll('SELECT definition_json, file_path, source_root, registered_at FROM __orch__.tasks ORDER BY name');
+    const reader = await this.conn.runAndReadAll(
+      'SELECT definition_json, file_path, source_root, registered_at FROM __orch__.tasks ORDER BY name',
+    );
     return reader.getRowObjectsJS().map((r) => ({
       definition: JSON.parse(String(r.definition_json)) as TaskDefinition,
       filePath: String(r.file_path),
@@ -231,12 +292,24 @@ export class DuckDbStore implements Store {
           definition_json: JSON.stringify(t),
         })),
       );
-      await insertRows(this.conn, 'task_edges', TASK_EDGE_COLUMNS, snapshot.taskEdges.map((e) => ({ upstream: e.upstream, downstream: e.downstream })));
+      await insertRows(
+        this.conn,
+        'task_edges',
+        TASK_EDGE_COLUMNS,
+        snapshot.taskEdges.map((e) => ({ upstream: e.upstream, downstream: e.downstream })),
+      );
       await insertRows(
         this.conn,
         'lineage_edges',
         LINEAGE_COLUMNS,
-        snapshot.lineageEdges.map((e) => ({ src_dataset: e.src, dst_dataset: e.dst, via_task: e.via, transform_type: 'table', discovered_at: now, source: 'inferred' })),
+        snapshot.lineageEdges.map((e) => ({
+          src_dataset: e.src,
+          dst_dataset: e.dst,
+          via_task: e.via,
+          transform_type: 'table',
+          discovered_at: now,
+          source: 'inferred',
+        })),
       );
       await insertRows(
         this.conn,
@@ -251,23 +324,48 @@ export class DuckDbStore implements Store {
         'assets',
         ASSET_COLUMNS,
         snapshot.assets.map((a) => ({
-          name: a.name, kind: a.kind, location: null, group_name: a.group, owner: a.owner, description: a.description,
-          code_version: a.codeVersion, defined_by_task: a.definedByTask, tags: a.tags, created_at: now,
-          automation_condition: a.automationCondition, target_lag_seconds: a.targetLagSeconds, freshness_lag_seconds: a.freshnessLagSeconds,
-          interval_unit: a.intervalUnit, interval_start_ts: a.intervalStartTs, lookback: a.lookback, allow_partials: a.allowPartials,
+          name: a.name,
+          kind: a.kind,
+          location: null,
+          group_name: a.group,
+          owner: a.owner,
+          description: a.description,
+          code_version: a.codeVersion,
+          defined_by_task: a.definedByTask,
+          tags: a.tags,
+          created_at: now,
+          automation_condition: a.automationCondition,
+          target_lag_seconds: a.targetLagSeconds,
+          freshness_lag_seconds: a.freshnessLagSeconds,
+          interval_unit: a.intervalUnit,
+          interval_start_ts: a.intervalStartTs,
+          lookback: a.lookback,
+          allow_partials: a.allowPartials,
         })),
       );
       await insertRows(
         this.conn,
         'asset_edges',
         ASSET_EDGE_COLUMNS,
-        snapshot.assetEdges.map((e) => ({ upstream_asset: e.upstream, downstream_asset: e.downstream, via_task: e.viaTask, edge_type: e.edgeType })),
+        snapshot.assetEdges.map((e) => ({
+          upstream_asset: e.upstream,
+          downstream_asset: e.downstream,
+          via_task: e.viaTask,
+          edge_type: e.edgeType,
+        })),
       );
       await insertRows(
         this.conn,
         'asset_checks',
         ASSET_CHECK_COLUMNS,
-        snapshot.assetChecks.map((c) => ({ asset_name: c.asset, check_name: c.name, sql: c.sql, expect_type: c.op, expect_value: c.value, severity: c.severity })),
+        snapshot.assetChecks.map((c) => ({
+          asset_name: c.asset,
+          check_name: c.name,
+          sql: c.sql,
+          expect_type: c.op,
+          expect_value: c.value,
+          severity: c.severity,
+        })),
       );
     });
   }
@@ -278,10 +376,15 @@ export class DuckDbStore implements Store {
   }
 
   async beginPipelineRun(run: PipelineRunRecord): Promise<void> {
-    await this.conn.run(
-      'INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4::TIMESTAMP, NULL, $5, $6, 0, 0, 0, $7::VARCHAR[])',
-      [run.id, run.trigger, run.selector, run.startedAt.toISOString(), run.status, run.taskCount, listValue(run.plannedTasks)],
-    );
+    await this.conn.run('INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4::TIMESTAMP, NULL, $5, $6, 0, 0, 0, $7::VARCHAR[])', [
+      run.id,
+      run.trigger,
+      run.selector,
+      run.startedAt.toISOString(),
+      run.status,
+      run.taskCount,
+      listValue(run.plannedTasks),
+    ]);
   }
 
   async endPipelineRun(run: PipelineRunRecord): Promise<void> {
@@ -375,8 +478,13 @@ export class DuckDbStore implements Store {
       'test_results',
       TEST_RESULT_COLUMNS,
       results.map((r) => ({
-        task_name: r.taskName, test_idx: r.testIndex, pipeline_run_id: r.pipelineRunId, executed_at: r.executedAt,
-        status: r.status, actual_value: r.actual, message: r.message,
+        task_name: r.taskName,
+        test_idx: r.testIndex,
+        pipeline_run_id: r.pipelineRunId,
+        executed_at: r.executedAt,
+        status: r.status,
+        actual_value: r.actual,
+        message: r.message,
       })),
     );
   }

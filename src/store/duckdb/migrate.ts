@@ -43,7 +43,9 @@ export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: st
   );
   const exists = Number(hasTable.getRows()[0]![0]) > 0;
   if (!exists && mode === 'read') {
-    throw new DuckorchError('SCHEMA_VERSION', `${file} holds no duck-orch state yet`, { hint: 'register tasks first: duck-orch --db <file> register <dir>' });
+    throw new DuckorchError('SCHEMA_VERSION', `${file} holds no duck-orch state yet`, {
+      hint: 'register tasks first: duck-orch --db <file> register <dir>',
+    });
   }
   if (!exists) {
     await conn.run('CREATE SCHEMA IF NOT EXISTS __orch__');
@@ -56,9 +58,13 @@ export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: st
     const id = Number(row.id);
     const known = migrations.find((m) => m.id === id);
     if (!known) {
-      throw new DuckorchError('SCHEMA_VERSION', `${file} was migrated by a newer duck-orch (schema version ${id}, this version knows up to ${latest})`, {
-        hint: 'upgrade duck-orch to open this database',
-      });
+      throw new DuckorchError(
+        'SCHEMA_VERSION',
+        `${file} was migrated by a newer duck-orch (schema version ${id}, this version knows up to ${latest})`,
+        {
+          hint: 'upgrade duck-orch to open this database',
+        },
+      );
     }
     if (known.checksum !== row.checksum) {
       throw new DuckorchError('SCHEMA_VERSION', `migration ${id} (${known.name}) applied to ${file} differs from this duck-orch's copy`, {
@@ -69,9 +75,13 @@ export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: st
   const pending = migrations.filter((m) => !applied.some((a) => Number(a.id) === m.id));
   if (pending.length === 0) return;
   if (mode === 'read') {
-    throw new DuckorchError('SCHEMA_VERSION', `${file} has schema version ${applied.length ? Number(applied.at(-1)!.id) : 0}; this duck-orch needs ${latest}`, {
-      hint: 'run a command that writes (e.g. `duck-orch register <dir>`) to upgrade it',
-    });
+    throw new DuckorchError(
+      'SCHEMA_VERSION',
+      `${file} has schema version ${applied.length ? Number(applied.at(-1)!.id) : 0}; this duck-orch needs ${latest}`,
+      {
+        hint: 'run a command that writes (e.g. `duck-orch register <dir>`) to upgrade it',
+      },
+    );
   }
   for (const m of pending) {
     await conn.run('BEGIN TRANSACTION');
@@ -81,7 +91,11 @@ export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: st
       await conn.run('COMMIT');
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => undefined);
-      throw new DuckorchError('SCHEMA_VERSION', `migration ${m.id} (${m.name}) failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new DuckorchError(
+        'SCHEMA_VERSION',
+        `migration ${m.id} (${m.name}) failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
 }
