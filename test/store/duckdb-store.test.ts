@@ -71,7 +71,7 @@ const SPEC_TABLES = [
   'column_lineage',
   'lineage_edges',
   'pipeline_runs',
-  'runs',
+  'run_log',
   'schedules',
   'schema_migrations',
   'task_edges',
@@ -88,8 +88,8 @@ describe('DuckDB store migrations', () => {
       await (await DuckDbStore.open(instance, 'write', p.db)).close();
       const tables = await rows(instance, "SELECT table_name FROM duckdb_tables() WHERE schema_name = '__orch__' ORDER BY 1");
       expect(tables.map((r) => r[0])).toEqual(SPEC_TABLES);
-      const views = await rows(instance, "SELECT view_name FROM duckdb_views() WHERE schema_name = '__orch__'");
-      expect(views).toEqual([['asset_materializations']]);
+      const views = await rows(instance, "SELECT view_name FROM duckdb_views() WHERE schema_name = '__orch__' ORDER BY 1");
+      expect(views).toEqual([['asset_materializations'], ['runs']]);
       const applied = await rows(instance, 'SELECT id FROM __orch__.schema_migrations');
       expect(applied.map((r) => r[0])).toEqual(loadMigrations().map((m) => m.id));
     });

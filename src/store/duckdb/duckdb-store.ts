@@ -87,22 +87,6 @@ const ASSET_CHECK_COLUMNS: ColumnTypes = {
   expect_value: 'VARCHAR',
   severity: 'VARCHAR',
 };
-const RUN_COLUMNS: ColumnTypes = {
-  run_id: 'VARCHAR',
-  pipeline_run_id: 'VARCHAR',
-  task_name: 'VARCHAR',
-  started_at: 'TIMESTAMP',
-  finished_at: 'TIMESTAMP',
-  status: 'VARCHAR',
-  rows_count: 'BIGINT',
-  error_message: 'VARCHAR',
-  error_context_json: 'VARCHAR',
-  retry_count: 'INTEGER',
-  last_processed_at: 'VARCHAR',
-  attempts: 'INTEGER',
-  code_version: 'VARCHAR',
-  assets: 'VARCHAR[]',
-};
 const TEST_RESULT_COLUMNS: ColumnTypes = {
   task_name: 'VARCHAR',
   test_idx: 'INTEGER',
@@ -125,33 +109,12 @@ async function insertRows(conn: DuckDBConnection, table: string, columns: Column
 }
 
 /**
- * A SQL literal of a state value. Used only where binding would cost a round trip on the hot
- * path (a task's commit); DuckDB's standard strings have no backslash escapes, so doubling
- * quotes is complete, and numbers and timestamps are formatted from typed values.
+ * A SQL string literal. Used only where binding would cost a round trip on the hot path (a
+ * task's commit); DuckDB's standard strings have no backslash escapes, so doubling quotes is
+ * complete.
  */
-function literal(value: unknown, type: string): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (type.endsWith('[]')) return `[${(value as unknown[]).map((v) => literal(v, type.slice(0, -2))).join(', ')}]`;
-  switch (type) {
-    case 'VARCHAR':
-      return `'${String(value).replaceAll('\u0000', '').replace(/'/g, "''")}'`;
-    case 'TIMESTAMP':
-      return `'${(value instanceof Date ? value : new Date(String(value))).toISOString()}'::TIMESTAMP`;
-    case 'BOOLEAN':
-      return value ? 'true' : 'false';
-    default: {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new Error(`not a number: ${String(value)}`);
-      return String(n);
-    }
-  }
-}
-
-function insertLiteral(table: string, columns: ColumnTypes, rows: readonly Row[]): string {
-  if (rows.length === 0) return '';
-  const names = Object.keys(columns);
-  const values = rows.map((r) => `(${names.map((n) => literal(r[n], columns[n]!)).join(', ')})`);
-  return `INSERT INTO __orch__.${table} (${names.join(', ')}) VALUES ${values.join(', ')};\n`;
+function stringLiteral(value: string): string {
+  return `'${value.replaceAll('\u0000', '').replaceAll("'", "''")}'`;
 }
 
 async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
@@ -175,8 +138,9 @@ function toNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
-function runRow(run: TaskRunRecord): Row {
-  return {
+/** The JSON record of a task run in `__orch__.run_log`; the `runs` view reads these keys. */
+function runRecord(run: TaskRunRecord): string {
+  return JSON.stringify({
     run_id: run.runId,
     pipeline_run_id: run.pipelineRunId,
     task_name: run.taskName,
@@ -191,7 +155,7 @@ function runRow(run: TaskRunRecord): Row {
     attempts: run.attempts,
     code_version: run.codeVersion,
     assets: run.assets,
-  };
+  });
 }
 
 function fromRunRow(r: Row): TaskRunRecord {
@@ -398,8 +362,9 @@ export class DuckDbStore implements Store {
     return inTransaction(this.conn, async () => {
       const at = now.toISOString();
       const tasks = await this.conn.run(
-        `INSERT INTO __orch__.runs (run_id, pipeline_run_id, task_name, finished_at, status, error_message, attempts)
-         SELECT uuid()::VARCHAR, p.pipeline_run_id, t.task_name, $1::TIMESTAMP, 'skipped', $2, 0
+        `INSERT INTO __orch__.run_log
+         SELECT json_object('run_id', uuid()::VARCHAR, 'pipeline_run_id', p.pipeline_run_id, 'task_name', t.task_name,
+                            'finished_at', $1, 'status', 'skipped', 'error_message', $2, 'attempts', 0, 'retry_count', 0)
          FROM __orch__.pipeline_runs p, unnest(p.planned_tasks) AS t(task_name)
          WHERE p.status = 'running'
            AND NOT EXISTS (SELECT 1 FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.task_name = t.task_name)`,
@@ -429,12 +394,13 @@ export class DuckDbStore implements Store {
   }
 
   async recordTaskRuns(runs: readonly TaskRunRecord[]): Promise<void> {
-    await insertRows(this.conn, 'runs', RUN_COLUMNS, runs.map(runRow));
+    if (runs.length === 0) return;
+    await this.conn.run('INSERT INTO __orch__.run_log SELECT unnest($1::VARCHAR[])::JSON', [listValue(runs.map(runRecord))]);
   }
 
   async commitTaskRun(run: TaskRunRecord, tx: DataTransaction): Promise<void> {
     // One round trip: the record and the COMMIT of the task's transaction.
-    await tx.connection.run(`${insertLiteral('runs', RUN_COLUMNS, [runRow(run)])}COMMIT`);
+    await tx.connection.run(`INSERT INTO __orch__.run_log VALUES (${stringLiteral(runRecord(run))});\nCOMMIT`);
   }
 
   async lastWatermark(task: string): Promise<string | null> {

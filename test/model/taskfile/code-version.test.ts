@@ -32,3 +32,17 @@ describe('codeVersion (FNV-1a 64)', () => {
     expect(codeVersion('SELECT 1')).not.toBe(codeVersion('SELECT 1 '));
   });
 });
+
+describe('codeVersion matches a BigInt reference implementation', () => {
+  function reference(text: string): string {
+    let hash = 0xcbf29ce484222325n;
+    for (const byte of new TextEncoder().encode(text)) {
+      hash ^= BigInt(byte);
+      hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+    return `fnv1a64:${hash.toString(16).padStart(16, '0')}`;
+  }
+  it('for arbitrary text', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (s) => codeVersion(s) === reference(s)));
+  });
+});
