@@ -5,12 +5,12 @@
  * the task's outcome written inside the same transaction. `@timeout` interrupts the query.
  */
 import type { DuckDBConnection, DuckDBInstance, DuckDBMaterializedResult } from '@duckdb/node-api';
-import { evaluateAssertion } from '../model/assertions.js';
 import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { substituteVariables } from '../model/templating.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/store.js';
+import { checkTestQuery } from './test-query.js';
 
 export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'conflict' | 'cancelled';
 
@@ -119,9 +119,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
 async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskTest): Promise<void> {
   let outcome;
   try {
-    const reader = await conn.runAndReadAll(test.sql);
-    const rows = reader.getRows();
-    outcome = evaluateAssertion(test.assertion, rows.length, rows[0]?.[0]);
+    outcome = await checkTestQuery(conn, test.sql, test.assertion);
   } catch (err) {
     throw new AttemptFailure(
       'test',

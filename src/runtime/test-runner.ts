@@ -4,7 +4,7 @@
  * error (the query itself failed).
  */
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { evaluateAssertion } from '../model/assertions.js';
+import { checkTestQuery } from './test-query.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 
 export interface TestOutcome {
@@ -34,8 +34,7 @@ export async function runTests(instance: DuckDBInstance, tasks: readonly TaskDef
           assertion: test.assertionText,
         };
         try {
-          const rows = (await conn.runAndReadAll(test.sql)).getRows();
-          const result = evaluateAssertion(test.assertion, rows.length, rows[0]?.[0]);
+          const result = await checkTestQuery(conn, test.sql, test.assertion);
           out.push({ ...base, status: result.passed ? 'pass' : 'fail', actual: result.actual, message: result.message });
         } catch (err) {
           out.push({ ...base, status: 'error', actual: null, message: (err instanceof Error ? err.message : String(err)).split('\n')[0]! });
