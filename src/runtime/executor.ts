@@ -55,38 +55,50 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
     .sort();
   const settled = new Set<string>();
   let running = 0;
+  // Skipped records being written: the run is not done until they are stored.
+  let writing = 0;
 
   return new Promise<TaskRunRecord[]>((resolve, reject) => {
     const finishIfDone = () => {
-      if (settled.size === o.selected.size && running === 0) resolve([...o.selected].sort().map((n) => records.get(n)!));
+      if (settled.size === o.selected.size && running === 0 && writing === 0) resolve([...o.selected].sort().map((n) => records.get(n)!));
     };
-    const skipDownstream = async (failed: string) => {
+    /** Records tasks that will not run, as `skipped` with the reason. */
+    const skip = async (names: readonly string[], reason: string, context: Record<string, unknown> | null) => {
       const now = o.clock();
-      const skipped: TaskRunRecord[] = [];
-      for (const name of [...o.graph.walk([failed], 'down')].sort()) {
-        if (!o.selected.has(name) || settled.has(name)) continue;
-        settled.add(name);
-        const record: TaskRunRecord = {
-          runId: randomUUID(),
-          pipelineRunId: o.pipelineRunId,
-          taskName: name,
-          startedAt: null,
-          finishedAt: now,
-          status: 'skipped',
-          rowsCount: null,
-          errorMessage: `skipped: upstream task \`${failed}\` failed`,
-          errorContext: { upstream: failed },
-          attempts: 0,
-          lastProcessedAt: null,
-          codeVersion: o.tasks.get(name)?.codeVersion ?? null,
-          assets: [],
-        };
-        records.set(name, record);
-        skipped.push(record);
+      const skipped = names.map((name): TaskRunRecord => ({
+        runId: randomUUID(),
+        pipelineRunId: o.pipelineRunId,
+        taskName: name,
+        startedAt: null,
+        finishedAt: now,
+        status: 'skipped',
+        rowsCount: null,
+        errorMessage: `skipped: ${reason}`,
+        errorContext: context,
+        attempts: 0,
+        lastProcessedAt: null,
+        codeVersion: o.tasks.get(name)?.codeVersion ?? null,
+        assets: [],
+      }));
+      // Settled at once, so that two failures never skip the same task twice.
+      for (const r of skipped) {
+        records.set(r.taskName, r);
+        settled.add(r.taskName);
       }
-      await o.store.recordTaskRuns(skipped);
+      writing++;
+      try {
+        await o.store.recordTaskRuns(skipped);
+      } finally {
+        writing--;
+      }
       for (const r of skipped) o.onEvent?.({ type: 'skip', task: r.taskName, record: r });
     };
+    const skipDownstream = (failed: string) =>
+      skip(
+        [...o.graph.walk([failed], 'down')].filter((n) => o.selected.has(n) && !settled.has(n)).sort(),
+        `upstream task \`${failed}\` failed`,
+        { upstream: failed },
+      );
     const pump = () => {
       while (running < o.maxParallel && ready.length > 0 && !o.signal?.aborted) {
         const name = ready.shift()!;
@@ -117,28 +129,8 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
       }
       if (o.signal?.aborted && running === 0) {
         // Tasks never started because the run was interrupted are recorded as skipped.
-        const now = o.clock();
         const rest = [...o.selected].filter((n) => !settled.has(n)).sort();
-        const skipped = rest.map((name): TaskRunRecord => ({
-          runId: randomUUID(),
-          pipelineRunId: o.pipelineRunId,
-          taskName: name,
-          startedAt: null,
-          finishedAt: now,
-          status: 'skipped',
-          rowsCount: null,
-          errorMessage: 'skipped: the run was interrupted',
-          errorContext: null,
-          attempts: 0,
-          lastProcessedAt: null,
-          codeVersion: o.tasks.get(name)?.codeVersion ?? null,
-          assets: [],
-        }));
-        for (const r of skipped) {
-          records.set(r.taskName, r);
-          settled.add(r.taskName);
-        }
-        o.store.recordTaskRuns(skipped).then(finishIfDone, reject);
+        if (rest.length > 0) skip(rest, 'the run was interrupted', null).then(finishIfDone, reject);
       }
     };
     pump();

@@ -4,8 +4,8 @@ import { DuckorchError } from '../../src/errors.js';
 import { DuckDbStore } from '../../src/store/duckdb/duckdb-store.js';
 import { loadMigrations } from '../../src/store/duckdb/migrate.js';
 import type { RegisteredTask, TaskRunRecord } from '../../src/store/store.js';
-import type { TaskDefinition } from '../../src/model/taskfile/task.js';
 import { tempProject } from '../helpers.js';
+import { makeTask } from '../model/make-task.js';
 
 async function withInstance<T>(db: string, fn: (i: DuckDBInstance) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create(db);
@@ -26,37 +26,7 @@ async function rows(instance: DuckDBInstance, sql: string): Promise<unknown[][]>
 }
 
 function task(name: string, outputs: string[], inputs: string[] = []): RegisteredTask {
-  const definition = {
-    name,
-    description: null,
-    owner: null,
-    tags: [],
-    schedule: null,
-    retries: 0,
-    timeoutSeconds: null,
-    incrementalBy: null,
-    params: [],
-    tests: [],
-    asset: null,
-    partitions: null,
-    automation: null,
-    targetLagSeconds: null,
-    freshnessLagSeconds: null,
-    checks: [],
-    checkSeverity: 'error',
-    interval: { start: null, startTs: null, lookback: 0, allowPartials: false },
-    declaredInputs: [],
-    declaredOutputs: null,
-    dependsOn: [],
-    file: `${name}.sql`,
-    sql: 'SELECT 1',
-    bodyLine: 1,
-    bodyCol: 1,
-    codeVersion: 'fnv1a64:0000000000000000',
-    inputs,
-    outputs,
-    statementCount: 1,
-  } satisfies TaskDefinition;
+  const definition = makeTask(`-- @task name=${name}\nSELECT 1`, { writes: outputs, reads: inputs });
   return { definition, filePath: `/p/${name}.sql`, sourceRoot: '/p', registeredAt: new Date('2026-01-01T00:00:00Z') };
 }
 
