@@ -36,12 +36,3 @@ export function walkLineage(edges: readonly LineageEdge[], start: string, direct
   }
   return out;
 }
-
-export function datasetsOf(edges: readonly LineageEdge[]): Set<string> {
-  const out = new Set<string>();
-  for (const e of edges) {
-    out.add(e.src);
-    out.add(e.dst);
-  }
-  return out;
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LineageEdge } from '../../../src/model/graph/dag.js';
-import { datasetsOf, walkLineage } from '../../../src/model/graph/lineage.js';
+import { walkLineage } from '../../../src/model/graph/lineage.js';
 
 //  raw.a ─┐            ┌─> mart.x ─> file:x.csv
 //         ├─(stage)─> stage.s
@@ -61,12 +61,5 @@ describe('walkLineage', () => {
     const reversed = [...EDGES].reverse();
     expect(walkLineage(reversed, 'raw.a', 'down')).toEqual(walkLineage(EDGES, 'raw.a', 'down'));
     expect(walkLineage(reversed, 'file:x.csv', 'up')).toEqual(walkLineage(EDGES, 'file:x.csv', 'up'));
-  });
-});
-
-describe('datasetsOf', () => {
-  it('collects every source and destination once', () => {
-    expect([...datasetsOf(EDGES)].sort()).toEqual(['file:x.csv', 'mart.x', 'mart.y', 'raw.a', 'raw.b', 'stage.s']);
-    expect(datasetsOf([]).size).toBe(0);
   });
 });
