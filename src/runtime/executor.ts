@@ -12,9 +12,8 @@ import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { DEFAULT_WATERMARK } from '../model/templating.js';
-import type { SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction, Store, TaskRunRecord } from '../store/store.js';
-import { AttemptFailure, prepareStatements, runSqlAttempt, type AttemptSuccess } from './sql-task.js';
+import { AttemptFailure, prepareStatements, runSqlAttempt, type AttemptSuccess, type PreparedStatement } from './sql-task.js';
 
 export type RunEvent =
   | { type: 'start'; task: string; attempt: number }
@@ -164,7 +163,7 @@ async function runTask(o: ExecutorOptions, task: TaskDefinition): Promise<TaskRu
   const usesWatermark = task.incrementalBy !== null || /\{\{\s*last_processed_at\s*\}\}/.test(task.sql);
   const watermark = usesWatermark ? ((await o.store.lastWatermark(task.name)) ?? DEFAULT_WATERMARK) : DEFAULT_WATERMARK;
   const variables = { last_processed_at: watermark, now: formatSqlTimestamp(startedAt), run_id: record.runId };
-  const statements: SqlStatement[] = prepareStatements(task);
+  const statements = prepareStatements(task);
   const maxAttempts = task.retries + 1;
 
   for (let attempt = 1; ; attempt++) {
@@ -198,7 +197,7 @@ async function runTask(o: ExecutorOptions, task: TaskDefinition): Promise<TaskRu
 async function attemptWithConflictRetries(
   o: ExecutorOptions,
   task: TaskDefinition,
-  statements: readonly SqlStatement[],
+  statements: readonly PreparedStatement[],
   variables: Record<string, string>,
   record: TaskRunRecord,
 ): Promise<TaskRunRecord> {

@@ -8,6 +8,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBMaterializedResult } from 
 import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { substituteVariables } from '../model/templating.js';
+import { planStatement } from '../sql/statement-plan.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/store.js';
 import { checkTestQuery } from './test-query.js';
@@ -37,7 +38,7 @@ export interface AttemptSuccess {
 export interface AttemptOptions {
   instance: DuckDBInstance;
   task: TaskDefinition;
-  statements: readonly SqlStatement[];
+  statements: readonly PreparedStatement[];
   variables: Readonly<Record<string, string>>;
   timeoutMs: number | null;
   /** Aborting interrupts the running query; the attempt fails as `cancelled`. */
@@ -58,8 +59,21 @@ function rowsAffected(result: DuckDBMaterializedResult): number {
   return Number(result.getChunk(0).getColumnValues(0)[0] ?? 0);
 }
 
-export function prepareStatements(task: TaskDefinition): SqlStatement[] {
-  return splitStatements(task.sql);
+export interface PreparedStatement extends SqlStatement {
+  /** A query whose rows nobody reads: streamed and drained rather than materialised. */
+  isQuery: boolean;
+}
+
+export function prepareStatements(task: TaskDefinition): PreparedStatement[] {
+  return splitStatements(task.sql).map((s) => ({ ...s, isQuery: planStatement(s).kind === 'select' }));
+}
+
+/** Runs a bare query to completion (so its errors surface) while holding one chunk at a time. */
+async function drain(conn: DuckDBConnection, sql: string): Promise<void> {
+  const result = await conn.stream(sql);
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    /* discard */
+  }
 }
 
 function isConflict(message: string): boolean {
@@ -90,10 +104,15 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     let begin = 'BEGIN TRANSACTION;\n';
     for (const stmt of statements) {
       current = stmt;
-      // BEGIN travels with the first statement: one round trip fewer per task.
-      const result = await conn.run(begin + substituteVariables(stmt.text, options.variables));
+      const sql = substituteVariables(stmt.text, options.variables);
+      if (stmt.isQuery) {
+        if (begin !== '') await conn.run(begin);
+        await drain(conn, sql);
+      } else {
+        // BEGIN travels with the first statement: one round trip fewer per task.
+        rows += rowsAffected(await conn.run(begin + sql));
+      }
       begin = '';
-      rows += rowsAffected(result);
     }
     current = undefined;
     if (begin !== '') await conn.run(begin);

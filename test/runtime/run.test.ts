@@ -204,6 +204,24 @@ describe('run', () => {
     expect(await query(p.db, 'SELECT x FROM t')).toEqual([[1]]);
   });
 
+  it('runs bare queries to completion without keeping their rows, so they can act as assertions', async () => {
+    const p = tempProject();
+    p.write('tasks/ok.sql', 'CREATE TABLE ok AS SELECT 1 AS x;\nSELECT * FROM range(3000000);');
+    p.write(
+      'tasks/guard.sql',
+      "CREATE TABLE guarded AS SELECT 1 AS x;\nSELECT CASE WHEN x > 0 THEN error('x must not be positive') END FROM guarded;",
+    );
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
+    expect(byName.ok).toMatchObject({ status: 'success', rowsCount: 1 });
+    expect(byName.guard!.status).toBe('failed');
+    expect(byName.guard!.errorMessage).toMatch(/guard\.sql:2:1: .*x must not be positive/);
+    expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'guarded'")).toEqual([[0n]]);
+  });
+
   it('loads incrementally with @incremental_by and {{ last_processed_at }}', async () => {
     const p = tempProject();
     p.write(
