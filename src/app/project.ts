@@ -121,12 +121,14 @@ export class Project {
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
     const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
-    const fresh: RegisteredTask[] = loaded.map((f) => ({
-      definition: f.task!,
-      filePath: realOrSelf(f.absolutePath),
-      sourceRoot: root,
-      registeredAt: now,
-    }));
+    const fresh: RegisteredTask[] = loaded
+      .flatMap((f) => (f.task ? [f] : []))
+      .map((f) => ({
+        definition: f.task!,
+        filePath: realOrSelf(f.absolutePath),
+        sourceRoot: root,
+        registeredAt: now,
+      }));
     const all = [...kept, ...fresh];
     const graph = TaskGraph.build(all.map((t) => t.definition));
     const { assets, edges, checks } = deriveAssets(all.map((t) => t.definition));

@@ -111,6 +111,13 @@ export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnaly
     if (!p.block) return { file: p.file, absolutePath: p.absolutePath, task: undefined, errors: [p.error!], warnings: [] };
     const analysis = analyses[next++]!;
     const block = p.block;
+    if (block.headers.length === 0 && block.body === '') {
+      // An empty or all-comments file (a disabled task, a note) is not a task.
+      const skipped = new DuckorchError('HEADER_SYNTAX', 'no headers and no SQL: not a task, skipped', {
+        location: { file: p.file, line: 1, col: 1 },
+      });
+      return { file: p.file, absolutePath: p.absolutePath, task: undefined, errors: [], warnings: [skipped] };
+    }
     const stem = path.basename(p.absolutePath).replace(/\.sql$/i, '');
     const { header, errors, warnings } = parseTaskHeader(block.headers, p.file, stem);
     for (const stray of block.strayHeaders) {

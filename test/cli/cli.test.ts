@@ -185,6 +185,22 @@ describe('bad input loses nothing', () => {
     expect(status.stderr).toContain('no tasks are registered');
   });
 
+  it('skips empty and all-comment files with a warning', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    p.write('tasks/disabled.sql', '-- CREATE TABLE b AS SELECT 1;\n\n-- kept for later\n');
+    p.write('tasks/empty.sql', '');
+    const r = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Registered 1 task');
+    expect(r.stderr).toMatch(/disabled\.sql:1:1: warning: no headers and no SQL: not a task, skipped/);
+    expect(r.stderr).toMatch(/empty\.sql:1:1: warning/);
+    p.write('tasks/headers_only.sql', '-- @retries 2\n');
+    const bad = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('the task has no SQL body');
+  });
+
   it('explains a missing task folder and a missing database', async () => {
     const p = tempProject();
     const missing = await runCli(['--db', p.db, 'register', path.join(p.dir, 'nope')]);

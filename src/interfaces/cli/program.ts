@@ -260,8 +260,10 @@ export function buildProgram(io: CliIo): Command {
             o.out(
               `${pc.green('ok')} ${r.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`,
             );
-          } else {
+          } else if (r.errors.length > 0) {
             o.out(`${pc.red('invalid')} ${r.file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+          } else {
+            o.out(`${pc.dim('skipped')} ${r.file}: not a task`);
           }
         }
       }

@@ -5,6 +5,8 @@
  */
 import { DuckorchError, DuckorchErrors } from '../../errors.js';
 import { closest } from 'fastest-levenshtein';
+import picomatch from 'picomatch';
+import { FILE_PREFIX, isFileDataset } from '../names.js';
 
 export interface GraphTask {
   name: string;
@@ -110,10 +112,16 @@ export class TaskGraph {
       }
     };
     const names = [...tasks.keys()];
+    const producedFiles = [...producers.keys()].filter(isFileDataset);
     for (const t of tasks.values()) {
       for (const input of t.inputs) {
         const producer = producers.get(input);
         if (producer) addEdge(producer, t.name);
+        // `read_parquet('out/*.parquet')` depends on the tasks writing files the glob matches.
+        if (isFileDataset(input) && /[*?[]/.test(input)) {
+          const matches = picomatch(input.slice(FILE_PREFIX.length));
+          for (const file of producedFiles) if (matches(file.slice(FILE_PREFIX.length))) addEdge(producers.get(file)!, t.name);
+        }
       }
       for (const dep of t.dependsOn) {
         if (tasks.has(dep)) addEdge(dep, t.name);

@@ -61,11 +61,11 @@ function parseHeaderLine(raw: string, line: number): HeaderLine | undefined {
   const m = HEADER.exec(raw);
   if (!m) return undefined;
   const keyStart = m[0].length;
-  const keyMatch = /[^\s=]*/y;
+  const keyMatch = /[^\s=:]*/y;
   keyMatch.lastIndex = keyStart;
   const key = keyMatch.exec(raw)![0];
   let v = keyStart + key.length;
-  while (v < raw.length && (raw[v] === ' ' || raw[v] === '\t' || raw[v] === '=')) v++;
+  while (v < raw.length && (raw[v] === ' ' || raw[v] === '\t' || raw[v] === '=' || raw[v] === ':')) v++;
   return {
     key,
     value: raw.slice(v).trimEnd(),

@@ -228,3 +228,18 @@ describe('TaskGraph.build: errors', () => {
     expect((err as DuckorchErrors).message.split('\n').filter((l) => !l.startsWith('  hint:'))).toHaveLength(4);
   });
 });
+
+describe('TaskGraph.build: file globs', () => {
+  it('makes a task reading a glob depend on the tasks writing files it matches', () => {
+    const g = TaskGraph.build([
+      t('export_a', ['a'], ['file:out/a.parquet']),
+      t('export_b', ['b'], ['file:out/b.parquet']),
+      t('export_csv', ['c'], ['file:out/c.csv']),
+      t('combine', ['file:out/*.parquet'], ['all']),
+    ]);
+    expect(g.edges).toEqual([
+      { upstream: 'export_a', downstream: 'combine' },
+      { upstream: 'export_b', downstream: 'combine' },
+    ]);
+  });
+});
