@@ -129,8 +129,11 @@ describe('splitHeaderBlock', () => {
 });
 
 describe('splitHeaderBlock: key separators', () => {
-  it.each(['-- @retries 3', '-- @retries=3', '-- @retries = 3', '-- @retries: 3', '--@retries:3'])('reads `%s` as key retries, value 3', (line) => {
-    const { headers } = splitHeaderBlock(`${line}\nSELECT 1`);
-    expect(headers.map((h) => [h.key, h.value, line.slice(h.valueCol - 1)])).toEqual([['retries', '3', '3']]);
-  });
+  it.each(['-- @retries 3', '-- @retries=3', '-- @retries = 3', '-- @retries: 3', '--@retries:3'])(
+    'reads `%s` as key retries, value 3',
+    (line) => {
+      const { headers } = splitHeaderBlock(`${line}\nSELECT 1`);
+      expect(headers.map((h) => [h.key, h.value, line.slice(h.valueCol - 1)])).toEqual([['retries', '3', '3']]);
+    },
+  );
 });
