@@ -129,9 +129,13 @@ export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnaly
       );
     }
     for (const issue of analysis.errors) {
+      const hint = /^\{[%#]/.test(block.body.slice(issue.offset))
+        ? 'task files are plain DuckDB SQL: Jinja blocks ({% … %}) are not supported; only {{ last_processed_at }}, {{ now }} and {{ run_id }} are substituted'
+        : undefined;
       errors.push(
         new DuckorchError(issue.code, issue.code === 'SQL_SYNTAX' ? `SQL: ${issue.message}` : issue.message, {
           location: bodyLocation(p.file, block.body, block.bodyLine, block.bodyCol, issue.offset),
+          ...(hint ? { hint } : {}),
         }),
       );
     }

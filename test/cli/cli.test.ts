@@ -137,6 +137,15 @@ describe('validate', () => {
     ]);
   });
 
+  it('explains that Jinja is not supported', async () => {
+    const p = tempProject();
+    const file = p.write('tasks/j.sql', '{% set x = 1 %}\nSELECT 1;');
+    const r = await runCli(['validate', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('j.sql:1:1: error: SQL: syntax error at or near "{"');
+    expect(r.stderr).toContain('Jinja blocks ({% … %}) are not supported');
+  });
+
   it('says clearly that a file is missing', async () => {
     const r = await runCli(['validate', 'nope/missing.sql']);
     expect(r.code).toBe(1);
