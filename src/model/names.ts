@@ -20,7 +20,8 @@ export function canonicalTableName(parts: readonly string[]): string {
 export function canonicalFileName(path: string): string {
   let p = path.trim().replace(/\\/g, '/');
   while (p.startsWith('./')) p = p.slice(2);
-  p = p.replace(/\/{2,}/g, '/');
+  // Collapse repeated slashes, but keep the `//` of a URL scheme (s3://, https://).
+  p = p.replace(/(?<!:)\/{2,}/g, '/');
   return `${FILE_PREFIX}${p}`;
 }
 

@@ -5,7 +5,7 @@
  * scoping: a CTE is visible to later CTEs of the same WITH, to its own body only when
  * recursive, and to the query and its subqueries; a CTE never counts as an input.
  */
-import { canonicalFileName, canonicalTableName } from '../model/names.js';
+import { canonicalFileName, canonicalTableName, parseDatasetName } from '../model/names.js';
 
 /** Table functions that read files; their string arguments are file inputs. */
 const FILE_READERS = new Set([
@@ -92,9 +92,15 @@ function walk(node: Json | undefined, scope: readonly string[], out: Set<string>
     }
     case 'TABLE_FUNCTION': {
       const fn = isObject(node.function) ? node.function : undefined;
-      if (fn && FILE_READERS.has(str(fn.function_name).toLowerCase())) {
-        const first = Array.isArray(fn.children) ? fn.children[0] : undefined;
-        for (const path of constantStrings(first)) out.add(canonicalFileName(path));
+      const name = fn ? str(fn.function_name).toLowerCase() : '';
+      const first = fn && Array.isArray(fn.children) ? fn.children[0] : undefined;
+      if (FILE_READERS.has(name)) for (const path of constantStrings(first)) out.add(canonicalFileName(path));
+      // query_table('t') and query_table(['a', 'b']) read tables named by strings.
+      if (name === 'query_table') {
+        for (const table of constantStrings(first)) {
+          const parsed = parseDatasetName(table);
+          if (parsed) out.add(parsed);
+        }
       }
       break;
     }

@@ -27,7 +27,7 @@ describe('canonicalFileName', () => {
     ['././data//sub///x.csv', 'file:data/sub/x.csv'],
     ['data\\sub\\x.csv', 'file:data/sub/x.csv'],
     ['  /abs/path.parquet ', 'file:/abs/path.parquet'],
-    ['s3://bucket/key.parquet', 'file:s3:/bucket/key.parquet'],
+    ['s3://bucket/key.parquet', 'file:s3://bucket/key.parquet'],
   ])('%j → %s', (path, name) => {
     expect(canonicalFileName(path)).toBe(name);
   });

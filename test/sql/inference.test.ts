@@ -68,6 +68,13 @@ const CORPUS: Array<[string, string, string[], string[]]> = [
     ['file:a.csv', 'file:b.csv', 'file:data/x.parquet'],
     ['t'],
   ],
+  [
+    'remote files keep their URL scheme',
+    "SELECT * FROM read_parquet('s3://bucket//data/*.parquet')",
+    ['file:s3://bucket/data/*.parquet'],
+    [],
+  ],
+  ['query_table reads the named tables', "SELECT * FROM query_table(['raw.a', 'B'])", ['b', 'raw.a'], []],
   ['replacement scan of a file', "SELECT * FROM 'data/events.json'", ['file:data/events.json'], []],
   ['INSERT INTO SELECT', 'INSERT INTO tgt SELECT * FROM src1 JOIN src2 USING (id)', ['src1', 'src2'], ['tgt']],
   ['INSERT OR REPLACE BY NAME with columns', 'INSERT OR REPLACE INTO tgt BY NAME SELECT * FROM s', ['s'], ['tgt']],
