@@ -19,7 +19,12 @@ export function evaluateAssertion(assertion: TestAssertion, rowCount: number, fi
     case 'expect_non_empty':
       return outcome(rowCount > 0, `${rowCount} rows`, 'expected at least one row, got none');
     default: {
-      const value = firstCell === null || firstCell === undefined || rowCount === 0 ? 0 : Number(firstCell);
+      const value =
+        firstCell === null || firstCell === undefined || rowCount === 0
+          ? 0
+          : typeof firstCell === 'string' && firstCell.trim() === ''
+            ? NaN
+            : Number(firstCell);
       const actual = Number.isNaN(value) ? String(firstCell) : String(value);
       if (Number.isNaN(value)) return outcome(false, actual, `expected a number, got ${actual}`);
       const { kind, value: expected } = assertion;

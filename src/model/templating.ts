@@ -4,10 +4,13 @@
  * anything else becomes a single-quoted SQL literal. Unknown keys are left untouched so that
  * DuckDB reports them where they stand.
  */
+/** A plain decimal number, as SQL writes it (not `0x10`, `Infinity` or ` 1 `). */
+const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
 const PLACEHOLDER = /\{\{\s*([A-Za-z_]\w*)\s*\}\}/g;
 
 export function sqlLiteral(value: string): string {
-  if (value.startsWith("'") || (value.trim() !== '' && Number.isFinite(Number(value)))) return value;
+  if (value.startsWith("'") || DECIMAL.test(value)) return value;
   return `'${value.replace(/'/g, "''")}'`;
 }
 

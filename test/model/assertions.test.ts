@@ -29,3 +29,9 @@ describe('evaluateAssertion', () => {
     expect(evaluateAssertion(assertion, rows, cell)).toEqual({ passed, actual, message });
   });
 });
+
+describe('evaluateAssertion: a blank first cell is not a number', () => {
+  it('fails `expect 0` on an empty string instead of reading it as 0', () => {
+    expect(evaluateAssertion({ kind: 'expect', value: 0 }, 1, '')).toMatchObject({ passed: false, message: 'expected a number, got ' });
+  });
+});

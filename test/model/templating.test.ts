@@ -53,3 +53,15 @@ describe('substituteVariables', () => {
     expect(DEFAULT_WATERMARK).toBe('1970-01-01 00:00:00');
   });
 });
+
+describe('sqlLiteral: only plain decimals go in unquoted', () => {
+  it.each([
+    ['42', '42'],
+    ['-1.5e3', '-1.5e3'],
+    ['0x10', "'0x10'"],
+    ['Infinity', "'Infinity'"],
+    [' 1 ', "' 1 '"],
+  ])('%j → %s', (value, literal) => {
+    expect(sqlLiteral(value)).toBe(literal);
+  });
+});
