@@ -5,6 +5,7 @@
  * the task's outcome written inside the same transaction. `@timeout` interrupts the query.
  */
 import type { DuckDBConnection, DuckDBInstance, DuckDBMaterializedResult } from '@duckdb/node-api';
+import type { SourceLocation } from '../errors.js';
 import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { substituteVariables } from '../model/templating.js';
@@ -98,12 +99,15 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   const cancel = () => conn.interrupt();
   options.signal?.addEventListener('abort', cancel);
   let current: SqlStatement | undefined;
+  // Lines sent before the statement in the failing call (the BEGIN that rides with the first one).
+  let sentBefore = 0;
   try {
     if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
     let rows = 0;
     let begin = 'BEGIN TRANSACTION;\n';
     for (const stmt of statements) {
       current = stmt;
+      sentBefore = begin !== '' && !stmt.isQuery ? 1 : 0;
       const sql = substituteVariables(stmt.text, options.variables);
       if (stmt.isQuery) {
         if (begin !== '') await conn.run(begin);
@@ -127,7 +131,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     if (options.signal?.aborted && !(err instanceof AttemptFailure)) {
       throw new AttemptFailure('cancelled', "cancelled: the run was interrupted and the task's changes were rolled back", {});
     }
-    throw toFailure(err, task, current, timedOut, options.timeoutMs);
+    throw toFailure(err, task, current && { stmt: current, sentBefore }, timedOut, options.timeoutMs);
   } finally {
     options.signal?.removeEventListener('abort', cancel);
     if (timer) clearTimeout(timer);
@@ -171,16 +175,32 @@ async function readWatermark(conn: DuckDBConnection, task: TaskDefinition): Prom
   return value === null || value === undefined ? null : String(value);
 }
 
+/**
+ * Where in the task file an error happened: DuckDB's message names the line of the text it was
+ * sent (`LINE 3: …`); mapped back to the file, that is the failing line of the statement. (Its
+ * caret column is not reliable once another statement rode along, so the line's first character
+ * is used.)
+ */
+function errorLocation(task: TaskDefinition, failing: { stmt: SqlStatement; sentBefore: number }, message: string): SourceLocation {
+  const start = bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, failing.stmt.start);
+  const reported = /\nLINE (\d+):/.exec(message);
+  const lines = failing.stmt.text.split('\n');
+  const index = reported ? Number(reported[1]) - 1 - failing.sentBefore : 0;
+  if (index <= 0 || index >= lines.length) return start;
+  const text = lines[index]!;
+  return { file: task.file, line: start.line + index, col: text.length - text.trimStart().length + 1 };
+}
+
 function toFailure(
   err: unknown,
   task: TaskDefinition,
-  stmt: SqlStatement | undefined,
+  failing: { stmt: SqlStatement; sentBefore: number } | undefined,
   timedOut: boolean,
   timeoutMs: number | null,
 ): AttemptFailure {
   if (err instanceof AttemptFailure) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const location = stmt ? bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, stmt.start) : undefined;
+  const location = failing ? errorLocation(task, failing, message) : undefined;
   const where = location ? `${location.file}:${location.line}:${location.col}: ` : '';
   const context: Record<string, unknown> = {
     duckdb_error: message,

@@ -97,7 +97,7 @@ describe('run', () => {
     expect(byName.a!.status).toBe('success');
     expect(byName.lone!.status).toBe('success');
     expect(byName.b!.status).toBe('failed');
-    expect(byName.b!.errorMessage).toMatch(/^.*tasks\/b\.sql:2:1: Catalog Error: Table with name missing_table does not exist/);
+    expect(byName.b!.errorMessage).toMatch(/^.*tasks\/b\.sql:4:1: Catalog Error: Table with name missing_table does not exist/);
     expect(byName.c!.status).toBe('skipped');
     expect(byName.c!.errorMessage).toContain('upstream task `b` failed');
     const rows = await query(p.db, "SELECT status, error_message IS NOT NULL FROM __orch__.runs WHERE task_name = 'c'");
@@ -152,6 +152,20 @@ describe('run', () => {
     expect(retries[1]!.delayMs).toBeLessThanOrEqual(40);
     expect(result.tasks[0]).toMatchObject({ status: 'success', attempts: 3 });
     expect(await query(p.db, "SELECT attempts, retry_count FROM __orch__.runs WHERE task_name = 'flaky'")).toEqual([[3, 2]]);
+  });
+
+  it('points a runtime error at the line of the statement that DuckDB reports', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/t.sql',
+      '-- @task name=t\nCREATE TABLE t AS SELECT 1 AS x;\n\nCREATE TABLE u AS\nSELECT x\n    FROM t\n    WHERE no_such_column > 0;',
+    );
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.tasks[0]!.errorMessage).toMatch(/t\.sql:7:5: Binder Error: Referenced column "no_such_column" not found/);
+    expect(result.tasks[0]!.errorContext).toMatchObject({ line: 7, col: 5 });
   });
 
   it('gives up after @retries and records the attempts', async () => {
