@@ -354,7 +354,7 @@ export class DuckDbStore implements Store {
   async endPipelineRun(run: PipelineRunRecord): Promise<void> {
     await this.conn.run(
       'UPDATE __orch__.pipeline_runs SET finished_at = $2::TIMESTAMP, status = $3, succeeded = $4, failed = $5, skipped = $6 WHERE pipeline_run_id = $1',
-      [run.id, (run.finishedAt ?? new Date()).toISOString(), run.status, run.succeeded, run.failed, run.skipped],
+      [run.id, run.finishedAt?.toISOString() ?? null, run.status, run.succeeded, run.failed, run.skipped],
     );
   }
 
