@@ -121,14 +121,9 @@ export class Project {
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
     const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
-    const fresh: RegisteredTask[] = loaded
-      .flatMap((f) => (f.task ? [f] : []))
-      .map((f) => ({
-        definition: f.task!,
-        filePath: realOrSelf(f.absolutePath),
-        sourceRoot: root,
-        registeredAt: now,
-      }));
+    const fresh: RegisteredTask[] = loaded.flatMap((f) =>
+      f.task ? [{ definition: f.task, filePath: realOrSelf(f.absolutePath), sourceRoot: root, registeredAt: now }] : [],
+    );
     const all = [...kept, ...fresh];
     const graph = TaskGraph.build(all.map((t) => t.definition));
     const { assets, edges, checks } = deriveAssets(all.map((t) => t.definition));
@@ -142,11 +137,7 @@ export class Project {
       files: files.length,
       tasks: fresh.map((t) => {
         const before = replaced.get(t.definition.name);
-        const change = !before
-          ? 'added'
-          : before.definition.codeVersion === t.definition.codeVersion && JSON.stringify(before.definition) === JSON.stringify(t.definition)
-            ? 'unchanged'
-            : 'changed';
+        const change = !before ? 'added' : JSON.stringify(before.definition) === JSON.stringify(t.definition) ? 'unchanged' : 'changed';
         return { name: t.definition.name, file: t.definition.file, change };
       }),
       removed: [...replaced.keys()].filter((n) => !freshNames.has(n)).sort(),
@@ -186,7 +177,8 @@ export class Project {
   async run(options: RunOptions = {}): Promise<RunResult> {
     const { tasks, graph, selected } = await this.select(options);
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-    const warnings = staleFiles(tasks.filter((t) => selected.includes(t.definition.name)));
+    const chosen = new Set(selected);
+    const warnings = staleFiles(tasks.filter((t) => chosen.has(t.definition.name)));
     options.onPlan?.(selected);
     await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
     const pipelineRun: PipelineRunRecord = {
@@ -208,7 +200,7 @@ export class Project {
       store: this.store,
       graph,
       tasks: byName,
-      selected: new Set(selected),
+      selected: chosen,
       pipelineRunId: pipelineRun.id,
       maxParallel: options.maxParallel ?? this.options.config.orch_max_parallel,
       retry: { baseMs: this.options.config.orch_retry_base * 1000, maxMs: this.options.config.orch_retry_max * 1000 },
@@ -228,8 +220,6 @@ export class Project {
       skipped: count('skipped'),
     };
     await this.store.endPipelineRun(finished);
-    const order = new Map(selected.map((n, i) => [n, i]));
-    records.sort((a, b) => order.get(a.taskName)! - order.get(b.taskName)!);
     return { pipelineRun: finished, tasks: records, warnings };
   }
 
@@ -269,13 +259,8 @@ export class Project {
 
   async status(options: { limit: number; task?: string }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[] }> {
     if (options.task !== undefined) {
-      const { tasks } = await this.registry();
-      if (!tasks.some((t) => t.definition.name === options.task))
-        throw unknownName(
-          'task',
-          options.task,
-          tasks.map((t) => t.definition.name),
-        );
+      const names = (await this.store.loadRegistry()).map((t) => t.definition.name);
+      if (!names.includes(options.task)) throw unknownName('task', options.task, names);
     }
     return {
       runs: await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) }),

@@ -146,7 +146,7 @@ export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnaly
       {
         reads: analysis.reads,
         writes: analysis.writes,
-        statementCount: analysis.statements.length,
+        statementCount: analysis.statementCount,
       },
     );
     if (errors.length === 0) errors.push(...checkTask(task));

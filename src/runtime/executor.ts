@@ -26,6 +26,7 @@ export interface ExecutorOptions {
   store: Store;
   graph: TaskGraph;
   tasks: ReadonlyMap<string, TaskDefinition>;
+  /** The tasks to run; records come back in this set's (insertion) order. */
   selected: ReadonlySet<string>;
   pipelineRunId: string;
   maxParallel: number;
@@ -59,7 +60,7 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
 
   return new Promise<TaskRunRecord[]>((resolve, reject) => {
     const finishIfDone = () => {
-      if (settled.size === o.selected.size && running === 0 && writing === 0) resolve([...o.selected].sort().map((n) => records.get(n)!));
+      if (settled.size === o.selected.size && running === 0 && writing === 0) resolve([...o.selected].map((n) => records.get(n)!));
     };
     /** Records tasks that will not run, as `skipped` with the reason. */
     const skip = async (names: readonly string[], reason: string, context: Record<string, unknown> | null) => {

@@ -5,7 +5,7 @@
  * with DuckDB's own message and position, SELECTs come back as an AST to walk.
  */
 import { collectReads, type Json } from './ast-refs.js';
-import { planStatement, type StatementKind, type StatementPlan } from './statement-plan.js';
+import { planStatement, type StatementPlan } from './statement-plan.js';
 import { SqlLexError, splitStatements, tokenize, type SqlStatement } from './tokenizer.js';
 
 /** Parses SQL texts with DuckDB; returns the `json_serialize_sql` JSON for each, in order. */
@@ -20,15 +20,8 @@ export interface SqlIssue {
   offset: number;
 }
 
-export interface AnalysedStatement {
-  kind: StatementKind;
-  text: string;
-  /** 0-based offset of the statement in the body. */
-  start: number;
-}
-
 export interface BodyAnalysis {
-  statements: AnalysedStatement[];
+  statementCount: number;
   reads: string[];
   writes: string[];
   errors: SqlIssue[];
@@ -58,7 +51,6 @@ export function maskPlaceholders(body: string): string {
 
 interface Pending {
   body: number;
-  statement: number;
   plan: StatementPlan;
   stmt: SqlStatement;
   fullIndex: number;
@@ -74,7 +66,7 @@ export class SqlAnalyzer {
 
   /** Analyses many bodies with one round trip to DuckDB (plus one for rare fallbacks). */
   async analyseMany(bodies: readonly string[]): Promise<BodyAnalysis[]> {
-    const results: BodyAnalysis[] = bodies.map(() => ({ statements: [], reads: [], writes: [], errors: [] }));
+    const results: BodyAnalysis[] = bodies.map(() => ({ statementCount: 0, reads: [], writes: [], errors: [] }));
     const texts: string[] = [];
     const pending: Pending[] = [];
     bodies.forEach((body, b) => {
@@ -88,19 +80,19 @@ export class SqlAnalyzer {
         results[b]!.errors.push({ code: 'SQL_SYNTAX', message: err.message, offset: err.offset });
         return;
       }
-      statements.forEach((stmt, s) => {
+      results[b]!.statementCount = statements.length;
+      for (const stmt of statements) {
         const text = masked.slice(stmt.start, stmt.start + stmt.text.length);
         const plan = planStatement(stmt, text);
-        results[b]!.statements.push({ kind: plan.kind, text: stmt.text, start: stmt.start });
         const fullIndex = texts.push(text) - 1;
         const queryIndexes = plan.kind === 'select' ? [] : plan.queries.map((q) => texts.push(q.text) - 1);
-        pending.push({ body: b, statement: s, plan, stmt, fullIndex, queryIndexes });
-      });
+        pending.push({ body: b, plan, stmt, fullIndex, queryIndexes });
+      }
     });
 
     const parsed = texts.length > 0 ? (await this.parser.serialize(texts)).map((j) => JSON.parse(j) as SerializeResult) : [];
     const fallbackTexts: string[] = [];
-    const fallbackOwners: Array<{ pending: Pending }> = [];
+    const fallbackBodies: number[] = [];
     const reads = bodies.map(() => new Set<string>());
     const writes = bodies.map(() => new Set<string>());
     const temporary = bodies.map(() => new Set<string>());
@@ -138,7 +130,7 @@ export class SqlAnalyzer {
         else if (p.plan.queries[0]) {
           // Not serialisable as written (PIVOT …): the plan wrapped it in a subquery.
           fallbackTexts.push(p.plan.queries[0].text);
-          fallbackOwners.push({ pending: p });
+          fallbackBodies.push(p.body);
         }
         continue;
       }
@@ -150,7 +142,7 @@ export class SqlAnalyzer {
         }
         for (const sub of p.plan.queries[k]!.fallback) {
           fallbackTexts.push(sub);
-          fallbackOwners.push({ pending: p });
+          fallbackBodies.push(p.body);
         }
       });
     }
@@ -158,7 +150,7 @@ export class SqlAnalyzer {
     if (fallbackTexts.length > 0) {
       const second = (await this.parser.serialize(fallbackTexts)).map((j) => JSON.parse(j) as SerializeResult);
       second.forEach((r, k) => {
-        if (!r.error && r.statements) for (const name of collectReads(r.statements)) reads[fallbackOwners[k]!.pending.body]!.add(name);
+        if (!r.error && r.statements) for (const name of collectReads(r.statements)) reads[fallbackBodies[k]!]!.add(name);
       });
     }
 
