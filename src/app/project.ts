@@ -55,6 +55,18 @@ export interface RunResult {
   warnings: string[];
 }
 
+export interface TaskListing {
+  name: string;
+  file: string;
+  inputs: string[];
+  outputs: string[];
+  upstream: string[];
+  downstream: string[];
+  tags: string[];
+  retries: number;
+  timeout_seconds: number | null;
+}
+
 export interface RunOptions extends Selection {
   maxParallel?: number;
   signal?: AbortSignal;
@@ -172,6 +184,26 @@ export class Project {
     }));
     const chosen = selectTasks(graph, selectable, selection.select, selection.exclude);
     return { tasks, graph, selected: graph.layers(chosen).flat() };
+  }
+
+  /** The selected tasks in run order, each with what it reads, writes and is linked to. */
+  async list(selection: Selection): Promise<TaskListing[]> {
+    const { tasks, graph, selected } = await this.select(selection);
+    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+    return selected.map((name) => {
+      const t = byName.get(name)!;
+      return {
+        name,
+        file: t.file,
+        inputs: t.inputs,
+        outputs: t.outputs,
+        upstream: [...graph.upstreamOf(name)].sort(),
+        downstream: [...graph.downstreamOf(name)].sort(),
+        tags: t.tags,
+        retries: t.retries,
+        timeout_seconds: t.timeoutSeconds,
+      };
+    });
   }
 
   async run(options: RunOptions = {}): Promise<RunResult> {

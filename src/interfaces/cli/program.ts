@@ -298,22 +298,7 @@ export function buildProgram(io: CliIo): Command {
   selectOptions(program.command('list').alias('ls').description('list registered tasks (after --select/--exclude) in run order')).action(
     async (opts: { select?: string[]; exclude?: string[] }) => {
       const o = output();
-      const { tasks, graph, selected } = await withProject('read', (p) => p.select(selectionOf(opts)));
-      const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-      const rows = selected.map((n) => {
-        const t = byName.get(n)!;
-        return {
-          name: t.name,
-          file: t.file,
-          inputs: t.inputs,
-          outputs: t.outputs,
-          upstream: [...graph.upstreamOf(n)].sort(),
-          downstream: [...graph.downstreamOf(n)].sort(),
-          tags: t.tags,
-          retries: t.retries,
-          timeout_seconds: t.timeoutSeconds,
-        };
-      });
+      const rows = await withProject('read', (p) => p.list(selectionOf(opts)));
       if (o.json) printJson(o, { tasks: rows });
       else
         o.out(
