@@ -12,9 +12,10 @@ import type { Config } from '../config/config.js';
 import { DuckorchError, DuckorchErrors } from '../errors.js';
 import { deriveAssets } from '../model/assets.js';
 import { TaskGraph } from '../model/graph/dag.js';
+import { unifySpellings } from '../model/graph/spelling.js';
 import { walkLineage, type LineageHop } from '../model/graph/lineage.js';
 import { renderMermaid, type GraphMode } from '../model/graph/mermaid.js';
-import { parseDatasetName, schemaOf } from '../model/names.js';
+import { DatasetSet, datasetKey, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
 import { selectTasks, type SelectableTask } from '../model/selection.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
 import { splitHeaderBlock } from '../model/taskfile/header-block.js';
@@ -133,12 +134,13 @@ export class Project {
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
     const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
+    const unified = unifySpellings([...kept.map((t) => t.definition), ...loaded.flatMap((f) => (f.task ? [f.task] : []))]);
     const fresh: RegisteredTask[] = loaded.flatMap((f) =>
       f.task ? [{ definition: f.task, filePath: realOrSelf(f.absolutePath), sourceRoot: root, registeredAt: now }] : [],
     );
-    const all = [...kept, ...fresh];
-    const graph = TaskGraph.build(all.map((t) => t.definition));
-    const { assets, edges, checks } = deriveAssets(all.map((t) => t.definition));
+    const all = [...kept, ...fresh].map((t, i) => (t.definition === unified[i] ? t : { ...t, definition: unified[i]! }));
+    const graph = TaskGraph.build(unified);
+    const { assets, edges, checks } = deriveAssets(unified);
     await this.store.replaceRegistry(
       { tasks: all, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks },
       now,
@@ -147,7 +149,7 @@ export class Project {
     return {
       root: displayPath(root),
       files: files.length,
-      tasks: fresh.map((t) => {
+      tasks: all.slice(kept.length).map((t) => {
         const before = replaced.get(t.definition.name);
         const change = !before ? 'added' : JSON.stringify(before.definition) === JSON.stringify(t.definition) ? 'unchanged' : 'changed';
         return { name: t.definition.name, file: t.definition.file, change };
@@ -257,11 +259,12 @@ export class Project {
 
   /** `CREATE SCHEMA IF NOT EXISTS` for every schema the run writes to, once, before tasks run in parallel. */
   private async createOutputSchemas(tasks: readonly TaskDefinition[]): Promise<void> {
-    const schemas = new Set(tasks.flatMap((t) => t.outputs.map(schemaOf).filter((s): s is string => s !== undefined)));
+    // Quoted, so that `Sales Data` and `Finance` are created as written (DuckDB keeps the case it is given).
+    const schemas = new DatasetSet(tasks.flatMap((t) => t.outputs.map(schemaOf).filter((s): s is string => s !== undefined)));
     if (schemas.size === 0) return;
     const conn = await this.instance.connect();
     try {
-      for (const s of schemas) await conn.run(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      for (const s of schemas) await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(s)}`);
     } finally {
       conn.closeSync();
     }
@@ -309,9 +312,10 @@ export class Project {
   /** Downstream (`impact`) or upstream (`lineage`) datasets of a table, with the task that links each hop. */
   async walk(table: string, direction: 'up' | 'down'): Promise<{ table: string; hops: LineageHop[] }> {
     const { tasks } = await this.requireRegistry();
-    const known = new Set(tasks.flatMap((t) => [...t.definition.inputs, ...t.definition.outputs]));
-    const name = parseDatasetName(table);
-    if (!name || !known.has(name)) throw unknownName('table', table, [...known]);
+    const known = new Map(tasks.flatMap((t) => [...t.definition.inputs, ...t.definition.outputs].map((n) => [datasetKey(n), n])));
+    const parsed = parseDatasetName(table);
+    const name = parsed === undefined ? undefined : known.get(datasetKey(parsed));
+    if (name === undefined) throw unknownName('table', table, [...known.values()]);
     return { table: name, hops: walkLineage(await this.store.loadLineageEdges(), name, direction) };
   }
 }

@@ -1,20 +1,62 @@
 /**
- * Canonical dataset names. DuckDB resolves identifiers case-insensitively, even quoted ones,
- * so names are compared in lower case; `main.x` is the same table as `x`. Files read or
- * written by a task (`read_parquet('data/x.parquet')`, `COPY … TO 'out.csv'`) are datasets
- * too, written `file:<path>` so that they can never be mistaken for a table.
+ * Canonical dataset names. A name keeps the case the user wrote (`"Sales Data".Orders`), as
+ * DuckDB does when it creates the schema or table; but DuckDB resolves identifiers
+ * case-insensitively, even quoted ones, so two names are the same dataset when their
+ * `datasetKey`s are equal. `main.x` is the same table as `x`. Files read or written by a task
+ * (`read_parquet('data/x.parquet')`, `COPY … TO 'out.csv'`) are datasets too, written
+ * `file:<path>` so that they can never be mistaken for a table; file paths are case-sensitive.
  */
 
 export const FILE_PREFIX = 'file:';
 
-const SIMPLE_IDENT = /^[a-z_][a-z0-9_$]*$/;
+const SIMPLE_IDENT = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
-/** Joins identifier parts into the canonical dotted name. */
+/** Joins identifier parts into the canonical dotted name, keeping their case. */
 export function canonicalTableName(parts: readonly string[]): string {
-  const lower = parts.filter((p) => p !== '').map((p) => p.toLowerCase());
+  const kept = parts.filter((p) => p !== '');
   // `main` is DuckDB's default schema: `main.x` and `x` name the same table.
-  if (lower.length === 2 && lower[0] === 'main') lower.shift();
-  return lower.map((p) => (SIMPLE_IDENT.test(p) ? p : `"${p.replace(/"/g, '""')}"`)).join('.');
+  if (kept.length === 2 && kept[0]!.toLowerCase() === 'main') kept.shift();
+  return kept.map((p) => (SIMPLE_IDENT.test(p) ? p : quoteIdentifier(p))).join('.');
+}
+
+/** `"name"`, with inner quotes doubled: an identifier that keeps its case and spaces in SQL. */
+export function quoteIdentifier(part: string): string {
+  return `"${part.replace(/"/g, '""')}"`;
+}
+
+/** What two spellings of one dataset share: tables compare case-insensitively, files exactly. */
+export function datasetKey(name: string): string {
+  return isFileDataset(name) ? name : name.toLowerCase();
+}
+
+/**
+ * Datasets by key, remembering the first spelling seen: what a task reads, writes or keeps in
+ * temporary tables, compared as DuckDB compares names.
+ */
+export class DatasetSet implements Iterable<string> {
+  private readonly byKey = new Map<string, string>();
+
+  constructor(names: Iterable<string> = []) {
+    for (const n of names) this.add(n);
+  }
+
+  add(name: string): this {
+    const key = datasetKey(name);
+    if (!this.byKey.has(key)) this.byKey.set(key, name);
+    return this;
+  }
+
+  has(name: string): boolean {
+    return this.byKey.has(datasetKey(name));
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  [Symbol.iterator](): Iterator<string> {
+    return this.byKey.values();
+  }
 }
 
 export function canonicalFileName(path: string): string {
@@ -79,21 +121,26 @@ export function parseDatasetName(text: string): string | undefined {
   return canonicalTableName(parts);
 }
 
-/** The schema part of a canonical table name (`analytics` for `analytics.users`), quoted as in the name. */
+/** The schema of a canonical `schema.table` name, unquoted and in the case it was written (`Sales Data`). */
 export function schemaOf(name: string): string | undefined {
   if (isFileDataset(name)) return undefined;
-  const parts = splitCanonical(name);
+  const parts = identifierParts(name);
   return parts.length === 2 ? parts[0] : undefined;
 }
 
-/** Splits a canonical name at the dots that are not inside quotes, keeping each part's quotes. */
-function splitCanonical(name: string): string[] {
+/** The identifier parts of a canonical table name, unquoted: `"a.b".C` → `['a.b', 'C']`. */
+export function identifierParts(name: string): string[] {
   const parts: string[] = [];
   let cur = '';
   let quoted = false;
-  for (const c of name) {
-    if (c === '"') quoted = !quoted;
-    if (c === '.' && !quoted) {
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    if (c === '"') {
+      if (quoted && name[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (c === '.' && !quoted) {
       parts.push(cur);
       cur = '';
     } else cur += c;

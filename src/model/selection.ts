@@ -16,7 +16,7 @@ import picomatch from 'picomatch';
 import { closest } from 'fastest-levenshtein';
 import { DuckorchError } from '../errors.js';
 import type { TaskGraph } from './graph/dag.js';
-import { parseDatasetName } from './names.js';
+import { datasetKey, parseDatasetName } from './names.js';
 
 export interface SelectableTask {
   name: string;
@@ -90,7 +90,8 @@ function baseMatches(atom: Atom, tasks: readonly SelectableTask[]): Set<string> 
   const out = new Set<string>();
   const is = matcher(atom.value);
   const dataset = parseDatasetName(atom.value);
-  const isDataset = (t: SelectableTask) => t.produces.some((p) => is(p) || (dataset !== undefined && p === dataset));
+  const isDataset = (t: SelectableTask) =>
+    t.produces.some((p) => is(p) || (dataset !== undefined && datasetKey(p) === datasetKey(dataset)));
   const looksLikePath = atom.value.includes('/') || atom.value.endsWith('.sql');
   for (const t of tasks) {
     let hit: boolean;

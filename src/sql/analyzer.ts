@@ -4,6 +4,7 @@
  * re-assembled query is sent to `json_serialize_sql` in one batch: parse errors come back
  * with DuckDB's own message and position, SELECTs come back as an AST to walk.
  */
+import { DatasetSet } from '../model/names.js';
 import { collectReads, type Json } from './ast-refs.js';
 import { planStatement, type StatementPlan } from './statement-plan.js';
 import { SqlLexError, splitStatements, tokenize, type SqlStatement } from './tokenizer.js';
@@ -93,9 +94,9 @@ export class SqlAnalyzer {
     const parsed = texts.length > 0 ? (await this.parser.serialize(texts)).map((j) => JSON.parse(j) as SerializeResult) : [];
     const fallbackTexts: string[] = [];
     const fallbackBodies: number[] = [];
-    const reads = bodies.map(() => new Set<string>());
-    const writes = bodies.map(() => new Set<string>());
-    const temporary = bodies.map(() => new Set<string>());
+    const reads = bodies.map(() => new DatasetSet());
+    const writes = bodies.map(() => new DatasetSet());
+    const temporary = bodies.map(() => new DatasetSet());
 
     for (const p of pending) {
       const result = results[p.body]!;

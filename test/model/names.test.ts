@@ -1,16 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalFileName, canonicalTableName, FILE_PREFIX, isFileDataset, parseDatasetName, schemaOf } from '../../src/model/names.js';
+import {
+  canonicalFileName,
+  canonicalTableName,
+  DatasetSet,
+  datasetKey,
+  FILE_PREFIX,
+  identifierParts,
+  isFileDataset,
+  parseDatasetName,
+  schemaOf,
+} from '../../src/model/names.js';
 
 describe('canonicalTableName', () => {
   it.each<[string[], string]>([
     [['users'], 'users'],
-    [['Analytics', 'Users'], 'analytics.users'],
+    [['Analytics', 'Users'], 'Analytics.Users'],
     [['main', 'users'], 'users'],
     [['MAIN', 'users'], 'users'],
     [['db', 'main', 'users'], 'db.main.users'],
     [['main'], 'main'],
-    [['my schema', 'My Table'], '"my schema"."my table"'],
+    [['my schema', 'My Table'], '"my schema"."My Table"'],
     [['a"b'], '"a""b"'],
     [['1abc'], '"1abc"'],
     [['a$b'], 'a$b'],
@@ -45,13 +55,14 @@ describe('isFileDataset', () => {
 describe('parseDatasetName', () => {
   it.each<[string, string]>([
     ['users', 'users'],
-    ['  Users  ', 'users'],
+    ['  Users  ', 'Users'],
     ['analytics.users', 'analytics.users'],
-    ['Analytics.Users', 'analytics.users'],
+    ['Analytics.Users', 'Analytics.Users'],
     ['main.users', 'users'],
     ['cat.sch.tbl', 'cat.sch.tbl'],
-    ['"Odd Name".t', '"odd name".t'],
-    ['"MyTable"', 'mytable'],
+    ['"Odd Name".t', '"Odd Name".t'],
+    ['"MyTable"', 'MyTable'],
+    ['"my table"', '"my table"'],
     ['"a""b"', '"a""b"'],
     ['"a.b".c', '"a.b".c'],
     ['_x$1', '_x$1'],
@@ -82,14 +93,35 @@ describe('parseDatasetName', () => {
   });
 });
 
+describe('datasetKey and DatasetSet', () => {
+  it('compare tables case-insensitively and files exactly', () => {
+    expect(datasetKey('"Sales Data".Orders')).toBe(datasetKey('"sales data".orders'));
+    expect(datasetKey('file:Data/X.csv')).not.toBe(datasetKey('file:data/x.csv'));
+    const set = new DatasetSet(['Finance.Ledger', 'finance.ledger', 'file:a.csv', 'file:A.csv']);
+    expect([...set]).toEqual(['Finance.Ledger', 'file:a.csv', 'file:A.csv']);
+    expect(set.has('FINANCE.LEDGER')).toBe(true);
+  });
+
+  it('identifierParts undoes canonicalTableName', () => {
+    const part = fc.string({ minLength: 1, maxLength: 8 });
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 3 }), (parts) => {
+        fc.pre(!(parts.length === 2 && parts[0]!.toLowerCase() === 'main'));
+        expect(identifierParts(canonicalTableName(parts))).toEqual(parts);
+      }),
+    );
+  });
+});
+
 describe('schemaOf', () => {
   it.each<[string, string | undefined]>([
     ['analytics.users', 'analytics'],
     ['users', undefined],
-    // Quoted parts keep their quotes, so the schema can be pasted back into SQL as is.
-    ['"my schema"."my table"', '"my schema"'],
-    ['"a.b".c', '"a.b"'],
-    ['"a""b".c', '"a""b"'],
+    // Unquoted, in the case written: callers quote it for SQL.
+    ['"My Schema"."my table"', 'My Schema'],
+    ['Finance.Ledger', 'Finance'],
+    ['"a.b".c', 'a.b'],
+    ['"a""b".c', 'a"b'],
     ['file:data/x.csv', undefined],
     ['cat.sch.tbl', undefined],
   ])('%j → %j', (name, schema) => {

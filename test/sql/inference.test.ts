@@ -58,10 +58,10 @@ const CORPUS: Array<[string, string, string[], string[]]> = [
   [
     'qualified and quoted names',
     'SELECT * FROM "Raw"."Users" JOIN cat.sch.tbl ON true JOIN main.plain ON true',
-    ['cat.sch.tbl', 'plain', 'raw.users'],
+    ['Raw.Users', 'cat.sch.tbl', 'plain'],
     [],
   ],
-  ['quoted name with space', 'CREATE TABLE "my schema"."My Table" AS SELECT 1', [], ['"my schema"."my table"']],
+  ['quoted name with space', 'CREATE TABLE "my schema"."My Table" AS SELECT 1', [], ['"my schema"."My Table"']],
   [
     'file table functions',
     "CREATE TABLE t AS SELECT * FROM read_parquet('data/x.parquet') JOIN read_csv(['a.csv', 'b.csv'], header = true) ON true",
@@ -74,7 +74,7 @@ const CORPUS: Array<[string, string, string[], string[]]> = [
     ['file:s3://bucket/data/*.parquet'],
     [],
   ],
-  ['query_table reads the named tables', "SELECT * FROM query_table(['raw.a', 'B'])", ['b', 'raw.a'], []],
+  ['query_table reads the named tables', "SELECT * FROM query_table(['raw.a', 'B'])", ['B', 'raw.a'], []],
   ['replacement scan of a file', "SELECT * FROM 'data/events.json'", ['file:data/events.json'], []],
   ['INSERT INTO SELECT', 'INSERT INTO tgt SELECT * FROM src1 JOIN src2 USING (id)', ['src1', 'src2'], ['tgt']],
   ['INSERT OR REPLACE BY NAME with columns', 'INSERT OR REPLACE INTO tgt BY NAME SELECT * FROM s', ['s'], ['tgt']],

@@ -6,6 +6,7 @@
  * - `@inputs` and `@depends_on` add to what is inferred (for reads SQL cannot show, e.g. dynamic SQL).
  */
 import { DuckorchError, type SourceLocation } from '../../errors.js';
+import { DatasetSet, datasetKey } from '../names.js';
 import { codeVersion } from './code-version.js';
 import type { TaskDefinition, TaskHeader } from './task.js';
 
@@ -21,10 +22,11 @@ export function buildTask(
   body: { sql: string; line: number; col: number },
   io: InferredIo,
 ): TaskDefinition {
-  const outputs = header.declaredOutputs ?? [...io.writes];
-  const inputs = [...new Set([...io.reads, ...header.declaredInputs])].filter((i) => !outputs.includes(i)).sort();
+  const outputs = new DatasetSet(header.declaredOutputs ?? io.writes);
+  const inputs = [...new DatasetSet([...io.reads, ...header.declaredInputs])].filter((i) => !outputs.has(i)).sort();
+  const first = [...outputs][0];
   // `@asset_group` & co. without `@asset name=` describe the primary (first) output.
-  const asset = header.asset && header.asset.name === '' && outputs[0] ? { ...header.asset, name: outputs[0] } : header.asset;
+  const asset = header.asset && header.asset.name === '' && first ? { ...header.asset, name: first } : header.asset;
   return {
     ...header,
     asset,
@@ -34,7 +36,7 @@ export function buildTask(
     bodyCol: body.col,
     codeVersion: codeVersion(body.sql),
     inputs,
-    outputs: [...new Set(outputs)],
+    outputs: [...outputs],
     statementCount: io.statementCount,
   };
 }
@@ -52,7 +54,7 @@ export function bodyLocation(file: string, body: string, bodyLine: number, bodyC
 export function checkTask(task: TaskDefinition): DuckorchError[] {
   const errors: DuckorchError[] = [];
   const at = { file: task.file, line: 1, col: 1 };
-  if (task.asset && task.asset.name !== '' && !task.outputs.includes(task.asset.name)) {
+  if (task.asset && task.asset.name !== '' && !task.outputs.some((o) => datasetKey(o) === datasetKey(task.asset!.name))) {
     errors.push(
       new DuckorchError(
         'HEADER_VALUE',

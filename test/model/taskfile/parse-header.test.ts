@@ -184,8 +184,8 @@ describe('parseTaskHeader: every header key (good paths)', () => {
       '-- @outputs analytics.Users',
       '-- @outputs analytics.events',
     ]);
-    expect(h.declaredInputs).toEqual(['raw.users', 'events', 'file:data/x.csv', 'file:data/y.parquet', '"odd name".t']);
-    expect(h.declaredOutputs).toEqual(['analytics.users', 'analytics.events']);
+    expect(h.declaredInputs).toEqual(['raw.users', 'Events', 'file:data/x.csv', 'file:data/y.parquet', '"Odd Name".t']);
+    expect(h.declaredOutputs).toEqual(['analytics.Users', 'analytics.events']);
   });
 
   it('@depends_on and @tags are CSV lists; empty items are dropped', () => {
@@ -283,7 +283,7 @@ describe('parseTaskHeader: every header key (good paths)', () => {
     ['-- @asset name=analytics.users', 'analytics.users'],
     ['-- @asset analytics.users', 'analytics.users'],
     ['-- @asset name="analytics.users"', 'analytics.users'],
-    ['-- @asset Main.Users', 'users'],
+    ['-- @asset Main.Users', 'Users'],
   ])('%s declares asset %s with default metadata', (line, name) => {
     expect(ok([line]).asset).toEqual({ name, kind: 'table', group: null, owner: null, description: null, tags: [] });
   });

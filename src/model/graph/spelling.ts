@@ -1,0 +1,26 @@
+/**
+ * One spelling per dataset across a project. DuckDB matches names case-insensitively, so
+ * `Finance.Ledger` written by one task and `finance.ledger` read by another are one dataset;
+ * graphs, lineage and listings show it once, as its producing task wrote it (or, for a source
+ * nobody writes, as the first task in name order reads it).
+ */
+import { datasetKey } from '../names.js';
+import type { TaskDefinition } from '../taskfile/task.js';
+
+export function unifySpellings<T extends TaskDefinition>(tasks: readonly T[]): T[] {
+  const spelling = new Map<string, string>();
+  const ordered = [...tasks].sort((a, b) => a.name.localeCompare(b.name));
+  for (const t of ordered) for (const o of t.outputs) if (!spelling.has(datasetKey(o))) spelling.set(datasetKey(o), o);
+  for (const t of ordered) for (const i of t.inputs) if (!spelling.has(datasetKey(i))) spelling.set(datasetKey(i), i);
+  const spell = (name: string) => spelling.get(datasetKey(name)) ?? name;
+  const same = (names: readonly string[]) => names.every((n) => spell(n) === n);
+  return tasks.map((t) => {
+    if (same(t.inputs) && same(t.outputs) && (!t.asset || spell(t.asset.name) === t.asset.name)) return t;
+    return {
+      ...t,
+      inputs: t.inputs.map(spell),
+      outputs: t.outputs.map(spell),
+      asset: t.asset ? { ...t.asset, name: spell(t.asset.name) } : t.asset,
+    };
+  });
+}
