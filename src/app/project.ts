@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { closest } from 'fastest-levenshtein';
 import type { Config } from '../config/config.js';
 import { DuckorchError, DuckorchErrors } from '../errors.js';
 import { deriveAssets } from '../model/assets.js';
@@ -17,6 +16,7 @@ import { walkLineage, type LineageHop } from '../model/graph/lineage.js';
 import { renderMermaid, type GraphMode } from '../model/graph/mermaid.js';
 import { DatasetSet, datasetKey, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
 import { selectTasks, type SelectableTask } from '../model/selection.js';
+import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
 import { splitHeaderBlock } from '../model/taskfile/header-block.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
@@ -355,8 +355,8 @@ function staleFiles(tasks: readonly RegisteredTask[]): string[] {
 }
 
 export function unknownName(what: string, name: string, candidates: readonly string[]): DuckorchError {
-  const suggestion = candidates.length > 0 ? closest(name, [...candidates]) : undefined;
-  return new DuckorchError('UNKNOWN_NAME', `unknown ${what} \`${name}\``, suggestion ? { hint: `did you mean \`${suggestion}\`?` } : {});
+  const hint = didYouMean(name, candidates);
+  return new DuckorchError('UNKNOWN_NAME', `unknown ${what} \`${name}\``, hint ? { hint } : {});
 }
 
 /** Parses and analyses files without any project database: what `validate` does. */

@@ -13,10 +13,10 @@
  * Space separates a union, comma an intersection. `*` and `?` glob within names.
  */
 import picomatch from 'picomatch';
-import { closest } from 'fastest-levenshtein';
 import { DuckorchError } from '../errors.js';
 import type { TaskGraph } from './graph/dag.js';
 import { datasetKey, parseDatasetName } from './names.js';
+import { didYouMean } from './suggest.js';
 
 export interface SelectableTask {
   name: string;
@@ -53,7 +53,10 @@ function parseAtom(text: string): Atom {
   const method = rawMethod === 'file' ? undefined : rawMethod;
   const value = rawMethod === 'file' ? `file:${rawValue}` : rawValue;
   if (method !== undefined && !(METHODS as readonly string[]).includes(method)) {
-    throw selectorError(`unknown selector method \`${method}:\` in \`${text}\``, `did you mean \`${closest(method, [...METHODS])}:\`?`);
+    throw selectorError(
+      `unknown selector method \`${method}:\` in \`${text}\``,
+      didYouMean(method, METHODS, (m) => `\`${m}:\``),
+    );
   }
   if (at && upN !== undefined) throw selectorError(`\`@\` cannot be combined with a \`+\` prefix in \`${text}\``);
   const hops = (n: string | undefined) => (n === undefined ? null : n === '' ? undefined : Number(n));
@@ -119,6 +122,24 @@ function baseMatches(atom: Atom, tasks: readonly SelectableTask[]): Set<string> 
   return out;
 }
 
+/** What a selector of this method could have named, for "did you mean". */
+function candidatesFor(method: Method, tasks: readonly SelectableTask[]): string[] {
+  switch (method) {
+    case 'tag':
+      return tasks.flatMap((t) => t.tags);
+    case 'group':
+      return tasks.flatMap((t) => (t.group === null ? [] : [t.group]));
+    case 'path':
+      return tasks.map((t) => t.file);
+    case 'task':
+      return tasks.map((t) => t.name);
+    case 'asset':
+      return tasks.flatMap((t) => t.produces);
+    default:
+      return [...tasks.map((t) => t.name), ...tasks.flatMap((t) => t.produces)];
+  }
+}
+
 function expand(atom: Atom, base: Set<string>, graph: TaskGraph): Set<string> {
   const out = new Set(base);
   if (atom.at) {
@@ -140,9 +161,8 @@ function evaluate(expressions: readonly string[], tasks: readonly SelectableTask
       const atom = parseAtom(part);
       const base = baseMatches(atom, tasks);
       if (base.size === 0) {
-        const candidates = [...tasks.map((t) => t.name), ...tasks.flatMap((t) => t.produces)];
-        const suggestion = candidates.length > 0 ? closest(atom.value, candidates) : undefined;
-        throw selectorError(`selector \`${part}\` matches no task or asset`, suggestion ? `did you mean \`${suggestion}\`?` : undefined);
+        const candidates = candidatesFor(atom.method, tasks);
+        throw selectorError(`selector \`${part}\` matches no task or asset`, didYouMean(atom.value, candidates));
       }
       const selected = expand(atom, base, graph);
       intersection = intersection ? new Set([...intersection].filter((n) => selected.has(n))) : selected;

@@ -4,9 +4,9 @@
  * most one producing task; the graph must be acyclic.
  */
 import { DuckorchError, DuckorchErrors } from '../../errors.js';
-import { closest } from 'fastest-levenshtein';
 import picomatch from 'picomatch';
 import { FILE_PREFIX, isFileDataset } from '../names.js';
+import { didYouMean } from '../suggest.js';
 
 export interface GraphTask {
   name: string;
@@ -126,11 +126,9 @@ export class TaskGraph {
       for (const dep of t.dependsOn) {
         if (tasks.has(dep)) addEdge(dep, t.name);
         else {
-          const suggestion = names.length > 0 ? closest(dep, names) : undefined;
+          const hint = didYouMean(dep, names);
           errors.push(
-            new DuckorchError('UNKNOWN_NAME', `task \`${t.name}\` (${t.file}) depends on unknown task \`${dep}\``, {
-              ...(suggestion ? { hint: `did you mean \`${suggestion}\`?` } : {}),
-            }),
+            new DuckorchError('UNKNOWN_NAME', `task \`${t.name}\` (${t.file}) depends on unknown task \`${dep}\``, hint ? { hint } : {}),
           );
         }
       }

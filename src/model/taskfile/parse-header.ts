@@ -2,7 +2,6 @@
  * Turns header lines into a `TaskHeader`, collecting every error and warning with its
  * `file:line:col` instead of stopping at the first (spec §1, with its gaps fixed).
  */
-import { closest } from 'fastest-levenshtein';
 import { DuckorchError } from '../../errors.js';
 import { CONDITION_FORM, firstIntervalUnit, formatCondition, parseCondition } from '../automation/condition.js';
 import { CRON_FORM, checkCron } from '../cron.js';
@@ -11,6 +10,7 @@ import { parseDatasetName } from '../names.js';
 import { PARTITION_FORM, parsePartitions } from '../partitions.js';
 import type { HeaderLine } from './header-block.js';
 import { splitQuotedSql } from './quoted.js';
+import { didYouMean } from '../suggest.js';
 import type { CheckDecl, CheckOp, ParamType, TaskHeader, TaskTest, TestAssertion } from './task.js';
 
 export const HEADER_KEYS = [
@@ -137,11 +137,11 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
   for (const line of headers) {
     const key = line.key.toLowerCase();
     if (!(HEADER_KEYS as readonly string[]).includes(key)) {
-      const suggestion = line.key === '' ? undefined : closest(key, [...HEADER_KEYS]);
+      const hint = line.key === '' ? undefined : didYouMean(key, HEADER_KEYS, (k) => `\`@${k}\``);
       ctx.warnings.push(
         new DuckorchError('HEADER_SYNTAX', `unknown header \`@${line.key}\` is ignored`, {
           location: { file, line: line.line, col: line.keyCol - 1 },
-          ...(suggestion ? { hint: `did you mean \`@${suggestion}\`?` } : {}),
+          ...(hint ? { hint } : {}),
         }),
       );
       continue;
