@@ -74,6 +74,8 @@ export interface RunOptions extends Selection {
   onEvent?: (event: RunEvent) => void;
   /** Called once the selection is known, before the first task starts. */
   onPlan?: (tasks: readonly string[]) => void;
+  /** `--full-refresh`: incremental tasks start from the beginning instead of their recorded watermark. */
+  fullRefresh?: boolean;
 }
 
 export class Project {
@@ -243,6 +245,7 @@ export class Project {
       sleep: abortableSleep,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.fullRefresh ? { fullRefresh: true } : {}),
     });
     const count = (s: TaskRunRecord['status']) => records.filter((r) => r.status === s).length;
     const finished: PipelineRunRecord = {

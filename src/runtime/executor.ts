@@ -11,9 +11,17 @@ import type { TaskGraph } from '../model/graph/dag.js';
 import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import { DEFAULT_WATERMARK } from '../model/templating.js';
+import type { TemplateVariable } from '../sql/template.js';
 import type { DataTransaction, Store, TaskRunRecord } from '../store/store.js';
-import { AttemptFailure, prepareStatements, runSqlAttempt, type AttemptSuccess, type PreparedStatement } from './sql-task.js';
+import {
+  AttemptFailure,
+  prepareStatements,
+  runSqlAttempt,
+  type AttemptSuccess,
+  type PreparedStatement,
+  type VariableValue,
+} from './sql-task.js';
+import { resolveWatermark } from './watermark.js';
 
 export type RunEvent =
   | { type: 'start'; task: string; attempt: number }
@@ -36,6 +44,8 @@ export interface ExecutorOptions {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
+  /** Ignore recorded `@incremental_by` watermarks: incremental tasks load from the beginning. */
+  fullRefresh?: boolean;
 }
 
 /** Conflicts between concurrent transactions are transient; retry them this many times per attempt. */
@@ -161,10 +171,15 @@ async function runTask(o: ExecutorOptions, task: TaskDefinition): Promise<TaskRu
     codeVersion: task.codeVersion,
     assets: assetsOf(task),
   };
-  const usesWatermark = task.incrementalBy !== null || /\{\{\s*last_processed_at\s*\}\}/.test(task.sql);
-  const watermark = usesWatermark ? ((await o.store.lastWatermark(task.name)) ?? DEFAULT_WATERMARK) : DEFAULT_WATERMARK;
-  const variables = { last_processed_at: watermark, now: formatSqlTimestamp(startedAt), run_id: record.runId };
   const statements = prepareStatements(task);
+  const usesWatermark = statements.some((s) => s.variables.includes('last_processed_at'));
+  // --full-refresh starts over: the recorded watermark is ignored, as if the task never ran.
+  const recorded = usesWatermark && task.incrementalBy !== null && !o.fullRefresh ? await o.store.lastWatermark(task.name) : null;
+  const variables: Record<TemplateVariable, VariableValue> = {
+    last_processed_at: (conn) => resolveWatermark(conn, task, recorded),
+    now: formatSqlTimestamp(startedAt),
+    run_id: record.runId,
+  };
   const maxAttempts = task.retries + 1;
 
   for (let attempt = 1; ; attempt++) {
@@ -199,7 +214,7 @@ async function attemptWithConflictRetries(
   o: ExecutorOptions,
   task: TaskDefinition,
   statements: readonly PreparedStatement[],
-  variables: Record<string, string>,
+  variables: Record<TemplateVariable, VariableValue>,
   record: TaskRunRecord,
 ): Promise<TaskRunRecord> {
   let finished: TaskRunRecord | undefined;

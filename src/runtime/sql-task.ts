@@ -8,28 +8,19 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBMaterializedResult } from 
 import type { SourceLocation } from '../errors.js';
 import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
-import { substituteVariables } from '../model/templating.js';
+import { DatasetSet } from '../model/names.js';
 import { planStatement } from '../sql/statement-plan.js';
+import { renderTemplate, variablesUsed, type TemplateVariable } from '../sql/template.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/store.js';
+import { AttemptFailure } from './attempt-failure.js';
 import { checkTestQuery } from './test-query.js';
+import { readWatermark } from './watermark.js';
 
-export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'conflict' | 'cancelled';
+export { AttemptFailure, type AttemptFailureKind } from './attempt-failure.js';
 
-export class AttemptFailure extends Error {
-  constructor(
-    readonly kind: AttemptFailureKind,
-    message: string,
-    readonly context: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-
-  /** A failed assertion is deterministic: retrying would only repeat it. */
-  get retryable(): boolean {
-    return this.kind !== 'test' && this.kind !== 'cancelled';
-  }
-}
+/** A variable's value, or how to work it out inside the attempt's transaction when a statement first needs it. */
+export type VariableValue = string | ((conn: DuckDBConnection) => Promise<string>);
 
 export interface AttemptSuccess {
   rows: number;
@@ -40,7 +31,7 @@ export interface AttemptOptions {
   instance: DuckDBInstance;
   task: TaskDefinition;
   statements: readonly PreparedStatement[];
-  variables: Readonly<Record<string, string>>;
+  variables: Readonly<Record<TemplateVariable, VariableValue>>;
   timeoutMs: number | null;
   /** Aborting interrupts the running query; the attempt fails as `cancelled`. */
   signal?: AbortSignal;
@@ -63,10 +54,24 @@ function rowsAffected(result: DuckDBMaterializedResult): number {
 export interface PreparedStatement extends SqlStatement {
   /** A query whose rows nobody reads: streamed and drained rather than materialised. */
   isQuery: boolean;
+  /** Its changed rows count towards the task's `rows`: it writes something other than a temporary table. */
+  countsRows: boolean;
+  /** The `{{ }}` variables it uses, rendered just before it runs. */
+  variables: TemplateVariable[];
 }
 
 export function prepareStatements(task: TaskDefinition): PreparedStatement[] {
-  return splitStatements(task.sql).map((s) => ({ ...s, isQuery: planStatement(s).kind === 'select' }));
+  const temporary = new DatasetSet();
+  return splitStatements(task.sql).map((s) => {
+    const plan = planStatement(s);
+    for (const t of plan.temporary) temporary.add(t);
+    return {
+      ...s,
+      isQuery: plan.kind === 'select',
+      countsRows: plan.writes.some((w) => !temporary.has(w)),
+      variables: variablesUsed(s.text),
+    };
+  });
 }
 
 /** Runs a bare query to completion (so its errors surface) while holding one chunk at a time. */
@@ -105,23 +110,34 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
     let rows = 0;
     let begin = 'BEGIN TRANSACTION;\n';
+    const values: Partial<Record<TemplateVariable, string>> = {};
     for (const stmt of statements) {
       current = stmt;
+      if (stmt.variables.length > 0 && begin !== '') {
+        // A lazily worked-out value reads the database inside the transaction.
+        await conn.run(begin);
+        begin = '';
+      }
+      for (const name of stmt.variables) {
+        const v = options.variables[name];
+        values[name] ??= typeof v === 'string' ? v : await v(conn);
+      }
+      const sql = renderTemplate(stmt.text, values);
       sentBefore = begin !== '' && !stmt.isQuery ? 1 : 0;
-      const sql = substituteVariables(stmt.text, options.variables);
       if (stmt.isQuery) {
         if (begin !== '') await conn.run(begin);
         await drain(conn, sql);
       } else {
         // BEGIN travels with the first statement: one round trip fewer per task.
-        rows += rowsAffected(await conn.run(begin + sql));
+        const changed = rowsAffected(await conn.run(begin + sql));
+        if (stmt.countsRows) rows += changed;
       }
       begin = '';
     }
     current = undefined;
     if (begin !== '') await conn.run(begin);
     for (const test of task.tests) await runTest(conn, task, test);
-    const watermark = task.incrementalBy ? await readWatermark(conn, task) : null;
+    const watermark = await readWatermark(conn, task);
     const success = { rows, watermark };
     if (options.commit) await options.commit(success, { connection: conn });
     else await conn.run('COMMIT');
@@ -165,14 +181,6 @@ async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskT
       },
     );
   }
-}
-
-async function readWatermark(conn: DuckDBConnection, task: TaskDefinition): Promise<string | null> {
-  const target = task.outputs[0]!;
-  const column = `"${task.incrementalBy!.replace(/"/g, '""')}"`;
-  const reader = await conn.runAndReadAll(`SELECT max(${column})::VARCHAR FROM ${target}`);
-  const value = reader.getRows()[0]?.[0];
-  return value === null || value === undefined ? null : String(value);
 }
 
 /**

@@ -6,7 +6,7 @@
  * - `@inputs` and `@depends_on` add to what is inferred (for reads SQL cannot show, e.g. dynamic SQL).
  */
 import { DuckorchError, type SourceLocation } from '../../errors.js';
-import { DatasetSet, datasetKey } from '../names.js';
+import { DatasetSet, datasetKey, isFileDataset } from '../names.js';
 import { codeVersion } from './code-version.js';
 import type { TaskDefinition, TaskHeader } from './task.js';
 
@@ -69,8 +69,16 @@ export function checkTask(task: TaskDefinition): DuckorchError[] {
   if (task.dependsOn.includes(task.name)) {
     errors.push(new DuckorchError('HEADER_VALUE', `task \`${task.name}\` lists itself in @depends_on`, { location: at }));
   }
-  if (task.incrementalBy && task.outputs.length === 0) {
-    errors.push(new DuckorchError('HEADER_VALUE', '`@incremental_by` needs an output table to read the watermark from', { location: at }));
+  if (task.incrementalBy && (task.outputs.length === 0 || isFileDataset(task.outputs[0]!))) {
+    errors.push(
+      new DuckorchError('HEADER_VALUE', '`@incremental_by` needs an output table to read the watermark from', {
+        location: { ...at, ...task.keyLocations.incremental_by },
+        hint:
+          task.outputs.length === 0
+            ? 'the task writes nothing'
+            : `its first output is the file ${task.outputs[0]}; declare the table with @outputs`,
+      }),
+    );
   }
   if (task.sql.trim() === '') {
     errors.push(

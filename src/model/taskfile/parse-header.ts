@@ -117,6 +117,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
     declaredInputs: [],
     declaredOutputs: null,
     dependsOn: [],
+    keyLocations: {},
   };
   const seen = new Map<string, number>();
   let explicitName: string | undefined;
@@ -153,6 +154,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
       continue;
     }
     seen.set(canonicalKey, first ?? line.line);
+    h.keyLocations[canonicalKey] ??= { line: line.line, col: line.valueCol };
     const v = line.value;
     if (LIST_KEYS.has(key) && csv(v).length === 0) {
       error(
@@ -171,7 +173,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
         let nameOffset = 0;
         if (key === 'task') {
           const kv = parseKv(v);
-          const named = kv.find((t) => t.key === 'name') ?? (kv.length === 1 && kv[0]!.key === '' ? kv[0] : undefined);
+          const named = kv.find((t) => t.key === 'name') ?? kv.find((t) => t.key === '');
           if (named) {
             name = named.value;
             nameOffset = valueOffset(named);
@@ -179,8 +181,11 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
             error(line, 0, '`@task` needs a name', '@task name=<task_name>');
             break;
           }
-          for (const t of kv)
-            if (t.key !== 'name' && t.key !== '') error(line, t.offset, `unknown field \`${t.key}\` in @task`, '@task name=<task_name>');
+          for (const t of kv) {
+            if (t === named) continue;
+            if (t.key !== '') error(line, t.offset, `unknown field \`${t.key}\` in @task`, '@task name=<task_name>');
+            else error(line, t.offset, `unexpected \`${t.value}\` after the task name (a name has no spaces)`, '@task name=<task_name>');
+          }
         }
         name = unquote(name.trim());
         if (!TASK_NAME.test(name)) {

@@ -85,6 +85,8 @@ export interface TaskHeader {
   declaredInputs: string[];
   declaredOutputs: string[] | null;
   dependsOn: string[];
+  /** Where each header key's value starts (its first line), for errors found after parsing (`@task` for `@name`). */
+  keyLocations: Partial<Record<string, { line: number; col: number }>>;
 }
 
 export interface TaskSource {

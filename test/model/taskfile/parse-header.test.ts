@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DuckorchError } from '../../../src/errors.js';
 import { splitHeaderBlock } from '../../../src/model/taskfile/header-block.js';
 import { HEADER_KEYS, parseInstant, parseTaskHeader } from '../../../src/model/taskfile/parse-header.js';
+import type { TaskHeader } from '../../../src/model/taskfile/task.js';
 
 const FILE = 'tasks/users.sql';
 
@@ -65,7 +66,13 @@ describe('parseTaskHeader: defaults', () => {
       declaredInputs: [],
       declaredOutputs: null,
       dependsOn: [],
+      keyLocations: {},
     });
+  });
+
+  it('remembers where each key first appears', () => {
+    const r = parse(['-- @name x', '-- @tags a', '--   @incremental_by   ts', '-- @tags b']);
+    expect(r.header.keyLocations).toEqual({ task: { line: 1, col: 10 }, tags: { line: 2, col: 10 }, incremental_by: { line: 3, col: 24 } });
   });
 
   it.each([[undefined], ['']])('reports `task has no name` when there is neither a header nor a stem (%j)', (stem) => {
@@ -100,16 +107,18 @@ describe('parseTaskHeader: `@k v`, `@k=v` and `@k = v` are equivalent', () => {
     ['check', 'name=c "SELECT 1" expect 1'],
     ['partitions_by', 'static(a, b)'],
   ];
+  // Where the value starts differs between the forms; everything else must not.
+  const without = ({ keyLocations: _, ...rest }: TaskHeader) => rest;
   it.each(forms)('@%s', (key, value) => {
-    const a = ok([`-- @${key} ${value}`]);
-    const b = ok([`-- @${key}=${value}`]);
-    const c = ok([`-- @${key} = ${value}`]);
-    const d = ok([`--@${key}   =   ${value}   `]);
+    const a = without(ok([`-- @${key} ${value}`]));
+    const b = without(ok([`-- @${key}=${value}`]));
+    const c = without(ok([`-- @${key} = ${value}`]));
+    const d = without(ok([`--@${key}   =   ${value}   `]));
     expect(b).toEqual(a);
     expect(c).toEqual(a);
     expect(d).toEqual(a);
     // And the header had an effect (not just the defaults).
-    expect(a).not.toEqual(ok([]));
+    expect(a).not.toEqual(without(ok([])));
   });
 
   it('matches keys case-insensitively', () => {
@@ -497,6 +506,16 @@ describe('parseTaskHeader: every header key (good paths)', () => {
   });
 });
 
+describe('parseTaskHeader: a task name with words after it', () => {
+  it('reports every extra word instead of registering the first', () => {
+    const r = parse(['-- @task name=bad sql two']);
+    expect(r.errors.map((e) => [e.message, e.location?.col])).toEqual([
+      ['unexpected `sql` after the task name (a name has no spaces)', 19],
+      ['unexpected `two` after the task name (a name has no spaces)', 23],
+    ]);
+  });
+});
+
 describe('parseTaskHeader: errors carry the exact line, column and expected form', () => {
   /** [header line, message (exact or pattern), text the column must point at (undefined: past the end), expected pattern or undefined] */
   const CASES: Array<[string, string | RegExp, string | undefined, RegExp | undefined]> = [
@@ -506,6 +525,8 @@ describe('parseTaskHeader: errors carry the exact line, column and expected form
     ['-- @name has space', 'invalid task name `has space`', 'has space', /letters/],
     ['-- @task', '`@task` needs a name', undefined, /@task name=/],
     ['-- @task name=ok colour=red', 'unknown field `colour` in @task', 'colour=red', /@task name=/],
+    ['-- @task name=bad sql', 'unexpected `sql` after the task name (a name has no spaces)', 'sql', /@task name=/],
+    ['-- @task bad extra', 'unexpected `extra` after the task name (a name has no spaces)', 'extra', /@task name=/],
     ['-- @inputs raw.users, bad name, x', 'invalid dataset name `bad name` in @inputs', 'bad name', /comma-separated/],
     ['-- @outputs a.b.c.d', 'invalid dataset name `a.b.c.d` in @outputs', 'a.b.c.d', /comma-separated/],
     ['-- @depends_on ok, 1bad', 'invalid task name `1bad` in @depends_on', '1bad', /task names/],

@@ -1,0 +1,109 @@
+/**
+ * The `{{ last_processed_at }}` of an `@incremental_by` task, worked out inside the task's own
+ * transaction just before the statement that uses it, so that a table created by an earlier
+ * statement of the same task is seen:
+ *
+ * - the recorded watermark of the last success, while the target still holds rows;
+ * - otherwise (first run, `run --full-refresh`, the target dropped or emptied since) the
+ *   beginning of time *for the column's type*: 0 for numbers, the epoch for dates and
+ *   timestamps, '' for text. The type comes from the target, or else from an input table with
+ *   a column of that name; when neither is known, the epoch timestamp.
+ *
+ * A column that the existing target lacks is a mistake in the header, reported at its line.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { identifierParts, isFileDataset } from '../model/names.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
+import { DEFAULT_WATERMARK } from '../model/templating.js';
+import { AttemptFailure } from './attempt-failure.js';
+
+interface TableColumns {
+  exists: boolean;
+  /** Column name → type, for the table's columns. */
+  columns: Map<string, string>;
+}
+
+/** A table's columns from DuckDB's catalog; never an error (an error would abort the task's transaction). */
+async function tableColumns(conn: DuckDBConnection, table: string): Promise<TableColumns> {
+  const parts = identifierParts(table);
+  const [catalog, schema, name] = parts.length === 3 ? parts : parts.length === 2 ? [null, parts[0]!, parts[1]!] : [null, null, parts[0]!];
+  const reader = await conn.runAndReadAll(
+    `SELECT column_name, data_type FROM duckdb_columns()
+     WHERE lower(table_name) = lower($1)
+       AND (CASE WHEN $2::VARCHAR IS NULL THEN schema_name = current_schema() ELSE lower(schema_name) = lower($2) END)
+       AND (CASE WHEN $3::VARCHAR IS NULL THEN database_name = current_database() ELSE lower(database_name) = lower($3) END)
+     ORDER BY column_index`,
+    [name, schema, catalog],
+  );
+  const rows = reader.getRowsJS();
+  return { exists: rows.length > 0, columns: new Map(rows.map((r) => [String(r[0]), String(r[1])])) };
+}
+
+function columnType(table: TableColumns, column: string): string | undefined {
+  for (const [name, type] of table.columns) if (name.toLowerCase() === column.toLowerCase()) return type;
+  return undefined;
+}
+
+/** The first value of a column's type: where an incremental load starts from. */
+export function startOfType(type: string | undefined): string {
+  const t = (type ?? '').toUpperCase();
+  if (/^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL|DECIMAL(\(.*\))?|VARINT|BIGNUM)$/.test(t)) return '0';
+  if (t === 'DATE') return '1970-01-01';
+  if (t.startsWith('TIMESTAMP')) return DEFAULT_WATERMARK;
+  if (t.startsWith('TIME')) return '00:00:00';
+  if (t === 'VARCHAR') return '';
+  return DEFAULT_WATERMARK;
+}
+
+function missingColumn(task: TaskDefinition, target: string, table: TableColumns): AttemptFailure {
+  const at = task.keyLocations.incremental_by ?? { line: 1, col: 1 };
+  return new AttemptFailure(
+    'definition',
+    `${task.file}:${at.line}:${at.col}: @incremental_by column \`${task.incrementalBy}\` does not exist in ${target} ` +
+      `(its columns: ${[...table.columns.keys()].join(', ')})`,
+    { file: task.file, line: at.line, col: at.col },
+  );
+}
+
+/** The watermark table of an incremental task: its first output, when that is a table. */
+export function watermarkTarget(task: TaskDefinition): string | undefined {
+  const target = task.outputs[0];
+  return task.incrementalBy && target && !isFileDataset(target) ? target : undefined;
+}
+
+export async function resolveWatermark(conn: DuckDBConnection, task: TaskDefinition, recorded: string | null): Promise<string> {
+  const target = watermarkTarget(task);
+  if (!target) return recorded ?? DEFAULT_WATERMARK;
+  const column = task.incrementalBy!;
+  const table = await tableColumns(conn, target);
+  if (table.exists) {
+    const type = columnType(table, column);
+    if (type === undefined) throw missingColumn(task, target, table);
+    if (recorded !== null && (await hasRows(conn, target))) return recorded;
+    return startOfType(type);
+  }
+  for (const input of task.inputs) {
+    if (isFileDataset(input)) continue;
+    const type = columnType(await tableColumns(conn, input), column);
+    if (type !== undefined) return startOfType(type);
+  }
+  return DEFAULT_WATERMARK;
+}
+
+async function hasRows(conn: DuckDBConnection, table: string): Promise<boolean> {
+  const reader = await conn.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${table})`);
+  return reader.getRows()[0]?.[0] === true;
+}
+
+/** `max(column)` of the target after the body ran: the watermark to record; null when the target is gone or empty. */
+export async function readWatermark(conn: DuckDBConnection, task: TaskDefinition): Promise<string | null> {
+  const target = watermarkTarget(task);
+  if (!target) return null;
+  const table = await tableColumns(conn, target);
+  if (!table.exists) return null;
+  const type = columnType(table, task.incrementalBy!);
+  if (type === undefined) throw missingColumn(task, target, table);
+  const column = `"${task.incrementalBy!.replace(/"/g, '""')}"`;
+  const value = (await conn.runAndReadAll(`SELECT max(${column})::VARCHAR FROM ${target}`)).getRows()[0]?.[0];
+  return value === null || value === undefined ? null : String(value);
+}

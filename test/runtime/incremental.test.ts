@@ -1,0 +1,176 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import type { Project } from '../../src/app/project.js';
+import { tempProject, withProject, type TempProject } from '../helpers.js';
+
+async function sql(db: string, text: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(db);
+  try {
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(text)).getRowsJS();
+    conn.closeSync();
+    return rows;
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/** Runs, asserting success, and returns the task's record. */
+async function runOne(project: Project, task: string, options: { fullRefresh?: boolean } = {}) {
+  const result = await project.run({ select: [task], ...options });
+  const record = result.tasks.find((t) => t.taskName === task)!;
+  expect(record.status, record.errorMessage ?? '').toBe('success');
+  return record;
+}
+
+function integerPipeline(p: TempProject): void {
+  p.write(
+    'tasks/load_events.sql',
+    [
+      '-- @task name=load_events',
+      '-- @incremental_by id',
+      'CREATE TABLE IF NOT EXISTS mart.events (id INTEGER PRIMARY KEY, v VARCHAR);',
+      'INSERT OR REPLACE INTO mart.events SELECT id, v FROM raw.events WHERE id > {{ last_processed_at }};',
+    ].join('\n'),
+  );
+}
+
+describe('@incremental_by', () => {
+  it('starts an integer column at 0, then loads only new rows', async () => {
+    const p = tempProject();
+    integerPipeline(p);
+    await sql(p.db, "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT range::INTEGER + 1 AS id, 'v' || range AS v FROM range(5)");
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 5, lastProcessedAt: '5' });
+    });
+    await sql(p.db, "INSERT INTO raw.events VALUES (6, 'v5'), (7, 'v6')");
+    await withProject(p, async (project) => {
+      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 2, lastProcessedAt: '7' });
+    });
+    expect(await sql(p.db, 'SELECT count(*) FROM mart.events')).toEqual([[7n]]);
+  });
+
+  it('starts over when the target was dropped or emptied, and on --full-refresh', async () => {
+    const p = tempProject();
+    integerPipeline(p);
+    await sql(p.db, "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT range::INTEGER + 1 AS id, 'v' || range AS v FROM range(5)");
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      await runOne(project, 'load_events');
+    });
+    await sql(p.db, 'DROP TABLE mart.events');
+    await withProject(p, async (project) => {
+      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 5 });
+    });
+    await sql(p.db, 'DELETE FROM mart.events');
+    await withProject(p, async (project) => {
+      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 5 });
+      // Up to date: nothing new.
+      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 0, lastProcessedAt: '5' });
+      // On purpose: every row again.
+      expect(await runOne(project, 'load_events', { fullRefresh: true })).toMatchObject({ rowsCount: 5, lastProcessedAt: '5' });
+    });
+    expect(await sql(p.db, 'SELECT count(*) FROM mart.events')).toEqual([[5n]]);
+  });
+
+  it.each([
+    ['TIMESTAMP', "TIMESTAMP '2024-01-01 10:00:00' + INTERVAL (range) HOUR"],
+    ['DATE', "DATE '2024-01-01' + range::INTEGER"],
+    ['DOUBLE', 'range::DOUBLE + 0.5'],
+  ])('starts a %s column at its type’s beginning, also when its own first statement creates the table', async (_type, expr) => {
+    const p = tempProject();
+    p.write(
+      'tasks/copy.sql',
+      [
+        '-- @task name=copy',
+        '-- @incremental_by k',
+        'CREATE TABLE IF NOT EXISTS mart.copy AS SELECT * FROM raw.src WHERE false;',
+        'INSERT INTO mart.copy SELECT * FROM raw.src WHERE k > {{ last_processed_at }};',
+      ].join('\n'),
+    );
+    await sql(p.db, `CREATE SCHEMA raw; CREATE TABLE raw.src AS SELECT ${expr} AS k FROM range(4)`);
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      expect(await runOne(project, 'copy')).toMatchObject({ rowsCount: 4 });
+      expect(await runOne(project, 'copy')).toMatchObject({ rowsCount: 0 });
+    });
+  });
+
+  it('takes the column type from an input when the statement using the watermark creates the target', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/ctas.sql',
+      '-- @task name=ctas\n-- @incremental_by id\nCREATE TABLE IF NOT EXISTS mart.ctas AS SELECT * FROM raw.src WHERE id > {{ last_processed_at }};',
+    );
+    await sql(p.db, 'CREATE SCHEMA raw; CREATE TABLE raw.src AS SELECT range::BIGINT AS id FROM range(1, 4)');
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      expect(await runOne(project, 'ctas')).toMatchObject({ rowsCount: 3, lastProcessedAt: '3' });
+    });
+  });
+
+  it('reports a column the target lacks at the header line, without retrying', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/bad.sql',
+      [
+        '-- @task name=bad',
+        '-- @retries 2',
+        '-- @incremental_by updated_at',
+        'CREATE TABLE IF NOT EXISTS mart.bad (id INTEGER);',
+        'INSERT INTO mart.bad SELECT 1 WHERE 1 > {{ last_processed_at }};',
+      ].join('\n'),
+    );
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    const record = result.tasks[0]!;
+    expect(record).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(record.errorMessage).toBe(
+      `${p.tasks.replace(process.cwd() + '/', '')}/bad.sql:3:20: @incremental_by column \`updated_at\` does not exist in mart.bad (its columns: id)`,
+    );
+    expect(record.errorContext).toMatchObject({ kind: 'definition', line: 3, col: 20 });
+  });
+});
+
+describe('{{ }} in strings and comments', () => {
+  it('inserts text inside string literals and leaves comments alone', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/stamp.sql',
+      [
+        '-- @task name=stamp',
+        "CREATE OR REPLACE TABLE stamp AS SELECT '{{ run_id }}' AS quoted, {{ run_id }} AS literal, 'run {{ run_id }}!' AS text -- {{ now }}",
+      ].join('\n'),
+    );
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    const record = result.tasks[0]!;
+    expect(record.status, record.errorMessage ?? '').toBe('success');
+    expect(await sql(p.db, 'SELECT * FROM stamp')).toEqual([[record.runId, record.runId, `run ${record.runId}!`]]);
+  });
+});
+
+describe('rows', () => {
+  it('counts rows written to the task’s outputs, not to its temporary tables', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/staged.sql',
+      [
+        'CREATE TEMP TABLE stage AS SELECT range AS i FROM range(100);',
+        'INSERT INTO stage SELECT 1000;',
+        'CREATE OR REPLACE TABLE staged AS SELECT i FROM stage WHERE i < 10;',
+        'INSERT INTO staged SELECT 42;',
+      ].join('\n'),
+    );
+    const result = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return project.run();
+    });
+    expect(result.tasks[0]).toMatchObject({ status: 'success', rowsCount: 11 });
+  });
+});
