@@ -505,7 +505,7 @@ function parseTest(value: string, index: number, line: HeaderLine, error: ErrorF
     error(line, q.offset, q.message, TEST_FORM);
     return undefined;
   }
-  const { sql, rest, restOffset } = q.value;
+  const { sql, sqlOffset, rest, restOffset } = q.value;
   const [verb = '', arg, ...extra] = rest.split(/\s+/).filter((s) => s !== '');
   let assertion: TestAssertion | undefined;
   if ((verb === 'expect_empty' || verb === 'expect_non_empty') && arg === undefined) assertion = { kind: verb };
@@ -523,7 +523,7 @@ function parseTest(value: string, index: number, line: HeaderLine, error: ErrorF
     error(line, restOffset, rest === '' ? '@test is missing its assertion' : `invalid @test assertion \`${rest}\``, TEST_FORM);
     return undefined;
   }
-  return { index, sql, assertion, assertionText: rest, line: line.line };
+  return { index, sql, assertion, assertionText: rest, line: line.line, col: line.valueCol + sqlOffset };
 }
 
 const CHECK_FORM = 'name=<check> "SQL" expect eq|ne|gt|ge|lt|le <value>, expect between <lo>,<hi>, or expect_not_null';
@@ -573,7 +573,7 @@ function parseCheck(
     error(line, base + q.offset, q.message, CHECK_FORM);
     return undefined;
   }
-  const { sql, rest, restOffset } = q.value;
+  const { sql, sqlOffset, rest, restOffset } = q.value;
   const at = base + restOffset;
   const m = /^(\S+)\s*(\S*)\s*(.*)$/.exec(rest);
   const verb = m?.[1] ?? '';
@@ -619,7 +619,7 @@ function parseCheck(
     return undefined;
   }
   return {
-    decl: { name: nameField.value, sql, op, value: v, severity: severity ?? 'error', line: line.line },
+    decl: { name: nameField.value, sql, op, value: v, severity: severity ?? 'error', line: line.line, col: line.valueCol + base + sqlOffset },
     inlineSeverity: severity !== undefined,
     nameOffset: valueOffset(nameField),
   };

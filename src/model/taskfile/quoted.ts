@@ -8,6 +8,8 @@
 
 export interface QuotedSql {
   sql: string;
+  /** 0-based offset of the SQL's first character in the input. */
+  sqlOffset: number;
   /** Text after the closing quote, trimmed, and its 0-based offset in the input. */
   rest: string;
   restOffset: number;
@@ -36,9 +38,11 @@ export function splitQuotedSql(text: string, what: string): QuotedResult {
     if (last <= open) return { ok: false, message: `unterminated ${what} SQL string: add the closing \`"\``, offset: open };
     close = last;
   }
-  const sql = text.slice(open + 1, close).trim();
+  const inner = text.slice(open + 1, close);
+  const sql = inner.trim();
   if (sql === '') return { ok: false, message: `${what} SQL is empty`, offset: open };
   const after = text.slice(close + 1);
   const lead = after.length - after.trimStart().length;
-  return { ok: true, value: { sql, rest: after.trim(), restOffset: close + 1 + lead } };
+  const sqlOffset = open + 1 + inner.length - inner.trimStart().length;
+  return { ok: true, value: { sql, sqlOffset, rest: after.trim(), restOffset: close + 1 + lead } };
 }

@@ -16,7 +16,7 @@ export function taskToJson(t: TaskDefinition): Record<string, unknown> {
     timeout_seconds: t.timeoutSeconds,
     incremental_by: t.incrementalBy,
     params: t.params,
-    tests: t.tests.map((x) => ({ index: x.index, sql: x.sql, assertion: x.assertion, line: x.line })),
+    tests: t.tests.map((x) => ({ index: x.index, sql: x.sql, assertion: x.assertion, line: x.line, col: x.col })),
     asset: t.asset,
     partitions: t.partitions,
     automation: t.automation ? { condition: t.automation.condition, interval_unit: t.automation.intervalUnit } : null,

@@ -23,7 +23,9 @@ export interface TaskTest {
   assertion: TestAssertion;
   /** The assertion as written, e.g. `expect_gt 0`. */
   assertionText: string;
+  /** Where the quoted SQL starts in the file. */
   line: number;
+  col: number;
 }
 
 export const CHECK_OPS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'between', 'not_null'] as const;
@@ -36,7 +38,9 @@ export interface CheckDecl {
   /** Comparison value; `lo,hi` for between; null for not_null. */
   value: string | null;
   severity: 'error' | 'warn';
+  /** Where the quoted SQL starts in the file. */
   line: number;
+  col: number;
 }
 
 export interface AssetDecl {

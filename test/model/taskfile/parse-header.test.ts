@@ -108,7 +108,12 @@ describe('parseTaskHeader: `@k v`, `@k=v` and `@k = v` are equivalent', () => {
     ['partitions_by', 'static(a, b)'],
   ];
   // Where the value starts differs between the forms; everything else must not.
-  const without = ({ keyLocations: _, ...rest }: TaskHeader) => rest;
+  const without = (h: TaskHeader) => ({
+    ...h,
+    keyLocations: {},
+    tests: h.tests.map((t) => ({ ...t, col: 0 })),
+    checks: h.checks.map((c) => ({ ...c, col: 0 })),
+  });
   it.each(forms)('@%s', (key, value) => {
     const a = without(ok([`-- @${key} ${value}`]));
     const b = without(ok([`-- @${key}=${value}`]));
@@ -246,12 +251,12 @@ describe('parseTaskHeader: every header key (good paths)', () => {
     ];
     const h = ok(lines);
     expect(h.tests).toEqual([
-      { index: 1, sql: 'SELECT * FROM t WHERE id IS NULL', assertion: { kind: 'expect_empty' }, assertionText: 'expect_empty', line: 1 },
-      { index: 2, sql: 'SELECT * FROM t', assertion: { kind: 'expect_non_empty' }, assertionText: 'expect_non_empty', line: 2 },
-      { index: 3, sql: 'SELECT count(*) FROM t', assertion: { kind: 'expect', value: 0 }, assertionText: 'expect 0', line: 3 },
-      { index: 4, sql: 'SELECT count(*) FROM t', assertion: { kind: 'expect_gt', value: 10 }, assertionText: 'expect_gt 10', line: 4 },
-      { index: 5, sql: 'SELECT max(v) FROM t', assertion: { kind: 'expect_lt', value: -2.5 }, assertionText: 'expect_lt -2.5', line: 5 },
-      { index: 6, sql: 'SELECT 1', assertion: { kind: 'expect', value: 1 }, assertionText: 'expect_eq 1', line: 6 },
+      { index: 1, sql: 'SELECT * FROM t WHERE id IS NULL', assertion: { kind: 'expect_empty' }, assertionText: 'expect_empty', line: 1, col: 11 },
+      { index: 2, sql: 'SELECT * FROM t', assertion: { kind: 'expect_non_empty' }, assertionText: 'expect_non_empty', line: 2, col: 11 },
+      { index: 3, sql: 'SELECT count(*) FROM t', assertion: { kind: 'expect', value: 0 }, assertionText: 'expect 0', line: 3, col: 11 },
+      { index: 4, sql: 'SELECT count(*) FROM t', assertion: { kind: 'expect_gt', value: 10 }, assertionText: 'expect_gt 10', line: 4, col: 11 },
+      { index: 5, sql: 'SELECT max(v) FROM t', assertion: { kind: 'expect_lt', value: -2.5 }, assertionText: 'expect_lt -2.5', line: 5, col: 11 },
+      { index: 6, sql: 'SELECT 1', assertion: { kind: 'expect', value: 1 }, assertionText: 'expect_eq 1', line: 6, col: 11 },
     ]);
   });
 

@@ -15,11 +15,11 @@ describe('splitQuotedSql', () => {
     ["\"SELECT 'it''s'\" expect 1", "SELECT 'it''s'", 'expect 1'],
   ])('%s', (text, sql, rest) => {
     const r = splitQuotedSql(text, '@test');
-    expect(r).toEqual({ ok: true, value: { sql, rest, restOffset: text.lastIndexOf(rest) } });
+    expect(r).toEqual({ ok: true, value: { sql, sqlOffset: text.indexOf(sql), rest, restOffset: text.lastIndexOf(rest) } });
   });
 
   it('gives an empty rest just past the closing quote when there is no assertion', () => {
-    expect(splitQuotedSql('"SELECT 1"', '@test')).toEqual({ ok: true, value: { sql: 'SELECT 1', rest: '', restOffset: 10 } });
+    expect(splitQuotedSql('"SELECT 1"', '@test')).toEqual({ ok: true, value: { sql: 'SELECT 1', sqlOffset: 1, rest: '', restOffset: 10 } });
   });
 
   it('the rest offset points at the assertion in the input', () => {
