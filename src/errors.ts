@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'HEADER_VALUE'
   | 'SQL_SYNTAX'
   | 'SQL_UNSUPPORTED'
+  | 'TEMPLATE'
   | 'FILE_NOT_FOUND'
   | 'DUPLICATE_TASK'
   | 'DUPLICATE_OUTPUT'
@@ -27,6 +28,17 @@ export interface SourceLocation {
   file: string;
   line: number;
   col: number;
+}
+
+/** The JSON form of an error: what `--json` prints and what state keeps. */
+export interface ErrorJson {
+  code: ErrorCode;
+  message: string;
+  file?: string;
+  line?: number;
+  col?: number;
+  expected?: string;
+  hint?: string;
 }
 
 export interface DuckorchErrorOptions {
@@ -59,7 +71,17 @@ export class DuckorchError extends Error {
     return `${where}${this.message}${expected}${hint}`;
   }
 
-  toJSON(): Record<string, unknown> {
+  /** Rebuilds an error from `toJSON()` (errors kept in state, e.g. a registered file's warnings). */
+  static fromJSON(json: ErrorJson): DuckorchError {
+    const location = json.file !== undefined ? { file: json.file, line: json.line ?? 1, col: json.col ?? 1 } : undefined;
+    return new DuckorchError(json.code, json.message, {
+      ...(location ? { location } : {}),
+      ...(json.expected ? { expected: json.expected } : {}),
+      ...(json.hint ? { hint: json.hint } : {}),
+    });
+  }
+
+  toJSON(): ErrorJson {
     return {
       code: this.code,
       message: this.message,

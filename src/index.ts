@@ -1,6 +1,6 @@
 /** The duck-orch library API: the same application service the CLI uses. */
-export { Project, validateFiles } from './app/project.js';
-export type { RegisterResult, RunOptions, RunResult, Selection, TaskListing } from './app/project.js';
+export { Project, validatePaths } from './app/project.js';
+export type { RegisterResult, RunOptions, RunResult, Selection, TaskListing, Validation } from './app/project.js';
 export { loadConfig, ConfigSchema } from './config/config.js';
 export type { Config } from './config/config.js';
 export { DuckorchError, DuckorchErrors } from './errors.js';

@@ -11,10 +11,9 @@ import type { Config } from '../config/config.js';
 import { DuckorchError, DuckorchErrors } from '../errors.js';
 import { deriveAssets } from '../model/assets.js';
 import { TaskGraph } from '../model/graph/dag.js';
-import { unifySpellings } from '../model/graph/spelling.js';
 import { walkLineage, type LineageHop } from '../model/graph/lineage.js';
 import { renderMermaid, type GraphMode } from '../model/graph/mermaid.js';
-import { DatasetSet, datasetKey, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
+import { DatasetSet, datasetKey, isFileDataset, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
 import { selectTasks, type SelectableTask } from '../model/selection.js';
 import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
@@ -28,7 +27,9 @@ import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
 import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
 import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import type { PipelineRunRecord, RegisteredTask, Store, TaskRunRecord } from '../store/store.js';
-import { discoverTaskFiles, displayPath, loadTaskFiles } from './task-files.js';
+import { existingRelations } from '../runtime/catalog.js';
+import { assembleProject } from './assemble.js';
+import { discoverTaskFiles, displayPath, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
 
 export interface ProjectOptions {
   config: Config;
@@ -47,6 +48,8 @@ export interface RegisterResult {
   files: number;
   tasks: Array<{ name: string; file: string; change: 'added' | 'changed' | 'unchanged' }>;
   removed: string[];
+  /** Tables and views of removed tasks that are still in the database. */
+  leftBehind: Array<{ task: string; table: string }>;
   warnings: DuckorchError[];
 }
 
@@ -115,50 +118,88 @@ export class Project {
 
   /**
    * Registers every task file under `dir`, replacing what was registered from that folder
-   * before. All-or-nothing: any error in any file leaves the registry untouched.
+   * before. All-or-nothing: any error in any file, or in the graph they form, leaves the registry
+   * untouched, and every problem is reported at once. Files unchanged since they were registered
+   * keep their definitions without being analysed again.
    */
   async register(dir: string): Promise<RegisterResult> {
     const { files, warnings } = await discoverTaskFiles(dir);
     const root = fs.realpathSync(dir);
+    const previous = await this.store.loadRegistry();
+    const reusable = new Map(
+      previous.flatMap((t) =>
+        t.fileHash ? [[t.definition.file, { hash: t.fileHash, definition: t.definition, warnings: t.warnings }]] : [],
+      ),
+    );
     const { analyzer, done } = await this.analyzer();
     let loaded;
     try {
-      loaded = await loadTaskFiles(files, analyzer);
+      loaded = await loadTaskFiles(files, analyzer, { previous: reusable });
     } finally {
       done();
     }
-    const errors = loaded.flatMap((f) => f.errors);
     for (const f of loaded) warnings.push(...f.warnings);
-    if (errors.length > 0) throw new DuckorchErrors(errors);
 
-    const now = this.options.clock();
-    const previous = await this.store.loadRegistry();
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
     const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
-    const unified = unifySpellings([...kept.map((t) => t.definition), ...loaded.flatMap((f) => (f.task ? [f.task] : []))]);
-    const fresh: RegisteredTask[] = loaded.flatMap((f) =>
-      f.task ? [{ definition: f.task, filePath: realOrSelf(f.absolutePath), sourceRoot: root, registeredAt: now }] : [],
-    );
-    const all = [...kept, ...fresh].map((t, i) => (t.definition === unified[i] ? t : { ...t, definition: unified[i]! }));
-    const graph = TaskGraph.build(unified);
-    const { assets, edges, checks } = deriveAssets(unified);
+    const fresh = loaded.filter((f): f is LoadedTaskFile & { task: TaskDefinition } => f.task !== undefined);
+    const { definitions, graph, errors } = assembleProject([...kept.map((t) => t.definition), ...fresh.map((f) => f.task)]);
+    errors.unshift(...loaded.flatMap((f) => f.errors));
+    if (errors.length > 0) throw new DuckorchErrors(errors);
+
+    const now = this.options.clock();
+    const all: RegisteredTask[] = [
+      ...kept.map((t, i) => ({ ...t, definition: definitions[i]! })),
+      ...fresh.map((f, i) => ({
+        definition: definitions[kept.length + i]!,
+        filePath: realOrSelf(f.absolutePath),
+        sourceRoot: root,
+        registeredAt: now,
+        fileHash: f.hash ?? null,
+        warnings: f.warnings,
+      })),
+    ];
+    const { assets, edges, checks } = deriveAssets(definitions);
     await this.store.replaceRegistry(
       { tasks: all, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks },
       now,
     );
-    const freshNames = new Set(fresh.map((t) => t.definition.name));
+    const freshNames = new Set(fresh.map((f) => f.task.name));
+    const removed = [...replaced.values()].filter((t) => !freshNames.has(t.definition.name));
     return {
       root: displayPath(root),
       files: files.length,
-      tasks: all.slice(kept.length).map((t) => {
+      tasks: all.slice(kept.length).map((t, i) => {
         const before = replaced.get(t.definition.name);
-        const change = !before ? 'added' : JSON.stringify(before.definition) === JSON.stringify(t.definition) ? 'unchanged' : 'changed';
-        return { name: t.definition.name, file: t.definition.file, change };
+        const same = before && (fresh[i]!.reused || JSON.stringify(before.definition) === JSON.stringify(t.definition));
+        return { name: t.definition.name, file: t.definition.file, change: !before ? 'added' : same ? 'unchanged' : 'changed' };
       }),
-      removed: [...replaced.keys()].filter((n) => !freshNames.has(n)).sort(),
+      removed: removed.map((t) => t.definition.name).sort(),
+      leftBehind: await this.leftBehind(
+        removed.map((t) => t.definition),
+        graph,
+      ),
       warnings,
     };
+  }
+
+  /** Tables and views that removed tasks wrote, still in the database, and no remaining task writes. */
+  private async leftBehind(removed: readonly TaskDefinition[], graph: TaskGraph): Promise<Array<{ task: string; table: string }>> {
+    const candidates = removed.flatMap((t) =>
+      t.outputs.filter((o) => !isFileDataset(o) && !graph.producerOf(o)).map((table) => ({ task: t.name, table })),
+    );
+    if (candidates.length === 0) return [];
+    const conn = await this.instance.connect();
+    try {
+      const existing = await existingRelations(
+        conn,
+        candidates.map((c) => c.table),
+      );
+      return candidates.filter((c) => existing.has(c.table)).sort((a, b) => a.task.localeCompare(b.task) || a.table.localeCompare(b.table));
+    } finally {
+      conn.closeSync();
+    }
   }
 
   async registry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
@@ -362,12 +403,35 @@ export function unknownName(what: string, name: string, candidates: readonly str
   return new DuckorchError('UNKNOWN_NAME', `unknown ${what} \`${name}\``, hint ? { hint } : {});
 }
 
-/** Parses and analyses files without any project database: what `validate` does. */
-export async function validateFiles(paths: readonly string[]) {
+export interface Validation {
+  files: LoadedTaskFile[];
+  /** Problems of the project as a whole (cycles, two writers, unknown dependencies): checked when a folder is given. */
+  errors: DuckorchError[];
+  warnings: DuckorchError[];
+  /** A folder was among the paths. */
+  project: boolean;
+}
+
+/** Parses and analyses task files and folders without any project database: what `validate` does. */
+export async function validatePaths(paths: readonly string[]): Promise<Validation> {
+  const files: string[] = [];
+  const warnings: DuckorchError[] = [];
+  let project = false;
+  for (const p of paths) {
+    if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) {
+      const found = await discoverTaskFiles(p);
+      files.push(...found.files);
+      warnings.push(...found.warnings);
+      project = true;
+    } else files.push(p);
+  }
   const parser = await DuckDbSqlParser.inMemory();
+  let loaded: LoadedTaskFile[];
   try {
-    return await loadTaskFiles(paths, new SqlAnalyzer(parser));
+    loaded = await loadTaskFiles(files, new SqlAnalyzer(parser));
   } finally {
     parser.close();
   }
+  const errors = project ? assembleProject(loaded.flatMap((f) => (f.task ? [f.task] : []))).errors : [];
+  return { files: loaded, errors, warnings, project };
 }

@@ -1,23 +1,65 @@
 /**
  * Finding and reading task files: every `*.sql` under a folder (following symlinks, but never
- * out of the folder), parsed and analysed in one batch.
+ * out of the folder), read with a bounded number of open files, and parsed and analysed in
+ * batches so that memory does not grow with the project. A file whose content is unchanged
+ * since it was registered keeps its registered definition instead of being analysed again.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DuckorchError } from '../errors.js';
+import pLimit from 'p-limit';
+import { DuckorchError, type SourceLocation } from '../errors.js';
+import { didYouMean } from '../model/suggest.js';
 import { bodyLocation, buildTask, checkTask } from '../model/taskfile/build-task.js';
-import { splitHeaderBlock } from '../model/taskfile/header-block.js';
-import { parseTaskHeader } from '../model/taskfile/parse-header.js';
+import { splitHeaderBlock, type HeaderBlock } from '../model/taskfile/header-block.js';
+import { parseTaskHeader, type HeaderParseResult } from '../model/taskfile/parse-header.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import type { SqlAnalyzer } from '../sql/analyzer.js';
+import type { BodyAnalysis, SqlAnalyzer, SqlIssue } from '../sql/analyzer.js';
+import { findPlaceholders, TEMPLATE_VARIABLES } from '../sql/template.js';
+import { SqlLexError } from '../sql/tokenizer.js';
 
 export interface LoadedTaskFile {
   /** Display path (relative to the working directory when inside it). */
   file: string;
   absolutePath: string;
+  /**
+   * The task as far as it could be built. Present whenever the file names a task, even when it
+   * has errors, so that graph problems (duplicate names, cycles, two writers) can be reported
+   * together with the file's own; only files without errors may be registered.
+   */
   task: TaskDefinition | undefined;
   errors: DuckorchError[];
   warnings: DuckorchError[];
+  /** Hash of the file's content and of the analysis that read it; undefined when it could not be read. */
+  hash: string | undefined;
+  /** The definition was taken from the registry: the file did not change. */
+  reused: boolean;
+}
+
+/** What registration kept of a file, to reuse while its content is unchanged. */
+export interface PreviousFile {
+  hash: string;
+  definition: TaskDefinition;
+  warnings: DuckorchError[];
+}
+
+export interface LoadOptions {
+  /** Registered files by absolute path. */
+  previous?: ReadonlyMap<string, PreviousFile>;
+  /** Files open at once (a project of 20,000 files must load under an open-file limit of 256). */
+  readConcurrency?: number;
+  /** Files parsed and analysed together: one round trip to DuckDB each, and what is held in memory at once. */
+  batchSize?: number;
+}
+
+/**
+ * Bumped whenever what analysis stores in a definition changes, so that definitions registered
+ * by an older duck-orch are analysed again rather than reused.
+ */
+const ANALYSIS_VERSION = '2';
+
+export function contentHash(text: string): string {
+  return createHash('sha256').update(ANALYSIS_VERSION).update('\0').update(text).digest('hex').slice(0, 32);
 }
 
 export function displayPath(absolute: string, cwd = process.cwd()): string {
@@ -79,77 +121,214 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
   return { files, warnings };
 }
 
-/** Reads, parses and analyses task files; every problem is reported, none is thrown. */
-export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnalyzer): Promise<LoadedTaskFile[]> {
-  const loaded = await Promise.all(
-    paths.map(async (p) => {
-      const file = displayPath(path.resolve(p));
-      const absolutePath = path.resolve(p);
-      try {
-        return { file, absolutePath, text: await fs.readFile(p, 'utf8') };
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const message =
-          code === 'ENOENT'
-            ? `file ${file} does not exist`
-            : code === 'EISDIR'
-              ? `${file} is a folder, not a task file`
-              : `cannot read ${file}: ${(err as Error).message}`;
-        return { file, absolutePath, error: new DuckorchError('FILE_NOT_FOUND', message) };
-      }
-    }),
-  );
-  const prepared = loaded.map((f) => {
-    if ('error' in f) return { ...f, block: undefined };
-    const block = splitHeaderBlock(f.text.replace(/^\uFEFF/, ''));
-    return { ...f, block };
+interface ReadFile {
+  file: string;
+  absolutePath: string;
+  text?: string;
+  error?: DuckorchError;
+}
+
+async function readTaskFile(p: string): Promise<ReadFile> {
+  const absolutePath = path.resolve(p);
+  const file = displayPath(absolutePath);
+  try {
+    return { file, absolutePath, text: (await fs.readFile(p, 'utf8')).replace(/^\uFEFF/, '') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? `file ${file} does not exist`
+        : code === 'EISDIR'
+          ? `${file} is a folder, not a task file`
+          : `cannot read ${file}: ${(err as Error).message}`;
+    return { file, absolutePath, error: new DuckorchError('FILE_NOT_FOUND', message) };
+  }
+}
+
+/** Reads, parses and analyses task files; every problem is reported, none is thrown. Results come in the order of `paths`. */
+export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnalyzer, options: LoadOptions = {}): Promise<LoadedTaskFile[]> {
+  const limit = pLimit(options.readConcurrency ?? 32);
+  const batchSize = options.batchSize ?? 500;
+  const out: LoadedTaskFile[] = [];
+  for (let start = 0; start < paths.length; start += batchSize) {
+    const read = await Promise.all(paths.slice(start, start + batchSize).map((p) => limit(() => readTaskFile(p))));
+    out.push(...(await analyseBatch(read, analyzer, options.previous)));
+  }
+  return out;
+}
+
+interface Pending {
+  read: ReadFile & { text: string };
+  hash: string;
+  block: HeaderBlock;
+  parsed: HeaderParseResult;
+}
+
+async function analyseBatch(
+  batch: readonly ReadFile[],
+  analyzer: SqlAnalyzer,
+  previous: ReadonlyMap<string, PreviousFile> | undefined,
+): Promise<LoadedTaskFile[]> {
+  const results: Array<LoadedTaskFile | Pending> = batch.map((r): LoadedTaskFile | Pending => {
+    if (r.text === undefined) {
+      return {
+        file: r.file,
+        absolutePath: r.absolutePath,
+        task: undefined,
+        errors: [r.error!],
+        warnings: [],
+        hash: undefined,
+        reused: false,
+      };
+    }
+    const hash = contentHash(r.text);
+    const before = previous?.get(r.absolutePath);
+    if (before && before.hash === hash && before.definition.file === r.file) {
+      return {
+        file: r.file,
+        absolutePath: r.absolutePath,
+        task: before.definition,
+        errors: [],
+        warnings: before.warnings,
+        hash,
+        reused: true,
+      };
+    }
+    const block = splitHeaderBlock(r.text);
+    const stem = path.basename(r.absolutePath).replace(/\.sql$/i, '');
+    return { read: r as Pending['read'], hash, block, parsed: parseTaskHeader(block.headers, r.file, stem) };
   });
-  const bodies = prepared.filter((p) => p.block).map((p) => p.block!.body);
-  const analyses = await analyzer.analyseMany(bodies);
-  let next = 0;
-  return prepared.map((p): LoadedTaskFile => {
-    if (!p.block) return { file: p.file, absolutePath: p.absolutePath, task: undefined, errors: [p.error!], warnings: [] };
-    const analysis = analyses[next++]!;
-    const block = p.block;
-    if (block.headers.length === 0 && block.body === '') {
-      // An empty or all-comments file (a disabled task, a note) is not a task.
-      const skipped = new DuckorchError('HEADER_SYNTAX', 'no headers and no SQL: not a task, skipped', {
-        location: { file: p.file, line: 1, col: 1 },
-      });
-      return { file: p.file, absolutePath: p.absolutePath, task: undefined, errors: [], warnings: [skipped] };
-    }
-    const stem = path.basename(p.absolutePath).replace(/\.sql$/i, '');
-    const { header, errors, warnings } = parseTaskHeader(block.headers, p.file, stem);
-    for (const stray of block.strayHeaders) {
-      warnings.push(
-        new DuckorchError('HEADER_SYNTAX', `\`@${stray.key}\` comes after the SQL body started, so it is an ordinary comment`, {
-          location: { file: p.file, line: stray.line, col: stray.keyCol - 1 },
-          hint: 'move it into the header block at the top of the file',
-        }),
-      );
-    }
-    for (const issue of analysis.errors) {
-      const hint = /^\{[%#]/.test(block.body.slice(issue.offset))
-        ? 'task files are plain DuckDB SQL: Jinja blocks ({% … %}) are not supported; only {{ last_processed_at }}, {{ now }} and {{ run_id }} are substituted'
-        : undefined;
-      errors.push(
-        new DuckorchError(issue.code, issue.code === 'SQL_SYNTAX' ? `SQL: ${issue.message}` : issue.message, {
-          location: bodyLocation(p.file, block.body, block.bodyLine, block.bodyCol, issue.offset),
-          ...(hint ? { hint } : {}),
-        }),
-      );
-    }
-    const task = buildTask(
-      header,
-      p.file,
-      { sql: block.body, line: block.bodyLine, col: block.bodyCol },
-      {
-        reads: analysis.reads,
-        writes: analysis.writes,
-        statementCount: analysis.statementCount,
-      },
+  const pending = results.filter((r): r is Pending => 'read' in r);
+  const analyses = await analyzer.analyseMany(pending.map((p) => p.block.body));
+  const embedded = await analyseEmbeddedSql(pending, analyzer);
+  return results.map((r) => {
+    if (!('read' in r)) return r;
+    const k = pending.indexOf(r);
+    return buildLoaded(r, analyses[k]!, embedded[k]!);
+  });
+}
+
+function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: DuckorchError[]): LoadedTaskFile {
+  const { file, absolutePath } = p.read;
+  const block = p.block;
+  const base = { file, absolutePath, hash: p.hash, reused: false };
+  if (block.headers.length === 0 && block.body === '') {
+    // An empty or all-comments file (a disabled task, a note) is not a task.
+    const skipped = new DuckorchError('HEADER_SYNTAX', 'no headers and no SQL: not a task, skipped', {
+      location: { file, line: 1, col: 1 },
+    });
+    return { ...base, task: undefined, errors: [], warnings: [skipped] };
+  }
+  const { header, errors, warnings } = p.parsed;
+  for (const stray of block.strayHeaders) {
+    warnings.push(
+      new DuckorchError('HEADER_SYNTAX', `\`@${stray.key}\` comes after the SQL body started, so it is an ordinary comment`, {
+        location: { file, line: stray.line, col: stray.keyCol - 1 },
+        hint: 'move it into the header block at the top of the file',
+      }),
     );
-    if (errors.length === 0) errors.push(...checkTask(task));
-    return { file: p.file, absolutePath: p.absolutePath, task: errors.length === 0 ? task : undefined, errors, warnings };
+  }
+  const at = (offset: number) => bodyLocation(file, block.body, block.bodyLine, block.bodyCol, offset);
+  for (const issue of analysis.errors) errors.push(sqlIssueError(issue, block.body, at(issue.offset)));
+  for (const issue of analysis.warnings) warnings.push(sqlIssueError(issue, block.body, at(issue.offset)));
+  errors.push(...placeholderErrors(block.body, at), ...embeddedErrors);
+  const task = buildTask(
+    header,
+    file,
+    { sql: block.body, line: block.bodyLine, col: block.bodyCol },
+    { reads: analysis.reads, writes: analysis.writes, statementCount: analysis.statementCount },
+  );
+  errors.push(...checkTask(task));
+  return { ...base, task: task.name === '' ? undefined : task, errors, warnings };
+}
+
+const JINJA_HINT =
+  'task files are plain DuckDB SQL: Jinja blocks ({% … %}) are not supported, nor Jinja expressions; dependencies are inferred from the tables ' +
+  `a query names (write \`FROM schema.table\`), and only ${TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ')} are substituted`;
+
+function sqlIssueError(issue: SqlIssue, body: string, location: SourceLocation): DuckorchError {
+  const jinja = issue.code === 'SQL_SYNTAX' && /^\{[%#]/.test(body.slice(issue.offset));
+  return new DuckorchError(issue.code, issue.code === 'SQL_SYNTAX' ? `SQL: ${issue.message}` : issue.message, {
+    location,
+    ...(jinja ? { hint: JINJA_HINT } : {}),
   });
+}
+
+/** `{{ nope }}`, `{{ ref('x') }}` or `${x}` in a body: found now rather than as a syntax error at run time. */
+function placeholderErrors(body: string, at: (offset: number) => SourceLocation): DuckorchError[] {
+  let found;
+  try {
+    found = findPlaceholders(body);
+  } catch (err) {
+    if (err instanceof SqlLexError) return []; // The analysis reports it.
+    throw err;
+  }
+  const known = TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ');
+  return found
+    .filter((p) => p.variable === undefined)
+    .map((p) => {
+      const location = at(p.start);
+      if (p.dollar) {
+        return new DuckorchError('TEMPLATE', `\`${p.text}\` is not substituted in a task body (only \`\${asset}\` in @check SQL)`, {
+          location,
+          expected: known,
+        });
+      }
+      if (/^\w+\s*\(/.test(p.expression)) {
+        return new DuckorchError('TEMPLATE', `\`${p.text}\` is a Jinja expression, which duck-orch does not evaluate`, {
+          location,
+          hint: JINJA_HINT,
+        });
+      }
+      const hint = didYouMean(p.expression, TEMPLATE_VARIABLES, (v) => `\`{{ ${v} }}\``);
+      return new DuckorchError('TEMPLATE', `unknown template variable \`${p.text}\``, {
+        location,
+        expected: known,
+        ...(hint ? { hint } : {}),
+      });
+    });
+}
+
+/** Stands in for `${asset}` while a check's SQL is parsed: a table name of the same length, so offsets hold. */
+const ASSET_STAND_IN = '"asset_"';
+
+/** Parses the SQL of every `@test` and `@check` with DuckDB, so that broken test SQL fails `validate`, not a run. */
+async function analyseEmbeddedSql(pending: readonly Pending[], analyzer: SqlAnalyzer): Promise<DuckorchError[][]> {
+  const texts: string[] = [];
+  // `substitutes` finds a `${…}` that is not substituted there.
+  const owners: Array<{ file: number; what: string; line: number; col: number; sql: string; substitutes: RegExp }> = [];
+  pending.forEach((p, k) => {
+    const { header } = p.parsed;
+    for (const t of header.tests) {
+      texts.push(t.sql);
+      owners.push({ file: k, what: `@test ${t.index}`, line: t.line, col: t.col, sql: t.sql, substitutes: /\$\{[^}]*\}/ });
+    }
+    for (const c of header.checks) {
+      texts.push(c.sql.replaceAll('${asset}', ASSET_STAND_IN));
+      owners.push({ file: k, what: `@check ${c.name}`, line: c.line, col: c.col, sql: c.sql, substitutes: /\$\{(?!asset\})[^}]*\}/ });
+    }
+  });
+  const out: DuckorchError[][] = pending.map(() => []);
+  if (texts.length === 0) return out;
+  const analyses = await analyzer.analyseMany(texts);
+  analyses.forEach((a, i) => {
+    const o = owners[i]!;
+    const file = pending[o.file]!.read.file;
+    for (const issue of a.errors) {
+      out[o.file]!.push(
+        new DuckorchError(issue.code, `${o.what} SQL: ${issue.message}`, {
+          location: { file, line: o.line, col: o.col + issue.offset },
+        }),
+      );
+    }
+    const unknown = o.substitutes.exec(o.sql);
+    if (unknown) {
+      out[o.file]!.push(
+        new DuckorchError('TEMPLATE', `\`${unknown[0]}\` is not substituted in ${o.what} (only \`\${asset}\` in @check SQL)`, {
+          location: { file, line: o.line, col: o.col + unknown.index },
+        }),
+      );
+    }
+  });
+  return out;
 }

@@ -26,6 +26,8 @@ export interface BodyAnalysis {
   reads: string[];
   writes: string[];
   errors: SqlIssue[];
+  /** Statements whose effect on the graph is not tracked. */
+  warnings: SqlIssue[];
 }
 
 interface SerializeResult {
@@ -67,7 +69,7 @@ export class SqlAnalyzer {
 
   /** Analyses many bodies with one round trip to DuckDB (plus one for rare fallbacks). */
   async analyseMany(bodies: readonly string[]): Promise<BodyAnalysis[]> {
-    const results: BodyAnalysis[] = bodies.map(() => ({ statementCount: 0, reads: [], writes: [], errors: [] }));
+    const results: BodyAnalysis[] = bodies.map(() => ({ statementCount: 0, reads: [], writes: [], errors: [], warnings: [] }));
     const texts: string[] = [];
     const pending: Pending[] = [];
     bodies.forEach((body, b) => {

@@ -8,6 +8,7 @@
  * (`__orch__.runs` row) is one task's execution within it, across its retry attempts.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckorchError } from '../errors.js';
 import type { LineageEdge, TaskEdge } from '../model/graph/dag.js';
 import type { AssetCheckRecord, AssetEdgeRecord, AssetRecord } from '../model/assets.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
@@ -32,6 +33,10 @@ export interface RegisteredTask {
   /** Absolute path of the directory it was registered from. */
   sourceRoot: string;
   registeredAt: Date;
+  /** Hash of the file content it was analysed from (null when registered by an older version). */
+  fileHash: string | null;
+  /** The file's warnings when it was analysed, shown again while it is reused unchanged. */
+  warnings: DuckorchError[];
 }
 
 export interface RegistrySnapshot {

@@ -297,7 +297,7 @@ describe('output contract', () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
     await runCli(['--db', p.db, 'register', p.tasks]);
-    const bad = await runCli(['--db', p.db, 'run', '--select', 'nonexistent', '--json']);
+    const bad = await runCli(['--db', p.db, 'run', '--select', 'aa', '--json']);
     expect(bad.code).toBe(2);
     expect(json<{ errors: Array<{ code: string; hint: string }> }>(bad).errors[0]).toMatchObject({
       code: 'SELECTOR',

@@ -27,7 +27,14 @@ async function rows(instance: DuckDBInstance, sql: string): Promise<unknown[][]>
 
 function task(name: string, outputs: string[], inputs: string[] = []): RegisteredTask {
   const definition = makeTask(`-- @task name=${name}\nSELECT 1`, { writes: outputs, reads: inputs });
-  return { definition, filePath: `/p/${name}.sql`, sourceRoot: '/p', registeredAt: new Date('2026-01-01T00:00:00Z') };
+  return {
+    definition,
+    filePath: `/p/${name}.sql`,
+    sourceRoot: '/p',
+    registeredAt: new Date('2026-01-01T00:00:00Z'),
+    fileHash: null,
+    warnings: [],
+  };
 }
 
 const SPEC_TABLES = [

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../config/config.js';
 import { DuckorchError } from '../../errors.js';
 import { GRAPH_MODES, type GraphMode } from '../../model/graph/mermaid.js';
 import { taskToJson } from '../../model/taskfile/task-json.js';
-import { Project, validateFiles, type Selection } from '../../app/project.js';
+import { Project, validatePaths, type Selection } from '../../app/project.js';
 import type { AccessMode } from '../../store/duckdb/database.js';
 import { createProgress, progressEnabled } from './progress.js';
 import {
@@ -92,7 +92,8 @@ export function buildProgram(io: CliIo): Command {
       const o = output();
       const result = await withProject('create', (p) => p.register(dir));
       if (o.json) {
-        printJson(o, { ...result, warnings: result.warnings.map((w) => w.toJSON()) });
+        const { leftBehind, ...rest } = result;
+        printJson(o, { ...rest, left_behind: leftBehind, warnings: result.warnings.map((w) => w.toJSON()) });
         return;
       }
       for (const w of result.warnings) o.err(renderWarning(w));
@@ -103,7 +104,10 @@ export function buildProgram(io: CliIo): Command {
       );
       for (const t of result.tasks)
         if (t.change !== 'unchanged') o.out(`  ${t.change === 'added' ? pc.green('+') : pc.yellow('~')} ${t.name}  ${pc.dim(t.file)}`);
-      for (const n of result.removed) o.out(`  ${pc.red('-')} ${n}`);
+      for (const n of result.removed) {
+        const tables = result.leftBehind.filter((l) => l.task === n).map((l) => l.table);
+        o.out(`  ${pc.red('-')} ${n}${tables.length ? pc.dim(`  (left behind in the database: ${tables.join(', ')})`) : ''}`);
+      }
     });
 
   selectOptions(
@@ -236,35 +240,44 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('validate')
-    .description('check task files without registering them; reports every error')
-    .argument('<files...>', 'task files (.sql)')
-    .action(async (files: string[]) => {
+    .description('check task files, or a whole project folder, without a database; reports every error')
+    .argument('<paths...>', 'task files (.sql) or folders (a folder is checked as a project: cycles, two writers, unknown dependencies)')
+    .option('--strict', 'treat warnings (unknown header keys, untracked statements, …) as errors, e.g. in CI')
+    .action(async (paths: string[], opts: { strict?: boolean }) => {
       const o = output();
-      const results = await validateFiles(files);
-      const valid = results.every((r) => r.errors.length === 0);
+      const v = await validatePaths(paths);
+      const failing = (errors: readonly unknown[], warnings: readonly unknown[]) =>
+        errors.length > 0 || (opts.strict === true && warnings.length > 0);
+      const valid = !failing(v.errors, v.warnings) && v.files.every((f) => !failing(f.errors, f.warnings));
       if (o.json) {
-        const items = results.map((r) => ({
-          file: r.file,
-          valid: r.errors.length === 0,
-          task: r.task ? taskToJson(r.task) : null,
-          errors: r.errors.map((e) => e.toJSON()),
-          warnings: r.warnings.map((w) => w.toJSON()),
+        const items = v.files.map((f) => ({
+          file: f.file,
+          valid: !failing(f.errors, f.warnings),
+          task: f.task && f.errors.length === 0 ? taskToJson(f.task) : null,
+          errors: f.errors.map((e) => e.toJSON()),
+          warnings: f.warnings.map((w) => w.toJSON()),
         }));
-        printJson(o, files.length === 1 ? items[0] : { valid, files: items });
+        if (items.length === 1 && !v.project) printJson(o, items[0]);
+        else printJson(o, { valid, files: items, errors: v.errors.map((e) => e.toJSON()), warnings: v.warnings.map((w) => w.toJSON()) });
       } else {
-        for (const r of results) {
-          for (const e of r.errors) o.err(renderError(e));
-          for (const w of r.warnings) o.err(renderWarning(w));
-          if (r.task) {
-            const t = r.task;
+        for (const w of v.warnings) o.err(renderWarning(w));
+        for (const f of v.files) {
+          for (const e of f.errors) o.err(renderError(e));
+          for (const w of f.warnings) o.err(renderWarning(w));
+          const t = f.task;
+          if (f.errors.length > 0) o.out(`${pc.red('invalid')} ${f.file}: ${f.errors.length} error${f.errors.length === 1 ? '' : 's'}`);
+          else if (t)
             o.out(
-              `${pc.green('ok')} ${r.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`,
+              `${pc.green('ok')} ${f.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`,
             );
-          } else if (r.errors.length > 0) {
-            o.out(`${pc.red('invalid')} ${r.file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
-          } else {
-            o.out(`${pc.dim('skipped')} ${r.file}: not a task`);
-          }
+          else o.out(`${pc.dim('skipped')} ${f.file}: not a task`);
+        }
+        for (const e of v.errors) o.err(renderError(e));
+        if (v.project) {
+          const errors = v.errors.length + v.files.reduce((n, f) => n + f.errors.length, 0);
+          const warnings = v.warnings.length + v.files.reduce((n, f) => n + f.warnings.length, 0);
+          const counts = `${v.files.length} files, ${errors} errors, ${warnings} warnings${opts.strict ? ' (--strict)' : ''}`;
+          o.out(valid ? `${pc.green('valid')}: ${counts}` : `${pc.red('invalid')}: ${counts}`);
         }
       }
       if (!valid) throw new ExitCode(1);

@@ -5,7 +5,7 @@
  */
 import { DuckorchError, DuckorchErrors } from '../../errors.js';
 import picomatch from 'picomatch';
-import { FILE_PREFIX, isFileDataset } from '../names.js';
+import { datasetKey, FILE_PREFIX, isFileDataset } from '../names.js';
 import { didYouMean } from '../suggest.js';
 
 export interface GraphTask {
@@ -14,6 +14,8 @@ export interface GraphTask {
   inputs: readonly string[];
   outputs: readonly string[];
   dependsOn: readonly string[];
+  /** Where header values start, to point graph errors at the line that causes them. */
+  keyLocations?: Partial<Record<string, { line: number; col: number }>>;
 }
 
 export interface TaskEdge {
@@ -35,11 +37,21 @@ export class TaskGraph {
   readonly lineage: readonly LineageEdge[];
   private readonly up = new Map<string, Set<string>>();
   private readonly down = new Map<string, Set<string>>();
+  /** Produced files matched by each task's file-glob inputs. */
+  private readonly globMatches: ReadonlyMap<string, readonly string[]>;
+  private readonly producerByKey: ReadonlyMap<string, string>;
 
-  private constructor(tasks: Map<string, GraphTask>, producers: Map<string, string>, edges: TaskEdge[]) {
+  private constructor(
+    tasks: Map<string, GraphTask>,
+    producers: Map<string, string>,
+    edges: TaskEdge[],
+    globMatches: Map<string, string[]>,
+  ) {
     this.tasks = tasks;
     this.producers = producers;
     this.edges = edges;
+    this.globMatches = globMatches;
+    this.producerByKey = new Map([...producers].map(([d, t]) => [datasetKey(d), t]));
     for (const name of tasks.keys()) {
       this.up.set(name, new Set());
       this.down.set(name, new Set());
@@ -51,7 +63,7 @@ export class TaskGraph {
     const lineage: LineageEdge[] = [];
     const seen = new Set<string>();
     for (const t of tasks.values()) {
-      for (const src of t.inputs) {
+      for (const src of this.inputsOf(t.name)) {
         for (const dst of t.outputs) {
           const key = `${src}\u0000${dst}\u0000${t.name}`;
           if (src !== dst && !seen.has(key)) {
@@ -64,18 +76,30 @@ export class TaskGraph {
     this.lineage = lineage;
   }
 
-  /**
-   * Builds the graph, or throws every problem found: a duplicate task name, a dataset written
-   * by two tasks, an unknown `@depends_on`, a cycle.
-   */
+  /** Builds the graph, or throws every problem `analyse` finds. */
   static build(taskList: readonly GraphTask[]): TaskGraph {
+    const { graph, errors } = TaskGraph.analyse(taskList);
+    if (errors.length === 1) throw errors[0]!;
+    if (errors.length > 1) throw new DuckorchErrors(errors);
+    return graph;
+  }
+
+  /**
+   * Builds the graph and finds every problem at once: a duplicate task name, a dataset written
+   * by two tasks, an unknown `@depends_on`, a cycle. The graph is returned even when there are
+   * problems (the first task of a name and the first writer of a dataset win), so that callers
+   * can report them all together with other errors.
+   */
+  static analyse(taskList: readonly GraphTask[]): { graph: TaskGraph; errors: DuckorchError[] } {
     const errors: DuckorchError[] = [];
     const tasks = new Map<string, GraphTask>();
+    const at = (t: GraphTask, key?: string) => ({ location: { file: t.file, line: 1, col: 1, ...(key ? t.keyLocations?.[key] : {}) } });
     for (const t of taskList) {
       const other = tasks.get(t.name);
       if (other) {
         errors.push(
           new DuckorchError('DUPLICATE_TASK', `task \`${t.name}\` is defined twice: in ${other.file} and in ${t.file}`, {
+            ...at(t, 'task'),
             hint: 'task names must be unique; rename one with `-- @task name=<other_name>`',
           }),
         );
@@ -93,6 +117,7 @@ export class TaskGraph {
               'DUPLICATE_OUTPUT',
               `\`${out}\` is written by two tasks: ${other} (${tasks.get(other)!.file}) and ${t.name} (${t.file})`,
               {
+                ...at(t, 'outputs'),
                 hint: 'each table must have one producing task: merge the two, or declare `-- @outputs` on one of them to name what it really produces',
               },
             ),
@@ -113,6 +138,7 @@ export class TaskGraph {
     };
     const names = [...tasks.keys()];
     const producedFiles = [...producers.keys()].filter(isFileDataset);
+    const globMatches = new Map<string, string[]>();
     for (const t of tasks.values()) {
       for (const input of t.inputs) {
         const producer = producers.get(input);
@@ -120,7 +146,11 @@ export class TaskGraph {
         // `read_parquet('out/*.parquet')` depends on the tasks writing files the glob matches.
         if (isFileDataset(input) && /[*?[]/.test(input)) {
           const matches = picomatch(input.slice(FILE_PREFIX.length));
-          for (const file of producedFiles) if (matches(file.slice(FILE_PREFIX.length))) addEdge(producers.get(file)!, t.name);
+          for (const file of producedFiles) {
+            if (!matches(file.slice(FILE_PREFIX.length)) || file === input) continue;
+            addEdge(producers.get(file)!, t.name);
+            globMatches.set(t.name, [...(globMatches.get(t.name) ?? []), file]);
+          }
         }
       }
       for (const dep of t.dependsOn) {
@@ -128,13 +158,16 @@ export class TaskGraph {
         else {
           const hint = didYouMean(dep, names);
           errors.push(
-            new DuckorchError('UNKNOWN_NAME', `task \`${t.name}\` (${t.file}) depends on unknown task \`${dep}\``, hint ? { hint } : {}),
+            new DuckorchError('UNKNOWN_NAME', `task \`${t.name}\` depends on unknown task \`${dep}\``, {
+              ...at(t, 'depends_on'),
+              ...(hint ? { hint } : {}),
+            }),
           );
         }
       }
     }
     edges.sort((a, b) => a.upstream.localeCompare(b.upstream) || a.downstream.localeCompare(b.downstream));
-    const graph = new TaskGraph(tasks, producers, edges);
+    const graph = new TaskGraph(tasks, producers, edges, globMatches);
     const cycle = graph.findCycle();
     if (cycle) {
       errors.push(
@@ -143,9 +176,20 @@ export class TaskGraph {
         }),
       );
     }
-    if (errors.length === 1) throw errors[0]!;
-    if (errors.length > 1) throw new DuckorchErrors(errors);
-    return graph;
+    return { graph, errors };
+  }
+
+  /** The task writing a dataset, matching its name as DuckDB does. */
+  producerOf(dataset: string): string | undefined {
+    return this.producerByKey.get(datasetKey(dataset));
+  }
+
+  /** What a task reads, with the files other tasks produce that its file globs match. */
+  inputsOf(name: string): readonly string[] {
+    const t = this.tasks.get(name);
+    if (!t) return [];
+    const matched = this.globMatches.get(name);
+    return matched ? [...new Set([...t.inputs, ...matched])] : t.inputs;
   }
 
   upstreamOf(name: string): ReadonlySet<string> {

@@ -75,7 +75,9 @@ export function renderMermaid(graph: TaskGraph, options: MermaidOptions): string
   const addClass = (status: string | undefined, id: string) => {
     const cls = statusClass(status);
     if (!cls) return;
-    classes.set(cls, [...(classes.get(cls) ?? []), id]);
+    const members = classes.get(cls);
+    if (members) members.push(id);
+    else classes.set(cls, [id]);
   };
   const declared = new Set<string>();
   const declareDataset = (name: string) => {
@@ -104,14 +106,14 @@ export function renderMermaid(graph: TaskGraph, options: MermaidOptions): string
   } else if (options.mode === 'lineage') {
     for (const name of taskNames) {
       const t = graph.tasks.get(name)!;
-      for (const d of [...t.inputs, ...t.outputs]) declareDataset(d);
+      for (const d of [...graph.inputsOf(name), ...t.outputs]) declareDataset(d);
     }
     for (const e of graph.lineage) if (include(e.via)) edges.push(`    ${ids.id('d', e.src)} --> ${ids.id('d', e.dst)}`);
   } else {
     for (const name of taskNames) {
       const t = graph.tasks.get(name)!;
       const tid = ids.id('t', name);
-      for (const input of t.inputs) edges.push(`    ${declareDataset(input)} --> ${tid}`);
+      for (const input of graph.inputsOf(name)) edges.push(`    ${declareDataset(input)} --> ${tid}`);
       for (const output of t.outputs) edges.push(`    ${tid} --> ${declareDataset(output)}`);
     }
   }

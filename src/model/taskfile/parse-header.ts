@@ -619,7 +619,15 @@ function parseCheck(
     return undefined;
   }
   return {
-    decl: { name: nameField.value, sql, op, value: v, severity: severity ?? 'error', line: line.line, col: line.valueCol + base + sqlOffset },
+    decl: {
+      name: nameField.value,
+      sql,
+      op,
+      value: v,
+      severity: severity ?? 'error',
+      line: line.line,
+      col: line.valueCol + base + sqlOffset,
+    },
     inlineSeverity: severity !== undefined,
     nameOffset: valueOffset(nameField),
   };

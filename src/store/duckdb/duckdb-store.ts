@@ -4,6 +4,7 @@
  * Bulk writes go through one `from_json` query per table rather than a statement per row.
  */
 import { listValue, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
+import { DuckorchError, type ErrorJson } from '../../errors.js';
 import type { LineageEdge } from '../../model/graph/dag.js';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
 import type { AccessMode } from './database.js';
@@ -43,6 +44,8 @@ const TASK_COLUMNS: ColumnTypes = {
   code_version: 'VARCHAR',
   source_root: 'VARCHAR',
   definition_json: 'VARCHAR',
+  file_hash: 'VARCHAR',
+  warnings_json: 'VARCHAR',
 };
 const TASK_EDGE_COLUMNS: ColumnTypes = { upstream: 'VARCHAR', downstream: 'VARCHAR' };
 const LINEAGE_COLUMNS: ColumnTypes = {
@@ -97,15 +100,25 @@ const TEST_RESULT_COLUMNS: ColumnTypes = {
   message: 'VARCHAR',
 };
 
-async function insertRows(conn: DuckDBConnection, table: string, columns: ColumnTypes, rows: readonly Row[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Rows per insert: one JSON parameter each, so a registry of 20,000 tasks is never one 50 MB string. */
+const INSERT_CHUNK = 1000;
+
+async function insertRows<T>(
+  conn: DuckDBConnection,
+  table: string,
+  columns: ColumnTypes,
+  items: readonly T[],
+  toRow: (item: T) => Row,
+): Promise<void> {
   const names = Object.keys(columns);
   const structure = JSON.stringify([columns]);
-  await conn.run(
+  const sql =
     `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')} ` +
-      `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`,
-    [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))],
-  );
+    `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`;
+  for (let start = 0; start < items.length; start += INSERT_CHUNK) {
+    const rows = items.slice(start, start + INSERT_CHUNK).map(toRow);
+    await conn.run(sql, [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))]);
+  }
 }
 
 /**
@@ -215,13 +228,15 @@ export class DuckDbStore implements Store {
 
   async loadRegistry(): Promise<RegisteredTask[]> {
     const reader = await this.conn.runAndReadAll(
-      'SELECT definition_json, file_path, source_root, registered_at FROM __orch__.tasks ORDER BY name',
+      'SELECT definition_json, file_path, source_root, registered_at, file_hash, warnings_json FROM __orch__.tasks ORDER BY name',
     );
     return reader.getRowObjectsJS().map((r) => ({
       definition: JSON.parse(String(r.definition_json)) as TaskDefinition,
       filePath: String(r.file_path),
       sourceRoot: String(r.source_root),
       registeredAt: toDate(r.registered_at)!,
+      fileHash: (r.file_hash as string | null) ?? null,
+      warnings: r.warnings_json ? (JSON.parse(String(r.warnings_json)) as ErrorJson[]).map(DuckorchError.fromJSON) : [],
     }));
   }
 
@@ -234,7 +249,8 @@ export class DuckDbStore implements Store {
         this.conn,
         'tasks',
         TASK_COLUMNS,
-        snapshot.tasks.map(({ definition: t, filePath, sourceRoot, registeredAt }) => ({
+        snapshot.tasks,
+        ({ definition: t, filePath, sourceRoot, registeredAt, fileHash, warnings }) => ({
           name: t.name,
           description: t.description,
           owner: t.owner,
@@ -254,83 +270,62 @@ export class DuckDbStore implements Store {
           code_version: t.codeVersion,
           source_root: sourceRoot,
           definition_json: JSON.stringify(t),
-        })),
+          file_hash: fileHash,
+          warnings_json: warnings.length > 0 ? JSON.stringify(warnings) : null,
+        }),
       );
-      await insertRows(
-        this.conn,
-        'task_edges',
-        TASK_EDGE_COLUMNS,
-        snapshot.taskEdges.map((e) => ({ upstream: e.upstream, downstream: e.downstream })),
-      );
-      await insertRows(
-        this.conn,
-        'lineage_edges',
-        LINEAGE_COLUMNS,
-        snapshot.lineageEdges.map((e) => ({
-          src_dataset: e.src,
-          dst_dataset: e.dst,
-          via_task: e.via,
-          transform_type: 'table',
-          discovered_at: now,
-          source: 'inferred',
-        })),
-      );
+      await insertRows(this.conn, 'task_edges', TASK_EDGE_COLUMNS, snapshot.taskEdges, (e) => ({
+        upstream: e.upstream,
+        downstream: e.downstream,
+      }));
+      await insertRows(this.conn, 'lineage_edges', LINEAGE_COLUMNS, snapshot.lineageEdges, (e) => ({
+        src_dataset: e.src,
+        dst_dataset: e.dst,
+        via_task: e.via,
+        transform_type: 'table',
+        discovered_at: now,
+        source: 'inferred',
+      }));
       await insertRows(
         this.conn,
         'tests',
         TEST_COLUMNS,
-        snapshot.tasks.flatMap(({ definition: t }) =>
-          t.tests.map((test) => ({ task_name: t.name, test_idx: test.index, query: test.sql, assertion: test.assertionText })),
-        ),
+        snapshot.tasks.flatMap(({ definition: t }) => t.tests.map((test) => ({ task: t.name, test }))),
+        ({ task, test }) => ({ task_name: task, test_idx: test.index, query: test.sql, assertion: test.assertionText }),
       );
-      await insertRows(
-        this.conn,
-        'assets',
-        ASSET_COLUMNS,
-        snapshot.assets.map((a) => ({
-          name: a.name,
-          kind: a.kind,
-          location: null,
-          group_name: a.group,
-          owner: a.owner,
-          description: a.description,
-          code_version: a.codeVersion,
-          defined_by_task: a.definedByTask,
-          tags: a.tags,
-          created_at: now,
-          automation_condition: a.automationCondition,
-          target_lag_seconds: a.targetLagSeconds,
-          freshness_lag_seconds: a.freshnessLagSeconds,
-          interval_unit: a.intervalUnit,
-          interval_start_ts: a.intervalStartTs,
-          lookback: a.lookback,
-          allow_partials: a.allowPartials,
-        })),
-      );
-      await insertRows(
-        this.conn,
-        'asset_edges',
-        ASSET_EDGE_COLUMNS,
-        snapshot.assetEdges.map((e) => ({
-          upstream_asset: e.upstream,
-          downstream_asset: e.downstream,
-          via_task: e.viaTask,
-          edge_type: e.edgeType,
-        })),
-      );
-      await insertRows(
-        this.conn,
-        'asset_checks',
-        ASSET_CHECK_COLUMNS,
-        snapshot.assetChecks.map((c) => ({
-          asset_name: c.asset,
-          check_name: c.name,
-          sql: c.sql,
-          expect_type: c.op,
-          expect_value: c.value,
-          severity: c.severity,
-        })),
-      );
+      await insertRows(this.conn, 'assets', ASSET_COLUMNS, snapshot.assets, (a) => ({
+        name: a.name,
+        kind: a.kind,
+        location: null,
+        group_name: a.group,
+        owner: a.owner,
+        description: a.description,
+        code_version: a.codeVersion,
+        defined_by_task: a.definedByTask,
+        tags: a.tags,
+        created_at: now,
+        automation_condition: a.automationCondition,
+        target_lag_seconds: a.targetLagSeconds,
+        freshness_lag_seconds: a.freshnessLagSeconds,
+        interval_unit: a.intervalUnit,
+        interval_start_ts: a.intervalStartTs,
+        lookback: a.lookback,
+        allow_partials: a.allowPartials,
+      }));
+      await insertRows(this.conn, 'asset_edges', ASSET_EDGE_COLUMNS, snapshot.assetEdges, (e) => ({
+        upstream_asset: e.upstream,
+        downstream_asset: e.downstream,
+        via_task: e.viaTask,
+        edge_type: e.edgeType,
+      }));
+      await insertRows(this.conn, 'asset_checks', ASSET_CHECK_COLUMNS, snapshot.assetChecks, (c) => ({
+        asset_name: c.asset,
+        check_name: c.name,
+        sql: c.sql,
+        expect_type: c.op,
+        expect_value: c.value,
+        severity: c.severity,
+      }));
     });
   }
 
@@ -439,20 +434,15 @@ export class DuckDbStore implements Store {
   }
 
   async recordTestResults(results: readonly TestResultRecord[]): Promise<void> {
-    await insertRows(
-      this.conn,
-      'test_results',
-      TEST_RESULT_COLUMNS,
-      results.map((r) => ({
-        task_name: r.taskName,
-        test_idx: r.testIndex,
-        pipeline_run_id: r.pipelineRunId,
-        executed_at: r.executedAt,
-        status: r.status,
-        actual_value: r.actual,
-        message: r.message,
-      })),
-    );
+    await insertRows(this.conn, 'test_results', TEST_RESULT_COLUMNS, results, (r) => ({
+      task_name: r.taskName,
+      test_idx: r.testIndex,
+      pipeline_run_id: r.pipelineRunId,
+      executed_at: r.executedAt,
+      status: r.status,
+      actual_value: r.actual,
+      message: r.message,
+    }));
   }
 
   async close(): Promise<void> {

@@ -191,7 +191,8 @@ describe('TaskGraph.build: errors', () => {
     const err = buildError([t('load_users', [], []), t('report', [], [], ['load_user'])]) as DuckorchError;
     expect(err).toBeInstanceOf(DuckorchError);
     expect(err.code).toBe('UNKNOWN_NAME');
-    expect(err.message).toBe('task `report` (tasks/report.sql) depends on unknown task `load_user`');
+    expect(err.message).toBe('task `report` depends on unknown task `load_user`');
+    expect(err.location?.file).toBe('tasks/report.sql');
     expect(err.hint).toBe('did you mean `load_users`?');
   });
 

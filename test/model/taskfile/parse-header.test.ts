@@ -251,11 +251,32 @@ describe('parseTaskHeader: every header key (good paths)', () => {
     ];
     const h = ok(lines);
     expect(h.tests).toEqual([
-      { index: 1, sql: 'SELECT * FROM t WHERE id IS NULL', assertion: { kind: 'expect_empty' }, assertionText: 'expect_empty', line: 1, col: 11 },
+      {
+        index: 1,
+        sql: 'SELECT * FROM t WHERE id IS NULL',
+        assertion: { kind: 'expect_empty' },
+        assertionText: 'expect_empty',
+        line: 1,
+        col: 11,
+      },
       { index: 2, sql: 'SELECT * FROM t', assertion: { kind: 'expect_non_empty' }, assertionText: 'expect_non_empty', line: 2, col: 11 },
       { index: 3, sql: 'SELECT count(*) FROM t', assertion: { kind: 'expect', value: 0 }, assertionText: 'expect 0', line: 3, col: 11 },
-      { index: 4, sql: 'SELECT count(*) FROM t', assertion: { kind: 'expect_gt', value: 10 }, assertionText: 'expect_gt 10', line: 4, col: 11 },
-      { index: 5, sql: 'SELECT max(v) FROM t', assertion: { kind: 'expect_lt', value: -2.5 }, assertionText: 'expect_lt -2.5', line: 5, col: 11 },
+      {
+        index: 4,
+        sql: 'SELECT count(*) FROM t',
+        assertion: { kind: 'expect_gt', value: 10 },
+        assertionText: 'expect_gt 10',
+        line: 4,
+        col: 11,
+      },
+      {
+        index: 5,
+        sql: 'SELECT max(v) FROM t',
+        assertion: { kind: 'expect_lt', value: -2.5 },
+        assertionText: 'expect_lt -2.5',
+        line: 5,
+        col: 11,
+      },
       { index: 6, sql: 'SELECT 1', assertion: { kind: 'expect', value: 1 }, assertionText: 'expect_eq 1', line: 6, col: 11 },
     ]);
   });

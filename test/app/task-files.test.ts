@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { loadTaskFiles, type PreviousFile } from '../../src/app/task-files.js';
+import { SqlAnalyzer, type SqlParser } from '../../src/sql/analyzer.js';
+import { DuckDbSqlParser } from '../../src/sql/duckdb-parser.js';
+import { tempProject } from '../helpers.js';
+
+/** DuckDB's parser, counting what it is asked to parse. */
+async function countingAnalyzer(): Promise<{ analyzer: SqlAnalyzer; texts: string[]; close: () => void }> {
+  const parser = await DuckDbSqlParser.inMemory();
+  const texts: string[] = [];
+  const counting: SqlParser = {
+    serialize: (batch) => {
+      texts.push(...batch);
+      return parser.serialize(batch);
+    },
+  };
+  return { analyzer: new SqlAnalyzer(counting), texts, close: () => parser.close() };
+}
+
+describe('loadTaskFiles', () => {
+  it('reuses the definition of a file whose content did not change, and analyses the changed one', async () => {
+    const p = tempProject();
+    const a = p.write('tasks/a.sql', '-- @colour red\nCREATE TABLE a AS SELECT 1 AS x;');
+    const b = p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
+    const { analyzer, texts, close } = await countingAnalyzer();
+    try {
+      const first = await loadTaskFiles([a, b], analyzer);
+      expect(first.map((f) => [f.task?.name, f.reused, f.errors.length])).toEqual([
+        ['a', false, 0],
+        ['b', false, 0],
+      ]);
+      const previous = new Map<string, PreviousFile>(
+        first.map((f) => [f.file, { hash: f.hash!, definition: f.task!, warnings: f.warnings }]),
+      );
+      p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT x + 1 AS y FROM a;');
+      texts.length = 0;
+      const second = await loadTaskFiles([a, b], analyzer, { previous });
+      expect(second.map((f) => [f.task?.name, f.reused])).toEqual([
+        ['a', true],
+        ['b', false],
+      ]);
+      // Only b's SQL went to DuckDB; a kept its definition and its warning.
+      expect(texts.some((t) => t.includes('FROM a'))).toBe(true);
+      expect(texts.some((t) => t.includes('SELECT 1 AS x'))).toBe(false);
+      expect(second[0]!.task).toBe(first[0]!.task);
+      expect(second[0]!.warnings.map((w) => w.message)).toEqual(['unknown header `@colour` is ignored']);
+    } finally {
+      close();
+    }
+  });
+
+  it('analyses in batches and returns results in the order of the paths', async () => {
+    const p = tempProject();
+    const paths = Array.from({ length: 23 }, (_, i) =>
+      p.write(`tasks/t${String(i).padStart(2, '0')}.sql`, `CREATE TABLE t${i} AS SELECT ${i};`),
+    );
+    const { analyzer, close } = await countingAnalyzer();
+    try {
+      const loaded = await loadTaskFiles(paths, analyzer, { batchSize: 5, readConcurrency: 2 });
+      expect(loaded.map((f) => f.task?.outputs[0])).toEqual(paths.map((_, i) => `t${i}`));
+    } finally {
+      close();
+    }
+  });
+});
