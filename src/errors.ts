@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'HEADER_VALUE'
   | 'SQL_SYNTAX'
   | 'SQL_UNSUPPORTED'
+  | 'SQL_UNTRACKED'
   | 'FILE_NOT_FOUND'
   | 'DUPLICATE_TASK'
   | 'DUPLICATE_OUTPUT'
