@@ -149,12 +149,6 @@ function withPrefix(prefix: string, q: string): string {
   return /^\s*with\b/i.test(q) ? `${prefix} SELECT * FROM (${q}) AS __duckorch_q` : `${prefix} ${q}`;
 }
 
-/** Subqueries of a `RETURNING` list (they read like any other subquery). */
-function returning(c: Cursor, plan: StatementPlan, prefix: string): void {
-  const at = c.findTop(['RETURNING']);
-  for (const sub of subqueries(c, at, c.tokens.length)) plan.queries.push({ text: withPrefix(prefix, sub), fallback: [] });
-}
-
 /** The statement that starts at token `from` (after `EXPLAIN ANALYZE`), as a statement of its own. */
 function subStatement(stmt: SqlStatement, text: string, from: number): { stmt: SqlStatement; text: string } {
   const first = stmt.tokens[from]!;
@@ -395,10 +389,7 @@ function planInsert(c: Cursor, plan: StatementPlan, prefix: string): StatementPl
   if (c.accept('BY', 'NAME') || c.accept('BY', 'POSITION')) {
     /* column matching mode */
   }
-  if (c.accept('DEFAULT', 'VALUES')) {
-    returning(c, plan, prefix);
-    return { ...plan, kind: 'insert' };
-  }
+  if (c.accept('DEFAULT', 'VALUES')) return { ...plan, kind: 'insert' };
   const start = c.i;
   let end = c.tokens.length;
   for (let k = start; k < c.tokens.length; k++) {
@@ -417,7 +408,6 @@ function planInsert(c: Cursor, plan: StatementPlan, prefix: string): StatementPl
     const cond = where < c.tokens.length && c.tokens[where]!.upper === 'WHERE' ? ` WHERE ${c.slice(where + 1, whereEnd)}` : '';
     plan.queries.push(query(c, withPrefix(prefix, `SELECT ${c.slice(update + 1, where)}${cond}`), update + 1, c.tokens.length));
   }
-  returning(c, plan, prefix);
   return { ...plan, kind: 'insert' };
 }
 
@@ -438,7 +428,6 @@ function planUpdate(c: Cursor, plan: StatementPlan, prefix: string): StatementPl
     (hasFrom ? ` FROM ${c.slice(from + 1, where)}` : '') +
     (hasWhere ? ` WHERE ${c.slice(where + 1, end)}` : '');
   plan.queries.push(query(c, withPrefix(prefix, text), set + 1, end));
-  returning(c, plan, prefix);
   return { ...plan, kind: 'update' };
 }
 
@@ -457,7 +446,6 @@ function planDelete(c: Cursor, plan: StatementPlan, prefix: string): StatementPl
       'SELECT 1' + (hasUsing ? ` FROM ${c.slice(using + 1, where)}` : '') + (hasWhere ? ` WHERE ${c.slice(where + 1, end)}` : '');
     plan.queries.push(query(c, withPrefix(prefix, text), using, end));
   }
-  returning(c, plan, prefix);
   return { ...plan, kind: 'delete' };
 }
 
