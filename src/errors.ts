@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'SQL_SYNTAX'
   | 'SQL_UNSUPPORTED'
   | 'TEMPLATE'
+  | 'SQL_UNTRACKED'
   | 'FILE_NOT_FOUND'
   | 'DUPLICATE_TASK'
   | 'DUPLICATE_OUTPUT'

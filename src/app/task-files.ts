@@ -56,7 +56,7 @@ export interface LoadOptions {
  * Bumped whenever what analysis stores in a definition changes, so that definitions registered
  * by an older duck-orch are analysed again rather than reused.
  */
-const ANALYSIS_VERSION = '2';
+const ANALYSIS_VERSION = '3';
 
 export function contentHash(text: string): string {
   return createHash('sha256').update(ANALYSIS_VERSION).update('\0').update(text).digest('hex').slice(0, 32);
@@ -236,7 +236,7 @@ function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: Duckorc
     header,
     file,
     { sql: block.body, line: block.bodyLine, col: block.bodyCol },
-    { reads: analysis.reads, writes: analysis.writes, statementCount: analysis.statementCount },
+    { reads: analysis.reads, writes: analysis.writes, statementCount: analysis.statementCount, lineage: analysis.lineage },
   );
   errors.push(...checkTask(task));
   return { ...base, task: task.name === '' ? undefined : task, errors, warnings };

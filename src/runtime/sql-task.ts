@@ -8,7 +8,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBMaterializedResult } from 
 import type { SourceLocation } from '../errors.js';
 import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
-import { DatasetSet } from '../model/names.js';
+import { BodyScope } from '../sql/body-scope.js';
 import { planStatement } from '../sql/statement-plan.js';
 import { renderTemplate, variablesUsed, type TemplateVariable } from '../sql/template.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
@@ -61,16 +61,13 @@ export interface PreparedStatement extends SqlStatement {
 }
 
 export function prepareStatements(task: TaskDefinition): PreparedStatement[] {
-  const temporary = new DatasetSet();
+  // Replayed in order, so that a later INSERT into a temporary table is known to be one.
+  const scope = new BodyScope();
   return splitStatements(task.sql).map((s) => {
     const plan = planStatement(s);
-    for (const t of plan.temporary) temporary.add(t);
-    return {
-      ...s,
-      isQuery: plan.kind === 'select',
-      countsRows: plan.writes.some((w) => !temporary.has(w)),
-      variables: variablesUsed(s.text),
-    };
+    const countsRows = scope.changesPersistent(plan);
+    scope.apply(plan, []);
+    return { ...s, isQuery: plan.kind === 'select', countsRows, variables: variablesUsed(s.text) };
   });
 }
 

@@ -4,10 +4,14 @@
  * re-assembled query is sent to `json_serialize_sql` in one batch: parse errors come back
  * with DuckDB's own message and position, SELECTs come back as an AST to walk.
  */
-import { DatasetSet } from '../model/names.js';
-import { collectReads, type Json } from './ast-refs.js';
+import { collectRefs, type Json } from './ast-refs.js';
+import { BodyScope, type LineageEdge } from './body-scope.js';
+import type { DatasetRef } from './dataset-ref.js';
+import { explicitPivots } from './pivot.js';
 import { planStatement, type StatementPlan } from './statement-plan.js';
 import { SqlLexError, splitStatements, tokenize, type SqlStatement } from './tokenizer.js';
+
+export type { LineageEdge } from './body-scope.js';
 
 /** Parses SQL texts with DuckDB; returns the `json_serialize_sql` JSON for each, in order. */
 export interface SqlParser {
@@ -15,18 +19,23 @@ export interface SqlParser {
 }
 
 export interface SqlIssue {
-  code: 'SQL_SYNTAX' | 'SQL_UNSUPPORTED';
+  /** SQL_SYNTAX and SQL_UNSUPPORTED are errors; SQL_UNTRACKED is a warning. */
+  code: 'SQL_SYNTAX' | 'SQL_UNSUPPORTED' | 'SQL_UNTRACKED';
   message: string;
-  /** 0-based offset into the body. */
+  /** 0-based offset into the body (for warnings, of the statement's first token). */
   offset: number;
 }
 
 export interface BodyAnalysis {
   statementCount: number;
+  /** Datasets the task reads and does not write itself. */
   reads: string[];
+  /** Datasets the task writes (creates, changes, drops or renames); temporary tables are not. */
   writes: string[];
+  /** Per statement, what it reads → what it writes, through temporary tables; deduplicated. */
+  lineage: LineageEdge[];
   errors: SqlIssue[];
-  /** Statements whose effect on the graph is not tracked. */
+  /** What the body does that cannot be inferred, and what to declare instead. */
   warnings: SqlIssue[];
 }
 
@@ -52,12 +61,32 @@ export function maskPlaceholders(body: string): string {
   return out + body.slice(last);
 }
 
+/** DuckDB's words for statements it parses but does not run, made actionable. */
+const UNSUPPORTED: Array<[RegExp, string]> = [
+  [/^Can only drop one object at a time/, 'DuckDB drops one object per statement: write one `DROP` statement for each table or view'],
+  [
+    /^T_AlterObjectSchemaStmt$/,
+    'DuckDB does not support `ALTER … SET SCHEMA`: create the table in the other schema (`CREATE TABLE s.t AS FROM t`) and drop the old one',
+  ],
+];
+
+function unsupportedMessage(message: string | undefined): string {
+  if (message === undefined) return 'statement not supported';
+  return UNSUPPORTED.find(([re]) => re.test(message))?.[1] ?? message;
+}
+
 interface Pending {
   body: number;
   plan: StatementPlan;
   stmt: SqlStatement;
   fullIndex: number;
+  /** For each of the plan's queries, the index of its text (with explicit PIVOT values) in the batch. */
   queryIndexes: number[];
+  /** What its queries read, as DuckDB's parser found them. */
+  reads: DatasetRef[];
+  untracked: string[];
+  /** A statement with an error contributes nothing. */
+  failed: boolean;
 }
 
 export class SqlAnalyzer {
@@ -69,7 +98,14 @@ export class SqlAnalyzer {
 
   /** Analyses many bodies with one round trip to DuckDB (plus one for rare fallbacks). */
   async analyseMany(bodies: readonly string[]): Promise<BodyAnalysis[]> {
-    const results: BodyAnalysis[] = bodies.map(() => ({ statementCount: 0, reads: [], writes: [], errors: [], warnings: [] }));
+    const results: BodyAnalysis[] = bodies.map(() => ({
+      statementCount: 0,
+      reads: [],
+      writes: [],
+      lineage: [],
+      errors: [],
+      warnings: [],
+    }));
     const texts: string[] = [];
     const pending: Pending[] = [];
     bodies.forEach((body, b) => {
@@ -88,21 +124,27 @@ export class SqlAnalyzer {
         const text = masked.slice(stmt.start, stmt.start + stmt.text.length);
         const plan = planStatement(stmt, text);
         const fullIndex = texts.push(text) - 1;
-        const queryIndexes = plan.kind === 'select' ? [] : plan.queries.map((q) => texts.push(q.text) - 1);
-        pending.push({ body: b, plan, stmt, fullIndex, queryIndexes });
+        const queryIndexes = plan.queries.map((q) => {
+          const query = explicitPivots(q.text);
+          return query === text ? fullIndex : texts.push(query) - 1;
+        });
+        pending.push({ body: b, plan, stmt, fullIndex, queryIndexes, reads: [], untracked: [...plan.untracked], failed: false });
       }
     });
 
     const parsed = texts.length > 0 ? (await this.parser.serialize(texts)).map((j) => JSON.parse(j) as SerializeResult) : [];
     const fallbackTexts: string[] = [];
-    const fallbackBodies: number[] = [];
-    const reads = bodies.map(() => new DatasetSet());
-    const writes = bodies.map(() => new DatasetSet());
-    const temporary = bodies.map(() => new DatasetSet());
+    const fallbackOwners: Pending[] = [];
+    const collect = (p: Pending, statements: Json) => {
+      const refs = collectRefs(statements);
+      p.reads.push(...refs.reads);
+      p.untracked.push(...refs.untracked);
+    };
 
     for (const p of pending) {
       const result = results[p.body]!;
       const full = parsed[p.fullIndex]!;
+      p.failed = true;
       if (full.error) {
         if (full.error_type === 'parser') {
           result.errors.push({
@@ -113,7 +155,7 @@ export class SqlAnalyzer {
           continue;
         }
         if (full.error_message !== NOT_SELECT) {
-          result.errors.push({ code: 'SQL_UNSUPPORTED', message: full.error_message ?? 'statement not supported', offset: p.stmt.start });
+          result.errors.push({ code: 'SQL_UNSUPPORTED', message: unsupportedMessage(full.error_message), offset: p.stmt.start });
           continue;
         }
       }
@@ -125,45 +167,41 @@ export class SqlAnalyzer {
         });
         continue;
       }
-      for (const w of p.plan.writes) writes[p.body]!.add(w);
-      for (const t of p.plan.temporary) temporary[p.body]!.add(t);
-      for (const r of p.plan.reads) reads[p.body]!.add(r);
-      if (p.plan.kind === 'select') {
-        if (!full.error && full.statements) for (const r of collectReads(full.statements)) reads[p.body]!.add(r);
-        else if (p.plan.queries[0]) {
-          // Not serialisable as written (PIVOT …): the plan wrapped it in a subquery.
-          fallbackTexts.push(p.plan.queries[0].text);
-          fallbackBodies.push(p.body);
-        }
-        continue;
-      }
+      p.failed = false;
       p.queryIndexes.forEach((qi, k) => {
         const q = parsed[qi]!;
         if (!q.error && q.statements) {
-          for (const r of collectReads(q.statements)) reads[p.body]!.add(r);
+          collect(p, q.statements);
           return;
         }
+        // Not analysable as a whole: read what its parenthesised subqueries read, and say so.
         for (const sub of p.plan.queries[k]!.fallback) {
           fallbackTexts.push(sub);
-          fallbackBodies.push(p.body);
+          fallbackOwners.push(p);
         }
+        p.untracked.push(
+          `what this statement reads could not all be inferred (DuckDB's parser cannot serialise its query: ${q.error_message ?? 'unknown error'}); only its subqueries were analysed: declare any missing input with \`@inputs\``,
+        );
       });
     }
 
     if (fallbackTexts.length > 0) {
       const second = (await this.parser.serialize(fallbackTexts)).map((j) => JSON.parse(j) as SerializeResult);
       second.forEach((r, k) => {
-        if (!r.error && r.statements) for (const name of collectReads(r.statements)) reads[fallbackBodies[k]!]!.add(name);
+        if (!r.error && r.statements) collect(fallbackOwners[k]!, r.statements);
       });
     }
 
-    results.forEach((result, b) => {
-      const tmp = temporary[b]!;
-      const written = writes[b]!;
-      result.writes = [...written].filter((w) => !tmp.has(w)).sort();
-      // What a task writes itself (or keeps in a temporary table) is not an input of it.
-      result.reads = [...reads[b]!].filter((r) => !written.has(r) && !tmp.has(r)).sort();
-    });
+    // Replay each body in order: USE, temporary tables and lineage depend on what came before.
+    const scopes = bodies.map(() => new BodyScope());
+    for (const p of pending) {
+      if (p.failed) continue;
+      const untracked = [...p.untracked, ...scopes[p.body]!.apply(p.plan, p.reads)];
+      for (const message of new Set(untracked)) {
+        results[p.body]!.warnings.push({ code: 'SQL_UNTRACKED', message, offset: p.stmt.start });
+      }
+    }
+    results.forEach((result, b) => Object.assign(result, scopes[b]!.result()));
     return results;
   }
 }

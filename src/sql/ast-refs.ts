@@ -4,8 +4,10 @@
  * QUALIFY, EXISTS, IN), set operations and CTE bodies. CTE names are resolved with SQL's
  * scoping: a CTE is visible to later CTEs of the same WITH, to its own body only when
  * recursive, and to the query and its subqueries; a CTE never counts as an input.
+ * Reads it cannot see (dynamic SQL, a file path computed at run time) are reported as untracked.
  */
-import { canonicalFileName, canonicalTableName, parseDatasetName } from '../model/names.js';
+import { identifierParts, parseDatasetName } from '../model/names.js';
+import { fileRef, tableRef, type DatasetRef } from './dataset-ref.js';
 
 /** Table functions that read files; their string arguments are file inputs. */
 const FILE_READERS = new Set([
@@ -44,18 +46,33 @@ function str(v: Json | undefined): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** Collects canonical dataset names read by a serialised statement list. */
-export function collectReads(serialized: Json): Set<string> {
-  const out = new Set<string>();
+/** Table functions that run SQL text given at run time. */
+const DYNAMIC_SQL = new Set(['query', 'json_execute_serialized_sql']);
+
+export interface QueryRefs {
+  /** Every table and file read, as written (unqualified names stay unqualified). */
+  reads: DatasetRef[];
+  /** Why some reads of the query cannot be inferred. */
+  untracked: string[];
+}
+
+interface Out {
+  reads: DatasetRef[];
+  untracked: Set<string>;
+}
+
+/** Collects the datasets read by a serialised statement list. */
+export function collectRefs(serialized: Json): QueryRefs {
+  const out: Out = { reads: [], untracked: new Set() };
   walk(serialized, [], out);
-  return out;
+  return { reads: out.reads, untracked: [...out.untracked] };
 }
 
 function inScope(name: string, scope: readonly string[]): boolean {
   return scope.includes(name.toLowerCase());
 }
 
-function walk(node: Json | undefined, scope: readonly string[], out: Set<string>): void {
+function walk(node: Json | undefined, scope: readonly string[], out: Out): void {
   if (Array.isArray(node)) {
     for (const child of node) walk(child, scope, out);
     return;
@@ -86,21 +103,39 @@ function walk(node: Json | undefined, scope: readonly string[], out: Set<string>
       const schema = str(node.schema_name);
       const catalog = str(node.catalog_name);
       if (schema === '' && catalog === '' && inScope(table, scope)) return;
-      if (schema === '' && catalog === '' && FILE_LIKE.test(table)) out.add(canonicalFileName(table));
-      else out.add(canonicalTableName([catalog, schema, table]));
+      if (schema === '' && catalog === '' && FILE_LIKE.test(table)) out.reads.push(fileRef(table));
+      else out.reads.push(tableRef([catalog, schema, table]));
       return;
     }
     case 'TABLE_FUNCTION': {
       const fn = isObject(node.function) ? node.function : undefined;
       const name = fn ? str(fn.function_name).toLowerCase() : '';
       const first = fn && Array.isArray(fn.children) ? fn.children[0] : undefined;
-      if (FILE_READERS.has(name)) for (const path of constantStrings(first)) out.add(canonicalFileName(path));
+      const args = constantStrings(first);
+      if (FILE_READERS.has(name)) {
+        for (const path of args ?? []) out.reads.push(fileRef(path));
+        if (args === undefined) {
+          out.untracked.add(
+            `\`${name}(…)\` with a path that is not a constant string is not tracked: declare the files it reads with \`@inputs\``,
+          );
+        }
+      }
       // query_table('t') and query_table(['a', 'b']) read tables named by strings.
       if (name === 'query_table') {
-        for (const table of constantStrings(first)) {
-          const parsed = parseDatasetName(table);
-          if (parsed) out.add(parsed);
+        for (const table of args ?? []) {
+          const ref = tableNameRef(table);
+          if (ref) out.reads.push(ref);
         }
+        if (args === undefined) {
+          out.untracked.add(
+            '`query_table(…)` with a table name that is not a constant string is not tracked: declare the tables it reads with `@inputs`',
+          );
+        }
+      }
+      if (DYNAMIC_SQL.has(name)) {
+        out.untracked.add(
+          `dynamic SQL in \`${name}(…)\` is not tracked: declare the tables it reads with \`@inputs\` (or the tasks that write them with \`@depends_on\`)`,
+        );
       }
       break;
     }
@@ -108,18 +143,27 @@ function walk(node: Json | undefined, scope: readonly string[], out: Set<string>
   for (const value of Object.values(node)) walk(value, scope, out);
 }
 
-/** String constants of `'x'` or `['x', 'y']` (serialised as a `list_value` call). */
-function constantStrings(expr: Json | undefined): string[] {
-  if (!isObject(expr)) return [];
+/** A table named in a string (`query_table('raw.t')`), keeping `main.` so that the name counts as qualified. */
+function tableNameRef(text: string): DatasetRef | undefined {
+  const parsed = parseDatasetName(text);
+  if (parsed === undefined || parsed.startsWith('file:')) return undefined;
+  const parts = identifierParts(parsed);
+  return tableRef(/^\s*"?main"?\s*\./i.test(text) && parts.length === 1 ? ['main', ...parts] : parts);
+}
+
+/** String constants of `'x'` or `['x', 'y']` (serialised as a `list_value` call); `undefined` when not constant. */
+function constantStrings(expr: Json | undefined): string[] | undefined {
+  if (!isObject(expr)) return undefined;
   if (expr.class === 'CONSTANT' && isObject(expr.value)) {
     const v = expr.value;
     const type = isObject(v.type) ? str(v.type.id) : '';
-    return type === 'VARCHAR' && v.is_null === false && typeof v.value === 'string' ? [v.value] : [];
+    return type === 'VARCHAR' && v.is_null === false && typeof v.value === 'string' ? [v.value] : undefined;
   }
   if (expr.class === 'FUNCTION' && str(expr.function_name) === 'list_value' && Array.isArray(expr.children)) {
-    return expr.children.flatMap((c) => constantStrings(c));
+    const items = expr.children.map((c) => constantStrings(c));
+    return items.every((i) => i !== undefined) ? items.flat() : undefined;
   }
-  return [];
+  return undefined;
 }
 
 export type { Json };

@@ -16,6 +16,8 @@ export interface GraphTask {
   dependsOn: readonly string[];
   /** Where header values start, to point graph errors at the line that causes them. */
   keyLocations?: Partial<Record<string, { line: number; col: number }>>;
+  /** Dataset edges within the task (per statement); every input to every output when absent. */
+  lineage?: ReadonlyArray<{ src: string; dst: string }>;
 }
 
 export interface TaskEdge {
@@ -37,15 +39,15 @@ export class TaskGraph {
   readonly lineage: readonly LineageEdge[];
   private readonly up = new Map<string, Set<string>>();
   private readonly down = new Map<string, Set<string>>();
-  /** Produced files matched by each task's file-glob inputs. */
-  private readonly globMatches: ReadonlyMap<string, readonly string[]>;
+  /** Per task, the files other tasks produce that each of its file-glob inputs matches. */
+  private readonly globMatches: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
   private readonly producerByKey: ReadonlyMap<string, string>;
 
   private constructor(
     tasks: Map<string, GraphTask>,
     producers: Map<string, string>,
     edges: TaskEdge[],
-    globMatches: Map<string, string[]>,
+    globMatches: Map<string, Map<string, string[]>>,
   ) {
     this.tasks = tasks;
     this.producers = producers;
@@ -63,12 +65,15 @@ export class TaskGraph {
     const lineage: LineageEdge[] = [];
     const seen = new Set<string>();
     for (const t of tasks.values()) {
-      for (const src of this.inputsOf(t.name)) {
-        for (const dst of t.outputs) {
-          const key = `${src}\u0000${dst}\u0000${t.name}`;
-          if (src !== dst && !seen.has(key)) {
+      const globs = globMatches.get(t.name);
+      const within = t.lineage ?? t.inputs.flatMap((src) => t.outputs.map((dst) => ({ src, dst })));
+      for (const { src, dst } of within) {
+        // A glob read also links every produced file it matches, so walks go through them.
+        for (const from of [src, ...(globs?.get(src) ?? [])]) {
+          const key = `${from}\u0000${dst}\u0000${t.name}`;
+          if (from !== dst && !seen.has(key)) {
             seen.add(key);
-            lineage.push({ src, dst, via: t.name });
+            lineage.push({ src: from, dst, via: t.name });
           }
         }
       }
@@ -138,7 +143,7 @@ export class TaskGraph {
     };
     const names = [...tasks.keys()];
     const producedFiles = [...producers.keys()].filter(isFileDataset);
-    const globMatches = new Map<string, string[]>();
+    const globMatches = new Map<string, Map<string, string[]>>();
     for (const t of tasks.values()) {
       for (const input of t.inputs) {
         const producer = producers.get(input);
@@ -149,7 +154,9 @@ export class TaskGraph {
           for (const file of producedFiles) {
             if (!matches(file.slice(FILE_PREFIX.length)) || file === input) continue;
             addEdge(producers.get(file)!, t.name);
-            globMatches.set(t.name, [...(globMatches.get(t.name) ?? []), file]);
+            const byGlob = globMatches.get(t.name) ?? new Map<string, string[]>();
+            byGlob.set(input, [...(byGlob.get(input) ?? []), file]);
+            globMatches.set(t.name, byGlob);
           }
         }
       }
@@ -189,7 +196,7 @@ export class TaskGraph {
     const t = this.tasks.get(name);
     if (!t) return [];
     const matched = this.globMatches.get(name);
-    return matched ? [...new Set([...t.inputs, ...matched])] : t.inputs;
+    return matched ? [...new Set([...t.inputs, ...[...matched.values()].flat()])] : t.inputs;
   }
 
   upstreamOf(name: string): ReadonlySet<string> {

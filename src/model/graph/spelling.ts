@@ -15,11 +15,13 @@ export function unifySpellings<T extends TaskDefinition>(tasks: readonly T[]): T
   const spell = (name: string) => spelling.get(datasetKey(name)) ?? name;
   const same = (names: readonly string[]) => names.every((n) => spell(n) === n);
   return tasks.map((t) => {
-    if (same(t.inputs) && same(t.outputs) && (!t.asset || spell(t.asset.name) === t.asset.name)) return t;
+    const lineageSame = t.lineage.every((e) => spell(e.src) === e.src && spell(e.dst) === e.dst);
+    if (same(t.inputs) && same(t.outputs) && lineageSame && (!t.asset || spell(t.asset.name) === t.asset.name)) return t;
     return {
       ...t,
       inputs: t.inputs.map(spell),
       outputs: t.outputs.map(spell),
+      lineage: t.lineage.map((e) => ({ src: spell(e.src), dst: spell(e.dst) })),
       asset: t.asset ? { ...t.asset, name: spell(t.asset.name) } : t.asset,
     };
   });

@@ -14,6 +14,8 @@ export interface InferredIo {
   reads: readonly string[];
   writes: readonly string[];
   statementCount: number;
+  /** Per-statement dataset edges; every read to every write when absent. */
+  lineage?: ReadonlyArray<{ src: string; dst: string }>;
 }
 
 export function buildTask(
@@ -25,6 +27,12 @@ export function buildTask(
   const outputs = new DatasetSet(header.declaredOutputs ?? io.writes);
   const inputs = [...new DatasetSet([...io.reads, ...header.declaredInputs])].filter((i) => !outputs.has(i)).sort();
   const first = [...outputs][0];
+  const cross = (from: readonly string[]) => from.flatMap((src) => [...outputs].map((dst) => ({ src, dst })));
+  // Declared outputs replace what the statements write, so their edges cannot come from the statements.
+  const lineage =
+    header.declaredOutputs || !io.lineage
+      ? cross(inputs)
+      : dedupeEdges([...io.lineage, ...cross(header.declaredInputs.filter((i) => !outputs.has(i)))]);
   // `@asset_group` & co. without `@asset name=` describe the primary (first) output.
   const asset = header.asset && header.asset.name === '' && first ? { ...header.asset, name: first } : header.asset;
   return {
@@ -37,8 +45,18 @@ export function buildTask(
     codeVersion: codeVersion(body.sql),
     inputs,
     outputs: [...outputs],
+    lineage,
     statementCount: io.statementCount,
   };
+}
+
+function dedupeEdges(edges: ReadonlyArray<{ src: string; dst: string }>): Array<{ src: string; dst: string }> {
+  const seen = new Map<string, { src: string; dst: string }>();
+  for (const e of edges) {
+    const key = `${datasetKey(e.src)}\u0000${datasetKey(e.dst)}`;
+    if (e.src !== e.dst && !seen.has(key)) seen.set(key, e);
+  }
+  return [...seen.values()];
 }
 
 /** Maps a 0-based offset in a task body to its `file:line:col`. */

@@ -107,5 +107,7 @@ export interface TaskSource {
 export interface TaskDefinition extends TaskHeader, TaskSource {
   inputs: string[];
   outputs: string[];
+  /** Dataset lineage within the task: what each statement reads → what it writes (through temporary tables). */
+  lineage: Array<{ src: string; dst: string }>;
   statementCount: number;
 }

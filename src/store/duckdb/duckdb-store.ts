@@ -7,6 +7,7 @@ import { listValue, type DuckDBConnection, type DuckDBInstance } from '@duckdb/n
 import { DuckorchError, type ErrorJson } from '../../errors.js';
 import type { LineageEdge } from '../../model/graph/dag.js';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
+import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
 import { migrate } from './migrate.js';
 import type {
@@ -231,7 +232,7 @@ export class DuckDbStore implements Store {
       'SELECT definition_json, file_path, source_root, registered_at, file_hash, warnings_json FROM __orch__.tasks ORDER BY name',
     );
     return reader.getRowObjectsJS().map((r) => ({
-      definition: JSON.parse(String(r.definition_json)) as TaskDefinition,
+      definition: upgradeDefinition(JSON.parse(String(r.definition_json)) as TaskDefinition),
       filePath: String(r.file_path),
       sourceRoot: String(r.source_root),
       registeredAt: toDate(r.registered_at)!,
