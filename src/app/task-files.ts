@@ -15,7 +15,7 @@ import { splitHeaderBlock, type HeaderBlock } from '../model/taskfile/header-blo
 import { parseTaskHeader, type HeaderParseResult } from '../model/taskfile/parse-header.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { BodyAnalysis, SqlAnalyzer, SqlIssue } from '../sql/analyzer.js';
-import { findPlaceholders, TEMPLATE_VARIABLES } from '../sql/template.js';
+import { findPlaceholders, TEMPLATE_VARIABLES, type Placeholder } from '../sql/template.js';
 import { SqlLexError } from '../sql/tokenizer.js';
 
 export interface LoadedTaskFile {
@@ -229,9 +229,14 @@ function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: Duckorc
     );
   }
   const at = (offset: number) => bodyLocation(file, block.body, block.bodyLine, block.bodyCol, offset);
-  for (const issue of analysis.errors) errors.push(sqlIssueError(issue, block.body, at(issue.offset)));
+  const placeholders = placeholderErrors(block.body, at);
+  for (const issue of analysis.errors) {
+    // A bad placeholder is reported as such, not as the syntax error of what stood in for it while parsing.
+    if (placeholders.some((p) => issue.offset >= p.start && issue.offset < p.end)) continue;
+    errors.push(sqlIssueError(issue, block.body, at(issue.offset)));
+  }
   for (const issue of analysis.warnings) warnings.push(sqlIssueError(issue, block.body, at(issue.offset)));
-  errors.push(...placeholderErrors(block.body, at), ...embeddedErrors);
+  errors.push(...placeholders.map((p) => p.error), ...embeddedErrors);
   const task = buildTask(
     header,
     file,
@@ -255,7 +260,10 @@ function sqlIssueError(issue: SqlIssue, body: string, location: SourceLocation):
 }
 
 /** `{{ nope }}`, `{{ ref('x') }}` or `${x}` in a body: found now rather than as a syntax error at run time. */
-function placeholderErrors(body: string, at: (offset: number) => SourceLocation): DuckorchError[] {
+function placeholderErrors(
+  body: string,
+  at: (offset: number) => SourceLocation,
+): Array<{ start: number; end: number; error: DuckorchError }> {
   let found;
   try {
     found = findPlaceholders(body);
@@ -266,27 +274,28 @@ function placeholderErrors(body: string, at: (offset: number) => SourceLocation)
   const known = TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ');
   return found
     .filter((p) => p.variable === undefined)
-    .map((p) => {
-      const location = at(p.start);
-      if (p.dollar) {
-        return new DuckorchError('TEMPLATE', `\`${p.text}\` is not substituted in a task body (only \`\${asset}\` in @check SQL)`, {
-          location,
-          expected: known,
-        });
-      }
-      if (/^\w+\s*\(/.test(p.expression)) {
-        return new DuckorchError('TEMPLATE', `\`${p.text}\` is a Jinja expression, which duck-orch does not evaluate`, {
-          location,
-          hint: JINJA_HINT,
-        });
-      }
-      const hint = didYouMean(p.expression, TEMPLATE_VARIABLES, (v) => `\`{{ ${v} }}\``);
-      return new DuckorchError('TEMPLATE', `unknown template variable \`${p.text}\``, {
-        location,
-        expected: known,
-        ...(hint ? { hint } : {}),
-      });
+    .map((p) => ({ start: p.start, end: p.end, error: placeholderError(p, at(p.start), known) }));
+}
+
+function placeholderError(p: Placeholder, location: SourceLocation, known: string): DuckorchError {
+  if (p.dollar) {
+    return new DuckorchError('TEMPLATE', `\`${p.text}\` is not substituted in a task body (only \`\${asset}\` in @check SQL)`, {
+      location,
+      expected: known,
     });
+  }
+  if (/^\w+\s*\(/.test(p.expression)) {
+    return new DuckorchError('TEMPLATE', `\`${p.text}\` is a Jinja expression, which duck-orch does not evaluate`, {
+      location,
+      hint: JINJA_HINT,
+    });
+  }
+  const hint = didYouMean(p.expression, TEMPLATE_VARIABLES, (v) => `\`{{ ${v} }}\``);
+  return new DuckorchError('TEMPLATE', `unknown template variable \`${p.text}\``, {
+    location,
+    expected: known,
+    ...(hint ? { hint } : {}),
+  });
 }
 
 /** Stands in for `${asset}` while a check's SQL is parsed: a table name of the same length, so offsets hold. */

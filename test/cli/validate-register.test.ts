@@ -1,0 +1,174 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CLI, json, runCli, tempProject } from '../helpers.js';
+
+interface ErrorJson {
+  code: string;
+  message: string;
+  file?: string;
+  line?: number;
+  col?: number;
+  expected?: string;
+  hint?: string;
+}
+
+describe('template placeholders', () => {
+  it('reports unknown variables, Jinja expressions and ${…} in a body, with file:line:col, at validate and register', async () => {
+    const p = tempProject();
+    const file = p.write(
+      'tasks/t.sql',
+      ['-- @task name=t', "CREATE TABLE t AS SELECT {{ nope }} AS a, '{{ last_processed }}' AS b", "FROM {{ ref('orders') }}, ${x};"].join(
+        '\n',
+      ),
+    );
+    const v = await runCli(['validate', file, '--json']);
+    expect(v.code).toBe(1);
+    const all = json<{ errors: ErrorJson[] }>(v).errors;
+    // The placeholders are the problem: no syntax error about what stands in for them while parsing.
+    expect(all.every((e) => e.code === 'TEMPLATE')).toBe(true);
+    const errors = all;
+    expect(errors.map((e) => [e.message, e.line, e.col])).toEqual([
+      ['unknown template variable `{{ nope }}`', 2, 26],
+      ['unknown template variable `{{ last_processed }}`', 2, 44],
+      ["`{{ ref('orders') }}` is a Jinja expression, which duck-orch does not evaluate", 3, 6],
+      ['`${x}` is not substituted in a task body (only `${asset}` in @check SQL)', 3, 27],
+    ]);
+    expect(errors[0]!.expected).toBe('{{ last_processed_at }}, {{ now }}, {{ run_id }}');
+    expect(errors[1]!.hint).toBe('did you mean `{{ last_processed_at }}`?');
+    expect(errors[2]!.hint).toMatch(/not Jinja|Jinja blocks/);
+    const reg = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(reg.code).toBe(1);
+    expect(reg.stderr).toContain('t.sql:2:26: error: unknown template variable `{{ nope }}`');
+  });
+});
+
+describe('validate parses @test and @check SQL', () => {
+  it('points at the broken SQL inside the header', async () => {
+    const p = tempProject();
+    const file = p.write(
+      'tasks/t.sql',
+      [
+        '-- @test "SELEC count(*) FROM t" expect 0',
+        '-- @check name=c "SELECT count(*) FROM ${asset} WHER x > 1" expect 0',
+        '-- @check name=ok "SELECT count(*) FROM ${asset}" expect gt 0',
+        'CREATE TABLE t AS SELECT 1 AS x;',
+      ].join('\n'),
+    );
+    const v = await runCli(['validate', file, '--json']);
+    expect(v.code).toBe(1);
+    const errors = json<{ errors: ErrorJson[] }>(v).errors;
+    expect(errors.map((e) => [e.code, e.line, e.col])).toEqual([
+      ['SQL_SYNTAX', 1, 11],
+      ['SQL_SYNTAX', 2, 54],
+    ]);
+    expect(errors[0]!.message).toMatch(/^@test 1 SQL: syntax error at or near "SELEC"/);
+    expect(errors[1]!.message).toMatch(/^@check c SQL: syntax error at or near "x"/);
+  });
+});
+
+describe('register reports every problem at once', () => {
+  it('a self-dependency, two writers, a cycle and an unknown dependency together', async () => {
+    const p = tempProject();
+    p.write('tasks/self.sql', '-- @depends_on self\nCREATE TABLE s AS SELECT 1;');
+    p.write('tasks/w1.sql', 'CREATE TABLE shared AS SELECT 1;');
+    p.write('tasks/w2.sql', 'CREATE OR REPLACE TABLE shared AS SELECT 2;');
+    p.write('tasks/c1.sql', 'CREATE TABLE c1 AS SELECT * FROM c2;');
+    p.write('tasks/c2.sql', 'CREATE TABLE c2 AS SELECT * FROM c1;');
+    p.write('tasks/lonely.sql', '-- @depends_on nonexistent_task\nCREATE TABLE l AS SELECT 1;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    expect(r.code).toBe(1);
+    const errors = json<{ errors: ErrorJson[] }>(r).errors;
+    expect(errors.map((e) => e.code).sort()).toEqual(['DAG_CYCLE', 'DUPLICATE_OUTPUT', 'HEADER_VALUE', 'UNKNOWN_NAME']);
+    const unknown = errors.find((e) => e.code === 'UNKNOWN_NAME')!;
+    expect(unknown).toMatchObject({ line: 1, col: 16 });
+    expect(unknown.file).toMatch(/lonely\.sql$/);
+    // Nothing close: no suggestion.
+    expect(unknown.hint).toBeUndefined();
+  });
+
+  it('a bad file-derived name together with a duplicate task name', async () => {
+    const p = tempProject();
+    p.write('tasks/bad name.sql', 'CREATE TABLE x AS SELECT 1;');
+    p.write('tasks/a.sql', '-- @task name=dup\nCREATE TABLE a AS SELECT 1;');
+    p.write('tasks/b.sql', '-- @task name=dup\nCREATE TABLE b AS SELECT 1;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    expect(r.code).toBe(1);
+    expect(
+      json<{ errors: ErrorJson[] }>(r)
+        .errors.map((e) => e.code)
+        .sort(),
+    ).toEqual(['DUPLICATE_TASK', 'HEADER_VALUE']);
+  });
+});
+
+describe('validate DIR', () => {
+  it('checks a whole project without a database, graph included, and --strict fails on warnings', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', '-- @dependson b\nCREATE TABLE a AS SELECT 1 AS x;');
+    p.write('tasks/sub/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
+    const ok = await runCli(['validate', p.tasks]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('valid: 2 files, 0 errors, 1 warnings');
+    expect(ok.stderr).toContain('unknown header `@dependson` is ignored');
+    const strict = await runCli(['validate', p.tasks, '--strict', '--json']);
+    expect(strict.code).toBe(1);
+    expect(json<{ valid: boolean }>(strict).valid).toBe(false);
+
+    p.write('tasks/c.sql', 'CREATE TABLE c AS SELECT * FROM d;');
+    p.write('tasks/d.sql', 'CREATE TABLE d AS SELECT * FROM c;');
+    p.write('tasks/e.sql', 'CREATE TABLE b AS SELECT 2;');
+    const bad = await runCli(['validate', p.tasks, '--json']);
+    expect(bad.code).toBe(1);
+    const out = json<{ valid: boolean; files: Array<{ file: string; valid: boolean }>; errors: ErrorJson[] }>(bad);
+    expect(out.valid).toBe(false);
+    expect(out.files).toHaveLength(5);
+    expect(out.errors.map((e) => e.code).sort()).toEqual(['DAG_CYCLE', 'DUPLICATE_OUTPUT']);
+    // No database was created anywhere.
+    expect(bad.stderr).toBe('');
+  });
+});
+
+describe('register at scale', () => {
+  it('registers more files than the open-file limit allows at once', async () => {
+    const p = tempProject();
+    for (let i = 0; i < 400; i++) p.write(`tasks/t${i}.sql`, `CREATE TABLE t${i} AS SELECT ${i} AS x;`);
+    const r = spawnSync('bash', ['-c', 'ulimit -n 128 && exec "$0" "$@"', process.execPath, CLI, '--db', p.db, 'register', p.tasks], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Registered 400 tasks');
+  });
+
+  it('re-registers: one changed file is reported as changed, the rest unchanged, warnings kept', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', '-- @colour red\nCREATE TABLE a AS SELECT 1 AS x;');
+    p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT x + 1 AS y FROM a;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    const out = json<{ tasks: Array<{ name: string; change: string }>; warnings: ErrorJson[] }>(r);
+    expect(out.tasks).toEqual([
+      { name: 'a', file: expect.stringMatching(/a\.sql$/) as unknown, change: 'unchanged' },
+      { name: 'b', file: expect.stringMatching(/b\.sql$/) as unknown, change: 'changed' },
+    ]);
+    expect(out.warnings.map((w) => w.message)).toEqual(['unknown header `@colour` is ignored']);
+  });
+
+  it('says which tables removed tasks left behind', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
+    p.write('tasks/old.sql', 'CREATE OR REPLACE TABLE "Old Stuff".Things AS SELECT * FROM a;');
+    p.write('tasks/never_ran.sql', 'CREATE OR REPLACE TABLE never AS SELECT 1;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    expect((await runCli(['--db', p.db, 'run', '-s', 'a', 'old'])).code).toBe(0);
+    p.remove('tasks/old.sql');
+    p.remove('tasks/never_ran.sql');
+    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    expect(json<{ removed: string[]; left_behind: unknown[] }>(r)).toMatchObject({
+      removed: ['never_ran', 'old'],
+      left_behind: [{ task: 'old', table: '"Old Stuff".Things' }],
+    });
+  });
+});
