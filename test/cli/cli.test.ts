@@ -2,10 +2,27 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { describe, expect, it } from 'vitest';
-import { CLI, ROOT, json, runCli, tempProject } from '../helpers.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { ROOT, SUBPROCESS_TEST_TIMEOUT, json, register, runCli, startCli, tempProject, waitFor, withProject } from '../helpers.js';
 
-describe('the example project end to end', () => {
+/** The log lines `run` prints on stderr when no progress bar is shown (see progress.ts). */
+const TS = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
+const DURATION = String.raw`(?:\d+ms|\d+\.\d\ds)`;
+const logLine = (rest: string) => new RegExp(`^${TS} ${rest}$`, 'm');
+
+async function tableValues(db: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(db);
+  try {
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(sql)).getRows();
+    conn.closeSync();
+    return rows;
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describe('the example project end to end', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('registers, runs, reports, draws and tests the bundled example', async () => {
     const p = tempProject();
     const db = ['--db', p.db];
@@ -22,6 +39,13 @@ describe('the example project end to end', () => {
     );
     expect(ran.pipeline_run).toMatchObject({ status: 'success', succeeded: 9 });
     expect(ran.tasks.find((t) => t.task === 'load_orders')).toMatchObject({ status: 'success', rows: 5000 });
+    // Without a progress bar (--json, CI) each task logs its start and finish on stderr.
+    for (const t of ran.tasks) {
+      expect(run.stderr).toMatch(logLine(`start  ${t.task} \\(attempt 1\\)`));
+      expect(run.stderr).toMatch(logLine(`finish ${t.task} success in ${DURATION}, \\d+ rows?`));
+    }
+    expect(run.stderr).toMatch(logLine(`finish load_orders success in ${DURATION}, 5000 rows`));
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(18);
 
     const status = json<{ runs: Array<{ task: string; status: string }> }>(await runCli([...db, 'status', '--json', '--limit', '3']));
     expect(status.runs).toHaveLength(3);
@@ -60,7 +84,13 @@ describe('the example project end to end', () => {
 
   it('is runnable as `npx duck-orch` from the repository root', async () => {
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn('npx', ['--no-install', 'duck-orch', '--help'], { cwd: ROOT });
+      const child = spawn('npx', ['--no-install', 'duck-orch', '--help'], {
+        cwd: ROOT,
+        env: { ...process.env, npm_config_update_notifier: 'false' },
+      });
+      onTestFinished(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('close', (code) => resolve({ code, out }));
@@ -70,7 +100,7 @@ describe('the example project end to end', () => {
   });
 });
 
-describe('validate', () => {
+describe('validate', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('prints the normalised task as JSON', async () => {
     const p = tempProject();
     const file = p.write(
@@ -153,11 +183,11 @@ describe('validate', () => {
   });
 });
 
-describe('bad input loses nothing', () => {
+describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('refuses a cycle, names the tasks on it, and keeps the earlier registry', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    await register(p);
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT * FROM c;');
     p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
     p.write('tasks/c.sql', 'CREATE TABLE c AS SELECT * FROM b;');
@@ -224,7 +254,7 @@ describe('bad input loses nothing', () => {
   it('names the process holding a locked database', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    await register(p);
     const holder = await DuckDBInstance.create(p.db);
     try {
       const r = await runCli(['--db', p.db, 'run']);
@@ -253,50 +283,52 @@ describe('bad input loses nothing', () => {
   it('recovers a run whose process was killed: the unfinished task is recorded, its data rolled back', async () => {
     const p = tempProject();
     p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v1' AS v;");
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    expect((await runCli(['--db', p.db, 'run'])).code).toBe(0);
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      expect((await project.run()).pipelineRun.status).toBe('success');
+    });
+    // v2 replaces the table, then runs a query that never ends; the COPY creates its file when
+    // it starts executing, which tells the test that the replacement is done but not committed.
+    const busy = path.join(p.dir, 'busy.csv');
     p.write(
       'tasks/keep.sql',
-      "CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v FROM range(100000000000::BIGINT) LIMIT 1 OFFSET 99999999999;",
+      `CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v;\nCOPY (SELECT count(*) AS n FROM range(100000000000::BIGINT)) TO '${busy}';`,
     );
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, '--db', p.db, 'run'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
-    await new Promise((r) => setTimeout(r, 1500));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
+    await register(p);
+    const cli = startCli(['--db', p.db, 'run']);
+    await cli.waitForStderr(logLine('start  keep \\(attempt 1\\)'));
+    await waitFor(`${busy} (the second statement of keep running)`, () => fs.existsSync(busy));
+    cli.child.kill('SIGKILL');
+    expect((await cli.exited).signal).toBe('SIGKILL');
     const status = json<{ runs: Array<{ task: string; status: string; error: string }>; pipeline_runs: Array<{ status: string }> }>(
       await runCli(['--db', p.db, 'status', '--json']),
     );
     expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'skipped' });
     expect(status.runs[0]!.error).toContain('interrupted');
     expect(status.pipeline_runs[0]!.status).toBe('interrupted');
-    const holder = await DuckDBInstance.create(p.db);
-    const conn = await holder.connect();
-    expect((await conn.runAndReadAll('SELECT v FROM keep')).getRows()).toEqual([['v1']]);
-    conn.closeSync();
-    holder.closeSync();
+    expect(await tableValues(p.db, 'SELECT v FROM keep')).toEqual([['v1']]);
   });
 
   it('stops on Ctrl-C: exit 130, the run recorded as interrupted', async () => {
     const p = tempProject();
     p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, '--db', p.db, 'run', '--json'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
-    child.kill('SIGINT');
-    const code = await new Promise((r) => child.on('close', r));
-    expect(code).toBe(130);
-    expect(JSON.parse(out).pipeline_run.status).toBe('interrupted');
+    await register(p);
+    const cli = startCli(['--db', p.db, 'run', '--json']);
+    await cli.waitForStderr(logLine('start  slow \\(attempt 1\\)'));
+    cli.child.kill('SIGINT');
+    const r = await cli.exited;
+    expect(r.code).toBe(130);
+    expect(json<{ pipeline_run: { status: string } }>(r).pipeline_run.status).toBe('interrupted');
+    expect(r.stderr).toMatch(logLine('finish slow failed after 1 attempt: cancelled.*'));
+    expect(await tableValues(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
   });
 });
 
-describe('output contract', () => {
+describe('output contract', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('prints errors as JSON with --json and uses exit code 2 for usage errors', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    await runCli(['--db', p.db, 'register', p.tasks]);
+    await register(p);
     const bad = await runCli(['--db', p.db, 'run', '--select', 'nonexistent', '--json']);
     expect(bad.code).toBe(2);
     expect(json<{ errors: Array<{ code: string; hint: string }> }>(bad).errors[0]).toMatchObject({
@@ -310,14 +342,24 @@ describe('output contract', () => {
     expect(unknown.stderr).toContain('did you mean `a`?');
   });
 
-  it('exits non-zero when a task fails', async () => {
+  it('exits non-zero when a task fails, and logs retries, failures and skips on stderr', async () => {
     const p = tempProject();
-    p.write('tasks/a.sql', 'SELECT * FROM nothing_here;');
-    await runCli(['--db', p.db, 'register', p.tasks]);
-    const r = await runCli(['--db', p.db, 'run']);
+    p.write('tasks/a.sql', '-- @retries 1\nSELECT * FROM nothing_here;');
+    p.write('tasks/b.sql', '-- @depends_on a\nCREATE TABLE b AS SELECT 1 AS x;');
+    await register(p);
+    // CI unset: stderr is a pipe, not a terminal, so there is no progress bar either.
+    const r = await runCli(['--db', p.db, 'run'], { env: { CI: '' } });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✖\s+a\s+failed/);
-    expect(r.stdout).toContain('0 succeeded, 1 failed, 0 skipped');
+    expect(r.stdout).toContain('0 succeeded, 1 failed, 1 skipped');
+    const error = 'a\\.sql:2:1: Catalog Error: Table with name nothing_here does not exist!';
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(logLine('start  a \\(attempt 1\\)')),
+      expect.stringMatching(logLine(`retry  a in ${DURATION} after attempt 1: .*${error}`)),
+      expect.stringMatching(logLine('start  a \\(attempt 2\\)')),
+      expect.stringMatching(logLine(`finish a failed after 2 attempts: .*${error}`)),
+      expect.stringMatching(logLine('skip   b: upstream task `a` failed')),
+    ]);
   });
 
   it('reads duckorch.toml, with flags over environment over file', async () => {
