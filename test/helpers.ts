@@ -15,7 +15,7 @@ export const CLI = path.join(ROOT, 'dist/interfaces/cli/main.js');
  * process; tests that run real DuckDB in-process pay for the queries.
  */
 export const SUBPROCESS_TEST_TIMEOUT = 180_000;
-export const DUCKDB_TEST_TIMEOUT = 60_000;
+export const DUCKDB_TEST_TIMEOUT = 120_000;
 /** How long a test waits for a readiness signal (a log line, a file) before it fails. */
 export const READY_TIMEOUT = 90_000;
 
