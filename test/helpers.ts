@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { Project } from '../src/app/project.js';
@@ -216,6 +217,28 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A regular expression for one log line of `run` (see src/interfaces/cli/progress.ts): `rest` follows the timestamp. */
+export function logLine(rest: string): RegExp {
+  return new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${rest}$`, 'm');
+}
+/** A duration as the log lines print it. */
+export const DURATION = String.raw`(?:\d+ms|\d+\.\d\ds)`;
+
+/** The rows of a query on a database file, opened and closed for it. */
+export async function queryDb(db: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(db);
+  try {
+    const conn = await instance.connect();
+    try {
+      return (await conn.runAndReadAll(sql)).getRows();
+    } finally {
+      conn.closeSync();
+    }
+  } finally {
+    instance.closeSync();
   }
 }
 
