@@ -59,7 +59,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     // would be reversed. No timing is assumed either way.
     p.write(
       'tasks/slow.sql',
-      '-- @task name=slow\n-- @timeout 30s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);',
+      '-- @task name=slow\n-- @timeout 60s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);',
     );
     const events: RunEvent[] = [];
     const abort = new AbortController();
