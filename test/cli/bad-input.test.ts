@@ -120,7 +120,7 @@ describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => 
       await project.register(p.tasks);
       expect((await project.run()).pipelineRun.status).toBe('success');
     });
-    // v2 replaces the table, then runs a query that never ends; the COPY creates its file when
+    // v2 replaces the table, then runs a long query (a 10^11-row scan, tens of seconds); the COPY creates its file when
     // it starts executing, which tells the test that the replacement is done but not committed.
     const busy = path.join(p.dir, 'busy.csv');
     p.write(

@@ -54,9 +54,9 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     const p = tempProject();
     p.write('tasks/fast.sql', '-- @task name=fast\nCREATE TABLE fast AS SELECT 1 AS x;');
     p.write('tasks/after_fast.sql', '-- @task name=after_fast\nCREATE TABLE after_fast AS SELECT x FROM fast;');
-    // slow does not end by itself: the run is cancelled once after_fast is done. Were after_fast
-    // held back until the layer is done, slow would first hit its @timeout and the order below
-    // would be reversed. No timing is assumed either way.
+    // slow takes tens of seconds (a 10^11-row scan): the run is cancelled once after_fast is done.
+    // Were after_fast held back until the layer is done, slow would first finish or hit its
+    // @timeout and the order below would be reversed. No timing is assumed either way.
     p.write(
       'tasks/slow.sql',
       '-- @task name=slow\n-- @timeout 60s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);',
@@ -202,7 +202,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('enforces @timeout by interrupting the query and rolling back', async () => {
     const p = tempProject();
     p.write('tasks/slow.sql', '-- @timeout 1s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
-    // The query would run for hours: that the test ends at all shows it was interrupted.
+    // Not interrupted, the 10^11-row scan would take tens of seconds and succeed.
     const result = await withProject(p, async (project) => {
       await project.register(p.tasks);
       return project.run();
