@@ -120,8 +120,8 @@ describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => 
       await project.register(p.tasks);
       expect((await project.run()).pipelineRun.status).toBe('success');
     });
-    // v2 replaces the table, then runs a long query (a 10^11-row scan, tens of seconds); the COPY creates its file when
-    // it starts executing, which tells the test that the replacement is done but not committed.
+    // v2 replaces the table, then runs a long query (a 10^11-row scan, tens of seconds). The COPY
+    // creates its file when it starts executing: the replacement is then done but not committed.
     const busy = path.join(p.dir, 'busy.csv');
     p.write(
       'tasks/keep.sql',
