@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** CLI tests run the built `dist/` (what users get); rebuild it when any source is newer. */
@@ -12,9 +13,59 @@ function newest(dir: string): number {
   return max;
 }
 
-export default function setup(): void {
+function duckorchEntries(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => name.startsWith('duckorch-'));
+}
+
+const TMP_VARS = ['TMPDIR', 'TMP', 'TEMP'] as const;
+
+/**
+ * Builds `dist/` when stale, and gives the run a temporary folder of its own: `os.tmpdir()` of
+ * the test workers and of the CLI processes they spawn points into it (TMPDIR, TMP and TEMP are
+ * set before the workers start, and children inherit them). Everything a test leaves there is a
+ * leak: the teardown lists it, fails the run and removes the folder. Because the folder is the
+ * run's own, other test runs sharing the machine's temp folder cannot be mistaken for leaks.
+ */
+export default function setup(): () => void {
   const entry = 'dist/interfaces/cli/main.js';
   if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < newest('src')) {
     execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
   }
+
+  const systemTmp = os.tmpdir();
+  const before = new Set(duckorchEntries(systemTmp));
+  const runTmp = fs.mkdtempSync(path.join(systemTmp, 'duckorch-vitest-'));
+  // Traversable by other users: one test runs the CLI as `nobody`.
+  fs.chmodSync(runTmp, 0o755);
+  const saved = TMP_VARS.map((name) => [name, process.env[name]] as const);
+  for (const name of TMP_VARS) process.env[name] = runTmp;
+
+  return function teardown() {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    const leaked = fs.readdirSync(runTmp);
+    fs.rmSync(runTmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    if (leaked.length > 0) {
+      console.error(
+        [
+          '',
+          `LEAK: the tests left ${leaked.length} entr${leaked.length === 1 ? 'y' : 'ies'} in their temporary folder ${runTmp} (now removed):`,
+          ...leaked.map((name) => `  ${name}`),
+          'Create temporary folders with tempDir()/tempProject() from test/helpers.ts: they are removed when the test finishes.',
+          '',
+        ].join('\n'),
+      );
+      process.exitCode = 1;
+    }
+    const appeared = duckorchEntries(systemTmp).filter((name) => !before.has(name) && name !== path.basename(runTmp));
+    if (appeared.length > 0) {
+      console.warn(
+        `note: ${appeared.length} new duckorch-* entr${appeared.length === 1 ? 'y' : 'ies'} appeared in ${systemTmp} during the run ` +
+          `(${appeared.slice(0, 5).join(', ')}${appeared.length > 5 ? ', …' : ''}). This run's temporary files lived in ${runTmp}, ` +
+          'so they come from another process sharing the machine, or from code that ignores TMPDIR.',
+      );
+    }
+  };
 }

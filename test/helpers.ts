@@ -1,12 +1,50 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { Project } from '../src/app/project.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(ROOT, 'dist/interfaces/cli/main.js');
+
+/**
+ * Time per test, for a loaded two-core machine (`vitest.config.ts` keeps a tight default for the
+ * pure unit tests). Tests that spawn the built CLI pay a Node start-up and a DuckDB open per
+ * process; tests that run real DuckDB in-process pay for the queries.
+ */
+export const SUBPROCESS_TEST_TIMEOUT = 180_000;
+export const DUCKDB_TEST_TIMEOUT = 120_000;
+/** How long a test waits for a readiness signal (a log line, a file) before it fails. */
+export const READY_TIMEOUT = 90_000;
+
+/** Registers `fn` to run when the current test finishes (passed, failed or timed out). */
+function whenTestFinishes(what: string, fn: () => unknown): void {
+  try {
+    onTestFinished(async () => {
+      await fn();
+    });
+  } catch (err) {
+    throw new Error(`${what} must be called inside a test, so that it can clean up when the test finishes`, { cause: err });
+  }
+}
+
+function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+}
+
+/**
+ * A fresh temporary folder, removed when the current test finishes, whatever its outcome.
+ * It lives in `os.tmpdir()`, which the global setup points at a folder of its own for the run
+ * and checks is empty at the end (see `test/global-setup.ts`).
+ */
+export function tempDir(prefix = 'duckorch-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  whenTestFinishes('tempDir()', () => removeDir(dir));
+  return dir;
+}
 
 export interface TempProject {
   dir: string;
@@ -16,9 +54,10 @@ export interface TempProject {
   remove(relative: string): void;
 }
 
-/** A fresh folder with a `tasks/` subfolder and a database path, removed after the test file. */
+/** A fresh folder with a `tasks/` subfolder and a database path, removed when the test finishes. */
 export function tempProject(): TempProject {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duckorch-test-'));
+  const dir = tempDir();
+  // Readable by other users: one test runs the CLI as `nobody`.
   fs.chmodSync(dir, 0o755);
   const tasks = path.join(dir, 'tasks');
   fs.mkdirSync(tasks);
@@ -49,7 +88,7 @@ export async function openProject(
   });
 }
 
-/** Registers `tasks/`, runs a function with the open project, and closes it. */
+/** Runs a function with the open project, and closes it. */
 export async function withProject<T>(p: TempProject, fn: (project: Project) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   const project = await openProject(p.db, 'create', env);
   try {
@@ -59,6 +98,13 @@ export async function withProject<T>(p: TempProject, fn: (project: Project) => P
   }
 }
 
+/** Registers the project's `tasks/` in-process: the set-up of CLI tests that are about something else. */
+export async function register(p: TempProject): Promise<void> {
+  await withProject(p, async (project) => {
+    await project.register(p.tasks);
+  });
+}
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -66,20 +112,134 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; uid?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, NO_COLOR: '1', CI: '1', DUCKORCH_RETRY_BASE: '0.01', ...options.env },
-      ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  uid?: number;
+}
+
+/** A running CLI process whose output is collected as it comes. */
+export interface CliProcess {
+  child: ChildProcessWithoutNullStreams;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Settles when the process has exited. */
+  exited: Promise<CliResult>;
+  /**
+   * Resolves with the first stderr line that matches `pattern`. Rejects, saying what was seen,
+   * when the process exits without printing it or after `timeoutMs`.
+   */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/**
+ * Spawns the built CLI. It is killed when the test finishes if it is still running, so that a
+ * failed or timed-out test never leaves a process behind holding a database.
+ */
+export function startCli(args: string[], options: CliOptions = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '1', CI: '1', DUCKORCH_RETRY_BASE: '0.01', ...options.env },
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
   });
+  let stdout = '';
+  let stderr = '';
+  let result: CliResult | undefined;
+  const watchers = new Set<() => void>();
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of watchers) w();
+  });
+  const exited = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      result = { code, signal, stdout, stderr };
+      resolve(result);
+      for (const w of watchers) w();
+    });
+  });
+  whenTestFinishes('startCli()', async () => {
+    if (result) return;
+    child.kill('SIGKILL');
+    await exited.catch(() => undefined);
+  });
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    exited,
+    waitForStderr(pattern, timeoutMs = READY_TIMEOUT) {
+      return new Promise<string>((resolve, reject) => {
+        const settle = (fn: () => void) => {
+          clearTimeout(timer);
+          watchers.delete(check);
+          fn();
+        };
+        const check = () => {
+          const line = stderr.split('\n').find((l) => pattern.test(l));
+          if (line !== undefined) settle(() => resolve(line));
+          else if (result)
+            settle(() =>
+              reject(
+                new Error(
+                  `duck-orch ${args.join(' ')} exited (${result!.code ?? result!.signal}) without printing ${pattern} on stderr:\n${stderr}`,
+                ),
+              ),
+            );
+        };
+        const timer = setTimeout(
+          () =>
+            settle(() =>
+              reject(new Error(`no line matching ${pattern} on stderr of duck-orch ${args.join(' ')} after ${timeoutMs} ms:\n${stderr}`)),
+            ),
+          timeoutMs,
+        );
+        watchers.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Runs the built CLI to completion. */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return startCli(args, options).exited;
+}
+
+/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. A readiness wait, not a sleep. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = READY_TIMEOUT): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A regular expression for one log line of `run` (see src/interfaces/cli/progress.ts): `rest` follows the timestamp. */
+export function logLine(rest: string): RegExp {
+  return new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${rest}$`, 'm');
+}
+/** A duration as the log lines print it. */
+export const DURATION = String.raw`(?:\d+ms|\d+\.\d\ds)`;
+
+/** The rows of a query on a database file, opened and closed for it. */
+export async function queryDb(db: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(db);
+  try {
+    const conn = await instance.connect();
+    try {
+      return (await conn.runAndReadAll(sql)).getRows();
+    } finally {
+      conn.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
 }
 
 export function json<T = Record<string, unknown>>(r: CliResult): T {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadTaskFiles, type PreviousFile } from '../../src/app/task-files.js';
 import { SqlAnalyzer, type SqlParser } from '../../src/sql/analyzer.js';
 import { DuckDbSqlParser } from '../../src/sql/duckdb-parser.js';
-import { tempProject } from '../helpers.js';
+import { tempProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
 
 /** DuckDB's parser, counting what it is asked to parse. */
 async function countingAnalyzer(): Promise<{ analyzer: SqlAnalyzer; texts: string[]; close: () => void }> {
@@ -17,7 +17,7 @@ async function countingAnalyzer(): Promise<{ analyzer: SqlAnalyzer; texts: strin
   return { analyzer: new SqlAnalyzer(counting), texts, close: () => parser.close() };
 }
 
-describe('loadTaskFiles', () => {
+describe('loadTaskFiles', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('reuses the definition of a file whose content did not change, and analyses the changed one', async () => {
     const p = tempProject();
     const a = p.write('tasks/a.sql', '-- @colour red\nCREATE TABLE a AS SELECT 1 AS x;');

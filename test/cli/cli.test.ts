@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { describe, expect, it } from 'vitest';
-import { CLI, ROOT, json, runCli, tempProject } from '../helpers.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { DURATION, ROOT, SUBPROCESS_TEST_TIMEOUT, json, logLine, register, runCli, tempProject } from '../helpers.js';
 
-describe('the example project end to end', () => {
+describe('the example project end to end', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('registers, runs, reports, draws and tests the bundled example', async () => {
     const p = tempProject();
     const db = ['--db', p.db];
@@ -22,6 +21,13 @@ describe('the example project end to end', () => {
     );
     expect(ran.pipeline_run).toMatchObject({ status: 'success', succeeded: 9 });
     expect(ran.tasks.find((t) => t.task === 'load_orders')).toMatchObject({ status: 'success', rows: 5000 });
+    // Without a progress bar (--json, CI) each task logs its start and finish on stderr.
+    for (const t of ran.tasks) {
+      expect(run.stderr).toMatch(logLine(`start  ${t.task} \\(attempt 1\\)`));
+      expect(run.stderr).toMatch(logLine(`finish ${t.task} success in ${DURATION}, \\d+ rows?`));
+    }
+    expect(run.stderr).toMatch(logLine(`finish load_orders success in ${DURATION}, 5000 rows`));
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(18);
 
     const status = json<{ runs: Array<{ task: string; status: string }> }>(await runCli([...db, 'status', '--json', '--limit', '3']));
     expect(status.runs).toHaveLength(3);
@@ -60,7 +66,13 @@ describe('the example project end to end', () => {
 
   it('is runnable as `npx duck-orch` from the repository root', async () => {
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn('npx', ['--no-install', 'duck-orch', '--help'], { cwd: ROOT });
+      const child = spawn('npx', ['--no-install', 'duck-orch', '--help'], {
+        cwd: ROOT,
+        env: { ...process.env, npm_config_update_notifier: 'false' },
+      });
+      onTestFinished(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('close', (code) => resolve({ code, out }));
@@ -70,7 +82,7 @@ describe('the example project end to end', () => {
   });
 });
 
-describe('validate', () => {
+describe('validate', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('prints the normalised task as JSON', async () => {
     const p = tempProject();
     const file = p.write(
@@ -153,150 +165,11 @@ describe('validate', () => {
   });
 });
 
-describe('bad input loses nothing', () => {
-  it('refuses a cycle, names the tasks on it, and keeps the earlier registry', async () => {
-    const p = tempProject();
-    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT * FROM c;');
-    p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
-    p.write('tasks/c.sql', 'CREATE TABLE c AS SELECT * FROM b;');
-    const r = await runCli(['--db', p.db, 'register', p.tasks]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('the tasks form a cycle: a → b → c → a');
-    const list = json<{ tasks: Array<{ name: string; inputs: string[] }> }>(await runCli(['--db', p.db, 'list', '--json']));
-    expect(list.tasks).toEqual([expect.objectContaining({ name: 'a', inputs: [] })]);
-  });
-
-  it('refuses a table written by two tasks', async () => {
-    const p = tempProject();
-    p.write('tasks/one.sql', 'CREATE TABLE shared AS SELECT 1 AS x;');
-    p.write('tasks/two.sql', 'INSERT INTO shared SELECT 2;');
-    const r = await runCli(['--db', p.db, 'register', p.tasks]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/`shared` is written by two tasks: one \(.*one\.sql\) and two \(.*two\.sql\)/);
-    expect(r.stderr).toContain('hint:');
-  });
-
-  it('reports the errors of every bad file at once and registers nothing', async () => {
-    const p = tempProject();
-    p.write('tasks/good.sql', 'CREATE TABLE good AS SELECT 1 AS x;');
-    p.write('tasks/bad1.sql', '-- @retries -1\nSELECT 1;');
-    p.write('tasks/bad2.sql', 'CREATE TABLE x AS SELEC 1;');
-    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
-    expect(r.code).toBe(1);
-    const errors = json<{ errors: Array<{ code: string; file: string }> }>(r).errors;
-    expect(errors.map((e) => [e.code, path.basename(e.file)])).toEqual([
-      ['HEADER_VALUE', 'bad1.sql'],
-      ['SQL_SYNTAX', 'bad2.sql'],
-    ]);
-    const status = await runCli(['--db', p.db, 'list']);
-    expect(status.stderr).toContain('no tasks are registered');
-  });
-
-  it('skips empty and all-comment files with a warning', async () => {
-    const p = tempProject();
-    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    p.write('tasks/disabled.sql', '-- CREATE TABLE b AS SELECT 1;\n\n-- kept for later\n');
-    p.write('tasks/empty.sql', '');
-    const r = await runCli(['--db', p.db, 'register', p.tasks]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Registered 1 task');
-    expect(r.stderr).toMatch(/disabled\.sql:1:1: warning: no headers and no SQL: not a task, skipped/);
-    expect(r.stderr).toMatch(/empty\.sql:1:1: warning/);
-    p.write('tasks/headers_only.sql', '-- @retries 2\n');
-    const bad = await runCli(['--db', p.db, 'register', p.tasks]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('the task has no SQL body');
-  });
-
-  it('explains a missing task folder and a missing database', async () => {
-    const p = tempProject();
-    const missing = await runCli(['--db', p.db, 'register', path.join(p.dir, 'nope')]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/task folder .*nope does not exist/);
-    const noDb = await runCli(['--db', path.join(p.dir, 'absent.duckdb'), 'status']);
-    expect(noDb.code).toBe(1);
-    expect(noDb.stderr).toContain('absent.duckdb does not exist');
-    expect(fs.existsSync(path.join(p.dir, 'absent.duckdb'))).toBe(false);
-  });
-
-  it('names the process holding a locked database', async () => {
-    const p = tempProject();
-    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    const holder = await DuckDBInstance.create(p.db);
-    try {
-      const r = await runCli(['--db', p.db, 'run']);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/database .*warehouse\.duckdb is in use by another process \(.*PID \d+\)/);
-      expect(r.stderr).toContain('wait for it to finish');
-    } finally {
-      holder.closeSync();
-    }
-  });
-
-  it('says when the database cannot be written', async () => {
-    const p = tempProject();
-    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    const root = process.getuid?.() === 0;
-    const roDir = path.join(p.dir, 'ro');
-    fs.mkdirSync(roDir, { mode: 0o555 });
-    fs.chmodSync(p.tasks, 0o755);
-    fs.chmodSync(path.join(p.tasks, 'a.sql'), 0o644);
-    // As root permissions do not apply, so the CLI runs as `nobody`.
-    const r = await runCli(['--db', path.join(roDir, 'x.duckdb'), 'register', p.tasks], root ? { uid: 65534, cwd: p.dir } : { cwd: p.dir });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cannot create database .*x\.duckdb: folder .*ro is not writable by this user/);
-  });
-
-  it('recovers a run whose process was killed: the unfinished task is recorded, its data rolled back', async () => {
-    const p = tempProject();
-    p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v1' AS v;");
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    expect((await runCli(['--db', p.db, 'run'])).code).toBe(0);
-    p.write(
-      'tasks/keep.sql',
-      "CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v FROM range(100000000000::BIGINT) LIMIT 1 OFFSET 99999999999;",
-    );
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, '--db', p.db, 'run'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
-    await new Promise((r) => setTimeout(r, 1500));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
-    const status = json<{ runs: Array<{ task: string; status: string; error: string }>; pipeline_runs: Array<{ status: string }> }>(
-      await runCli(['--db', p.db, 'status', '--json']),
-    );
-    expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'skipped' });
-    expect(status.runs[0]!.error).toContain('interrupted');
-    expect(status.pipeline_runs[0]!.status).toBe('interrupted');
-    const holder = await DuckDBInstance.create(p.db);
-    const conn = await holder.connect();
-    expect((await conn.runAndReadAll('SELECT v FROM keep')).getRows()).toEqual([['v1']]);
-    conn.closeSync();
-    holder.closeSync();
-  });
-
-  it('stops on Ctrl-C: exit 130, the run recorded as interrupted', async () => {
-    const p = tempProject();
-    p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
-    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, '--db', p.db, 'run', '--json'], { cwd: ROOT, env: { ...process.env, CI: '1' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
-    child.kill('SIGINT');
-    const code = await new Promise((r) => child.on('close', r));
-    expect(code).toBe(130);
-    expect(JSON.parse(out).pipeline_run.status).toBe('interrupted');
-  });
-});
-
-describe('output contract', () => {
+describe('output contract', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('prints errors as JSON with --json and uses exit code 2 for usage errors', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
-    await runCli(['--db', p.db, 'register', p.tasks]);
+    await register(p);
     const bad = await runCli(['--db', p.db, 'run', '--select', 'aa', '--json']);
     expect(bad.code).toBe(2);
     expect(json<{ errors: Array<{ code: string; hint: string }> }>(bad).errors[0]).toMatchObject({
@@ -310,14 +183,24 @@ describe('output contract', () => {
     expect(unknown.stderr).toContain('did you mean `a`?');
   });
 
-  it('exits non-zero when a task fails', async () => {
+  it('exits non-zero when a task fails, and logs retries, failures and skips on stderr', async () => {
     const p = tempProject();
-    p.write('tasks/a.sql', 'SELECT * FROM nothing_here;');
-    await runCli(['--db', p.db, 'register', p.tasks]);
-    const r = await runCli(['--db', p.db, 'run']);
+    p.write('tasks/a.sql', '-- @retries 1\nSELECT * FROM nothing_here;');
+    p.write('tasks/b.sql', '-- @depends_on a\nCREATE TABLE b AS SELECT 1 AS x;');
+    await register(p);
+    // CI unset: stderr is a pipe, not a terminal, so there is no progress bar either.
+    const r = await runCli(['--db', p.db, 'run'], { env: { CI: '' } });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✖\s+a\s+failed/);
-    expect(r.stdout).toContain('0 succeeded, 1 failed, 0 skipped');
+    expect(r.stdout).toContain('0 succeeded, 1 failed, 1 skipped');
+    const error = 'a\\.sql:2:1: Catalog Error: Table with name nothing_here does not exist!';
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(logLine('start  a \\(attempt 1\\)')),
+      expect.stringMatching(logLine(`retry  a in ${DURATION} after attempt 1: .*${error}`)),
+      expect.stringMatching(logLine('start  a \\(attempt 2\\)')),
+      expect.stringMatching(logLine(`finish a failed after 2 attempts: .*${error}`)),
+      expect.stringMatching(logLine('skip   b: upstream task `a` failed')),
+    ]);
   });
 
   it('reads duckorch.toml, with flags over environment over file', async () => {

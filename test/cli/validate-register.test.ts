@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI, json, runCli, tempProject } from '../helpers.js';
+import { CLI, json, runCli, tempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
 
 interface ErrorJson {
   code: string;
@@ -12,7 +12,7 @@ interface ErrorJson {
   hint?: string;
 }
 
-describe('template placeholders', () => {
+describe('template placeholders', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('reports unknown variables, Jinja expressions and ${…} in a body, with file:line:col, at validate and register', async () => {
     const p = tempProject();
     const file = p.write(
@@ -42,7 +42,7 @@ describe('template placeholders', () => {
   });
 });
 
-describe('validate parses @test and @check SQL', () => {
+describe('validate parses @test and @check SQL', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('points at the broken SQL inside the header', async () => {
     const p = tempProject();
     const file = p.write(
@@ -66,7 +66,7 @@ describe('validate parses @test and @check SQL', () => {
   });
 });
 
-describe('register reports every problem at once', () => {
+describe('register reports every problem at once', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('a self-dependency, two writers, a cycle and an unknown dependency together', async () => {
     const p = tempProject();
     p.write('tasks/self.sql', '-- @depends_on self\nCREATE TABLE s AS SELECT 1;');
@@ -101,7 +101,7 @@ describe('register reports every problem at once', () => {
   });
 });
 
-describe('validate DIR', () => {
+describe('validate DIR', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('checks a whole project without a database, graph included, and --strict fails on warnings', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', '-- @dependson b\nCREATE TABLE a AS SELECT 1 AS x;');
@@ -128,7 +128,7 @@ describe('validate DIR', () => {
   });
 });
 
-describe('register at scale', () => {
+describe('register at scale', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('registers more files than the open-file limit allows at once', async () => {
     const p = tempProject();
     for (let i = 0; i < 400; i++) p.write(`tasks/t${i}.sql`, `CREATE TABLE t${i} AS SELECT ${i} AS x;`);

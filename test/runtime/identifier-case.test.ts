@@ -2,7 +2,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { unifySpellings } from '../../src/model/graph/spelling.js';
 import { makeTask } from '../model/make-task.js';
-import { tempProject, withProject } from '../helpers.js';
+import { tempProject, withProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
 
 async function tables(db: string): Promise<string[]> {
   const instance = await DuckDBInstance.create(db);
@@ -18,7 +18,7 @@ async function tables(db: string): Promise<string[]> {
   }
 }
 
-describe('identifier case', () => {
+describe('identifier case', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('creates schemas and tables with the case the user wrote, and matches names case-insensitively', async () => {
     const p = tempProject();
     p.write('tasks/orders.sql', 'CREATE OR REPLACE TABLE "Sales Data"."Orders" AS SELECT 1 AS id;');

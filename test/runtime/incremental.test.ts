@@ -1,7 +1,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../src/app/project.js';
-import { tempProject, withProject, type TempProject } from '../helpers.js';
+import { tempProject, withProject, type TempProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
 
 async function sql(db: string, text: string): Promise<unknown[][]> {
   const instance = await DuckDBInstance.create(db);
@@ -35,7 +35,7 @@ function integerPipeline(p: TempProject): void {
   );
 }
 
-describe('@incremental_by', () => {
+describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('starts an integer column at 0, then loads only new rows', async () => {
     const p = tempProject();
     integerPipeline(p);
@@ -135,7 +135,7 @@ describe('@incremental_by', () => {
   });
 });
 
-describe('{{ }} in strings and comments', () => {
+describe('{{ }} in strings and comments', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('inserts text inside string literals and leaves comments alone', async () => {
     const p = tempProject();
     p.write(
@@ -155,7 +155,7 @@ describe('{{ }} in strings and comments', () => {
   });
 });
 
-describe('rows', () => {
+describe('rows', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('counts rows written to the task’s outputs, not to its temporary tables', async () => {
     const p = tempProject();
     p.write(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { tempProject, withProject } from '../helpers.js';
+import { DUCKDB_TEST_TIMEOUT, tempProject, withProject } from '../helpers.js';
 
-describe('register', () => {
+describe('register', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('keeps tasks registered from other folders, links across them, and reports what changed', async () => {
     const p = tempProject();
     p.write('ingest/load.sql', 'CREATE OR REPLACE TABLE raw.events AS SELECT 1 AS id;');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { tempProject, withProject } from '../helpers.js';
+import { DUCKDB_TEST_TIMEOUT, tempProject, withProject } from '../helpers.js';
 
-describe('test', () => {
+describe('test', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('evaluates every kind of @test assertion against the current data', async () => {
     const p = tempProject();
     p.write('tasks/make.sql', 'CREATE OR REPLACE TABLE t AS SELECT range AS x FROM range(10);');

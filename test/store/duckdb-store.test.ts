@@ -4,7 +4,7 @@ import { DuckorchError } from '../../src/errors.js';
 import { DuckDbStore } from '../../src/store/duckdb/duckdb-store.js';
 import { loadMigrations } from '../../src/store/duckdb/migrate.js';
 import type { RegisteredTask, TaskRunRecord } from '../../src/store/store.js';
-import { tempProject } from '../helpers.js';
+import { DUCKDB_TEST_TIMEOUT, tempProject } from '../helpers.js';
 import { makeTask } from '../model/make-task.js';
 
 async function withInstance<T>(db: string, fn: (i: DuckDBInstance) => Promise<T>): Promise<T> {
@@ -57,7 +57,7 @@ const SPEC_TABLES = [
   'tests',
 ];
 
-describe('DuckDB store migrations', () => {
+describe('DuckDB store migrations', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('creates the spec tables once and is idempotent', async () => {
     const p = tempProject();
     await withInstance(p.db, async (instance) => {
@@ -113,7 +113,7 @@ describe('DuckDB store migrations', () => {
   });
 });
 
-describe('DuckDB store registry and runs', () => {
+describe('DuckDB store registry and runs', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('replaces the registry atomically: a failed replacement keeps the previous one', async () => {
     const p = tempProject();
     await withInstance(p.db, async (instance) => {

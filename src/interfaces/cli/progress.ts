@@ -1,9 +1,25 @@
 /**
- * The live progress bar of `run` on a terminal (stderr, so stdout stays parseable). Off when
- * stderr is not a TTY, under CI, or with `--json`: then the run is quiet until its summary.
+ * What `run` shows on stderr while it works (stdout stays for the summary, so `--json` output
+ * remains one JSON document):
+ *
+ * - on a terminal, a live progress bar;
+ * - otherwise (stderr not a TTY, `CI` set, or `--json`), one log line per task start, retry,
+ *   finish and skip, so that CI and cron logs tell what happened and when:
+ *
+ * ```text
+ * 2026-12-02T10:00:00.123Z start  stg_orders (attempt 1)
+ * 2026-12-02T10:00:01.337Z retry  stg_orders in 1.20s after attempt 1: <first line of the error>
+ * 2026-12-02T10:00:02.001Z finish stg_orders success in 12ms, 5000 rows
+ * 2026-12-02T10:00:02.001Z finish stg_orders failed after 2 attempts: <first line of the error>
+ * 2026-12-02T10:00:02.002Z skip   report: upstream task `stg_orders` failed
+ * ```
+ *
+ * Each line is an ISO-8601 UTC timestamp, the event padded to six characters, the task name
+ * (which never contains spaces), and the details. The full error stays in the summary.
  */
 import cliProgress from 'cli-progress';
 import type { RunEvent } from '../../runtime/executor.js';
+import { durationMs, formatMs } from './render.js';
 
 export interface RunProgress {
   start(tasks: readonly string[]): void;
@@ -11,12 +27,64 @@ export interface RunProgress {
   stop(): void;
 }
 
+/** Where the log lines go and what time they carry; the defaults are stderr and the system clock. */
+export interface ProgressOptions {
+  write?: (line: string) => void;
+  clock?: () => Date;
+}
+
 export function progressEnabled(json: boolean): boolean {
   return !json && process.stderr.isTTY === true && !process.env.CI;
 }
 
-export function createProgress(enabled: boolean): RunProgress {
-  if (!enabled) return { start() {}, onEvent() {}, stop() {} };
+/** The progress bar when `enabled`, otherwise the line logger. */
+export function createProgress(enabled: boolean, options: ProgressOptions = {}): RunProgress {
+  return enabled ? progressBar() : lineLogger(options);
+}
+
+function firstLine(text: string | null): string {
+  return (text ?? '').split('\n')[0]!.trim();
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** One log line (without its newline) for an event that happened at `at`. */
+export function formatRunEvent(event: RunEvent, at: Date): string {
+  const head = (verb: string) => `${at.toISOString()} ${verb.padEnd(6)} ${event.task}`;
+  switch (event.type) {
+    case 'start':
+      return `${head('start')} (attempt ${event.attempt})`;
+    case 'retry':
+      return `${head('retry')} in ${formatMs(Math.round(event.delayMs))} after attempt ${event.attempt}: ${firstLine(event.error)}`;
+    case 'finish': {
+      const r = event.record;
+      if (r.status === 'success') {
+        const after = r.attempts > 1 ? ` after ${r.attempts} attempts` : '';
+        const rows = r.rowsCount === null ? '' : `, ${plural(r.rowsCount, 'row')}`;
+        return `${head('finish')} success in ${formatMs(durationMs(r) ?? 0)}${after}${rows}`;
+      }
+      return `${head('finish')} ${r.status} after ${plural(r.attempts, 'attempt')}: ${firstLine(r.errorMessage)}`;
+    }
+    case 'skip':
+      return `${head('skip')}: ${firstLine(event.record.errorMessage).replace(/^skipped:\s*/, '')}`;
+  }
+}
+
+function lineLogger(options: ProgressOptions): RunProgress {
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const clock = options.clock ?? (() => new Date());
+  return {
+    start() {},
+    onEvent(event) {
+      write(`${formatRunEvent(event, clock())}\n`);
+    },
+    stop() {},
+  };
+}
+
+function progressBar(): RunProgress {
   const bar = new cliProgress.SingleBar(
     {
       format: ' {bar} {value}/{total} tasks | {failed} failed | {running}',

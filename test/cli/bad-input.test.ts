@@ -1,0 +1,158 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import {
+  SUBPROCESS_TEST_TIMEOUT,
+  json,
+  logLine,
+  queryDb,
+  register,
+  runCli,
+  startCli,
+  tempProject,
+  waitFor,
+  withProject,
+} from '../helpers.js';
+
+// CLI tests are split over two files so that both test workers spawn processes at once.
+describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  it('refuses a cycle, names the tasks on it, and keeps the earlier registry', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    await register(p);
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT * FROM c;');
+    p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
+    p.write('tasks/c.sql', 'CREATE TABLE c AS SELECT * FROM b;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the tasks form a cycle: a → b → c → a');
+    const list = json<{ tasks: Array<{ name: string; inputs: string[] }> }>(await runCli(['--db', p.db, 'list', '--json']));
+    expect(list.tasks).toEqual([expect.objectContaining({ name: 'a', inputs: [] })]);
+  });
+
+  it('refuses a table written by two tasks', async () => {
+    const p = tempProject();
+    p.write('tasks/one.sql', 'CREATE TABLE shared AS SELECT 1 AS x;');
+    p.write('tasks/two.sql', 'INSERT INTO shared SELECT 2;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/`shared` is written by two tasks: one \(.*one\.sql\) and two \(.*two\.sql\)/);
+    expect(r.stderr).toContain('hint:');
+  });
+
+  it('reports the errors of every bad file at once and registers nothing', async () => {
+    const p = tempProject();
+    p.write('tasks/good.sql', 'CREATE TABLE good AS SELECT 1 AS x;');
+    p.write('tasks/bad1.sql', '-- @retries -1\nSELECT 1;');
+    p.write('tasks/bad2.sql', 'CREATE TABLE x AS SELEC 1;');
+    const r = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    expect(r.code).toBe(1);
+    const errors = json<{ errors: Array<{ code: string; file: string }> }>(r).errors;
+    expect(errors.map((e) => [e.code, path.basename(e.file)])).toEqual([
+      ['HEADER_VALUE', 'bad1.sql'],
+      ['SQL_SYNTAX', 'bad2.sql'],
+    ]);
+    const status = await runCli(['--db', p.db, 'list']);
+    expect(status.stderr).toContain('no tasks are registered');
+  });
+
+  it('skips empty and all-comment files with a warning', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    p.write('tasks/disabled.sql', '-- CREATE TABLE b AS SELECT 1;\n\n-- kept for later\n');
+    p.write('tasks/empty.sql', '');
+    const r = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Registered 1 task');
+    expect(r.stderr).toMatch(/disabled\.sql:1:1: warning: no headers and no SQL: not a task, skipped/);
+    expect(r.stderr).toMatch(/empty\.sql:1:1: warning/);
+    p.write('tasks/headers_only.sql', '-- @retries 2\n');
+    const bad = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('the task has no SQL body');
+  });
+
+  it('explains a missing task folder and a missing database', async () => {
+    const p = tempProject();
+    const missing = await runCli(['--db', p.db, 'register', path.join(p.dir, 'nope')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/task folder .*nope does not exist/);
+    const noDb = await runCli(['--db', path.join(p.dir, 'absent.duckdb'), 'status']);
+    expect(noDb.code).toBe(1);
+    expect(noDb.stderr).toContain('absent.duckdb does not exist');
+    expect(fs.existsSync(path.join(p.dir, 'absent.duckdb'))).toBe(false);
+  });
+
+  it('names the process holding a locked database', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    await register(p);
+    const holder = await DuckDBInstance.create(p.db);
+    try {
+      const r = await runCli(['--db', p.db, 'run']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/database .*warehouse\.duckdb is in use by another process \(.*PID \d+\)/);
+      expect(r.stderr).toContain('wait for it to finish');
+    } finally {
+      holder.closeSync();
+    }
+  });
+
+  it('says when the database cannot be written', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
+    const root = process.getuid?.() === 0;
+    const roDir = path.join(p.dir, 'ro');
+    fs.mkdirSync(roDir, { mode: 0o555 });
+    fs.chmodSync(p.tasks, 0o755);
+    fs.chmodSync(path.join(p.tasks, 'a.sql'), 0o644);
+    // As root permissions do not apply, so the CLI runs as `nobody`.
+    const r = await runCli(['--db', path.join(roDir, 'x.duckdb'), 'register', p.tasks], root ? { uid: 65534, cwd: p.dir } : { cwd: p.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot create database .*x\.duckdb: folder .*ro is not writable by this user/);
+  });
+
+  it('recovers a run whose process was killed: the unfinished task is recorded, its data rolled back', async () => {
+    const p = tempProject();
+    p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v1' AS v;");
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      expect((await project.run()).pipelineRun.status).toBe('success');
+    });
+    // v2 replaces the table, then runs a long query (a 10^11-row scan, tens of seconds). The COPY
+    // creates its file when it starts executing: the replacement is then done but not committed.
+    const busy = path.join(p.dir, 'busy.csv');
+    p.write(
+      'tasks/keep.sql',
+      `CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v;\nCOPY (SELECT count(*) AS n FROM range(100000000000::BIGINT)) TO '${busy}';`,
+    );
+    await register(p);
+    const cli = startCli(['--db', p.db, 'run']);
+    await cli.waitForStderr(logLine('start  keep \\(attempt 1\\)'));
+    await waitFor(`${busy} (the second statement of keep running)`, () => fs.existsSync(busy));
+    cli.child.kill('SIGKILL');
+    expect((await cli.exited).signal).toBe('SIGKILL');
+    const status = json<{ runs: Array<{ task: string; status: string; error: string }>; pipeline_runs: Array<{ status: string }> }>(
+      await runCli(['--db', p.db, 'status', '--json']),
+    );
+    expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'skipped' });
+    expect(status.runs[0]!.error).toContain('interrupted');
+    expect(status.pipeline_runs[0]!.status).toBe('interrupted');
+    expect(await queryDb(p.db, 'SELECT v FROM keep')).toEqual([['v1']]);
+  });
+
+  it('stops on Ctrl-C: exit 130, the run recorded as interrupted', async () => {
+    const p = tempProject();
+    p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
+    await register(p);
+    const cli = startCli(['--db', p.db, 'run', '--json']);
+    await cli.waitForStderr(logLine('start  slow \\(attempt 1\\)'));
+    cli.child.kill('SIGINT');
+    const r = await cli.exited;
+    expect(r.code).toBe(130);
+    expect(json<{ pipeline_run: { status: string } }>(r).pipeline_run.status).toBe('interrupted');
+    expect(r.stderr).toMatch(logLine('finish slow failed after 1 attempt: cancelled.*'));
+    expect(await queryDb(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
+  });
+});
