@@ -91,14 +91,21 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   const { task, statements } = options;
   const conn: DuckDBConnection = await options.instance.connect();
   let timedOut = false;
+  // DuckDB forgets an interrupt that reaches a connection between two queries, so once the
+  // attempt must stop it keeps interrupting until the attempt has ended.
+  let stopping: NodeJS.Timeout | undefined;
+  const stop = () => {
+    conn.interrupt();
+    stopping ??= setInterval(() => conn.interrupt(), 50);
+  };
   const timer =
     options.timeoutMs === null
       ? undefined
       : setTimeout(() => {
           timedOut = true;
-          conn.interrupt();
+          stop();
         }, options.timeoutMs);
-  const cancel = () => conn.interrupt();
+  const cancel = () => stop();
   options.signal?.addEventListener('abort', cancel);
   let current: SqlStatement | undefined;
   // Lines sent before the statement in the failing call (the BEGIN that rides with the first one).
@@ -110,6 +117,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     const values: Partial<Record<TemplateVariable, string>> = {};
     for (const stmt of statements) {
       current = stmt;
+      if (options.signal?.aborted || timedOut) throw new Error('interrupted between statements');
       if (stmt.variables.length > 0 && begin !== '') {
         // A lazily worked-out value reads the database inside the transaction.
         await conn.run(begin);
@@ -134,6 +142,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     current = undefined;
     if (begin !== '') await conn.run(begin);
     for (const test of task.tests) await runTest(conn, task, test);
+    if (options.signal?.aborted || timedOut) throw new Error('interrupted before commit');
     const watermark = await readWatermark(conn, task);
     const success = { rows, watermark };
     if (options.commit) await options.commit(success, { connection: conn });
@@ -148,6 +157,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   } finally {
     options.signal?.removeEventListener('abort', cancel);
     if (timer) clearTimeout(timer);
+    if (stopping) clearInterval(stopping);
     conn.closeSync();
   }
 }
