@@ -217,18 +217,23 @@ export class Project {
     return reg;
   }
 
-  /** Task names matching a selection, in topological order. */
-  async select(selection: Selection): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph; selected: string[] }> {
+  /**
+   * Task names matching a selection, in topological order. A selection that is valid but selects
+   * nothing (an empty intersection, everything excluded) is not an error: it comes with a warning.
+   */
+  async select(selection: Selection): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph; selected: string[]; warnings: string[] }> {
     const { tasks, graph } = await this.requireRegistry();
     const selectable: SelectableTask[] = tasks.map((t) => ({
       name: t.definition.name,
       file: displayPath(t.filePath),
+      absolutePath: t.filePath.split(path.sep).join('/'),
       tags: [...t.definition.tags, ...(t.definition.asset?.tags ?? [])],
       group: t.definition.asset?.group ?? null,
       produces: [...new Set([...t.definition.outputs, ...(t.definition.asset ? [t.definition.asset.name] : [])])],
     }));
-    const chosen = selectTasks(graph, selectable, selection.select, selection.exclude);
-    return { tasks, graph, selected: graph.layers(chosen).flat() };
+    const { selected, warnings } = selectTasks(graph, selectable, selection.select, selection.exclude);
+    if (selected.size === 0) warnings.push(`nothing was selected by ${describeSelection(selection) ?? 'the selection'}`);
+    return { tasks, graph, selected: graph.layers(selected).flat(), warnings };
   }
 
   /** The selected tasks in run order, each with what it reads, writes and is linked to. */

@@ -22,6 +22,8 @@ export interface SelectableTask {
   name: string;
   /** Path relative to the working directory, with `/` separators. */
   file: string;
+  /** Absolute path, with `/` separators, for `path:/…` selectors. */
+  absolutePath?: string;
   tags: readonly string[];
   group: string | null;
   /** Datasets and asset names this task produces. */
@@ -83,10 +85,17 @@ function matcher(value: string): (candidate: string) => boolean {
   return (c) => c.toLowerCase() === lower;
 }
 
+/** `path:` matches a task file or a folder it is in, by its path relative to the working directory or, for `/…`, its absolute path. */
 function matchPath(task: SelectableTask, value: string): boolean {
   const v = value.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
-  if (/[*?[\]]/.test(v)) return picomatch(v, { dot: true })(task.file);
-  return task.file === v || task.file.startsWith(`${v}/`) || task.file === `${v}.sql`;
+  const file = v.startsWith('/') ? (task.absolutePath ?? task.file) : task.file;
+  if (/[*?[\]]/.test(v)) {
+    const isMatch = picomatch(v, { dot: true });
+    // `path:tasks/40_*` selects what is in the folders the glob matches, as well as files it matches.
+    const parts = file.split('/');
+    return parts.some((_, i) => isMatch(parts.slice(0, i + 1).join('/')));
+  }
+  return file === v || file.startsWith(`${v}/`) || file === `${v}.sql`;
 }
 
 function baseMatches(atom: Atom, tasks: readonly SelectableTask[]): Set<string> {
@@ -153,17 +162,39 @@ function expand(atom: Atom, base: Set<string>, graph: TaskGraph): Set<string> {
   return out;
 }
 
-function evaluate(expressions: readonly string[], tasks: readonly SelectableTask[], graph: TaskGraph): Set<string> {
+/** Splits at `separator`s outside double quotes, so that `"Sales Data".orders` stays one value. */
+function splitOutsideQuotes(text: string, separator: RegExp): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const c of text) {
+    if (c === '"') quoted = !quoted;
+    if (!quoted && separator.test(c)) {
+      out.push(current);
+      current = '';
+    } else current += c;
+  }
+  out.push(current);
+  return out.filter((p) => p !== '');
+}
+
+/**
+ * The tasks a list of selector expressions names. A selector that names nothing that exists is
+ * an error under `--select`, and a warning under `--exclude` (as in dbt).
+ */
+function evaluate(
+  expressions: readonly string[],
+  tasks: readonly SelectableTask[],
+  graph: TaskGraph,
+  onNothing: (part: string, hint: string | undefined) => void,
+): Set<string> {
   const union = new Set<string>();
-  for (const token of expressions.flatMap((e) => e.split(/\s+/)).filter((t) => t !== '')) {
+  for (const token of expressions.flatMap((e) => splitOutsideQuotes(e, /\s/))) {
     let intersection: Set<string> | undefined;
-    for (const part of token.split(',').filter((p) => p !== '')) {
+    for (const part of splitOutsideQuotes(token, /,/)) {
       const atom = parseAtom(part);
       const base = baseMatches(atom, tasks);
-      if (base.size === 0) {
-        const candidates = candidatesFor(atom.method, tasks);
-        throw selectorError(`selector \`${part}\` matches no task or asset`, didYouMean(atom.value, candidates));
-      }
+      if (base.size === 0) onNothing(part, didYouMean(atom.value, candidatesFor(atom.method, tasks)));
       const selected = expand(atom, base, graph);
       intersection = intersection ? new Set([...intersection].filter((n) => selected.has(n))) : selected;
     }
@@ -172,14 +203,31 @@ function evaluate(expressions: readonly string[], tasks: readonly SelectableTask
   return union;
 }
 
-/** Applies `--select` and `--exclude`; no `--select` means every task. */
+export interface SelectionResult {
+  selected: Set<string>;
+  /** `--exclude` selectors that matched nothing. */
+  warnings: string[];
+}
+
+/** Applies `--select` and `--exclude`; no `--select` means every task. The result may be empty. */
 export function selectTasks(
   graph: TaskGraph,
   tasks: readonly SelectableTask[],
   select: readonly string[] | undefined,
   exclude: readonly string[] | undefined,
-): Set<string> {
-  const selected = select && select.length > 0 ? evaluate(select, tasks, graph) : new Set(tasks.map((t) => t.name));
-  if (exclude && exclude.length > 0) for (const n of evaluate(exclude, tasks, graph)) selected.delete(n);
-  return selected;
+): SelectionResult {
+  const warnings: string[] = [];
+  const selected =
+    select && select.length > 0
+      ? evaluate(select, tasks, graph, (part, hint) => {
+          throw selectorError(`selector \`${part}\` matches no task or asset`, hint);
+        })
+      : new Set(tasks.map((t) => t.name));
+  if (exclude && exclude.length > 0) {
+    const excluded = evaluate(exclude, tasks, graph, (part, hint) =>
+      warnings.push(`--exclude \`${part}\` matches no task or asset${hint ? ` (${hint})` : ''}`),
+    );
+    for (const n of excluded) selected.delete(n);
+  }
+  return { selected, warnings };
 }

@@ -49,7 +49,7 @@ const tasks: SelectableTask[] = SPECS.map((s) => ({
 }));
 
 function select(select?: string[], exclude?: string[]): string[] {
-  return [...selectTasks(graph, tasks, select, exclude)].sort();
+  return [...selectTasks(graph, tasks, select, exclude).selected].sort();
 }
 
 function selectorError(sel: string[], exclude?: string[]): DuckorchError {
@@ -186,8 +186,56 @@ describe('selectTasks: errors', () => {
     expect(selectorError([sel]).code).toBe('SELECTOR');
   });
 
-  it('the exclusion is checked too', () => {
-    expect(selectorError(['clean'], ['nope']).code).toBe('SELECTOR');
+  it('the exclusion is parsed too', () => {
+    expect(selectorError(['clean'], ['tags:x']).code).toBe('SELECTOR');
+  });
+});
+
+describe('selectTasks: empty selections and exclusions that match nothing', () => {
+  it('a valid selection may be empty, without an error', () => {
+    expect(selectTasks(graph, tasks, ['tag:raw,tag:daily'], undefined)).toEqual({ selected: new Set(), warnings: [] });
+    expect(selectTasks(graph, tasks, ['clean'], ['clean'])).toEqual({ selected: new Set(), warnings: [] });
+  });
+
+  it('an exclusion that matches nothing is a warning, as in dbt', () => {
+    expect(selectTasks(graph, tasks, ['clean'], ['claen', 'zzz'])).toEqual({
+      selected: new Set(['clean']),
+      warnings: ['--exclude `claen` matches no task or asset (did you mean `clean`?)', '--exclude `zzz` matches no task or asset'],
+    });
+  });
+});
+
+describe('selectTasks: paths and quoted names', () => {
+  const nested: SelectableTask[] = [
+    {
+      name: 'a',
+      file: 'tasks/40_marts/a.sql',
+      absolutePath: '/p/tasks/40_marts/a.sql',
+      tags: [],
+      group: null,
+      produces: ['"Sales Data".Orders'],
+    },
+    { name: 'b', file: 'tasks/40_marts/sub/b.sql', absolutePath: '/p/tasks/40_marts/sub/b.sql', tags: [], group: null, produces: ['b'] },
+    { name: 'c', file: 'tasks/50_export/c.sql', absolutePath: '/p/tasks/50_export/c.sql', tags: [], group: null, produces: ['c'] },
+  ];
+  const g = TaskGraph.build(nested.map((t) => ({ name: t.name, file: t.file, inputs: [], outputs: [...t.produces], dependsOn: [] })));
+  const pick = (sel: string[]) => [...selectTasks(g, nested, sel, undefined).selected].sort();
+
+  it.each<[string, string[]]>([
+    ['path:tasks/40_*', ['a', 'b']],
+    ['path:tasks/*_export', ['c']],
+    ['path:tasks/**/b.sql', ['b']],
+    ['path:/p/tasks/40_marts', ['a', 'b']],
+    ['path:/p/tasks/*/c.sql', ['c']],
+    ['"Sales Data".orders', ['a']],
+    ['"sales data".ORDERS+', ['a']],
+    ['"Sales Data".Orders,path:tasks/40_*', ['a']],
+  ])('%s → %j', (sel, expected) => {
+    expect(pick([sel])).toEqual(expected);
+  });
+
+  it('a quoted name with a space is one selector, also among others', () => {
+    expect(pick(['c "Sales Data".orders'])).toEqual(['a', 'c']);
   });
 });
 
