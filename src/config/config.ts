@@ -93,11 +93,19 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false; // a folder above that this user may not look into is one without a config
+  }
+}
+
 /** The nearest `duckorch.toml` in `cwd` or one of its parents, as an absolute path. */
 export function findConfigFile(cwd: string): string | undefined {
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, DEFAULT_CONFIG_FILE);
-    if (fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return candidate;
+    if (isFile(candidate)) return candidate;
     if (path.dirname(dir) === dir) return undefined;
   }
 }
@@ -163,7 +171,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const errors: DuckorchError[] = [];
   const keys = Object.keys(FIELDS) as Key[];
-  for (const unknown of Object.keys(file?.values ?? {}).filter((k) => !(k in FIELDS))) {
+  for (const unknown of Object.keys(file?.values ?? {}).filter((k) => !Object.hasOwn(FIELDS, k))) {
     const suggestion = closest(unknown, keys);
     const close = distance(unknown, suggestion) <= Math.max(2, Math.floor(suggestion.length / 3));
     const location = locateKey(file!, unknown);

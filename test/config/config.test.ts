@@ -145,6 +145,11 @@ describe('loadConfig', () => {
       expect(e!.location?.line).toBe(1);
     });
 
+    it('treat a key named like an object property as unknown', () => {
+      const [e] = errorOf(() => loadConfig({ cwd: folder({ 'duckorch.toml': 'constructor = 1\n' }), env: {} }));
+      expect(e!.message).toMatch(/^unknown config key `constructor` in /);
+    });
+
     it('report every bad key at once', () => {
       const cwd = folder({ 'duckorch.toml': 'orch_retry_base = "later"\nbogus = 1\n' });
       const errors = errorOf(() => loadConfig({ cwd, env: { DUCKORCH_NAMESPACE: ' ' } }));
