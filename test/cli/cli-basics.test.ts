@@ -178,7 +178,7 @@ describe('a closed pipe', () => {
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(
         'sh',
-        ['-c', `"${process.execPath}" "${CLI}" --db "${p.db}" sql "SELECT repeat('x', 200) AS x FROM range(50000)" | head -1`],
+        ['-c', `"${process.execPath}" "${CLI}" --db "${p.db}" sql "SELECT repeat('x', 200) AS x FROM range(10000)" | head -1`],
         {
           cwd: ROOT,
           env: { ...process.env, NO_COLOR: '1' },
