@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'DB_OPEN'
   | 'SCHEMA_VERSION'
   | 'TASK_FAILED'
-  | 'USAGE';
+  | 'SQL_ERROR'
+  | 'USAGE'
+  | 'INTERNAL';
 
 export interface SourceLocation {
   file: string;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { onTestFinished } from 'vitest';
+import { afterAll, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { Project } from '../src/app/project.js';
 
@@ -54,9 +54,17 @@ export interface TempProject {
   remove(relative: string): void;
 }
 
-/** A fresh folder with a `tasks/` subfolder and a database path, removed when the test finishes. */
-export function tempProject(): TempProject {
-  const dir = tempDir();
+/**
+ * A fresh folder with a `tasks/` subfolder and a database path, removed when the test finishes;
+ * or, with `suite` (called at the top level of a test file, for a fixture its tests share),
+ * when the test file finishes.
+ */
+export function tempProject(options: { suite?: boolean } = {}): TempProject {
+  let dir: string;
+  if (options.suite) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duckorch-test-'));
+    afterAll(() => removeDir(dir));
+  } else dir = tempDir();
   // Readable by other users: one test runs the CLI as `nobody`.
   fs.chmodSync(dir, 0o755);
   const tasks = path.join(dir, 'tasks');

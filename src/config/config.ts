@@ -3,45 +3,75 @@
  *
  *     command-line flag  >  environment variable  >  duckorch.toml  >  default
  *
- * `duckorch.toml` is read from the working directory (or `--config <file>`). Keys keep the
- * original `orch_*` names of duckOrch's `SET` options.
+ * `duckorch.toml` is `--config <file>`, or else the nearest one found looking upward from the
+ * working directory (as git and dbt find their project). A relative `db` written in a config
+ * file is relative to that file's folder, so the project works from any subfolder; a `db`
+ * from `--db` or `DUCKORCH_DB` is relative to the working directory, as any path typed in a
+ * shell is. Keys keep the original `orch_*` names of duckOrch's `SET` options.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { closest, distance } from 'fastest-levenshtein';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { DuckorchError } from '../errors.js';
+import { DuckorchError, DuckorchErrors, type SourceLocation } from '../errors.js';
 import { DURATION_FORM, parseDurationExact } from '../model/duration.js';
 
-const duration = (name: string) =>
-  z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-    const seconds = typeof v === 'number' ? v : parseDurationExact(v);
-    if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${name}: invalid duration \`${v}\` (expected ${DURATION_FORM})` });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+const text = z.string().trim().min(1);
+
+// Environment variables are always strings, so a number may arrive as `"4"`; a boolean or a
+// fraction must not slip through as one (`true` would coerce to 1).
+const wholeNumber = (min: number, max: number) =>
+  z
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^[+-]?\d+$/)
+        .transform(Number),
+    ])
+    .pipe(z.number().int().min(min).max(max));
+
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  const seconds = typeof v === 'number' ? v : parseDurationExact(v);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'not a duration' });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+/** Each key's validator and, for error messages, the form it expects in words. */
+const FIELDS = {
+  /** The project's DuckDB database file. */
+  db: { schema: text, expected: 'a file path' },
+  /** How many tasks may run at once. */
+  orch_max_parallel: { schema: wholeNumber(1, 256), expected: 'a whole number from 1 to 256' },
+  /** First retry delay; each further retry doubles it (with jitter). Seconds or a duration. */
+  orch_retry_base: { schema: duration, expected: DURATION_FORM },
+  /** Longest delay between two retries. */
+  orch_retry_max: { schema: duration, expected: DURATION_FORM },
+  /** OpenLineage namespace of jobs and datasets. */
+  orch_namespace: { schema: text, expected: 'a non-empty name' },
+} as const;
 
 export const ConfigSchema = z
   .object({
-    /** The project's DuckDB database file. */
-    db: z.string().min(1).default('mydata.duckdb'),
-    /** How many tasks may run at once. */
-    orch_max_parallel: z.coerce.number().int().min(1).max(256).default(4),
-    /** First retry delay; each further retry doubles it (with jitter). Seconds or a duration. */
-    orch_retry_base: duration('orch_retry_base').default(1),
-    /** Longest delay between two retries. */
-    orch_retry_max: duration('orch_retry_max').default(300),
-    /** OpenLineage namespace of jobs and datasets. */
-    orch_namespace: z.string().min(1).default('duckdb'),
+    db: FIELDS.db.schema.default('mydata.duckdb'),
+    orch_max_parallel: FIELDS.orch_max_parallel.schema.default(4),
+    orch_retry_base: FIELDS.orch_retry_base.schema.default(1),
+    orch_retry_max: FIELDS.orch_retry_max.schema.default(300),
+    orch_namespace: FIELDS.orch_namespace.schema.default('duckdb'),
   })
   .strict();
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
+type Key = keyof Config;
 
 /** Environment variables, by config key. */
-export const ENV_VARS: Record<keyof Config, string> = {
+export const ENV_VARS: Record<Key, string> = {
   db: 'DUCKORCH_DB',
   orch_max_parallel: 'DUCKORCH_MAX_PARALLEL',
   orch_retry_base: 'DUCKORCH_RETRY_BASE',
@@ -52,25 +82,57 @@ export const ENV_VARS: Record<keyof Config, string> = {
 export const DEFAULT_CONFIG_FILE = 'duckorch.toml';
 
 export interface LoadConfigOptions {
-  /** Explicit config file; when absent `duckorch.toml` is used if it exists. */
+  /** Explicit config file (relative to `cwd`); when absent the nearest `duckorch.toml` upward from `cwd` is used. */
   file?: string;
   env?: NodeJS.ProcessEnv;
   /** Values from command-line flags (undefined entries are ignored). */
-  flags?: Partial<Record<keyof Config, unknown>>;
+  flags?: Partial<Record<Key, unknown>>;
+  /** How each flag is spelled on the command line (`--max-parallel`), to say where a bad value came from. */
+  flagNames?: Partial<Record<Key, string>>;
+  /** Where the upward search for `duckorch.toml` starts; default the process's working directory. */
   cwd?: string;
 }
 
-function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
-  if (!fs.existsSync(file)) {
-    if (explicit) throw new DuckorchError('CONFIG', `config file ${file} does not exist`);
-    return {};
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false; // a folder above that this user may not look into is one without a config
+  }
+}
+
+/** The nearest `duckorch.toml` in `cwd` or one of its parents, as an absolute path. */
+export function findConfigFile(cwd: string): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, DEFAULT_CONFIG_FILE);
+    if (isFile(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+interface ConfigFile {
+  /** As shown in messages: what the user typed for `--config`, else the absolute path found. */
+  shown: string;
+  absolute: string;
+  source: string;
+  values: Record<string, unknown>;
+}
+
+function readConfigFile(shown: string, absolute: string): ConfigFile {
+  let source: string;
+  try {
+    source = fs.readFileSync(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? String(err)})`;
+    throw new DuckorchError('CONFIG', `config file ${shown} ${reason}`);
   }
   try {
-    return parseToml(fs.readFileSync(file, 'utf8'));
+    return { shown, absolute, source, values: parseToml(source) };
   } catch (err) {
     if (err instanceof TomlError) {
       throw new DuckorchError('CONFIG', err.message.split('\n')[0] ?? 'invalid TOML', {
-        location: { file, line: err.line, col: err.column },
+        location: { file: shown, line: err.line, col: err.column },
         expected: 'TOML key = value lines, e.g. orch_max_parallel = 4',
       });
     }
@@ -78,27 +140,74 @@ function readConfigFile(file: string, explicit: boolean): Record<string, unknown
   }
 }
 
+/**
+ * Where `key` is set in a TOML file, for editors to jump to. smol-toml returns plain values
+ * without positions, so this finds the key's line itself (bare or quoted key, or a table header).
+ */
+function locateKey(file: ConfigFile, key: string): SourceLocation | undefined {
+  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^([ \\t]*)(?:(["']?)${escaped}\\2[ \\t]*=|\\[[ \\t]*${escaped}[ \\t]*\\])`);
+  const lines = file.source.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const m = pattern.exec(lines[i]!);
+    if (m) return { file: file.shown, line: i + 1, col: m[1]!.length + 1 };
+  }
+  return undefined;
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string'
+    ? value
+    : value !== null && typeof value === 'object' && !(value instanceof Date)
+      ? JSON.stringify(value)
+      : String(value);
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
-  const fileName = options.file ?? `${options.cwd ?? '.'}/${DEFAULT_CONFIG_FILE}`;
-  const fromFile = readConfigFile(fileName, options.file !== undefined);
-  const fromEnv: Record<string, unknown> = {};
-  for (const [key, variable] of Object.entries(ENV_VARS)) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') fromEnv[key] = value;
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const found = options.file !== undefined ? path.resolve(cwd, options.file) : findConfigFile(cwd);
+  const file = found === undefined ? undefined : readConfigFile(options.file ?? found, found);
+
+  const errors: DuckorchError[] = [];
+  const keys = Object.keys(FIELDS) as Key[];
+  for (const unknown of Object.keys(file?.values ?? {}).filter((k) => !Object.hasOwn(FIELDS, k))) {
+    const suggestion = closest(unknown, keys);
+    const close = distance(unknown, suggestion) <= Math.max(2, Math.floor(suggestion.length / 3));
+    const location = locateKey(file!, unknown);
+    errors.push(
+      new DuckorchError('CONFIG', `unknown config key \`${unknown}\` in ${file!.shown}`, {
+        ...(location ? { location } : {}),
+        ...(close ? { hint: `did you mean \`${suggestion}\`?` } : { expected: `one of ${keys.join(', ')}` }),
+      }),
+    );
   }
-  const fromFlags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined));
-  const merged = { ...fromFile, ...fromEnv, ...fromFlags };
-  const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? '');
-    const source = key in fromFlags ? 'command line' : key in fromEnv ? `environment variable ${ENV_VARS[key as keyof Config]}` : fileName;
-    const message =
-      issue.code === 'unrecognized_keys'
-        ? `unknown config key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${k}\``).join(', ')} in ${fileName}`
-        : `invalid ${key || 'config'} from ${source}: ${issue.message}`;
-    throw new DuckorchError('CONFIG', message, { expected: `keys ${Object.keys(ENV_VARS).join(', ')}` });
+
+  const raw: Partial<Record<Key, unknown>> = {};
+  for (const key of keys) {
+    const flag = options.flags?.[key];
+    const fromEnv = env[ENV_VARS[key]];
+    const fromFile = file?.values[key];
+    const [value, origin, source]: [unknown, 'flag' | 'env' | 'file' | undefined, string] =
+      flag !== undefined
+        ? [flag, 'flag', options.flagNames?.[key] ?? 'the command line']
+        : fromEnv !== undefined && fromEnv !== ''
+          ? [fromEnv, 'env', `environment variable ${ENV_VARS[key]}`]
+          : [fromFile, fromFile === undefined ? undefined : 'file', file?.shown ?? ''];
+    if (origin === undefined) continue;
+    const parsed = FIELDS[key].schema.safeParse(value);
+    if (!parsed.success) {
+      const location = origin === 'file' ? locateKey(file!, key) : undefined;
+      errors.push(
+        new DuckorchError('CONFIG', `invalid ${key} from ${source}: must be ${FIELDS[key].expected}, got \`${show(value)}\``, {
+          ...(location ? { location } : {}),
+        }),
+      );
+      continue;
+    }
+    raw[key] = key === 'db' && origin === 'file' ? path.resolve(path.dirname(file!.absolute), parsed.data as string) : parsed.data;
   }
-  return parsed.data;
+  if (errors.length === 1) throw errors[0]!;
+  if (errors.length > 1) throw new DuckorchErrors(errors);
+  return ConfigSchema.parse(raw);
 }

@@ -4,13 +4,14 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
-import { loadConfig, type Config } from '../../config/config.js';
+// Only what parsing and `--help` need is imported up front: the application, config (zod,
+// smol-toml) and DuckDB's native binding cost far more to load than `--help` takes to run,
+// so each action imports its implementation when it runs. Type-only imports cost nothing.
+import type { Project, Selection } from '../../app/project.js';
+import type { Config, LoadConfigOptions } from '../../config/config.js';
 import { DuckorchError } from '../../errors.js';
 import { GRAPH_MODES, type GraphMode } from '../../model/graph/mermaid.js';
-import { taskToJson } from '../../model/taskfile/task-json.js';
-import { Project, validatePaths, type Selection } from '../../app/project.js';
 import type { AccessMode } from '../../store/duckdb/database.js';
-import { createProgress, progressEnabled } from './progress.js';
 import {
   colourStatus,
   durationMs,
@@ -26,6 +27,7 @@ import {
   taskRunJson,
   type Output,
 } from './render.js';
+import { packageVersion } from './version.js';
 
 interface GlobalOptions {
   db?: string;
@@ -39,6 +41,18 @@ class ExitCode extends Error {
     super(`exit ${code}`);
   }
 }
+
+/** A command-line mistake commander found, with the command whose `--help` explains it. */
+class UsageError extends Error {
+  constructor(
+    readonly error: CommanderError,
+    readonly helpCommand: string,
+  ) {
+    super(error.message);
+  }
+}
+
+type ConfigFlags = Partial<Record<keyof Config, unknown>>;
 
 export interface CliIo {
   out: (text: string) => void;
@@ -58,16 +72,24 @@ function selectionOf(opts: { select?: string[]; exclude?: string[] }): Selection
 export function buildProgram(io: CliIo): Command {
   const program = new Command('duck-orch');
   const output = (): Output => ({ json: Boolean(program.opts<GlobalOptions>().json), out: io.out, err: io.err });
-  const config = (flags: Partial<Record<keyof Config, unknown>> = {}): Config => {
+  const config = async (flags: ConfigFlags = {}, flagNames: LoadConfigOptions['flagNames'] = {}): Promise<Config> => {
+    const { loadConfig } = await import('../../config/config.js');
     const g = program.opts<GlobalOptions>();
-    return loadConfig({ ...(g.config ? { file: g.config } : {}), env: io.env, flags: { db: g.db, ...flags } });
+    return loadConfig({
+      ...(g.config ? { file: g.config } : {}),
+      env: io.env,
+      flags: { db: g.db, ...flags },
+      flagNames: { db: '--db', ...flagNames },
+    });
   };
   const withProject = async <T>(
     access: AccessMode,
     fn: (p: Project) => Promise<T>,
-    flags: Partial<Record<keyof Config, unknown>> = {},
+    flags: ConfigFlags = {},
+    flagNames: LoadConfigOptions['flagNames'] = {},
   ): Promise<T> => {
-    const project = await Project.open({ config: config(flags), access });
+    const { Project } = await import('../../app/project.js');
+    const project = await Project.open({ config: await config(flags, flagNames), access });
     try {
       return await fn(project);
     } finally {
@@ -78,11 +100,18 @@ export function buildProgram(io: CliIo): Command {
   program
     .description('Offline-first, DuckDB-native orchestrator: SQL task files → inferred DAG → runs on embedded DuckDB.')
     .addOption(new Option('--db <file>', 'project DuckDB database (default: $DUCKORCH_DB, duckorch.toml `db`, then ./mydata.duckdb)'))
-    .option('--config <file>', 'config file (default: ./duckorch.toml if present)')
+    .option('--config <file>', 'config file (default: the nearest duckorch.toml in this folder or above)')
     .option('--json', 'print machine-readable JSON on stdout')
-    .showHelpAfterError()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      // Under --json, stdout carries the one error document and stderr stays quiet.
+      writeErr: (s) => {
+        if (!program.opts<GlobalOptions>().json) io.err(s.trimEnd());
+      },
+      // runCli prints usage errors itself: one line in the chosen format, naming the right --help.
+      outputError: () => {},
+    });
 
   program
     .command('register')
@@ -117,6 +146,7 @@ export function buildProgram(io: CliIo): Command {
       .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)'),
   ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string }) => {
     const o = output();
+    const { createProgress, progressEnabled } = await import('./progress.js');
     const progress = createProgress(progressEnabled(o.json));
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -133,6 +163,7 @@ export function buildProgram(io: CliIo): Command {
             onEvent: (e) => progress.onEvent(e),
           }),
         { orch_max_parallel: opts.maxParallel },
+        { orch_max_parallel: '--max-parallel' },
       );
     } finally {
       progress.stop();
@@ -245,6 +276,10 @@ export function buildProgram(io: CliIo): Command {
     .option('--strict', 'treat warnings (unknown header keys, untracked statements, …) as errors, e.g. in CI')
     .action(async (paths: string[], opts: { strict?: boolean }) => {
       const o = output();
+      const [{ validatePaths }, { taskToJson }] = await Promise.all([
+        import('../../app/project.js'),
+        import('../../model/taskfile/task-json.js'),
+      ]);
       const v = await validatePaths(paths);
       const failing = (errors: readonly unknown[], warnings: readonly unknown[]) =>
         errors.length > 0 || (opts.strict === true && warnings.length > 0);
@@ -323,7 +358,41 @@ export function buildProgram(io: CliIo): Command {
     },
   );
 
+  program
+    .command('sql')
+    .description('run SQL against the project database, opened read-only, and print the last statement’s result')
+    .argument('<query>', 'one or more SQL statements separated by `;` (quote them for the shell)')
+    .option('--csv', 'print CSV (RFC 4180) instead of a table')
+    .action(async (query: string, opts: { csv?: boolean }) => {
+      const o = output();
+      if (o.json && opts.csv) throw new DuckorchError('USAGE', '--csv and --json cannot be combined', { hint: 'choose one output format' });
+      const [{ db }, q] = await Promise.all([config(), import('./sql-query.js')]);
+      const result = await q.runQuery(db, query);
+      if (o.json) printJson(o, q.resultJson(result));
+      else if (opts.csv) o.out(q.resultCsv(result));
+      else o.out(table([result.headers.map((h) => pc.dim(h)), ...q.resultCells(result, pc.dim('NULL'))]));
+    });
+
+  // Per command, so that a usage error can name the --help that explains it.
+  for (const cmd of [program, ...program.commands]) {
+    const help = cmd === program ? 'duck-orch --help' : `duck-orch ${cmd.name()} --help`;
+    cmd.exitOverride((err) => {
+      throw err.exitCode === 0 ? err : new UsageError(err, help);
+    });
+  }
+
   return program;
+}
+
+/** Whether `--json` was given anywhere before a `--` (also where commander stopped parsing at an earlier mistake). */
+function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+function printErrors(io: CliIo, json: boolean, errors: DuckorchError[]): void {
+  if (json) io.out(JSON.stringify({ errors: errors.map((e) => e.toJSON()) }, null, 2));
+  else for (const e of errors) io.err(renderError(e));
 }
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failure, 2 usage error, 130 interrupted. */
@@ -333,20 +402,38 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
+    const json = Boolean(program.opts<GlobalOptions>().json) || jsonRequested(argv);
     if (err instanceof ExitCode) return err.code;
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      const see = `see \`${err.helpCommand}\``;
+      if (err.error.code === 'commander.help') {
+        // A bare `duck-orch`: commander already printed the help (to stderr, or not at all under --json).
+        if (json) printErrors(io, true, [new DuckorchError('USAGE', 'missing command', { hint: see })]);
+        return 2;
+      }
+      // Commander's text is `error: <what>` and, when it has one, a `(Did you mean …?)` line.
+      const [first = '', ...rest] = err.message.split('\n');
+      const message = first.replace(/^error: /, '');
+      const suggestion = rest
+        .join(' ')
+        .trim()
+        .replace(/^\((.*)\)$/, '$1');
+      if (json) {
+        printErrors(io, true, [new DuckorchError('USAGE', message, { hint: suggestion ? `${suggestion} ${see}` : see })]);
+      } else {
+        io.err(`${pc.red('error:')} ${message}${suggestion ? ` ${pc.dim(`(${suggestion})`)}` : ''}`);
+        io.err(pc.dim(`(${see})`));
+      }
+      return 2;
     }
-    const json = argv.includes('--json');
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     const errors = errorsOf(err);
     if (errors.length === 0) {
-      const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      if (json) io.out(JSON.stringify({ error: { code: 'INTERNAL', message: String(err instanceof Error ? err.message : err) } }, null, 2));
-      else io.err(`${pc.red('internal error:')} ${message}`);
+      if (json) printErrors(io, true, [new DuckorchError('INTERNAL', err instanceof Error ? err.message : String(err))]);
+      else io.err(`${pc.red('internal error:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return 1;
     }
-    if (json) io.out(JSON.stringify({ errors: errors.map((e) => e.toJSON()) }, null, 2));
-    else for (const e of errors) io.err(renderError(e));
+    printErrors(io, json, errors);
     return errors.some((e) => e.code === 'USAGE' || e.code === 'SELECTOR') ? 2 : 1;
   }
 }

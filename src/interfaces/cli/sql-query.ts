@@ -1,0 +1,165 @@
+/**
+ * `duck-orch sql`: runs ad-hoc SQL against the project database and renders the last
+ * statement's result as a table, CSV or JSON. The database is opened read-only, so a query
+ * can never change data or orchestration state behind the ledger's back.
+ */
+import {
+  DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampNanosecondsValue,
+  DuckDBTimestampSecondsValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBTypeId,
+  JsonDuckDBValueConverter,
+  type DuckDBResultReader,
+  type DuckDBValue,
+  type DuckDBValueConverter,
+  type Json,
+} from '@duckdb/node-api';
+import { DuckorchError } from '../../errors.js';
+import { openDuckDb } from '../../store/duckdb/database.js';
+
+export interface QueryResult {
+  /** Column names made unique the way DuckDB does it (`a`, `a:1`), so JSON rows keep every column. */
+  columns: Array<{ name: string; type: string }>;
+  /** Column names as the query wrote them, for the table and CSV headers. */
+  headers: string[];
+  rows: DuckDBValue[][];
+  reader: DuckDBResultReader;
+}
+
+/** Runs every statement of `sql` in order against `dbFile` (read-only) and returns the last one's result. */
+export async function runQuery(dbFile: string, sql: string): Promise<QueryResult> {
+  const instance = await openDuckDb(dbFile, 'read');
+  try {
+    const connection = await instance.connect();
+    try {
+      let extracted;
+      try {
+        extracted = await connection.extractStatements(sql);
+      } catch (err) {
+        throw sqlError(err);
+      }
+      let reader: DuckDBResultReader | undefined;
+      for (let i = 0; i < extracted.count; i++) {
+        try {
+          const prepared = await extracted.prepare(i);
+          if (i === extracted.count - 1) reader = await prepared.runAndReadAll();
+          else await prepared.run();
+        } catch (err) {
+          throw sqlError(err, extracted.count > 1 ? `statement ${i + 1} of ${extracted.count}: ` : '');
+        }
+      }
+      if (!reader) throw noStatement();
+      const types = reader.columnTypes();
+      return {
+        columns: reader.deduplicatedColumnNames().map((name, i) => ({ name, type: String(types[i]) })),
+        headers: reader.columnNames(),
+        rows: reader.getRows(),
+        reader,
+      };
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+function noStatement(): DuckorchError {
+  return new DuckorchError('USAGE', 'the query has no SQL statement to run', { hint: 'e.g. duck-orch sql "SELECT 42"' });
+}
+
+function sqlError(err: unknown, prefix = ''): DuckorchError {
+  const message = (err instanceof Error ? err.message : String(err)).replace(/^Failed to extract statements: /, '').trim();
+  // The binding reports a text with no statement (blank, or only comments) as a bare callback failure.
+  if (message === 'Error in native callback') return noStatement();
+  return new DuckorchError('SQL_ERROR', `${prefix}${message}`, {
+    ...(/read-only mode/.test(message)
+      ? { hint: '`duck-orch sql` opens the database read-only; change data with a task and `duck-orch run`' }
+      : {}),
+    cause: err,
+  });
+}
+
+/** `YYYY-MM-DDTHH:MM:SS[.fraction]`, keeping DuckDB's sub-millisecond precision that `Date` would drop. */
+function isoTimestamp(units: bigint, perSecond: bigint, zone: boolean): string | undefined {
+  let seconds = units / perSecond;
+  let fraction = units % perSecond;
+  if (fraction < 0n) {
+    fraction += perSecond;
+    seconds -= 1n;
+  }
+  const date = new Date(Number(seconds) * 1000);
+  if (Number.isNaN(date.getTime())) return undefined; // ±infinity and years a JS Date cannot hold
+  const digits = String(perSecond).length - 1;
+  const frac = fraction === 0n ? '' : `.${fraction.toString().padStart(digits, '0').replace(/0+$/, '')}`;
+  return `${date.toISOString().replace(/\.\d{3}Z$/, '')}${frac}${zone ? 'Z' : ''}`;
+}
+
+function timestampJson(value: DuckDBValue): string | undefined {
+  if (value instanceof DuckDBTimestampTZValue) return isoTimestamp(value.micros, 1_000_000n, true);
+  if (value instanceof DuckDBTimestampValue) return isoTimestamp(value.micros, 1_000_000n, false);
+  if (value instanceof DuckDBTimestampSecondsValue) return isoTimestamp(value.seconds, 1n, false);
+  if (value instanceof DuckDBTimestampMillisecondsValue) return isoTimestamp(value.millis, 1000n, false);
+  if (value instanceof DuckDBTimestampNanosecondsValue) return isoTimestamp(value.nanos, 1_000_000_000n, false);
+  return undefined;
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * DuckDB's JSON converter, except: integers as JSON numbers while exact (larger ones as
+ * strings), decimals as numbers up to 15 significant digits, timestamps in ISO 8601 (`Z` for
+ * TIMESTAMPTZ), intervals in DuckDB's words (`3 days`). Nested values recurse through this.
+ */
+const jsonConverter: DuckDBValueConverter<Json> = (value, type, converter) => {
+  if (value === null) return null;
+  if (typeof value === 'bigint') return value >= -SAFE && value <= SAFE ? Number(value) : value.toString();
+  switch (type.typeId) {
+    case DuckDBTypeId.DECIMAL: {
+      const text = String(value);
+      return text.replace(/\D/g, '').length <= 15 ? Number(text) : text;
+    }
+    case DuckDBTypeId.INTERVAL:
+      return String(value);
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_TZ:
+    case DuckDBTypeId.TIMESTAMP_S:
+    case DuckDBTypeId.TIMESTAMP_MS:
+    case DuckDBTypeId.TIMESTAMP_NS:
+      return timestampJson(value) ?? String(value);
+    default:
+      return JsonDuckDBValueConverter(value, type, converter);
+  }
+};
+
+export function resultJson(result: QueryResult): { columns: QueryResult['columns']; rows: Array<Record<string, Json>> } {
+  return { columns: result.columns, rows: result.reader.convertRowObjects(jsonConverter) };
+}
+
+/** DuckDB's own text form of a value (`[1, 2]`, `2026-01-01 06:00:00`); `null` for SQL NULL. */
+export function valueText(value: DuckDBValue): string | null {
+  return value === null ? null : String(value);
+}
+
+/** Header and rows for the aligned table; NULL reads `NULL`, line breaks are escaped to keep rows on one line. */
+export function resultCells(result: QueryResult, nullText: string): string[][] {
+  const cell = (v: DuckDBValue) => {
+    const text = valueText(v);
+    return text === null ? nullText : text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  };
+  return result.rows.map((row) => row.map(cell));
+}
+
+/**
+ * RFC 4180 quoting, LF line ends. NULL is an empty field and an empty string is `""`, so a
+ * reader can tell them apart (as DuckDB's own `COPY … TO` does).
+ */
+export function resultCsv(result: QueryResult): string {
+  const field = (text: string | null) =>
+    text === null ? '' : text === '' || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return [result.headers.map(field), ...result.rows.map((row) => row.map((v) => field(valueText(v))))]
+    .map((fields) => fields.join(','))
+    .join('\n');
+}

@@ -1,0 +1,181 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findConfigFile, loadConfig } from '../../src/config/config.js';
+import { DuckorchError, DuckorchErrors } from '../../src/errors.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'duckorch-config-'));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+/** A fresh folder under the suite's temp root, with the given files written into it. */
+function folder(files: Record<string, string> = {}): string {
+  const dir = path.join(root, `case-${++counter}`);
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function errorOf(fn: () => unknown): DuckorchError[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DuckorchErrors) return err.errors;
+    if (err instanceof DuckorchError) return [err];
+    throw err;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('loadConfig', () => {
+  it('gives the defaults when nothing is set', () => {
+    expect(loadConfig({ cwd: folder(), env: {} })).toEqual({
+      db: 'mydata.duckdb',
+      orch_max_parallel: 4,
+      orch_retry_base: 1,
+      orch_retry_max: 300,
+      orch_namespace: 'duckdb',
+    });
+  });
+
+  it('takes a flag over an environment variable over the file', () => {
+    const cwd = folder({ 'duckorch.toml': 'orch_max_parallel = 2\norch_retry_base = "2s"\norch_namespace = "file"\n' });
+    const config = loadConfig({
+      cwd,
+      env: { DUCKORCH_MAX_PARALLEL: '3', DUCKORCH_RETRY_BASE: '500ms' },
+      flags: { orch_max_parallel: '8', db: undefined },
+    });
+    expect(config).toMatchObject({ orch_max_parallel: 8, orch_retry_base: 0.5, orch_namespace: 'file' });
+  });
+
+  it('ignores an empty environment variable', () => {
+    expect(loadConfig({ cwd: folder(), env: { DUCKORCH_DB: '' } }).db).toBe('mydata.duckdb');
+  });
+
+  describe('finding duckorch.toml', () => {
+    it('looks upward from the working directory and resolves its db against its own folder', () => {
+      const project = folder({ 'duckorch.toml': 'db = "state/warehouse.duckdb"\norch_max_parallel = 2\n' });
+      const deep = path.join(project, 'tasks', 'marts');
+      fs.mkdirSync(deep, { recursive: true });
+      expect(findConfigFile(deep)).toBe(path.join(project, 'duckorch.toml'));
+      expect(loadConfig({ cwd: deep, env: {} })).toMatchObject({
+        db: path.join(project, 'state', 'warehouse.duckdb'),
+        orch_max_parallel: 2,
+      });
+    });
+
+    it('takes the nearest file when several folders have one', () => {
+      const outer = folder({ 'duckorch.toml': 'orch_max_parallel = 2\n', 'inner/duckorch.toml': 'orch_max_parallel = 3\n' });
+      expect(loadConfig({ cwd: path.join(outer, 'inner'), env: {} }).orch_max_parallel).toBe(3);
+    });
+
+    it('resolves a relative db of --config against the config file’s folder, not the working directory', () => {
+      const parent = folder({ 'duckorch.toml': 'db = "warehouse.duckdb"\n' });
+      const cwd = path.join(parent, 'work');
+      fs.mkdirSync(cwd);
+      expect(loadConfig({ cwd, file: '../duckorch.toml', env: {} }).db).toBe(path.join(parent, 'warehouse.duckdb'));
+    });
+
+    it('keeps an absolute db in the file as it is', () => {
+      const cwd = folder({ 'duckorch.toml': 'db = "/var/lib/warehouse.duckdb"\n' });
+      expect(loadConfig({ cwd, env: {} }).db).toBe('/var/lib/warehouse.duckdb');
+    });
+
+    it('leaves a db from --db or DUCKORCH_DB relative to the working directory', () => {
+      const cwd = folder({ 'duckorch.toml': 'db = "from-file.duckdb"\n' });
+      expect(loadConfig({ cwd, env: { DUCKORCH_DB: 'from-env.duckdb' } }).db).toBe('from-env.duckdb');
+      expect(loadConfig({ cwd, env: {}, flags: { db: 'from-flag.duckdb' } }).db).toBe('from-flag.duckdb');
+    });
+
+    it('reports a missing --config file', () => {
+      const [e] = errorOf(() => loadConfig({ cwd: folder(), file: 'nope.toml', env: {} }));
+      expect(e).toMatchObject({ code: 'CONFIG', message: 'config file nope.toml does not exist' });
+    });
+  });
+
+  describe('errors', () => {
+    it('say which key, what it must be, what it got and where it came from', () => {
+      const cwd = folder();
+      const [fromEnv] = errorOf(() => loadConfig({ cwd, env: { DUCKORCH_MAX_PARALLEL: 'abc' } }));
+      expect(fromEnv!.message).toBe(
+        'invalid orch_max_parallel from environment variable DUCKORCH_MAX_PARALLEL: must be a whole number from 1 to 256, got `abc`',
+      );
+      const [fromFlag] = errorOf(() =>
+        loadConfig({ cwd, env: {}, flags: { orch_max_parallel: '2.5' }, flagNames: { orch_max_parallel: '--max-parallel' } }),
+      );
+      expect(fromFlag!.message).toBe('invalid orch_max_parallel from --max-parallel: must be a whole number from 1 to 256, got `2.5`');
+    });
+
+    it('point at the line of a bad value in the file', () => {
+      const cwd = folder({ 'duckorch.toml': '# settings\norch_namespace = "x"\n  orch_max_parallel = true\n' });
+      const file = path.join(cwd, 'duckorch.toml');
+      const [e] = errorOf(() => loadConfig({ cwd, env: {} }));
+      expect(e!.message).toBe(`invalid orch_max_parallel from ${file}: must be a whole number from 1 to 256, got \`true\``);
+      expect(e!.location).toEqual({ file, line: 3, col: 3 });
+    });
+
+    it('describe a bad duration by the expected form', () => {
+      const [e] = errorOf(() => loadConfig({ cwd: folder(), env: { DUCKORCH_RETRY_MAX: 'soon' } }));
+      expect(e!.message).toBe(
+        'invalid orch_retry_max from environment variable DUCKORCH_RETRY_MAX: must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m, got `soon`',
+      );
+    });
+
+    it('name an unknown key and its file, and suggest the closest key', () => {
+      const cwd = folder({ 'duckorch.toml': 'orch_max_paralel = 3\n' });
+      const file = path.join(cwd, 'duckorch.toml');
+      const [e] = errorOf(() => loadConfig({ cwd, env: {} }));
+      expect(e).toMatchObject({
+        code: 'CONFIG',
+        message: `unknown config key \`orch_max_paralel\` in ${file}`,
+        hint: 'did you mean `orch_max_parallel`?',
+        location: { file, line: 1, col: 1 },
+      });
+    });
+
+    it('list the valid keys when no key is close', () => {
+      const [e] = errorOf(() => loadConfig({ cwd: folder({ 'duckorch.toml': '[server]\nport = 1\n' }), env: {} }));
+      expect(e!.message).toMatch(/^unknown config key `server` in /);
+      expect(e!.hint).toBeUndefined();
+      expect(e!.expected).toBe('one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace');
+      expect(e!.location?.line).toBe(1);
+    });
+
+    it('treat a key named like an object property as unknown', () => {
+      const [e] = errorOf(() => loadConfig({ cwd: folder({ 'duckorch.toml': 'constructor = 1\n' }), env: {} }));
+      expect(e!.message).toMatch(/^unknown config key `constructor` in /);
+    });
+
+    it('report every bad key at once', () => {
+      const cwd = folder({ 'duckorch.toml': 'orch_retry_base = "later"\nbogus = 1\n' });
+      const errors = errorOf(() => loadConfig({ cwd, env: { DUCKORCH_NAMESPACE: ' ' } }));
+      expect(errors.map((e) => e.message.split(':')[0])).toEqual([
+        'unknown config key `bogus` in ' + path.join(cwd, 'duckorch.toml'),
+        'invalid orch_retry_base from ' + path.join(cwd, 'duckorch.toml'),
+        'invalid orch_namespace from environment variable DUCKORCH_NAMESPACE',
+      ]);
+    });
+
+    it('give file:line:col for TOML syntax errors', () => {
+      const cwd = folder({ 'duckorch.toml': 'orch_max_parallel = 2\ndb = \n' });
+      const [e] = errorOf(() => loadConfig({ cwd, env: {} }));
+      expect(e!.location).toMatchObject({ file: path.join(cwd, 'duckorch.toml'), line: 2 });
+    });
+
+    it('never show the validator’s own wording', () => {
+      const cwd = folder({ 'duckorch.toml': 'db = 5\norch_retry_base = -1\norch_max_parallel = [1]\n' });
+      const errors = errorOf(() => loadConfig({ cwd, env: { DUCKORCH_MAX_PARALLEL: '0' } }));
+      expect(errors).toHaveLength(3);
+      for (const e of errors) expect(e.render()).not.toMatch(/Invalid input|expected number|received|NaN/);
+      expect(errors.map((e) => e.message.replace(/ from .*?:/, ':'))).toEqual([
+        'invalid db: must be a file path, got `5`',
+        'invalid orch_max_parallel: must be a whole number from 1 to 256, got `0`',
+        'invalid orch_retry_base: must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m, got `-1`',
+      ]);
+    });
+  });
+});
