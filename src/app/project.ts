@@ -54,7 +54,8 @@ export interface RegisterResult {
 }
 
 export interface RunResult {
-  pipelineRun: PipelineRunRecord;
+  /** Null when the selection was empty: nothing ran and no run was recorded. */
+  pipelineRun: PipelineRunRecord | null;
   tasks: TaskRunRecord[];
   warnings: string[];
 }
@@ -237,10 +238,10 @@ export class Project {
   }
 
   /** The selected tasks in run order, each with what it reads, writes and is linked to. */
-  async list(selection: Selection): Promise<TaskListing[]> {
-    const { tasks, graph, selected } = await this.select(selection);
+  async list(selection: Selection): Promise<{ tasks: TaskListing[]; warnings: string[] }> {
+    const { tasks, graph, selected, warnings } = await this.select(selection);
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-    return selected.map((name) => {
+    const listing = selected.map((name) => {
       const t = byName.get(name)!;
       return {
         name,
@@ -254,13 +255,16 @@ export class Project {
         timeout_seconds: t.timeoutSeconds,
       };
     });
+    return { tasks: listing, warnings };
   }
 
+  /** Runs the selected tasks. A selection that is valid but empty runs nothing and records no run (as dbt does). */
   async run(options: RunOptions = {}): Promise<RunResult> {
-    const { tasks, graph, selected } = await this.select(options);
+    const { tasks, graph, selected, warnings } = await this.select(options);
+    if (selected.length === 0) return { pipelineRun: null, tasks: [], warnings };
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
     const chosen = new Set(selected);
-    const warnings = staleFiles(tasks.filter((t) => chosen.has(t.definition.name)));
+    warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
     options.onPlan?.(selected);
     await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
     const pipelineRun: PipelineRunRecord = {
@@ -319,8 +323,8 @@ export class Project {
     }
   }
 
-  async test(selection: Selection = {}): Promise<TestOutcome[]> {
-    const { tasks, selected } = await this.select(selection);
+  async test(selection: Selection = {}): Promise<{ outcomes: TestOutcome[]; warnings: string[] }> {
+    const { tasks, selected, warnings } = await this.select(selection);
     const chosen = new Set(selected);
     const defs = tasks.map((t) => t.definition).filter((t) => chosen.has(t.name));
     const outcomes = await runTests(this.instance, defs);
@@ -338,24 +342,31 @@ export class Project {
         })),
       );
     }
-    return outcomes;
+    return { outcomes, warnings };
   }
 
-  async status(options: { limit: number; task?: string }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[] }> {
-    if (options.task !== undefined) {
-      const names = (await this.store.loadRegistry()).map((t) => t.definition.name);
-      if (!names.includes(options.task)) throw unknownName('task', options.task, names);
-    }
+  /**
+   * The latest task runs, newest first. The history of a task that is no longer registered stays
+   * reachable: its runs are listed, and its name is among `removedTasks`.
+   */
+  async status(options: {
+    limit: number;
+    task?: string;
+  }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[]; removedTasks: string[] }> {
+    const names = new Set((await this.store.loadRegistry()).map((t) => t.definition.name));
+    const runs = await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) });
+    if (options.task !== undefined && !names.has(options.task) && runs.length === 0) throw unknownName('task', options.task, [...names]);
     return {
-      runs: await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) }),
-      pipelineRuns: await this.store.listPipelineRuns(Math.min(options.limit, 10)),
+      runs,
+      pipelineRuns: options.task === undefined ? await this.store.listPipelineRuns(Math.min(options.limit, 10)) : [],
+      removedTasks: [...new Set(runs.map((r) => r.taskName).filter((n) => !names.has(n)))].sort(),
     };
   }
 
-  async graph(mode: GraphMode, selection: Selection & { statuses?: boolean } = {}): Promise<string> {
-    const { graph, selected } = await this.select(selection);
+  async graph(mode: GraphMode, selection: Selection & { statuses?: boolean } = {}): Promise<{ mermaid: string; warnings: string[] }> {
+    const { graph, selected, warnings } = await this.select(selection);
     const statuses = selection.statuses === false ? undefined : await this.store.latestStatuses();
-    return renderMermaid(graph, { mode, tasks: new Set(selected), ...(statuses ? { statuses } : {}) });
+    return { mermaid: renderMermaid(graph, { mode, tasks: new Set(selected), ...(statuses ? { statuses } : {}) }), warnings };
   }
 
   /** Downstream (`impact`) or upstream (`lineage`) datasets of a table, with the task that links each hop. */

@@ -22,7 +22,7 @@ beforeAll(async () => {
     await project.register(p.tasks);
     return project.run();
   });
-  expect(ran.pipelineRun.status).toBe('success');
+  expect(ran.pipelineRun?.status).toBe('success');
 });
 
 const ALL = 'SELECT * FROM demo.t ORDER BY id';

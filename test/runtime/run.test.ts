@@ -32,7 +32,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       await project.register(p.tasks);
       return project.run();
     });
-    expect(result.pipelineRun.status).toBe('success');
+    expect(result.pipelineRun?.status).toBe('success');
     expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
       ['a', 'success'],
       ['lone', 'success'],
@@ -99,7 +99,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
           if (e.type === 'finish') running--;
         },
       });
-      expect(result.pipelineRun.succeeded).toBe(8);
+      expect(result.pipelineRun?.succeeded).toBe(8);
     });
     expect(peak).toBe(3);
   });
@@ -113,7 +113,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       return project.run();
     });
     const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
-    expect(result.pipelineRun.status).toBe('failed');
+    expect(result.pipelineRun?.status).toBe('failed');
     expect(byName.a!.status).toBe('success');
     expect(byName.lone!.status).toBe('success');
     expect(byName.b!.status).toBe('failed');
@@ -315,7 +315,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       await project.register(p.tasks);
       return project.run();
     });
-    expect(result.pipelineRun.status).toBe('success');
+    expect(result.pipelineRun?.status).toBe('success');
   });
 
   it('runs only the selection, treating unselected upstream tasks as done', async () => {
@@ -362,7 +362,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       abort.abort();
       return run;
     });
-    expect(result.pipelineRun.status).toBe('interrupted');
+    expect(result.pipelineRun?.status).toBe('interrupted');
     expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
       ['slow', 'failed'],
       ['after', 'skipped'],

@@ -23,8 +23,8 @@ describe('test', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     );
     const outcomes = await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect((await project.run({ select: ['make'] })).pipelineRun.status).toBe('success');
-      return project.test({ select: ['checks'] });
+      expect((await project.run({ select: ['make'] })).pipelineRun?.status).toBe('success');
+      return (await project.test({ select: ['checks'] })).outcomes;
     });
     expect(outcomes.map((o) => [o.index, o.status, o.actual])).toEqual([
       [1, 'pass', '0 rows'],

@@ -201,6 +201,17 @@ describe('DuckDB store registry and runs', { timeout: DUCKDB_TEST_TIMEOUT }, () 
     });
   });
 
+  it('does not read the run history to recover when no run is running', async () => {
+    const p = tempProject();
+    await withInstance(p.db, async (instance) => {
+      const store = await DuckDbStore.open(instance, 'create', p.db);
+      // Were the history read, this would fail: the view over it is gone.
+      await rows(instance, 'DROP VIEW __orch__.asset_materializations; DROP VIEW __orch__.runs');
+      expect(await store.recoverInterruptedRuns(new Date())).toEqual({ pipelineRuns: 0, taskRuns: 0 });
+      await store.close();
+    });
+  });
+
   it('stores strings with quotes and newlines intact through the commit path', async () => {
     const p = tempProject();
     await withInstance(p.db, async (instance) => {

@@ -143,14 +143,17 @@ export function buildProgram(io: CliIo): Command {
     program
       .command('run')
       .description('run the registered tasks (or a selection) in dependency order')
-      .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)'),
-  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string }) => {
+      .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
+      .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning'),
+  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean }) => {
     const o = output();
     const { createProgress, progressEnabled } = await import('./progress.js');
     const progress = createProgress(progressEnabled(o.json));
     const abort = new AbortController();
+    // Ctrl-C and a polite kill (SIGTERM, as from a scheduler or CI) both cancel the run cleanly.
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
     let result;
     try {
       result = await withProject(
@@ -161,6 +164,7 @@ export function buildProgram(io: CliIo): Command {
             signal: abort.signal,
             onPlan: (tasks) => progress.start(tasks),
             onEvent: (e) => progress.onEvent(e),
+            ...(opts.fullRefresh ? { fullRefresh: true } : {}),
           }),
         { orch_max_parallel: opts.maxParallel },
         { orch_max_parallel: '--max-parallel' },
@@ -168,12 +172,14 @@ export function buildProgram(io: CliIo): Command {
     } finally {
       progress.stop();
       process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGTERM', onSigint);
     }
     const { pipelineRun, tasks, warnings } = result;
     if (o.json) {
-      printJson(o, { pipeline_run: pipelineRunJson(pipelineRun), tasks: tasks.map(taskRunJson), warnings });
+      printJson(o, { pipeline_run: pipelineRun && pipelineRunJson(pipelineRun), tasks: tasks.map(taskRunJson), warnings });
     } else {
-      for (const w of warnings) o.err(`${pc.yellow('warning:')} ${w}`);
+      printWarnings(o, warnings);
+      if (!pipelineRun) return;
       o.out(
         table(
           tasks.map((r) => [
@@ -192,7 +198,7 @@ export function buildProgram(io: CliIo): Command {
         `\nRun ${p.id.slice(0, 8)} ${colourStatus(p.status)}: ${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} skipped in ${formatMs(durationMs(p))}`,
       );
     }
-    if (pipelineRun.status !== 'success') throw new ExitCode(pipelineRun.status === 'interrupted' ? 130 : 1);
+    if (pipelineRun && pipelineRun.status !== 'success') throw new ExitCode(pipelineRun.status === 'interrupted' ? 130 : 1);
   });
 
   program
@@ -205,9 +211,15 @@ export function buildProgram(io: CliIo): Command {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
-      const { runs, pipelineRuns } = await withProject('write', (p) => p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }));
+      const { runs, pipelineRuns, removedTasks } = await withProject('write', (p) =>
+        p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }),
+      );
+      const removed = new Set(removedTasks);
       if (o.json) {
-        printJson(o, { runs: runs.map(taskRunJson), pipeline_runs: pipelineRuns.map(pipelineRunJson) });
+        printJson(o, {
+          runs: runs.map((r) => ({ ...taskRunJson(r), task_removed: removed.has(r.taskName) })),
+          pipeline_runs: pipelineRuns.map(pipelineRunJson),
+        });
         return;
       }
       if (runs.length === 0) {
@@ -219,7 +231,7 @@ export function buildProgram(io: CliIo): Command {
           ['STARTED', 'TASK', 'STATUS', 'DURATION', 'ATTEMPTS', 'ROWS', 'ERROR'].map((h) => pc.dim(h)),
           ...runs.map((r) => [
             formatTime(r.startedAt ?? r.finishedAt),
-            r.taskName,
+            removed.has(r.taskName) ? `${r.taskName} ${pc.dim('(removed)')}` : r.taskName,
             colourStatus(r.status),
             formatMs(durationMs(r)),
             String(r.attempts),
@@ -243,19 +255,23 @@ export function buildProgram(io: CliIo): Command {
       .option('--no-status', 'leave out run-status styling'),
   ).action(async (mode: GraphMode, opts: { select?: string[]; exclude?: string[]; status: boolean }) => {
     const o = output();
-    const mermaid = await withProject('read', (p) => p.graph(mode, { ...selectionOf(opts), statuses: opts.status }));
-    if (o.json) printJson(o, { mode, mermaid });
-    else o.out(mermaid.trimEnd());
+    const { mermaid, warnings } = await withProject('read', (p) => p.graph(mode, { ...selectionOf(opts), statuses: opts.status }));
+    if (o.json) printJson(o, { mode, mermaid, warnings });
+    else {
+      printWarnings(o, warnings);
+      o.out(mermaid.trimEnd());
+    }
   });
 
   selectOptions(program.command('test').description('run the @test assertions of the registered tasks against the current data')).action(
     async (opts: { select?: string[]; exclude?: string[] }) => {
       const o = output();
-      const outcomes = await withProject('write', (p) => p.test(selectionOf(opts)));
+      const { outcomes, warnings } = await withProject('write', (p) => p.test(selectionOf(opts)));
       const passed = outcomes.filter((x) => x.status === 'pass').length;
       const failed = outcomes.length - passed;
-      if (o.json) printJson(o, { passed, failed, results: outcomes });
+      if (o.json) printJson(o, { passed, failed, results: outcomes, warnings });
       else {
+        printWarnings(o, warnings);
         for (const t of outcomes) {
           if (t.status === 'pass') o.out(`${pc.green('PASS')} ${t.task} @test ${t.index}: ${t.assertion}`);
           else
@@ -346,15 +362,16 @@ export function buildProgram(io: CliIo): Command {
   selectOptions(program.command('list').alias('ls').description('list registered tasks (after --select/--exclude) in run order')).action(
     async (opts: { select?: string[]; exclude?: string[] }) => {
       const o = output();
-      const rows = await withProject('read', (p) => p.list(selectionOf(opts)));
-      if (o.json) printJson(o, { tasks: rows });
-      else
+      const { tasks: rows, warnings } = await withProject('read', (p) => p.list(selectionOf(opts)));
+      if (o.json) printJson(o, { tasks: rows, warnings });
+      else if (rows.length > 0 || warnings.length === 0)
         o.out(
           table([
             ['TASK', 'FILE', 'UPSTREAM', 'OUTPUTS'].map((h) => pc.dim(h)),
             ...rows.map((r) => [r.name, r.file, r.upstream.join(', '), r.outputs.join(', ')]),
           ]),
         );
+      if (!o.json) printWarnings(o, warnings);
     },
   );
 
@@ -382,6 +399,10 @@ export function buildProgram(io: CliIo): Command {
   }
 
   return program;
+}
+
+function printWarnings(o: Output, warnings: readonly string[]): void {
+  for (const w of warnings) o.err(`${pc.yellow('warning:')} ${w}`);
 }
 
 /** Whether `--json` was given anywhere before a `--` (also where commander stopped parsing at an earlier mistake). */

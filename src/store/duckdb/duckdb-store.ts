@@ -355,6 +355,9 @@ export class DuckDbStore implements Store {
   }
 
   async recoverInterruptedRuns(now: Date): Promise<{ pipelineRuns: number; taskRuns: number }> {
+    // The usual case, checked first: nothing is running, so history need not be read at all.
+    const running = await this.conn.runAndReadAll("SELECT EXISTS (SELECT 1 FROM __orch__.pipeline_runs WHERE status = 'running')");
+    if (running.getRows()[0]?.[0] !== true) return { pipelineRuns: 0, taskRuns: 0 };
     return inTransaction(this.conn, async () => {
       const at = now.toISOString();
       const tasks = await this.conn.run(
