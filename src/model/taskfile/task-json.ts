@@ -32,6 +32,7 @@ export function taskToJson(t: TaskDefinition): Record<string, unknown> {
     },
     inputs: t.inputs,
     outputs: t.outputs,
+    lineage: t.lineage,
     depends_on: t.dependsOn,
     declared: { inputs: t.declaredInputs, outputs: t.declaredOutputs },
     code_version: t.codeVersion,
