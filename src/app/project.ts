@@ -13,7 +13,7 @@ import { deriveAssets } from '../model/assets.js';
 import { TaskGraph } from '../model/graph/dag.js';
 import { walkLineage, type LineageHop } from '../model/graph/lineage.js';
 import { renderMermaid, type GraphMode } from '../model/graph/mermaid.js';
-import { DatasetSet, datasetKey, isFileDataset, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
+import { compareText, DatasetSet, datasetKey, isFileDataset, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
 import { selectTasks, type SelectableTask } from '../model/selection.js';
 import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
@@ -26,10 +26,11 @@ import { SqlAnalyzer } from '../sql/analyzer.js';
 import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
 import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
 import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
-import type { PipelineRunRecord, RegisteredTask, Store, TaskRunRecord } from '../store/store.js';
+import type { PipelineRunRecord, RegisteredTask, RegistrySnapshot, Store, TaskRunRecord } from '../store/store.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
-import { discoverTaskFiles, displayPath, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
+import { registryChange } from './registry-change.js';
+import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
 
 export interface ProjectOptions {
   config: Config;
@@ -124,7 +125,7 @@ export class Project {
    * keep their definitions without being analysed again.
    */
   async register(dir: string): Promise<RegisterResult> {
-    const { files, warnings } = await discoverTaskFiles(dir);
+    const { files, realPaths, warnings } = await discoverTaskFiles(dir);
     const root = fs.realpathSync(dir);
     const previous = await this.store.loadRegistry();
     const reusable = new Map(
@@ -144,7 +145,7 @@ export class Project {
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
     const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
-    const fresh = loaded.filter((f): f is LoadedTaskFile & { task: TaskDefinition } => f.task !== undefined);
+    const fresh = loaded.flatMap((f, i) => (f.task ? [{ ...f, task: f.task, realPath: realPaths[i]! }] : []));
     const { definitions, graph, errors } = assembleProject([...kept.map((t) => t.definition), ...fresh.map((f) => f.task)]);
     errors.unshift(...loaded.flatMap((f) => f.errors));
     if (errors.length > 0) throw new DuckorchErrors(errors);
@@ -152,20 +153,24 @@ export class Project {
     const now = this.options.clock();
     const all: RegisteredTask[] = [
       ...kept.map((t, i) => ({ ...t, definition: definitions[i]! })),
-      ...fresh.map((f, i) => ({
-        definition: definitions[kept.length + i]!,
-        filePath: realOrSelf(f.absolutePath),
-        sourceRoot: root,
-        registeredAt: now,
-        fileHash: f.hash ?? null,
-        warnings: f.warnings,
-      })),
+      ...fresh.map((f, i): RegisteredTask => {
+        const definition = definitions[kept.length + i]!;
+        const before = replaced.get(definition.name);
+        // An unchanged task keeps the time its definition was first registered.
+        const unchanged = before && before.definition === definition && before.filePath === f.realPath;
+        return {
+          definition,
+          filePath: f.realPath,
+          sourceRoot: root,
+          registeredAt: unchanged ? before.registeredAt : now,
+          fileHash: f.hash ?? null,
+          warnings: f.warnings,
+        };
+      }),
     ];
-    const { assets, edges, checks } = deriveAssets(definitions);
-    await this.store.replaceRegistry(
-      { tasks: all, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks },
-      now,
-    );
+    // Only what changed is written, when the registry it replaces was written by this same analysis.
+    const sameAnalysis = previous.length > 0 && previous.every((t) => t.fileHash?.startsWith(`${ANALYSIS_VERSION}:`));
+    await this.store.replaceRegistry(registrySnapshot(all, graph), now, sameAnalysis ? registryChange(previous, all) : undefined);
     const freshNames = new Set(fresh.map((f) => f.task.name));
     const removed = [...replaced.values()].filter((t) => !freshNames.has(t.definition.name));
     return {
@@ -197,7 +202,7 @@ export class Project {
         conn,
         candidates.map((c) => c.table),
       );
-      return candidates.filter((c) => existing.has(c.table)).sort((a, b) => a.task.localeCompare(b.task) || a.table.localeCompare(b.table));
+      return candidates.filter((c) => existing.has(c.table)).sort((a, b) => compareText(a.task, b.task) || compareText(a.table, b.table));
     } finally {
       conn.closeSync();
     }
@@ -380,12 +385,10 @@ export class Project {
   }
 }
 
-function realOrSelf(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return p;
-  }
+/** The registry rows of a set of tasks: the tasks, and what their graph and assets derive from them. */
+function registrySnapshot(tasks: RegisteredTask[], graph: TaskGraph): RegistrySnapshot {
+  const { assets, edges, checks } = deriveAssets(tasks.map((t) => t.definition));
+  return { tasks, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks };
 }
 
 function describeSelection(s: Selection): string | null {

@@ -5,9 +5,9 @@
  * since it was registered keeps its registered definition instead of being analysed again.
  */
 import { createHash } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { DuckorchError, type SourceLocation } from '../errors.js';
 import { didYouMean } from '../model/suggest.js';
 import { bodyLocation, buildTask, checkTask } from '../model/taskfile/build-task.js';
@@ -44,10 +44,8 @@ export interface PreviousFile {
 }
 
 export interface LoadOptions {
-  /** Registered files by absolute path. */
+  /** Registered files by display path. */
   previous?: ReadonlyMap<string, PreviousFile>;
-  /** Files open at once (a project of 20,000 files must load under an open-file limit of 256). */
-  readConcurrency?: number;
   /** Files parsed and analysed together: one round trip to DuckDB each, and what is held in memory at once. */
   batchSize?: number;
 }
@@ -56,10 +54,11 @@ export interface LoadOptions {
  * Bumped whenever what analysis stores in a definition changes, so that definitions registered
  * by an older duck-orch are analysed again rather than reused.
  */
-const ANALYSIS_VERSION = '3';
+export const ANALYSIS_VERSION = '3';
 
+/** `<analysis version>:<hash of the content>`: equal only for the same text analysed by the same analysis. */
 export function contentHash(text: string): string {
-  return createHash('sha256').update(ANALYSIS_VERSION).update('\0').update(text).digest('hex').slice(0, 32);
+  return `${ANALYSIS_VERSION}:${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
 }
 
 export function displayPath(absolute: string, cwd = process.cwd()): string {
@@ -67,8 +66,11 @@ export function displayPath(absolute: string, cwd = process.cwd()): string {
   return (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? absolute : rel).split(path.sep).join('/');
 }
 
-/** Lists `*.sql` files under `root`, sorted; symlinks are followed only while they stay inside `root`. */
-export async function discoverTaskFiles(root: string): Promise<{ files: string[]; warnings: DuckorchError[] }> {
+/**
+ * Lists `*.sql` files under `root`, sorted; symlinks are followed only while they stay inside
+ * `root`. `realPaths` holds each file's path with symlinks resolved (what registration stores).
+ */
+export async function discoverTaskFiles(root: string): Promise<{ files: string[]; realPaths: string[]; warnings: DuckorchError[] }> {
   let realRoot: string;
   try {
     realRoot = await fs.realpath(root);
@@ -84,6 +86,7 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
     });
   }
   const files: string[] = [];
+  const realPaths: string[] = [];
   const warnings: DuckorchError[] = [];
   const visited = new Set<string>();
   const walk = async (dir: string, shown: string): Promise<void> => {
@@ -97,6 +100,7 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
       const shownPath = path.join(shown, entry.name);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
+      let realPath = path.join(real, entry.name);
       if (entry.isSymbolicLink()) {
         let target: string;
         try {
@@ -112,13 +116,17 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
         const s = await fs.stat(target);
         isDir = s.isDirectory();
         isFile = s.isFile();
+        realPath = target;
       }
       if (isDir) await walk(full, shownPath);
-      else if (isFile && entry.name.toLowerCase().endsWith('.sql')) files.push(shownPath);
+      else if (isFile && entry.name.toLowerCase().endsWith('.sql')) {
+        files.push(shownPath);
+        realPaths.push(realPath);
+      }
     }
   };
   await walk(root, root);
-  return { files, warnings };
+  return { files, realPaths, warnings };
 }
 
 interface ReadFile {
@@ -128,11 +136,16 @@ interface ReadFile {
   error?: DuckorchError;
 }
 
-async function readTaskFile(p: string): Promise<ReadFile> {
+/**
+ * One file, read synchronously: one file open at a time whatever the project's size or the
+ * open-file limit, and for the many small files of a project about eight times faster than
+ * asynchronous reads (measured: 19,000 files in 0.14 s against 1.06 s with 32 at a time).
+ */
+function readTaskFile(p: string): ReadFile {
   const absolutePath = path.resolve(p);
   const file = displayPath(absolutePath);
   try {
-    return { file, absolutePath, text: (await fs.readFile(p, 'utf8')).replace(/^\uFEFF/, '') };
+    return { file, absolutePath, text: fsSync.readFileSync(p, 'utf8').replace(/^\uFEFF/, '') };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const message =
@@ -147,11 +160,10 @@ async function readTaskFile(p: string): Promise<ReadFile> {
 
 /** Reads, parses and analyses task files; every problem is reported, none is thrown. Results come in the order of `paths`. */
 export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnalyzer, options: LoadOptions = {}): Promise<LoadedTaskFile[]> {
-  const limit = pLimit(options.readConcurrency ?? 32);
   const batchSize = options.batchSize ?? 500;
   const out: LoadedTaskFile[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
-    const read = await Promise.all(paths.slice(start, start + batchSize).map((p) => limit(() => readTaskFile(p))));
+    const read = paths.slice(start, start + batchSize).map(readTaskFile);
     out.push(...(await analyseBatch(read, analyzer, options.previous)));
   }
   return out;
@@ -182,7 +194,7 @@ async function analyseBatch(
       };
     }
     const hash = contentHash(r.text);
-    const before = previous?.get(r.absolutePath);
+    const before = previous?.get(r.file);
     if (before && before.hash === hash && before.definition.file === r.file) {
       return {
         file: r.file,

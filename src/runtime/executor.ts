@@ -150,7 +150,7 @@ export async function executeRun(o: ExecutorOptions): Promise<TaskRunRecord[]> {
 
 function insertSorted(list: string[], name: string): void {
   let i = list.length;
-  while (i > 0 && list[i - 1]!.localeCompare(name) > 0) i--;
+  while (i > 0 && list[i - 1]! > name) i--;
   list.splice(i, 0, name);
 }
 

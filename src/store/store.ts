@@ -48,6 +48,12 @@ export interface RegistrySnapshot {
   assetChecks: AssetCheckRecord[];
 }
 
+/** The tasks and assets whose registry rows may differ from what is stored (a superset is fine). */
+export interface RegistryChange {
+  tasks: ReadonlySet<string>;
+  assets: ReadonlySet<string>;
+}
+
 export type PipelineRunStatus = 'running' | 'success' | 'failed' | 'interrupted';
 export type TaskRunStatus = 'running' | 'success' | 'failed' | 'skipped';
 
@@ -104,8 +110,11 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
 
   loadRegistry(): Promise<RegisteredTask[]>;
-  /** Replaces the whole registry (tasks, edges, tests, assets, checks) atomically. */
-  replaceRegistry(snapshot: RegistrySnapshot, now: Date): Promise<void>;
+  /**
+   * Replaces the whole registry (tasks, edges, tests, assets, checks) atomically. Given what
+   * changed since the registry it replaces, only the rows of those tasks and assets are written.
+   */
+  replaceRegistry(snapshot: RegistrySnapshot, now: Date, changed?: RegistryChange): Promise<void>;
   loadLineageEdges(): Promise<LineageEdge[]>;
 
   beginPipelineRun(run: PipelineRunRecord): Promise<void>;

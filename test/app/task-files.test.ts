@@ -56,7 +56,7 @@ describe('loadTaskFiles', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     );
     const { analyzer, close } = await countingAnalyzer();
     try {
-      const loaded = await loadTaskFiles(paths, analyzer, { batchSize: 5, readConcurrency: 2 });
+      const loaded = await loadTaskFiles(paths, analyzer, { batchSize: 5 });
       expect(loaded.map((f) => f.task?.outputs[0])).toEqual(paths.map((_, i) => `t${i}`));
     } finally {
       close();

@@ -5,7 +5,7 @@
  */
 import { DuckorchError, DuckorchErrors } from '../../errors.js';
 import picomatch from 'picomatch';
-import { datasetKey, FILE_PREFIX, isFileDataset } from '../names.js';
+import { compareText, datasetKey, FILE_PREFIX, isFileDataset } from '../names.js';
 import { didYouMean } from '../suggest.js';
 
 export interface GraphTask {
@@ -37,7 +37,7 @@ export class TaskGraph {
   readonly producers: ReadonlyMap<string, string>;
   readonly edges: readonly TaskEdge[];
   readonly lineage: readonly LineageEdge[];
-  private readonly up = new Map<string, Set<string>>();
+  private readonly up: ReadonlyMap<string, Set<string>>;
   private readonly down = new Map<string, Set<string>>();
   /** Per task, the files other tasks produce that each of its file-glob inputs matches. */
   private readonly globMatches: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
@@ -46,35 +46,38 @@ export class TaskGraph {
   private constructor(
     tasks: Map<string, GraphTask>,
     producers: Map<string, string>,
-    edges: TaskEdge[],
+    up: Map<string, Set<string>>,
     globMatches: Map<string, Map<string, string[]>>,
   ) {
     this.tasks = tasks;
     this.producers = producers;
-    this.edges = edges;
+    this.up = up;
     this.globMatches = globMatches;
     this.producerByKey = new Map([...producers].map(([d, t]) => [datasetKey(d), t]));
-    for (const name of tasks.keys()) {
-      this.up.set(name, new Set());
-      this.down.set(name, new Set());
+    const edges: TaskEdge[] = [];
+    for (const name of tasks.keys()) this.down.set(name, new Set());
+    for (const [downstream, ups] of up) {
+      for (const upstream of ups) {
+        this.down.get(upstream)!.add(downstream);
+        edges.push({ upstream, downstream });
+      }
     }
-    for (const e of edges) {
-      this.up.get(e.downstream)!.add(e.upstream);
-      this.down.get(e.upstream)!.add(e.downstream);
-    }
+    this.edges = edges.sort((a, b) => compareText(a.upstream, b.upstream) || compareText(a.downstream, b.downstream));
     const lineage: LineageEdge[] = [];
-    const seen = new Set<string>();
     for (const t of tasks.values()) {
       const globs = globMatches.get(t.name);
       const within = t.lineage ?? t.inputs.flatMap((src) => t.outputs.map((dst) => ({ src, dst })));
+      // A task's own edges are distinct; a glob read adds every produced file it matches, so walks go through them.
+      const seen = globs ? new Set<string>() : undefined;
       for (const { src, dst } of within) {
-        // A glob read also links every produced file it matches, so walks go through them.
-        for (const from of [src, ...(globs?.get(src) ?? [])]) {
-          const key = `${from}\u0000${dst}\u0000${t.name}`;
-          if (from !== dst && !seen.has(key)) {
+        for (const from of globs ? [src, ...(globs.get(src) ?? [])] : [src]) {
+          if (from === dst) continue;
+          if (seen) {
+            const key = `${from}\u0000${dst}`;
+            if (seen.has(key)) continue;
             seen.add(key);
-            lineage.push({ src: from, dst, via: t.name });
           }
+          lineage.push({ src: from, dst, via: t.name });
         }
       }
     }
@@ -132,14 +135,10 @@ export class TaskGraph {
         producers.set(out, t.name);
       }
     }
-    const edgeKeys = new Set<string>();
-    const edges: TaskEdge[] = [];
+    const up = new Map<string, Set<string>>();
+    for (const name of tasks.keys()) up.set(name, new Set());
     const addEdge = (upstream: string, downstream: string) => {
-      const key = `${upstream}\u0000${downstream}`;
-      if (upstream !== downstream && !edgeKeys.has(key)) {
-        edgeKeys.add(key);
-        edges.push({ upstream, downstream });
-      }
+      if (upstream !== downstream) up.get(downstream)!.add(upstream);
     };
     const names = [...tasks.keys()];
     const producedFiles = [...producers.keys()].filter(isFileDataset);
@@ -173,8 +172,7 @@ export class TaskGraph {
         }
       }
     }
-    edges.sort((a, b) => a.upstream.localeCompare(b.upstream) || a.downstream.localeCompare(b.downstream));
-    const graph = new TaskGraph(tasks, producers, edges, globMatches);
+    const graph = new TaskGraph(tasks, producers, up, globMatches);
     const cycle = graph.findCycle();
     if (cycle) {
       errors.push(

@@ -2,6 +2,7 @@
  * Dataset-level walks over lineage edges: `impact` (what is built from a table, downstream)
  * and `lineage` (what a table is built from, upstream), breadth first with the hop count.
  */
+import { compareText } from '../names.js';
 import type { LineageEdge } from './dag.js';
 
 export interface LineageHop {
@@ -24,7 +25,7 @@ export function walkLineage(edges: readonly LineageEdge[], start: string, direct
   for (let depth = 1; frontier.length > 0; depth++) {
     const following: string[] = [];
     for (const node of frontier) {
-      for (const e of (next.get(node) ?? []).slice().sort((a, b) => a.src.localeCompare(b.src) || a.dst.localeCompare(b.dst))) {
+      for (const e of (next.get(node) ?? []).slice().sort((a, b) => compareText(a.src, b.src) || compareText(a.dst, b.dst))) {
         const other = direction === 'down' ? e.dst : e.src;
         if (seen.has(other)) continue;
         seen.add(other);

@@ -4,12 +4,12 @@
  * graphs, lineage and listings show it once, as its producing task wrote it (or, for a source
  * nobody writes, as the first task in name order reads it).
  */
-import { datasetKey } from '../names.js';
+import { compareText, datasetKey } from '../names.js';
 import type { TaskDefinition } from '../taskfile/task.js';
 
 export function unifySpellings<T extends TaskDefinition>(tasks: readonly T[]): T[] {
   const spelling = new Map<string, string>();
-  const ordered = [...tasks].sort((a, b) => a.name.localeCompare(b.name));
+  const ordered = [...tasks].sort((a, b) => compareText(a.name, b.name));
   for (const t of ordered) for (const o of t.outputs) if (!spelling.has(datasetKey(o))) spelling.set(datasetKey(o), o);
   for (const t of ordered) for (const i of t.inputs) if (!spelling.has(datasetKey(i))) spelling.set(datasetKey(i), i);
   const spell = (name: string) => spelling.get(datasetKey(name)) ?? name;

@@ -8,6 +8,7 @@ import type { TaskDefinition } from './task.js';
 type Stored = Omit<TaskDefinition, 'lineage' | 'keyLocations'> & Partial<Pick<TaskDefinition, 'lineage' | 'keyLocations'>>;
 
 export function upgradeDefinition(stored: Stored): TaskDefinition {
+  if (stored.lineage && stored.keyLocations) return stored as TaskDefinition;
   return {
     ...stored,
     keyLocations: stored.keyLocations ?? {},

@@ -5,8 +5,9 @@
  */
 import { listValue, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError, type ErrorJson } from '../../errors.js';
-import type { LineageEdge } from '../../model/graph/dag.js';
-import type { TaskDefinition } from '../../model/taskfile/task.js';
+import type { AssetCheckRecord, AssetEdgeRecord, AssetRecord } from '../../model/assets.js';
+import type { LineageEdge, TaskEdge } from '../../model/graph/dag.js';
+import type { TaskDefinition, TaskTest } from '../../model/taskfile/task.js';
 import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
 import { migrate } from './migrate.js';
@@ -14,6 +15,7 @@ import type {
   DataTransaction,
   PipelineRunRecord,
   RegisteredTask,
+  RegistryChange,
   RegistrySnapshot,
   RunQuery,
   Store,
@@ -206,6 +208,140 @@ function fromPipelineRow(r: Row): PipelineRunRecord {
   };
 }
 
+/** How one registry table is written from a registry snapshot; rows belong to an owner (a task or an asset). */
+interface TableSpec<T> {
+  table: string;
+  columns: ColumnTypes;
+  ownerColumn: string;
+  /** Whether a row belongs to a task or to an asset (asset checks). */
+  ownedBy: 'task' | 'asset';
+  items: (s: RegistrySnapshot) => readonly T[];
+  owner: (item: T) => string;
+  toRow: (item: T, now: Date) => Row;
+}
+
+const table = <T>(spec: TableSpec<T>): TableSpec<T> => spec;
+
+const REGISTRY_TABLES = [
+  table<RegisteredTask>({
+    table: 'tasks',
+    columns: TASK_COLUMNS,
+    ownerColumn: 'name',
+    ownedBy: 'task',
+    items: (s) => s.tasks,
+    owner: (t) => t.definition.name,
+    toRow: ({ definition: t, filePath, sourceRoot, registeredAt, fileHash, warnings }) => ({
+      name: t.name,
+      description: t.description,
+      owner: t.owner,
+      sql: t.sql,
+      inputs: t.inputs,
+      outputs: t.outputs,
+      depends_on: t.dependsOn,
+      schedule_cron: t.schedule,
+      retries: t.retries,
+      timeout_seconds: t.timeoutSeconds,
+      incremental_by: t.incrementalBy,
+      tags: t.tags,
+      file_path: filePath,
+      registered_at: registeredAt,
+      partitions_json: t.partitions ? JSON.stringify(t.partitions) : null,
+      params_json: t.params.length > 0 ? JSON.stringify(t.params) : null,
+      code_version: t.codeVersion,
+      source_root: sourceRoot,
+      definition_json: JSON.stringify(t),
+      file_hash: fileHash,
+      warnings_json: warnings.length > 0 ? JSON.stringify(warnings) : null,
+    }),
+  }),
+  table<TaskEdge>({
+    table: 'task_edges',
+    columns: TASK_EDGE_COLUMNS,
+    ownerColumn: 'downstream',
+    ownedBy: 'task',
+    items: (s) => s.taskEdges,
+    owner: (e) => e.downstream,
+    toRow: (e) => ({ upstream: e.upstream, downstream: e.downstream }),
+  }),
+  table<LineageEdge>({
+    table: 'lineage_edges',
+    columns: LINEAGE_COLUMNS,
+    ownerColumn: 'via_task',
+    ownedBy: 'task',
+    items: (s) => s.lineageEdges,
+    owner: (e) => e.via,
+    toRow: (e, now) => ({
+      src_dataset: e.src,
+      dst_dataset: e.dst,
+      via_task: e.via,
+      transform_type: 'table',
+      discovered_at: now,
+      source: 'inferred',
+    }),
+  }),
+  table<{ task: string; test: TaskTest }>({
+    table: 'tests',
+    columns: TEST_COLUMNS,
+    ownerColumn: 'task_name',
+    ownedBy: 'task',
+    items: (s) => s.tasks.flatMap(({ definition: t }) => t.tests.map((test) => ({ task: t.name, test }))),
+    owner: (t) => t.task,
+    toRow: ({ task, test }) => ({ task_name: task, test_idx: test.index, query: test.sql, assertion: test.assertionText }),
+  }),
+  table<AssetRecord>({
+    table: 'assets',
+    columns: ASSET_COLUMNS,
+    ownerColumn: 'defined_by_task',
+    ownedBy: 'task',
+    items: (s) => s.assets,
+    owner: (a) => a.definedByTask,
+    toRow: (a, now) => ({
+      name: a.name,
+      kind: a.kind,
+      location: null,
+      group_name: a.group,
+      owner: a.owner,
+      description: a.description,
+      code_version: a.codeVersion,
+      defined_by_task: a.definedByTask,
+      tags: a.tags,
+      created_at: now,
+      automation_condition: a.automationCondition,
+      target_lag_seconds: a.targetLagSeconds,
+      freshness_lag_seconds: a.freshnessLagSeconds,
+      interval_unit: a.intervalUnit,
+      interval_start_ts: a.intervalStartTs,
+      lookback: a.lookback,
+      allow_partials: a.allowPartials,
+    }),
+  }),
+  table<AssetEdgeRecord>({
+    table: 'asset_edges',
+    columns: ASSET_EDGE_COLUMNS,
+    ownerColumn: 'via_task',
+    ownedBy: 'task',
+    items: (s) => s.assetEdges,
+    owner: (e) => e.viaTask,
+    toRow: (e) => ({ upstream_asset: e.upstream, downstream_asset: e.downstream, via_task: e.viaTask, edge_type: e.edgeType }),
+  }),
+  table<AssetCheckRecord>({
+    table: 'asset_checks',
+    columns: ASSET_CHECK_COLUMNS,
+    ownerColumn: 'asset_name',
+    ownedBy: 'asset',
+    items: (s) => s.assetChecks,
+    owner: (c) => c.asset,
+    toRow: (c) => ({
+      asset_name: c.asset,
+      check_name: c.name,
+      sql: c.sql,
+      expect_type: c.op,
+      expect_value: c.value,
+      severity: c.severity,
+    }),
+  }),
+];
+
 export class DuckDbStore implements Store {
   readonly backend = 'duckdb' as const;
   readonly capabilities = { joinsDataTransaction: true };
@@ -229,105 +365,44 @@ export class DuckDbStore implements Store {
 
   async loadRegistry(): Promise<RegisteredTask[]> {
     const reader = await this.conn.runAndReadAll(
-      'SELECT definition_json, file_path, source_root, registered_at, file_hash, warnings_json FROM __orch__.tasks ORDER BY name',
+      'SELECT definition_json, file_path, source_root, epoch_ms(registered_at)::DOUBLE, file_hash, warnings_json FROM __orch__.tasks ORDER BY name',
     );
-    return reader.getRowObjectsJS().map((r) => ({
-      definition: upgradeDefinition(JSON.parse(String(r.definition_json)) as TaskDefinition),
-      filePath: String(r.file_path),
-      sourceRoot: String(r.source_root),
-      registeredAt: toDate(r.registered_at)!,
-      fileHash: (r.file_hash as string | null) ?? null,
-      warnings: r.warnings_json ? (JSON.parse(String(r.warnings_json)) as ErrorJson[]).map(DuckorchError.fromJSON) : [],
-    }));
+    return (reader.getRows() as Array<[string, string, string, number, string | null, string | null]>).map(
+      ([definition, filePath, sourceRoot, registeredAt, fileHash, warnings]) => ({
+        definition: upgradeDefinition(JSON.parse(definition) as TaskDefinition),
+        filePath,
+        sourceRoot,
+        registeredAt: new Date(registeredAt),
+        fileHash,
+        warnings: warnings ? (JSON.parse(warnings) as ErrorJson[]).map(DuckorchError.fromJSON) : [],
+      }),
+    );
   }
 
-  async replaceRegistry(snapshot: RegistrySnapshot, now: Date): Promise<void> {
+  async replaceRegistry(snapshot: RegistrySnapshot, now: Date, changed?: RegistryChange): Promise<void> {
     await inTransaction(this.conn, async () => {
-      for (const table of ['tasks', 'task_edges', 'lineage_edges', 'tests', 'assets', 'asset_edges', 'asset_checks']) {
-        await this.conn.run(`DELETE FROM __orch__.${table}`);
-      }
-      await insertRows(
-        this.conn,
-        'tasks',
-        TASK_COLUMNS,
-        snapshot.tasks,
-        ({ definition: t, filePath, sourceRoot, registeredAt, fileHash, warnings }) => ({
-          name: t.name,
-          description: t.description,
-          owner: t.owner,
-          sql: t.sql,
-          inputs: t.inputs,
-          outputs: t.outputs,
-          depends_on: t.dependsOn,
-          schedule_cron: t.schedule,
-          retries: t.retries,
-          timeout_seconds: t.timeoutSeconds,
-          incremental_by: t.incrementalBy,
-          tags: t.tags,
-          file_path: filePath,
-          registered_at: registeredAt,
-          partitions_json: t.partitions ? JSON.stringify(t.partitions) : null,
-          params_json: t.params.length > 0 ? JSON.stringify(t.params) : null,
-          code_version: t.codeVersion,
-          source_root: sourceRoot,
-          definition_json: JSON.stringify(t),
-          file_hash: fileHash,
-          warnings_json: warnings.length > 0 ? JSON.stringify(warnings) : null,
-        }),
-      );
-      await insertRows(this.conn, 'task_edges', TASK_EDGE_COLUMNS, snapshot.taskEdges, (e) => ({
-        upstream: e.upstream,
-        downstream: e.downstream,
-      }));
-      await insertRows(this.conn, 'lineage_edges', LINEAGE_COLUMNS, snapshot.lineageEdges, (e) => ({
-        src_dataset: e.src,
-        dst_dataset: e.dst,
-        via_task: e.via,
-        transform_type: 'table',
-        discovered_at: now,
-        source: 'inferred',
-      }));
-      await insertRows(
-        this.conn,
-        'tests',
-        TEST_COLUMNS,
-        snapshot.tasks.flatMap(({ definition: t }) => t.tests.map((test) => ({ task: t.name, test }))),
-        ({ task, test }) => ({ task_name: task, test_idx: test.index, query: test.sql, assertion: test.assertionText }),
-      );
-      await insertRows(this.conn, 'assets', ASSET_COLUMNS, snapshot.assets, (a) => ({
-        name: a.name,
-        kind: a.kind,
-        location: null,
-        group_name: a.group,
-        owner: a.owner,
-        description: a.description,
-        code_version: a.codeVersion,
-        defined_by_task: a.definedByTask,
-        tags: a.tags,
-        created_at: now,
-        automation_condition: a.automationCondition,
-        target_lag_seconds: a.targetLagSeconds,
-        freshness_lag_seconds: a.freshnessLagSeconds,
-        interval_unit: a.intervalUnit,
-        interval_start_ts: a.intervalStartTs,
-        lookback: a.lookback,
-        allow_partials: a.allowPartials,
-      }));
-      await insertRows(this.conn, 'asset_edges', ASSET_EDGE_COLUMNS, snapshot.assetEdges, (e) => ({
-        upstream_asset: e.upstream,
-        downstream_asset: e.downstream,
-        via_task: e.viaTask,
-        edge_type: e.edgeType,
-      }));
-      await insertRows(this.conn, 'asset_checks', ASSET_CHECK_COLUMNS, snapshot.assetChecks, (c) => ({
-        asset_name: c.asset,
-        check_name: c.name,
-        sql: c.sql,
-        expect_type: c.op,
-        expect_value: c.value,
-        severity: c.severity,
-      }));
+      for (const spec of REGISTRY_TABLES) await this.replaceTable(spec as TableSpec<unknown>, snapshot, now, changed);
     });
+  }
+
+  /**
+   * Rewrites one registry table: all of it, or only the rows of the tasks or assets that may
+   * have changed — re-registering a large project after one edit writes a handful of rows.
+   */
+  private async replaceTable<T>(spec: TableSpec<T>, next: RegistrySnapshot, now: Date, changed?: RegistryChange): Promise<void> {
+    const items = spec.items(next);
+    if (!changed) {
+      await this.conn.run(`DELETE FROM __orch__.${spec.table}`);
+      await insertRows(this.conn, spec.table, spec.columns, items, (item) => spec.toRow(item, now));
+      return;
+    }
+    const owners = spec.ownedBy === 'task' ? changed.tasks : changed.assets;
+    if (owners.size === 0) return;
+    await this.conn.run(`DELETE FROM __orch__.${spec.table} WHERE ${spec.ownerColumn} IN (SELECT unnest($1::VARCHAR[]))`, [
+      listValue([...owners]),
+    ]);
+    const rows = items.filter((item) => owners.has(spec.owner(item)));
+    await insertRows(this.conn, spec.table, spec.columns, rows, (item) => spec.toRow(item, now));
   }
 
   async loadLineageEdges(): Promise<LineageEdge[]> {
