@@ -358,7 +358,7 @@ export class Project {
     limit: number;
     task?: string;
   }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[]; removedTasks: string[] }> {
-    const names = new Set((await this.store.loadRegistry()).map((t) => t.definition.name));
+    const names = new Set(await this.store.registeredTaskNames());
     const runs = await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) });
     if (options.task !== undefined && !names.has(options.task) && runs.length === 0) throw unknownName('task', options.task, [...names]);
     return {

@@ -110,6 +110,8 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
 
   loadRegistry(): Promise<RegisteredTask[]>;
+  /** The names of the registered tasks, without loading their definitions. */
+  registeredTaskNames(): Promise<string[]>;
   /**
    * Replaces the whole registry (tasks, edges, tests, assets, checks) atomically. Given what
    * changed since the registry it replaces, only the rows of those tasks and assets are written.

@@ -379,6 +379,10 @@ export class DuckDbStore implements Store {
     );
   }
 
+  async registeredTaskNames(): Promise<string[]> {
+    return (await this.conn.runAndReadAll('SELECT name FROM __orch__.tasks ORDER BY name')).getRows().map((r) => String(r[0]));
+  }
+
   async replaceRegistry(snapshot: RegistrySnapshot, now: Date, changed?: RegistryChange): Promise<void> {
     await inTransaction(this.conn, async () => {
       for (const spec of REGISTRY_TABLES) await this.replaceTable(spec as TableSpec<unknown>, snapshot, now, changed);
