@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli as runCliInProcess } from '../../src/interfaces/cli/program.js';
-import { CLI, ROOT, json, runCli, tempProject, type TempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
+import { CLI, ROOT, json, runCli, tempDir, tempProject, type TempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
 
-const temps: string[] = [];
-afterEach(() => {
-  for (const dir of temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-function project(): TempProject {
-  const p = tempProject();
-  temps.push(p.dir);
-  return p;
-}
+// tempProject() removes its folder when the test finishes.
+const project = (): TempProject => tempProject();
 
 interface Errors {
   errors: Array<{ code: string; message: string; hint?: string }>;
@@ -23,8 +15,7 @@ interface Errors {
 describe('startup', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   /** The modules a CLI invocation imports, as recorded by a module-resolution hook. */
   async function importsOf(args: string[]): Promise<string[]> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duckorch-imports-'));
-    temps.push(dir);
+    const dir = tempDir('duckorch-imports-');
     const log = path.join(dir, 'imports.log');
     const hook = path.join(ROOT, 'test/cli/fixtures/log-imports.mjs');
     const code = await new Promise<number | null>((resolve, reject) => {

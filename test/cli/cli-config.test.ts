@@ -1,17 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { json, runCli, tempProject, type TempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
 
-const temps: string[] = [];
-afterEach(() => {
-  for (const dir of temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-function project(): TempProject {
-  const p = tempProject();
-  temps.push(p.dir);
-  return p;
-}
+// tempProject() removes its folder when the test finishes.
+const project = (): TempProject => tempProject();
 
 describe('duckorch.toml from the command line', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('is found in a parent folder, with its db relative to that folder', async () => {

@@ -1,16 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import type { ErrorJson } from '../../src/errors.js';
 import { CLI, json, runCli, tempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
-
-interface ErrorJson {
-  code: string;
-  message: string;
-  file?: string;
-  line?: number;
-  col?: number;
-  expected?: string;
-  hint?: string;
-}
 
 describe('template placeholders', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('reports unknown variables, Jinja expressions and ${…} in a body, with file:line:col, at validate and register', async () => {

@@ -1,21 +1,11 @@
-import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { unifySpellings } from '../../src/model/graph/spelling.js';
 import { makeTask } from '../model/make-task.js';
-import { tempProject, withProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
+import { queryDb, tempProject, withProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
 
 async function tables(db: string): Promise<string[]> {
-  const instance = await DuckDBInstance.create(db);
-  try {
-    const conn = await instance.connect();
-    const rows = (
-      await conn.runAndReadAll("SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> '__orch__' ORDER BY 1")
-    ).getRowsJS();
-    conn.closeSync();
-    return rows.map((r) => String(r[0]));
-  } finally {
-    instance.closeSync();
-  }
+  const rows = await queryDb(db, "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> '__orch__' ORDER BY 1");
+  return rows.map((r) => String(r[0]));
 }
 
 describe('identifier case', { timeout: DUCKDB_TEST_TIMEOUT }, () => {

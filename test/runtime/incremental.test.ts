@@ -1,19 +1,8 @@
-import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../src/app/project.js';
-import { tempProject, withProject, type TempProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
+import { queryDb, tempProject, withProject, type TempProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
 
-async function sql(db: string, text: string): Promise<unknown[][]> {
-  const instance = await DuckDBInstance.create(db);
-  try {
-    const conn = await instance.connect();
-    const rows = (await conn.runAndReadAll(text)).getRowsJS();
-    conn.closeSync();
-    return rows;
-  } finally {
-    instance.closeSync();
-  }
-}
+const sql = queryDb;
 
 /** Runs, asserting success, and returns the task's record. */
 async function runOne(project: Project, task: string, options: { fullRefresh?: boolean } = {}) {
