@@ -143,8 +143,12 @@ export class Project {
     for (const f of loaded) warnings.push(...f.warnings);
 
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
-    const kept = previous.filter((t) => t.sourceRoot !== root && !isUnder(t.filePath));
-    const replaced = new Map(previous.filter((t) => !kept.includes(t)).map((t) => [t.definition.name, t]));
+    const kept: RegisteredTask[] = [];
+    const replaced = new Map<string, RegisteredTask>();
+    for (const t of previous) {
+      if (t.sourceRoot !== root && !isUnder(t.filePath)) kept.push(t);
+      else replaced.set(t.definition.name, t);
+    }
     const fresh = loaded.flatMap((f, i) => (f.task ? [{ ...f, task: f.task, realPath: realPaths[i]! }] : []));
     const { definitions, graph, errors } = assembleProject([...kept.map((t) => t.definition), ...fresh.map((f) => f.task)]);
     errors.unshift(...loaded.flatMap((f) => f.errors));
