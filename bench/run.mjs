@@ -155,7 +155,7 @@ function pairedCase(key, parallel) {
     rows: [
       [
         `${w.label}, ${parallel === 1 ? 'sequential' : `${parallel} parallel`}`,
-        `${samples.length} pairs`,
+        `${samples.length} pair${samples.length === 1 ? '' : 's'}`,
         `${fmtMs(d.median)}${perTask(d.median)}`,
         `${baseline}: ${fmtMs(r.median)}${perTask(r.median)}`,
         fmtRatio(ratio),
@@ -297,7 +297,7 @@ async function chainCase(n) {
     const inRun = /success: .* in ([\d.]+)(ms|s)\s*$/m.exec(run.stdout);
     await verifyChainRun(db, n);
     record('run', run, { ratio: run.ms / raw.wallMs, reportedRunMs: inRun ? Number(inRun[1]) * (inRun[2] === 's' ? 1000 : 1) : null });
-    record('raw', { ms: raw.wallMs, maxRssMb: raw.maxRssMb }, { inProcessMs: raw.ms, conflicts: raw.conflicts });
+    record('raw', { ms: raw.wallMs, maxRssMb: raw.maxRssMb }, { inProcessMs: raw.ms, closeMs: raw.closeMs, conflicts: raw.conflicts });
 
     const status = expectOk(cli(['status']), 'status');
     if (!status.stdout.includes('success')) throw new Error(`status shows no successful run:\n${tail(status.stdout)}`);
@@ -329,7 +329,7 @@ async function chainCase(n) {
   // Register into a new database under a low open-file limit: report the outcome, whatever it is.
   rmDb(db);
   const lim = cli(['register', dir], { ulimit: KNOBS.BENCH_ULIMIT });
-  const emfile = (lim.stderr.match(/EMFILE|too many open files/gi) ?? []).length;
+  const emfile = lim.stderr.split('\n').filter((l) => /EMFILE|too many open files/i.test(l)).length;
   const ulimit = {
     ok: lim.code === 0 && lim.stdout.startsWith(`Registered ${n} tasks`),
     ms: lim.ms,
@@ -339,7 +339,7 @@ async function chainCase(n) {
     firstError: lim.code === 0 ? null : (lim.stderr.split('\n').find((l) => l.trim()) ?? '').slice(0, 200),
   };
   log(
-    `  register under ulimit -n ${KNOBS.BENCH_ULIMIT}: ${ulimit.ok ? 'ok' : `FAILED (${ulimit.exit}, ${emfile} EMFILE errors)`} in ${fmtMs(lim.ms)}`,
+    `  register under ulimit -n ${KNOBS.BENCH_ULIMIT}: ${ulimit.ok ? 'ok' : `FAILED (${ulimit.exit}, ${emfile} EMFILE error lines)`} in ${fmtMs(lim.ms)}`,
   );
   rmDb(db);
 
@@ -362,7 +362,7 @@ async function chainCase(n) {
       `raw, ${P} connections: ${cell('raw')}`,
       fmtRatio(runRatio),
       `${fmtMb(s.run.maxRssMb.median)} / raw ${fmtMb(s.raw.maxRssMb.median)}`,
-      `whole processes; run itself ${fmtMs(median0(steps.run.map((x) => x.reportedRunMs)))}, raw in-process ${fmtMs(median0(steps.raw.map((x) => x.inProcessMs)))}`,
+      `whole processes; the run itself ${fmtMs(median0(steps.run.map((x) => x.reportedRunMs)))} (as the CLI reports it), raw ${fmtMs(median0(steps.raw.map((x) => x.inProcessMs)))} + closing (checkpoint) ${fmtMs(median0(steps.raw.map((x) => x.closeMs)))}`,
     ],
     [`${label}: status`, reps, cell('status'), '—', '—', fmtMb(s.status.maxRssMb.median), ''],
     [`${label}: graph dag`, reps, cell('dag'), '—', '—', fmtMb(s.dag.maxRssMb.median), 'coloured by the run'],
@@ -383,7 +383,9 @@ async function chainCase(n) {
       '—',
       '—',
       fmtMb(ulimit.maxRssMb),
-      ulimit.ok ? 'succeeded' : `${ulimit.exit}; ${ulimit.emfileErrors} EMFILE errors: ${ulimit.firstError.slice(0, 60)}…`,
+      ulimit.ok
+        ? 'succeeded'
+        : `${ulimit.exit}; ${fmtN(ulimit.emfileErrors)} of ${fmtN(n)} files could not be read (EMFILE): ${ulimit.firstError.slice(0, 50)}…`,
     ],
   ];
   return { data: { tasks: n, edges, repeats, folders: Math.ceil(n / 100), ...s, runRatio, ulimit }, rows };
@@ -551,6 +553,13 @@ console.log(
     `load ${machine.loadavg.start[0]} → ${machine.loadavg.end[0]}; wall time ${(wallMs / 1000).toFixed(0)} s\n`,
 );
 console.log([line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.map(line)].join('\n'));
+const once = Object.entries(results).filter(([k, v]) => k.startsWith('chain-') && v.repeats === 1);
+console.log(
+  '\nratio: duck-orch / baseline, per pair of adjacent runs (which one went first alternates); median [min–max] over the pairs.' +
+    (once.length
+      ? `\n${once.map(([k]) => k).join(', ')}: one repeat (sizes of ${fmtN(KNOBS.BENCH_CHAIN_BIG)} tasks and more run once), so single samples.`
+      : ''),
+);
 
 // A subset run updates only its own cases in results.json.
 const file = path.join(ROOT, 'bench/results.json');
