@@ -245,7 +245,7 @@ async function chainCase(n) {
   const rawDb = path.join(work, 'baseline.duckdb');
   const plan = path.join(work, 'plan.json');
   const cli = (args, options) => runCli(work, ['--db', db, ...args], options);
-  const steps = { register: [], run: [], raw: [], status: [], dag: [], dagNoStatus: [], reregister: [] };
+  const steps = { register: [], run: [], raw: [], status: [], dag: [], dagNoStatus: [], floor: [], reregister: [] };
   const changed = Math.floor(n / 2);
   const record = (step, r, extra = {}) => {
     steps[step].push({ ms: r.ms ?? r.wallMs, maxRssMb: r.maxRssMb, ...extra });
@@ -299,21 +299,42 @@ async function chainCase(n) {
     record('run', run, { ratio: run.ms / raw.wallMs, reportedRunMs: inRun ? Number(inRun[1]) * (inRun[2] === 's' ? 1000 : 1) : null });
     record('raw', { ms: raw.wallMs, maxRssMb: raw.maxRssMb }, { inProcessMs: raw.ms, closeMs: raw.closeMs, conflicts: raw.conflicts });
 
-    const status = expectOk(cli(['status']), 'status');
-    if (!status.stdout.includes('success')) throw new Error(`status shows no successful run:\n${tail(status.stdout)}`);
-    record('status', status);
+    // The read commands, each paired with the floor under any command on this database (Node, DuckDB,
+    // open, one query, close), which of the two goes first alternating with the repeat.
+    const withFloor = (step, command) => {
+      const floor = () => {
+        const f = runScript(work, 'db-floor.mjs', [db]);
+        if (f.rows !== 50) throw new Error(`db-floor read ${f.rows} runs`);
+        return f;
+      };
+      let f, r;
+      if (rep % 2 === 0) {
+        f = floor();
+        r = command();
+      } else {
+        r = command();
+        f = floor();
+      }
+      steps.floor.push({ ms: f.wallMs, maxRssMb: f.maxRssMb });
+      return { r, ratio: r.ms / f.wallMs };
+    };
+    {
+      const { r: status, ratio } = withFloor('status', () => expectOk(cli(['status']), 'status'));
+      if (!status.stdout.includes('success')) throw new Error(`status shows no successful run:\n${tail(status.stdout)}`);
+      record('status', status, { ratio });
+    }
     for (const [step, args] of [
       ['dag', ['graph', 'dag']],
       ['dagNoStatus', ['graph', 'dag', '--no-status']],
     ]) {
-      const g = expectOk(cli(args), args.join(' '));
+      const { r: g, ratio } = withFloor(step, () => expectOk(cli(args), args.join(' ')));
       const nodes = (g.stdout.match(/^\s+\S+\["/gm) ?? []).length;
       const arrows = (g.stdout.match(/ --> /g) ?? []).length;
       if (!g.stdout.startsWith('graph LR') || nodes !== n || arrows !== edges)
         throw new Error(`${args.join(' ')}: ${nodes} nodes and ${arrows} edges drawn, expected ${n} and ${edges}`);
       const styled = /^\s*class \S+ success$/m.test(g.stdout);
       if (styled !== (step === 'dag')) throw new Error(`${args.join(' ')}: run-status styling ${styled ? 'present' : 'missing'}`);
-      record(step, g, { bytes: g.stdout.length, nodes });
+      record(step, g, { bytes: g.stdout.length, nodes, ratio });
     }
     // Re-register after changing one file's SQL.
     const file = path.join(dir, chainFile(changed));
@@ -364,9 +385,19 @@ async function chainCase(n) {
       `${fmtMb(s.run.maxRssMb.median)} / raw ${fmtMb(s.raw.maxRssMb.median)}`,
       `whole processes; the run itself ${fmtMs(median0(steps.run.map((x) => x.reportedRunMs)))} (as the CLI reports it), raw ${fmtMs(median0(steps.raw.map((x) => x.inProcessMs)))} + closing (checkpoint) ${fmtMs(median0(steps.raw.map((x) => x.closeMs)))}`,
     ],
-    [`${label}: status`, reps, cell('status'), '—', '—', fmtMb(s.status.maxRssMb.median), ''],
-    [`${label}: graph dag`, reps, cell('dag'), '—', '—', fmtMb(s.dag.maxRssMb.median), 'coloured by the run'],
-    [`${label}: graph dag --no-status`, reps, cell('dagNoStatus'), '—', '—', fmtMb(s.dagNoStatus.maxRssMb.median), ''],
+    ...[
+      ['status', 'status', ''],
+      ['dag', 'graph dag', 'coloured by the run'],
+      ['dagNoStatus', 'graph dag --no-status', ''],
+    ].map(([k, what, note]) => [
+      `${label}: ${what}`,
+      repeats === 1 ? '1 pair' : `${repeats} pairs`,
+      cell(k),
+      `db floor: ${fmtMs(s.floor.ms.median)}`,
+      fmtRatio(summary(steps[k].map((x) => x.ratio))),
+      `${fmtMb(s[k].maxRssMb.median)} / floor ${fmtMb(s.floor.maxRssMb.median)}`,
+      note,
+    ]),
     [
       `${label}: re-register, 1 file changed`,
       reps,
