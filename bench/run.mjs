@@ -1,64 +1,650 @@
-// npm run bench: each case in its own process (so its peak RSS is its own), baselines measured
-// in the same run, figures printed as a table and written to bench/results.json.
+// npm run bench: every case, or those whose name starts with one of the arguments
+// (node bench/run.mjs trivial chain-1000). See bench/README.md for the methodology and the knobs.
+// Every measured thing runs in a child process of its own, so the peak RSS beside it is its own.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import {
+  CLI,
+  ROOT,
+  alternate,
+  describeExit,
+  expectOk,
+  fmtMb,
+  fmtMs,
+  fmtN,
+  fmtRatio,
+  runCli,
+  runNode,
+  runScript,
+  summary,
+  tail,
+} from './lib.mjs';
+import {
+  CHAIN_ROWS,
+  chainFile,
+  chainName,
+  chainTaskSql,
+  chainedProject,
+  registrationCorpus,
+  scaledShop,
+  trivialDag,
+} from './workloads.mjs';
 
-const only = process.argv[2];
-const cases = ['trivial-raw', 'trivial-duckorch', 'trivial-duckorch-p4', 'shop-raw', 'shop-duckorch', 'shop-duckorch-p4', 'register'];
-const results = {};
-for (const name of cases) {
-  if (only && !name.startsWith(only)) continue;
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), `duckorch-bench-${name}-`));
+const env = process.env;
+const num = (key, dflt) => {
+  const v = env[key] === undefined || env[key] === '' ? dflt : Number(env[key]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${key} must be a number, got ${env[key]}`);
+  return v;
+};
+const KNOBS = {
+  BENCH_PAIRS: num('BENCH_PAIRS', 5),
+  BENCH_PARALLEL: num('BENCH_PARALLEL', 4),
+  BENCH_TRIVIAL_TASKS: num('BENCH_TRIVIAL_TASKS', 1000),
+  BENCH_SHOP_FACTOR: num('BENCH_SHOP_FACTOR', 400),
+  BENCH_REGISTER_FILES: num('BENCH_REGISTER_FILES', 1000),
+  BENCH_REGISTER_REPEATS: num('BENCH_REGISTER_REPEATS', 5),
+  BENCH_CHAIN_SIZES: (env.BENCH_CHAIN_SIZES || '1000,19000').split(',').map(Number),
+  BENCH_CHAIN_REPEATS: num('BENCH_CHAIN_REPEATS', 3),
+  BENCH_CHAIN_BIG: num('BENCH_CHAIN_BIG', 5000),
+  BENCH_ULIMIT: num('BENCH_ULIMIT', 256),
+  BENCH_STARTUP_REPEATS: num('BENCH_STARTUP_REPEATS', 17),
+  BENCH_TIMEOUT_S: num('BENCH_TIMEOUT_S', 1800),
+};
+if (KNOBS.BENCH_CHAIN_SIZES.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`BENCH_CHAIN_SIZES: ${env.BENCH_CHAIN_SIZES}`);
+const P = KNOBS.BENCH_PARALLEL;
+
+// ---- work directories, all removed at the end (or on Ctrl-C) ----
+const works = new Set();
+function mkWork(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `duckorch-bench-${name}-`));
+  works.add(dir);
+  return dir;
+}
+function cleanup() {
+  for (const dir of works) fs.rmSync(dir, { recursive: true, force: true });
+  works.clear();
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+function rmDb(db) {
+  for (const f of [db, `${db}.wal`]) fs.rmSync(f, { force: true });
+}
+const log = (text) => process.stderr.write(`${text}\n`);
+
+// ---- paired runs: duck-orch against raw DuckDB on the same statements ----
+
+const workloads = {};
+/** Generates a workload once, registers it into a template database and exports its plan. */
+function workload(key) {
+  if (workloads[key]) return workloads[key];
+  const work = mkWork(key);
+  const tasks = path.join(work, 'tasks');
+  const label =
+    key === 'trivial'
+      ? (trivialDag(tasks, KNOBS.BENCH_TRIVIAL_TASKS), `${fmtN(KNOBS.BENCH_TRIVIAL_TASKS)} trivial tasks`)
+      : (scaledShop(tasks, KNOBS.BENCH_SHOP_FACTOR),
+        `example shop ×${KNOBS.BENCH_SHOP_FACTOR} (${fmtN(5000 * KNOBS.BENCH_SHOP_FACTOR)} orders)`);
+  const template = path.join(work, 'template.duckdb');
+  const plan = path.join(work, 'plan.json');
+  const info = runScript(work, 'plan.mjs', [template, plan, tasks]);
+  log(`${key}: plan of ${info.tasks} tasks, ${info.statements} statements, ${info.tests} tests, ${info.edges} edges`);
+  return (workloads[key] = { key, label, work, template, plan, info });
+}
+
+function pairedCase(key, parallel) {
+  const w = workload(key);
+  const rawMode = parallel === 1 ? 'seq' : String(parallel);
+  const raw = (i) => {
+    const db = path.join(w.work, `raw-${i}.duckdb`);
+    rmDb(db);
+    try {
+      return runScript(w.work, 'raw.mjs', [w.plan, db, rawMode]);
+    } finally {
+      rmDb(db);
+    }
+  };
+  const duck = (i) => {
+    const db = path.join(w.work, `duckorch-${i}.duckdb`);
+    rmDb(db);
+    fs.copyFileSync(w.template, db);
+    try {
+      return runScript(w.work, 'duckorch-run.mjs', [db, String(parallel)]);
+    } finally {
+      rmDb(db);
+    }
+  };
+  const samples = alternate(KNOBS.BENCH_PAIRS, raw, duck).map(({ a, b, first }, i) => {
+    log(
+      `  pair ${i + 1} (${first === 'a' ? 'raw first' : 'duck-orch first'}): raw ${fmtMs(a.ms)} ${fmtMb(a.maxRssMb)}, ` +
+        `duck-orch ${fmtMs(b.ms)} ${fmtMb(b.maxRssMb)}, ratio ${(b.ms / a.ms).toFixed(3)}`,
+    );
+    return { raw: a, duckorch: b, first, ratio: b.ms / a.ms };
+  });
+  // Sanity: every run did all the work, and both sides changed the same number of rows.
+  const tasks = w.info.tasks;
+  for (const s of samples) {
+    if (s.duckorch.tasks !== tasks || s.duckorch.succeeded !== tasks)
+      throw new Error(`duck-orch ran ${s.duckorch.succeeded}/${s.duckorch.tasks} of ${tasks} tasks`);
+    if (s.raw.tasks !== tasks || s.raw.statements !== w.info.statements)
+      throw new Error(`raw ran ${s.raw.statements} of ${w.info.statements} statements`);
+    if (s.raw.rows !== s.duckorch.rows) throw new Error(`rows differ: raw ${s.raw.rows}, duck-orch ${s.duckorch.rows}`);
+  }
+  const ratio = summary(samples.map((s) => s.ratio));
+  const overhead = summary(samples.map((s) => (s.duckorch.ms - s.raw.ms) / tasks));
+  const d = summary(samples.map((s) => s.duckorch.ms));
+  const r = summary(samples.map((s) => s.raw.ms));
+  const dRss = summary(samples.map((s) => s.duckorch.maxRssMb));
+  const rRss = summary(samples.map((s) => s.raw.maxRssMb));
+  const conflicts = samples.reduce((n, s) => n + s.raw.conflicts, 0);
+  const perTask = (ms) => (tasks >= 100 ? ` (${(ms / tasks).toFixed(2)} ms/task)` : '');
+  const baseline = parallel === 1 ? 'raw, 1 connection' : `raw, ${parallel} connections`;
+  const notes = [];
+  if (tasks >= 100) notes.push(`overhead ${overhead.median.toFixed(2)} ms/task [${overhead.min.toFixed(2)}–${overhead.max.toFixed(2)}]`);
+  notes.push(`rows ${fmtN(samples[0].raw.rows)} both sides`);
+  if (conflicts) notes.push(`raw conflicts retried: ${conflicts}`);
+  return {
+    data: {
+      tasks,
+      rows: samples[0].raw.rows,
+      ratio,
+      overheadMsPerTask: overhead,
+      duckorchMs: d,
+      rawMs: r,
+      duckorchRssMb: dRss,
+      rawRssMb: rRss,
+      samples,
+    },
+    rows: [
+      [
+        `${w.label}, ${parallel === 1 ? 'sequential' : `${parallel} parallel`}`,
+        `${samples.length} pair${samples.length === 1 ? '' : 's'}`,
+        `${fmtMs(d.median)}${perTask(d.median)}`,
+        `${baseline}: ${fmtMs(r.median)}${perTask(r.median)}`,
+        fmtRatio(ratio),
+        `${fmtMb(dRss.median)} / raw ${fmtMb(rRss.median)}`,
+        notes.join('; '),
+      ],
+    ],
+  };
+}
+
+// ---- register: 1,000 realistic files, in-process ----
+
+function registerCase() {
+  const work = mkWork('register');
+  const tasks = registrationCorpus(path.join(work, 'tasks'), KNOBS.BENCH_REGISTER_FILES);
+  const samples = [];
+  for (let i = 0; i < KNOBS.BENCH_REGISTER_REPEATS; i++) {
+    const db = path.join(work, `db-${i}.duckdb`);
+    const r = runScript(work, 'register-case.mjs', [tasks, db]);
+    rmDb(db);
+    if (r.files !== KNOBS.BENCH_REGISTER_FILES || r.tasks !== r.files) throw new Error(`registered ${r.tasks} tasks of ${r.files} files`);
+    log(`  repeat ${i + 1}: ${fmtMs(r.ms)}, ${fmtMb(r.maxRssMb)}`);
+    samples.push(r);
+  }
+  const ms = summary(samples.map((s) => s.ms));
+  const rss = summary(samples.map((s) => s.maxRssMb));
+  const files = samples[0].files;
+  return {
+    data: { files, ms, maxRssMb: rss, samples },
+    rows: [
+      [
+        `register ${fmtN(files)} realistic files (library API, new db)`,
+        `${samples.length} runs`,
+        `${fmtMs(ms.median)} [${fmtMs(ms.min)}–${fmtMs(ms.max)}]`,
+        '—',
+        `${fmtN(Math.round((files / ms.median) * 1000))} files/s`,
+        fmtMb(rss.median),
+        'target > 1,000 files/s',
+      ],
+    ],
+  };
+}
+
+// ---- chained projects at scale, whole-process CLI commands ----
+
+async function query(db, sql) {
+  const instance = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
   try {
-    const out = execFileSync(process.execPath, ['bench/case.mjs', name, work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    results[name] = JSON.parse(out.trim().split('\n').at(-1));
-    process.stderr.write(`${name}: ${results[name].ms.toFixed(0)} ms, peak RSS ${results[name].maxRssMb.toFixed(0)} MB\n`);
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(sql)).getRows();
+    conn.closeSync();
+    return rows;
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    instance.closeSync();
   }
 }
 
-const rows = [];
-const rss = (r) => `${r.maxRssMb.toFixed(0)} MB`;
-if (results['trivial-raw'] && results['trivial-duckorch']) {
-  const raw = results['trivial-raw'];
-  for (const key of ['trivial-duckorch', 'trivial-duckorch-p4']) {
-    const d = results[key];
-    if (!d) continue;
-    rows.push([
-      `1,000 trivial tasks, ${key.endsWith('p4') ? '4 parallel' : 'sequential'}`,
-      `${d.ms.toFixed(0)} ms (${(d.ms / d.tasks).toFixed(2)} ms/task)`,
-      `raw ${raw.ms.toFixed(0)} ms (${(raw.ms / raw.tasks).toFixed(2)} ms/task)`,
-      `overhead ${((d.ms - raw.ms) / d.tasks).toFixed(2)} ms/task, ratio ${(d.ms / raw.ms).toFixed(2)}`,
-      `${rss(d)} / raw ${rss(raw)}`,
-    ]);
+/** Checks what the CLI registered: `n` tasks, and (after a change) the new SQL of one of them. */
+async function verifyRegistered(db, n, change) {
+  const [[count]] = await query(db, 'SELECT count(*) FROM __orch__.tasks');
+  if (Number(count) !== n) throw new Error(`${count} tasks registered, expected ${n}`);
+  if (change) {
+    const [[sql]] = await query(db, `SELECT sql FROM __orch__.tasks WHERE name = '${change.task}'`);
+    if (!String(sql).includes(change.sqlIncludes)) throw new Error(`task ${change.task} was not re-registered with its new SQL`);
   }
 }
-if (results['shop-raw'] && results['shop-duckorch']) {
-  const raw = results['shop-raw'];
-  for (const key of ['shop-duckorch', 'shop-duckorch-p4']) {
-    const d = results[key];
-    if (!d) continue;
+
+/** Checks that the CLI's last run really ran every task, and what it wrote. */
+async function verifyChainRun(db, n) {
+  const [[status, taskCount, succeeded, successRuns, rows]] = await query(
+    db,
+    `SELECT p.status, p.task_count, p.succeeded,
+            (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'success'),
+            (SELECT sum(rows_count) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id)
+     FROM __orch__.pipeline_runs p ORDER BY p.started_at DESC LIMIT 1`,
+  );
+  const [[tables]] = await query(db, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'chain'`);
+  const problems = [];
+  if (status !== 'success') problems.push(`status ${status}`);
+  if (Number(taskCount) !== n || Number(succeeded) !== n || Number(successRuns) !== n)
+    problems.push(`${succeeded}/${taskCount} succeeded, ${successRuns} success records`);
+  if (Number(rows) !== n * CHAIN_ROWS) problems.push(`${rows} rows, expected ${n * CHAIN_ROWS}`);
+  if (Number(tables) !== n) problems.push(`${tables} tables in schema chain`);
+  if (problems.length) throw new Error(`chain run of ${n} tasks: ${problems.join('; ')}`);
+  return { rows: Number(rows) };
+}
+
+async function chainCase(n) {
+  const work = mkWork(`chain-${n}`);
+  const dir = path.join(work, 'tasks');
+  const { upstreamOf } = chainedProject(dir, n);
+  const edges = upstreamOf.reduce((s, u) => s + u.length, 0);
+  const repeats = n >= KNOBS.BENCH_CHAIN_BIG ? 1 : KNOBS.BENCH_CHAIN_REPEATS;
+  log(`  ${fmtN(n)} files in ${Math.ceil(n / 100)} folders, ${fmtN(edges)} edges; ${repeats} repeat${repeats === 1 ? '' : 's'}`);
+  // Not chain.duckdb: the database's catalog would clash with the schema chain.
+  const db = path.join(work, 'project.duckdb');
+  const rawDb = path.join(work, 'baseline.duckdb');
+  const plan = path.join(work, 'plan.json');
+  const cli = (args, options) => runCli(work, ['--db', db, ...args], options);
+  const steps = { register: [], run: [], raw: [], status: [], dag: [], dagNoStatus: [], floor: [], reregister: [] };
+  const changed = Math.floor(n / 2);
+  const record = (step, r, extra = {}) => {
+    steps[step].push({ ms: r.ms ?? r.wallMs, maxRssMb: r.maxRssMb, ...extra });
+    log(`  ${step}: ${fmtMs(r.ms ?? r.wallMs)} (${((r.ms ?? r.wallMs) / n).toFixed(3)} ms/task), ${fmtMb(r.maxRssMb)}`);
+  };
+
+  for (let rep = 0; rep < repeats; rep++) {
+    rmDb(db);
+    const reg = expectOk(cli(['register', dir]), 'register');
+    await verifyRegistered(db, n);
+    record('register', reg);
+    if (rep === 0) {
+      const p = runScript(work, 'plan.mjs', [db, plan]);
+      if (p.tasks !== n || p.edges !== edges)
+        throw new Error(`plan has ${p.tasks} tasks and ${p.edges} edges; generated ${n} and ${edges}`);
+    }
+    // `run` (default parallelism) paired with the raw baseline on as many connections, each a whole process.
+    const runRaw = () => {
+      rmDb(rawDb);
+      try {
+        const r = runScript(work, 'raw.mjs', [plan, rawDb, String(P)]);
+        if (r.tasks !== n || r.rows !== n * CHAIN_ROWS) throw new Error(`raw ran ${r.tasks} tasks, ${r.rows} rows`);
+        return r;
+      } finally {
+        rmDb(rawDb);
+      }
+    };
+    const runDuck = () => {
+      const r = cli(['run']);
+      if (r.code !== 0)
+        r.stderr +=
+          '\n' +
+          r.stdout
+            .split('\n')
+            .filter((l) => / failed /.test(l) && !/skipped/.test(l))
+            .join('\n');
+      return expectOk(r, 'run');
+    };
+    let raw, run;
+    if (rep % 2 === 0) {
+      raw = runRaw();
+      run = runDuck();
+    } else {
+      log('  (duck-orch runs first in this pair)');
+      run = runDuck();
+      raw = runRaw();
+    }
+    const inRun = /success: .* in ([\d.]+)(ms|s)\s*$/m.exec(run.stdout);
+    await verifyChainRun(db, n);
+    record('run', run, { ratio: run.ms / raw.wallMs, reportedRunMs: inRun ? Number(inRun[1]) * (inRun[2] === 's' ? 1000 : 1) : null });
+    record('raw', { ms: raw.wallMs, maxRssMb: raw.maxRssMb }, { inProcessMs: raw.ms, closeMs: raw.closeMs, conflicts: raw.conflicts });
+
+    // The read commands, each paired with the floor under any command on this database (Node, DuckDB,
+    // open, one query, close), which of the two goes first alternating with the repeat.
+    const withFloor = (step, command) => {
+      const floor = () => {
+        const f = runScript(work, 'db-floor.mjs', [db]);
+        if (f.rows !== 50) throw new Error(`db-floor read ${f.rows} runs`);
+        return f;
+      };
+      let f, r;
+      if (rep % 2 === 0) {
+        f = floor();
+        r = command();
+      } else {
+        r = command();
+        f = floor();
+      }
+      steps.floor.push({ ms: f.wallMs, maxRssMb: f.maxRssMb });
+      return { r, ratio: r.ms / f.wallMs };
+    };
+    {
+      const { r: status, ratio } = withFloor('status', () => expectOk(cli(['status']), 'status'));
+      if (!status.stdout.includes('success')) throw new Error(`status shows no successful run:\n${tail(status.stdout)}`);
+      record('status', status, { ratio });
+    }
+    for (const [step, args] of [
+      ['dag', ['graph', 'dag']],
+      ['dagNoStatus', ['graph', 'dag', '--no-status']],
+    ]) {
+      const { r: g, ratio } = withFloor(step, () => expectOk(cli(args), args.join(' ')));
+      const nodes = (g.stdout.match(/^\s+\S+\["/gm) ?? []).length;
+      const arrows = (g.stdout.match(/ --> /g) ?? []).length;
+      if (!g.stdout.startsWith('graph LR') || nodes !== n || arrows !== edges)
+        throw new Error(`${args.join(' ')}: ${nodes} nodes and ${arrows} edges drawn, expected ${n} and ${edges}`);
+      const styled = /^\s*class \S+ success$/m.test(g.stdout);
+      if (styled !== (step === 'dag')) throw new Error(`${args.join(' ')}: run-status styling ${styled ? 'present' : 'missing'}`);
+      record(step, g, { bytes: g.stdout.length, nodes, ratio });
+    }
+    // Re-register after changing one file's SQL.
+    const file = path.join(dir, chainFile(changed));
+    fs.writeFileSync(file, chainTaskSql(changed, upstreamOf[changed], 997));
+    const rereg = expectOk(cli(['register', dir]), 're-register');
+    fs.writeFileSync(file, chainTaskSql(changed, upstreamOf[changed]));
+    await verifyRegistered(db, n, { task: chainName(changed), sqlIncludes: '% 997' });
+    // The summary line, while it reads as today: exactly one task changed.
+    const summaryLine = /\((\d+) added, (\d+) changed/.exec(rereg.stdout);
+    if (summaryLine && (summaryLine[1] !== '0' || summaryLine[2] !== '1')) throw new Error(`re-register said: ${summaryLine[0]}`);
+    record('reregister', rereg);
+    rmDb(db);
+  }
+
+  // Register into a new database under a low open-file limit: report the outcome, whatever it is.
+  rmDb(db);
+  const lim = cli(['register', dir], { ulimit: KNOBS.BENCH_ULIMIT });
+  let limProblem = null;
+  if (lim.code === 0)
+    limProblem = await verifyRegistered(db, n).then(
+      () => null,
+      (err) => err.message,
+    );
+  const emfile = lim.stderr.split('\n').filter((l) => /EMFILE|too many open files/i.test(l)).length;
+  const ulimit = {
+    ok: lim.code === 0 && limProblem === null,
+    ms: lim.ms,
+    maxRssMb: lim.maxRssMb,
+    exit: describeExit(lim),
+    emfileErrors: emfile,
+    firstError: lim.code === 0 ? limProblem : (lim.stderr.split('\n').find((l) => l.trim()) ?? '').slice(0, 200),
+  };
+  log(
+    `  register under ulimit -n ${KNOBS.BENCH_ULIMIT}: ${ulimit.ok ? 'ok' : `FAILED (${ulimit.exit}, ${emfile} EMFILE error lines)`} in ${fmtMs(lim.ms)}`,
+  );
+  rmDb(db);
+
+  const s = Object.fromEntries(
+    Object.entries(steps).map(([k, v]) => [
+      k,
+      { ms: summary(v.map((x) => x.ms)), maxRssMb: summary(v.map((x) => x.maxRssMb)), samples: v },
+    ]),
+  );
+  const runRatio = summary(steps.run.map((x) => x.ratio));
+  const label = `chain ${fmtN(n)}`;
+  const reps = repeats === 1 ? '1 run' : `${repeats} runs`;
+  const cell = (k) => `${fmtMs(s[k].ms.median)} (${(s[k].ms.median / n).toFixed(2)} ms/task)`;
+  const rows = [
+    [`${label}: register (new db)`, reps, cell('register'), '—', '—', fmtMb(s.register.maxRssMb.median), ''],
+    [
+      `${label}: run (default -p ${P})`,
+      repeats === 1 ? '1 pair' : `${repeats} pairs`,
+      cell('run'),
+      `raw, ${P} connections: ${cell('raw')}`,
+      fmtRatio(runRatio),
+      `${fmtMb(s.run.maxRssMb.median)} / raw ${fmtMb(s.raw.maxRssMb.median)}`,
+      `whole processes; the run itself ${fmtMs(median0(steps.run.map((x) => x.reportedRunMs)))} (as the CLI reports it), raw ${fmtMs(median0(steps.raw.map((x) => x.inProcessMs)))} + closing (checkpoint) ${fmtMs(median0(steps.raw.map((x) => x.closeMs)))}`,
+    ],
+    ...[
+      ['status', 'status', ''],
+      ['dag', 'graph dag', 'coloured by the run'],
+      ['dagNoStatus', 'graph dag --no-status', ''],
+    ].map(([k, what, note]) => [
+      `${label}: ${what}`,
+      repeats === 1 ? '1 pair' : `${repeats} pairs`,
+      cell(k),
+      `db floor: ${fmtMs(s.floor.ms.median)}`,
+      fmtRatio(summary(steps[k].map((x) => x.ratio))),
+      `${fmtMb(s[k].maxRssMb.median)} / floor ${fmtMb(s.floor.maxRssMb.median)}`,
+      note,
+    ]),
+    [
+      `${label}: re-register, 1 file changed`,
+      reps,
+      fmtMs(s.reregister.ms.median),
+      '—',
+      '—',
+      fmtMb(s.reregister.maxRssMb.median),
+      `target < 1 s${n >= 19000 ? (s.reregister.ms.median < 1000 ? ': met' : ': missed') : ' at 19,000'}`,
+    ],
+    [
+      `${label}: register under ulimit -n ${KNOBS.BENCH_ULIMIT}`,
+      '1 run',
+      ulimit.ok ? `${fmtMs(ulimit.ms)} (${(ulimit.ms / n).toFixed(2)} ms/task)` : 'FAILED',
+      '—',
+      '—',
+      fmtMb(ulimit.maxRssMb),
+      ulimit.ok
+        ? 'succeeded'
+        : ulimit.emfileErrors > 0
+          ? `${ulimit.exit}; ${fmtN(ulimit.emfileErrors)} of ${fmtN(n)} files could not be read (EMFILE, too many open files)`
+          : `${ulimit.exit}: ${String(ulimit.firstError).slice(0, 100)}`,
+    ],
+  ];
+  return { data: { tasks: n, edges, repeats, folders: Math.ceil(n / 100), ...s, runRatio, ulimit }, rows };
+}
+
+function median0(xs) {
+  return summary(xs.filter((x) => x !== null && x !== undefined)).median;
+}
+
+// ---- start-up: whole processes against bare node, interleaved ----
+
+function startupCase() {
+  const work = mkWork('startup');
+  const db = path.join(work, 'shop.duckdb');
+  expectOk(runCli(work, ['--db', db, 'register', 'examples/shop/tasks']), 'register the example');
+  expectOk(runCli(work, ['--db', db, 'run']), 'run the example');
+  const one = 'examples/shop/tasks/staging/stg_orders.sql';
+  const commands = [
+    { key: 'node', label: 'node -e 0', args: ['-e', '0'], check: () => true },
+    { key: 'help', label: 'duck-orch --help', args: [CLI, '--help'], check: (r) => r.stdout.includes('Usage: duck-orch') },
+    { key: 'version', label: 'duck-orch --version', args: [CLI, '--version'], check: (r) => /\d+\.\d+\.\d+/.test(r.stdout) },
+    {
+      key: 'validate',
+      label: 'duck-orch validate <one file>',
+      args: [CLI, 'validate', one],
+      check: (r) => r.stdout.includes('stg_orders'),
+    },
+    {
+      key: 'status',
+      label: 'duck-orch status (9-task project)',
+      args: [CLI, '--db', db, 'status'],
+      check: (r) => r.stdout.includes('success'),
+    },
+  ];
+  // `--version` may not exist yet: then it is reported as n/a rather than measured.
+  const probe = runNode(work, [CLI, '--version']);
+  const versionNa = probe.code !== 0 || !/\d+\.\d+\.\d+/.test(probe.stdout);
+  if (versionNa) log(`  --version: not supported by this CLI (${describeExit(probe)}: ${probe.stderr.split('\n')[0]}) — reported as n/a`);
+  const active = commands.filter((c) => !(versionNa && c.key === 'version'));
+  const samples = Object.fromEntries(active.map((c) => [c.key, []]));
+  const ratios = Object.fromEntries(active.map((c) => [c.key, []]));
+  for (let round = 0; round < KNOBS.BENCH_STARTUP_REPEATS; round++) {
+    const k = round % active.length;
+    const order = [...active.slice(k), ...active.slice(0, k)];
+    const got = {};
+    for (const c of order) {
+      const r = runNode(work, c.args, { measureRss: false });
+      if (r.code !== 0 || !c.check(r)) throw new Error(`${c.label} failed (${describeExit(r)}):\n${tail(r.stderr || r.stdout)}`);
+      got[c.key] = r;
+      samples[c.key].push(r.ms);
+    }
+    for (const c of active) ratios[c.key].push(got[c.key].ms / got.node.ms);
+  }
+  // Peak RSS from separate runs with the RSS hook, so that the hook's own load time stays out of the timings.
+  const rssRuns = Object.fromEntries(active.map((c) => [c.key, [1, 2, 3].map(() => runNode(work, c.args).maxRssMb)]));
+  const node = summary(samples.node);
+  const data = { repeats: KNOBS.BENCH_STARTUP_REPEATS, versionSupported: !versionNa };
+  const rows = [];
+  for (const c of commands) {
+    if (c.key === 'version' && versionNa) {
+      data.version = { na: true, reason: probe.stderr.split('\n')[0] };
+      rows.push([`startup: ${c.label}`, '—', 'n/a', '—', 'n/a', 'n/a', 'the CLI has no --version yet']);
+      continue;
+    }
+    const ms = summary(samples[c.key]);
+    const rss = summary(rssRuns[c.key]);
+    const ratio = summary(ratios[c.key]);
+    data[c.key] = { ms, maxRssMb: rss, ratio, samples: samples[c.key] };
+    log(`  ${c.label}: median ${fmtMs(ms.median)}, p90 ${fmtMs(ms.p90)}, ×${ratio.median.toFixed(2)}, ${fmtMb(rss.median)}`);
+    if (c.key === 'node') {
+      rows.push([
+        `startup: ${c.label} (baseline)`,
+        `${ms.n} runs`,
+        `${fmtMs(ms.median)}, p90 ${fmtMs(ms.p90)}`,
+        '—',
+        '1',
+        fmtMb(rss.median),
+        '',
+      ]);
+      continue;
+    }
+    const target = c.key === 'help' || c.key === 'version' ? `target ≤ 1.5× node: ${ratio.median <= 1.5 ? 'met' : 'missed'}` : '';
     rows.push([
-      `example shop ×${process.env.BENCH_SHOP_FACTOR ?? 400} (2M orders), ${key.endsWith('p4') ? '4 parallel' : 'sequential'}`,
-      `${d.ms.toFixed(0)} ms`,
-      `raw ${raw.ms.toFixed(0)} ms`,
-      `ratio ${(d.ms / raw.ms).toFixed(3)}`,
-      `${rss(d)} / raw ${rss(raw)}`,
+      `startup: ${c.label}`,
+      `${ms.n} rounds`,
+      `${fmtMs(ms.median)}, p90 ${fmtMs(ms.p90)}`,
+      `node -e 0: ${fmtMs(node.median)}, p90 ${fmtMs(node.p90)}`,
+      fmtRatio(ratio),
+      fmtMb(rss.median),
+      target,
     ]);
   }
+  return { data, rows };
 }
-if (results.register) {
-  const r = results.register;
-  rows.push([`register ${r.files} task files`, `${r.ms.toFixed(0)} ms`, '', `${((r.files / r.ms) * 1000).toFixed(0)} files/s`, rss(r)]);
+
+// ---- the driver ----
+
+const CASES = [
+  ['startup', startupCase],
+  ['trivial-seq', () => pairedCase('trivial', 1)],
+  [`trivial-p${P}`, () => pairedCase('trivial', P)],
+  ['shop-seq', () => pairedCase('shop', 1)],
+  [`shop-p${P}`, () => pairedCase('shop', P)],
+  ['register', registerCase],
+  ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
+];
+
+const filters = process.argv.slice(2);
+const chosen = CASES.filter(([name]) => filters.length === 0 || filters.some((f) => name.startsWith(f)));
+if (chosen.length === 0) {
+  log(`no case matches ${filters.join(' ')}; cases: ${CASES.map(([n]) => n).join(', ')}`);
+  process.exit(2);
 }
-const header = ['benchmark', 'duck-orch', 'baseline', 'result', 'peak RSS'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-console.log([line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'));
-fs.writeFileSync(
-  'bench/results.json',
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, results }, null, 2) + '\n',
+if (!fs.existsSync(CLI)) {
+  log('dist/ is missing: run `npm run build` first (npm run bench does)');
+  process.exit(2);
+}
+
+const started = new Date();
+const t0 = performance.now();
+const loadStart = os.loadavg();
+const results = {};
+const table = [];
+let failed = false;
+try {
+  for (const [name, fn] of chosen) {
+    log(`${name} …`);
+    const c0 = performance.now();
+    try {
+      const r = await fn();
+      results[name] = { ...r.data, caseWallMs: performance.now() - c0 };
+      table.push(...r.rows);
+    } catch (err) {
+      failed = true;
+      const message = err instanceof Error ? err.message : String(err);
+      log(`${name} FAILED: ${message}`);
+      results[name] = { error: message, caseWallMs: performance.now() - c0 };
+      table.push([name, '', 'FAILED', '', '', '', message.split('\n')[0].slice(0, 120)]);
+    }
+    log(`${name}: ${fmtMs(performance.now() - c0)}`);
+  }
+} finally {
+  cleanup();
+}
+const wallMs = performance.now() - t0;
+
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  if (execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim()) commit += ' (src modified)';
+} catch {
+  /* not a git checkout */
+}
+const duckdb = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/@duckdb/node-api/package.json'), 'utf8')).version;
+const machine = {
+  date: started.toISOString(),
+  commit,
+  node: process.version,
+  duckdb,
+  cpus: os.cpus().length,
+  loadavg: { start: loadStart.map((x) => +x.toFixed(2)), end: os.loadavg().map((x) => +x.toFixed(2)) },
+  wallMs,
+};
+
+const header = ['benchmark', 'n', 'duck-orch (median)', 'baseline (median)', 'ratio: median [range]', 'peak RSS (median)', 'notes'];
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
+const line = (r) => `| ${r.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+console.log(
+  `${machine.date.slice(0, 10)}, commit ${commit}, ${machine.cpus} cores, Node ${machine.node}, DuckDB node-api ${duckdb}, ` +
+    `load ${machine.loadavg.start[0]} → ${machine.loadavg.end[0]}; wall time ${(wallMs / 1000).toFixed(0)} s\n`,
 );
+console.log([line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.map(line)].join('\n'));
+const once = Object.entries(results).filter(([k, v]) => k.startsWith('chain-') && v.repeats === 1);
+console.log(
+  '\nratio: duck-orch / baseline, per pair of adjacent runs (which one went first alternates); median [min–max] over the pairs.' +
+    (once.length
+      ? `\n${once.map(([k]) => k).join(', ')}: one repeat (sizes of ${fmtN(KNOBS.BENCH_CHAIN_BIG)} tasks and more run once), so single samples.`
+      : ''),
+);
+
+// A subset run updates only its own cases in results.json.
+const file = path.join(ROOT, 'bench/results.json');
+let previous = {};
+try {
+  previous = JSON.parse(fs.readFileSync(file, 'utf8'));
+} catch {
+  /* first run */
+}
+const merged = filters.length === 0 || !previous.cases ? {} : previous.cases;
+fs.writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      ...machine,
+      knobs: KNOBS,
+      filters,
+      cases: { ...merged, ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, date: machine.date, commit }])) },
+    },
+    null,
+    2,
+  ) + '\n',
+);
+if (failed) process.exitCode = 1;

@@ -63,3 +63,58 @@ export function scaledShop(dir, factor) {
   scale('raw/customers.sql', 'range(1, 401)', `range(1, ${400 * factor + 1})`);
   return dir;
 }
+
+/** A seeded 32-bit linear congruential generator (Numerical Recipes constants): the same project every run. */
+export function lcg(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+export const chainName = (i) => `t_${String(i).padStart(5, '0')}`;
+export const CHAIN_ROWS = 10;
+
+/** The file of chain task `i`, relative to the project folder: 100 files per sub-folder. */
+export const chainFile = (i) => path.join(`${String(Math.floor(i / 100)).padStart(3, '0')}_block`, `${chainName(i)}.sql`);
+
+/** The SQL of chain task `i`; `modulus` lets the benchmark change one file's body. */
+export function chainTaskSql(i, upstream, modulus = 1000) {
+  const name = chainName(i);
+  const lines = [`-- @task name=${name}`];
+  if (upstream.length === 0) {
+    lines.push(`CREATE OR REPLACE TABLE chain.${name} AS SELECT i AS id, i % ${modulus} AS v FROM range(${CHAIN_ROWS}) AS r(i);`);
+  } else {
+    const alias = (k) => String.fromCharCode(97 + k);
+    lines.push(
+      `CREATE OR REPLACE TABLE chain.${name} AS`,
+      `SELECT a.id, (${upstream.map((_, k) => `${alias(k)}.v`).join(' + ')}) % ${modulus} AS v`,
+      `FROM chain.${chainName(upstream[0])} AS a`,
+      ...upstream.slice(1).map((u, k) => `JOIN chain.${chainName(u)} AS ${alias(k + 1)} USING (id)`),
+    );
+    lines[lines.length - 1] += ';';
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * A chained project of `n` task files: task 0 builds a 10-row table, every later task joins
+ * 1–3 distinct earlier tables (chosen by a seeded LCG) into its own 10-row table. The SQL is
+ * cheap on purpose, so that orchestration dominates. Returns each task's upstream indexes.
+ */
+export function chainedProject(dir, n, seed = 42) {
+  const rand = lcg(seed);
+  const upstreamOf = [];
+  for (let i = 0; i < n; i++) {
+    const want = Math.min(i, 1 + Math.floor(rand() * 3));
+    const ups = new Set();
+    while (ups.size < want) ups.add(Math.floor(rand() * i));
+    const upstream = [...ups].sort((a, b) => a - b);
+    upstreamOf.push(upstream);
+    const file = path.join(dir, chainFile(i));
+    if (i % 100 === 0) fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, chainTaskSql(i, upstream));
+  }
+  return { dir, upstreamOf };
+}
