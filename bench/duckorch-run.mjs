@@ -18,9 +18,9 @@ try {
 }
 const closeMs = performance.now() - c0;
 const { pipelineRun, tasks } = result;
-if (pipelineRun.status !== 'success') {
+if (pipelineRun?.status !== 'success') {
   const bad = tasks.find((t) => t.status !== 'success');
-  throw new Error(`run ${pipelineRun.status}: ${bad?.taskName}: ${bad?.errorMessage}`);
+  throw new Error(`run ${pipelineRun?.status}: ${bad?.taskName}: ${bad?.errorMessage}`);
 }
 const rows = tasks.reduce((n, t) => n + (t.rowsCount ?? 0), 0);
 process.stdout.write(JSON.stringify({ ms, closeMs, tasks: pipelineRun.taskCount, succeeded: pipelineRun.succeeded, rows }) + '\n');

@@ -8,8 +8,9 @@
 import fs from 'node:fs';
 import { Project, loadConfig } from '../dist/index.js';
 import { prepareStatements } from '../dist/runtime/sql-task.js';
-import { DEFAULT_WATERMARK, substituteVariables } from '../dist/model/templating.js';
-import { schemaOf } from '../dist/model/names.js';
+import { DEFAULT_WATERMARK } from '../dist/model/templating.js';
+import { renderTemplate } from '../dist/sql/template.js';
+import { quoteIdentifier, schemaOf } from '../dist/model/names.js';
 
 const [db, out, dir] = process.argv.slice(2);
 const project = await Project.open({ config: loadConfig({ flags: { db }, env: {} }), access: dir ? 'create' : 'read' });
@@ -26,7 +27,7 @@ try {
     return {
       name,
       upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
-      statements: prepareStatements(t).map((s) => ({ sql: substituteVariables(s.text, variables), isQuery: s.isQuery })),
+      statements: prepareStatements(t).map((s) => ({ sql: renderTemplate(s.text, variables), isQuery: s.isQuery })),
       tests: t.tests.map((x) => ({ sql: x.sql, assertion: x.assertion })),
     };
   });
@@ -36,7 +37,8 @@ try {
         byName
           .get(n)
           .outputs.map(schemaOf)
-          .filter((s) => s !== undefined),
+          .filter((s) => s !== undefined)
+          .map(quoteIdentifier),
       ),
     ),
   ].sort();
