@@ -141,6 +141,7 @@ export class Project {
       done();
     }
     for (const f of loaded) warnings.push(...f.warnings);
+    warnings.push(...this.schemaCatalogClashes(loaded));
 
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept: RegisteredTask[] = [];
@@ -192,6 +193,34 @@ export class Project {
       ),
       warnings,
     };
+  }
+
+  /**
+   * DuckDB names a database after its file: in `chain.duckdb`, `chain.t` could be the catalog
+   * `chain` or the schema `chain`, and DuckDB refuses to guess ("Ambiguous reference to catalog
+   * or schema"), so every such task would fail at run time. Said once per schema, at register.
+   */
+  private schemaCatalogClashes(loaded: readonly LoadedTaskFile[]): DuckorchError[] {
+    const catalog = path
+      .basename(this.dbFile)
+      .replace(/\.[^.]*$/, '')
+      .toLowerCase();
+    const seen = new Set<string>();
+    const out: DuckorchError[] = [];
+    for (const f of loaded) {
+      for (const name of [...(f.task?.outputs ?? []), ...(f.task?.inputs ?? [])]) {
+        const schema = schemaOf(name);
+        if (schema === undefined || schema.toLowerCase() !== catalog || seen.has(catalog)) continue;
+        seen.add(catalog);
+        out.push(
+          new DuckorchError('HEADER_VALUE', `schema \`${schema}\` has the name of the database ${path.basename(this.dbFile)}`, {
+            location: { file: f.file, line: f.task!.bodyLine, col: 1 },
+            hint: `DuckDB cannot tell whether \`${name}\` is in the schema or the database, and fails the task; rename the database file or the schema`,
+          }),
+        );
+      }
+    }
+    return out;
   }
 
   /** Tables and views that removed tasks wrote, still in the database, and no remaining task writes. */

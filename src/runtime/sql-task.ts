@@ -229,5 +229,13 @@ function toFailure(
     );
   }
   if (isConflict(message)) return new AttemptFailure('conflict', `${where}${firstLine(message)}`, context);
+  if (/Ambiguous reference to catalog or schema/i.test(message)) {
+    // The project database is named like a schema the task uses (see `register`'s warning).
+    return new AttemptFailure(
+      'sql',
+      `${where}${firstLine(message)} (the database file has the name of a schema the task uses: rename one of them)`,
+      context,
+    );
+  }
   return new AttemptFailure('sql', `${where}${firstLine(message)}`, context);
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ErrorJson } from '../../src/errors.js';
 import { CLI, json, runCli, tempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
@@ -161,5 +162,19 @@ describe('register at scale', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
       removed: ['never_ran', 'old'],
       left_behind: [{ task: 'old', table: '"Old Stuff".Things' }],
     });
+  });
+});
+
+describe('a database named like a schema', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  it('is a warning at register and a clear error at run', async () => {
+    const p = tempProject();
+    p.write('tasks/t.sql', 'CREATE OR REPLACE TABLE chain.t AS SELECT 1 AS x;');
+    const db = path.join(p.dir, 'chain.duckdb');
+    const reg = await runCli(['--db', db, 'register', p.tasks]);
+    expect(reg.code).toBe(0);
+    expect(reg.stderr).toContain('warning: schema `chain` has the name of the database chain.duckdb');
+    const run = await runCli(['--db', db, 'run', '--json']);
+    expect(run.code).toBe(1);
+    expect(json<{ tasks: Array<{ error: string }> }>(run).tasks[0]!.error).toContain('the database file has the name of a schema');
   });
 });
