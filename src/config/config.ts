@@ -199,7 +199,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (!parsed.success) {
       const location = origin === 'file' ? locateKey(file!, key) : undefined;
       errors.push(
-        new DuckorchError('CONFIG', `invalid ${key} from ${source}: must be ${FIELDS[key].expected}, got \`${show(value)}\``, {
+        new DuckorchError('CONFIG', `\`${key}\` must be ${FIELDS[key].expected}, got \`${show(value)}\` (from ${source})`, {
           ...(location ? { location } : {}),
         }),
       );

@@ -46,9 +46,7 @@ describe('duckorch.toml from the command line', { timeout: SUBPROCESS_TEST_TIMEO
 
     const fromFlag = await runCli(['--db', p.db, 'run', '-p', 'many']);
     expect(fromFlag.code).toBe(1);
-    expect(fromFlag.stderr).toBe(
-      'error: invalid orch_max_parallel from --max-parallel: must be a whole number from 1 to 256, got `many`\n',
-    );
+    expect(fromFlag.stderr).toBe('error: `orch_max_parallel` must be a whole number from 1 to 256, got `many` (from --max-parallel)\n');
 
     const fromEnv = await runCli(['--db', p.db, 'run', '--json'], { env: { DUCKORCH_MAX_PARALLEL: 'abc' } });
     expect(fromEnv.code).toBe(1);
@@ -56,8 +54,7 @@ describe('duckorch.toml from the command line', { timeout: SUBPROCESS_TEST_TIMEO
       errors: [
         {
           code: 'CONFIG',
-          message:
-            'invalid orch_max_parallel from environment variable DUCKORCH_MAX_PARALLEL: must be a whole number from 1 to 256, got `abc`',
+          message: '`orch_max_parallel` must be a whole number from 1 to 256, got `abc` (from environment variable DUCKORCH_MAX_PARALLEL)',
         },
       ],
     });

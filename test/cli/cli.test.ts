@@ -218,7 +218,7 @@ describe('output contract', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     p.write('duckorch.toml', 'orch_max_parallel = 0\n');
     const bad = await runCli(['register', 'tasks'], { cwd: p.dir });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('invalid orch_max_parallel from');
+    expect(bad.stderr).toContain('`orch_max_parallel` must be a whole number');
     p.write('duckorch.toml', 'orch_max_paralel = 3\n');
     expect((await runCli(['register', 'tasks'], { cwd: p.dir })).stderr).toContain('unknown config key `orch_max_paralel`');
     p.write('duckorch.toml', 'db = \n');
