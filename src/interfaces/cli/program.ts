@@ -383,11 +383,11 @@ export function buildProgram(io: CliIo): Command {
     .action(async (query: string, opts: { csv?: boolean }) => {
       const o = output();
       if (o.json && opts.csv) throw new DuckorchError('USAGE', '--csv and --json cannot be combined', { hint: 'choose one output format' });
-      const [{ db }, q] = await Promise.all([config(), import('./sql-query.js')]);
+      const [{ db }, q, r] = await Promise.all([config(), import('../../app/sql-query.js'), import('./sql-render.js')]);
       const result = await q.runQuery(db, query);
       if (o.json) printJson(o, q.resultJson(result));
-      else if (opts.csv) o.out(q.resultCsv(result));
-      else o.out(table([result.headers.map((h) => pc.dim(h)), ...q.resultCells(result, pc.dim('NULL'))]));
+      else if (opts.csv) o.out(r.resultCsv(result));
+      else o.out(table([result.headers.map((h) => pc.dim(h)), ...r.resultCells(result, pc.dim('NULL'))]));
     });
 
   // Per command, so that a usage error can name the --help that explains it.

@@ -1,7 +1,7 @@
 /**
- * `duck-orch sql`: runs ad-hoc SQL against the project database and renders the last
- * statement's result as a table, CSV or JSON. The database is opened read-only, so a query
- * can never change data or orchestration state behind the ledger's back.
+ * Ad-hoc SQL against the project database (`duck-orch sql`): the last statement's result, with
+ * its values in DuckDB's text form or as JSON. The database is opened read-only, so a query can
+ * never change data or orchestration state behind the ledger's back.
  */
 import {
   DuckDBTimestampMillisecondsValue,
@@ -16,8 +16,8 @@ import {
   type DuckDBValueConverter,
   type Json,
 } from '@duckdb/node-api';
-import { DuckorchError } from '../../errors.js';
-import { openDuckDb } from '../../store/duckdb/database.js';
+import { DuckorchError } from '../errors.js';
+import { openDuckDb } from '../store/duckdb/database.js';
 
 export interface QueryResult {
   /** Column names made unique the way DuckDB does it (`a`, `a:1`), so JSON rows keep every column. */
@@ -141,25 +141,4 @@ export function resultJson(result: QueryResult): { columns: QueryResult['columns
 /** DuckDB's own text form of a value (`[1, 2]`, `2026-01-01 06:00:00`); `null` for SQL NULL. */
 export function valueText(value: DuckDBValue): string | null {
   return value === null ? null : String(value);
-}
-
-/** Header and rows for the aligned table; NULL reads `NULL`, line breaks are escaped to keep rows on one line. */
-export function resultCells(result: QueryResult, nullText: string): string[][] {
-  const cell = (v: DuckDBValue) => {
-    const text = valueText(v);
-    return text === null ? nullText : text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
-  };
-  return result.rows.map((row) => row.map(cell));
-}
-
-/**
- * RFC 4180 quoting, LF line ends. NULL is an empty field and an empty string is `""`, so a
- * reader can tell them apart (as DuckDB's own `COPY … TO` does).
- */
-export function resultCsv(result: QueryResult): string {
-  const field = (text: string | null) =>
-    text === null ? '' : text === '' || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  return [result.headers.map(field), ...result.rows.map((row) => row.map((v) => field(valueText(v))))]
-    .map((fields) => fields.join(','))
-    .join('\n');
 }
