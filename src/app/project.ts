@@ -13,7 +13,7 @@ import { deriveAssets } from '../model/assets.js';
 import { TaskGraph } from '../model/graph/dag.js';
 import { walkLineage, type LineageHop } from '../model/graph/lineage.js';
 import { renderMermaid, type GraphMode } from '../model/graph/mermaid.js';
-import { compareText, DatasetSet, datasetKey, isFileDataset, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
+import { compareText, datasetKey, isFileDataset, parseDatasetName, quoteIdentifier, schemaOf } from '../model/names.js';
 import { selectTasks, type SelectableTask } from '../model/selection.js';
 import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
@@ -141,7 +141,7 @@ export class Project {
       done();
     }
     for (const f of loaded) warnings.push(...f.warnings);
-    warnings.push(...this.schemaCatalogClashes(loaded));
+    warnings.push(...this.schemaCatalogClash(loaded));
 
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept: RegisteredTask[] = [];
@@ -198,29 +198,26 @@ export class Project {
   /**
    * DuckDB names a database after its file: in `chain.duckdb`, `chain.t` could be the catalog
    * `chain` or the schema `chain`, and DuckDB refuses to guess ("Ambiguous reference to catalog
-   * or schema"), so every such task would fail at run time. Said once per schema, at register.
+   * or schema"), so every such task would fail at run time. Said once, at register.
    */
-  private schemaCatalogClashes(loaded: readonly LoadedTaskFile[]): DuckorchError[] {
+  private schemaCatalogClash(loaded: readonly LoadedTaskFile[]): DuckorchError[] {
     const catalog = path
       .basename(this.dbFile)
       .replace(/\.[^.]*$/, '')
       .toLowerCase();
-    const seen = new Set<string>();
-    const out: DuckorchError[] = [];
     for (const f of loaded) {
       for (const name of [...(f.task?.outputs ?? []), ...(f.task?.inputs ?? [])]) {
         const schema = schemaOf(name);
-        if (schema === undefined || schema.toLowerCase() !== catalog || seen.has(catalog)) continue;
-        seen.add(catalog);
-        out.push(
+        if (schema?.toLowerCase() !== catalog) continue;
+        return [
           new DuckorchError('HEADER_VALUE', `schema \`${schema}\` has the name of the database ${path.basename(this.dbFile)}`, {
             location: { file: f.file, line: f.task!.bodyLine, col: 1 },
             hint: `DuckDB cannot tell whether \`${name}\` is in the schema or the database, and fails the task; rename the database file or the schema`,
           }),
-        );
+        ];
       }
     }
-    return out;
+    return [];
   }
 
   /** Tables and views that removed tasks wrote, still in the database, and no remaining task writes. */
@@ -350,12 +347,14 @@ export class Project {
 
   /** `CREATE SCHEMA IF NOT EXISTS` for every schema the run writes to, once, before tasks run in parallel. */
   private async createOutputSchemas(tasks: readonly TaskDefinition[]): Promise<void> {
-    // Quoted, so that `Sales Data` and `Finance` are created as written (DuckDB keeps the case it is given).
-    const schemas = new DatasetSet(tasks.flatMap((t) => t.outputs.map(schemaOf).filter((s): s is string => s !== undefined)));
+    // One per name as DuckDB compares names; quoted, so that `Sales Data` and `Finance` are created as written.
+    const schemas = new Map<string, string>();
+    for (const t of tasks)
+      for (const s of t.outputs.map(schemaOf)) if (s !== undefined && !schemas.has(s.toLowerCase())) schemas.set(s.toLowerCase(), s);
     if (schemas.size === 0) return;
     const conn = await this.instance.connect();
     try {
-      for (const s of schemas) await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(s)}`);
+      for (const s of schemas.values()) await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(s)}`);
     } finally {
       conn.closeSync();
     }

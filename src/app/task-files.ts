@@ -195,7 +195,7 @@ async function analyseBatch(
     }
     const hash = contentHash(r.text);
     const before = previous?.get(r.file);
-    if (before && before.hash === hash && before.definition.file === r.file) {
+    if (before?.hash === hash) {
       return {
         file: r.file,
         absolutePath: r.absolutePath,
@@ -211,12 +211,15 @@ async function analyseBatch(
     return { read: r as Pending['read'], hash, block, parsed: parseTaskHeader(block.headers, r.file, stem) };
   });
   const pending = results.filter((r): r is Pending => 'read' in r);
-  const analyses = await analyzer.analyseMany(pending.map((p) => p.block.body));
-  const embedded = await analyseEmbeddedSql(pending, analyzer);
+  // The bodies and the SQL of every @test and @check go to DuckDB in one round trip.
+  const embedded = embeddedSql(pending);
+  const analyses = await analyzer.analyseMany([...pending.map((p) => p.block.body), ...embedded.map((e) => e.text)]);
+  const embeddedErrors = embeddedSqlErrors(pending, embedded, analyses.slice(pending.length));
+  let next = 0;
   return results.map((r) => {
     if (!('read' in r)) return r;
-    const k = pending.indexOf(r);
-    return buildLoaded(r, analyses[k]!, embedded[k]!);
+    const k = next++;
+    return buildLoaded(r, analyses[k]!, embeddedErrors[k]!);
   });
 }
 
@@ -259,9 +262,12 @@ function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: Duckorc
   return { ...base, task: task.name === '' ? undefined : task, errors, warnings };
 }
 
+/** `{{ last_processed_at }}, {{ now }}, {{ run_id }}`: what a body may use. */
+const KNOWN_VARIABLES = TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ');
+
 const JINJA_HINT =
   'task files are plain DuckDB SQL: Jinja blocks ({% … %}) are not supported, nor Jinja expressions; dependencies are inferred from the tables ' +
-  `a query names (write \`FROM schema.table\`), and only ${TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ')} are substituted`;
+  `a query names (write \`FROM schema.table\`), and only ${KNOWN_VARIABLES} are substituted`;
 
 function sqlIssueError(issue: SqlIssue, body: string, location: SourceLocation): DuckorchError {
   const jinja = issue.code === 'SQL_SYNTAX' && /^\{[%#]/.test(body.slice(issue.offset));
@@ -283,17 +289,16 @@ function placeholderErrors(
     if (err instanceof SqlLexError) return []; // The analysis reports it.
     throw err;
   }
-  const known = TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ');
   return found
     .filter((p) => p.variable === undefined)
-    .map((p) => ({ start: p.start, end: p.end, error: placeholderError(p, at(p.start), known) }));
+    .map((p) => ({ start: p.start, end: p.end, error: placeholderError(p, at(p.start)) }));
 }
 
-function placeholderError(p: Placeholder, location: SourceLocation, known: string): DuckorchError {
+function placeholderError(p: Placeholder, location: SourceLocation): DuckorchError {
   if (p.dollar) {
     return new DuckorchError('TEMPLATE', `\`${p.text}\` is not substituted in a task body (only \`\${asset}\` in @check SQL)`, {
       location,
-      expected: known,
+      expected: KNOWN_VARIABLES,
     });
   }
   if (/^\w+\s*\(/.test(p.expression)) {
@@ -305,7 +310,7 @@ function placeholderError(p: Placeholder, location: SourceLocation, known: strin
   const hint = didYouMean(p.expression, TEMPLATE_VARIABLES, (v) => `\`{{ ${v} }}\``);
   return new DuckorchError('TEMPLATE', `unknown template variable \`${p.text}\``, {
     location,
-    expected: known,
+    expected: KNOWN_VARIABLES,
     ...(hint ? { hint } : {}),
   });
 }
@@ -313,40 +318,64 @@ function placeholderError(p: Placeholder, location: SourceLocation, known: strin
 /** Stands in for `${asset}` while a check's SQL is parsed: a table name of the same length, so offsets hold. */
 const ASSET_STAND_IN = '"asset_"';
 
-/** Parses the SQL of every `@test` and `@check` with DuckDB, so that broken test SQL fails `validate`, not a run. */
-async function analyseEmbeddedSql(pending: readonly Pending[], analyzer: SqlAnalyzer): Promise<DuckorchError[][]> {
-  const texts: string[] = [];
-  // `substitutes` finds a `${…}` that is not substituted there.
-  const owners: Array<{ file: number; what: string; line: number; col: number; sql: string; substitutes: RegExp }> = [];
-  pending.forEach((p, k) => {
-    const { header } = p.parsed;
-    for (const t of header.tests) {
-      texts.push(t.sql);
-      owners.push({ file: k, what: `@test ${t.index}`, line: t.line, col: t.col, sql: t.sql, substitutes: /\$\{[^}]*\}/ });
-    }
-    for (const c of header.checks) {
-      texts.push(c.sql.replaceAll('${asset}', ASSET_STAND_IN));
-      owners.push({ file: k, what: `@check ${c.name}`, line: c.line, col: c.col, sql: c.sql, substitutes: /\$\{(?!asset\})[^}]*\}/ });
-    }
-  });
+/** The SQL of a `@test` or `@check`, where it stands, and which `${…}` it may not contain. */
+interface EmbeddedSql {
+  file: number;
+  what: string;
+  line: number;
+  col: number;
+  sql: string;
+  /** The text DuckDB parses (`${asset}` stood in for). */
+  text: string;
+  /** Finds a `${…}` that is not substituted there. */
+  unsubstituted: RegExp;
+}
+
+/** The SQL of every `@test` and `@check` of the files, so that broken test SQL fails `validate`, not a run. */
+function embeddedSql(pending: readonly Pending[]): EmbeddedSql[] {
+  return pending.flatMap(({ parsed: { header } }, file) => [
+    ...header.tests.map((t) => ({
+      file,
+      what: `@test ${t.index}`,
+      line: t.line,
+      col: t.col,
+      sql: t.sql,
+      text: t.sql,
+      unsubstituted: /\$\{[^}]*\}/,
+    })),
+    ...header.checks.map((c) => ({
+      file,
+      what: `@check ${c.name}`,
+      line: c.line,
+      col: c.col,
+      sql: c.sql,
+      text: c.sql.replaceAll('${asset}', ASSET_STAND_IN),
+      unsubstituted: /\$\{(?!asset\})[^}]*\}/,
+    })),
+  ]);
+}
+
+/** The errors DuckDB found in each file's embedded SQL, by file. */
+function embeddedSqlErrors(
+  pending: readonly Pending[],
+  embedded: readonly EmbeddedSql[],
+  analyses: readonly BodyAnalysis[],
+): DuckorchError[][] {
   const out: DuckorchError[][] = pending.map(() => []);
-  if (texts.length === 0) return out;
-  const analyses = await analyzer.analyseMany(texts);
-  analyses.forEach((a, i) => {
-    const o = owners[i]!;
-    const file = pending[o.file]!.read.file;
-    for (const issue of a.errors) {
-      out[o.file]!.push(
-        new DuckorchError(issue.code, `${o.what} SQL: ${issue.message}`, {
-          location: { file, line: o.line, col: o.col + issue.offset },
+  embedded.forEach((e, i) => {
+    const file = pending[e.file]!.read.file;
+    for (const issue of analyses[i]!.errors) {
+      out[e.file]!.push(
+        new DuckorchError(issue.code, `${e.what} SQL: ${issue.message}`, {
+          location: { file, line: e.line, col: e.col + issue.offset },
         }),
       );
     }
-    const unknown = o.substitutes.exec(o.sql);
+    const unknown = e.unsubstituted.exec(e.sql);
     if (unknown) {
-      out[o.file]!.push(
-        new DuckorchError('TEMPLATE', `\`${unknown[0]}\` is not substituted in ${o.what} (only \`\${asset}\` in @check SQL)`, {
-          location: { file, line: o.line, col: o.col + unknown.index },
+      out[e.file]!.push(
+        new DuckorchError('TEMPLATE', `\`${unknown[0]}\` is not substituted in ${e.what} (only \`\${asset}\` in @check SQL)`, {
+          location: { file, line: e.line, col: e.col + unknown.index },
         }),
       );
     }

@@ -11,11 +11,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DuckorchError, DuckorchErrors, type SourceLocation } from '../errors.js';
 import { DURATION_FORM, parseDurationExact } from '../model/duration.js';
+import { didYouMean } from '../model/suggest.js';
 
 const text = z.string().trim().min(1);
 
@@ -172,13 +172,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const errors: DuckorchError[] = [];
   const keys = Object.keys(FIELDS) as Key[];
   for (const unknown of Object.keys(file?.values ?? {}).filter((k) => !Object.hasOwn(FIELDS, k))) {
-    const suggestion = closest(unknown, keys);
-    const close = distance(unknown, suggestion) <= Math.max(2, Math.floor(suggestion.length / 3));
+    const hint = didYouMean(unknown, keys);
     const location = locateKey(file!, unknown);
     errors.push(
       new DuckorchError('CONFIG', `unknown config key \`${unknown}\` in ${file!.shown}`, {
         ...(location ? { location } : {}),
-        ...(close ? { hint: `did you mean \`${suggestion}\`?` } : { expected: `one of ${keys.join(', ')}` }),
+        ...(hint ? { hint } : { expected: `one of ${keys.join(', ')}` }),
       }),
     );
   }

@@ -11,11 +11,38 @@ export async function existingRelations(conn: DuckDBConnection, names: readonly 
      FROM duckdb_views() WHERE NOT internal`,
   );
   const keys = new Set<string>();
+  const key = (...parts: string[]) => parts.join('\u0000').toLowerCase();
   for (const [db, schema, table, here, current] of reader.getRowsJS() as Array<[string, string, string, boolean, boolean]>) {
-    const key = (...parts: string[]) => parts.join('\u0000').toLowerCase();
     keys.add(key(db, schema, table));
     if (here) keys.add(key(schema, table));
     if (here && current) keys.add(key(table));
   }
   return new Set(names.filter((n) => keys.has(identifierParts(datasetKey(n)).join('\u0000'))));
+}
+
+export interface TableColumns {
+  exists: boolean;
+  /** Column name → type, for the table's columns. */
+  columns: Map<string, string>;
+}
+
+/** A table's columns from DuckDB's catalog; never an error (an error would abort the task's transaction). */
+export async function tableColumns(conn: DuckDBConnection, table: string): Promise<TableColumns> {
+  const parts = identifierParts(table);
+  const [catalog, schema, name] = parts.length === 3 ? parts : parts.length === 2 ? [null, parts[0]!, parts[1]!] : [null, null, parts[0]!];
+  const reader = await conn.runAndReadAll(
+    `SELECT column_name, data_type FROM duckdb_columns()
+     WHERE lower(table_name) = lower($1)
+       AND (CASE WHEN $2::VARCHAR IS NULL THEN schema_name = current_schema() ELSE lower(schema_name) = lower($2) END)
+       AND (CASE WHEN $3::VARCHAR IS NULL THEN database_name = current_database() ELSE lower(database_name) = lower($3) END)
+     ORDER BY column_index`,
+    [name, schema, catalog],
+  );
+  const rows = reader.getRowsJS();
+  return { exists: rows.length > 0, columns: new Map(rows.map((r) => [String(r[0]), String(r[1])])) };
+}
+
+export function columnType(table: TableColumns, column: string): string | undefined {
+  for (const [name, type] of table.columns) if (name.toLowerCase() === column.toLowerCase()) return type;
+  return undefined;
 }

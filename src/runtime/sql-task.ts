@@ -105,8 +105,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
           timedOut = true;
           stop();
         }, options.timeoutMs);
-  const cancel = () => stop();
-  options.signal?.addEventListener('abort', cancel);
+  options.signal?.addEventListener('abort', stop);
   let current: SqlStatement | undefined;
   // Lines sent before the statement in the failing call (the BEGIN that rides with the first one).
   let sentBefore = 0;
@@ -155,7 +154,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     }
     throw toFailure(err, task, current && { stmt: current, sentBefore }, timedOut, options.timeoutMs);
   } finally {
-    options.signal?.removeEventListener('abort', cancel);
+    options.signal?.removeEventListener('abort', stop);
     if (timer) clearTimeout(timer);
     if (stopping) clearInterval(stopping);
     conn.closeSync();

@@ -12,37 +12,11 @@
  * A column that the existing target lacks is a mistake in the header, reported at its line.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { identifierParts, isFileDataset } from '../model/names.js';
+import { isFileDataset } from '../model/names.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { DEFAULT_WATERMARK } from '../model/templating.js';
 import { AttemptFailure } from './attempt-failure.js';
-
-interface TableColumns {
-  exists: boolean;
-  /** Column name → type, for the table's columns. */
-  columns: Map<string, string>;
-}
-
-/** A table's columns from DuckDB's catalog; never an error (an error would abort the task's transaction). */
-async function tableColumns(conn: DuckDBConnection, table: string): Promise<TableColumns> {
-  const parts = identifierParts(table);
-  const [catalog, schema, name] = parts.length === 3 ? parts : parts.length === 2 ? [null, parts[0]!, parts[1]!] : [null, null, parts[0]!];
-  const reader = await conn.runAndReadAll(
-    `SELECT column_name, data_type FROM duckdb_columns()
-     WHERE lower(table_name) = lower($1)
-       AND (CASE WHEN $2::VARCHAR IS NULL THEN schema_name = current_schema() ELSE lower(schema_name) = lower($2) END)
-       AND (CASE WHEN $3::VARCHAR IS NULL THEN database_name = current_database() ELSE lower(database_name) = lower($3) END)
-     ORDER BY column_index`,
-    [name, schema, catalog],
-  );
-  const rows = reader.getRowsJS();
-  return { exists: rows.length > 0, columns: new Map(rows.map((r) => [String(r[0]), String(r[1])])) };
-}
-
-function columnType(table: TableColumns, column: string): string | undefined {
-  for (const [name, type] of table.columns) if (name.toLowerCase() === column.toLowerCase()) return type;
-  return undefined;
-}
+import { columnType, tableColumns, type TableColumns } from './catalog.js';
 
 /** The first value of a column's type: where an incremental load starts from. */
 export function startOfType(type: string | undefined): string {

@@ -148,7 +148,8 @@ export function buildProgram(io: CliIo): Command {
   ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean }) => {
     const o = output();
     const { createProgress, progressEnabled } = await import('./progress.js');
-    const progress = createProgress(progressEnabled(o.json));
+    // Log lines go through the CLI's own stderr writer, which ends quietly on a closed pipe.
+    const progress = createProgress(progressEnabled(o.json), { write: (line) => io.err(line.replace(/\n$/, '')) });
     const abort = new AbortController();
     // Ctrl-C and a polite kill (SIGTERM, as from a scheduler or CI) both cancel the run cleanly.
     const onSigint = () => abort.abort();
@@ -412,7 +413,7 @@ function jsonRequested(argv: readonly string[]): boolean {
 }
 
 function printErrors(io: CliIo, json: boolean, errors: DuckorchError[]): void {
-  if (json) io.out(JSON.stringify({ errors: errors.map((e) => e.toJSON()) }, null, 2));
+  if (json) printJson({ json, out: io.out, err: io.err }, { errors: errors.map((e) => e.toJSON()) });
   else for (const e of errors) io.err(renderError(e));
 }
 
