@@ -7,7 +7,7 @@
  * rewriting an unchanged row writes the same row.
  */
 import { assetsOf } from '../model/assets.js';
-import { datasetKey, isFileDataset } from '../model/names.js';
+import { datasetKey, isFileDataset, isFileGlob } from '../model/names.js';
 import type { RegisteredTask, RegistryChange } from '../store/store.js';
 
 function sameRow(a: RegisteredTask, b: RegisteredTask): boolean {
@@ -40,10 +40,10 @@ export function registryChange(previous: readonly RegisteredTask[], next: readon
     }
   }
   const files = [...datasets].some(isFileDataset);
+  const reads = (input: string) => datasets.has(datasetKey(input)) || (files && isFileGlob(input));
   const tasks = new Set(changed);
   for (const [name, t] of after) {
     const d = t.definition;
-    const reads = (input: string) => datasets.has(datasetKey(input)) || (files && isFileDataset(input) && /[*?[]/.test(input));
     if (d.inputs.some(reads) || d.dependsOn.some((dep) => changed.has(dep))) tasks.add(name);
   }
   const assets = new Set<string>();

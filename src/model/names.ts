@@ -71,6 +71,11 @@ export function isFileDataset(name: string): boolean {
   return name.startsWith(FILE_PREFIX);
 }
 
+/** A file dataset named by a glob (`file:out/*.parquet`): it stands for the files it matches. */
+export function isFileGlob(name: string): boolean {
+  return isFileDataset(name) && /[*?[]/.test(name);
+}
+
 /**
  * Parses a dataset name as a user writes it in `@inputs`, `@outputs` or on the command line:
  * `analytics.users`, `"Odd Name".t`, `file:data/users.csv` or `'data/users.csv'`.

@@ -5,7 +5,7 @@
  */
 import { DuckorchError, DuckorchErrors } from '../../errors.js';
 import picomatch from 'picomatch';
-import { compareText, datasetKey, FILE_PREFIX, isFileDataset } from '../names.js';
+import { compareText, datasetKey, FILE_PREFIX, isFileDataset, isFileGlob } from '../names.js';
 import { didYouMean } from '../suggest.js';
 
 export interface GraphTask {
@@ -148,7 +148,7 @@ export class TaskGraph {
         const producer = producers.get(input);
         if (producer) addEdge(producer, t.name);
         // `read_parquet('out/*.parquet')` depends on the tasks writing files the glob matches.
-        if (isFileDataset(input) && /[*?[]/.test(input)) {
+        if (isFileGlob(input)) {
           const matches = picomatch(input.slice(FILE_PREFIX.length));
           for (const file of producedFiles) {
             if (!matches(file.slice(FILE_PREFIX.length)) || file === input) continue;
