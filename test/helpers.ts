@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
-import { Project } from '../src/app/project.js';
+import { Project, type RunResult } from '../src/app/project.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(ROOT, 'dist/interfaces/cli/main.js');
@@ -110,6 +110,14 @@ export async function withProject<T>(p: TempProject, fn: (project: Project) => P
 export async function register(p: TempProject): Promise<void> {
   await withProject(p, async (project) => {
     await project.register(p.tasks);
+  });
+}
+
+/** Registers the project's `tasks/` and runs every task, in-process; returns the run's result. */
+export async function registerAndRun(p: TempProject): Promise<RunResult> {
+  return withProject(p, async (project) => {
+    await project.register(p.tasks);
+    return project.run();
   });
 }
 

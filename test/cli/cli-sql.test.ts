@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { json, runCli, tempProject, withProject, type TempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
+import { json, runCli, tempProject, type TempProject, SUBPROCESS_TEST_TIMEOUT, registerAndRun } from '../helpers.js';
 
 const p: TempProject = tempProject({ suite: true });
 const sql = (query: string, ...flags: string[]) => runCli(['--db', p.db, 'sql', ...flags, query]);
@@ -18,10 +18,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   // In-process: the CLI helpers belong to tests, and this fixture is shared by them.
-  const ran = await withProject(p, async (project) => {
-    await project.register(p.tasks);
-    return project.run();
-  });
+  const ran = await registerAndRun(p);
   expect(ran.pipelineRun?.status).toBe('success');
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   SUBPROCESS_TEST_TIMEOUT,
+  register,
   json,
   logLine,
   queryDb,
@@ -11,10 +12,6 @@ import {
   type TempProject,
 } from '../helpers.js';
 
-async function registered(p: TempProject): Promise<void> {
-  await withProject(p, (project) => project.register(p.tasks));
-}
-
 function tagged(p: TempProject): void {
   p.write('tasks/a.sql', '-- @tags a\nCREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
   p.write('tasks/b.sql', '-- @tags b\nCREATE OR REPLACE TABLE b AS SELECT x FROM a;');
@@ -24,7 +21,7 @@ describe('empty selections', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('run, test and list warn that nothing was selected and exit 0; nothing is recorded', async () => {
     const p = tempProject();
     tagged(p);
-    await registered(p);
+    await register(p);
     for (const args of [
       ['run', '-s', 'tag:a,tag:b'],
       ['run', '-s', 'a', '--exclude', 'a'],
@@ -44,7 +41,7 @@ describe('empty selections', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('a selector naming nothing that exists stays an error; an --exclude naming nothing warns', async () => {
     const p = tempProject();
     tagged(p);
-    await registered(p);
+    await register(p);
     const bad = await runCli(['--db', p.db, 'run', '-s', 'tag:nosuch']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('selector `tag:nosuch` matches no task or asset');
@@ -62,7 +59,7 @@ describe('empty selections', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     const p = tempProject();
     p.write('tasks/10_raw/orders.sql', 'CREATE OR REPLACE TABLE "Sales Data".orders AS SELECT 1 AS id;');
     p.write('tasks/40_marts/report.sql', 'CREATE OR REPLACE TABLE report AS SELECT * FROM "Sales Data".orders;');
-    await registered(p);
+    await register(p);
     const bySpace = await runCli(['--db', p.db, 'list', '-s', '"Sales Data".orders+', '--json']);
     expect(json<{ tasks: Array<{ name: string }> }>(bySpace).tasks.map((t) => t.name)).toEqual(['orders', 'report']);
     const byFolder = await runCli(['--db', p.db, 'list', '-s', `path:${p.tasks}/40_*`, '--json']);
@@ -79,7 +76,7 @@ describe('history of removed tasks', { timeout: SUBPROCESS_TEST_TIMEOUT }, () =>
       await project.run();
     });
     p.remove('tasks/b.sql');
-    await registered(p);
+    await register(p);
     const r = await runCli(['--db', p.db, 'status', '-t', 'b']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ b \(removed\) +success/);
@@ -100,7 +97,7 @@ describe('one graph for impact, lineage and graph lineage', { timeout: SUBPROCES
     p.write('tasks/readings.sql', 'CREATE OR REPLACE TABLE raw.readings AS SELECT 1 AS site, 2.0 AS v;');
     p.write('tasks/rollup.sql', "COPY (SELECT site, avg(v) AS v FROM raw.readings GROUP BY site) TO 'out/site_rollup.parquet';");
     p.write('tasks/summary.sql', "CREATE OR REPLACE TABLE mart.summary AS SELECT count(*) AS n FROM read_parquet('out/*.parquet');");
-    await registered(p);
+    await register(p);
     const impact = json<{ rows: Array<{ table_name: string; via_task: string; depth: number }> }>(
       await runCli(['--db', p.db, 'impact', 'raw.readings', '--json']),
     );
@@ -126,7 +123,7 @@ describe('run options', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
         'INSERT OR REPLACE INTO copy SELECT range::INTEGER FROM range(1, 6) WHERE range > {{ last_processed_at }};',
       ].join('\n'),
     );
-    await registered(p);
+    await register(p);
     const rows = async (...flags: string[]) =>
       json<{ tasks: Array<{ rows: number }> }>(await runCli(['--db', p.db, 'run', '--json', ...flags])).tasks[0]!.rows;
     expect(await rows()).toBe(5);
@@ -137,7 +134,7 @@ describe('run options', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('SIGTERM cancels a run like Ctrl-C: exit 130, the task cancelled and rolled back', async () => {
     const p = tempProject();
     p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
-    await registered(p);
+    await register(p);
     const cli = startCli(['--db', p.db, 'run', '--json']);
     await cli.waitForStderr(logLine('start  slow \\(attempt 1\\)'));
     cli.child.kill('SIGTERM');

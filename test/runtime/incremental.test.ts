@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../src/app/project.js';
-import { queryDb, tempProject, withProject, type TempProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
+import { queryDb, tempProject, withProject, type TempProject, DUCKDB_TEST_TIMEOUT, registerAndRun } from '../helpers.js';
 
 const sql = queryDb;
 
@@ -111,10 +111,7 @@ describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
         'INSERT INTO mart.bad SELECT 1 WHERE 1 > {{ last_processed_at }};',
       ].join('\n'),
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     const record = result.tasks[0]!;
     expect(record).toMatchObject({ status: 'failed', attempts: 1 });
     expect(record.errorMessage).toBe(
@@ -134,10 +131,7 @@ describe('{{ }} in strings and comments', { timeout: DUCKDB_TEST_TIMEOUT }, () =
         "CREATE OR REPLACE TABLE stamp AS SELECT '{{ run_id }}' AS quoted, {{ run_id }} AS literal, 'run {{ run_id }}!' AS text -- {{ now }}",
       ].join('\n'),
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     const record = result.tasks[0]!;
     expect(record.status, record.errorMessage ?? '').toBe('success');
     expect(await sql(p.db, 'SELECT * FROM stamp')).toEqual([[record.runId, record.runId, `run ${record.runId}!`]]);
@@ -156,10 +150,7 @@ describe('rows', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
         'INSERT INTO staged SELECT 42;',
       ].join('\n'),
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.tasks[0]).toMatchObject({ status: 'success', rowsCount: 11 });
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { RunEvent } from '../../src/runtime/executor.js';
-import { DUCKDB_TEST_TIMEOUT, tempProject, waitFor, withProject, type TempProject } from '../helpers.js';
+import { DUCKDB_TEST_TIMEOUT, tempProject, waitFor, withProject, type TempProject, registerAndRun } from '../helpers.js';
 
 async function query(db: string, sql: string): Promise<unknown[][]> {
   const instance = await DuckDBInstance.create(db);
@@ -28,10 +28,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('runs tasks in dependency order and records every run', async () => {
     const p = tempProject();
     chain(p);
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.pipelineRun?.status).toBe('success');
     expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
       ['a', 'success'],
@@ -108,10 +105,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     const p = tempProject();
     chain(p);
     p.write('tasks/b.sql', '-- @task name=b\nCREATE OR REPLACE TABLE b AS\nSELECT i * 2 AS j FROM a\nJOIN missing_table USING (i);');
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
     expect(result.pipelineRun?.status).toBe('failed');
     expect(byName.a!.status).toBe('success');
@@ -135,10 +129,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       'tasks/t.sql',
       "CREATE OR REPLACE TABLE t AS SELECT 'v2' AS version;\nCREATE TABLE side AS SELECT 1 AS x;\nSELECT * FROM does_not_exist;",
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.tasks[0]!.status).toBe('failed');
     expect(result.tasks[0]!.errorMessage).toContain('t.sql:3:1');
     expect(await query(p.db, 'SELECT version FROM t')).toEqual([['v1']]);
@@ -180,10 +171,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       'tasks/t.sql',
       '-- @task name=t\nCREATE TABLE t AS SELECT 1 AS x;\n\nCREATE TABLE u AS\nSELECT x\n    FROM t\n    WHERE no_such_column > 0;',
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.tasks[0]!.errorMessage).toMatch(/t\.sql:7:5: Binder Error: Referenced column "no_such_column" not found/);
     expect(result.tasks[0]!.errorContext).toMatchObject({ line: 7, col: 5 });
   });
@@ -191,10 +179,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('gives up after @retries and records the attempts', async () => {
     const p = tempProject();
     p.write('tasks/bad.sql', '-- @retries 2\nSELECT * FROM nowhere;');
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 3 });
     expect(result.tasks[0]!.errorContext).toMatchObject({ kind: 'sql', attempts: 3, line: 2 });
   });
@@ -203,10 +188,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     const p = tempProject();
     p.write('tasks/slow.sql', '-- @timeout 1s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
     // Not interrupted, the 10^11-row scan would take tens of seconds and succeed.
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.tasks[0]!.status).toBe('failed');
     expect(result.tasks[0]!.errorMessage).toMatch(/timed out after 1s/);
     expect(result.tasks[0]!.errorContext).toMatchObject({ kind: 'timeout' });
@@ -227,10 +209,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       'tasks/t.sql',
       '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT -1 AS x;',
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
     expect(result.tasks[0]!.errorMessage).toContain('@test 1 failed');
     expect(result.tasks[0]!.errorMessage).toContain('expected 0, got 1');
@@ -244,10 +223,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       'tasks/guard.sql',
       "CREATE TABLE guarded AS SELECT 1 AS x;\nSELECT CASE WHEN x > 0 THEN error('x must not be positive') END FROM guarded;",
     );
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
     expect(byName.ok).toMatchObject({ status: 'success', rowsCount: 1 });
     expect(byName.guard!.status).toBe('failed');
@@ -286,10 +262,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
   it('substitutes {{ run_id }} and {{ now }}', async () => {
     const p = tempProject();
     p.write('tasks/meta.sql', 'CREATE TABLE meta AS SELECT {{ run_id }} AS run_id, {{ now }}::TIMESTAMP AS started;');
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     const [[runId, at]] = (await query(p.db, 'SELECT run_id, started FROM meta')) as [[string, Date]];
     expect(runId).toBe(result.tasks[0]!.runId);
     expect(at).toEqual(result.tasks[0]!.startedAt);
@@ -311,10 +284,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE analytics.a AS SELECT 1 AS x;');
     p.write('tasks/b.sql', 'CREATE TABLE "Odd Schema".b AS SELECT 1 AS x;');
-    const result = await withProject(p, async (project) => {
-      await project.register(p.tasks);
-      return project.run();
-    });
+    const result = await registerAndRun(p);
     expect(result.pipelineRun?.status).toBe('success');
   });
 
