@@ -9,7 +9,7 @@
  * where the parser accepts it and its reads are still found, with the same CTEs in scope.
  * UNPIVOT needs no values and serialises as written.
  */
-import { tokenize, type Token } from './tokenizer.js';
+import { closingParen, tokenize, type Token } from './tokenizer.js';
 
 const PIVOT = new Set(['PIVOT', 'PIVOT_WIDER']);
 /** Words that end the ON list of a simplified PIVOT. */
@@ -22,18 +22,11 @@ interface Edit {
   text: string;
 }
 
-/** Index of the `)` closing the group opened at `open`, or the token count. */
-function closing(tokens: Token[], open: number): number {
-  const depth = tokens[open]!.depth;
-  for (let k = open + 1; k < tokens.length; k++) if (tokens[k]!.text === ')' && tokens[k]!.depth === depth) return k;
-  return tokens.length;
-}
-
 /** The standard `FROM t PIVOT (agg FOR col IN (…))` form: a group holding `FOR` right after the keyword. */
 function isStandardPivot(tokens: Token[], k: number): boolean {
   const open = tokens[k + 1];
   if (open?.text !== '(' || open.kind !== 'punct') return false;
-  const end = closing(tokens, k + 1);
+  const end = closingParen(tokens, k + 1);
   for (let j = k + 2; j < end; j++) if (tokens[j]!.depth === open.depth + 1 && tokens[j]!.upper === 'FOR') return true;
   return false;
 }
@@ -124,7 +117,7 @@ function explicitElement(tokens: Token[], from: number, to: number, depth: numbe
   const open = tokens[inAt + 1];
   const inner = tokens[inAt + 2];
   if (open?.text !== '(' || !inner || !SUBQUERY_START.has(inner.upper)) return { edits: [] };
-  const close = tokens[closing(tokens, inAt + 1)];
+  const close = tokens[closingParen(tokens, inAt + 1)];
   if (!close) return { edits: [] };
   return {
     edits: [{ at: open.start, end: close.end, text: '(NULL)' }],

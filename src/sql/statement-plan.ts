@@ -9,7 +9,7 @@
  */
 import { canonicalTableName } from '../model/names.js';
 import { fileRef, isTempQualified, tableRef, type DatasetRef } from './dataset-ref.js';
-import { identText, type SqlStatement, type Token } from './tokenizer.js';
+import { closingParen, identText, type SqlStatement, type Token } from './tokenizer.js';
 
 export type StatementKind =
   | 'select'
@@ -102,12 +102,8 @@ class Cursor {
   }
   /** Skips a balanced parenthesised group starting at the cursor. */
   skipGroup(): void {
-    const open = this.peek();
-    if (open?.text !== '(') return;
-    const depth = open.depth;
-    this.i++;
-    while (!this.done && !(this.peek()!.text === ')' && this.peek()!.depth === depth)) this.i++;
-    this.i++;
+    if (this.peek()?.text !== '(') return;
+    this.i = closingParen(this.tokens, this.i) + 1;
   }
   /** Index of the first token at or after `from` at the statement's top level matching one of `words`. */
   findTop(words: string[], from = this.i, depth = this.tokens[0]?.depth ?? 0): number {
@@ -130,8 +126,7 @@ function subqueries(c: Cursor, from: number, to: number): string[] {
     const t = c.tokens[k]!;
     const next = c.tokens[k + 1];
     if (t.text === '(' && t.kind === 'punct' && next && next.kind === 'word' && SUBQUERY_START.has(next.upper)) {
-      let end = k + 1;
-      while (end < to && !(c.tokens[end]!.text === ')' && c.tokens[end]!.depth === t.depth)) end++;
+      const end = Math.min(closingParen(c.tokens, k), to);
       out.push(c.slice(k + 1, end));
       k = end;
     }

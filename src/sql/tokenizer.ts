@@ -189,6 +189,13 @@ export function splitStatements(sql: string): SqlStatement[] {
   return out;
 }
 
+/** Index of the `)` that closes the group opened by the `(` at `open`, or the token count when it is not closed. */
+export function closingParen(tokens: readonly Token[], open: number): number {
+  const depth = tokens[open]!.depth;
+  for (let k = open + 1; k < tokens.length; k++) if (tokens[k]!.text === ')' && tokens[k]!.depth === depth) return k;
+  return tokens.length;
+}
+
 /** Unquotes a word or quoted identifier token into its identifier text. */
 export function identText(t: Token): string {
   return t.kind === 'qident' ? t.text.slice(1, -1).replace(/""/g, '"') : t.text;
