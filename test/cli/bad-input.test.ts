@@ -142,13 +142,14 @@ describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => 
     expect(await queryDb(p.db, 'SELECT v FROM keep')).toEqual([['v1']]);
   });
 
-  it('stops on Ctrl-C: exit 130, the run recorded as interrupted', async () => {
+  // SIGTERM (a scheduler or CI stopping the job) cancels a run as Ctrl-C does.
+  it.each(['SIGINT', 'SIGTERM'] as const)('stops on %s: exit 130, the run recorded as interrupted', async (signal) => {
     const p = tempProject();
     p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
     await register(p);
     const cli = startCli(['--db', p.db, 'run', '--json']);
     await cli.waitForStderr(logLine('start  slow \\(attempt 1\\)'));
-    cli.child.kill('SIGINT');
+    cli.child.kill(signal);
     const r = await cli.exited;
     expect(r.code).toBe(130);
     expect(json<{ pipeline_run: { status: string } }>(r).pipeline_run.status).toBe('interrupted');

@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  SUBPROCESS_TEST_TIMEOUT,
-  register,
-  json,
-  logLine,
-  queryDb,
-  runCli,
-  startCli,
-  tempProject,
-  withProject,
-  type TempProject,
-} from '../helpers.js';
+import { SUBPROCESS_TEST_TIMEOUT, register, json, queryDb, runCli, tempProject, withProject, type TempProject } from '../helpers.js';
 
 function tagged(p: TempProject): void {
   p.write('tasks/a.sql', '-- @tags a\nCREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
@@ -129,18 +118,5 @@ describe('run options', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     expect(await rows()).toBe(5);
     expect(await rows()).toBe(0);
     expect(await rows('--full-refresh')).toBe(5);
-  });
-
-  it('SIGTERM cancels a run like Ctrl-C: exit 130, the task cancelled and rolled back', async () => {
-    const p = tempProject();
-    p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
-    await register(p);
-    const cli = startCli(['--db', p.db, 'run', '--json']);
-    await cli.waitForStderr(logLine('start  slow \\(attempt 1\\)'));
-    cli.child.kill('SIGTERM');
-    const r = await cli.exited;
-    expect(r.code).toBe(130);
-    expect(json<{ pipeline_run: { status: string } }>(r).pipeline_run.status).toBe('interrupted');
-    expect(await queryDb(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
   });
 });
