@@ -35,8 +35,6 @@ export default function setup(): () => void {
   const systemTmp = os.tmpdir();
   const before = new Set(duckorchEntries(systemTmp));
   const runTmp = fs.mkdtempSync(path.join(systemTmp, 'duckorch-vitest-'));
-  // Traversable by other users: one test runs the CLI as `nobody`.
-  fs.chmodSync(runTmp, 0o755);
   const saved = TMP_VARS.map((name) => [name, process.env[name]] as const);
   for (const name of TMP_VARS) process.env[name] = runTmp;
 

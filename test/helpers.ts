@@ -65,8 +65,6 @@ export function tempProject(options: { suite?: boolean } = {}): TempProject {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duckorch-test-'));
     afterAll(() => removeDir(dir));
   } else dir = tempDir();
-  // Readable by other users: one test runs the CLI as `nobody`.
-  fs.chmodSync(dir, 0o755);
   const tasks = path.join(dir, 'tasks');
   fs.mkdirSync(tasks);
   return {
@@ -131,7 +129,12 @@ export interface CliResult {
 export interface CliOptions {
   cwd?: string;
   env?: Record<string, string>;
-  uid?: number;
+  /**
+   * Run without the capabilities that let root ignore file permissions (via util-linux's
+   * `setpriv`), so that a permission error can be tested as root. Unlike running as another
+   * user, the process still reads a checkout that only root may enter.
+   */
+  withoutRootOverride?: boolean;
 }
 
 /** A running CLI process whose output is collected as it comes. */
@@ -153,10 +156,12 @@ export interface CliProcess {
  * failed or timed-out test never leaves a process behind holding a database.
  */
 export function startCli(args: string[], options: CliOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const [command, argv] = options.withoutRootOverride
+    ? ['setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, CLI, ...args]]
+    : [process.execPath, [CLI, ...args]];
+  const child = spawn(command, argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: '1', CI: '1', DUCKORCH_RETRY_BASE: '0.01', ...options.env },
-    ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
   });
   let stdout = '';
   let stderr = '';
