@@ -37,6 +37,8 @@ export function buildTask(
   const asset = header.asset && header.asset.name === '' && first ? { ...header.asset, name: first } : header.asset;
   return {
     ...header,
+    kind: 'sql',
+    function: null,
     asset,
     file,
     sql: body.sql,

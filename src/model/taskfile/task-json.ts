@@ -7,6 +7,7 @@ import type { TaskDefinition } from './task.js';
 export function taskToJson(t: TaskDefinition): Record<string, unknown> {
   return {
     name: t.name,
+    kind: t.kind,
     file: t.file,
     description: t.description,
     owner: t.owner,
@@ -39,5 +40,6 @@ export function taskToJson(t: TaskDefinition): Record<string, unknown> {
     statement_count: t.statementCount,
     body_line: t.bodyLine,
     sql: t.sql,
+    function: t.function ? { module: t.function.module, export: t.function.exportName, dag: t.function.dag } : null,
   };
 }

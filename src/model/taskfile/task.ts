@@ -103,8 +103,24 @@ export interface TaskSource {
   codeVersion: string;
 }
 
+/** How a task executes: SQL statements on DuckDB, or a TypeScript function. */
+export type TaskKind = 'sql' | 'function';
+
+/** Where a function task's code lives: loaded from the module when a worker runs the task. */
+export interface FunctionSource {
+  /** Absolute path of the `.ts`/`.js` module. */
+  module: string;
+  /** The module export that holds the `Dag` or the `asset()`. */
+  exportName: string;
+  /** The `Dag`'s name; null for an `asset()`. */
+  dag: string | null;
+}
+
 /** A fully analysed task: header, source and the datasets it reads and writes. */
 export interface TaskDefinition extends TaskHeader, TaskSource {
+  kind: TaskKind;
+  /** Set for `function` tasks only. */
+  function: FunctionSource | null;
   inputs: string[];
   outputs: string[];
   /** Dataset lineage within the task: what each statement reads → what it writes (through temporary tables). */

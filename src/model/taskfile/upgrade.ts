@@ -5,12 +5,15 @@
  */
 import type { TaskDefinition } from './task.js';
 
-type Stored = Omit<TaskDefinition, 'lineage' | 'keyLocations'> & Partial<Pick<TaskDefinition, 'lineage' | 'keyLocations'>>;
+type Optional = 'lineage' | 'keyLocations' | 'kind' | 'function';
+type Stored = Omit<TaskDefinition, Optional> & Partial<Pick<TaskDefinition, Optional>>;
 
 export function upgradeDefinition(stored: Stored): TaskDefinition {
-  if (stored.lineage && stored.keyLocations) return stored as TaskDefinition;
+  if (stored.lineage && stored.keyLocations && stored.kind) return stored as TaskDefinition;
   return {
     ...stored,
+    kind: stored.kind ?? 'sql',
+    function: stored.function ?? null,
     keyLocations: stored.keyLocations ?? {},
     lineage: stored.lineage ?? stored.inputs.flatMap((src) => stored.outputs.map((dst) => ({ src, dst }))),
     tests: stored.tests.map((t) => ({ ...t, col: t.col ?? 1 })),
