@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
+  BENCH_DIR,
   CLI,
   ROOT,
   alternate,
@@ -43,6 +44,7 @@ const KNOBS = {
   BENCH_PAIRS: num('BENCH_PAIRS', 5),
   BENCH_PARALLEL: num('BENCH_PARALLEL', 4),
   BENCH_TRIVIAL_TASKS: num('BENCH_TRIVIAL_TASKS', 1000),
+  BENCH_FN_JOBS: num('BENCH_FN_JOBS', 1000),
   BENCH_SHOP_FACTOR: num('BENCH_SHOP_FACTOR', 400),
   BENCH_REGISTER_FILES: num('BENCH_REGISTER_FILES', 1000),
   BENCH_REGISTER_REPEATS: num('BENCH_REGISTER_REPEATS', 5),
@@ -454,6 +456,115 @@ function median0(xs) {
   return summary(xs.filter((x) => x !== null && x !== undefined)).median;
 }
 
+// ---- fn-noop: no-op function tasks, jobs per second, against graphile-worker on PostgreSQL ----
+
+/**
+ * duck-orch's side of `fn-noop`: `BENCH_FN_JOBS` no-op TypeScript function tasks run by duck-orch
+ * with `concurrency` in parallel, in a process of its own (runScript or runCli, so that the peak
+ * RSS is its own), on a fresh database. To return `{ jobs, ms, maxRssMb }`: `jobs` the tasks that
+ * succeeded (checked against the number asked for), `ms` the run itself. graphile-worker's `ms`
+ * counts from calling `run` (its pool connecting, LISTEN, fetching) until no job is left, with the
+ * jobs already queued and the schema installed: the duck-orch side should time the same span (the
+ * run, after registration). `pair` is the 0-based pair index (for file names).
+ *
+ * Returns null while duck-orch cannot run function tasks: the case then reports graphile-worker's
+ * figures alone and says so.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+function duckorchNoopRun(work, { jobs, concurrency, pair }) {
+  return null; // not measured yet: to be wired once function tasks run
+}
+
+/** graphile-worker's side: bench/graphile-noop.mjs, a process that knows nothing of duck-orch. */
+function graphileNoopRun(work, { jobs, concurrency }) {
+  const timeoutS = Math.max(60, Math.ceil(jobs / 10));
+  const r = runNode(work, [path.join(BENCH_DIR, 'graphile-noop.mjs'), String(concurrency), String(jobs), String(timeoutS)]);
+  if (r.code !== 0 || r.signal) {
+    // The child's reason (e.g. PostgreSQL unreachable) is its last `graphile-noop:` line: the first line of the error.
+    const reason = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('graphile-noop: '))
+      .at(-1)
+      ?.slice('graphile-noop: '.length);
+    throw new Error(`graphile-worker baseline: ${reason ?? describeExit(r)}\n${tail(r.stderr)}`);
+  }
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  if (out.jobs !== jobs) throw new Error(`graphile-worker ran ${out.jobs} of ${jobs} jobs`);
+  return { ...out, wallMs: r.ms, maxRssMb: r.maxRssMb };
+}
+
+async function fnNoopCase() {
+  const work = mkWork('fn-noop');
+  const jobs = KNOBS.BENCH_FN_JOBS;
+  const opts = { jobs, concurrency: P };
+  const jps = (ms) => (jobs / ms) * 1000;
+  const fmtJps = (ms) => `${fmtN(Math.round(jps(ms)))} jobs/s`;
+  // Paired as the other cases are (which side goes first flips every pair); while duck-orch's side
+  // is not measured, these are BENCH_PAIRS repeats of graphile-worker.
+  const samples = [];
+  for (let i = 0; i < KNOBS.BENCH_PAIRS; i++) {
+    let g, d;
+    if (i % 2 === 0) {
+      g = graphileNoopRun(work, opts);
+      d = await duckorchNoopRun(work, { ...opts, pair: i });
+    } else {
+      d = await duckorchNoopRun(work, { ...opts, pair: i });
+      g = graphileNoopRun(work, opts);
+    }
+    if (d && d.jobs !== jobs) throw new Error(`duck-orch ran ${d.jobs} of ${jobs} no-op tasks`);
+    const ratio = d ? d.ms / g.ms : null;
+    log(
+      `  ${d ? `pair ${i + 1} (${i % 2 === 0 ? 'graphile first' : 'duck-orch first'})` : `repeat ${i + 1}`}: ` +
+        `graphile-worker ${fmtMs(g.ms)} (${fmtJps(g.ms)}) ${fmtMb(g.maxRssMb)}` +
+        (d ? `, duck-orch ${fmtMs(d.ms)} (${fmtJps(d.ms)}) ${fmtMb(d.maxRssMb)}, ratio ${ratio.toFixed(3)}` : ''),
+    );
+    samples.push({ graphile: g, duckorch: d, first: d === null || i % 2 === 0 ? 'graphile' : 'duckorch', ratio });
+  }
+  const measured = samples.every((s) => s.duckorch !== null);
+  const g = summary(samples.map((s) => s.graphile.ms));
+  const gJps = summary(samples.map((s) => jps(s.graphile.ms)));
+  const gRss = summary(samples.map((s) => s.graphile.maxRssMb));
+  const d = measured ? summary(samples.map((s) => s.duckorch.ms)) : null;
+  const dRss = measured ? summary(samples.map((s) => s.duckorch.maxRssMb)) : null;
+  const ratio = measured ? summary(samples.map((s) => s.ratio)) : null;
+  const { graphileWorker, postgres } = samples[0].graphile;
+  const n = samples.length;
+  const notes = [
+    measured
+      ? `time ratio (< 1: duck-orch faster); duck-orch ${fmtN(Math.round(jps(d.median)))} jobs/s`
+      : 'duck-orch side not measured yet (function tasks not wired): graphile-worker figures only',
+    `graphile-worker ${graphileWorker} on PostgreSQL ${postgres.split(' ')[0]}: ${fmtN(Math.round(gJps.median))} jobs/s [${fmtN(Math.round(gJps.min))}–${fmtN(Math.round(gJps.max))}]`,
+  ];
+  return {
+    data: {
+      jobs,
+      concurrency: P,
+      graphileWorker,
+      postgres,
+      duckorchMeasured: measured,
+      graphileMs: g,
+      graphileJobsPerSecond: gJps,
+      graphileRssMb: gRss,
+      duckorchMs: d,
+      duckorchJobsPerSecond: measured ? summary(samples.map((s) => jps(s.duckorch.ms))) : null,
+      duckorchRssMb: dRss,
+      ratio,
+      samples,
+    },
+    rows: [
+      [
+        `${fmtN(jobs)} no-op function tasks, ${P} parallel`,
+        measured ? `${n} pair${n === 1 ? '' : 's'}` : `${n} run${n === 1 ? '' : 's'}`,
+        measured ? `${fmtMs(d.median)} (${fmtJps(d.median)})` : 'not measured yet',
+        `graphile-worker, ${P} workers: ${fmtMs(g.median)} (${fmtJps(g.median)})`,
+        measured ? fmtRatio(ratio) : 'n/a',
+        measured ? `${fmtMb(dRss.median)} / graphile ${fmtMb(gRss.median)}` : `— / graphile ${fmtMb(gRss.median)}`,
+        notes.join('; '),
+      ],
+    ],
+  };
+}
+
 // ---- start-up: whole processes against bare node, interleaved ----
 
 function startupCase() {
@@ -549,6 +660,7 @@ const CASES = [
   ['shop-seq', () => pairedCase('shop', 1)],
   [`shop-p${P}`, () => pairedCase('shop', P)],
   ['register', registerCase],
+  ['fn-noop', fnNoopCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ];
 
