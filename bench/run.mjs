@@ -556,7 +556,7 @@ async function fnNoopCase() {
         `${fmtN(jobs)} no-op function tasks, ${P} parallel`,
         measured ? `${n} pair${n === 1 ? '' : 's'}` : `${n} run${n === 1 ? '' : 's'}`,
         measured ? `${fmtMs(d.median)} (${fmtJps(d.median)})` : 'not measured yet',
-        `graphile-worker, ${P} workers: ${fmtMs(g.median)} (${fmtJps(g.median)})`,
+        `graphile-worker, ${P} worker${P === 1 ? '' : 's'}: ${fmtMs(g.median)} (${fmtJps(g.median)})`,
         measured ? fmtRatio(ratio) : 'n/a',
         measured ? `${fmtMb(dRss.median)} / graphile ${fmtMb(gRss.median)}` : `— / graphile ${fmtMb(gRss.median)}`,
         notes.join('; '),
