@@ -19,14 +19,15 @@ import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
 import { splitHeaderBlock } from '../model/taskfile/header-block.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import { executeRun, type RunEvent } from '../runtime/executor.js';
+import type { RunEvent } from '../runtime/worker.js';
 import { runTests, type TestOutcome } from '../runtime/test-runner.js';
-import { abortableSleep } from '../runtime/sleep.js';
+import { definitionHash, snapshotId } from '../model/jobs/snapshot.js';
 import { SqlAnalyzer } from '../sql/analyzer.js';
 import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
 import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
 import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
-import type { PipelineRunRecord, RegisteredTask, RegistrySnapshot, Store, TaskRunRecord } from '../store/store.js';
+import type { RegisteredTask, RegistrySnapshot, Store } from '../store/store.js';
+import type { AttemptRecord, JobRecord, RunRecord, Snapshot } from '../store/ledger.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
 import { registryChange } from './registry-change.js';
@@ -56,9 +57,19 @@ export interface RegisterResult {
 
 export interface RunResult {
   /** Null when the selection was empty: nothing ran and no run was recorded. */
-  pipelineRun: PipelineRunRecord | null;
-  tasks: TaskRunRecord[];
+  run: RunRecord | null;
+  /** The run's jobs, in the selection's order. */
+  jobs: JobRecord[];
   warnings: string[];
+}
+
+export interface StatusResult {
+  /** The latest jobs, newest first. */
+  jobs: JobRecord[];
+  /** The failed attempts of those jobs (also of jobs that finally succeeded), by job id. */
+  failedAttempts: Map<string, AttemptRecord[]>;
+  runs: RunRecord[];
+  removedTasks: string[];
 }
 
 export interface TaskListing {
@@ -83,6 +94,17 @@ export interface RunOptions extends Selection {
   fullRefresh?: boolean;
 }
 
+/** How long a worker's claim on a job lasts without a heartbeat. */
+const LEASE_MS = 60_000;
+
+/** The content-addressed snapshot of every registered definition, with the graph's upstream edges. */
+function snapshotOf(definitions: readonly TaskDefinition[], graph: TaskGraph, now: Date): Snapshot {
+  const tasks = new Map(
+    definitions.map((d) => [d.name, { definition: d, hash: definitionHash(d), upstream: [...graph.upstreamOf(d.name)].sort() }]),
+  );
+  return { id: snapshotId([...tasks].map(([name, t]) => ({ name, hash: t.hash, upstream: t.upstream }))), createdAt: now, tasks };
+}
+
 export class Project {
   private constructor(
     readonly dbFile: string,
@@ -96,16 +118,14 @@ export class Project {
     const instance = await openDuckDb(file, options.access);
     let store: DuckDbStore;
     try {
-      store = await DuckDbStore.open(instance, options.access, file);
+      // One writer at a time holds the file: opening to write also recovers what a process that died left behind.
+      store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))());
     } catch (err) {
       instance.closeSync();
       throw err;
     }
     const clock = options.clock ?? (() => new Date());
-    const project = new Project(file, instance, store, { ...options, clock, random: options.random ?? Math.random });
-    // One writer at a time holds the file, so anything still `running` was left by a process that died.
-    if (options.access !== 'read') await store.recoverInterruptedRuns(clock());
-    return project;
+    return new Project(file, instance, store, { ...options, clock, random: options.random ?? Math.random });
   }
 
   async close(): Promise<void> {
@@ -296,53 +316,60 @@ export class Project {
   /** Runs the selected tasks. A selection that is valid but empty runs nothing and records no run (as dbt does). */
   async run(options: RunOptions = {}): Promise<RunResult> {
     const { tasks, graph, selected, warnings } = await this.select(options);
-    if (selected.length === 0) return { pipelineRun: null, tasks: [], warnings };
+    if (selected.length === 0) return { run: null, jobs: [], warnings };
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
     const chosen = new Set(selected);
     warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
     options.onPlan?.(selected);
     await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
-    const pipelineRun: PipelineRunRecord = {
-      id: randomUUID(),
-      trigger: 'manual',
-      selector: describeSelection(options),
-      startedAt: this.options.clock(),
-      finishedAt: null,
-      status: 'running',
-      taskCount: selected.length,
-      succeeded: 0,
-      failed: 0,
-      skipped: 0,
-      plannedTasks: selected,
-    };
-    await this.store.beginPipelineRun(pipelineRun);
-    const records = await executeRun({
-      instance: this.instance,
-      store: this.store,
+    const ledger = this.store.ledger;
+    const snapshot = snapshotOf(
+      tasks.map((t) => t.definition),
       graph,
-      tasks: byName,
-      selected: chosen,
-      pipelineRunId: pipelineRun.id,
-      maxParallel: options.maxParallel ?? this.options.config.orch_max_parallel,
+      this.options.clock(),
+    );
+    await ledger.saveSnapshot(snapshot);
+    const run = await ledger.enqueueRun(
+      {
+        id: randomUUID(),
+        snapshotId: snapshot.id,
+        trigger: 'run',
+        selector: describeSelection(options),
+        inputs: null,
+        jobs: selected.map((name) => ({
+          task: name,
+          upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
+          maxAttempts: byName.get(name)!.retries + 1,
+        })),
+      },
+      this.options.clock(),
+    );
+    const { work } = await import('../runtime/worker.js');
+    await work({
+      ledger,
+      instance: this.instance,
+      workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
+      concurrency: options.maxParallel ?? this.options.config.orch_max_parallel,
+      leaseMs: LEASE_MS,
       retry: { baseMs: this.options.config.orch_retry_base * 1000, maxMs: this.options.config.orch_retry_max * 1000 },
       clock: this.options.clock,
       random: this.options.random,
-      sleep: abortableSleep,
+      definition: async (job) =>
+        snapshot.tasks.get(job.task)?.definition ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
+      runId: run.id,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.fullRefresh ? { fullRefresh: true } : {}),
     });
-    const count = (s: TaskRunRecord['status']) => records.filter((r) => r.status === s).length;
-    const finished: PipelineRunRecord = {
-      ...pipelineRun,
-      finishedAt: this.options.clock(),
-      status: options.signal?.aborted ? 'interrupted' : count('failed') > 0 ? 'failed' : 'success',
-      succeeded: count('success'),
-      failed: count('failed'),
-      skipped: count('skipped'),
-    };
-    await this.store.endPipelineRun(finished);
-    return { pipelineRun: finished, tasks: records, warnings };
+    if (options.signal?.aborted) {
+      // Tasks that never started are cancelled too, and say so.
+      for (const job of await ledger.cancelRun(run.id, 'cancelled: the run was cancelled before it started', this.options.clock()))
+        options.onEvent?.({ type: 'skip', task: job.task, job });
+    }
+    await ledger.flush();
+    const order = new Map(selected.map((n, i) => [n, i]));
+    const jobs = (await ledger.listJobs({ runId: run.id, limit: selected.length })).sort((a, b) => order.get(a.task)! - order.get(b.task)!);
+    return { run: (await ledger.getRun(run.id))!, jobs, warnings };
   }
 
   /** `CREATE SCHEMA IF NOT EXISTS` for every schema the run writes to, once, before tasks run in parallel. */
@@ -386,23 +413,26 @@ export class Project {
    * The latest task runs, newest first. The history of a task that is no longer registered stays
    * reachable: its runs are listed, and its name is among `removedTasks`.
    */
-  async status(options: {
-    limit: number;
-    task?: string;
-  }): Promise<{ runs: TaskRunRecord[]; pipelineRuns: PipelineRunRecord[]; removedTasks: string[] }> {
+  async status(options: { limit: number; task?: string }): Promise<StatusResult> {
+    const ledger = this.store.ledger;
     const names = new Set(await this.store.registeredTaskNames());
-    const runs = await this.store.listTaskRuns({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) });
-    if (options.task !== undefined && !names.has(options.task) && runs.length === 0) throw unknownName('task', options.task, [...names]);
+    const jobs = await ledger.listJobs({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) });
+    if (options.task !== undefined && !names.has(options.task) && jobs.length === 0) throw unknownName('task', options.task, [...names]);
+    const failedAttempts = new Map<string, AttemptRecord[]>();
+    for (const a of await ledger.listAttempts(jobs.filter((j) => j.attempts > 1 || j.state !== 'succeeded').map((j) => j.id)))
+      if (a.outcome === 'failed' || a.outcome === 'lost') failedAttempts.set(a.jobId, [...(failedAttempts.get(a.jobId) ?? []), a]);
     return {
-      runs,
-      pipelineRuns: options.task === undefined ? await this.store.listPipelineRuns(Math.min(options.limit, 10)) : [],
-      removedTasks: [...new Set(runs.map((r) => r.taskName).filter((n) => !names.has(n)))].sort(),
+      jobs,
+      failedAttempts,
+      runs: options.task === undefined ? await ledger.listRuns(Math.min(options.limit, 10)) : [],
+      removedTasks: [...new Set(jobs.map((r) => r.task).filter((n) => !names.has(n)))].sort(),
     };
   }
 
   async graph(mode: GraphMode, selection: Selection & { statuses?: boolean } = {}): Promise<{ mermaid: string; warnings: string[] }> {
     const { graph, selected, warnings } = await this.select(selection);
-    const statuses = selection.statuses === false ? undefined : await this.store.latestStatuses();
+    const statuses =
+      selection.statuses === false ? undefined : new Map((await this.store.ledger.taskStates()).map((t) => [t.name, t.status as string]));
     return { mermaid: renderMermaid(graph, { mode, tasks: new Set(selected), ...(statuses ? { statuses } : {}) }), warnings };
   }
 

@@ -18,13 +18,14 @@ import {
   errorsOf,
   formatMs,
   formatTime,
-  pipelineRunJson,
+  runJson,
+  describeCounts,
   printJson,
   renderError,
   renderWarning,
   statusMark,
   table,
-  taskRunJson,
+  jobJson,
   type Output,
 } from './render.js';
 import { packageVersion } from './version.js';
@@ -175,31 +176,26 @@ export function buildProgram(io: CliIo): Command {
       process.removeListener('SIGINT', onSigint);
       process.removeListener('SIGTERM', onSigint);
     }
-    const { pipelineRun, tasks, warnings } = result;
+    const { run, jobs, warnings } = result;
     if (o.json) {
-      printJson(o, { pipeline_run: pipelineRun && pipelineRunJson(pipelineRun), tasks: tasks.map(taskRunJson), warnings });
+      printJson(o, { run: run && runJson(run), jobs: jobs.map(jobJson), warnings });
     } else {
       printWarnings(o, warnings);
-      if (!pipelineRun) return;
+      if (!run) return;
       o.out(
         table(
-          tasks.map((r) => [
-            statusMark(r.status),
-            r.taskName,
-            colourStatus(r.status),
-            formatMs(durationMs(r)),
-            r.status === 'success'
-              ? `${r.rowsCount ?? 0} rows${r.attempts > 1 ? `, ${r.attempts} attempts` : ''}`
-              : pc.dim(r.errorMessage ?? ''),
+          jobs.map((j) => [
+            statusMark(j.state),
+            j.task,
+            colourStatus(j.state),
+            formatMs(durationMs(j)),
+            j.state === 'succeeded' ? `${j.rows ?? 0} rows${j.attempts > 1 ? `, ${j.attempts} attempts` : ''}` : pc.dim(j.error ?? ''),
           ]),
         ),
       );
-      const p = pipelineRun;
-      o.out(
-        `\nRun ${p.id.slice(0, 8)} ${colourStatus(p.status)}: ${p.succeeded} succeeded, ${p.failed} failed, ${p.skipped} skipped in ${formatMs(durationMs(p))}`,
-      );
+      o.out(`\nRun ${run.id.slice(0, 8)} ${colourStatus(run.state)}: ${describeCounts(run.counts)} in ${formatMs(durationMs(run))}`);
     }
-    if (pipelineRun && pipelineRun.status !== 'success') throw new ExitCode(pipelineRun.status === 'interrupted' ? 130 : 1);
+    if (run && run.state !== 'succeeded') throw new ExitCode(run.state === 'cancelled' ? 130 : 1);
   });
 
   program
@@ -212,32 +208,39 @@ export function buildProgram(io: CliIo): Command {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
-      const { runs, pipelineRuns, removedTasks } = await withProject('write', (p) =>
+      const { jobs, failedAttempts, runs, removedTasks } = await withProject('write', (p) =>
         p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }),
       );
       const removed = new Set(removedTasks);
+      const earlier = (id: string) =>
+        (failedAttempts.get(id) ?? []).map((a) => ({ attempt: a.attempt, outcome: a.outcome, error: a.error, started_at: a.startedAt }));
       if (o.json) {
         printJson(o, {
-          runs: runs.map((r) => ({ ...taskRunJson(r), task_removed: removed.has(r.taskName) })),
-          pipeline_runs: pipelineRuns.map(pipelineRunJson),
+          jobs: jobs.map((j) => ({ ...jobJson(j), failed_attempts: earlier(j.id), task_removed: removed.has(j.task) })),
+          runs: runs.map(runJson),
         });
         return;
       }
-      if (runs.length === 0) {
+      if (jobs.length === 0) {
         o.out('No runs yet. Start one with: duck-orch run');
         return;
       }
+      const errorOf = (j: (typeof jobs)[number]) => {
+        const attempts = failedAttempts.get(j.id) ?? [];
+        if (j.state !== 'succeeded' || attempts.length === 0) return j.error ?? '';
+        return pc.dim(`earlier: ${attempts.map((a) => `#${a.attempt} ${(a.error ?? a.outcome).split('\n')[0]}`).join('; ')}`);
+      };
       o.out(
         table([
-          ['STARTED', 'TASK', 'STATUS', 'DURATION', 'ATTEMPTS', 'ROWS', 'ERROR'].map((h) => pc.dim(h)),
-          ...runs.map((r) => [
-            formatTime(r.startedAt ?? r.finishedAt),
-            removed.has(r.taskName) ? `${r.taskName} ${pc.dim('(removed)')}` : r.taskName,
-            colourStatus(r.status),
-            formatMs(durationMs(r)),
-            String(r.attempts),
-            r.rowsCount === null ? '' : String(r.rowsCount),
-            r.errorMessage ?? '',
+          ['STARTED', 'TASK', 'STATE', 'DURATION', 'ATTEMPTS', 'ROWS', 'ERROR'].map((h) => pc.dim(h)),
+          ...jobs.map((j) => [
+            formatTime(j.startedAt ?? j.finishedAt),
+            removed.has(j.task) ? `${j.task} ${pc.dim('(removed)')}` : j.task,
+            colourStatus(j.state),
+            formatMs(durationMs(j)),
+            String(j.attempts),
+            j.rows === null ? '' : String(j.rows),
+            errorOf(j),
           ]),
         ]),
       );

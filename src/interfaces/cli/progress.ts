@@ -9,16 +9,16 @@
  * ```text
  * 2026-12-02T10:00:00.123Z start  stg_orders (attempt 1)
  * 2026-12-02T10:00:01.337Z retry  stg_orders in 1.20s after attempt 1: <first line of the error>
- * 2026-12-02T10:00:02.001Z finish stg_orders success in 12ms, 5000 rows
- * 2026-12-02T10:00:02.001Z finish stg_orders failed after 2 attempts: <first line of the error>
- * 2026-12-02T10:00:02.002Z skip   report: upstream task `stg_orders` failed
+ * 2026-12-02T10:00:02.001Z finish stg_orders succeeded in 12ms, 5000 rows
+ * 2026-12-02T10:00:02.001Z finish stg_orders dead after 2 attempts: <first line of the error>
+ * 2026-12-02T10:00:02.002Z skip   report blocked: upstream task `stg_orders` failed
  * ```
  *
  * Each line is an ISO-8601 UTC timestamp, the event padded to six characters, the task name
  * (which never contains spaces), and the details. The full error stays in the summary.
  */
 import cliProgress from 'cli-progress';
-import type { RunEvent } from '../../runtime/executor.js';
+import type { RunEvent } from '../../runtime/worker.js';
 import { durationMs, formatMs } from './render.js';
 
 export interface RunProgress {
@@ -59,16 +59,16 @@ export function formatRunEvent(event: RunEvent, at: Date): string {
     case 'retry':
       return `${head('retry')} in ${formatMs(Math.round(event.delayMs))} after attempt ${event.attempt}: ${firstLine(event.error)}`;
     case 'finish': {
-      const r = event.record;
-      if (r.status === 'success') {
-        const after = r.attempts > 1 ? ` after ${r.attempts} attempts` : '';
-        const rows = r.rowsCount === null ? '' : `, ${plural(r.rowsCount, 'row')}`;
-        return `${head('finish')} success in ${formatMs(durationMs(r) ?? 0)}${after}${rows}`;
+      const j = event.job;
+      if (j.state === 'succeeded') {
+        const after = j.attempts > 1 ? ` after ${j.attempts} attempts` : '';
+        const rows = j.rows === null ? '' : `, ${plural(j.rows, 'row')}`;
+        return `${head('finish')} succeeded in ${formatMs(durationMs(j) ?? 0)}${after}${rows}`;
       }
-      return `${head('finish')} ${r.status} after ${plural(r.attempts, 'attempt')}: ${firstLine(r.errorMessage)}`;
+      return `${head('finish')} ${j.state} after ${plural(j.attempts, 'attempt')}: ${firstLine(j.error)}`;
     }
     case 'skip':
-      return `${head('skip')}: ${firstLine(event.record.errorMessage).replace(/^skipped:\s*/, '')}`;
+      return `${head('skip')} ${event.job.state}: ${firstLine(event.job.error)}`;
   }
 }
 
@@ -121,7 +121,7 @@ function progressBar(): RunProgress {
         case 'finish':
         case 'skip':
           running.delete(event.task);
-          if (event.record.status === 'failed') failed++;
+          if (event.job.state === 'dead') failed++;
           bar.increment(1, payload());
           break;
       }

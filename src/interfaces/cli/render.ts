@@ -1,7 +1,8 @@
 /** Rendering helpers shared by CLI commands: JSON shapes, tables, colours. */
 import pc from 'picocolors';
 import { DuckorchError, DuckorchErrors } from '../../errors.js';
-import type { PipelineRunRecord, TaskRunRecord } from '../../store/store.js';
+import { JOB_STATES } from '../../model/jobs/job-state.js';
+import type { JobRecord, RunRecord } from '../../store/ledger.js';
 
 export interface Output {
   json: boolean;
@@ -41,44 +42,57 @@ export function formatMs(ms: number | null): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(2)}s`;
 }
 
-export function taskRunJson(r: TaskRunRecord): Record<string, unknown> {
+export function jobJson(j: JobRecord): Record<string, unknown> {
   return {
-    run_id: r.runId,
-    pipeline_run_id: r.pipelineRunId,
-    task: r.taskName,
-    status: r.status,
+    job_id: j.id,
+    run_id: j.runId,
+    task: j.task,
+    partition_key: j.partitionKey,
+    state: j.state,
+    started_at: j.startedAt,
+    finished_at: j.finishedAt,
+    duration_ms: durationMs(j),
+    attempts: j.attempts,
+    rows: j.rows,
+    result: j.result,
+    error: j.error,
+    error_context: j.errorContext,
+    last_processed_at: j.watermark,
+  };
+}
+
+export function runJson(r: RunRecord): Record<string, unknown> {
+  return {
+    run_id: r.id,
+    snapshot_id: r.snapshotId,
+    trigger: r.trigger,
+    selector: r.selector,
+    state: r.state,
+    created_at: r.createdAt,
     started_at: r.startedAt,
     finished_at: r.finishedAt,
     duration_ms: durationMs(r),
-    attempts: r.attempts,
-    rows: r.rowsCount,
-    error: r.errorMessage,
-    error_context: r.errorContext,
-    last_processed_at: r.lastProcessedAt,
+    tasks: r.tasks.length,
+    jobs: r.counts,
   };
 }
 
-export function pipelineRunJson(p: PipelineRunRecord): Record<string, unknown> {
-  return {
-    pipeline_run_id: p.id,
-    trigger: p.trigger,
-    selector: p.selector,
-    status: p.status,
-    started_at: p.startedAt,
-    finished_at: p.finishedAt,
-    duration_ms: durationMs(p),
-    tasks: p.taskCount,
-    succeeded: p.succeeded,
-    failed: p.failed,
-    skipped: p.skipped,
-  };
+/** `9 succeeded, 1 dead, 2 blocked`: succeeded always, other states when present. */
+export function describeCounts(counts: RunRecord['counts']): string {
+  return JOB_STATES.filter((s) => s === 'succeeded' || (counts[s] ?? 0) > 0)
+    .map((s) => `${counts[s] ?? 0} ${s}`)
+    .join(', ');
 }
 
 const MARK: Record<string, string> = {
-  success: pc.green('✔'),
+  succeeded: pc.green('✔'),
+  dead: pc.red('✖'),
   failed: pc.red('✖'),
   skipped: pc.dim('○'),
-  running: pc.yellow('…'),
+  blocked: pc.dim('○'),
+  cancelled: pc.yellow('○'),
+  processing: pc.yellow('…'),
+  pending: pc.dim('·'),
 };
 
 export function statusMark(status: string): string {
@@ -87,15 +101,17 @@ export function statusMark(status: string): string {
 
 export function colourStatus(status: string): string {
   switch (status) {
-    case 'success':
+    case 'succeeded':
     case 'pass':
       return pc.green(status);
+    case 'dead':
     case 'failed':
     case 'fail':
     case 'error':
-    case 'interrupted':
       return pc.red(status);
+    case 'processing':
     case 'running':
+    case 'cancelled':
       return pc.yellow(status);
     default:
       return pc.dim(status);

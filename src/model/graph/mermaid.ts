@@ -19,15 +19,22 @@ const CLASS_STYLES: Record<RunStatus, string> = {
 };
 
 export function statusClass(status: string | undefined): RunStatus | undefined {
+  // Job states (and duckOrch's run statuses) to the four classes a picture needs.
   switch (status) {
+    case 'succeeded':
     case 'success':
       return 'success';
+    case 'dead':
     case 'failed':
     case 'test_failed':
       return 'failed';
+    case 'processing':
+    case 'pending':
     case 'running':
       return 'running';
     case 'skipped':
+    case 'blocked':
+    case 'cancelled':
       return 'skipped';
     default:
       return undefined;

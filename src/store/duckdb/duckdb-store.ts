@@ -10,22 +10,10 @@ import type { LineageEdge, TaskEdge } from '../../model/graph/dag.js';
 import type { TaskDefinition, TaskTest } from '../../model/taskfile/task.js';
 import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
+import { DuckDbLedger } from './duckdb-ledger.js';
 import { migrate } from './migrate.js';
-import type {
-  DataTransaction,
-  PipelineRunRecord,
-  RegisteredTask,
-  RegistryChange,
-  RegistrySnapshot,
-  RunQuery,
-  Store,
-  TaskRunRecord,
-  TaskRunStatus,
-  TestResultRecord,
-} from '../store.js';
-
-type ColumnTypes = Record<string, string>;
-type Row = Record<string, unknown>;
+import { inTransaction, insertRows, stringLiteral, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
+import type { DataTransaction, RegisteredTask, RegistryChange, RegistrySnapshot, Store, TestResultRecord } from '../store.js';
 
 const TASK_COLUMNS: ColumnTypes = {
   name: 'VARCHAR',
@@ -102,111 +90,6 @@ const TEST_RESULT_COLUMNS: ColumnTypes = {
   actual_value: 'VARCHAR',
   message: 'VARCHAR',
 };
-
-/** Rows per insert: one JSON parameter each, so a registry of 20,000 tasks is never one 50 MB string. */
-const INSERT_CHUNK = 1000;
-
-async function insertRows<T>(
-  conn: DuckDBConnection,
-  table: string,
-  columns: ColumnTypes,
-  items: readonly T[],
-  toRow: (item: T) => Row,
-): Promise<void> {
-  const names = Object.keys(columns);
-  const structure = JSON.stringify([columns]);
-  const sql =
-    `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')} ` +
-    `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`;
-  for (let start = 0; start < items.length; start += INSERT_CHUNK) {
-    const rows = items.slice(start, start + INSERT_CHUNK).map(toRow);
-    await conn.run(sql, [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))]);
-  }
-}
-
-/**
- * A SQL string literal. Used only where binding would cost a round trip on the hot path (a
- * task's commit); DuckDB's standard strings have no backslash escapes, so doubling quotes is
- * complete.
- */
-function stringLiteral(value: string): string {
-  return `'${value.replaceAll('\u0000', '').replaceAll("'", "''")}'`;
-}
-
-async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
-  await conn.run('BEGIN TRANSACTION');
-  try {
-    const result = await fn();
-    await conn.run('COMMIT');
-    return result;
-  } catch (err) {
-    await conn.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
-function toDate(v: unknown): Date | null {
-  if (v === null || v === undefined) return null;
-  return v instanceof Date ? v : new Date(String(v));
-}
-
-function toNumber(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-
-/** The JSON record of a task run in `__orch__.run_log`; the `runs` view reads these keys. */
-function runRecord(run: TaskRunRecord): string {
-  return JSON.stringify({
-    run_id: run.runId,
-    pipeline_run_id: run.pipelineRunId,
-    task_name: run.taskName,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-    status: run.status,
-    rows_count: run.rowsCount,
-    error_message: run.errorMessage,
-    error_context_json: run.errorContext ? JSON.stringify(run.errorContext) : null,
-    retry_count: Math.max(0, run.attempts - 1),
-    last_processed_at: run.lastProcessedAt,
-    attempts: run.attempts,
-    code_version: run.codeVersion,
-    assets: run.assets,
-  });
-}
-
-function fromRunRow(r: Row): TaskRunRecord {
-  return {
-    runId: String(r.run_id),
-    pipelineRunId: String(r.pipeline_run_id),
-    taskName: String(r.task_name),
-    startedAt: toDate(r.started_at),
-    finishedAt: toDate(r.finished_at),
-    status: r.status as TaskRunStatus,
-    rowsCount: toNumber(r.rows_count),
-    errorMessage: (r.error_message as string | null) ?? null,
-    errorContext: r.error_context_json ? (JSON.parse(String(r.error_context_json)) as Record<string, unknown>) : null,
-    attempts: Number(r.attempts),
-    lastProcessedAt: (r.last_processed_at as string | null) ?? null,
-    codeVersion: (r.code_version as string | null) ?? null,
-    assets: (r.assets as string[] | null) ?? [],
-  };
-}
-
-function fromPipelineRow(r: Row): PipelineRunRecord {
-  return {
-    id: String(r.pipeline_run_id),
-    trigger: String(r.trigger),
-    selector: (r.selector as string | null) ?? null,
-    startedAt: toDate(r.started_at)!,
-    finishedAt: toDate(r.finished_at),
-    status: r.status as PipelineRunRecord['status'],
-    taskCount: Number(r.task_count),
-    succeeded: Number(r.succeeded),
-    failed: Number(r.failed),
-    skipped: Number(r.skipped),
-    plannedTasks: (r.planned_tasks as string[] | null) ?? [],
-  };
-}
 
 /** How one registry table is written from a registry snapshot; rows belong to an owner (a task or an asset). */
 interface TableSpec<T> {
@@ -349,18 +232,27 @@ export class DuckDbStore implements Store {
   private constructor(
     readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    readonly ledger: DuckDbLedger,
+    private readonly ledgerConn: DuckDBConnection,
   ) {}
 
-  /** Opens the store on an instance, migrating the schema when `mode` is `write`. */
-  static async open(instance: DuckDBInstance, mode: AccessMode, file: string): Promise<DuckDbStore> {
+  /**
+   * Opens the store on an instance, migrating the schema unless `mode` is `read`; a writer also
+   * recovers what a process that died left behind (see `DuckDbLedger`).
+   */
+  static async open(instance: DuckDBInstance, mode: AccessMode, file: string, now = new Date()): Promise<DuckDbStore> {
     const conn = await instance.connect();
+    let ledgerConn: DuckDBConnection | undefined;
     try {
       await migrate(conn, mode, file);
+      ledgerConn = await instance.connect();
+      const ledger = await DuckDbLedger.open(ledgerConn, { recover: mode !== 'read', now });
+      return new DuckDbStore(instance, conn, ledger, ledgerConn);
     } catch (err) {
+      ledgerConn?.closeSync();
       conn.closeSync();
       throw err;
     }
-    return new DuckDbStore(instance, conn);
   }
 
   async loadRegistry(): Promise<RegisteredTask[]> {
@@ -414,108 +306,6 @@ export class DuckDbStore implements Store {
     return reader.getRowObjectsJS().map((r) => ({ src: String(r.src_dataset), dst: String(r.dst_dataset), via: String(r.via_task) }));
   }
 
-  async beginPipelineRun(run: PipelineRunRecord): Promise<void> {
-    await this.conn.run('INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4::TIMESTAMP, NULL, $5, $6, 0, 0, 0, $7::VARCHAR[])', [
-      run.id,
-      run.trigger,
-      run.selector,
-      run.startedAt.toISOString(),
-      run.status,
-      run.taskCount,
-      listValue(run.plannedTasks),
-    ]);
-  }
-
-  async endPipelineRun(run: PipelineRunRecord): Promise<void> {
-    await this.conn.run(
-      'UPDATE __orch__.pipeline_runs SET finished_at = $2::TIMESTAMP, status = $3, succeeded = $4, failed = $5, skipped = $6 WHERE pipeline_run_id = $1',
-      [run.id, run.finishedAt?.toISOString() ?? null, run.status, run.succeeded, run.failed, run.skipped],
-    );
-  }
-
-  async recoverInterruptedRuns(now: Date): Promise<{ pipelineRuns: number; taskRuns: number }> {
-    // The usual case, checked first: nothing is running, so history need not be read at all.
-    const running = await this.conn.runAndReadAll("SELECT EXISTS (SELECT 1 FROM __orch__.pipeline_runs WHERE status = 'running')");
-    if (running.getRows()[0]?.[0] !== true) return { pipelineRuns: 0, taskRuns: 0 };
-    return inTransaction(this.conn, async () => {
-      const at = now.toISOString();
-      const tasks = await this.conn.run(
-        `INSERT INTO __orch__.run_log
-         SELECT json_object('run_id', uuid()::VARCHAR, 'pipeline_run_id', p.pipeline_run_id, 'task_name', t.task_name,
-                            'finished_at', $1, 'status', 'skipped', 'error_message', $2, 'attempts', 0, 'retry_count', 0)
-         FROM __orch__.pipeline_runs p, unnest(p.planned_tasks) AS t(task_name)
-         WHERE p.status = 'running'
-           AND NOT EXISTS (SELECT 1 FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.task_name = t.task_name)`,
-        [at, 'interrupted: the process running this pipeline stopped before the task completed; nothing it wrote was kept'],
-      );
-      const pipelines = await this.conn.run(
-        `UPDATE __orch__.pipeline_runs p SET status = 'interrupted', finished_at = $1::TIMESTAMP,
-           succeeded = (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'success'),
-           failed = (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'failed'),
-           skipped = (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'skipped')
-         WHERE status = 'running'`,
-        [at],
-      );
-      return { pipelineRuns: pipelines.rowsChanged, taskRuns: tasks.rowsChanged };
-    });
-  }
-
-  async getPipelineRun(id: string): Promise<PipelineRunRecord | undefined> {
-    const reader = await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [id]);
-    const row = reader.getRowObjectsJS()[0];
-    return row ? fromPipelineRow(row) : undefined;
-  }
-
-  async listPipelineRuns(limit: number): Promise<PipelineRunRecord[]> {
-    const reader = await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs ORDER BY started_at DESC LIMIT $1', [limit]);
-    return reader.getRowObjectsJS().map(fromPipelineRow);
-  }
-
-  async recordTaskRuns(runs: readonly TaskRunRecord[]): Promise<void> {
-    if (runs.length === 0) return;
-    await this.conn.run('INSERT INTO __orch__.run_log SELECT unnest($1::VARCHAR[])::JSON', [listValue(runs.map(runRecord))]);
-  }
-
-  async commitTaskRun(run: TaskRunRecord, tx: DataTransaction): Promise<void> {
-    // One round trip: the record and the COMMIT of the task's transaction.
-    await tx.connection.run(`INSERT INTO __orch__.run_log VALUES (${stringLiteral(runRecord(run))});\nCOMMIT`);
-  }
-
-  async lastWatermark(task: string): Promise<string | null> {
-    const reader = await this.conn.runAndReadAll(
-      `SELECT last_processed_at FROM __orch__.runs WHERE task_name = $1 AND status = 'success' AND last_processed_at IS NOT NULL
-       ORDER BY finished_at DESC LIMIT 1`,
-      [task],
-    );
-    const value = reader.getRows()[0]?.[0];
-    return value === undefined || value === null ? null : String(value);
-  }
-
-  async listTaskRuns(query: RunQuery): Promise<TaskRunRecord[]> {
-    const where: string[] = [];
-    const params: Array<string | number> = [];
-    if (query.task !== undefined) where.push(`r.task_name = $${params.push(query.task)}`);
-    if (query.pipelineRunId !== undefined) where.push(`r.pipeline_run_id = $${params.push(query.pipelineRunId)}`);
-    if (query.status !== undefined) where.push(`r.status = $${params.push(query.status)}`);
-    const limit = `$${params.push(query.limit)}`;
-    const reader = await this.conn.runAndReadAll(
-      `SELECT r.* FROM __orch__.runs r LEFT JOIN __orch__.pipeline_runs p USING (pipeline_run_id)
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY p.started_at DESC NULLS LAST, coalesce(r.started_at, r.finished_at) DESC NULLS LAST, r.task_name
-       LIMIT ${limit}`,
-      params,
-    );
-    return reader.getRowObjectsJS().map(fromRunRow);
-  }
-
-  async latestStatuses(): Promise<Map<string, TaskRunStatus>> {
-    const reader = await this.conn.runAndReadAll(
-      `SELECT r.task_name, arg_max(r.status, p.started_at) AS status
-       FROM __orch__.runs r JOIN __orch__.pipeline_runs p USING (pipeline_run_id) GROUP BY r.task_name`,
-    );
-    return new Map(reader.getRowObjectsJS().map((r) => [String(r.task_name), r.status as TaskRunStatus]));
-  }
-
   async recordTestResults(results: readonly TestResultRecord[]): Promise<void> {
     await insertRows(this.conn, 'test_results', TEST_RESULT_COLUMNS, results, (r) => ({
       task_name: r.taskName,
@@ -529,6 +319,8 @@ export class DuckDbStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.ledger.flush();
+    this.ledgerConn.closeSync();
     this.conn.closeSync();
   }
 }

@@ -1,0 +1,281 @@
+/**
+ * The worker loop: claim ready jobs from the ledger, hand each to the runner of its task's kind,
+ * keep the leases alive, enforce timeouts and cancellation, and complete or fail the job. A
+ * failed attempt with retries left gets a later `run_at` in the ledger and frees its slot at
+ * once: waiting for a retry never holds a slot. `duck-orch run` is one of these loops working
+ * its own run in-process; `duck-orch worker` is one working every run until stopped.
+ */
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { assetsOf } from '../model/assets.js';
+import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
+import type { TemplateVariable } from '../sql/template.js';
+import type { ClaimedJob, JobRecord, JsonValue, Ledger } from '../store/ledger.js';
+import type { DataTransaction } from '../store/store.js';
+import { AttemptFailure } from './attempt-failure.js';
+import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
+import { resolveWatermark } from './watermark.js';
+
+export type RunEvent =
+  | { type: 'start'; task: string; attempt: number }
+  | { type: 'retry'; task: string; attempt: number; delayMs: number; error: string }
+  /** The job ran and ended: succeeded, dead or cancelled. */
+  | { type: 'finish'; task: string; job: JobRecord }
+  /** The job ended without running: skipped, blocked or cancelled. */
+  | { type: 'skip'; task: string; job: JobRecord };
+
+/** Runs one attempt of a function task; the TypeScript task runtime provides it. */
+export type FunctionRunner = (options: {
+  job: ClaimedJob;
+  task: TaskDefinition;
+  inputs: JsonValue;
+  timeoutMs: number | null;
+  signal: AbortSignal;
+  commit: (result: JsonValue, tx: DataTransaction) => Promise<void>;
+}) => Promise<{ result: JsonValue; committed: boolean }>;
+
+export interface WorkerOptions {
+  ledger: Ledger;
+  instance: DuckDBInstance;
+  workerId: string;
+  concurrency: number;
+  leaseMs: number;
+  retry: RetryPolicy;
+  clock: () => Date;
+  random: () => number;
+  /** The definition a job runs, from its run's snapshot; undefined when the task is no longer defined. */
+  definition: (job: ClaimedJob) => Promise<TaskDefinition | { missing: string }>;
+  functions?: FunctionRunner;
+  /** Work only this run, and return once nothing of it is left to do. */
+  runId?: string;
+  /** Cancels: in-flight attempts are interrupted and their jobs end `cancelled`. */
+  signal?: AbortSignal;
+  /** Stops claiming; in-flight jobs get `graceMs` to finish, then go back to the ledger unharmed. */
+  shutdown?: AbortSignal;
+  graceMs?: number;
+  /** How often an idle worker looks for new jobs when nothing wakes it sooner. */
+  pollMs?: number;
+  onEvent?: (event: RunEvent) => void;
+  /** Ignore recorded `@incremental_by` watermarks. */
+  fullRefresh?: boolean;
+}
+
+/** Conflicts between concurrent transactions are transient; retry them this many times per attempt. */
+const CONFLICT_RETRIES = 8;
+const SHUTDOWN = Symbol('shutdown');
+const LEASE_LOST = Symbol('lease lost');
+
+function formatSqlTimestamp(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+export async function work(o: WorkerOptions): Promise<void> {
+  const inflight = new Map<string, AbortController>();
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  const nudge = () => wake?.();
+  const stopping = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
+  const onCancel = () => {
+    for (const c of inflight.values()) c.abort(o.signal?.reason);
+    nudge();
+  };
+  o.signal?.addEventListener('abort', onCancel);
+  o.shutdown?.addEventListener('abort', nudge);
+  const heartbeat = setInterval(
+    () => {
+      if (inflight.size === 0) return;
+      o.ledger.heartbeat(o.workerId, [...inflight.keys()], o.leaseMs, o.clock()).then(
+        (lost) => lost.forEach((id) => inflight.get(id)?.abort(LEASE_LOST)),
+        () => undefined,
+      );
+    },
+    Math.max(1000, o.leaseMs / 3),
+  );
+  heartbeat.unref();
+  try {
+    while (!stopping() && failure === undefined) {
+      const free = o.concurrency - inflight.size;
+      const claimed =
+        free > 0
+          ? await o.ledger.claim({
+              worker: o.workerId,
+              limit: free,
+              leaseMs: o.leaseMs,
+              now: o.clock(),
+              ...(o.runId ? { runId: o.runId } : {}),
+            })
+          : [];
+      for (const job of claimed) {
+        const controller = new AbortController();
+        inflight.set(job.id, controller);
+        execute(o, job, controller.signal)
+          .catch((err: unknown) => (failure ??= err))
+          .finally(() => {
+            inflight.delete(job.id);
+            nudge();
+          });
+      }
+      if (claimed.length > 0) continue;
+      const due = await o.ledger.nextDue(o.runId);
+      if (o.runId !== undefined && inflight.size === 0 && due === undefined) break;
+      const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
+      const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 1000));
+      await new Promise<void>((resolve) => {
+        const timer = wait === Infinity ? undefined : setTimeout(resolve, wait);
+        wake = () => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        };
+        if (stopping()) wake();
+      });
+      wake = undefined;
+    }
+    if (o.shutdown?.aborted && inflight.size > 0) {
+      // A shutdown is not a verdict: give in-flight jobs their grace, then hand them back.
+      const grace = setTimeout(() => inflight.forEach((c) => c.abort(SHUTDOWN)), o.graceMs ?? 30_000);
+      await drain(inflight, (w) => (wake = w));
+      clearTimeout(grace);
+    }
+    await drain(inflight, (w) => (wake = w));
+    if (failure !== undefined) throw failure;
+  } finally {
+    clearInterval(heartbeat);
+    o.signal?.removeEventListener('abort', onCancel);
+    o.shutdown?.removeEventListener('abort', nudge);
+    await o.ledger.flush();
+  }
+}
+
+async function drain(inflight: ReadonlyMap<string, unknown>, setWake: (w: () => void) => void): Promise<void> {
+  while (inflight.size > 0) await new Promise<void>((resolve) => setWake(resolve));
+}
+
+async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): Promise<void> {
+  const task = await o.definition(job);
+  if ('missing' in task) {
+    await o.ledger.skip(job, o.workerId, task.missing, o.clock());
+    o.onEvent?.({ type: 'skip', task: job.task, job: { ...job, state: 'skipped', error: task.missing } });
+    return;
+  }
+  o.onEvent?.({ type: 'start', task: job.task, attempt: job.attempts });
+  const assets = assetsOf(task);
+  try {
+    if (task.kind === 'function') await runFunction(o, job, task, signal, assets);
+    else await runSql(o, job, task, signal, assets);
+  } catch (err) {
+    if (signal.reason === LEASE_LOST) return; // cancelled or taken over: the ledger already moved on
+    if (signal.reason === SHUTDOWN) {
+      await o.ledger.release(o.workerId, [job.id], o.clock());
+      return;
+    }
+    const f =
+      err instanceof AttemptFailure
+        ? err
+        : new AttemptFailure('definition', `internal error: ${err instanceof Error ? err.message : String(err)}`, {});
+    const cancelled = f.kind === 'cancelled';
+    const delayMs = retryDelayMs(job.attempts, o.retry, o.random);
+    const { job: after, downstream } = await o.ledger.fail(
+      job,
+      o.workerId,
+      {
+        error: cancelled ? 'cancelled: the run was cancelled while it ran' : f.message,
+        errorContext: { kind: f.kind, attempts: job.attempts, ...f.context },
+        retryable: f.retryable,
+        retryDelayMs: delayMs,
+        cancelled,
+        assets,
+        codeVersion: task.codeVersion,
+      },
+      o.clock(),
+    );
+    if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: job.task, attempt: job.attempts, delayMs, error: f.message });
+    else o.onEvent?.({ type: 'finish', task: job.task, job: after });
+    for (const d of downstream) o.onEvent?.({ type: 'skip', task: d.task, job: d });
+  }
+}
+
+async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, signal: AbortSignal, assets: string[]): Promise<void> {
+  const startedAt = job.startedAt ?? o.clock();
+  const statements = prepareStatements(task);
+  const usesWatermark = statements.some((s) => s.variables.includes('last_processed_at'));
+  // --full-refresh starts over: the recorded watermark is ignored, as if the task never ran.
+  const recorded =
+    usesWatermark && task.incrementalBy !== null && !o.fullRefresh ? await o.ledger.lastWatermark(task.name, job.partitionKey) : null;
+  const variables: Record<TemplateVariable, VariableValue> = {
+    last_processed_at: (conn) => resolveWatermark(conn, task, recorded),
+    now: formatSqlTimestamp(startedAt),
+    run_id: job.id,
+  };
+  let completed: JobRecord | undefined;
+  for (let conflict = 0; ; conflict++) {
+    try {
+      await runSqlAttempt({
+        instance: o.instance,
+        task,
+        statements,
+        variables,
+        timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
+        signal,
+        commit: async (res: AttemptSuccess, tx: DataTransaction) => {
+          const now = o.clock();
+          await o.ledger.complete(
+            job,
+            o.workerId,
+            { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
+            now,
+            tx,
+          );
+          completed = {
+            ...job,
+            state: 'succeeded',
+            finishedAt: now,
+            rows: res.rows,
+            watermark: res.watermark,
+            codeVersion: task.codeVersion,
+          };
+        },
+      });
+      o.onEvent?.({ type: 'finish', task: job.task, job: completed! });
+      return;
+    } catch (err) {
+      if (err instanceof AttemptFailure && err.kind === 'conflict' && conflict < CONFLICT_RETRIES && !signal.aborted) {
+        await new Promise((r) => setTimeout(r, 5 + Math.floor(o.random() * 20 * (conflict + 1))));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+async function runFunction(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, signal: AbortSignal, assets: string[]): Promise<void> {
+  if (!o.functions)
+    throw new AttemptFailure('definition', `task \`${task.name}\` is a TypeScript function, which this worker cannot run`, {});
+  const upstream = await o.ledger.upstreamResults(job);
+  const inputs = job.upstream.length === 0 ? job.runInputs : upstream;
+  let committedAt: Date | undefined;
+  const { result, committed } = await o.functions({
+    job,
+    task,
+    inputs,
+    timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
+    signal,
+    commit: async (value, tx) => {
+      committedAt = o.clock();
+      await o.ledger.complete(
+        job,
+        o.workerId,
+        { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets },
+        committedAt,
+        tx,
+      );
+    },
+  });
+  const now = committedAt ?? o.clock();
+  if (!committed)
+    await o.ledger.complete(job, o.workerId, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets }, now);
+  o.onEvent?.({
+    type: 'finish',
+    task: job.task,
+    job: { ...job, state: 'succeeded', finishedAt: now, result, codeVersion: task.codeVersion },
+  });
+}

@@ -1,0 +1,1141 @@
+/**
+ * The embedded ledger: runs, jobs and attempts in the `__orch__` schema of the project's DuckDB
+ * file. DuckDB lets one process write a file at a time, so the process holding it is the only
+ * writer: the unfinished jobs are kept in memory (claims cost O(ready jobs), readiness follows
+ * each completion at once) and their rows are written in batches — except a task's success,
+ * whose attempt row is appended inside the task's own transaction, so that the data and the
+ * record of it commit together. A DuckDB statement costs about a millisecond, so this keeps one
+ * cheap append on a task's path instead of five updates.
+ *
+ * After a crash nothing of the committed work is lost: `recover` folds successes that were
+ * committed but not yet written to the job rows, and returns jobs left `processing` by the dead
+ * process to `pending`, keeping their attempt's real start time.
+ */
+import { randomUUID } from 'node:crypto';
+import { listValue, timestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckorchError } from '../../errors.js';
+import {
+  FINAL_STATES,
+  SATISFYING_STATES,
+  readiness,
+  runState,
+  transition,
+  type Job,
+  type JobEvent,
+  type JobState,
+  type RunState,
+} from '../../model/jobs/job-state.js';
+import type { TaskDefinition } from '../../model/taskfile/task.js';
+import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
+import {
+  DEFAULT_PARTITION,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type ClaimOptions,
+  type ClaimedJob,
+  type FailureOutcome,
+  type JobQuery,
+  type JobRecord,
+  type JsonValue,
+  type Ledger,
+  type NewRun,
+  type PartitionState,
+  type RunRecord,
+  type Snapshot,
+  type SnapshotTask,
+  type SuccessOutcome,
+} from '../ledger.js';
+import type { DataTransaction } from '../store.js';
+import { inTransaction, insertRows, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
+
+/** How long buffered writes wait, so that a burst of completions is written once. */
+const FLUSH_DELAY_MS = 200;
+
+interface AttemptRow {
+  seq: number;
+  job: JobRecord;
+  attempt: number;
+  worker: string;
+  startedAt: Date;
+  finishedAt: Date;
+  outcome: AttemptOutcome;
+  assets: readonly string[];
+}
+
+/** A job that reached a state the history keeps (succeeded, dead, skipped, cancelled) since the last flush. */
+interface Settled {
+  job: JobRecord;
+  assets: readonly string[];
+}
+
+interface ActiveRun {
+  record: RunRecord;
+  /** Job ids by `task\0partition`. */
+  byTask: Map<string, string>;
+  jobs: Set<string>;
+}
+
+const ATTEMPT_COLUMNS = [
+  'attempt_seq',
+  'job_id',
+  'pipeline_run_id',
+  'task_name',
+  'partition_key',
+  'attempt',
+  'worker',
+  'started_at',
+  'finished_at',
+  'outcome',
+  'job_state',
+  'rows_count',
+  'result_json',
+  'last_processed_at',
+  'error_message',
+  'error_context_json',
+  'code_version',
+  'assets',
+] as const;
+
+const JOB_COLUMNS: ColumnTypes = {
+  job_id: 'VARCHAR',
+  pipeline_run_id: 'VARCHAR',
+  task_name: 'VARCHAR',
+  partition_key: 'VARCHAR',
+  state: 'VARCHAR',
+  attempts: 'INTEGER',
+  max_attempts: 'INTEGER',
+  run_at: 'TIMESTAMP',
+  lease_owner: 'VARCHAR',
+  lease_expires_at: 'TIMESTAMP',
+  created_at: 'TIMESTAMP',
+  started_at: 'TIMESTAMP',
+  finished_at: 'TIMESTAMP',
+  upstream: 'VARCHAR[]',
+  rows_count: 'BIGINT',
+  result_json: 'VARCHAR',
+  last_processed_at: 'VARCHAR',
+  error_message: 'VARCHAR',
+  error_context_json: 'VARCHAR',
+  code_version: 'VARCHAR',
+};
+
+const ATTEMPT_TYPES: ColumnTypes = {
+  attempt_seq: 'BIGINT',
+  job_id: 'VARCHAR',
+  pipeline_run_id: 'VARCHAR',
+  task_name: 'VARCHAR',
+  partition_key: 'VARCHAR',
+  attempt: 'INTEGER',
+  worker: 'VARCHAR',
+  started_at: 'TIMESTAMP',
+  finished_at: 'TIMESTAMP',
+  outcome: 'VARCHAR',
+  job_state: 'VARCHAR',
+  rows_count: 'BIGINT',
+  result_json: 'VARCHAR',
+  last_processed_at: 'VARCHAR',
+  error_message: 'VARCHAR',
+  error_context_json: 'VARCHAR',
+  code_version: 'VARCHAR',
+  assets: 'VARCHAR[]',
+};
+
+const MATERIALIZATION_COLUMNS: ColumnTypes = {
+  asset_name: 'VARCHAR',
+  partition_key: 'VARCHAR',
+  materialized_at: 'TIMESTAMP',
+  run_id: 'VARCHAR',
+  rows: 'BIGINT',
+  bytes: 'BIGINT',
+  status: 'VARCHAR',
+  pipeline_run_id: 'VARCHAR',
+  task_name: 'VARCHAR',
+  code_version: 'VARCHAR',
+};
+
+const TASK_STATE_COLUMNS: ColumnTypes = {
+  task_name: 'VARCHAR',
+  partition_key: 'VARCHAR',
+  state: 'VARCHAR',
+  updated_at: 'TIMESTAMP',
+  last_success_at: 'TIMESTAMP',
+  last_processed_at: 'VARCHAR',
+  pipeline_run_id: 'VARCHAR',
+  job_id: 'VARCHAR',
+  rows_count: 'BIGINT',
+  code_version: 'VARCHAR',
+};
+
+const ASSET_STATE_COLUMNS: ColumnTypes = {
+  asset_name: 'VARCHAR',
+  partition_key: 'VARCHAR',
+  state: 'VARCHAR',
+  updated_at: 'TIMESTAMP',
+  last_success_at: 'TIMESTAMP',
+  pipeline_run_id: 'VARCHAR',
+  job_id: 'VARCHAR',
+  rows_count: 'BIGINT',
+  code_version: 'VARCHAR',
+};
+
+const micros = (d: Date) => timestampValue(BigInt(d.getTime()) * 1000n);
+const key = (task: string, partition: string) => `${task}\u0000${partition}`;
+
+function toJob(r: JobRecord): Job {
+  return {
+    state: r.state,
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    runAt: r.runAt,
+    leaseOwner: r.leaseOwner,
+    leaseExpiresAt: r.leaseExpiresAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    lastError: r.error,
+  };
+}
+
+function jobRow(r: JobRecord): Row {
+  return {
+    job_id: r.id,
+    pipeline_run_id: r.runId,
+    task_name: r.task,
+    partition_key: r.partitionKey,
+    state: r.state,
+    attempts: r.attempts,
+    max_attempts: r.maxAttempts,
+    run_at: r.runAt,
+    lease_owner: r.leaseOwner,
+    lease_expires_at: r.leaseExpiresAt,
+    created_at: r.createdAt,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    upstream: r.upstream,
+    rows_count: r.rows,
+    result_json: r.result === null ? null : JSON.stringify(r.result),
+    last_processed_at: r.watermark,
+    error_message: r.error,
+    error_context_json: r.errorContext ? JSON.stringify(r.errorContext) : null,
+    code_version: r.codeVersion,
+  };
+}
+
+function fromJobRow(r: Row): JobRecord {
+  return {
+    id: String(r.job_id),
+    runId: String(r.pipeline_run_id),
+    task: String(r.task_name),
+    partitionKey: String(r.partition_key),
+    state: r.state as JobState,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    runAt: toDate(r.run_at)!,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: toDate(r.lease_expires_at),
+    createdAt: toDate(r.created_at)!,
+    startedAt: toDate(r.started_at),
+    finishedAt: toDate(r.finished_at),
+    rows: toNumber(r.rows_count),
+    result: r.result_json === null || r.result_json === undefined ? null : (JSON.parse(String(r.result_json)) as JsonValue),
+    watermark: (r.last_processed_at as string | null) ?? null,
+    error: (r.error_message as string | null) ?? null,
+    errorContext: r.error_context_json ? (JSON.parse(String(r.error_context_json)) as Record<string, unknown>) : null,
+    codeVersion: (r.code_version as string | null) ?? null,
+    upstream: ((r.upstream as string[] | null) ?? []).map(String),
+  };
+}
+
+function attemptRow(a: AttemptRow): Row {
+  const j = a.job;
+  return {
+    attempt_seq: a.seq,
+    job_id: j.id,
+    pipeline_run_id: j.runId,
+    task_name: j.task,
+    partition_key: j.partitionKey,
+    attempt: a.attempt,
+    worker: a.worker,
+    started_at: a.startedAt,
+    finished_at: a.finishedAt,
+    outcome: a.outcome,
+    job_state: j.state,
+    rows_count: a.outcome === 'succeeded' ? j.rows : null,
+    result_json: a.outcome === 'succeeded' && j.result !== null ? JSON.stringify(j.result) : null,
+    last_processed_at: a.outcome === 'succeeded' ? j.watermark : null,
+    error_message: a.outcome === 'succeeded' ? null : j.error,
+    error_context_json: a.outcome !== 'succeeded' && j.errorContext ? JSON.stringify(j.errorContext) : null,
+    code_version: j.codeVersion,
+    assets: [...a.assets],
+  };
+}
+
+function appendAttempt(app: DuckDBAppender, row: Row): void {
+  for (const c of ATTEMPT_COLUMNS) {
+    const v = row[c];
+    if (v === null || v === undefined) app.appendNull();
+    else if (v instanceof Date) app.appendTimestamp(micros(v));
+    else if (Array.isArray(v)) app.appendList(listValue(v as string[]));
+    else if (c === 'attempt_seq' || c === 'rows_count') app.appendBigInt(BigInt(v as number));
+    else if (c === 'attempt') app.appendInteger(v as number);
+    else app.appendVarchar(String(v));
+  }
+  app.endRow();
+}
+
+function fromRunRow(r: Row): RunRecord {
+  return {
+    id: String(r.pipeline_run_id),
+    snapshotId: (r.snapshot_id as string | null) ?? null,
+    trigger: String(r.trigger),
+    selector: (r.selector as string | null) ?? null,
+    inputs: r.inputs_json ? (JSON.parse(String(r.inputs_json)) as JsonValue) : null,
+    state: r.state as RunState,
+    createdAt: toDate(r.created_at)!,
+    startedAt: toDate(r.started_at),
+    finishedAt: toDate(r.finished_at),
+    counts: JSON.parse(String(r.job_counts_json)) as RunRecord['counts'],
+    tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
+  };
+}
+
+function fromStateRow(r: Row, nameColumn: string): PartitionState {
+  return {
+    name: String(r[nameColumn]),
+    partitionKey: String(r.partition_key),
+    status: r.state as JobState,
+    at: toDate(r.updated_at)!,
+    lastSuccessAt: toDate(r.last_success_at),
+    runId: String(r.pipeline_run_id),
+    jobId: String(r.job_id),
+    rows: toNumber(r.rows_count),
+    codeVersion: (r.code_version as string | null) ?? null,
+  };
+}
+
+export class DuckDbLedger implements Ledger {
+  /** Unfinished runs and their jobs, loaded on first use by a worker. */
+  private active: { runs: Map<string, ActiveRun>; jobs: Map<string, JobRecord>; ready: Map<string, JobRecord> } | undefined;
+  private nextSeq = 0;
+  /** Attempt sequence numbers handed out whose rows may not be committed yet. */
+  private readonly unsettledSeqs = new Set<number>();
+  private dirtyJobs = new Map<string, JobRecord>();
+  private dirtyRuns = new Set<string>();
+  private bufferedAttempts: AttemptRow[] = [];
+  private settled: Settled[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  /** While set, collects the jobs a change blocks or cancels downstream. */
+  private cascade: JobRecord[] | undefined;
+
+  private constructor(private readonly conn: DuckDBConnection) {}
+
+  /** Opens the ledger on its own connection; `recover` when this process may write. */
+  static async open(conn: DuckDBConnection, options: { recover: boolean; now: Date }): Promise<DuckDbLedger> {
+    const ledger = new DuckDbLedger(conn);
+    const max = (await conn.runAndReadAll('SELECT coalesce(max(attempt_seq), 0) FROM __orch__.attempts')).getRows()[0]![0];
+    ledger.nextSeq = Number(max) + 1;
+    if (options.recover) await ledger.recover(options.now);
+    return ledger;
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const exists = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.snapshots WHERE snapshot_id = $1', [snapshot.id]);
+    if (exists.currentRowCount > 0) return;
+    const tasks = [...snapshot.tasks.values()];
+    const known = new Set(
+      (
+        await this.conn.runAndReadAll(
+          'SELECT definition_hash FROM __orch__.definitions WHERE definition_hash IN (SELECT unnest($1::VARCHAR[]))',
+          [listValue(tasks.map((t) => t.hash))],
+        )
+      )
+        .getRows()
+        .map((r) => String(r[0])),
+    );
+    const fresh = new Map(tasks.filter((t) => !known.has(t.hash)).map((t) => [t.hash, t]));
+    await inTransaction(this.conn, async () => {
+      await insertRows(
+        this.conn,
+        'definitions',
+        { definition_hash: 'VARCHAR', task_name: 'VARCHAR', kind: 'VARCHAR', definition_json: 'VARCHAR' },
+        [...fresh.values()],
+        (t) => ({
+          definition_hash: t.hash,
+          task_name: t.definition.name,
+          kind: t.definition.kind,
+          definition_json: JSON.stringify(t.definition),
+        }),
+      );
+      await this.conn.run('INSERT INTO __orch__.snapshots VALUES ($1, $2::TIMESTAMP, $3)', [
+        snapshot.id,
+        snapshot.createdAt.toISOString(),
+        tasks.length,
+      ]);
+      await insertRows(
+        this.conn,
+        'snapshot_tasks',
+        { snapshot_id: 'VARCHAR', task_name: 'VARCHAR', definition_hash: 'VARCHAR', upstream: 'VARCHAR[]' },
+        tasks,
+        (t) => ({ snapshot_id: snapshot.id, task_name: t.definition.name, definition_hash: t.hash, upstream: t.upstream }),
+      );
+    });
+  }
+
+  async loadSnapshot(id: string, only?: readonly string[]): Promise<Snapshot | undefined> {
+    const head = (
+      await this.conn.runAndReadAll('SELECT created_at FROM __orch__.snapshots WHERE snapshot_id = $1', [id])
+    ).getRowObjectsJS()[0];
+    if (!head) return undefined;
+    const filter = only ? ' AND s.task_name IN (SELECT unnest($2::VARCHAR[]))' : '';
+    const rows = (
+      await this.conn.runAndReadAll(
+        `SELECT s.task_name, s.definition_hash, s.upstream, d.definition_json FROM __orch__.snapshot_tasks s
+         JOIN __orch__.definitions d USING (definition_hash) WHERE s.snapshot_id = $1${filter}`,
+        only ? [id, listValue([...only])] : [id],
+      )
+    ).getRowObjectsJS();
+    const tasks = new Map<string, SnapshotTask>();
+    for (const r of rows)
+      tasks.set(String(r.task_name), {
+        definition: upgradeDefinition(JSON.parse(String(r.definition_json)) as TaskDefinition),
+        hash: String(r.definition_hash),
+        upstream: (r.upstream as string[]).map(String),
+      });
+    return { id, createdAt: toDate(head.created_at)!, tasks };
+  }
+
+  // ---------------------------------------------------------------- runs and jobs
+
+  async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
+    const active = await this.loadActive();
+    const jobs: JobRecord[] = run.jobs.map((j) => ({
+      id: randomUUID(),
+      runId: run.id,
+      task: j.task,
+      partitionKey: j.partitionKey ?? DEFAULT_PARTITION,
+      state: 'pending',
+      attempts: 0,
+      maxAttempts: Math.max(1, j.maxAttempts),
+      runAt: now,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      rows: null,
+      result: null,
+      watermark: null,
+      error: null,
+      errorContext: null,
+      codeVersion: null,
+      upstream: [...j.upstream],
+    }));
+    const record: RunRecord = {
+      id: run.id,
+      snapshotId: run.snapshotId,
+      trigger: run.trigger,
+      selector: run.selector,
+      inputs: run.inputs,
+      state: jobs.length === 0 ? 'succeeded' : 'queued',
+      createdAt: now,
+      startedAt: null,
+      finishedAt: jobs.length === 0 ? now : null,
+      counts: jobs.length === 0 ? {} : { pending: jobs.length },
+      tasks: [...new Set(run.jobs.map((j) => j.task))],
+    };
+    await inTransaction(this.conn, async () => {
+      await this.conn.run(
+        `INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4, $5, $6, $7::TIMESTAMP, NULL, $8::TIMESTAMP, $9, $10, $11::VARCHAR[])`,
+        [
+          record.id,
+          record.snapshotId,
+          record.trigger,
+          record.selector,
+          JSON.stringify(record.inputs),
+          record.state,
+          now.toISOString(),
+          record.finishedAt?.toISOString() ?? null,
+          jobs.length,
+          JSON.stringify(record.counts),
+          listValue(record.tasks),
+        ],
+      );
+      await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, jobRow);
+    });
+    const ar: ActiveRun = { record, byTask: new Map(), jobs: new Set() };
+    active.runs.set(run.id, ar);
+    for (const j of jobs) {
+      ar.byTask.set(key(j.task, j.partitionKey), j.id);
+      ar.jobs.add(j.id);
+      active.jobs.set(j.id, j);
+    }
+    for (const j of jobs) this.refreshReadiness(j, now);
+    return { ...record, counts: { ...record.counts } };
+  }
+
+  async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
+    const active = await this.loadActive();
+    const claimed: ClaimedJob[] = [];
+    for (const job of active.ready.values()) {
+      if (claimed.length >= o.limit) break;
+      if (o.runId !== undefined && job.runId !== o.runId) continue;
+      if (job.runAt.getTime() > o.now.getTime()) continue;
+      this.apply(job, { type: 'claim', worker: o.worker, leaseMs: o.leaseMs }, o.now);
+      active.ready.delete(job.id);
+      const run = active.runs.get(job.runId)!;
+      if (run.record.startedAt === null) run.record.startedAt = o.now;
+      this.touchRun(run.record.id);
+      claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs });
+    }
+    return claimed;
+  }
+
+  async nextDue(runId?: string): Promise<Date | undefined> {
+    let next: Date | undefined;
+    for (const j of this.active?.ready.values() ?? [])
+      if ((runId === undefined || j.runId === runId) && (next === undefined || j.runAt < next)) next = j.runAt;
+    return next;
+  }
+
+  async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]> {
+    const lost: string[] = [];
+    for (const id of jobIds) {
+      const job = this.active?.jobs.get(id);
+      if (!job || job.state !== 'processing' || job.leaseOwner !== worker) lost.push(id);
+      else this.apply(job, { type: 'heartbeat', worker, leaseMs }, now);
+    }
+    return lost;
+  }
+
+  async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
+    const job = this.held(claimed.id, worker);
+    const next: JobRecord = {
+      ...job,
+      ...this.after(job, { type: 'succeed', worker }, now),
+      rows: outcome.rows,
+      result: outcome.result,
+      watermark: outcome.watermark,
+      codeVersion: outcome.codeVersion,
+      errorContext: null,
+    };
+    const attempt: AttemptRow = {
+      seq: this.nextSeq++,
+      job: next,
+      attempt: job.attempts,
+      worker,
+      startedAt: job.startedAt ?? now,
+      finishedAt: now,
+      outcome: 'succeeded',
+      assets: outcome.assets,
+    };
+    if (tx) {
+      this.unsettledSeqs.add(attempt.seq);
+      try {
+        const app = await tx.connection.createAppender('attempts', '__orch__');
+        appendAttempt(app, attemptRow(attempt));
+        app.closeSync();
+        await tx.connection.run('COMMIT');
+      } finally {
+        this.unsettledSeqs.delete(attempt.seq);
+      }
+    } else {
+      this.bufferedAttempts.push(attempt);
+    }
+    Object.assign(job, next);
+    this.dirtyJobs.set(job.id, job);
+    this.settle(job, outcome.assets, now);
+  }
+
+  async fail(
+    claimed: ClaimedJob,
+    worker: string,
+    failure: FailureOutcome,
+    now: Date,
+  ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
+    const job = this.held(claimed.id, worker);
+    const downstream = this.collect();
+    const startedAt = job.startedAt ?? now;
+    const attempt = job.attempts;
+    const event: JobEvent = failure.cancelled
+      ? { type: 'cancel', reason: failure.error }
+      : { type: 'fail', worker, error: failure.error, retryable: failure.retryable, retryDelayMs: failure.retryDelayMs };
+    this.apply(job, event, now);
+    job.errorContext = failure.errorContext;
+    job.codeVersion = failure.codeVersion;
+    this.bufferedAttempts.push({
+      seq: this.nextSeq++,
+      job: { ...job },
+      attempt,
+      worker,
+      startedAt,
+      finishedAt: now,
+      outcome: failure.cancelled ? 'cancelled' : 'failed',
+      assets: failure.assets,
+    });
+    if (job.state === 'failed') this.active!.ready.set(job.id, job);
+    else this.settle(job, failure.assets, now);
+    this.cascade = undefined;
+    return { job: { ...job }, downstream: downstream.map((d) => ({ ...d })) };
+  }
+
+  /** Starts collecting the downstream jobs that the current change blocks or cancels. */
+  private collect(): JobRecord[] {
+    this.cascade = [];
+    return this.cascade;
+  }
+
+  async skip(claimed: ClaimedJob, worker: string, reason: string, now: Date): Promise<void> {
+    const job = this.held(claimed.id, worker);
+    this.apply(job, { type: 'skip', reason }, now);
+    this.active!.ready.delete(job.id);
+    this.settle(job, [], now);
+  }
+
+  async release(worker: string, jobIds: readonly string[], now: Date): Promise<void> {
+    for (const id of jobIds) {
+      const job = this.active?.jobs.get(id);
+      if (!job || job.state !== 'processing' || job.leaseOwner !== worker) continue;
+      this.bufferedAttempts.push({
+        seq: this.nextSeq++,
+        job: { ...job, state: 'pending' },
+        attempt: job.attempts,
+        worker,
+        startedAt: job.startedAt ?? now,
+        finishedAt: now,
+        outcome: 'released',
+        assets: [],
+      });
+      this.apply(job, { type: 'release', worker }, now);
+      this.refreshReadiness(job, now);
+    }
+    await this.flush();
+  }
+
+  async reapExpired(now: Date): Promise<number> {
+    let n = 0;
+    for (const job of this.active?.jobs.values() ?? []) {
+      if (job.state !== 'processing' || job.leaseExpiresAt === null || job.leaseExpiresAt > now) continue;
+      this.loseAttempt(job, now);
+      n++;
+    }
+    return n;
+  }
+
+  async cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]> {
+    const active = await this.loadActive();
+    const run = active.runs.get(runId);
+    if (!run) return [];
+    const cancelled: JobRecord[] = [];
+    for (const id of run.jobs) {
+      const job = active.jobs.get(id)!;
+      if (FINAL_STATES.has(job.state)) continue;
+      active.ready.delete(job.id);
+      this.apply(job, { type: 'cancel', reason }, now);
+      this.settle(job, [], now, false);
+      cancelled.push({ ...job });
+    }
+    this.touchRun(runId);
+    await this.flush();
+    return cancelled;
+  }
+
+  async retryRun(runId: string, now: Date): Promise<number> {
+    await this.flush();
+    const active = await this.loadActive();
+    if (!active.runs.has(runId)) {
+      const record = await this.getRun(runId);
+      if (!record) return 0;
+      const rows = (await this.conn.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
+      this.adopt(record, rows.map(fromJobRow));
+    }
+    const run = active.runs.get(runId)!;
+    const jobs = [...run.jobs].map((id) => active.jobs.get(id)!);
+    let n = 0;
+    for (const job of jobs) {
+      if (job.state === 'pending' || job.state === 'processing' || job.state === 'succeeded') continue;
+      this.apply(job, { type: 'retry' }, now);
+      n++;
+    }
+    run.record.finishedAt = null;
+    for (const job of jobs) this.refreshReadiness(job, now);
+    this.touchRun(runId);
+    await this.flush();
+    return n;
+  }
+
+  async upstreamResults(job: JobRecord): Promise<Record<string, JsonValue>> {
+    const run = this.active?.runs.get(job.runId);
+    const out: Record<string, JsonValue> = {};
+    const missing: string[] = [];
+    for (const u of job.upstream) {
+      const id = run?.byTask.get(key(u, job.partitionKey)) ?? run?.byTask.get(key(u, DEFAULT_PARTITION));
+      const up = id === undefined ? undefined : this.active!.jobs.get(id);
+      if (up) out[u] = up.result;
+      else missing.push(u);
+    }
+    if (missing.length > 0) {
+      const rows = (
+        await this.conn.runAndReadAll(
+          'SELECT task_name, result_json FROM __orch__.jobs WHERE pipeline_run_id = $1 AND task_name IN (SELECT unnest($2::VARCHAR[]))',
+          [job.runId, listValue(missing)],
+        )
+      ).getRows();
+      for (const [task, result] of rows) out[String(task)] = result === null ? null : (JSON.parse(String(result)) as JsonValue);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const live = this.active?.runs.get(id);
+    if (live) return { ...live.record, counts: { ...live.record.counts } };
+    await this.flush();
+    const row = (
+      await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [id])
+    ).getRowObjectsJS()[0];
+    return row ? fromRunRow(row) : undefined;
+  }
+
+  async listRuns(limit: number): Promise<RunRecord[]> {
+    await this.flush();
+    return (
+      await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs ORDER BY created_at DESC, pipeline_run_id LIMIT $1', [limit])
+    )
+      .getRowObjectsJS()
+      .map(fromRunRow);
+  }
+
+  async listJobs(q: JobQuery): Promise<JobRecord[]> {
+    await this.flush();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.task !== undefined) where.push(`task_name = $${params.push(q.task)}`);
+    if (q.runId !== undefined) where.push(`pipeline_run_id = $${params.push(q.runId)}`);
+    if (q.states !== undefined) where.push(`state IN (SELECT unnest($${params.push(listValue([...q.states]))}::VARCHAR[]))`);
+    params.push(q.limit);
+    const sql =
+      `SELECT * FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+      `ORDER BY coalesce(started_at, finished_at, created_at) DESC, created_at DESC, task_name LIMIT $${params.length}`;
+    return (await this.conn.runAndReadAll(sql, params as never)).getRowObjectsJS().map(fromJobRow);
+  }
+
+  async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
+    if (jobIds.length === 0) return [];
+    await this.flush();
+    return (
+      await this.conn.runAndReadAll('SELECT * FROM __orch__.attempts WHERE job_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY attempt_seq', [
+        listValue([...jobIds]),
+      ])
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        jobId: String(r.job_id),
+        runId: String(r.pipeline_run_id),
+        task: String(r.task_name),
+        partitionKey: String(r.partition_key),
+        attempt: Number(r.attempt),
+        worker: String(r.worker),
+        startedAt: toDate(r.started_at)!,
+        finishedAt: toDate(r.finished_at)!,
+        outcome: r.outcome as AttemptOutcome,
+        error: (r.error_message as string | null) ?? null,
+        errorContext: r.error_context_json ? (JSON.parse(String(r.error_context_json)) as Record<string, unknown>) : null,
+      }));
+  }
+
+  async queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>> {
+    await this.flush();
+    const rows = (
+      await this.conn.runAndReadAll(
+        runId === undefined
+          ? 'SELECT state, count(*) FROM __orch__.jobs GROUP BY state'
+          : 'SELECT state, count(*) FROM __orch__.jobs WHERE pipeline_run_id = $1 GROUP BY state',
+        runId === undefined ? [] : [runId],
+      )
+    ).getRows();
+    const out: Partial<Record<JobState, number>> = {};
+    for (const [state, n] of rows) out[String(state) as JobState] = Number(n);
+    return out;
+  }
+
+  async assetStates(asset?: string): Promise<PartitionState[]> {
+    await this.flush();
+    const rows = (
+      await this.conn.runAndReadAll(
+        `SELECT * FROM __orch__.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name, partition_key`,
+        asset === undefined ? [] : [asset],
+      )
+    ).getRowObjectsJS();
+    return rows.map((r) => fromStateRow(r, 'asset_name'));
+  }
+
+  async taskStates(): Promise<PartitionState[]> {
+    await this.flush();
+    return (await this.conn.runAndReadAll('SELECT * FROM __orch__.task_state ORDER BY task_name, partition_key'))
+      .getRowObjectsJS()
+      .map((r) => fromStateRow(r, 'task_name'));
+  }
+
+  async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
+    await this.flush();
+    const row = (
+      await this.conn.runAndReadAll('SELECT last_processed_at FROM __orch__.task_state WHERE task_name = $1 AND partition_key = $2', [
+        task,
+        partitionKey,
+      ])
+    ).getRows()[0];
+    return row ? ((row[0] as string | null) ?? null) : null;
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** Writes buffered job, run and attempt changes and the history they make, in one transaction. */
+  flush(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    this.flushing = this.flushing.then(() => this.writeBuffered());
+    return this.flushing;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush().catch(() => undefined);
+    }, FLUSH_DELAY_MS);
+    this.flushTimer.unref();
+  }
+
+  private async writeBuffered(): Promise<void> {
+    if (this.dirtyJobs.size === 0 && this.dirtyRuns.size === 0 && this.bufferedAttempts.length === 0 && this.settled.length === 0) return;
+    const jobs = [...this.dirtyJobs.values()].map(jobRow);
+    const attempts = this.bufferedAttempts.map(attemptRow);
+    const settled = this.settled;
+    const runs = [...this.dirtyRuns].map((id) => this.active?.runs.get(id)?.record).filter((r): r is RunRecord => r !== undefined);
+    const folded = Math.min(this.nextSeq, ...this.unsettledSeqs) - 1;
+    this.dirtyJobs = new Map();
+    this.dirtyRuns = new Set();
+    this.bufferedAttempts = [];
+    this.settled = [];
+    await inTransaction(this.conn, async () => {
+      await insertRows(this.conn, 'attempts', ATTEMPT_TYPES, attempts, (r) => r);
+      await this.updateJobs(jobs);
+      await this.writeHistory(settled);
+      for (const r of runs)
+        await this.conn.run(
+          'UPDATE __orch__.pipeline_runs SET state = $2, started_at = $3::TIMESTAMP, finished_at = $4::TIMESTAMP, job_counts_json = $5 WHERE pipeline_run_id = $1',
+          [r.id, r.state, r.startedAt?.toISOString() ?? null, r.finishedAt?.toISOString() ?? null, JSON.stringify(r.counts)],
+        );
+      await this.conn.run("INSERT OR REPLACE INTO __orch__.ledger_meta VALUES ('folded_seq', $1)", [String(folded)]);
+    });
+    // Runs that finished leave memory once written.
+    for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
+  }
+
+  private async updateJobs(rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    const cols = Object.keys(JOB_COLUMNS).filter((c) => c !== 'job_id');
+    const structure = JSON.stringify([JOB_COLUMNS]);
+    for (let i = 0; i < rows.length; i += 1000) {
+      await this.conn.run(
+        `UPDATE __orch__.jobs AS j SET ${cols.map((c) => `${c} = u.${c}`).join(', ')}
+         FROM (SELECT ${Object.keys(JOB_COLUMNS)
+           .map((c) => `r.${c}`)
+           .join(', ')} FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)) AS u
+         WHERE j.job_id = u.job_id`,
+        [JSON.stringify(rows.slice(i, i + 1000))],
+      );
+    }
+  }
+
+  /** Materialisations and the latest state per task and asset × partition, for jobs that settled. */
+  private async writeHistory(settled: readonly Settled[]): Promise<void> {
+    if (settled.length === 0) return;
+    const materialized = settled.filter((s) => s.job.state === 'succeeded' || s.job.state === 'dead');
+    await insertRows(
+      this.conn,
+      'asset_materializations',
+      MATERIALIZATION_COLUMNS,
+      materialized.flatMap((s) => s.assets.map((asset, i) => ({ s, asset, primary: i === 0 }))),
+      ({ s, asset, primary }) => ({
+        asset_name: asset,
+        partition_key: s.job.partitionKey,
+        materialized_at: s.job.finishedAt,
+        run_id: s.job.id,
+        rows: primary ? s.job.rows : null,
+        bytes: null,
+        status: s.job.state === 'succeeded' ? 'success' : 'failed',
+        pipeline_run_id: s.job.runId,
+        task_name: s.job.task,
+        code_version: s.job.codeVersion,
+      }),
+    );
+    // One row per key and statement: the latest settled job wins.
+    const latestTask = new Map<string, Settled>();
+    for (const s of settled) latestTask.set(key(s.job.task, s.job.partitionKey), s);
+    const taskRows = [...latestTask.values()].map(({ job }) => ({
+      task_name: job.task,
+      partition_key: job.partitionKey,
+      state: job.state,
+      updated_at: job.finishedAt ?? job.createdAt,
+      last_success_at: job.state === 'succeeded' ? job.finishedAt : null,
+      last_processed_at: job.state === 'succeeded' ? job.watermark : null,
+      pipeline_run_id: job.runId,
+      job_id: job.id,
+      rows_count: job.rows,
+      code_version: job.codeVersion,
+    }));
+    await this.upsert('task_state', TASK_STATE_COLUMNS, ['task_name', 'partition_key'], taskRows, ['last_success_at', 'last_processed_at']);
+    const latestAsset = new Map<string, Row>();
+    for (const s of materialized)
+      s.assets.forEach((asset, i) =>
+        latestAsset.set(key(asset, s.job.partitionKey), {
+          asset_name: asset,
+          partition_key: s.job.partitionKey,
+          state: s.job.state,
+          updated_at: s.job.finishedAt,
+          last_success_at: s.job.state === 'succeeded' ? s.job.finishedAt : null,
+          pipeline_run_id: s.job.runId,
+          job_id: s.job.id,
+          rows_count: i === 0 ? s.job.rows : null,
+          code_version: s.job.codeVersion,
+        }),
+      );
+    await this.upsert('asset_state', ASSET_STATE_COLUMNS, ['asset_name', 'partition_key'], [...latestAsset.values()], ['last_success_at']);
+  }
+
+  /** Insert or update by key; `sticky` columns keep their value when the new one is null (the last success). */
+  private async upsert(
+    table: string,
+    columns: ColumnTypes,
+    keys: readonly string[],
+    rows: readonly Row[],
+    sticky: readonly string[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    const names = Object.keys(columns);
+    const structure = JSON.stringify([columns]);
+    const sets = names
+      .filter((c) => !keys.includes(c))
+      .map((c) => (sticky.includes(c) ? `${c} = coalesce(excluded.${c}, ${table}.${c})` : `${c} = excluded.${c}`));
+    for (let i = 0; i < rows.length; i += 1000) {
+      await this.conn.run(
+        `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')}
+         FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)
+         ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${sets.join(', ')}`,
+        [JSON.stringify(rows.slice(i, i + 1000))],
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------- in-memory state
+
+  private async loadActive(): Promise<NonNullable<DuckDbLedger['active']>> {
+    if (this.active) return this.active;
+    this.active = { runs: new Map(), jobs: new Map(), ready: new Map() };
+    const runs = (
+      await this.conn.runAndReadAll("SELECT * FROM __orch__.pipeline_runs WHERE state IN ('queued', 'running')")
+    ).getRowObjectsJS();
+    if (runs.length > 0) {
+      const rows = (
+        await this.conn.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[]))', [
+          listValue(runs.map((r) => String(r.pipeline_run_id))),
+        ])
+      ).getRowObjectsJS();
+      const byRun = new Map<string, JobRecord[]>();
+      for (const j of rows.map(fromJobRow)) byRun.set(j.runId, [...(byRun.get(j.runId) ?? []), j]);
+      for (const r of runs.map(fromRunRow)) this.adopt(r, byRun.get(r.id) ?? []);
+    }
+    return this.active;
+  }
+
+  /** Takes a run and its jobs into memory and works out which jobs are ready. */
+  private adopt(record: RunRecord, jobs: readonly JobRecord[]): void {
+    const active = this.active!;
+    const run: ActiveRun = { record, byTask: new Map(), jobs: new Set() };
+    active.runs.set(record.id, run);
+    for (const j of jobs) {
+      run.byTask.set(key(j.task, j.partitionKey), j.id);
+      run.jobs.add(j.id);
+      active.jobs.set(j.id, j);
+    }
+    const now = new Date();
+    for (const j of jobs) if (j.state === 'pending' || j.state === 'failed') this.refreshReadiness(j, now);
+  }
+
+  private forgetRun(id: string): void {
+    const run = this.active?.runs.get(id);
+    if (!run || run.record.finishedAt === null) return;
+    for (const j of run.jobs) {
+      this.active!.jobs.delete(j);
+      this.active!.ready.delete(j);
+    }
+    this.active!.runs.delete(id);
+  }
+
+  private upstreamJobs(job: JobRecord): JobRecord[] {
+    const run = this.active!.runs.get(job.runId)!;
+    return job.upstream
+      .map((u) => run.byTask.get(key(u, job.partitionKey)) ?? run.byTask.get(key(u, DEFAULT_PARTITION)))
+      .filter((id): id is string => id !== undefined)
+      .map((id) => this.active!.jobs.get(id)!);
+  }
+
+  private downstreamJobs(job: JobRecord): JobRecord[] {
+    const run = this.active!.runs.get(job.runId)!;
+    return [...run.jobs].map((id) => this.active!.jobs.get(id)!).filter((d) => d.upstream.includes(job.task));
+  }
+
+  /** Puts a waiting job in the ready set, or blocks or cancels it, from its upstream jobs' states. */
+  private refreshReadiness(job: JobRecord, now: Date): void {
+    const active = this.active!;
+    if (job.state !== 'pending' && job.state !== 'failed' && job.state !== 'blocked') return;
+    const upstream = this.upstreamJobs(job);
+    const verdict = readiness(upstream.map((u) => u.state));
+    if (verdict === 'ready') {
+      if (job.state === 'blocked') this.apply(job, { type: 'unblock' }, now);
+      active.ready.set(job.id, job);
+    } else if (verdict === 'block' && job.state !== 'blocked') {
+      const culprit = upstream.find((u) => u.state === 'dead' || u.state === 'blocked')!;
+      active.ready.delete(job.id);
+      this.apply(
+        job,
+        { type: 'block', reason: `upstream task \`${culprit.task}\` ${culprit.state === 'dead' ? 'failed' : 'is blocked'}` },
+        now,
+      );
+      this.cascade?.push(job);
+      this.touchRun(job.runId);
+      for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
+    } else if (verdict === 'cancel') {
+      const culprit = upstream.find((u) => u.state === 'cancelled')!;
+      active.ready.delete(job.id);
+      this.apply(job, { type: 'cancel', reason: `upstream task \`${culprit.task}\` was cancelled` }, now);
+      this.cascade?.push(job);
+      this.settle(job, [], now, false);
+    } else {
+      active.ready.delete(job.id);
+    }
+  }
+
+  /** A job reached a state its downstream jobs react to; history records it at the next flush. */
+  private settle(job: JobRecord, assets: readonly string[], now: Date, cascade = true): void {
+    this.settled.push({ job: { ...job }, assets });
+    this.touchRun(job.runId);
+    if (!cascade && job.state !== 'cancelled') return;
+    if (SATISFYING_STATES.has(job.state) || job.state === 'dead' || job.state === 'cancelled')
+      for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
+  }
+
+  private touchRun(runId: string): void {
+    const run = this.active?.runs.get(runId);
+    if (!run) return;
+    const counts: Partial<Record<JobState, number>> = {};
+    for (const id of run.jobs) {
+      const s = this.active!.jobs.get(id)!.state;
+      counts[s] = (counts[s] ?? 0) + 1;
+    }
+    const state = runState(counts);
+    run.record.counts = counts;
+    run.record.state = state;
+    const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
+    run.record.finishedAt = done ? (run.record.finishedAt ?? new Date()) : null;
+    this.dirtyRuns.add(runId);
+    this.scheduleFlush();
+  }
+
+  private held(id: string, worker: string): JobRecord {
+    const job = this.active?.jobs.get(id);
+    if (!job) throw new DuckorchError('INTERNAL', `job ${id} is not held by this process`);
+    if (job.state !== 'processing' || job.leaseOwner !== worker)
+      throw new DuckorchError(
+        'INTERNAL',
+        `job ${id} (${job.task}) is ${job.state}${job.leaseOwner ? ` and leased to ${job.leaseOwner}` : ''}, not held by ${worker}`,
+      );
+    return job;
+  }
+
+  private after(job: JobRecord, event: JobEvent, now: Date): Partial<JobRecord> {
+    const next = transition(toJob(job), event, now);
+    return {
+      state: next.state,
+      attempts: next.attempts,
+      maxAttempts: next.maxAttempts,
+      runAt: next.runAt,
+      leaseOwner: next.leaseOwner,
+      leaseExpiresAt: next.leaseExpiresAt,
+      startedAt: next.startedAt,
+      finishedAt: next.finishedAt,
+      error: next.lastError,
+    };
+  }
+
+  private apply(job: JobRecord, event: JobEvent, now: Date): void {
+    Object.assign(job, this.after(job, event, now));
+    if (event.type === 'retry' || event.type === 'unblock') job.errorContext = null;
+    this.dirtyJobs.set(job.id, job);
+    this.scheduleFlush();
+  }
+
+  private loseAttempt(job: JobRecord, now: Date): void {
+    this.bufferedAttempts.push({
+      seq: this.nextSeq++,
+      job: { ...job, state: 'pending', error: 'the worker holding it stopped' },
+      attempt: job.attempts,
+      worker: job.leaseOwner ?? 'unknown',
+      startedAt: job.startedAt ?? now,
+      finishedAt: now,
+      outcome: 'lost',
+      assets: [],
+    });
+    this.apply(job, { type: 'expire' }, new Date(Math.max(now.getTime(), job.leaseExpiresAt?.getTime() ?? 0)));
+    this.refreshReadiness(job, now);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * After a crash: successes committed with their data but not yet written to the job rows are
+   * folded in, and jobs the dead process held go back to pending with a `lost` attempt.
+   */
+  private async recover(now: Date): Promise<void> {
+    const meta = (await this.conn.runAndReadAll("SELECT value FROM __orch__.ledger_meta WHERE key = 'folded_seq'")).getRows()[0];
+    const folded = meta ? Number(meta[0]) : 0;
+    const unfolded = (
+      await this.conn.runAndReadAll(
+        `SELECT a.*, j.state AS current_state FROM __orch__.attempts a JOIN __orch__.jobs j USING (job_id)
+         WHERE a.attempt_seq > $1 AND a.outcome = 'succeeded' ORDER BY a.attempt_seq`,
+        [folded],
+      )
+    ).getRowObjectsJS();
+    const active = await this.loadActive();
+    for (const a of unfolded) {
+      const job = active.jobs.get(String(a.job_id));
+      if (!job || job.state === 'succeeded') continue;
+      Object.assign(job, {
+        state: 'succeeded',
+        attempts: Number(a.attempt),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        startedAt: toDate(a.started_at),
+        finishedAt: toDate(a.finished_at),
+        rows: toNumber(a.rows_count),
+        result: a.result_json ? (JSON.parse(String(a.result_json)) as JsonValue) : null,
+        watermark: (a.last_processed_at as string | null) ?? null,
+        error: null,
+        errorContext: null,
+        codeVersion: (a.code_version as string | null) ?? null,
+      } satisfies Partial<JobRecord>);
+      active.ready.delete(job.id);
+      this.dirtyJobs.set(job.id, job);
+      this.settle(job, ((a.assets as string[] | null) ?? []).map(String), now);
+    }
+    // This process holds the database file alone: whatever is still processing was held by a process that died.
+    for (const job of active.jobs.values()) if (job.state === 'processing') this.loseAttempt(job, now);
+    await this.flush();
+  }
+}

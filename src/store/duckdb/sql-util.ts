@@ -1,0 +1,56 @@
+/** Small SQL helpers shared by the embedded store and ledger. */
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+export type ColumnTypes = Record<string, string>;
+export type Row = Record<string, unknown>;
+
+/** Rows per insert: one JSON parameter each, so a registry of 20,000 tasks is never one 50 MB string. */
+const INSERT_CHUNK = 1000;
+
+export async function insertRows<T>(
+  conn: DuckDBConnection,
+  table: string,
+  columns: ColumnTypes,
+  items: readonly T[],
+  toRow: (item: T) => Row,
+): Promise<void> {
+  const names = Object.keys(columns);
+  const structure = JSON.stringify([columns]);
+  const sql =
+    `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')} ` +
+    `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`;
+  for (let start = 0; start < items.length; start += INSERT_CHUNK) {
+    const rows = items.slice(start, start + INSERT_CHUNK).map(toRow);
+    await conn.run(sql, [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))]);
+  }
+}
+
+/**
+ * A SQL string literal. Used only where binding would cost a round trip on the hot path (a
+ * task's commit); DuckDB's standard strings have no backslash escapes, so doubling quotes is
+ * complete.
+ */
+export function stringLiteral(value: string): string {
+  return `'${value.replaceAll('\u0000', '').replaceAll("'", "''")}'`;
+}
+
+export async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    const result = await fn();
+    await conn.run('COMMIT');
+    return result;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+export function toDate(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v : new Date(String(v));
+}
+
+export function toNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}

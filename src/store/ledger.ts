@@ -1,0 +1,224 @@
+/**
+ * The ledger port: runs, their jobs and every attempt, as the runtime's workers and the reads of
+ * `status`, history and the automation engine need them. Two implementations keep the same
+ * contract (held to it by one conformance suite): the embedded DuckDB ledger and the PostgreSQL
+ * one. The job states and their transitions are `model/jobs/job-state.ts`.
+ *
+ * Vocabulary: a *run* is one requested execution bound to one snapshot of the definitions; a
+ * *job* is one (run, task, partition) unit; an *attempt* is one try of a job by one worker.
+ */
+import type { JobState, RunState } from '../model/jobs/job-state.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
+import type { DataTransaction } from './store.js';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The partition key of an unpartitioned task (what `__orch__.runs` has always shown). */
+export const DEFAULT_PARTITION = '__default__';
+
+/** An immutable, content-addressed set of definitions that runs are planned from. */
+export interface Snapshot {
+  /** `sha256:` of the tasks' names and definition hashes: equal definitions give the same id. */
+  id: string;
+  createdAt: Date;
+  tasks: ReadonlyMap<string, SnapshotTask>;
+}
+
+export interface SnapshotTask {
+  definition: TaskDefinition;
+  /** Content hash of the definition. */
+  hash: string;
+  /** Upstream task names in the snapshot's graph. */
+  upstream: readonly string[];
+}
+
+export interface NewJob {
+  task: string;
+  partitionKey?: string;
+  /** Upstream tasks *of this run* whose jobs must finish first. */
+  upstream: readonly string[];
+  maxAttempts: number;
+}
+
+export interface NewRun {
+  id: string;
+  snapshotId: string;
+  /** What asked for it: `run`, `enqueue`, `retry`, later `backfill`, `automation`, … */
+  trigger: string;
+  /** The selection as the user wrote it, for history. */
+  selector: string | null;
+  /** The payload root tasks receive (function tasks). */
+  inputs: JsonValue;
+  jobs: readonly NewJob[];
+}
+
+export interface RunRecord {
+  id: string;
+  snapshotId: string | null;
+  trigger: string;
+  selector: string | null;
+  inputs: JsonValue;
+  state: RunState;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** Jobs per state. */
+  counts: Partial<Record<JobState, number>>;
+  /** The tasks it plans, in enqueue order. */
+  tasks: string[];
+}
+
+export interface JobRecord {
+  id: string;
+  runId: string;
+  task: string;
+  partitionKey: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  rows: number | null;
+  result: JsonValue;
+  watermark: string | null;
+  error: string | null;
+  errorContext: Record<string, unknown> | null;
+  codeVersion: string | null;
+  upstream: string[];
+}
+
+/** A job a worker now holds: the ledger's record plus what the runner needs to execute it. */
+export interface ClaimedJob extends JobRecord {
+  snapshotId: string;
+  runInputs: JsonValue;
+}
+
+export type AttemptOutcome = 'succeeded' | 'failed' | 'released' | 'lost' | 'cancelled';
+
+export interface AttemptRecord {
+  jobId: string;
+  runId: string;
+  task: string;
+  partitionKey: string;
+  attempt: number;
+  worker: string;
+  startedAt: Date;
+  finishedAt: Date;
+  outcome: AttemptOutcome;
+  error: string | null;
+  errorContext: Record<string, unknown> | null;
+}
+
+export interface SuccessOutcome {
+  rows: number | null;
+  result: JsonValue;
+  watermark: string | null;
+  codeVersion: string | null;
+  /** Materialised assets, primary first. */
+  assets: readonly string[];
+}
+
+export interface FailureOutcome {
+  error: string;
+  errorContext: Record<string, unknown> | null;
+  /** False for failures retrying would only repeat: the job is dead at once. */
+  retryable: boolean;
+  /** Drawn by the caller (backoff with jitter) for when attempts are left. */
+  retryDelayMs: number;
+  /** A cancelled attempt: the job becomes `cancelled`, not failed. */
+  cancelled?: boolean;
+  /** The assets the job would have materialised (their materialisation is recorded as failed when the job is dead). */
+  assets: readonly string[];
+  codeVersion: string | null;
+}
+
+export interface ClaimOptions {
+  worker: string;
+  limit: number;
+  leaseMs: number;
+  now: Date;
+  /** Only jobs of this run (`duck-orch run` works its own run). */
+  runId?: string;
+}
+
+/** The latest state of one asset (or task) in one partition. */
+export interface PartitionState {
+  name: string;
+  partitionKey: string;
+  status: JobState;
+  at: Date;
+  lastSuccessAt: Date | null;
+  runId: string;
+  jobId: string;
+  rows: number | null;
+  codeVersion: string | null;
+}
+
+export interface JobQuery {
+  limit: number;
+  task?: string;
+  runId?: string;
+  states?: readonly JobState[];
+}
+
+export interface Ledger {
+  /** Stores a snapshot unless one with its id exists (ids are content hashes). */
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** The snapshot, or only the named tasks of it. */
+  loadSnapshot(id: string, tasks?: readonly string[]): Promise<Snapshot | undefined>;
+
+  /** Creates a run and all its jobs, atomically. */
+  enqueueRun(run: NewRun, now: Date): Promise<RunRecord>;
+  /**
+   * Takes up to `limit` jobs that may run now (pending or failed with `run_at` due, every
+   * upstream job succeeded or skipped), oldest first, leased to `worker`. Costs O(ready jobs).
+   */
+  claim(options: ClaimOptions): Promise<ClaimedJob[]>;
+  /** Extends the leases the worker still holds; returns the ids it no longer holds. */
+  heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]>;
+  /**
+   * Records a job's success. With `tx`, inside that open data transaction, which it then
+   * commits: the data and the record of it become durable together.
+   */
+  complete(job: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void>;
+  /**
+   * Records a failed (or cancelled) attempt: retry later, dead, or cancelled. Returns the job
+   * and the downstream jobs this blocked or cancelled.
+   */
+  fail(job: ClaimedJob, worker: string, failure: FailureOutcome, now: Date): Promise<{ job: JobRecord; downstream: JobRecord[] }>;
+  /** Marks a job `skipped` without running it (its task is missing from the definitions). */
+  skip(job: ClaimedJob, worker: string, reason: string, now: Date): Promise<void>;
+  /** Gives jobs back without counting the attempt (a worker shutting down). */
+  release(worker: string, jobIds: readonly string[], now: Date): Promise<void>;
+  /** Returns the jobs of dead workers (lease expired) to `pending`, keeping their attempt's real start. */
+  reapExpired(now: Date): Promise<number>;
+  /** Cancels every job of the run that has not finished (in-flight ones lose their lease); returns them. */
+  cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]>;
+  /** Puts every dead, failed, blocked, skipped or cancelled job of the run back to pending. */
+  retryRun(runId: string, now: Date): Promise<number>;
+
+  /** When the next claimable job (of one run, or any) is due; undefined when none is waiting. */
+  nextDue(runId?: string): Promise<Date | undefined>;
+
+  getRun(id: string): Promise<RunRecord | undefined>;
+  listRuns(limit: number): Promise<RunRecord[]>;
+  listJobs(query: JobQuery): Promise<JobRecord[]>;
+  /** Every attempt of these jobs, oldest first. */
+  listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]>;
+  /** Jobs per state, over all runs (or one run). */
+  queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
+  /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
+  assetStates(asset?: string): Promise<PartitionState[]>;
+  /** Latest state of each task (default partition unless given). */
+  taskStates(): Promise<PartitionState[]>;
+  /** The `@incremental_by` value the task's last success recorded. */
+  lastWatermark(task: string, partitionKey?: string): Promise<string | null>;
+  /** The results of a job's upstream jobs in its run, by task name (null for a skipped one). */
+  upstreamResults(job: JobRecord): Promise<Record<string, JsonValue>>;
+  /** Writes what is buffered; the embedded ledger batches writes that need not share a task's transaction. */
+  flush(): Promise<void>;
+}
