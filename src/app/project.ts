@@ -27,7 +27,8 @@ import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
 import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
 import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import type { RegisteredTask, RegistrySnapshot, Store } from '../store/store.js';
-import type { AttemptRecord, JobRecord, RunRecord, Snapshot } from '../store/ledger.js';
+import type { JobState } from '../model/jobs/job-state.js';
+import type { AttemptRecord, JobRecord, JsonValue, RunRecord, Snapshot, SnapshotTask, TaskFailures } from '../store/ledger.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
 import { registryChange } from './registry-change.js';
@@ -61,6 +62,19 @@ export interface RunResult {
   /** The run's jobs, in the selection's order. */
   jobs: JobRecord[];
   warnings: string[];
+}
+
+export interface WorkOptions {
+  concurrency?: number;
+  workerId?: string;
+  /** Cancels in-flight jobs (they end `cancelled`). */
+  signal?: AbortSignal;
+  /** A polite stop: no new claims; in-flight jobs get `graceMs` to finish, then go back to the queue. */
+  shutdown?: AbortSignal;
+  graceMs?: number;
+  /** Return once no job is in flight or waiting to run. */
+  untilIdle?: boolean;
+  onEvent?: (event: RunEvent) => void;
 }
 
 export interface StatusResult {
@@ -315,27 +329,124 @@ export class Project {
 
   /** Runs the selected tasks. A selection that is valid but empty runs nothing and records no run (as dbt does). */
   async run(options: RunOptions = {}): Promise<RunResult> {
-    const { tasks, graph, selected, warnings } = await this.select(options);
-    if (selected.length === 0) return { run: null, jobs: [], warnings };
-    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-    const chosen = new Set(selected);
-    warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
-    options.onPlan?.(selected);
-    await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
+    const planned = await this.plan(options, 'run', null);
+    if (!planned.run) return { run: null, jobs: [], warnings: planned.warnings };
+    options.onPlan?.(planned.run.tasks);
+    return { ...(await this.workRun(planned.run, options)), warnings: planned.warnings };
+  }
+
+  /** Creates a run of the selection without working it: `duck-orch worker` (or `run`'s own worker) picks it up. */
+  async enqueue(options: Selection & { inputs?: JsonValue } = {}): Promise<{ run: RunRecord | null; warnings: string[] }> {
+    return this.plan(options, 'enqueue', options.inputs ?? null);
+  }
+
+  /**
+   * Puts every job of a run (by default the latest) that ended dead, failed, blocked, skipped or
+   * cancelled back to pending, on the current definitions, and works the run again; jobs that
+   * succeeded are not re-run (dbt's `retry`).
+   */
+  async retryFailed(options: Omit<RunOptions, keyof Selection> & { runId?: string } = {}): Promise<RunResult & { retried: number }> {
     const ledger = this.store.ledger;
+    const target = options.runId !== undefined ? await this.resolveRun(options.runId) : (await ledger.listRuns(1))[0];
+    if (!target) throw new DuckorchError('UNKNOWN_NAME', 'there is no run to retry yet', { hint: 'start one with: duck-orch run' });
+    const { tasks, graph } = await this.requireRegistry();
     const snapshot = snapshotOf(
       tasks.map((t) => t.definition),
       graph,
       this.options.clock(),
     );
     await ledger.saveSnapshot(snapshot);
-    const run = await ledger.enqueueRun(
+    this.snapshots.set(snapshot.id, snapshot);
+    await this.createOutputSchemas(target.tasks.flatMap((n) => snapshot.tasks.get(n)?.definition ?? []));
+    const retried = await ledger.retryRun(target.id, this.options.clock(), snapshot.id);
+    const run = (await ledger.getRun(target.id))!;
+    options.onPlan?.(run.tasks);
+    return { ...(await this.workRun(run, options)), warnings: [], retried };
+  }
+
+  /** Cancels a run's unfinished jobs. */
+  async cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }> {
+    const run = await this.resolveRun(runId);
+    const cancelled = await this.store.ledger.cancelRun(run.id, 'cancelled by the user', this.options.clock());
+    return { run: (await this.store.ledger.getRun(run.id))!, cancelled: cancelled.length };
+  }
+
+  /** Works queued runs until `shutdown` (or, with `untilIdle`, until nothing is left to do). */
+  async work(options: WorkOptions): Promise<void> {
+    const current = new Set(await this.store.registeredTaskNames());
+    const { work } = await import('../runtime/worker.js');
+    await work({
+      ...this.workerBase(options.concurrency ?? this.options.config.orch_max_parallel, options),
+      workerId: options.workerId ?? `worker-${process.pid}-${randomUUID().slice(0, 8)}`,
+      definition: async (job) => {
+        if (!current.has(job.task)) return { missing: `task \`${job.task}\` was removed from the project after the run was planned` };
+        return (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` };
+      },
+      ...(options.shutdown ? { shutdown: options.shutdown } : {}),
+      ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+      ...(options.untilIdle ? { untilIdle: true } : {}),
+    });
+  }
+
+  async queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>> {
+    return this.store.ledger.queueDepth(runId === undefined ? undefined : (await this.resolveRun(runId)).id);
+  }
+
+  async failures(since: Date, limit: number): Promise<TaskFailures[]> {
+    return this.store.ledger.failures(since, limit);
+  }
+
+  /** A run by id or by a unique prefix of it (the summary shows 8 characters). */
+  async resolveRun(idOrPrefix: string): Promise<RunRecord> {
+    const found = await this.store.ledger.findRuns(idOrPrefix, 2);
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1)
+      throw new DuckorchError('UNKNOWN_NAME', `\`${idOrPrefix}\` matches more than one run`, {
+        hint: 'give more characters of the run id',
+      });
+    const recent = (await this.store.ledger.listRuns(5)).map((r) => `${r.id.slice(0, 8)} (${r.state}, ${r.createdAt.toISOString()})`);
+    throw new DuckorchError('UNKNOWN_NAME', `unknown run \`${idOrPrefix}\``, {
+      hint: recent.length ? `recent runs: ${recent.join(', ')}` : 'no run has been recorded yet',
+    });
+  }
+
+  /** Snapshots this project saved or loaded, by id; a worker reads only the tasks it runs. */
+  private readonly snapshots = new Map<string, Snapshot>();
+
+  private async snapshotTask(id: string, task: string): Promise<TaskDefinition | undefined> {
+    const known = this.snapshots.get(id);
+    const hit = known?.tasks.get(task);
+    if (hit) return hit.definition;
+    const loaded = await this.store.ledger.loadSnapshot(id, [task]);
+    const def = loaded?.tasks.get(task);
+    if (!loaded || !def) return undefined;
+    if (known) (known.tasks as Map<string, SnapshotTask>).set(task, def);
+    else this.snapshots.set(id, loaded);
+    return def.definition;
+  }
+
+  /** Saves the snapshot of the current definitions and enqueues a run of the selection on it. */
+  private async plan(options: Selection, trigger: string, inputs: JsonValue): Promise<{ run: RunRecord | null; warnings: string[] }> {
+    const { tasks, graph, selected, warnings } = await this.select(options);
+    if (selected.length === 0) return { run: null, warnings };
+    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+    const chosen = new Set(selected);
+    warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
+    await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
+    const snapshot = snapshotOf(
+      tasks.map((t) => t.definition),
+      graph,
+      this.options.clock(),
+    );
+    await this.store.ledger.saveSnapshot(snapshot);
+    this.snapshots.set(snapshot.id, snapshot);
+    const run = await this.store.ledger.enqueueRun(
       {
         id: randomUUID(),
         snapshotId: snapshot.id,
-        trigger: 'run',
+        trigger,
         selector: describeSelection(options),
-        inputs: null,
+        inputs,
         jobs: selected.map((name) => ({
           task: name,
           upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
@@ -344,22 +455,34 @@ export class Project {
       },
       this.options.clock(),
     );
-    const { work } = await import('../runtime/worker.js');
-    await work({
-      ledger,
+    return { run, warnings };
+  }
+
+  private workerBase(concurrency: number, options: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; fullRefresh?: boolean }) {
+    return {
+      ledger: this.store.ledger,
       instance: this.instance,
-      workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
-      concurrency: options.maxParallel ?? this.options.config.orch_max_parallel,
+      concurrency,
       leaseMs: LEASE_MS,
       retry: { baseMs: this.options.config.orch_retry_base * 1000, maxMs: this.options.config.orch_retry_max * 1000 },
       clock: this.options.clock,
       random: this.options.random,
-      definition: async (job) =>
-        snapshot.tasks.get(job.task)?.definition ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
-      runId: run.id,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.fullRefresh ? { fullRefresh: true } : {}),
+    };
+  }
+
+  /** Works one run in-process until nothing of it is left to do; a cancelled run cancels what never started. */
+  private async workRun(run: RunRecord, options: Omit<RunOptions, keyof Selection>): Promise<Omit<RunResult, 'warnings'>> {
+    const ledger = this.store.ledger;
+    const { work } = await import('../runtime/worker.js');
+    await work({
+      ...this.workerBase(options.maxParallel ?? this.options.config.orch_max_parallel, options),
+      workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
+      definition: async (job) =>
+        (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
+      runId: run.id,
     });
     if (options.signal?.aborted) {
       // Tasks that never started are cancelled too, and say so.
@@ -367,9 +490,11 @@ export class Project {
         options.onEvent?.({ type: 'skip', task: job.task, job });
     }
     await ledger.flush();
-    const order = new Map(selected.map((n, i) => [n, i]));
-    const jobs = (await ledger.listJobs({ runId: run.id, limit: selected.length })).sort((a, b) => order.get(a.task)! - order.get(b.task)!);
-    return { run: (await ledger.getRun(run.id))!, jobs, warnings };
+    const order = new Map(run.tasks.map((n, i) => [n, i]));
+    const jobs = (await ledger.listJobs({ runId: run.id, limit: run.tasks.length * 1000 })).sort(
+      (a, b) => (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0),
+    );
+    return { run: (await ledger.getRun(run.id))!, jobs };
   }
 
   /** `CREATE SCHEMA IF NOT EXISTS` for every schema the run writes to, once, before tasks run in parallel. */

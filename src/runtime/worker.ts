@@ -48,6 +48,8 @@ export interface WorkerOptions {
   functions?: FunctionRunner;
   /** Work only this run, and return once nothing of it is left to do. */
   runId?: string;
+  /** Return once nothing is in flight or waiting to run. */
+  untilIdle?: boolean;
   /** Cancels: in-flight attempts are interrupted and their jobs end `cancelled`. */
   signal?: AbortSignal;
   /** Stops claiming; in-flight jobs get `graceMs` to finish, then go back to the ledger unharmed. */
@@ -117,7 +119,7 @@ export async function work(o: WorkerOptions): Promise<void> {
       }
       if (claimed.length > 0) continue;
       const due = await o.ledger.nextDue(o.runId);
-      if (o.runId !== undefined && inflight.size === 0 && due === undefined) break;
+      if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
       const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 1000));
       await new Promise<void>((resolve) => {

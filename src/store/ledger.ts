@@ -158,6 +158,13 @@ export interface PartitionState {
   codeVersion: string | null;
 }
 
+export interface TaskFailures {
+  task: string;
+  failures: number;
+  lastError: string | null;
+  lastFailedAt: Date;
+}
+
 export interface JobQuery {
   limit: number;
   task?: string;
@@ -198,14 +205,21 @@ export interface Ledger {
   reapExpired(now: Date): Promise<number>;
   /** Cancels every job of the run that has not finished (in-flight ones lose their lease); returns them. */
   cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]>;
-  /** Puts every dead, failed, blocked, skipped or cancelled job of the run back to pending. */
-  retryRun(runId: string, now: Date): Promise<number>;
+  /**
+   * Puts every dead, failed, blocked, skipped or cancelled job of the run back to pending, the
+   * run now bound to `snapshotId` (the definitions as they are now, which a retry is for).
+   */
+  retryRun(runId: string, now: Date, snapshotId: string): Promise<number>;
 
   /** When the next claimable job (of one run, or any) is due; undefined when none is waiting. */
   nextDue(runId?: string): Promise<Date | undefined>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
+  /** Runs whose id starts with `prefix`, newest first. */
+  findRuns(prefix: string, limit: number): Promise<RunRecord[]>;
   listRuns(limit: number): Promise<RunRecord[]>;
+  /** Tasks whose attempts failed since `since`, most failures first. */
+  failures(since: Date, limit: number): Promise<TaskFailures[]>;
   listJobs(query: JobQuery): Promise<JobRecord[]>;
   /** Every attempt of these jobs, oldest first. */
   listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]>;

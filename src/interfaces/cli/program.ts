@@ -7,7 +7,9 @@ import pc from 'picocolors';
 // Only what parsing and `--help` need is imported up front: the application, config (zod,
 // smol-toml) and DuckDB's native binding cost far more to load than `--help` takes to run,
 // so each action imports its implementation when it runs. Type-only imports cost nothing.
-import type { Project, Selection } from '../../app/project.js';
+import type { Project, RunResult, Selection } from '../../app/project.js';
+import type { RunEvent } from '../../runtime/worker.js';
+import type { JsonValue } from '../../store/ledger.js';
 import type { Config, LoadConfigOptions } from '../../config/config.js';
 import { DuckorchError } from '../../errors.js';
 import { GRAPH_MODES, type GraphMode } from '../../model/graph/mermaid.js';
@@ -70,6 +72,39 @@ function selectionOf(opts: { select?: string[]; exclude?: string[] }): Selection
   return { ...(opts.select ? { select: opts.select } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}) };
 }
 
+/** The table of a run's jobs and its summary line (or the JSON document); exits 1 unless it succeeded, 130 when cancelled. */
+function printRunResult(o: Output, { run, jobs, warnings }: RunResult): void {
+  if (o.json) {
+    printJson(o, { run: run && runJson(run), jobs: jobs.map(jobJson), warnings });
+  } else {
+    printWarnings(o, warnings);
+    if (!run) return;
+    o.out(
+      table(
+        jobs.map((j) => [
+          statusMark(j.state),
+          j.task,
+          colourStatus(j.state),
+          formatMs(durationMs(j)),
+          j.state === 'succeeded' ? `${j.rows ?? 0} rows${j.attempts > 1 ? `, ${j.attempts} attempts` : ''}` : pc.dim(j.error ?? ''),
+        ]),
+      ),
+    );
+    o.out(`\nRun ${run.id.slice(0, 8)} ${colourStatus(run.state)}: ${describeCounts(run.counts)} in ${formatMs(durationMs(run))}`);
+  }
+  if (run && run.state !== 'succeeded') throw new ExitCode(run.state === 'cancelled' ? 130 : 1);
+}
+
+function parseJsonOption(flag: string, text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (err) {
+    throw new DuckorchError('USAGE', `${flag} must be JSON: ${err instanceof Error ? err.message : String(err)}`, {
+      hint: `e.g. ${flag} '{"date": "2026-12-01"}'`,
+    });
+  }
+}
+
 export function buildProgram(io: CliIo): Command {
   const program = new Command('duck-orch');
   const output = (): Output => ({ json: Boolean(program.opts<GlobalOptions>().json), out: io.out, err: io.err });
@@ -95,6 +130,40 @@ export function buildProgram(io: CliIo): Command {
       return await fn(project);
     } finally {
       await project.close();
+    }
+  };
+
+  /**
+   * Runs `fn` with the run log (or progress bar) on stderr and Ctrl-C / SIGTERM cancelling the
+   * run cleanly, the project opened for writing with `--max-parallel` applied.
+   */
+  const withRunProgress = async <T>(
+    o: Output,
+    fn: (
+      p: Project,
+      progress: { signal: AbortSignal; onPlan: (tasks: readonly string[]) => void; onEvent: (e: RunEvent) => void },
+    ) => Promise<T>,
+    maxParallel: string | undefined,
+  ): Promise<T> => {
+    const { createProgress, progressEnabled } = await import('./progress.js');
+    // Log lines go through the CLI's own stderr writer, which ends quietly on a closed pipe.
+    const progress = createProgress(progressEnabled(o.json), { write: (line) => io.err(line.replace(/\n$/, '')) });
+    const abort = new AbortController();
+    // Ctrl-C and a polite kill (SIGTERM, as from a scheduler or CI) both cancel the run cleanly.
+    const onSignal = () => abort.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      return await withProject(
+        'write',
+        (p) => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) }),
+        { orch_max_parallel: maxParallel },
+        { orch_max_parallel: '--max-parallel' },
+      );
+    } finally {
+      progress.stop();
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
     }
   };
 
@@ -148,55 +217,142 @@ export function buildProgram(io: CliIo): Command {
       .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning'),
   ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean }) => {
     const o = output();
-    const { createProgress, progressEnabled } = await import('./progress.js');
-    // Log lines go through the CLI's own stderr writer, which ends quietly on a closed pipe.
-    const progress = createProgress(progressEnabled(o.json), { write: (line) => io.err(line.replace(/\n$/, '')) });
-    const abort = new AbortController();
-    // Ctrl-C and a polite kill (SIGTERM, as from a scheduler or CI) both cancel the run cleanly.
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigint);
-    let result;
-    try {
-      result = await withProject(
-        'write',
-        (p) =>
-          p.run({
-            ...selectionOf(opts),
-            signal: abort.signal,
-            onPlan: (tasks) => progress.start(tasks),
-            onEvent: (e) => progress.onEvent(e),
-            ...(opts.fullRefresh ? { fullRefresh: true } : {}),
-          }),
-        { orch_max_parallel: opts.maxParallel },
-        { orch_max_parallel: '--max-parallel' },
-      );
-    } finally {
-      progress.stop();
-      process.removeListener('SIGINT', onSigint);
-      process.removeListener('SIGTERM', onSigint);
-    }
-    const { run, jobs, warnings } = result;
-    if (o.json) {
-      printJson(o, { run: run && runJson(run), jobs: jobs.map(jobJson), warnings });
-    } else {
-      printWarnings(o, warnings);
-      if (!run) return;
-      o.out(
-        table(
-          jobs.map((j) => [
-            statusMark(j.state),
-            j.task,
-            colourStatus(j.state),
-            formatMs(durationMs(j)),
-            j.state === 'succeeded' ? `${j.rows ?? 0} rows${j.attempts > 1 ? `, ${j.attempts} attempts` : ''}` : pc.dim(j.error ?? ''),
-          ]),
-        ),
-      );
-      o.out(`\nRun ${run.id.slice(0, 8)} ${colourStatus(run.state)}: ${describeCounts(run.counts)} in ${formatMs(durationMs(run))}`);
-    }
-    if (run && run.state !== 'succeeded') throw new ExitCode(run.state === 'cancelled' ? 130 : 1);
+    const result = await withRunProgress(
+      o,
+      (p, progress) =>
+        p.run({
+          ...selectionOf(opts),
+          ...progress,
+          ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+        }),
+      opts.maxParallel,
+    );
+    printRunResult(o, result);
   });
+
+  program
+    .command('retry-failed')
+    .description(
+      'run again what a run (by default the latest) did not finish: dead, blocked, skipped and cancelled jobs, not what succeeded',
+    )
+    .option('--run <id>', 'the run to retry (its id or the first characters of it)')
+    .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
+    .action(async (opts: { run?: string; maxParallel?: string }) => {
+      const o = output();
+      const result = await withRunProgress(
+        o,
+        (p, progress) => p.retryFailed({ ...progress, ...(opts.run ? { runId: opts.run } : {}) }),
+        opts.maxParallel,
+      );
+      if (!o.json && result.retried === 0) o.err(`nothing to retry in run ${result.run?.id.slice(0, 8)}: every job succeeded`);
+      printRunResult(o, result);
+    });
+
+  selectOptions(
+    program
+      .command('enqueue')
+      .description('create a run of the registered tasks (or a selection) without working it; `duck-orch worker` works it')
+      .option('--inputs <json>', 'JSON payload the run’s root TypeScript tasks receive'),
+  ).action(async (opts: { select?: string[]; exclude?: string[]; inputs?: string }) => {
+    const o = output();
+    const inputs = opts.inputs === undefined ? null : parseJsonOption('--inputs', opts.inputs);
+    const { run, warnings } = await withProject('write', (p) => p.enqueue({ ...selectionOf(opts), inputs }));
+    if (o.json) return printJson(o, { run: run && runJson(run), warnings });
+    printWarnings(o, warnings);
+    if (run) o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: duck-orch worker`);
+  });
+
+  program
+    .command('worker')
+    .description('work queued runs until stopped (Ctrl-C or SIGTERM: in-flight jobs finish or go back to the queue)')
+    .option('-c, --concurrency <n>', 'jobs to work at once (default: orch_max_parallel, 4)')
+    .option('--once', 'exit when no job is left to work')
+    .option('--grace <seconds>', 'on shutdown, how long in-flight jobs may take to finish before they are handed back', '30')
+    .action(async (opts: { concurrency?: string; once?: boolean; grace: string }) => {
+      const o = output();
+      const grace = Number(opts.grace);
+      if (!Number.isFinite(grace) || grace < 0)
+        throw new DuckorchError('USAGE', `--grace must be a number of seconds, got \`${opts.grace}\``);
+      const { createProgress } = await import('./progress.js');
+      const progress = createProgress(false, { write: (line) => io.err(line.replace(/\n$/, '')) });
+      const shutdown = new AbortController();
+      // A shutdown is not a verdict: stop claiming, let in-flight jobs finish, hand back the rest.
+      const onSignal = () => shutdown.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await withProject(
+          'write',
+          async (p) => {
+            o.err(`worker ${process.pid} started on ${p.dbFile}${opts.once ? ' (until idle)' : ''}`);
+            await p.work({
+              shutdown: shutdown.signal,
+              graceMs: grace * 1000,
+              onEvent: (e) => progress.onEvent(e),
+              ...(opts.once ? { untilIdle: true } : {}),
+            });
+          },
+          { orch_max_parallel: opts.concurrency },
+          { orch_max_parallel: '--concurrency' },
+        );
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
+      o.err(`worker ${process.pid} stopped`);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a run: its unfinished jobs end cancelled')
+    .argument('<run>', 'the run id, or the first characters of it')
+    .action(async (id: string) => {
+      const o = output();
+      const { run, cancelled } = await withProject('write', (p) => p.cancel(id));
+      if (o.json) return printJson(o, { run: runJson(run), cancelled });
+      o.out(`Cancelled ${cancelled} job${cancelled === 1 ? '' : 's'} of run ${run.id.slice(0, 8)} (${colourStatus(run.state)})`);
+    });
+
+  program
+    .command('queue-depth')
+    .description('jobs per state, over all runs or one')
+    .option('--run <id>', 'only this run')
+    .action(async (opts: { run?: string }) => {
+      const o = output();
+      const depth = await withProject('write', (p) => p.queueDepth(opts.run));
+      const { JOB_STATES } = await import('../../model/jobs/job-state.js');
+      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, depth[s] ?? 0]));
+      if (o.json) return printJson(o, counts);
+      o.out(table(JOB_STATES.map((s) => [colourStatus(s), String(counts[s])])));
+    });
+
+  program
+    .command('failures')
+    .description('tasks whose attempts failed recently, most failures first')
+    .option('--since <duration>', 'how far back to look (e.g. 24h, 7d)', '24h')
+    .option('-n, --limit <n>', 'how many tasks to show', '20')
+    .action(async (opts: { since: string; limit: string }) => {
+      const o = output();
+      const { parseDuration } = await import('../../model/duration.js');
+      const seconds = parseDuration(opts.since);
+      if (seconds === undefined) throw new DuckorchError('USAGE', `--since must be a duration such as 24h or 7d, got \`${opts.since}\``);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
+      const rows = await withProject('write', (p) => p.failures(new Date(Date.now() - seconds * 1000), limit));
+      if (o.json)
+        return printJson(
+          o,
+          rows.map((r) => ({ task: r.task, failures: r.failures, last_error: r.lastError, last_failed_at: r.lastFailedAt })),
+        );
+      if (rows.length === 0) return o.out(`No failed attempts in the last ${opts.since}.`);
+      o.out(
+        table([
+          ['TASK', 'FAILURES', 'LAST FAILED', 'LAST ERROR'].map((h) => pc.dim(h)),
+          ...rows.map((r) => [r.task, String(r.failures), formatTime(r.lastFailedAt), (r.lastError ?? '').split('\n')[0]!]),
+        ]),
+      );
+    });
 
   program
     .command('status')

@@ -44,6 +44,7 @@ import {
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
+  type TaskFailures,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { inTransaction, insertRows, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
@@ -641,7 +642,7 @@ export class DuckDbLedger implements Ledger {
     return cancelled;
   }
 
-  async retryRun(runId: string, now: Date): Promise<number> {
+  async retryRun(runId: string, now: Date, snapshotId: string): Promise<number> {
     await this.flush();
     const active = await this.loadActive();
     if (!active.runs.has(runId)) {
@@ -659,6 +660,8 @@ export class DuckDbLedger implements Ledger {
       n++;
     }
     run.record.finishedAt = null;
+    run.record.snapshotId = snapshotId;
+    await this.conn.run('UPDATE __orch__.pipeline_runs SET snapshot_id = $2 WHERE pipeline_run_id = $1', [runId, snapshotId]);
     for (const job of jobs) this.refreshReadiness(job, now);
     this.touchRun(runId);
     await this.flush();
@@ -697,6 +700,37 @@ export class DuckDbLedger implements Ledger {
       await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [id])
     ).getRowObjectsJS()[0];
     return row ? fromRunRow(row) : undefined;
+  }
+
+  async findRuns(prefix: string, limit: number): Promise<RunRecord[]> {
+    await this.flush();
+    return (
+      await this.conn.runAndReadAll(
+        'SELECT * FROM __orch__.pipeline_runs WHERE starts_with(pipeline_run_id, $1) ORDER BY created_at DESC LIMIT $2',
+        [prefix.toLowerCase(), limit],
+      )
+    )
+      .getRowObjectsJS()
+      .map(fromRunRow);
+  }
+
+  async failures(since: Date, limit: number): Promise<TaskFailures[]> {
+    await this.flush();
+    return (
+      await this.conn.runAndReadAll(
+        `SELECT task_name, count(*) AS failures, arg_max(error_message, attempt_seq) AS last_error, max(finished_at) AS last_at
+         FROM __orch__.attempts WHERE outcome = 'failed' AND finished_at >= $1::TIMESTAMP
+         GROUP BY task_name ORDER BY failures DESC, last_at DESC LIMIT $2`,
+        [since.toISOString(), limit],
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        task: String(r.task_name),
+        failures: Number(r.failures),
+        lastError: (r.last_error as string | null) ?? null,
+        lastFailedAt: toDate(r.last_at)!,
+      }));
   }
 
   async listRuns(limit: number): Promise<RunRecord[]> {
