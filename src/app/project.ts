@@ -31,6 +31,7 @@ import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
 import { registryChange } from './registry-change.js';
 import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
+import { loadTaskModuleFiles } from './task-modules.js';
 
 export interface ProjectOptions {
   config: Config;
@@ -125,7 +126,7 @@ export class Project {
    * keep their definitions without being analysed again.
    */
   async register(dir: string): Promise<RegisterResult> {
-    const { files, realPaths, warnings } = await discoverTaskFiles(dir);
+    const { files, realPaths, modules, warnings } = await discoverTaskFiles(dir);
     const root = fs.realpathSync(dir);
     const previous = await this.store.loadRegistry();
     const reusable = new Map(
@@ -140,8 +141,10 @@ export class Project {
     } finally {
       done();
     }
+    // TypeScript/JavaScript task modules beside the .sql files: evaluated, never reused from the registry.
+    const loadedModules = await loadTaskModuleFiles(modules, new Map(previous.map((t) => [t.definition.name, t.definition])));
     for (const f of loaded) warnings.push(...f.warnings);
-    warnings.push(...this.schemaCatalogClash(loaded));
+    warnings.push(...this.schemaCatalogClash([...loaded, ...loadedModules]));
 
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept: RegisteredTask[] = [];
@@ -150,9 +153,12 @@ export class Project {
       if (t.sourceRoot !== root && !isUnder(t.filePath)) kept.push(t);
       else replaced.set(t.definition.name, t);
     }
-    const fresh = loaded.flatMap((f, i) => (f.task ? [{ ...f, task: f.task, realPath: realPaths[i]! }] : []));
+    const fresh = [
+      ...loaded.flatMap((f, i) => (f.task ? [{ ...f, task: f.task, realPath: realPaths[i]! }] : [])),
+      ...loadedModules.flatMap((f) => (f.task ? [{ ...f, task: f.task }] : [])),
+    ];
     const { definitions, graph, errors } = assembleProject([...kept.map((t) => t.definition), ...fresh.map((f) => f.task)]);
-    errors.unshift(...loaded.flatMap((f) => f.errors));
+    errors.unshift(...loaded.flatMap((f) => f.errors), ...loadedModules.flatMap((f) => f.errors));
     if (errors.length > 0) throw new DuckorchErrors(errors);
 
     const now = this.options.clock();
@@ -180,7 +186,7 @@ export class Project {
     const removed = [...replaced.values()].filter((t) => !freshNames.has(t.definition.name));
     return {
       root: displayPath(root),
-      files: files.length,
+      files: files.length + modules.length,
       tasks: all.slice(kept.length).map((t, i) => {
         const before = replaced.get(t.definition.name);
         const same = before && (fresh[i]!.reused || JSON.stringify(before.definition) === JSON.stringify(t.definition));
