@@ -30,7 +30,7 @@ import type { PipelineRunRecord, RegisteredTask, RegistrySnapshot, Store, TaskRu
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
 import { registryChange } from './registry-change.js';
-import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
+import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, isTaskModuleFile, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
 import { loadTaskModuleFiles } from './task-modules.js';
 
 export interface ProjectOptions {
@@ -472,15 +472,18 @@ export interface Validation {
 /** Parses and analyses task files and folders without any project database: what `validate` does. */
 export async function validatePaths(paths: readonly string[]): Promise<Validation> {
   const files: string[] = [];
+  const modules: Array<{ path: string; realPath: string }> = [];
   const warnings: DuckorchError[] = [];
   let project = false;
   for (const p of paths) {
     if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) {
       const found = await discoverTaskFiles(p);
       files.push(...found.files);
+      modules.push(...found.modules);
       warnings.push(...found.warnings);
       project = true;
-    } else files.push(p);
+    } else if (isTaskModuleFile(p) && fs.existsSync(p)) modules.push({ path: p, realPath: fs.realpathSync(p) });
+    else files.push(p);
   }
   const parser = await DuckDbSqlParser.inMemory();
   let loaded: LoadedTaskFile[];
@@ -489,6 +492,8 @@ export async function validatePaths(paths: readonly string[]): Promise<Validatio
   } finally {
     parser.close();
   }
+  // One entry per task of each module (a module's errors in one entry of their own).
+  loaded.push(...(await loadTaskModuleFiles(modules)));
   const errors = project ? assembleProject(loaded.flatMap((f) => (f.task ? [f.task] : []))).errors : [];
   return { files: loaded, errors, warnings, project };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { validatePaths } from '../../src/app/project.js';
 import { DuckorchErrors } from '../../src/errors.js';
 import { DUCKDB_TEST_TIMEOUT, tempProject, withProject } from '../helpers.js';
 
@@ -91,5 +92,22 @@ describe('register with task modules', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       expect(rendered[2]).toMatch(/syntax\.mjs:1:\d+: task module .*syntax\.mjs has a syntax error/);
       expect((await project.registry()).tasks).toEqual([]);
     });
+  });
+
+  it('validates modules, in a folder or named directly', async () => {
+    const p = tempProject();
+    p.write('tasks/raw.sql', 'CREATE OR REPLACE TABLE raw.events AS SELECT 1 AS id;');
+    const scores = p.write('tasks/scores.ts', SCORES);
+    const broken = p.write('tasks/broken.mts', 'export const = 1;\n');
+    const folder = await validatePaths([p.tasks]);
+    expect(folder.files.map((f) => [f.task?.name ?? null, f.errors.map((e) => e.code)])).toEqual([
+      ['raw', []],
+      [null, ['MODULE_LOAD']],
+      ['ping', []],
+      ['scores', []],
+    ]);
+    const one = await validatePaths([scores]);
+    expect(one.files.map((f) => f.task?.kind)).toEqual(['function', 'function']);
+    expect((await validatePaths([broken])).files[0]!.errors[0]!.location?.line).toBe(1);
   });
 });
