@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'DUPLICATE_TASK'
   | 'DUPLICATE_OUTPUT'
   | 'DAG_CYCLE'
+  | 'DAG_DEFINITION'
+  | 'MODULE_LOAD'
   | 'UNKNOWN_NAME'
   | 'SELECTOR'
   | 'CONFIG'

@@ -8,3 +8,15 @@ export type { ErrorCode, SourceLocation } from './errors.js';
 export type { TaskDefinition } from './model/taskfile/task.js';
 export { taskToJson } from './model/taskfile/task-json.js';
 export type { Store } from './store/store.js';
+export { Dag, asset } from './lib/index.js';
+export type {
+  Asset,
+  AssetContext,
+  AssetFunction,
+  AssetOptions,
+  DagTaskFunction,
+  DagTaskOptions,
+  JsonValue,
+  TaskContext,
+  TaskResult,
+} from './lib/index.js';

@@ -32,7 +32,8 @@ import type { AttemptRecord, JobRecord, JsonValue, RunRecord, Snapshot, Snapshot
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
 import { registryChange } from './registry-change.js';
-import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
+import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, isTaskModuleFile, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
+import { loadTaskModuleFiles } from './task-modules.js';
 
 export interface ProjectOptions {
   config: Config;
@@ -159,7 +160,7 @@ export class Project {
    * keep their definitions without being analysed again.
    */
   async register(dir: string): Promise<RegisterResult> {
-    const { files, realPaths, warnings } = await discoverTaskFiles(dir);
+    const { files, realPaths, modules, warnings } = await discoverTaskFiles(dir);
     const root = fs.realpathSync(dir);
     const previous = await this.store.loadRegistry();
     const reusable = new Map(
@@ -174,8 +175,10 @@ export class Project {
     } finally {
       done();
     }
+    // TypeScript/JavaScript task modules beside the .sql files: evaluated, never reused from the registry.
+    const loadedModules = await loadTaskModuleFiles(modules, new Map(previous.map((t) => [t.definition.name, t.definition])));
     for (const f of loaded) warnings.push(...f.warnings);
-    warnings.push(...this.schemaCatalogClash(loaded));
+    warnings.push(...this.schemaCatalogClash([...loaded, ...loadedModules]));
 
     const isUnder = (p: string) => p === root || p.startsWith(root + path.sep);
     const kept: RegisteredTask[] = [];
@@ -184,9 +187,12 @@ export class Project {
       if (t.sourceRoot !== root && !isUnder(t.filePath)) kept.push(t);
       else replaced.set(t.definition.name, t);
     }
-    const fresh = loaded.flatMap((f, i) => (f.task ? [{ ...f, task: f.task, realPath: realPaths[i]! }] : []));
+    const fresh = [
+      ...loaded.flatMap((f, i) => (f.task ? [{ ...f, task: f.task, realPath: realPaths[i]! }] : [])),
+      ...loadedModules.flatMap((f) => (f.task ? [{ ...f, task: f.task }] : [])),
+    ];
     const { definitions, graph, errors } = assembleProject([...kept.map((t) => t.definition), ...fresh.map((f) => f.task)]);
-    errors.unshift(...loaded.flatMap((f) => f.errors));
+    errors.unshift(...loaded.flatMap((f) => f.errors), ...loadedModules.flatMap((f) => f.errors));
     if (errors.length > 0) throw new DuckorchErrors(errors);
 
     const now = this.options.clock();
@@ -214,7 +220,7 @@ export class Project {
     const removed = [...replaced.values()].filter((t) => !freshNames.has(t.definition.name));
     return {
       root: displayPath(root),
-      files: files.length,
+      files: files.length + modules.length,
       tasks: all.slice(kept.length).map((t, i) => {
         const before = replaced.get(t.definition.name);
         const same = before && (fresh[i]!.reused || JSON.stringify(before.definition) === JSON.stringify(t.definition));
@@ -621,15 +627,18 @@ export interface Validation {
 /** Parses and analyses task files and folders without any project database: what `validate` does. */
 export async function validatePaths(paths: readonly string[]): Promise<Validation> {
   const files: string[] = [];
+  const modules: Array<{ path: string; realPath: string }> = [];
   const warnings: DuckorchError[] = [];
   let project = false;
   for (const p of paths) {
     if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) {
       const found = await discoverTaskFiles(p);
       files.push(...found.files);
+      modules.push(...found.modules);
       warnings.push(...found.warnings);
       project = true;
-    } else files.push(p);
+    } else if (isTaskModuleFile(p) && fs.existsSync(p)) modules.push({ path: p, realPath: fs.realpathSync(p) });
+    else files.push(p);
   }
   const parser = await DuckDbSqlParser.inMemory();
   let loaded: LoadedTaskFile[];
@@ -638,6 +647,8 @@ export async function validatePaths(paths: readonly string[]): Promise<Validatio
   } finally {
     parser.close();
   }
+  // One entry per task of each module (a module's errors in one entry of their own).
+  loaded.push(...(await loadTaskModuleFiles(modules)));
   const errors = project ? assembleProject(loaded.flatMap((f) => (f.task ? [f.task] : []))).errors : [];
   return { files: loaded, errors, warnings, project };
 }

@@ -61,6 +61,17 @@ export function contentHash(text: string): string {
   return `${ANALYSIS_VERSION}:${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
 }
 
+/** Extensions of TypeScript/JavaScript task modules (loaded by `task-modules.ts`), in the order `--dag` tries them. */
+export const TASK_MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs'] as const;
+
+/** Whether `register` treats a file as a task module: not declarations, tests or specs. */
+export function isTaskModuleFile(name: string): boolean {
+  const lower = name.toLowerCase();
+  if (!TASK_MODULE_EXTENSIONS.some((ext) => lower.endsWith(ext))) return false;
+  if (/\.d\.[mc]?ts$/.test(lower)) return false;
+  return !/\.(test|spec)\./.test(lower);
+}
+
 export function displayPath(absolute: string, cwd = process.cwd()): string {
   const rel = path.relative(cwd, absolute);
   return (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? absolute : rel).split(path.sep).join('/');
@@ -69,14 +80,21 @@ export function displayPath(absolute: string, cwd = process.cwd()): string {
 /**
  * Lists `*.sql` files under `root`, sorted; symlinks are followed only while they stay inside
  * `root`. `realPaths` holds each file's path with symlinks resolved (what registration stores).
+ * `modules` are the TypeScript/JavaScript task modules beside them (not `*.d.ts`, `*.test.*`,
+ * `*.spec.*`, nor anything in `node_modules`).
  */
-export async function discoverTaskFiles(root: string): Promise<{ files: string[]; realPaths: string[]; warnings: DuckorchError[] }> {
+export async function discoverTaskFiles(root: string): Promise<{
+  files: string[];
+  realPaths: string[];
+  modules: Array<{ path: string; realPath: string }>;
+  warnings: DuckorchError[];
+}> {
   let realRoot: string;
   try {
     realRoot = await fs.realpath(root);
   } catch {
     throw new DuckorchError('FILE_NOT_FOUND', `task folder ${root} does not exist`, {
-      hint: 'pass the folder that holds your .sql task files',
+      hint: 'pass the folder that holds your .sql task files and task modules',
     });
   }
   const stat = await fs.stat(realRoot);
@@ -87,6 +105,7 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
   }
   const files: string[] = [];
   const realPaths: string[] = [];
+  const modules: Array<{ path: string; realPath: string }> = [];
   const warnings: DuckorchError[] = [];
   const visited = new Set<string>();
   const walk = async (dir: string, shown: string): Promise<void> => {
@@ -122,11 +141,11 @@ export async function discoverTaskFiles(root: string): Promise<{ files: string[]
       else if (isFile && entry.name.toLowerCase().endsWith('.sql')) {
         files.push(shownPath);
         realPaths.push(realPath);
-      }
+      } else if (isFile && isTaskModuleFile(entry.name)) modules.push({ path: shownPath, realPath });
     }
   };
   await walk(root, root);
-  return { files, realPaths, warnings };
+  return { files, realPaths, modules, warnings };
 }
 
 interface ReadFile {

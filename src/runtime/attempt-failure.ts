@@ -1,5 +1,10 @@
-/** Why one attempt of a task failed, and whether trying again could help. */
-export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'conflict' | 'cancelled' | 'definition';
+/**
+ * Why one attempt of a task failed, and whether trying again could help.
+ *
+ * `function`: a function task threw (retryable, like a SQL error); `result`: it returned
+ * something that is not JSON (deterministic, so not retried).
+ */
+export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'conflict' | 'cancelled' | 'definition' | 'function' | 'result';
 
 export class AttemptFailure extends Error {
   constructor(
@@ -10,8 +15,8 @@ export class AttemptFailure extends Error {
     super(message);
   }
 
-  /** A failed assertion or a mistake in the task file is deterministic: retrying would only repeat it. */
+  /** A failed assertion, a mistake in the task file or a result that is not JSON is deterministic: retrying would only repeat it. */
   get retryable(): boolean {
-    return this.kind !== 'test' && this.kind !== 'cancelled' && this.kind !== 'definition';
+    return this.kind !== 'test' && this.kind !== 'cancelled' && this.kind !== 'definition' && this.kind !== 'result';
   }
 }

@@ -36,7 +36,9 @@ describe('startup', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it.each([['--help'], ['--version'], ['run', '--help'], ['sql', '--help']])('`%s` loads only the parser', async (...args) => {
     const loaded = await importsOf(args);
     expect(loaded.some((url) => url.endsWith('/commander/esm.mjs'))).toBe(true);
-    const heavy = loaded.filter((url) => /@duckdb|\/zod\/|smol-toml|cli-progress|\/dist\/(app|config|runtime|sql|store)\//.test(url));
+    const heavy = loaded.filter((url) =>
+      /@duckdb|\/zod\/|\/jiti\/|smol-toml|cli-progress|\/dist\/(app|config|runtime|sql|store)\//.test(url),
+    );
     expect(heavy).toEqual([]);
   });
 
