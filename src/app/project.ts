@@ -19,7 +19,7 @@ import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
 import { splitHeaderBlock } from '../model/taskfile/header-block.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import type { RunEvent } from '../runtime/worker.js';
+import type { FunctionRunner, RunEvent } from '../runtime/worker.js';
 import { runTests, type TestOutcome } from '../runtime/test-runner.js';
 import { definitionHash, snapshotId } from '../model/jobs/snapshot.js';
 import { SqlAnalyzer } from '../sql/analyzer.js';
@@ -28,7 +28,16 @@ import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
 import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import type { RegisteredTask, RegistrySnapshot, Store } from '../store/store.js';
 import type { JobState } from '../model/jobs/job-state.js';
-import type { AttemptRecord, JobRecord, JsonValue, RunRecord, Snapshot, SnapshotTask, TaskFailures } from '../store/ledger.js';
+import {
+  DEFAULT_PARTITION,
+  type AttemptRecord,
+  type JobRecord,
+  type JsonValue,
+  type RunRecord,
+  type Snapshot,
+  type SnapshotTask,
+  type TaskFailures,
+} from '../store/ledger.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
 import { registryChange } from './registry-change.js';
@@ -465,7 +474,44 @@ export class Project {
   }
 
   private workerBase(concurrency: number, options: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; fullRefresh?: boolean }) {
+    const functions: FunctionRunner = async ({ job, task, inputs, timeoutMs, signal, log, commit }) => {
+      const [{ resolveTaskFunction }, { runFunctionAttempt }, { AttemptFailure }] = await Promise.all([
+        import('./task-modules.js'),
+        import('../runtime/function-task.js'),
+        import('../runtime/attempt-failure.js'),
+      ]);
+      let fn;
+      try {
+        fn = await resolveTaskFunction(task);
+      } catch (err) {
+        // The module changed or went away since the run was planned: retrying will not bring it back.
+        throw new AttemptFailure('definition', err instanceof Error ? err.message : String(err), {});
+      }
+      let committed = false;
+      const { result } = await runFunctionAttempt({
+        task,
+        fn,
+        inputs,
+        context: {
+          runId: job.runId,
+          jobId: job.id,
+          attempt: job.attempts,
+          partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
+          runInputs: job.runInputs,
+        },
+        instance: this.instance,
+        timeoutMs,
+        signal,
+        log,
+        commit: async (outcome, tx) => {
+          await commit(outcome.result, tx);
+          committed = true;
+        },
+      });
+      return { result, committed };
+    };
     return {
+      functions,
       ledger: this.store.ledger,
       instance: this.instance,
       concurrency,
@@ -603,7 +649,8 @@ function staleFiles(tasks: readonly RegisteredTask[]): string[] {
       out.push(`${t.definition.file} no longer exists; running the registered version of task ${t.definition.name}`);
       continue;
     }
-    if (codeVersion(splitHeaderBlock(text.replace(/^\uFEFF/, '')).body) !== t.definition.codeVersion) {
+    // A TypeScript module is loaded afresh when its task runs; only SQL runs the registered text.
+    if (t.definition.kind === 'sql' && codeVersion(splitHeaderBlock(text.replace(/^\uFEFF/, '')).body) !== t.definition.codeVersion) {
       out.push(`${t.definition.file} changed since it was registered; run \`duck-orch register\` to use the new SQL`);
     }
   }

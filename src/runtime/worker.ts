@@ -22,7 +22,9 @@ export type RunEvent =
   /** The job ran and ended: succeeded, dead or cancelled. */
   | { type: 'finish'; task: string; job: JobRecord }
   /** The job ended without running: skipped, blocked or cancelled. */
-  | { type: 'skip'; task: string; job: JobRecord };
+  | { type: 'skip'; task: string; job: JobRecord }
+  /** A TypeScript task's `ctx.log`. */
+  | { type: 'log'; task: string; message: string };
 
 /** Runs one attempt of a function task; the TypeScript task runtime provides it. */
 export type FunctionRunner = (options: {
@@ -31,6 +33,7 @@ export type FunctionRunner = (options: {
   inputs: JsonValue;
   timeoutMs: number | null;
   signal: AbortSignal;
+  log: (message: string) => void;
   commit: (result: JsonValue, tx: DataTransaction) => Promise<void>;
 }) => Promise<{ result: JsonValue; committed: boolean }>;
 
@@ -261,6 +264,7 @@ async function runFunction(o: WorkerOptions, job: ClaimedJob, task: TaskDefiniti
     inputs,
     timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
     signal,
+    log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
     commit: async (value, tx) => {
       committedAt = o.clock();
       await o.ledger.complete(

@@ -8,10 +8,11 @@
  * *job* is one (run, task, partition) unit; an *attempt* is one try of a job by one worker.
  */
 import type { JobState, RunState } from '../model/jobs/job-state.js';
+import type { JsonValue } from '../model/json.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { DataTransaction } from './store.js';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type { JsonValue };
 
 /** The partition key of an unpartitioned task (what `__orch__.runs` has always shown). */
 export const DEFAULT_PARTITION = '__default__';

@@ -9,7 +9,7 @@ import pc from 'picocolors';
 // so each action imports its implementation when it runs. Type-only imports cost nothing.
 import type { Project, RunResult, Selection } from '../../app/project.js';
 import type { RunEvent } from '../../runtime/worker.js';
-import type { JsonValue } from '../../store/ledger.js';
+import type { JobRecord, JsonValue } from '../../store/ledger.js';
 import type { Config, LoadConfigOptions } from '../../config/config.js';
 import { DuckorchError } from '../../errors.js';
 import { GRAPH_MODES, type GraphMode } from '../../model/graph/mermaid.js';
@@ -86,13 +86,20 @@ function printRunResult(o: Output, { run, jobs, warnings }: RunResult): void {
           j.task,
           colourStatus(j.state),
           formatMs(durationMs(j)),
-          j.state === 'succeeded' ? `${j.rows ?? 0} rows${j.attempts > 1 ? `, ${j.attempts} attempts` : ''}` : pc.dim(j.error ?? ''),
+          j.state === 'succeeded' ? `${outputOf(j)}${j.attempts > 1 ? `, ${j.attempts} attempts` : ''}` : pc.dim(j.error ?? ''),
         ]),
       ),
     );
     o.out(`\nRun ${run.id.slice(0, 8)} ${colourStatus(run.state)}: ${describeCounts(run.counts)} in ${formatMs(durationMs(run))}`);
   }
   if (run && run.state !== 'succeeded') throw new ExitCode(run.state === 'cancelled' ? 130 : 1);
+}
+
+/** What a succeeded job made: rows for SQL, the (abbreviated) JSON result of a TypeScript task. */
+function outputOf(j: JobRecord): string {
+  if (j.rows !== null || j.result === null) return `${j.rows ?? 0} rows`;
+  const text = JSON.stringify(j.result);
+  return `result ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
 }
 
 function parseJsonOption(flag: string, text: string): JsonValue {

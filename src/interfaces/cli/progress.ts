@@ -69,6 +69,8 @@ export function formatRunEvent(event: RunEvent, at: Date): string {
     }
     case 'skip':
       return `${head('skip')} ${event.job.state}: ${firstLine(event.job.error)}`;
+    case 'log':
+      return `${head('log')}: ${event.message}`;
   }
 }
 
@@ -117,6 +119,8 @@ function progressBar(): RunProgress {
         case 'retry':
           retrying.add(event.task);
           bar.update(payload());
+          break;
+        case 'log':
           break;
         case 'finish':
         case 'skip':
