@@ -71,6 +71,8 @@ interface Settled {
 
 interface ActiveRun {
   record: RunRecord;
+  /** Downstream job ids by upstream task name. */
+  downstream: Map<string, string[]>;
   /** Job ids by `task\0partition`. */
   byTask: Map<string, string>;
   jobs: Set<string>;
@@ -410,7 +412,7 @@ export class DuckDbLedger implements Ledger {
   // ---------------------------------------------------------------- runs and jobs
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
-    const active = await this.loadActive();
+    const active = await this.loadActive(now);
     const jobs: JobRecord[] = run.jobs.map((j) => ({
       id: randomUUID(),
       runId: run.id,
@@ -465,19 +467,12 @@ export class DuckDbLedger implements Ledger {
       );
       await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, jobRow);
     });
-    const ar: ActiveRun = { record, byTask: new Map(), jobs: new Set() };
-    active.runs.set(run.id, ar);
-    for (const j of jobs) {
-      ar.byTask.set(key(j.task, j.partitionKey), j.id);
-      ar.jobs.add(j.id);
-      active.jobs.set(j.id, j);
-    }
-    for (const j of jobs) this.refreshReadiness(j, now);
+    this.adopt(record, jobs, now);
     return { ...record, counts: { ...record.counts } };
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
-    const active = await this.loadActive();
+    const active = await this.loadActive(o.now);
     const claimed: ClaimedJob[] = [];
     for (const job of active.ready.values()) {
       if (claimed.length >= o.limit) break;
@@ -487,7 +482,7 @@ export class DuckDbLedger implements Ledger {
       active.ready.delete(job.id);
       const run = active.runs.get(job.runId)!;
       if (run.record.startedAt === null) run.record.startedAt = o.now;
-      this.touchRun(run.record.id);
+      this.touchRun(run.record.id, o.now);
       claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs });
     }
     return claimed;
@@ -544,7 +539,7 @@ export class DuckDbLedger implements Ledger {
     } else {
       this.bufferedAttempts.push(attempt);
     }
-    Object.assign(job, next);
+    this.assign(job, next);
     this.dirtyJobs.set(job.id, job);
     this.settle(job, outcome.assets, now);
   }
@@ -625,7 +620,7 @@ export class DuckDbLedger implements Ledger {
   }
 
   async cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]> {
-    const active = await this.loadActive();
+    const active = await this.loadActive(now);
     const run = active.runs.get(runId);
     if (!run) return [];
     const cancelled: JobRecord[] = [];
@@ -637,19 +632,19 @@ export class DuckDbLedger implements Ledger {
       this.settle(job, [], now, false);
       cancelled.push({ ...job });
     }
-    this.touchRun(runId);
+    this.touchRun(runId, now);
     await this.flush();
     return cancelled;
   }
 
   async retryRun(runId: string, now: Date, snapshotId: string): Promise<number> {
     await this.flush();
-    const active = await this.loadActive();
+    const active = await this.loadActive(now);
     if (!active.runs.has(runId)) {
       const record = await this.getRun(runId);
       if (!record) return 0;
       const rows = (await this.conn.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
-      this.adopt(record, rows.map(fromJobRow));
+      this.adopt(record, rows.map(fromJobRow), now);
     }
     const run = active.runs.get(runId)!;
     const jobs = [...run.jobs].map((id) => active.jobs.get(id)!);
@@ -663,7 +658,7 @@ export class DuckDbLedger implements Ledger {
     run.record.snapshotId = snapshotId;
     await this.conn.run('UPDATE __orch__.pipeline_runs SET snapshot_id = $2 WHERE pipeline_run_id = $1', [runId, snapshotId]);
     for (const job of jobs) this.refreshReadiness(job, now);
-    this.touchRun(runId);
+    this.touchRun(runId, now);
     await this.flush();
     return n;
   }
@@ -969,7 +964,7 @@ export class DuckDbLedger implements Ledger {
 
   // ---------------------------------------------------------------- in-memory state
 
-  private async loadActive(): Promise<NonNullable<DuckDbLedger['active']>> {
+  private async loadActive(now: Date): Promise<NonNullable<DuckDbLedger['active']>> {
     if (this.active) return this.active;
     this.active = { runs: new Map(), jobs: new Map(), ready: new Map() };
     const runs = (
@@ -983,22 +978,24 @@ export class DuckDbLedger implements Ledger {
       ).getRowObjectsJS();
       const byRun = new Map<string, JobRecord[]>();
       for (const j of rows.map(fromJobRow)) byRun.set(j.runId, [...(byRun.get(j.runId) ?? []), j]);
-      for (const r of runs.map(fromRunRow)) this.adopt(r, byRun.get(r.id) ?? []);
+      for (const r of runs.map(fromRunRow)) this.adopt(r, byRun.get(r.id) ?? [], now);
     }
     return this.active;
   }
 
   /** Takes a run and its jobs into memory and works out which jobs are ready. */
-  private adopt(record: RunRecord, jobs: readonly JobRecord[]): void {
+  private adopt(record: RunRecord, jobs: readonly JobRecord[], now: Date): void {
     const active = this.active!;
-    const run: ActiveRun = { record, byTask: new Map(), jobs: new Set() };
+    const run: ActiveRun = { record, byTask: new Map(), jobs: new Set(), downstream: new Map() };
     active.runs.set(record.id, run);
+    record.counts = {};
     for (const j of jobs) {
       run.byTask.set(key(j.task, j.partitionKey), j.id);
       run.jobs.add(j.id);
+      for (const u of j.upstream) run.downstream.set(u, [...(run.downstream.get(u) ?? []), j.id]);
+      record.counts[j.state] = (record.counts[j.state] ?? 0) + 1;
       active.jobs.set(j.id, j);
     }
-    const now = new Date();
     for (const j of jobs) if (j.state === 'pending' || j.state === 'failed') this.refreshReadiness(j, now);
   }
 
@@ -1022,7 +1019,19 @@ export class DuckDbLedger implements Ledger {
 
   private downstreamJobs(job: JobRecord): JobRecord[] {
     const run = this.active!.runs.get(job.runId)!;
-    return [...run.jobs].map((id) => this.active!.jobs.get(id)!).filter((d) => d.upstream.includes(job.task));
+    return (run.downstream.get(job.task) ?? []).map((id) => this.active!.jobs.get(id)!);
+  }
+
+  /** Changes a job's fields, keeping its run's counts per state current. */
+  private assign(job: JobRecord, patch: Partial<JobRecord>): void {
+    const from = job.state;
+    Object.assign(job, patch);
+    if (job.state === from) return;
+    const counts = this.active?.runs.get(job.runId)?.record.counts;
+    if (!counts) return;
+    counts[from] = (counts[from] ?? 1) - 1;
+    if (counts[from] === 0) delete counts[from];
+    counts[job.state] = (counts[job.state] ?? 0) + 1;
   }
 
   /** Puts a waiting job in the ready set, or blocks or cancels it, from its upstream jobs' states. */
@@ -1043,7 +1052,7 @@ export class DuckDbLedger implements Ledger {
         now,
       );
       this.cascade?.push(job);
-      this.touchRun(job.runId);
+      this.touchRun(job.runId, now);
       for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
     } else if (verdict === 'cancel') {
       const culprit = upstream.find((u) => u.state === 'cancelled')!;
@@ -1059,25 +1068,19 @@ export class DuckDbLedger implements Ledger {
   /** A job reached a state its downstream jobs react to; history records it at the next flush. */
   private settle(job: JobRecord, assets: readonly string[], now: Date, cascade = true): void {
     this.settled.push({ job: { ...job }, assets });
-    this.touchRun(job.runId);
+    this.touchRun(job.runId, now);
     if (!cascade && job.state !== 'cancelled') return;
     if (SATISFYING_STATES.has(job.state) || job.state === 'dead' || job.state === 'cancelled')
       for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
   }
 
-  private touchRun(runId: string): void {
+  private touchRun(runId: string, now: Date): void {
     const run = this.active?.runs.get(runId);
     if (!run) return;
-    const counts: Partial<Record<JobState, number>> = {};
-    for (const id of run.jobs) {
-      const s = this.active!.jobs.get(id)!.state;
-      counts[s] = (counts[s] ?? 0) + 1;
-    }
-    const state = runState(counts);
-    run.record.counts = counts;
+    const state = runState(run.record.counts);
     run.record.state = state;
     const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
-    run.record.finishedAt = done ? (run.record.finishedAt ?? new Date()) : null;
+    run.record.finishedAt = done ? (run.record.finishedAt ?? now) : null;
     this.dirtyRuns.add(runId);
     this.scheduleFlush();
   }
@@ -1109,7 +1112,7 @@ export class DuckDbLedger implements Ledger {
   }
 
   private apply(job: JobRecord, event: JobEvent, now: Date): void {
-    Object.assign(job, this.after(job, event, now));
+    this.assign(job, this.after(job, event, now));
     if (event.type === 'retry' || event.type === 'unblock') job.errorContext = null;
     this.dirtyJobs.set(job.id, job);
     this.scheduleFlush();
@@ -1146,11 +1149,11 @@ export class DuckDbLedger implements Ledger {
         [folded],
       )
     ).getRowObjectsJS();
-    const active = await this.loadActive();
+    const active = await this.loadActive(now);
     for (const a of unfolded) {
       const job = active.jobs.get(String(a.job_id));
       if (!job || job.state === 'succeeded') continue;
-      Object.assign(job, {
+      this.assign(job, {
         state: 'succeeded',
         attempts: Number(a.attempt),
         leaseOwner: null,
