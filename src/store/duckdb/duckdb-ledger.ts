@@ -1059,7 +1059,7 @@ export class DuckDbLedger implements Ledger {
       active.ready.delete(job.id);
       this.apply(job, { type: 'cancel', reason: `upstream task \`${culprit.task}\` was cancelled` }, now);
       this.cascade?.push(job);
-      this.settle(job, [], now, false);
+      this.settle(job, [], now);
     } else {
       active.ready.delete(job.id);
     }
@@ -1069,9 +1069,7 @@ export class DuckDbLedger implements Ledger {
   private settle(job: JobRecord, assets: readonly string[], now: Date, cascade = true): void {
     this.settled.push({ job: { ...job }, assets });
     this.touchRun(job.runId, now);
-    if (!cascade && job.state !== 'cancelled') return;
-    if (SATISFYING_STATES.has(job.state) || job.state === 'dead' || job.state === 'cancelled')
-      for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
+    if (cascade) for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
   }
 
   private touchRun(runId: string, now: Date): void {
@@ -1112,7 +1110,9 @@ export class DuckDbLedger implements Ledger {
   }
 
   private apply(job: JobRecord, event: JobEvent, now: Date): void {
+    const from = job.state;
     this.assign(job, this.after(job, event, now));
+    if (job.state !== from) this.touchRun(job.runId, now);
     if (event.type === 'retry' || event.type === 'unblock') job.errorContext = null;
     this.dirtyJobs.set(job.id, job);
     this.scheduleFlush();
@@ -1129,7 +1129,9 @@ export class DuckDbLedger implements Ledger {
       outcome: 'lost',
       assets: [],
     });
+    // At open the holder is known dead even before its lease runs out: expire it as of then, runnable now.
     this.apply(job, { type: 'expire' }, new Date(Math.max(now.getTime(), job.leaseExpiresAt?.getTime() ?? 0)));
+    job.runAt = now;
     this.refreshReadiness(job, now);
   }
 

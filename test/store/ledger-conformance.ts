@@ -1,0 +1,272 @@
+/**
+ * The ledger port's contract, one suite for every implementation: the embedded DuckDB ledger
+ * runs it now, the PostgreSQL ledger will run it unchanged. Time is injected: every call gets
+ * `now`, so retries and leases are tested without sleeping.
+ */
+import { describe, expect, it } from 'vitest';
+import { definitionHash, snapshotId } from '../../src/model/jobs/snapshot.js';
+import type { ClaimedJob, Ledger, NewJob, Snapshot } from '../../src/store/ledger.js';
+import { makeTask } from '../model/make-task.js';
+
+export interface LedgerHarness {
+  ledger: Ledger;
+  close(): Promise<void>;
+}
+
+const T0 = new Date('2026-03-01T10:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const LEASE = 60_000;
+
+function snapshotOf(names: readonly string[], upstream: Record<string, string[]> = {}): Snapshot {
+  const tasks = new Map(
+    names.map((name) => {
+      const definition = { ...makeTask(`-- @task name=${name}\nSELECT 1`), name };
+      return [name, { definition, hash: definitionHash(definition), upstream: upstream[name] ?? [] }] as const;
+    }),
+  );
+  return { id: snapshotId([...tasks].map(([name, t]) => ({ name, hash: t.hash, upstream: t.upstream }))), createdAt: T0, tasks };
+}
+
+let runCounter = 0;
+
+/** a → b → c, and d on its own. */
+async function enqueueChain(ledger: Ledger, options: { maxAttempts?: number; now?: Date } = {}) {
+  const snapshot = snapshotOf(['a', 'b', 'c', 'd'], { b: ['a'], c: ['b'] });
+  await ledger.saveSnapshot(snapshot);
+  const jobs: NewJob[] = [
+    { task: 'a', upstream: [], maxAttempts: options.maxAttempts ?? 1 },
+    { task: 'b', upstream: ['a'], maxAttempts: options.maxAttempts ?? 1 },
+    { task: 'c', upstream: ['b'], maxAttempts: options.maxAttempts ?? 1 },
+    { task: 'd', upstream: [], maxAttempts: options.maxAttempts ?? 1 },
+  ];
+  const id = `00000000-0000-4000-8000-${String(++runCounter).padStart(12, '0')}`;
+  return ledger.enqueueRun(
+    { id, snapshotId: snapshot.id, trigger: 'test', selector: null, inputs: { day: '2026-03-01' }, jobs },
+    options.now ?? T0,
+  );
+}
+
+const claimAll = (ledger: Ledger, now: Date, runId?: string, worker = 'w1') =>
+  ledger.claim({ worker, limit: 100, leaseMs: LEASE, now, ...(runId ? { runId } : {}) });
+const names = (jobs: readonly { task: string }[]) => jobs.map((j) => j.task).sort();
+const success = { rows: 1, result: null, watermark: null, codeVersion: 'v1', assets: [] as string[] };
+const failure = (error: string, retryable = true, retryDelayMs = 5_000) => ({
+  error,
+  errorContext: { kind: 'sql' },
+  retryable,
+  retryDelayMs,
+  assets: [] as string[],
+  codeVersion: 'v1',
+});
+const byTask = (jobs: ClaimedJob[], task: string) => jobs.find((j) => j.task === task)!;
+
+export function ledgerConformance(name: string, open: () => Promise<LedgerHarness>): void {
+  const withLedger = (title: string, fn: (ledger: Ledger) => Promise<void>) =>
+    it(title, async () => {
+      const h = await open();
+      try {
+        await fn(h.ledger);
+      } finally {
+        await h.close();
+      }
+    });
+
+  describe(`ledger conformance: ${name}`, () => {
+    withLedger('stores a snapshot once, by its content address, and loads all or some of its tasks', async (ledger) => {
+      const snapshot = snapshotOf(['a', 'b'], { b: ['a'] });
+      await ledger.saveSnapshot(snapshot);
+      await ledger.saveSnapshot(snapshot);
+      const loaded = await ledger.loadSnapshot(snapshot.id);
+      expect([...loaded!.tasks.keys()].sort()).toEqual(['a', 'b']);
+      expect(loaded!.tasks.get('b')!.upstream).toEqual(['a']);
+      expect(loaded!.tasks.get('a')!.definition).toEqual(snapshot.tasks.get('a')!.definition);
+      expect([...(await ledger.loadSnapshot(snapshot.id, ['b']))!.tasks.keys()]).toEqual(['b']);
+      expect(await ledger.loadSnapshot('sha256:nope')).toBeUndefined();
+    });
+
+    withLedger('enqueues a run whose root jobs are claimable and whose downstream jobs wait', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      expect(run).toMatchObject({ state: 'queued', counts: { pending: 4 }, tasks: ['a', 'b', 'c', 'd'], trigger: 'test' });
+      const claimed = await claimAll(ledger, T0);
+      expect(names(claimed)).toEqual(['a', 'd']);
+      expect(byTask(claimed, 'a')).toMatchObject({
+        state: 'processing',
+        attempts: 1,
+        leaseOwner: 'w1',
+        startedAt: T0,
+        runInputs: { day: '2026-03-01' },
+      });
+      expect(await claimAll(ledger, T0)).toEqual([]);
+      expect((await ledger.getRun(run.id))!.state).toBe('running');
+    });
+
+    withLedger('claims at most `limit` jobs, and only the given run’s when asked', async (ledger) => {
+      const first = await enqueueChain(ledger);
+      const second = await enqueueChain(ledger, { now: at(1) });
+      expect(await ledger.claim({ worker: 'w', limit: 1, leaseMs: LEASE, now: at(2) })).toHaveLength(1);
+      const mine = await claimAll(ledger, at(2), second.id);
+      expect(mine.every((j) => j.runId === second.id)).toBe(true);
+      expect(names(mine)).toEqual(['a', 'd']);
+      expect((await claimAll(ledger, at(2))).every((j) => j.runId === first.id)).toBe(true);
+    });
+
+    withLedger('a success makes the downstream job claimable; the run succeeds when every job has', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      let claimed = await claimAll(ledger, T0);
+      for (const j of claimed) await ledger.complete(j, 'w1', { ...success, result: { from: j.task } }, at(10));
+      claimed = await claimAll(ledger, at(11));
+      expect(names(claimed)).toEqual(['b']);
+      expect(await ledger.upstreamResults(claimed[0]!)).toEqual({ a: { from: 'a' } });
+      await ledger.complete(claimed[0]!, 'w1', success, at(20));
+      const c = await claimAll(ledger, at(21));
+      await ledger.complete(c[0]!, 'w1', success, at(30));
+      const done = (await ledger.getRun(run.id))!;
+      expect(done).toMatchObject({ state: 'succeeded', counts: { succeeded: 4 }, finishedAt: at(30), startedAt: T0 });
+      expect(await ledger.nextDue(run.id)).toBeUndefined();
+    });
+
+    withLedger('a failed attempt waits for its retry at run_at without being claimable, then runs again', async (ledger) => {
+      const run = await enqueueChain(ledger, { maxAttempts: 2 });
+      const a = byTask(await claimAll(ledger, T0), 'a');
+      const { job } = await ledger.fail(a, 'w1', failure('boom', true, 5_000), at(100));
+      expect(job).toMatchObject({ state: 'failed', attempts: 1, error: 'boom', runAt: at(5_100) });
+      expect(await claimAll(ledger, at(5_099), run.id)).toEqual([]);
+      expect(await ledger.nextDue(run.id)).toEqual(at(5_100));
+      const again = await claimAll(ledger, at(5_100), run.id);
+      expect(again.map((j) => [j.task, j.attempts])).toEqual([['a', 2]]);
+      await ledger.complete(again[0]!, 'w1', success, at(5_200));
+      // The error of the failed attempt is kept beside the success.
+      const attempts = await ledger.listAttempts([a.id]);
+      expect(attempts.map((x) => [x.attempt, x.outcome, x.error])).toEqual([
+        [1, 'failed', 'boom'],
+        [2, 'succeeded', null],
+      ]);
+      expect(attempts[0]).toMatchObject({ startedAt: T0, finishedAt: at(100), worker: 'w1' });
+    });
+
+    withLedger('out of attempts the job is dead and its downstream jobs are blocked; the run fails', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      const roots = await claimAll(ledger, T0);
+      const { job, downstream } = await ledger.fail(byTask(roots, 'a'), 'w1', failure('no table'), at(10));
+      expect(job.state).toBe('dead');
+      expect(downstream.map((d) => [d.task, d.state])).toEqual([
+        ['b', 'blocked'],
+        ['c', 'blocked'],
+      ]);
+      expect(downstream[0]!.error).toMatch(/upstream task `a`/);
+      expect(await claimAll(ledger, at(11))).toEqual([]);
+      await ledger.complete(byTask(roots, 'd'), 'w1', success, at(12));
+      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'failed', counts: { dead: 1, blocked: 2, succeeded: 1 } });
+    });
+
+    withLedger('a failure retrying cannot fix is dead at once, attempts left or not', async (ledger) => {
+      await enqueueChain(ledger, { maxAttempts: 5 });
+      const a = byTask(await claimAll(ledger, T0), 'a');
+      expect((await ledger.fail(a, 'w1', failure('test failed', false), at(1))).job).toMatchObject({ state: 'dead', attempts: 1 });
+    });
+
+    withLedger('retrying a run puts dead and blocked jobs back; what succeeded is not re-run', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      const first = await claimAll(ledger, T0);
+      await ledger.fail(byTask(first, 'a'), 'w1', failure('boom'), at(1));
+      await ledger.complete(byTask(first, 'd'), 'w1', success, at(2));
+      const snapshot = snapshotOf(['a', 'b', 'c', 'd'], { b: ['a'], c: ['b'] });
+      expect(await ledger.retryRun(run.id, at(10), snapshot.id)).toBe(3);
+      expect((await ledger.getRun(run.id))!.state).not.toBe('failed');
+      const again = await claimAll(ledger, at(11));
+      expect(again.map((j) => [j.task, j.attempts])).toEqual([['a', 1]]);
+      await ledger.complete(again[0]!, 'w1', success, at(12));
+      const b = await claimAll(ledger, at(13));
+      await ledger.complete(b[0]!, 'w1', success, at(14));
+      await ledger.complete((await claimAll(ledger, at(15)))[0]!, 'w1', success, at(16));
+      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'succeeded', counts: { succeeded: 4 } });
+    });
+
+    withLedger('a skipped job (task missing) lets its downstream jobs run', async (ledger) => {
+      await enqueueChain(ledger);
+      const a = byTask(await claimAll(ledger, T0), 'a');
+      await ledger.skip(a, 'w1', 'task `a` was removed', at(1));
+      const next = await claimAll(ledger, at(2));
+      expect(names(next)).toEqual(['b']);
+      expect(await ledger.upstreamResults(next[0]!)).toEqual({ a: null });
+    });
+
+    withLedger('cancelling a run cancels what has not finished, in flight or waiting; the lease holder learns it', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      const claimed = await claimAll(ledger, T0);
+      await ledger.complete(byTask(claimed, 'd'), 'w1', success, at(1));
+      const cancelled = await ledger.cancelRun(run.id, 'cancelled by the user', at(2));
+      expect(names(cancelled)).toEqual(['a', 'b', 'c']);
+      expect(cancelled.every((j) => j.state === 'cancelled' && j.error === 'cancelled by the user')).toBe(true);
+      expect(await ledger.heartbeat('w1', [byTask(claimed, 'a').id], LEASE, at(3))).toEqual([byTask(claimed, 'a').id]);
+      expect(await claimAll(ledger, at(4))).toEqual([]);
+      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'cancelled', counts: { cancelled: 3, succeeded: 1 } });
+    });
+
+    withLedger('a released job is claimable again and its attempt does not count', async (ledger) => {
+      await enqueueChain(ledger);
+      const a = byTask(await claimAll(ledger, T0), 'a');
+      await ledger.release('w1', [a.id], at(5));
+      const again = byTask(await claimAll(ledger, at(6), undefined, 'w2'), 'a');
+      expect(again).toMatchObject({ attempts: 1, leaseOwner: 'w2', startedAt: at(6) });
+      expect((await ledger.listAttempts([a.id])).map((x) => [x.outcome, x.worker, x.startedAt])).toEqual([['released', 'w1', T0]]);
+    });
+
+    withLedger('heartbeats extend the holder’s lease only; expired leases are reaped with their real start time', async (ledger) => {
+      await enqueueChain(ledger);
+      const claimed = await claimAll(ledger, T0);
+      const a = byTask(claimed, 'a');
+      expect(await ledger.heartbeat('w2', [a.id], LEASE, at(1))).toEqual([a.id]);
+      expect(await ledger.heartbeat('w1', [a.id], LEASE, at(30_000))).toEqual([]);
+      expect(await ledger.reapExpired(at(LEASE + 1))).toBe(1); // d's lease ran out; a's was extended
+      expect(await ledger.reapExpired(at(30_000 + LEASE))).toBe(1);
+      const lost = await ledger.listAttempts([a.id]);
+      expect(lost.map((x) => [x.outcome, x.startedAt])).toEqual([['lost', T0]]);
+      expect(names(await claimAll(ledger, at(30_000 + LEASE + 1), undefined, 'w3'))).toEqual(['a', 'd']);
+    });
+
+    withLedger('a job the worker does not hold cannot be completed or failed', async (ledger) => {
+      await enqueueChain(ledger);
+      const a = byTask(await claimAll(ledger, T0), 'a');
+      await expect(ledger.complete(a, 'w2', success, at(1))).rejects.toThrow(/not held by w2/);
+      await ledger.complete(a, 'w1', success, at(1));
+      await expect(ledger.fail(a, 'w1', failure('late'), at(2))).rejects.toThrow(/succeeded/);
+    });
+
+    withLedger('history: jobs, runs, queue depth, failures, the latest state per task and asset, and watermarks', async (ledger) => {
+      const run = await enqueueChain(ledger, { maxAttempts: 2 });
+      const claimed = await claimAll(ledger, T0);
+      await ledger.complete(
+        byTask(claimed, 'a'),
+        'w1',
+        { ...success, rows: 7, watermark: '2026-03-01 00:00:00', assets: ['raw.a', 'raw.a2'] },
+        at(1),
+      );
+      await ledger.fail(byTask(claimed, 'd'), 'w1', { ...failure('flaky'), assets: ['raw.d'] }, at(2));
+      expect(await ledger.queueDepth(run.id)).toEqual({ succeeded: 1, failed: 1, pending: 2 });
+      const all = await ledger.queueDepth();
+      expect(all.succeeded).toBeGreaterThanOrEqual(1);
+      expect(await ledger.lastWatermark('a')).toBe('2026-03-01 00:00:00');
+      expect(await ledger.lastWatermark('b')).toBeNull();
+      const tasks = await ledger.taskStates();
+      expect(tasks.find((t) => t.name === 'a')).toMatchObject({ status: 'succeeded', rows: 7, lastSuccessAt: at(1), runId: run.id });
+      const assets = await ledger.assetStates();
+      expect(assets.filter((s) => s.name.startsWith('raw.')).map((s) => [s.name, s.status, s.rows])).toEqual([
+        ['raw.a', 'succeeded', 7],
+        ['raw.a2', 'succeeded', null],
+      ]);
+      expect(await ledger.assetStates('raw.a2')).toHaveLength(1);
+      const d = byTask(await claimAll(ledger, at(5_002), run.id), 'd');
+      await ledger.fail(d, 'w1', { ...failure('flaky again'), assets: ['raw.d'] }, at(5_003));
+      expect((await ledger.assetStates('raw.d'))[0]).toMatchObject({ status: 'dead', lastSuccessAt: null });
+      const failures = await ledger.failures(T0, 10);
+      expect(failures.find((f) => f.task === 'd')).toMatchObject({ failures: 2, lastError: 'flaky again' });
+      const jobs = await ledger.listJobs({ runId: run.id, limit: 10 });
+      expect(jobs).toHaveLength(4);
+      expect(await ledger.listJobs({ runId: run.id, task: 'a', limit: 10 })).toHaveLength(1);
+      expect((await ledger.listJobs({ runId: run.id, states: ['dead'], limit: 10 })).map((j) => j.task)).toEqual(['d']);
+      expect((await ledger.findRuns(run.id.slice(0, 8), 5)).map((r) => r.id)).toContain(run.id);
+      expect((await ledger.listRuns(1))[0]!.id).toBe(run.id);
+    });
+  });
+}
