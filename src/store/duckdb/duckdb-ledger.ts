@@ -16,7 +16,6 @@ import { listValue, timestampValue, type DuckDBAppender, type DuckDBConnection }
 import { DuckorchError } from '../../errors.js';
 import {
   FINAL_STATES,
-  SATISFYING_STATES,
   readiness,
   runState,
   transition,
@@ -412,7 +411,7 @@ export class DuckDbLedger implements Ledger {
   // ---------------------------------------------------------------- runs and jobs
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
-    const active = await this.loadActive(now);
+    await this.loadActive(now);
     const jobs: JobRecord[] = run.jobs.map((j) => ({
       id: randomUUID(),
       runId: run.id,
