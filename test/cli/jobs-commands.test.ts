@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, startCli, tempProject, type TempProject } from '../helpers.js';
+
+function chain(p: TempProject): void {
+  p.write('tasks/a.sql', 'CREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
+  p.write('tasks/b.sql', 'CREATE OR REPLACE TABLE b AS SELECT x FROM a;');
+  p.write('tasks/c.sql', 'CREATE OR REPLACE TABLE c AS SELECT x FROM b;');
+}
+
+describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  it('enqueue creates runs without working them; worker --once works them; queue-depth counts jobs per state', async () => {
+    const p = tempProject();
+    chain(p);
+    await register(p);
+    const first = await runCli(['--db', p.db, 'enqueue', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(json<{ run: { state: string; tasks: number } }>(first).run).toMatchObject({ state: 'queued', tasks: 3 });
+    expect((await runCli(['--db', p.db, 'enqueue', '-s', 'a'])).stdout).toMatch(
+      /^Enqueued run [0-9a-f-]{36} \(1 task\); work it with: duck-orch worker$/m,
+    );
+    const depth = await runCli(['--db', p.db, 'queue-depth', '--json']);
+    expect(json(depth)).toMatchObject({ pending: 4, processing: 0, succeeded: 0 });
+    expect(await queryDb(p.db, 'SELECT count(*) FROM information_schema.tables WHERE table_name = $1'.replace('$1', "'a'"))).toEqual([
+      [0n],
+    ]);
+
+    const worker = await runCli(['--db', p.db, 'worker', '--once']);
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stderr).toMatch(/^worker \d+ started on .* \(until idle\)$/m);
+    expect(worker.stderr.match(/ finish a +succeeded/g)).toHaveLength(2);
+    expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ pending: 0, succeeded: 4 });
+    expect(await queryDb(p.db, 'SELECT x FROM c')).toEqual([[1]]);
+  });
+
+  it('retry-failed re-runs what failed and what it blocked, on the fixed definitions; what succeeded is not re-run', async () => {
+    const p = tempProject();
+    chain(p);
+    p.write('tasks/b.sql', 'CREATE OR REPLACE TABLE b AS SELECT x FROM a JOIN nosuch USING (x);');
+    await register(p);
+    const failed = await runCli(['--db', p.db, 'run', '--json']);
+    expect(failed.code).toBe(1);
+    const states = Object.fromEntries(json<{ jobs: Array<{ task: string; state: string }> }>(failed).jobs.map((j) => [j.task, j.state]));
+    expect(states).toEqual({ a: 'succeeded', b: 'dead', c: 'blocked' });
+    const failures = json<Array<{ task: string; failures: number; last_error: string }>>(
+      await runCli(['--db', p.db, 'failures', '--json']),
+    );
+    expect(failures).toEqual([expect.objectContaining({ task: 'b', failures: 1, last_error: expect.stringContaining('nosuch') })]);
+
+    p.write('tasks/b.sql', 'CREATE OR REPLACE TABLE b AS SELECT x + 1 AS x FROM a;');
+    await register(p);
+    const retried = await runCli(['--db', p.db, 'retry-failed', '--json']);
+    expect(retried.code, retried.stderr).toBe(0);
+    const out = json<{ run: { run_id: string; state: string }; jobs: Array<{ task: string; state: string }> }>(retried);
+    expect(out.run).toMatchObject({ run_id: json<{ run: { run_id: string } }>(failed).run.run_id, state: 'succeeded' });
+    expect(await queryDb(p.db, 'SELECT x FROM c')).toEqual([[2]]);
+    // `a` ran once; `b` twice (its failed attempt is kept beside the success).
+    expect(await queryDb(p.db, 'SELECT task_name, outcome FROM __orch__.attempts ORDER BY attempt_seq')).toEqual([
+      ['a', 'succeeded'],
+      ['b', 'failed'],
+      ['b', 'succeeded'],
+      ['c', 'succeeded'],
+    ]);
+    const nothing = await runCli(['--db', p.db, 'retry-failed']);
+    expect(nothing.code).toBe(0);
+    expect(nothing.stderr).toMatch(/nothing to retry in run [0-9a-f]{8}: every job succeeded/);
+  });
+
+  it('cancel takes a run id prefix; an unknown run is a clear error that lists recent runs', async () => {
+    const p = tempProject();
+    chain(p);
+    await register(p);
+    const id = json<{ run: { run_id: string } }>(await runCli(['--db', p.db, 'enqueue', '--json'])).run.run_id;
+    const unknown = await runCli(['--db', p.db, 'cancel', 'ffffffff']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('unknown run `ffffffff`');
+    expect(unknown.stderr).toContain(`recent runs: ${id.slice(0, 8)} (queued`);
+    const cancelled = await runCli(['--db', p.db, 'cancel', id.slice(0, 8)]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain(`Cancelled 3 jobs of run ${id.slice(0, 8)} (cancelled)`);
+    expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ pending: 0, cancelled: 3 });
+    const idle = await runCli(['--db', p.db, 'worker', '--once']);
+    expect(idle.stderr).not.toMatch(/ start /);
+  });
+
+  it('malformed --inputs is a usage error and creates no run', async () => {
+    const p = tempProject();
+    chain(p);
+    await register(p);
+    const r = await runCli(['--db', p.db, 'enqueue', '--inputs', '{day: 1}']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--inputs must be JSON: .*/);
+    expect(await queryDb(p.db, 'SELECT count(*) FROM __orch__.pipeline_runs')).toEqual([[0n]]);
+  });
+
+  it('SIGTERM stops a worker without a verdict: the job in flight goes back to the queue, nothing is marked failed', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/slow.ts',
+      `import { Dag } from 'duckorch';
+export const dag = new Dag('slow');
+dag.task({ name: 'nap' }, () => new Promise((resolve) => setTimeout(resolve, 600_000)));
+`,
+    );
+    await register(p);
+    await runCli(['--db', p.db, 'enqueue']);
+    const worker = startCli(['--db', p.db, 'worker', '--grace', '0']);
+    await worker.waitForStderr(/ start +nap \(attempt 1\)/);
+    worker.child.kill('SIGTERM');
+    const done = await worker.exited;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toMatch(/^worker \d+ stopped$/m);
+    expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ pending: 1, processing: 0, failed: 0, dead: 0 });
+    expect(await queryDb(p.db, 'SELECT outcome FROM __orch__.attempts')).toEqual([['released']]);
+    expect(await queryDb(p.db, 'SELECT attempts FROM __orch__.jobs')).toEqual([[0]]);
+  });
+});
