@@ -17,10 +17,10 @@ try {
   await project.close();
 }
 const closeMs = performance.now() - c0;
-const { pipelineRun, tasks } = result;
-if (pipelineRun?.status !== 'success') {
-  const bad = tasks.find((t) => t.status !== 'success');
-  throw new Error(`run ${pipelineRun?.status}: ${bad?.taskName}: ${bad?.errorMessage}`);
+const { run, jobs } = result;
+if (run?.state !== 'succeeded') {
+  const bad = jobs.find((j) => j.state !== 'succeeded');
+  throw new Error(`run ${run?.state}: ${bad?.task}: ${bad?.error}`);
 }
-const rows = tasks.reduce((n, t) => n + (t.rowsCount ?? 0), 0);
-process.stdout.write(JSON.stringify({ ms, closeMs, tasks: pipelineRun.taskCount, succeeded: pipelineRun.succeeded, rows }) + '\n');
+const rows = jobs.reduce((n, j) => n + (j.rows ?? 0), 0);
+process.stdout.write(JSON.stringify({ ms, closeMs, tasks: jobs.length, succeeded: run.counts.succeeded ?? 0, rows }) + '\n');

@@ -238,14 +238,14 @@ async function verifyRegistered(db, n, change) {
 async function verifyChainRun(db, n) {
   const [[status, taskCount, succeeded, successRuns, rows]] = await query(
     db,
-    `SELECT p.status, p.task_count, p.succeeded,
+    `SELECT p.state, p.task_count, CAST(p.job_counts_json::JSON ->> 'succeeded' AS INTEGER),
             (SELECT count(*) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id AND r.status = 'success'),
             (SELECT sum(rows_count) FROM __orch__.runs r WHERE r.pipeline_run_id = p.pipeline_run_id)
-     FROM __orch__.pipeline_runs p ORDER BY p.started_at DESC LIMIT 1`,
+     FROM __orch__.pipeline_runs p ORDER BY p.created_at DESC LIMIT 1`,
   );
   const [[tables]] = await query(db, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'chain'`);
   const problems = [];
-  if (status !== 'success') problems.push(`status ${status}`);
+  if (status !== 'succeeded') problems.push(`state ${status}`);
   if (Number(taskCount) !== n || Number(succeeded) !== n || Number(successRuns) !== n)
     problems.push(`${succeeded}/${taskCount} succeeded, ${successRuns} success records`);
   if (Number(rows) !== n * CHAIN_ROWS) problems.push(`${rows} rows, expected ${n * CHAIN_ROWS}`);
