@@ -23,7 +23,7 @@ describe('README', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('documents every command, and only commands that exist', async () => {
     // A heading may document several commands: "### `impact <table>` / `lineage <table>`".
     const headings = [...README.matchAll(/^### (`\w+.*)$/gm)].map((m) => m[1]!);
-    const documented = headings.flatMap((h) => [...h.matchAll(/(?:^|\/ )`(\w+)/g)].map((m) => m[1]!));
+    const documented = headings.flatMap((h) => [...h.matchAll(/(?:^|\/ )`([\w-]+)/g)].map((m) => m[1]!));
     const program = buildProgram({ out: () => {}, err: () => {}, env: {} });
     expect(documented.sort()).toEqual(program.commands.map((c) => c.name()).sort());
     // One process: the built CLI's help lists them too.
