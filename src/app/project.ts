@@ -596,7 +596,8 @@ export class Project {
     const jobs = await ledger.listJobs({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) });
     if (options.task !== undefined && !names.has(options.task) && jobs.length === 0) throw unknownName('task', options.task, [...names]);
     const failedAttempts = new Map<string, AttemptRecord[]>();
-    for (const a of await ledger.listAttempts(jobs.filter((j) => j.attempts > 1 || j.state !== 'succeeded').map((j) => j.id)))
+    // Every listed job's attempts: a job retried with `retry-failed` starts counting again at 1.
+    for (const a of await ledger.listAttempts(jobs.map((j) => j.id)))
       if (a.outcome === 'failed' || a.outcome === 'lost') failedAttempts.set(a.jobId, [...(failedAttempts.get(a.jobId) ?? []), a]);
     return {
       jobs,
