@@ -816,7 +816,12 @@ export class DuckDbLedger implements Ledger {
     const jobs = [...this.dirtyJobs.values()].map(jobRow);
     const attempts = this.bufferedAttempts.map(attemptRow);
     const settled = this.settled;
-    const runs = [...this.dirtyRuns].map((id) => this.active?.runs.get(id)?.record).filter((r): r is RunRecord => r !== undefined);
+    // Copies, taken now: a run that finishes while this batch is written must stay in memory
+    // (and dirty) until a batch records it finished.
+    const runs = [...this.dirtyRuns]
+      .map((id) => this.active?.runs.get(id)?.record)
+      .filter((r): r is RunRecord => r !== undefined)
+      .map((r) => ({ ...r, counts: { ...r.counts } }));
     const folded = Math.min(this.nextSeq, ...this.unsettledSeqs) - 1;
     this.dirtyJobs = new Map();
     this.dirtyRuns = new Set();
