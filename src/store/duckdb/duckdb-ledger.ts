@@ -486,7 +486,7 @@ export class DuckDbLedger implements Ledger {
       active.ready.delete(job.id);
       const run = active.runs.get(job.runId)!;
       if (run.record.startedAt === null) run.record.startedAt = o.now;
-      this.touchRun(run.record.id);
+      this.touchRun(run.record.id, o.now);
       claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs });
     }
     return claimed;
@@ -636,7 +636,7 @@ export class DuckDbLedger implements Ledger {
       this.settle(job, [], now, false);
       cancelled.push({ ...job });
     }
-    this.touchRun(runId);
+    this.touchRun(runId, now);
     await this.flush();
     return cancelled;
   }
@@ -660,7 +660,7 @@ export class DuckDbLedger implements Ledger {
     }
     run.record.finishedAt = null;
     for (const job of jobs) this.refreshReadiness(job, now);
-    this.touchRun(runId);
+    this.touchRun(runId, now);
     await this.flush();
     return n;
   }
@@ -1014,7 +1014,7 @@ export class DuckDbLedger implements Ledger {
         now,
       );
       this.cascade?.push(job);
-      this.touchRun(job.runId);
+      this.touchRun(job.runId, now);
       for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
     } else if (verdict === 'cancel') {
       const culprit = upstream.find((u) => u.state === 'cancelled')!;
@@ -1030,13 +1030,13 @@ export class DuckDbLedger implements Ledger {
   /** A job reached a state its downstream jobs react to; history records it at the next flush. */
   private settle(job: JobRecord, assets: readonly string[], now: Date, cascade = true): void {
     this.settled.push({ job: { ...job }, assets });
-    this.touchRun(job.runId);
+    this.touchRun(job.runId, now);
     if (!cascade && job.state !== 'cancelled') return;
     if (SATISFYING_STATES.has(job.state) || job.state === 'dead' || job.state === 'cancelled')
       for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
   }
 
-  private touchRun(runId: string): void {
+  private touchRun(runId: string, now: Date): void {
     const run = this.active?.runs.get(runId);
     if (!run) return;
     const counts: Partial<Record<JobState, number>> = {};
@@ -1048,7 +1048,7 @@ export class DuckDbLedger implements Ledger {
     run.record.counts = counts;
     run.record.state = state;
     const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
-    run.record.finishedAt = done ? (run.record.finishedAt ?? new Date()) : null;
+    run.record.finishedAt = done ? (run.record.finishedAt ?? now) : null;
     this.dirtyRuns.add(runId);
     this.scheduleFlush();
   }
