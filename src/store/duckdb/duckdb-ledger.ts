@@ -609,6 +609,7 @@ export class DuckDbLedger implements Ledger {
       });
       this.apply(job, { type: 'release', worker }, now);
       this.refreshReadiness(job, now);
+      this.touchRun(job.runId, now);
     }
     await this.flush();
   }
@@ -1044,7 +1045,9 @@ export class DuckDbLedger implements Ledger {
       const s = this.active!.jobs.get(id)!.state;
       counts[s] = (counts[s] ?? 0) + 1;
     }
-    const state = runState(counts);
+    // A run that has started stays running while its jobs wait again (released or lost by a worker).
+    const derived = runState(counts);
+    const state = derived === 'queued' && run.record.startedAt !== null ? 'running' : derived;
     run.record.counts = counts;
     run.record.state = state;
     const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
@@ -1099,6 +1102,7 @@ export class DuckDbLedger implements Ledger {
     });
     this.apply(job, { type: 'expire' }, new Date(Math.max(now.getTime(), job.leaseExpiresAt?.getTime() ?? 0)));
     this.refreshReadiness(job, now);
+    this.touchRun(job.runId, now);
   }
 
   // ---------------------------------------------------------------- recovery
