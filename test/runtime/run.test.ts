@@ -120,7 +120,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     expect(byName.c!.error).toBe('upstream task `b` failed');
     const rows = await query(
       p.db,
-      'SELECT task_name, status, state, error_message IS NOT NULL FROM __orch__.runs WHERE task_name IN (\'b\', \'c\') ORDER BY 1',
+      "SELECT task_name, status, state, error_message IS NOT NULL FROM __orch__.runs WHERE task_name IN ('b', 'c') ORDER BY 1",
     );
     expect(rows).toEqual([
       ['b', 'failed', 'dead', true],
