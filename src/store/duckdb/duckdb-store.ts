@@ -12,8 +12,8 @@ import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
 import { DuckDbLedger } from './duckdb-ledger.js';
 import { migrate } from './migrate.js';
-import { inTransaction, insertRows, stringLiteral, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
-import type { DataTransaction, RegisteredTask, RegistryChange, RegistrySnapshot, Store, TestResultRecord } from '../store.js';
+import { inTransaction, insertRows, type ColumnTypes, type Row } from './sql-util.js';
+import type { RegisteredTask, RegistryChange, RegistrySnapshot, Store, TestResultRecord } from '../store.js';
 
 const TASK_COLUMNS: ColumnTypes = {
   name: 'VARCHAR',
