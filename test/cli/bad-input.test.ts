@@ -111,12 +111,12 @@ describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => 
     expect(r.stderr).toMatch(/cannot create database .*x\.duckdb: folder .*ro is not writable by this user/);
   });
 
-  it('recovers a run whose process was killed: the unfinished task is recorded, its data rolled back', async () => {
+  it('recovers a run whose process was killed: the unfinished job waits again with its lost attempt, its data rolled back', async () => {
     const p = tempProject();
     p.write('tasks/keep.sql', "CREATE OR REPLACE TABLE keep AS SELECT 'v1' AS v;");
     await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect((await project.run()).pipelineRun?.status).toBe('success');
+      expect((await project.run()).run?.state).toBe('succeeded');
     });
     // v2 replaces the table, then runs a long query (a 10^11-row scan, tens of seconds). The COPY
     // creates its file when it starts executing: the replacement is then done but not committed.
@@ -126,32 +126,71 @@ describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => 
       `CREATE OR REPLACE TABLE keep AS SELECT 'v2' AS v;\nCOPY (SELECT count(*) AS n FROM range(100000000000::BIGINT)) TO '${busy}';`,
     );
     await register(p);
+    const spawnedAt = new Date();
     const cli = startCli(['--db', p.db, 'run']);
-    await cli.waitForStderr(logLine('start  keep \\(attempt 1\\)'));
+    const startLine = await cli.waitForStderr(logLine('start  keep \\(attempt 1\\)'));
     await waitFor(`${busy} (the second statement of keep running)`, () => fs.existsSync(busy));
+    // The ledger writes the claim (the job processing since its start) in its next batch, within a
+    // fraction of a second: a commit to the WAL after the start line. Killed sooner, a run leaves
+    // no trace of the attempt, only its job still pending.
+    const startLogged = Date.parse(startLine.slice(0, 24));
+    const wal = `${p.db}.wal`;
+    await waitFor('the claim of keep committed', () => fs.existsSync(wal) && fs.statSync(wal).mtimeMs > startLogged + 1);
+    const killedAt = new Date();
     cli.child.kill('SIGKILL');
     expect((await cli.exited).signal).toBe('SIGKILL');
-    const status = json<{ runs: Array<{ task: string; status: string; error: string }>; pipeline_runs: Array<{ status: string }> }>(
-      await runCli(['--db', p.db, 'status', '--json']),
-    );
-    expect(status.runs[0]).toMatchObject({ task: 'keep', status: 'skipped' });
-    expect(status.runs[0]!.error).toContain('interrupted');
-    expect(status.pipeline_runs[0]!.status).toBe('interrupted');
+    // `status` opens the database to write, which recovers what the killed process left.
+    const status = json<{
+      jobs: Array<{
+        task: string;
+        run_id: string;
+        state: string;
+        attempts: number;
+        started_at: string;
+        failed_attempts: Array<{ attempt: number; outcome: string; error: string; started_at: string }>;
+      }>;
+      runs: Array<{ run_id: string; state: string; jobs: Record<string, number> }>;
+    }>(await runCli(['--db', p.db, 'status', '--json']));
+    const [job] = status.jobs;
+    expect(job).toMatchObject({ task: 'keep', state: 'pending', attempts: 0 });
+    expect(job!.failed_attempts).toEqual([
+      { attempt: 1, outcome: 'lost', error: 'the worker holding it stopped', started_at: job!.started_at },
+    ]);
+    // The real start of the attempt, not the time it was recovered.
+    const started = new Date(job!.started_at).getTime();
+    expect(started).toBeGreaterThanOrEqual(spawnedAt.getTime());
+    expect(started).toBeLessThanOrEqual(new Date(startLine.slice(0, 24)).getTime());
+    expect(started).toBeLessThan(killedAt.getTime());
+    expect(status.runs[0]).toMatchObject({ run_id: job!.run_id, state: 'running', jobs: { pending: 1 } });
+    expect(status.runs[1]).toMatchObject({ state: 'succeeded', jobs: { succeeded: 1 } });
     expect(await queryDb(p.db, 'SELECT v FROM keep')).toEqual([['v1']]);
   });
 
   // SIGTERM (a scheduler or CI stopping the job) cancels a run as Ctrl-C does.
-  it.each(['SIGINT', 'SIGTERM'] as const)('stops on %s: exit 130, the run recorded as interrupted', async (signal) => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('stops on %s: exit 130, the run and its jobs recorded as cancelled', async (signal) => {
     const p = tempProject();
-    p.write('tasks/slow.sql', 'CREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
+    p.write('tasks/slow_a.sql', 'CREATE TABLE slow_a AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
+    p.write('tasks/slow_b.sql', 'CREATE TABLE slow_b AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
     await register(p);
-    const cli = startCli(['--db', p.db, 'run', '--json']);
-    await cli.waitForStderr(logLine('start  slow \\(attempt 1\\)'));
+    // One at a time: one task is cut short while it runs, the other never starts.
+    const cli = startCli(['--db', p.db, 'run', '--json', '--max-parallel', '1']);
+    const running = (await cli.waitForStderr(logLine('start  slow_\\w \\(attempt 1\\)'))).match(/slow_\w/)![0];
+    const waiting = running === 'slow_a' ? 'slow_b' : 'slow_a';
     cli.child.kill(signal);
     const r = await cli.exited;
     expect(r.code).toBe(130);
-    expect(json<{ pipeline_run: { status: string } }>(r).pipeline_run.status).toBe('interrupted');
-    expect(r.stderr).toMatch(logLine('finish slow failed after 1 attempt: cancelled.*'));
-    expect(await queryDb(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
+    const out = json<{ run: { state: string; jobs: Record<string, number> }; jobs: Array<Record<string, unknown>> }>(r);
+    expect(out.run).toMatchObject({ state: 'cancelled', jobs: { cancelled: 2 } });
+    const byTask = Object.fromEntries(out.jobs.map((j) => [j.task, j]));
+    expect(byTask[running]).toMatchObject({ state: 'cancelled', attempts: 1, error: 'cancelled: the run was cancelled while it ran' });
+    expect(byTask[waiting]).toMatchObject({
+      state: 'cancelled',
+      attempts: 0,
+      started_at: null,
+      error: 'cancelled: the run was cancelled before it started',
+    });
+    expect(r.stderr).toMatch(logLine(`finish ${running} cancelled after 1 attempt: cancelled: the run was cancelled while it ran`));
+    expect(r.stderr).toMatch(logLine(`skip   ${waiting} cancelled: cancelled: the run was cancelled before it started`));
+    expect(await queryDb(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'slow_%'")).toEqual([[0n]]);
   });
 });

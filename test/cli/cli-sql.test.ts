@@ -19,7 +19,7 @@ beforeAll(async () => {
   );
   // In-process: the CLI helpers belong to tests, and this fixture is shared by them.
   const ran = await registerAndRun(p);
-  expect(ran.pipelineRun?.status).toBe('success');
+  expect(ran.run?.state).toBe('succeeded');
 });
 
 const ALL = 'SELECT * FROM demo.t ORDER BY id';

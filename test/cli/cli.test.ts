@@ -16,21 +16,29 @@ describe('the example project end to end', { timeout: SUBPROCESS_TEST_TIMEOUT },
 
     const run = await runCli([...db, 'run', '--json']);
     expect(run.code).toBe(0);
-    const ran = json<{ pipeline_run: { status: string; succeeded: number }; tasks: Array<{ task: string; status: string; rows: number }> }>(
-      run,
-    );
-    expect(ran.pipeline_run).toMatchObject({ status: 'success', succeeded: 9 });
-    expect(ran.tasks.find((t) => t.task === 'load_orders')).toMatchObject({ status: 'success', rows: 5000 });
+    const ran = json<{
+      run: { run_id: string; state: string; jobs: Record<string, number>; tasks: number };
+      jobs: Array<{ run_id: string; task: string; state: string; rows: number; attempts: number }>;
+      warnings: string[];
+    }>(run);
+    expect(ran.run).toMatchObject({ state: 'succeeded', jobs: { succeeded: 9 }, tasks: 9 });
+    expect(ran.jobs).toHaveLength(9);
+    expect(ran.jobs.every((j) => j.run_id === ran.run.run_id && j.state === 'succeeded' && j.attempts === 1)).toBe(true);
+    expect(ran.jobs.find((t) => t.task === 'load_orders')).toMatchObject({ state: 'succeeded', rows: 5000 });
     // Without a progress bar (--json, CI) each task logs its start and finish on stderr.
-    for (const t of ran.tasks) {
+    for (const t of ran.jobs) {
       expect(run.stderr).toMatch(logLine(`start  ${t.task} \\(attempt 1\\)`));
-      expect(run.stderr).toMatch(logLine(`finish ${t.task} success in ${DURATION}, \\d+ rows?`));
+      expect(run.stderr).toMatch(logLine(`finish ${t.task} succeeded in ${DURATION}, \\d+ rows?`));
     }
-    expect(run.stderr).toMatch(logLine(`finish load_orders success in ${DURATION}, 5000 rows`));
+    expect(run.stderr).toMatch(logLine(`finish load_orders succeeded in ${DURATION}, 5000 rows`));
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(18);
 
-    const status = json<{ runs: Array<{ task: string; status: string }> }>(await runCli([...db, 'status', '--json', '--limit', '3']));
-    expect(status.runs).toHaveLength(3);
+    const status = json<{ jobs: Array<{ task: string; state: string }>; runs: Array<{ run_id: string; state: string }> }>(
+      await runCli([...db, 'status', '--json', '--limit', '3']),
+    );
+    expect(status.jobs).toHaveLength(3);
+    expect(status.jobs.every((j) => j.state === 'succeeded')).toBe(true);
+    expect(status.runs).toEqual([expect.objectContaining({ run_id: ran.run.run_id, state: 'succeeded' })]);
 
     const graph = json<{ mermaid: string }>(await runCli([...db, 'graph', 'lineage', '--json']));
     expect(graph.mermaid.split('\n')).toContain('    d_raw_orders[("raw.orders")]');
@@ -183,7 +191,7 @@ describe('output contract', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     expect(unknown.stderr).toContain('did you mean `a`?');
   });
 
-  it('exits non-zero when a task fails, and logs retries, failures and skips on stderr', async () => {
+  it('exits non-zero when a task fails, and logs retries, failures and blocked tasks on stderr', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', '-- @retries 1\nSELECT * FROM nothing_here;');
     p.write('tasks/b.sql', '-- @depends_on a\nCREATE TABLE b AS SELECT 1 AS x;');
@@ -191,15 +199,16 @@ describe('output contract', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     // CI unset: stderr is a pipe, not a terminal, so there is no progress bar either.
     const r = await runCli(['--db', p.db, 'run'], { env: { CI: '' } });
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/✖\s+a\s+failed/);
-    expect(r.stdout).toContain('0 succeeded, 1 failed, 1 skipped');
+    expect(r.stdout).toMatch(new RegExp(`✖\\s+a\\s+dead\\s+${DURATION}\\s+\\S*a\\.sql:2:1: Catalog Error`));
+    expect(r.stdout).toMatch(/○\s+b\s+blocked\s+upstream task `a` failed/);
+    expect(r.stdout).toMatch(new RegExp(`\\nRun [0-9a-f]{8} failed: 0 succeeded, 1 dead, 1 blocked in ${DURATION}\\n?$`));
     const error = 'a\\.sql:2:1: Catalog Error: Table with name nothing_here does not exist!';
     expect(r.stderr.trimEnd().split('\n')).toEqual([
       expect.stringMatching(logLine('start  a \\(attempt 1\\)')),
       expect.stringMatching(logLine(`retry  a in ${DURATION} after attempt 1: .*${error}`)),
       expect.stringMatching(logLine('start  a \\(attempt 2\\)')),
-      expect.stringMatching(logLine(`finish a failed after 2 attempts: .*${error}`)),
-      expect.stringMatching(logLine('skip   b: upstream task `a` failed')),
+      expect.stringMatching(logLine(`finish a dead after 2 attempts: .*${error}`)),
+      expect.stringMatching(logLine('skip   b blocked: upstream task `a` failed')),
     ]);
   });
 

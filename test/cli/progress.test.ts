@@ -1,30 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { createProgress, formatRunEvent, progressEnabled } from '../../src/interfaces/cli/progress.js';
-import type { RunEvent } from '../../src/runtime/executor.js';
-import type { TaskRunRecord } from '../../src/store/store.js';
+import type { RunEvent } from '../../src/runtime/worker.js';
+import type { JobRecord } from '../../src/store/ledger.js';
 
 const AT = new Date('2026-12-02T10:00:00.123Z');
 
-function record(overrides: Partial<TaskRunRecord>): TaskRunRecord {
+function job(overrides: Partial<JobRecord>): JobRecord {
   return {
-    runId: 'r1',
-    pipelineRunId: 'p1',
-    taskName: 'stg_orders',
+    id: 'j1',
+    runId: 'p1',
+    task: 'stg_orders',
+    partitionKey: '__default__',
+    state: 'succeeded',
+    attempts: 1,
+    maxAttempts: 1,
+    runAt: new Date('2026-12-02T09:59:58.000Z'),
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    createdAt: new Date('2026-12-02T09:59:58.000Z'),
     startedAt: new Date('2026-12-02T09:59:59.000Z'),
     finishedAt: new Date('2026-12-02T09:59:59.012Z'),
-    status: 'success',
-    rowsCount: 5000,
-    errorMessage: null,
+    rows: 5000,
+    result: null,
+    watermark: null,
+    error: null,
     errorContext: null,
-    attempts: 1,
-    lastProcessedAt: null,
     codeVersion: null,
-    assets: [],
+    upstream: [],
     ...overrides,
   };
 }
 
-const finish = (overrides: Partial<TaskRunRecord>): RunEvent => ({ type: 'finish', task: 'stg_orders', record: record(overrides) });
+const finish = (overrides: Partial<JobRecord>): RunEvent => ({ type: 'finish', task: 'stg_orders', job: job(overrides) });
+const skip = (overrides: Partial<JobRecord>): RunEvent => ({
+  type: 'skip',
+  task: 'report',
+  job: job({ task: 'report', startedAt: null, finishedAt: null, attempts: 0, rows: null, ...overrides }),
+});
 
 describe('the run log lines', () => {
   it('logs a start with its attempt', () => {
@@ -48,42 +60,31 @@ describe('the run log lines', () => {
   });
 
   it('logs a success with its duration, attempts and rows', () => {
-    expect(formatRunEvent(finish({}), AT)).toBe('2026-12-02T10:00:00.123Z finish stg_orders success in 12ms, 5000 rows');
-    expect(formatRunEvent(finish({ rowsCount: 1, attempts: 2, finishedAt: new Date('2026-12-02T10:00:01.500Z') }), AT)).toBe(
-      '2026-12-02T10:00:00.123Z finish stg_orders success in 2.50s after 2 attempts, 1 row',
+    expect(formatRunEvent(finish({}), AT)).toBe('2026-12-02T10:00:00.123Z finish stg_orders succeeded in 12ms, 5000 rows');
+    expect(formatRunEvent(finish({ rows: 1, attempts: 2, finishedAt: new Date('2026-12-02T10:00:01.500Z') }), AT)).toBe(
+      '2026-12-02T10:00:00.123Z finish stg_orders succeeded in 2.50s after 2 attempts, 1 row',
     );
-    expect(formatRunEvent(finish({ rowsCount: null }), AT)).toBe('2026-12-02T10:00:00.123Z finish stg_orders success in 12ms');
+    expect(formatRunEvent(finish({ rows: null }), AT)).toBe('2026-12-02T10:00:00.123Z finish stg_orders succeeded in 12ms');
   });
 
   it('logs a failure with its attempts and the first line of the error', () => {
-    expect(formatRunEvent(finish({ status: 'failed', attempts: 2, rowsCount: null, errorMessage: 'first line\nsecond line' }), AT)).toBe(
-      '2026-12-02T10:00:00.123Z finish stg_orders failed after 2 attempts: first line',
+    expect(formatRunEvent(finish({ state: 'dead', attempts: 2, rows: null, error: 'first line\nsecond line' }), AT)).toBe(
+      '2026-12-02T10:00:00.123Z finish stg_orders dead after 2 attempts: first line',
     );
     expect(
-      formatRunEvent(
-        finish({
-          status: 'failed',
-          attempts: 1,
-          errorMessage: "cancelled: the run was interrupted and the task's changes were rolled back",
-        }),
-        AT,
-      ),
-    ).toBe(
-      "2026-12-02T10:00:00.123Z finish stg_orders failed after 1 attempt: cancelled: the run was interrupted and the task's changes were rolled back",
-    );
+      formatRunEvent(finish({ state: 'cancelled', attempts: 1, rows: null, error: 'cancelled: the run was cancelled while it ran' }), AT),
+    ).toBe('2026-12-02T10:00:00.123Z finish stg_orders cancelled after 1 attempt: cancelled: the run was cancelled while it ran');
   });
 
-  it('logs a skip with its reason', () => {
-    const skip = (errorMessage: string): RunEvent => ({
-      type: 'skip',
-      task: 'report',
-      record: record({ taskName: 'report', status: 'skipped', startedAt: null, attempts: 0, rowsCount: null, errorMessage }),
-    });
-    expect(formatRunEvent(skip('skipped: upstream task `stg_orders` failed'), AT)).toBe(
-      '2026-12-02T10:00:00.123Z skip   report: upstream task `stg_orders` failed',
+  it('logs a job that ended without running with its state and reason', () => {
+    expect(formatRunEvent(skip({ state: 'blocked', error: 'upstream task `stg_orders` failed\nmore' }), AT)).toBe(
+      '2026-12-02T10:00:00.123Z skip   report blocked: upstream task `stg_orders` failed',
     );
-    expect(formatRunEvent(skip('skipped: the run was interrupted'), AT)).toBe(
-      '2026-12-02T10:00:00.123Z skip   report: the run was interrupted',
+    expect(formatRunEvent(skip({ state: 'cancelled', error: 'upstream task `stg_orders` was cancelled' }), AT)).toBe(
+      '2026-12-02T10:00:00.123Z skip   report cancelled: upstream task `stg_orders` was cancelled',
+    );
+    expect(formatRunEvent(skip({ state: 'skipped', error: "task `report` is not in the run's snapshot" }), AT)).toBe(
+      "2026-12-02T10:00:00.123Z skip   report skipped: task `report` is not in the run's snapshot",
     );
   });
 
@@ -92,7 +93,7 @@ describe('the run log lines', () => {
       { type: 'start', task: 't', attempt: 1 },
       { type: 'retry', task: 't', attempt: 1, delayMs: 5, error: 'e' },
       { ...finish({}), task: 't' },
-      { type: 'skip', task: 't', record: record({ status: 'skipped', errorMessage: 'skipped: x' }) },
+      { ...skip({ state: 'blocked', error: 'x' }), task: 't' },
     ];
     for (const e of events) expect(formatRunEvent(e, AT).indexOf(' t')).toBe('2026-12-02T10:00:00.123Z '.length + 6);
   });
@@ -108,17 +109,13 @@ describe('createProgress without a progress bar', () => {
     });
     progress.start(['stg_orders', 'report']);
     progress.onEvent({ type: 'start', task: 'stg_orders', attempt: 1 });
-    progress.onEvent(finish({ status: 'failed', errorMessage: 'boom' }));
-    progress.onEvent({
-      type: 'skip',
-      task: 'report',
-      record: record({ taskName: 'report', status: 'skipped', errorMessage: 'skipped: why' }),
-    });
+    progress.onEvent(finish({ state: 'dead', error: 'boom' }));
+    progress.onEvent(skip({ state: 'blocked', error: 'why' }));
     progress.stop();
     expect(written).toEqual([
       '2026-12-02T10:00:00.123Z start  stg_orders (attempt 1)\n',
-      '2026-12-02T10:00:01.123Z finish stg_orders failed after 1 attempt: boom\n',
-      '2026-12-02T10:00:02.123Z skip   report: why\n',
+      '2026-12-02T10:00:01.123Z finish stg_orders dead after 1 attempt: boom\n',
+      '2026-12-02T10:00:02.123Z skip   report blocked: why\n',
     ]);
   });
 

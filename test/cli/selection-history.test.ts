@@ -23,8 +23,10 @@ describe('empty selections', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
       expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
     }
     const j = await runCli(['--db', p.db, 'run', '-s', 'tag:a,tag:b', '--json']);
-    expect(json(j)).toEqual({ pipeline_run: null, tasks: [], warnings: ['nothing was selected by --select tag:a,tag:b'] });
-    expect(await queryDb(p.db, 'SELECT count(*) FROM __orch__.pipeline_runs')).toEqual([[0n]]);
+    expect(json(j)).toEqual({ run: null, jobs: [], warnings: ['nothing was selected by --select tag:a,tag:b'] });
+    expect(await queryDb(p.db, 'SELECT (SELECT count(*) FROM __orch__.pipeline_runs), (SELECT count(*) FROM __orch__.jobs)')).toEqual([
+      [0n, 0n],
+    ]);
   });
 
   it('a selector naming nothing that exists stays an error; an --exclude naming nothing warns', async () => {
@@ -68,11 +70,14 @@ describe('history of removed tasks', { timeout: SUBPROCESS_TEST_TIMEOUT }, () =>
     await register(p);
     const r = await runCli(['--db', p.db, 'status', '-t', 'b']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/ b \(removed\) +success/);
-    const j = json<{ runs: Array<{ task: string; task_removed: boolean }> }>(await runCli(['--db', p.db, 'status', '--json']));
-    expect(j.runs.map((x) => [x.task, x.task_removed]).sort()).toEqual([
-      ['a', false],
-      ['b', true],
+    expect(r.stdout).toMatch(/ b \(removed\) +succeeded/);
+    expect(r.stdout).not.toMatch(/ a /);
+    const j = json<{ jobs: Array<{ task: string; state: string; task_removed: boolean }> }>(
+      await runCli(['--db', p.db, 'status', '--json']),
+    );
+    expect(j.jobs.map((x) => [x.task, x.state, x.task_removed]).sort()).toEqual([
+      ['a', 'succeeded', false],
+      ['b', 'succeeded', true],
     ]);
     const unknown = await runCli(['--db', p.db, 'status', '-t', 'never_existed']);
     expect(unknown.code).toBe(1);
@@ -114,7 +119,7 @@ describe('run options', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     );
     await register(p);
     const rows = async (...flags: string[]) =>
-      json<{ tasks: Array<{ rows: number }> }>(await runCli(['--db', p.db, 'run', '--json', ...flags])).tasks[0]!.rows;
+      json<{ jobs: Array<{ rows: number }> }>(await runCli(['--db', p.db, 'run', '--json', ...flags])).jobs[0]!.rows;
     expect(await rows()).toBe(5);
     expect(await rows()).toBe(0);
     expect(await rows('--full-refresh')).toBe(5);

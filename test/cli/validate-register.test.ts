@@ -175,6 +175,9 @@ describe('a database named like a schema', { timeout: SUBPROCESS_TEST_TIMEOUT },
     expect(reg.stderr).toContain('warning: schema `chain` has the name of the database chain.duckdb');
     const run = await runCli(['--db', db, 'run', '--json']);
     expect(run.code).toBe(1);
-    expect(json<{ tasks: Array<{ error: string }> }>(run).tasks[0]!.error).toContain('the database file has the name of a schema');
+    expect(json<{ jobs: Array<{ state: string; error: string }> }>(run).jobs[0]).toMatchObject({
+      state: 'dead',
+      error: expect.stringContaining('the database file has the name of a schema'),
+    });
   });
 });

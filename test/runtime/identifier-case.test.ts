@@ -26,7 +26,7 @@ describe('identifier case', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
         hops: await project.walk('"sales DATA".orders', 'down'),
       };
     });
-    expect(result.pipelineRun?.status).toBe('success');
+    expect(result.run?.state).toBe('succeeded');
     expect(await tables(p.db)).toEqual(['Finance.Ledger', 'Finance.report', 'Other Place.Things', 'Sales Data.Orders']);
     // Names are shown once, as the task that writes them spelled them.
     const ledger = listing.find((t) => t.name === 'ledger')!;

@@ -4,12 +4,12 @@ import { queryDb, tempProject, withProject, type TempProject, DUCKDB_TEST_TIMEOU
 
 const sql = queryDb;
 
-/** Runs, asserting success, and returns the task's record. */
+/** Runs, asserting success, and returns the task's job. */
 async function runOne(project: Project, task: string, options: { fullRefresh?: boolean } = {}) {
   const result = await project.run({ select: [task], ...options });
-  const record = result.tasks.find((t) => t.taskName === task)!;
-  expect(record.status, record.errorMessage ?? '').toBe('success');
-  return record;
+  const job = result.jobs.find((t) => t.task === task)!;
+  expect(job.state, job.error ?? '').toBe('succeeded');
+  return job;
 }
 
 function integerPipeline(p: TempProject): void {
@@ -31,11 +31,11 @@ describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     await sql(p.db, "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT range::INTEGER + 1 AS id, 'v' || range AS v FROM range(5)");
     await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 5, lastProcessedAt: '5' });
+      expect(await runOne(project, 'load_events')).toMatchObject({ rows: 5, watermark: '5' });
     });
     await sql(p.db, "INSERT INTO raw.events VALUES (6, 'v5'), (7, 'v6')");
     await withProject(p, async (project) => {
-      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 2, lastProcessedAt: '7' });
+      expect(await runOne(project, 'load_events')).toMatchObject({ rows: 2, watermark: '7' });
     });
     expect(await sql(p.db, 'SELECT count(*) FROM mart.events')).toEqual([[7n]]);
   });
@@ -50,15 +50,15 @@ describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     });
     await sql(p.db, 'DROP TABLE mart.events');
     await withProject(p, async (project) => {
-      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 5 });
+      expect(await runOne(project, 'load_events')).toMatchObject({ rows: 5 });
     });
     await sql(p.db, 'DELETE FROM mart.events');
     await withProject(p, async (project) => {
-      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 5 });
+      expect(await runOne(project, 'load_events')).toMatchObject({ rows: 5 });
       // Up to date: nothing new.
-      expect(await runOne(project, 'load_events')).toMatchObject({ rowsCount: 0, lastProcessedAt: '5' });
+      expect(await runOne(project, 'load_events')).toMatchObject({ rows: 0, watermark: '5' });
       // On purpose: every row again.
-      expect(await runOne(project, 'load_events', { fullRefresh: true })).toMatchObject({ rowsCount: 5, lastProcessedAt: '5' });
+      expect(await runOne(project, 'load_events', { fullRefresh: true })).toMatchObject({ rows: 5, watermark: '5' });
     });
     expect(await sql(p.db, 'SELECT count(*) FROM mart.events')).toEqual([[5n]]);
   });
@@ -81,8 +81,8 @@ describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     await sql(p.db, `CREATE SCHEMA raw; CREATE TABLE raw.src AS SELECT ${expr} AS k FROM range(4)`);
     await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect(await runOne(project, 'copy')).toMatchObject({ rowsCount: 4 });
-      expect(await runOne(project, 'copy')).toMatchObject({ rowsCount: 0 });
+      expect(await runOne(project, 'copy')).toMatchObject({ rows: 4 });
+      expect(await runOne(project, 'copy')).toMatchObject({ rows: 0 });
     });
   });
 
@@ -95,7 +95,7 @@ describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     await sql(p.db, 'CREATE SCHEMA raw; CREATE TABLE raw.src AS SELECT range::BIGINT AS id FROM range(1, 4)');
     await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect(await runOne(project, 'ctas')).toMatchObject({ rowsCount: 3, lastProcessedAt: '3' });
+      expect(await runOne(project, 'ctas')).toMatchObject({ rows: 3, watermark: '3' });
     });
   });
 
@@ -112,9 +112,9 @@ describe('@incremental_by', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       ].join('\n'),
     );
     const result = await registerAndRun(p);
-    const record = result.tasks[0]!;
-    expect(record).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(record.errorMessage).toBe(
+    const record = result.jobs[0]!;
+    expect(record).toMatchObject({ state: 'dead', attempts: 1, maxAttempts: 3 });
+    expect(record.error).toBe(
       `${p.tasks.replace(process.cwd() + '/', '')}/bad.sql:3:20: @incremental_by column \`updated_at\` does not exist in mart.bad (its columns: id)`,
     );
     expect(record.errorContext).toMatchObject({ kind: 'definition', line: 3, col: 20 });
@@ -132,9 +132,9 @@ describe('{{ }} in strings and comments', { timeout: DUCKDB_TEST_TIMEOUT }, () =
       ].join('\n'),
     );
     const result = await registerAndRun(p);
-    const record = result.tasks[0]!;
-    expect(record.status, record.errorMessage ?? '').toBe('success');
-    expect(await sql(p.db, 'SELECT * FROM stamp')).toEqual([[record.runId, record.runId, `run ${record.runId}!`]]);
+    const record = result.jobs[0]!;
+    expect(record.state, record.error ?? '').toBe('succeeded');
+    expect(await sql(p.db, 'SELECT * FROM stamp')).toEqual([[record.id, record.id, `run ${record.id}!`]]);
   });
 });
 
@@ -151,6 +151,6 @@ describe('rows', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       ].join('\n'),
     );
     const result = await registerAndRun(p);
-    expect(result.tasks[0]).toMatchObject({ status: 'success', rowsCount: 11 });
+    expect(result.jobs[0]).toMatchObject({ state: 'succeeded', rows: 11 });
   });
 });

@@ -31,7 +31,11 @@ describe('register', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       const names = (await project.registry()).tasks.map((t) => t.definition.name).sort();
       expect(names).toEqual(['load', 'new', 'report']);
       const result = await project.run();
-      expect(result.tasks.map((t) => t.taskName)).toEqual(['load', 'new', 'report']);
+      expect(result.jobs.map((t) => [t.task, t.state])).toEqual([
+        ['load', 'succeeded'],
+        ['new', 'succeeded'],
+        ['report', 'succeeded'],
+      ]);
     });
   });
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { RunEvent } from '../../src/runtime/executor.js';
+import type { RunEvent } from '../../src/runtime/worker.js';
 import { DUCKDB_TEST_TIMEOUT, tempProject, waitFor, withProject, type TempProject, registerAndRun } from '../helpers.js';
 
 async function query(db: string, sql: string): Promise<unknown[][]> {
@@ -29,14 +29,16 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     const p = tempProject();
     chain(p);
     const result = await registerAndRun(p);
-    expect(result.pipelineRun?.status).toBe('success');
-    expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
-      ['a', 'success'],
-      ['lone', 'success'],
-      ['b', 'success'],
-      ['c', 'success'],
+    expect(result.run?.state).toBe('succeeded');
+    expect(result.run?.counts).toEqual({ succeeded: 4 });
+    expect(result.jobs.map((t) => [t.task, t.state])).toEqual([
+      ['a', 'succeeded'],
+      ['lone', 'succeeded'],
+      ['b', 'succeeded'],
+      ['c', 'succeeded'],
     ]);
-    expect(result.tasks.find((t) => t.taskName === 'a')!.rowsCount).toBe(10);
+    expect(result.jobs.every((j) => j.runId === result.run!.id)).toBe(true);
+    expect(result.jobs.find((t) => t.task === 'a')!.rows).toBe(10);
     expect(await query(p.db, 'SELECT s FROM c')).toEqual([[90n]]);
     const runs = await query(p.db, 'SELECT task_name, status, attempts, retry_count, rows_count FROM __orch__.runs ORDER BY task_name');
     expect(runs).toEqual([
@@ -76,10 +78,10 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     expect(idx('start', 'slow')).toBeGreaterThanOrEqual(0);
     expect(idx('start', 'after_fast')).toBeGreaterThan(idx('finish', 'fast'));
     expect(idx('finish', 'after_fast')).toBeLessThan(idx('finish', 'slow'));
-    const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
-    expect(byName.after_fast!.status).toBe('success');
-    expect(byName.slow!.status).toBe('failed');
-    expect(byName.slow!.errorMessage).toContain('cancelled');
+    const byName = Object.fromEntries(result.jobs.map((t) => [t.task, t]));
+    expect(byName.after_fast!.state).toBe('succeeded');
+    expect(byName.slow!.state).toBe('cancelled');
+    expect(byName.slow!.error).toBe('cancelled: the run was cancelled while it ran');
   });
 
   it('never runs more than --max-parallel tasks at once', async () => {
@@ -96,26 +98,34 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
           if (e.type === 'finish') running--;
         },
       });
-      expect(result.pipelineRun?.succeeded).toBe(8);
+      expect(result.run?.counts).toEqual({ succeeded: 8 });
     });
     expect(peak).toBe(3);
   });
 
-  it('skips what depends on a failure and carries on with independent branches', async () => {
+  it('blocks what depends on a failure and carries on with independent branches', async () => {
     const p = tempProject();
     chain(p);
     p.write('tasks/b.sql', '-- @task name=b\nCREATE OR REPLACE TABLE b AS\nSELECT i * 2 AS j FROM a\nJOIN missing_table USING (i);');
     const result = await registerAndRun(p);
-    const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
-    expect(result.pipelineRun?.status).toBe('failed');
-    expect(byName.a!.status).toBe('success');
-    expect(byName.lone!.status).toBe('success');
-    expect(byName.b!.status).toBe('failed');
-    expect(byName.b!.errorMessage).toMatch(/^.*tasks\/b\.sql:4:1: Catalog Error: Table with name missing_table does not exist/);
-    expect(byName.c!.status).toBe('skipped');
-    expect(byName.c!.errorMessage).toContain('upstream task `b` failed');
-    const rows = await query(p.db, "SELECT status, error_message IS NOT NULL FROM __orch__.runs WHERE task_name = 'c'");
-    expect(rows).toEqual([['skipped', true]]);
+    const byName = Object.fromEntries(result.jobs.map((t) => [t.task, t]));
+    expect(result.run?.state).toBe('failed');
+    expect(result.run?.counts).toEqual({ succeeded: 2, dead: 1, blocked: 1 });
+    expect(byName.a!.state).toBe('succeeded');
+    expect(byName.lone!.state).toBe('succeeded');
+    expect(byName.b!.state).toBe('dead');
+    expect(byName.b!.error).toMatch(/^.*tasks\/b\.sql:4:1: Catalog Error: Table with name missing_table does not exist/);
+    expect(byName.c!.state).toBe('blocked');
+    expect(byName.c!.attempts).toBe(0);
+    expect(byName.c!.error).toBe('upstream task `b` failed');
+    const rows = await query(
+      p.db,
+      "SELECT task_name, status, state, error_message IS NOT NULL FROM __orch__.runs WHERE task_name IN ('b', 'c') ORDER BY 1",
+    );
+    expect(rows).toEqual([
+      ['b', 'failed', 'dead', true],
+      ['c', 'skipped', 'blocked', true],
+    ]);
   });
 
   it('rolls back every statement of a failed task, so earlier data survives', async () => {
@@ -130,8 +140,8 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       "CREATE OR REPLACE TABLE t AS SELECT 'v2' AS version;\nCREATE TABLE side AS SELECT 1 AS x;\nSELECT * FROM does_not_exist;",
     );
     const result = await registerAndRun(p);
-    expect(result.tasks[0]!.status).toBe('failed');
-    expect(result.tasks[0]!.errorMessage).toContain('t.sql:3:1');
+    expect(result.jobs[0]!.state).toBe('dead');
+    expect(result.jobs[0]!.error).toContain('t.sql:3:1');
     expect(await query(p.db, 'SELECT version FROM t')).toEqual([['v1']]);
     expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'side'")).toEqual([[0n]]);
   });
@@ -161,7 +171,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     expect(retries[0]!.delayMs).toBeLessThanOrEqual(20);
     expect(retries[1]!.delayMs).toBeGreaterThanOrEqual(20);
     expect(retries[1]!.delayMs).toBeLessThanOrEqual(40);
-    expect(result.tasks[0]).toMatchObject({ status: 'success', attempts: 3 });
+    expect(result.jobs[0]).toMatchObject({ state: 'succeeded', attempts: 3 });
     expect(await query(p.db, "SELECT attempts, retry_count FROM __orch__.runs WHERE task_name = 'flaky'")).toEqual([[3, 2]]);
   });
 
@@ -172,16 +182,16 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       '-- @task name=t\nCREATE TABLE t AS SELECT 1 AS x;\n\nCREATE TABLE u AS\nSELECT x\n    FROM t\n    WHERE no_such_column > 0;',
     );
     const result = await registerAndRun(p);
-    expect(result.tasks[0]!.errorMessage).toMatch(/t\.sql:7:5: Binder Error: Referenced column "no_such_column" not found/);
-    expect(result.tasks[0]!.errorContext).toMatchObject({ line: 7, col: 5 });
+    expect(result.jobs[0]!.error).toMatch(/t\.sql:7:5: Binder Error: Referenced column "no_such_column" not found/);
+    expect(result.jobs[0]!.errorContext).toMatchObject({ line: 7, col: 5 });
   });
 
   it('gives up after @retries and records the attempts', async () => {
     const p = tempProject();
     p.write('tasks/bad.sql', '-- @retries 2\nSELECT * FROM nowhere;');
     const result = await registerAndRun(p);
-    expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 3 });
-    expect(result.tasks[0]!.errorContext).toMatchObject({ kind: 'sql', attempts: 3, line: 2 });
+    expect(result.jobs[0]).toMatchObject({ state: 'dead', attempts: 3, maxAttempts: 3 });
+    expect(result.jobs[0]!.errorContext).toMatchObject({ kind: 'sql', attempts: 3, line: 2 });
   });
 
   it('enforces @timeout by interrupting the query and rolling back', async () => {
@@ -189,9 +199,9 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     p.write('tasks/slow.sql', '-- @timeout 1s\nCREATE TABLE slow AS SELECT count(*) AS n FROM range(100000000000::BIGINT);');
     // Not interrupted, the 10^11-row scan would take tens of seconds and succeed.
     const result = await registerAndRun(p);
-    expect(result.tasks[0]!.status).toBe('failed');
-    expect(result.tasks[0]!.errorMessage).toMatch(/timed out after 1s/);
-    expect(result.tasks[0]!.errorContext).toMatchObject({ kind: 'timeout' });
+    expect(result.jobs[0]!.state).toBe('dead');
+    expect(result.jobs[0]!.error).toMatch(/timed out after 1s/);
+    expect(result.jobs[0]!.errorContext).toMatchObject({ kind: 'timeout' });
     expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
   });
 
@@ -203,16 +213,16 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     );
     await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect((await project.run()).tasks[0]!.status).toBe('success');
+      expect((await project.run()).jobs[0]!.state).toBe('succeeded');
     });
     p.write(
       'tasks/t.sql',
       '-- @retries 2\n-- @test "SELECT count(*) FROM t WHERE x < 0" expect 0\nCREATE OR REPLACE TABLE t AS SELECT -1 AS x;',
     );
     const result = await registerAndRun(p);
-    expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(result.tasks[0]!.errorMessage).toContain('@test 1 failed');
-    expect(result.tasks[0]!.errorMessage).toContain('expected 0, got 1');
+    expect(result.jobs[0]).toMatchObject({ state: 'dead', attempts: 1, maxAttempts: 3 });
+    expect(result.jobs[0]!.error).toContain('@test 1 failed');
+    expect(result.jobs[0]!.error).toContain('expected 0, got 1');
     expect(await query(p.db, 'SELECT x FROM t')).toEqual([[1]]);
   });
 
@@ -224,10 +234,10 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       "CREATE TABLE guarded AS SELECT 1 AS x;\nSELECT CASE WHEN x > 0 THEN error('x must not be positive') END FROM guarded;",
     );
     const result = await registerAndRun(p);
-    const byName = Object.fromEntries(result.tasks.map((t) => [t.taskName, t]));
-    expect(byName.ok).toMatchObject({ status: 'success', rowsCount: 1 });
-    expect(byName.guard!.status).toBe('failed');
-    expect(byName.guard!.errorMessage).toMatch(/guard\.sql:2:1: .*x must not be positive/);
+    const byName = Object.fromEntries(result.jobs.map((t) => [t.task, t]));
+    expect(byName.ok).toMatchObject({ state: 'succeeded', rows: 1 });
+    expect(byName.guard!.state).toBe('dead');
+    expect(byName.guard!.error).toMatch(/guard\.sql:2:1: .*x must not be positive/);
     expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'guarded'")).toEqual([[0n]]);
   });
 
@@ -244,17 +254,17 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     await withProject(p, async (project) => {
       await project.register(p.tasks);
       const first = await project.run();
-      expect(first.tasks.map((t) => [t.taskName, t.rowsCount, t.lastProcessedAt])).toEqual([
+      expect(first.jobs.map((t) => [t.task, t.rows, t.watermark])).toEqual([
         ['src', 1, null],
         ['log', 1, '2026-01-01 00:00:00'],
       ]);
       const second = await project.run();
-      expect(second.tasks.map((t) => [t.taskName, t.rowsCount, t.lastProcessedAt])).toEqual([
+      expect(second.jobs.map((t) => [t.task, t.rows, t.watermark])).toEqual([
         ['src', 1, null],
         ['log', 1, '2026-01-01 01:00:00'],
       ]);
       const third = await project.run({ select: ['log'] });
-      expect(third.tasks[0]).toMatchObject({ rowsCount: 0, lastProcessedAt: '2026-01-01 01:00:00' });
+      expect(third.jobs[0]).toMatchObject({ rows: 0, watermark: '2026-01-01 01:00:00' });
     });
     expect(await query(p.db, 'SELECT count(*), count(DISTINCT id) FROM log')).toEqual([[2n, 2n]]);
   });
@@ -264,8 +274,8 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     p.write('tasks/meta.sql', 'CREATE TABLE meta AS SELECT {{ run_id }} AS run_id, {{ now }}::TIMESTAMP AS started;');
     const result = await registerAndRun(p);
     const [[runId, at]] = (await query(p.db, 'SELECT run_id, started FROM meta')) as [[string, Date]];
-    expect(runId).toBe(result.tasks[0]!.runId);
-    expect(at).toEqual(result.tasks[0]!.startedAt);
+    expect(runId).toBe(result.jobs[0]!.id);
+    expect(at).toEqual(result.jobs[0]!.startedAt);
   });
 
   it('retries transaction conflicts between parallel tasks without using up @retries', async () => {
@@ -276,8 +286,8 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       await project.register(p.tasks);
       return project.run({ maxParallel: 6 });
     });
-    expect(result.tasks.map((t) => t.status)).toEqual(Array(6).fill('success'));
-    expect(result.tasks.every((t) => t.attempts === 1)).toBe(true);
+    expect(result.jobs.map((t) => t.state)).toEqual(Array(6).fill('succeeded'));
+    expect(result.jobs.every((t) => t.attempts === 1)).toBe(true);
   });
 
   it('creates the schemas that tasks write to before running them', async () => {
@@ -285,7 +295,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     p.write('tasks/a.sql', 'CREATE TABLE analytics.a AS SELECT 1 AS x;');
     p.write('tasks/b.sql', 'CREATE TABLE "Odd Schema".b AS SELECT 1 AS x;');
     const result = await registerAndRun(p);
-    expect(result.pipelineRun?.status).toBe('success');
+    expect(result.run?.state).toBe('succeeded');
   });
 
   it('runs only the selection, treating unselected upstream tasks as done', async () => {
@@ -295,9 +305,11 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       await project.register(p.tasks);
       await project.run();
       const only = await project.run({ select: ['b+'] });
-      expect(only.tasks.map((t) => t.taskName)).toEqual(['b', 'c']);
+      expect(only.jobs.map((t) => t.task)).toEqual(['b', 'c']);
+      expect(only.jobs.map((t) => t.state)).toEqual(['succeeded', 'succeeded']);
       const excluded = await project.run({ select: ['+c'], exclude: ['a'] });
-      expect(excluded.tasks.map((t) => t.taskName)).toEqual(['b', 'c']);
+      expect(excluded.jobs.map((t) => t.task)).toEqual(['b', 'c']);
+      expect(excluded.jobs.map((t) => t.state)).toEqual(['succeeded', 'succeeded']);
     });
   });
 
@@ -332,13 +344,16 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       abort.abort();
       return run;
     });
-    expect(result.pipelineRun?.status).toBe('interrupted');
-    expect(result.tasks.map((t) => [t.taskName, t.status])).toEqual([
-      ['slow', 'failed'],
-      ['after', 'skipped'],
+    expect(result.run?.state).toBe('cancelled');
+    expect(result.run?.counts).toEqual({ cancelled: 2 });
+    expect(result.jobs.map((t) => [t.task, t.state])).toEqual([
+      ['slow', 'cancelled'],
+      ['after', 'cancelled'],
     ]);
-    expect(result.tasks[0]!.errorMessage).toContain("cancelled: the run was interrupted and the task's changes were rolled back");
-    expect(result.tasks[0]!.errorContext).toMatchObject({ kind: 'cancelled' });
+    expect(result.jobs[0]!.error).toBe('cancelled: the run was cancelled while it ran');
+    expect(result.jobs[0]!.errorContext).toMatchObject({ kind: 'cancelled' });
+    expect(result.jobs[1]!.attempts).toBe(0);
+    expect(result.jobs[1]!.error).toBe('upstream task `slow` was cancelled');
     expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'slow'")).toEqual([[0n]]);
   });
 });

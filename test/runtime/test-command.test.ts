@@ -23,7 +23,7 @@ describe('test', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     );
     const outcomes = await withProject(p, async (project) => {
       await project.register(p.tasks);
-      expect((await project.run({ select: ['make'] })).pipelineRun?.status).toBe('success');
+      expect((await project.run({ select: ['make'] })).run?.state).toBe('succeeded');
       return (await project.test({ select: ['checks'] })).outcomes;
     });
     expect(outcomes.map((o) => [o.index, o.status, o.actual])).toEqual([

@@ -604,6 +604,7 @@ export class DuckDbLedger implements Ledger {
       });
       this.apply(job, { type: 'release', worker }, now);
       this.refreshReadiness(job, now);
+      this.touchRun(job.runId, now);
     }
     await this.flush();
   }
@@ -844,7 +845,12 @@ export class DuckDbLedger implements Ledger {
     const jobs = [...this.dirtyJobs.values()].map(jobRow);
     const attempts = this.bufferedAttempts.map(attemptRow);
     const settled = this.settled;
-    const runs = [...this.dirtyRuns].map((id) => this.active?.runs.get(id)?.record).filter((r): r is RunRecord => r !== undefined);
+    // Copies, taken now: a run that finishes while this batch is written must stay in memory
+    // (and dirty) until a batch records it finished.
+    const runs = [...this.dirtyRuns]
+      .map((id) => this.active?.runs.get(id)?.record)
+      .filter((r): r is RunRecord => r !== undefined)
+      .map((r) => ({ ...r, counts: { ...r.counts } }));
     const folded = Math.min(this.nextSeq, ...this.unsettledSeqs) - 1;
     this.dirtyJobs = new Map();
     this.dirtyRuns = new Set();
@@ -1074,7 +1080,9 @@ export class DuckDbLedger implements Ledger {
   private touchRun(runId: string, now: Date): void {
     const run = this.active?.runs.get(runId);
     if (!run) return;
-    const state = runState(run.record.counts);
+    // A run that has started stays running while its jobs wait again (released or lost by a worker).
+    const derived = runState(run.record.counts);
+    const state = derived === 'queued' && run.record.startedAt !== null ? 'running' : derived;
     run.record.state = state;
     const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
     run.record.finishedAt = done ? (run.record.finishedAt ?? now) : null;
@@ -1132,6 +1140,7 @@ export class DuckDbLedger implements Ledger {
     this.apply(job, { type: 'expire' }, new Date(Math.max(now.getTime(), job.leaseExpiresAt?.getTime() ?? 0)));
     job.runAt = now;
     this.refreshReadiness(job, now);
+    this.touchRun(job.runId, now);
   }
 
   // ---------------------------------------------------------------- recovery
