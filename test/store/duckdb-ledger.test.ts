@@ -58,11 +58,26 @@ describe('the embedded ledger', () => {
       await h.ledger.complete(job!, 'w', { rows: 1, result: null, watermark: '7', codeVersion: 'v', assets: ['main.loaded'] }, at(5), {
         connection: conn,
       });
-      // `complete` committed the transaction: the table and the attempt row are durable now.
+      // `complete` committed the transaction: the table and the journalled record are durable together.
       const rows = await conn.runAndReadAll(
-        "SELECT (SELECT x FROM loaded), (SELECT count(*) FROM __orch__.attempts WHERE outcome = 'succeeded')",
+        'SELECT (SELECT x FROM loaded), (SELECT count(*) FROM __orch__.ledger_journal), (SELECT count(*) FROM __orch__.attempts)',
       );
-      expect(rows.getRows()[0]).toEqual([42, 1n]);
+      expect(rows.getRows()[0]).toEqual([42, 1n, 0n]);
+      // A flush moves the journal into the typed attempts table.
+      await h.ledger.flush();
+      const moved = await conn.runAndReadAll(
+        'SELECT (SELECT count(*) FROM __orch__.ledger_journal) AS journal, outcome, rows_count, last_processed_at, assets, started_at FROM __orch__.attempts',
+      );
+      expect(moved.getRowObjectsJS()).toEqual([
+        {
+          journal: 0n,
+          outcome: 'succeeded',
+          rows_count: 1n,
+          last_processed_at: '7',
+          assets: ['main.loaded'],
+          started_at: T0,
+        },
+      ]);
       conn.closeSync();
     } finally {
       await h.close();

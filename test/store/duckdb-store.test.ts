@@ -100,7 +100,7 @@ const SPEC_TABLES = [
   'column_lineage',
   'definitions',
   'jobs',
-  'ledger_meta',
+  'ledger_journal',
   'lineage_edges',
   'pipeline_runs',
   'schedules',

@@ -12,7 +12,7 @@
  * process to `pending`, keeping their attempt's real start time.
  */
 import { randomUUID } from 'node:crypto';
-import { listValue, timestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { DuckorchError } from '../../errors.js';
 import {
   FINAL_STATES,
@@ -46,7 +46,7 @@ import {
   type TaskFailures,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
-import { inTransaction, insertRows, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
+import { inTransaction, insertRows, stringLiteral, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
 
 /** How long buffered writes wait, so that a burst of completions is written once. */
 const FLUSH_DELAY_MS = 200;
@@ -76,27 +76,6 @@ interface ActiveRun {
   byTask: Map<string, string>;
   jobs: Set<string>;
 }
-
-const ATTEMPT_COLUMNS = [
-  'attempt_seq',
-  'job_id',
-  'pipeline_run_id',
-  'task_name',
-  'partition_key',
-  'attempt',
-  'worker',
-  'started_at',
-  'finished_at',
-  'outcome',
-  'job_state',
-  'rows_count',
-  'result_json',
-  'last_processed_at',
-  'error_message',
-  'error_context_json',
-  'code_version',
-  'assets',
-] as const;
 
 const JOB_COLUMNS: ColumnTypes = {
   job_id: 'VARCHAR',
@@ -180,7 +159,6 @@ const ASSET_STATE_COLUMNS: ColumnTypes = {
   code_version: 'VARCHAR',
 };
 
-const micros = (d: Date) => timestampValue(BigInt(d.getTime()) * 1000n);
 const key = (task: string, partition: string) => `${task}\u0000${partition}`;
 
 function toJob(r: JobRecord): Job {
@@ -271,19 +249,6 @@ function attemptRow(a: AttemptRow): Row {
   };
 }
 
-function appendAttempt(app: DuckDBAppender, row: Row): void {
-  for (const c of ATTEMPT_COLUMNS) {
-    const v = row[c];
-    if (v === null || v === undefined) app.appendNull();
-    else if (v instanceof Date) app.appendTimestamp(micros(v));
-    else if (Array.isArray(v)) app.appendList(listValue(v as string[]));
-    else if (c === 'attempt_seq' || c === 'rows_count') app.appendBigInt(BigInt(v as number));
-    else if (c === 'attempt') app.appendInteger(v as number);
-    else app.appendVarchar(String(v));
-  }
-  app.endRow();
-}
-
 function fromRunRow(r: Row): RunRecord {
   return {
     id: String(r.pipeline_run_id),
@@ -319,7 +284,6 @@ export class DuckDbLedger implements Ledger {
   private active: { runs: Map<string, ActiveRun>; jobs: Map<string, JobRecord>; ready: Map<string, JobRecord> } | undefined;
   private nextSeq = 0;
   /** Attempt sequence numbers handed out whose rows may not be committed yet. */
-  private readonly unsettledSeqs = new Set<number>();
   private dirtyJobs = new Map<string, JobRecord>();
   private dirtyRuns = new Set<string>();
   private bufferedAttempts: AttemptRow[] = [];
@@ -328,13 +292,20 @@ export class DuckDbLedger implements Ledger {
   private flushing: Promise<void> = Promise.resolve();
   /** While set, collects the jobs a change blocks or cancels downstream. */
   private cascade: JobRecord[] | undefined;
+  /** Successes journalled in their tasks' transactions since the last flush. */
+  private journalled = 0;
 
   private constructor(private readonly conn: DuckDBConnection) {}
 
   /** Opens the ledger on its own connection; `recover` when this process may write. */
   static async open(conn: DuckDBConnection, options: { recover: boolean; now: Date }): Promise<DuckDbLedger> {
     const ledger = new DuckDbLedger(conn);
-    const max = (await conn.runAndReadAll('SELECT coalesce(max(attempt_seq), 0) FROM __orch__.attempts')).getRows()[0]![0];
+    const max = (
+      await conn.runAndReadAll(
+        `SELECT greatest((SELECT coalesce(max(attempt_seq), 0) FROM __orch__.attempts),
+                         (SELECT coalesce(max(CAST(record::JSON ->> 'attempt_seq' AS BIGINT)), 0) FROM __orch__.ledger_journal))`,
+      )
+    ).getRows()[0]![0];
     ledger.nextSeq = Number(max) + 1;
     if (options.recover) await ledger.recover(options.now);
     return ledger;
@@ -526,15 +497,10 @@ export class DuckDbLedger implements Ledger {
       assets: outcome.assets,
     };
     if (tx) {
-      this.unsettledSeqs.add(attempt.seq);
-      try {
-        const app = await tx.connection.createAppender('attempts', '__orch__');
-        appendAttempt(app, attemptRow(attempt));
-        app.closeSync();
-        await tx.connection.run('COMMIT');
-      } finally {
-        this.unsettledSeqs.delete(attempt.seq);
-      }
+      // One narrow row and the commit in one round trip; the flush moves it into `attempts`.
+      const record = JSON.stringify(attemptRow(attempt), (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v));
+      await tx.connection.run(`INSERT INTO __orch__.ledger_journal VALUES (${stringLiteral(record)});\nCOMMIT`);
+      this.journalled++;
     } else {
       this.bufferedAttempts.push(attempt);
     }
@@ -841,7 +807,15 @@ export class DuckDbLedger implements Ledger {
   }
 
   private async writeBuffered(): Promise<void> {
-    if (this.dirtyJobs.size === 0 && this.dirtyRuns.size === 0 && this.bufferedAttempts.length === 0 && this.settled.length === 0) return;
+    if (
+      this.dirtyJobs.size === 0 &&
+      this.dirtyRuns.size === 0 &&
+      this.bufferedAttempts.length === 0 &&
+      this.settled.length === 0 &&
+      this.journalled === 0
+    )
+      return;
+    this.journalled = 0;
     const jobs = [...this.dirtyJobs.values()].map(jobRow);
     const attempts = this.bufferedAttempts.map(attemptRow);
     const settled = this.settled;
@@ -851,7 +825,6 @@ export class DuckDbLedger implements Ledger {
       .map((id) => this.active?.runs.get(id)?.record)
       .filter((r): r is RunRecord => r !== undefined)
       .map((r) => ({ ...r, counts: { ...r.counts } }));
-    const folded = Math.min(this.nextSeq, ...this.unsettledSeqs) - 1;
     this.dirtyJobs = new Map();
     this.dirtyRuns = new Set();
     this.bufferedAttempts = [];
@@ -865,10 +838,20 @@ export class DuckDbLedger implements Ledger {
           'UPDATE __orch__.pipeline_runs SET state = $2, started_at = $3::TIMESTAMP, finished_at = $4::TIMESTAMP, job_counts_json = $5 WHERE pipeline_run_id = $1',
           [r.id, r.state, r.startedAt?.toISOString() ?? null, r.finishedAt?.toISOString() ?? null, JSON.stringify(r.counts)],
         );
-      await this.conn.run("INSERT OR REPLACE INTO __orch__.ledger_meta VALUES ('folded_seq', $1)", [String(folded)]);
+      await this.moveJournal();
     });
     // Runs that finished leave memory once written.
     for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
+  }
+
+  /** Journal rows committed so far become typed `attempts` rows (rows committed meanwhile wait for the next flush). */
+  private async moveJournal(): Promise<void> {
+    const names = Object.keys(ATTEMPT_TYPES);
+    await this.conn.run(
+      `INSERT INTO __orch__.attempts (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')}
+       FROM (SELECT from_json(record, '${JSON.stringify(ATTEMPT_TYPES)}') AS r FROM __orch__.ledger_journal)`,
+    );
+    await this.conn.run('DELETE FROM __orch__.ledger_journal');
   }
 
   private async updateJobs(rows: readonly Row[]): Promise<void> {
@@ -1150,15 +1133,13 @@ export class DuckDbLedger implements Ledger {
    * folded in, and jobs the dead process held go back to pending with a `lost` attempt.
    */
   private async recover(now: Date): Promise<void> {
-    const meta = (await this.conn.runAndReadAll("SELECT value FROM __orch__.ledger_meta WHERE key = 'folded_seq'")).getRows()[0];
-    const folded = meta ? Number(meta[0]) : 0;
+    const structure = JSON.stringify(ATTEMPT_TYPES);
     const unfolded = (
-      await this.conn.runAndReadAll(
-        `SELECT a.*, j.state AS current_state FROM __orch__.attempts a JOIN __orch__.jobs j USING (job_id)
-         WHERE a.attempt_seq > $1 AND a.outcome = 'succeeded' ORDER BY a.attempt_seq`,
-        [folded],
-      )
-    ).getRowObjectsJS();
+      await this.conn.runAndReadAll(`SELECT unnest(r) FROM (SELECT from_json(record, '${structure}') AS r FROM __orch__.ledger_journal)`)
+    )
+      .getRowObjectsJS()
+      .sort((x, y) => Number(x.attempt_seq) - Number(y.attempt_seq));
+    if (unfolded.length > 0) this.journalled = unfolded.length;
     const active = await this.loadActive(now);
     for (const a of unfolded) {
       const job = active.jobs.get(String(a.job_id));
