@@ -166,6 +166,15 @@ export interface TaskFailures {
   lastFailedAt: Date;
 }
 
+export interface AssetSummary {
+  name: string;
+  partitions: number;
+  /** The state of its most recently changed partition. */
+  state: JobState;
+  updatedAt: Date;
+  lastSuccessAt: Date | null;
+}
+
 export interface JobQuery {
   limit: number;
   task?: string;
@@ -228,7 +237,9 @@ export interface Ledger {
   queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
   /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
   assetStates(asset?: string): Promise<PartitionState[]>;
-  /** Latest state of each task (default partition unless given). */
+  /** Per asset, over its partitions: the latest change and the latest success (one automation tick's read). */
+  assetSummaries(): Promise<AssetSummary[]>;
+  /** Latest state of each task × partition. */
   taskStates(): Promise<PartitionState[]>;
   /** The `@incremental_by` value the task's last success recorded. */
   lastWatermark(task: string, partitionKey?: string): Promise<string | null>;

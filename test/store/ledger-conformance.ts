@@ -256,6 +256,10 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
         ['raw.a2', 'succeeded', null],
       ]);
       expect(await ledger.assetStates('raw.a2')).toHaveLength(1);
+      expect((await ledger.assetSummaries()).filter((a) => a.name.startsWith('raw.'))).toEqual([
+        { name: 'raw.a', partitions: 1, state: 'succeeded', updatedAt: at(1), lastSuccessAt: at(1) },
+        { name: 'raw.a2', partitions: 1, state: 'succeeded', updatedAt: at(1), lastSuccessAt: at(1) },
+      ]);
       const d = byTask(await claimAll(ledger, at(5_002), run.id), 'd');
       await ledger.fail(d, 'w1', { ...failure('flaky again'), assets: ['raw.d'] }, at(5_003));
       expect((await ledger.assetStates('raw.d'))[0]).toMatchObject({ status: 'dead', lastSuccessAt: null });

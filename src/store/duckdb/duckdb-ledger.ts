@@ -28,6 +28,7 @@ import type { TaskDefinition } from '../../model/taskfile/task.js';
 import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import {
   DEFAULT_PARTITION,
+  type AssetSummary,
   type AttemptOutcome,
   type AttemptRecord,
   type ClaimOptions,
@@ -765,6 +766,25 @@ export class DuckDbLedger implements Ledger {
       )
     ).getRowObjectsJS();
     return rows.map((r) => fromStateRow(r, 'asset_name'));
+  }
+
+  async assetSummaries(): Promise<AssetSummary[]> {
+    await this.flush();
+    return (
+      await this.conn.runAndReadAll(
+        `SELECT asset_name, count(*) AS partitions, arg_max(state, updated_at) AS state, max(updated_at) AS updated_at,
+                max(last_success_at) AS last_success_at
+         FROM __orch__.asset_state GROUP BY asset_name ORDER BY asset_name`,
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        name: String(r.asset_name),
+        partitions: Number(r.partitions),
+        state: r.state as JobState,
+        updatedAt: toDate(r.updated_at)!,
+        lastSuccessAt: toDate(r.last_success_at),
+      }));
   }
 
   async taskStates(): Promise<PartitionState[]> {
