@@ -538,7 +538,7 @@ export class Project {
     });
     if (options.signal?.aborted) {
       // Tasks that never started are cancelled too, and say so.
-      for (const job of await ledger.cancelRun(run.id, 'cancelled: the run was cancelled before it started', this.options.clock()))
+      for (const job of await ledger.cancelRun(run.id, 'the run was cancelled before it started', this.options.clock()))
         options.onEvent?.({ type: 'skip', task: job.task, job });
     }
     await ledger.flush();

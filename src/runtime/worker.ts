@@ -183,7 +183,7 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): 
       job,
       o.workerId,
       {
-        error: cancelled ? 'cancelled: the run was cancelled while it ran' : f.message,
+        error: cancelled ? 'the run was cancelled while it ran' : f.message,
         errorContext: { kind: f.kind, attempts: job.attempts, ...f.context },
         retryable: f.retryable,
         retryDelayMs: delayMs,
@@ -255,8 +255,8 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
 async function runFunction(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, signal: AbortSignal, assets: string[]): Promise<void> {
   if (!o.functions)
     throw new AttemptFailure('definition', `task \`${task.name}\` is a TypeScript function, which this worker cannot run`, {});
-  const upstream = await o.ledger.upstreamResults(job);
-  const inputs = job.upstream.length === 0 ? job.runInputs : upstream;
+  // Root tasks get the run's payload; the others their upstream tasks' results, whether or not those ran in this run.
+  const inputs = task.dependsOn.length === 0 ? job.runInputs : await o.ledger.upstreamResults(job, task.dependsOn);
   let committedAt: Date | undefined;
   const { result, committed } = await o.functions({
     job,

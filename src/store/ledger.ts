@@ -243,8 +243,11 @@ export interface Ledger {
   taskStates(): Promise<PartitionState[]>;
   /** The `@incremental_by` value the task's last success recorded. */
   lastWatermark(task: string, partitionKey?: string): Promise<string | null>;
-  /** The results of a job's upstream jobs in its run, by task name (null for a skipped one). */
-  upstreamResults(job: JobRecord): Promise<Record<string, JsonValue>>;
+  /**
+   * The results a function task receives from `tasks` (its upstream tasks), by name: from their
+   * jobs in the same run, else from their latest success (null when they never succeeded).
+   */
+  upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>>;
   /** Writes what is buffered; the embedded ledger batches writes that need not share a task's transaction. */
   flush(): Promise<void>;
 }

@@ -182,15 +182,15 @@ describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => 
     const out = json<{ run: { state: string; jobs: Record<string, number> }; jobs: Array<Record<string, unknown>> }>(r);
     expect(out.run).toMatchObject({ state: 'cancelled', jobs: { cancelled: 2 } });
     const byTask = Object.fromEntries(out.jobs.map((j) => [j.task, j]));
-    expect(byTask[running]).toMatchObject({ state: 'cancelled', attempts: 1, error: 'cancelled: the run was cancelled while it ran' });
+    expect(byTask[running]).toMatchObject({ state: 'cancelled', attempts: 1, error: 'the run was cancelled while it ran' });
     expect(byTask[waiting]).toMatchObject({
       state: 'cancelled',
       attempts: 0,
       started_at: null,
-      error: 'cancelled: the run was cancelled before it started',
+      error: 'the run was cancelled before it started',
     });
-    expect(r.stderr).toMatch(logLine(`finish ${running} cancelled after 1 attempt: cancelled: the run was cancelled while it ran`));
-    expect(r.stderr).toMatch(logLine(`skip   ${waiting} cancelled: cancelled: the run was cancelled before it started`));
+    expect(r.stderr).toMatch(logLine(`finish ${running} cancelled after 1 attempt: the run was cancelled while it ran`));
+    expect(r.stderr).toMatch(logLine(`skip   ${waiting} cancelled: the run was cancelled before it started`));
     expect(await queryDb(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'slow_%'")).toEqual([[0n]]);
   });
 });

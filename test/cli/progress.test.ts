@@ -71,9 +71,9 @@ describe('the run log lines', () => {
     expect(formatRunEvent(finish({ state: 'dead', attempts: 2, rows: null, error: 'first line\nsecond line' }), AT)).toBe(
       '2026-12-02T10:00:00.123Z finish stg_orders dead after 2 attempts: first line',
     );
-    expect(
-      formatRunEvent(finish({ state: 'cancelled', attempts: 1, rows: null, error: 'cancelled: the run was cancelled while it ran' }), AT),
-    ).toBe('2026-12-02T10:00:00.123Z finish stg_orders cancelled after 1 attempt: cancelled: the run was cancelled while it ran');
+    expect(formatRunEvent(finish({ state: 'cancelled', attempts: 1, rows: null, error: 'the run was cancelled while it ran' }), AT)).toBe(
+      '2026-12-02T10:00:00.123Z finish stg_orders cancelled after 1 attempt: the run was cancelled while it ran',
+    );
   });
 
   it('logs a job that ended without running with its state and reason', () => {

@@ -81,7 +81,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     const byName = Object.fromEntries(result.jobs.map((t) => [t.task, t]));
     expect(byName.after_fast!.state).toBe('succeeded');
     expect(byName.slow!.state).toBe('cancelled');
-    expect(byName.slow!.error).toBe('cancelled: the run was cancelled while it ran');
+    expect(byName.slow!.error).toBe('the run was cancelled while it ran');
   });
 
   it('never runs more than --max-parallel tasks at once', async () => {
@@ -350,7 +350,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       ['slow', 'cancelled'],
       ['after', 'cancelled'],
     ]);
-    expect(result.jobs[0]!.error).toBe('cancelled: the run was cancelled while it ran');
+    expect(result.jobs[0]!.error).toBe('the run was cancelled while it ran');
     expect(result.jobs[0]!.errorContext).toMatchObject({ kind: 'cancelled' });
     expect(result.jobs[1]!.attempts).toBe(0);
     expect(result.jobs[1]!.error).toBe('upstream task `slow` was cancelled');

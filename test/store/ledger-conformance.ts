@@ -116,13 +116,27 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       for (const j of claimed) await ledger.complete(j, 'w1', { ...success, result: { from: j.task } }, at(10));
       claimed = await claimAll(ledger, at(11));
       expect(names(claimed)).toEqual(['b']);
-      expect(await ledger.upstreamResults(claimed[0]!)).toEqual({ a: { from: 'a' } });
+      expect(await ledger.upstreamResults(claimed[0]!, ['a'])).toEqual({ a: { from: 'a' } });
       await ledger.complete(claimed[0]!, 'w1', success, at(20));
       const c = await claimAll(ledger, at(21));
       await ledger.complete(c[0]!, 'w1', success, at(30));
       const done = (await ledger.getRun(run.id))!;
       expect(done).toMatchObject({ state: 'succeeded', counts: { succeeded: 4 }, finishedAt: at(30), startedAt: T0 });
       expect(await ledger.nextDue(run.id)).toBeUndefined();
+      // A later run of `b` alone still gets `a`'s result: from its latest success.
+      const alone = await ledger.enqueueRun(
+        {
+          id: `${run.id.slice(0, -4)}beef`,
+          snapshotId: run.snapshotId!,
+          trigger: 'test',
+          selector: null,
+          inputs: null,
+          jobs: [{ task: 'b', upstream: [], maxAttempts: 1 }],
+        },
+        at(40),
+      );
+      const [b] = await claimAll(ledger, at(41), alone.id);
+      expect(await ledger.upstreamResults(b!, ['a', 'never'])).toEqual({ a: { from: 'a' }, never: null });
     });
 
     withLedger('a failed attempt waits for its retry at run_at without being claimable, then runs again', async (ledger) => {
@@ -188,7 +202,7 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       await ledger.skip(a, 'w1', 'task `a` was removed', at(1));
       const next = await claimAll(ledger, at(2));
       expect(names(next)).toEqual(['b']);
-      expect(await ledger.upstreamResults(next[0]!)).toEqual({ a: null });
+      expect(await ledger.upstreamResults(next[0]!, ['a'])).toEqual({ a: null });
     });
 
     withLedger('cancelling a run cancels what has not finished, in flight or waiting; the lease holder learns it', async (ledger) => {

@@ -630,25 +630,29 @@ export class DuckDbLedger implements Ledger {
     return n;
   }
 
-  async upstreamResults(job: JobRecord): Promise<Record<string, JsonValue>> {
+  async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {
     const run = this.active?.runs.get(job.runId);
     const out: Record<string, JsonValue> = {};
-    const missing: string[] = [];
-    for (const u of job.upstream) {
+    const elsewhere: string[] = [];
+    for (const u of tasks) {
       const id = run?.byTask.get(key(u, job.partitionKey)) ?? run?.byTask.get(key(u, DEFAULT_PARTITION));
       const up = id === undefined ? undefined : this.active!.jobs.get(id);
       if (up) out[u] = up.result;
-      else missing.push(u);
+      else elsewhere.push(u);
     }
-    if (missing.length > 0) {
-      const rows = (
-        await this.conn.runAndReadAll(
-          'SELECT task_name, result_json FROM __orch__.jobs WHERE pipeline_run_id = $1 AND task_name IN (SELECT unnest($2::VARCHAR[]))',
-          [job.runId, listValue(missing)],
-        )
-      ).getRows();
-      for (const [task, result] of rows) out[String(task)] = result === null ? null : (JSON.parse(String(result)) as JsonValue);
-    }
+    if (elsewhere.length === 0) return out;
+    await this.flush();
+    // In the run but no longer in memory, or not in the run at all: the latest success wins.
+    const rows = (
+      await this.conn.runAndReadAll(
+        `SELECT task_name, arg_max(result_json, (pipeline_run_id = $1, finished_at)) FROM __orch__.jobs
+         WHERE task_name IN (SELECT unnest($2::VARCHAR[])) AND state IN ('succeeded', 'skipped') AND partition_key IN ($3, $4)
+         GROUP BY task_name`,
+        [job.runId, listValue(elsewhere), job.partitionKey, DEFAULT_PARTITION],
+      )
+    ).getRows();
+    for (const u of elsewhere) out[u] = null;
+    for (const [task, result] of rows) out[String(task)] = result === null ? null : (JSON.parse(String(result)) as JsonValue);
     return out;
   }
 
@@ -1060,8 +1064,8 @@ export class DuckDbLedger implements Ledger {
         now,
       );
       this.cascade?.push(job);
-      this.touchRun(job.runId, now);
-      for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
+      // Recorded as the task's latest state (the graph shows it), without touching its materialisations.
+      this.settle(job, [], now);
     } else if (verdict === 'cancel') {
       const culprit = upstream.find((u) => u.state === 'cancelled')!;
       active.ready.delete(job.id);
