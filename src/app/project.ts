@@ -47,6 +47,11 @@ import { loadTaskModuleFiles } from './task-modules.js';
 export interface ProjectOptions {
   config: Config;
   access: AccessMode;
+  /**
+   * `path/module.ts:export`: the definitions come from this module's `Dag` instead of the
+   * registry (no `register` needed), and history reads keep to its tasks.
+   */
+  dag?: string;
   clock?: () => Date;
   random?: () => number;
 }
@@ -169,6 +174,10 @@ export class Project {
    * keep their definitions without being analysed again.
    */
   async register(dir: string): Promise<RegisterResult> {
+    if (this.options.dag !== undefined)
+      throw new DuckorchError('USAGE', '--dag names the tasks directly: there is nothing to register', {
+        hint: 'leave out --dag to register a folder, or run the other commands with --dag',
+      });
     const { files, realPaths, modules, warnings } = await discoverTaskFiles(dir);
     const root = fs.realpathSync(dir);
     const previous = await this.store.loadRegistry();
@@ -288,8 +297,40 @@ export class Project {
   }
 
   async registry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
-    const tasks = await this.store.loadRegistry();
+    const tasks = this.options.dag !== undefined ? await this.dagTasks(this.options.dag) : await this.store.loadRegistry();
     return { tasks, graph: TaskGraph.build(tasks.map((t) => t.definition)) };
+  }
+
+  private dagRegistry: RegisteredTask[] | undefined;
+
+  /** The tasks of `--dag`'s module, as if registered now. */
+  private async dagTasks(spec: string): Promise<RegisteredTask[]> {
+    if (this.dagRegistry) return this.dagRegistry;
+    const { loadDagSpec } = await import('./task-modules.js');
+    const { definitions, errors } = assembleProject(await loadDagSpec(spec, process.cwd()));
+    if (errors.length > 0) throw new DuckorchErrors(errors);
+    const now = this.options.clock();
+    this.dagRegistry = definitions.map((definition) => ({
+      definition,
+      filePath: definition.function?.module ?? definition.file,
+      sourceRoot: path.dirname(definition.function?.module ?? definition.file),
+      registeredAt: now,
+      fileHash: null,
+      warnings: [],
+    }));
+    return this.dagRegistry;
+  }
+
+  /** The names of the current definitions (the registry's, or `--dag`'s). */
+  private async taskNames(): Promise<string[]> {
+    return this.options.dag !== undefined
+      ? (await this.dagTasks(this.options.dag)).map((t) => t.definition.name)
+      : this.store.registeredTaskNames();
+  }
+
+  /** With `--dag`, history reads keep to its tasks (Orchex's ops were schema-wide). */
+  private async scope(): Promise<{ tasks?: string[] }> {
+    return this.options.dag !== undefined ? { tasks: await this.taskNames() } : {};
   }
 
   private async requireRegistry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
@@ -388,7 +429,7 @@ export class Project {
 
   /** Works queued runs until `shutdown` (or, with `untilIdle`, until nothing is left to do). */
   async work(options: WorkOptions): Promise<void> {
-    const current = new Set(await this.store.registeredTaskNames());
+    const current = new Set(await this.taskNames());
     const { work } = await import('../runtime/worker.js');
     await work({
       ...this.workerBase(options.concurrency ?? this.options.config.orch_max_parallel, options),
@@ -400,15 +441,20 @@ export class Project {
       ...(options.shutdown ? { shutdown: options.shutdown } : {}),
       ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
       ...(options.untilIdle ? { untilIdle: true } : {}),
+      // A worker for one --dag leaves other DAGs' jobs to their own workers.
+      ...(this.options.dag !== undefined ? { tasks: current } : {}),
     });
   }
 
   async queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>> {
-    return this.store.ledger.queueDepth(runId === undefined ? undefined : (await this.resolveRun(runId)).id);
+    return this.store.ledger.queueDepth({
+      ...(runId === undefined ? {} : { runId: (await this.resolveRun(runId)).id }),
+      ...(await this.scope()),
+    });
   }
 
   async failures(since: Date, limit: number): Promise<TaskFailures[]> {
-    return this.store.ledger.failures(since, limit);
+    return this.store.ledger.failures(since, limit, (await this.scope()).tasks);
   }
 
   /** A run by id or by a unique prefix of it (the summary shows 8 characters). */
@@ -592,8 +638,12 @@ export class Project {
    */
   async status(options: { limit: number; task?: string }): Promise<StatusResult> {
     const ledger = this.store.ledger;
-    const names = new Set(await this.store.registeredTaskNames());
-    const jobs = await ledger.listJobs({ limit: options.limit, ...(options.task !== undefined ? { task: options.task } : {}) });
+    const names = new Set(await this.taskNames());
+    const jobs = await ledger.listJobs({
+      limit: options.limit,
+      ...(await this.scope()),
+      ...(options.task !== undefined ? { task: options.task } : {}),
+    });
     if (options.task !== undefined && !names.has(options.task) && jobs.length === 0) throw unknownName('task', options.task, [...names]);
     const failedAttempts = new Map<string, AttemptRecord[]>();
     // Every listed job's attempts: a job retried with `retry-failed` starts counting again at 1.

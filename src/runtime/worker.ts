@@ -53,6 +53,8 @@ export interface WorkerOptions {
   runId?: string;
   /** Return once nothing is in flight or waiting to run. */
   untilIdle?: boolean;
+  /** Only jobs of these tasks. */
+  tasks?: ReadonlySet<string>;
   /** Cancels: in-flight attempts are interrupted and their jobs end `cancelled`. */
   signal?: AbortSignal;
   /** Stops claiming; in-flight jobs get `graceMs` to finish, then go back to the ledger unharmed. */
@@ -108,6 +110,7 @@ export async function work(o: WorkerOptions): Promise<void> {
               leaseMs: o.leaseMs,
               now: o.clock(),
               ...(o.runId ? { runId: o.runId } : {}),
+              ...(o.tasks ? { tasks: o.tasks } : {}),
             })
           : [];
       for (const job of claimed) {
@@ -121,7 +124,7 @@ export async function work(o: WorkerOptions): Promise<void> {
           });
       }
       if (claimed.length > 0) continue;
-      const due = await o.ledger.nextDue(o.runId);
+      const due = await o.ledger.nextDue(o.runId, o.tasks);
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
       const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 1000));

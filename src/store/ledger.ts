@@ -144,6 +144,8 @@ export interface ClaimOptions {
   now: Date;
   /** Only jobs of this run (`duck-orch run` works its own run). */
   runId?: string;
+  /** Only jobs of these tasks (a worker for one `--dag`). */
+  tasks?: ReadonlySet<string>;
 }
 
 /** The latest state of one asset (or task) in one partition. */
@@ -178,6 +180,8 @@ export interface AssetSummary {
 export interface JobQuery {
   limit: number;
   task?: string;
+  /** Only jobs of these tasks. */
+  tasks?: readonly string[];
   runId?: string;
   states?: readonly JobState[];
 }
@@ -221,20 +225,20 @@ export interface Ledger {
    */
   retryRun(runId: string, now: Date, snapshotId: string): Promise<number>;
 
-  /** When the next claimable job (of one run, or any) is due; undefined when none is waiting. */
-  nextDue(runId?: string): Promise<Date | undefined>;
+  /** When the next claimable job (of one run, or of some tasks, or any) is due; undefined when none is waiting. */
+  nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs whose id starts with `prefix`, newest first. */
   findRuns(prefix: string, limit: number): Promise<RunRecord[]>;
   listRuns(limit: number): Promise<RunRecord[]>;
-  /** Tasks whose attempts failed since `since`, most failures first. */
-  failures(since: Date, limit: number): Promise<TaskFailures[]>;
+  /** Tasks (all, or these) whose attempts failed since `since`, most failures first. */
+  failures(since: Date, limit: number, tasks?: readonly string[]): Promise<TaskFailures[]>;
   listJobs(query: JobQuery): Promise<JobRecord[]>;
   /** Every attempt of these jobs, oldest first. */
   listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]>;
-  /** Jobs per state, over all runs (or one run). */
-  queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
+  /** Jobs per state, over all runs, or one run, or some tasks. */
+  queueDepth(filter?: { runId?: string; tasks?: readonly string[] }): Promise<Partial<Record<JobState, number>>>;
   /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
   assetStates(asset?: string): Promise<PartitionState[]>;
   /** Per asset, over its partitions: the latest change and the latest success (one automation tick's read). */

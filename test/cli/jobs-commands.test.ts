@@ -113,4 +113,48 @@ dag.task({ name: 'nap' }, () => new Promise((resolve) => setTimeout(resolve, 600
     expect(await queryDb(p.db, 'SELECT outcome FROM __orch__.attempts')).toEqual([['released']]);
     expect(await queryDb(p.db, 'SELECT attempts FROM __orch__.jobs')).toEqual([[0]]);
   });
+
+  it('--dag takes the tasks from a module, with no register; reads keep to that DAG; bad specs are clear errors', async () => {
+    const p = tempProject();
+    const module = (name: string, prefix: string) =>
+      `import { Dag } from 'duckorch';
+export const ${name} = new Dag('${name}');
+${name}.task({ name: '${prefix}_extract' }, async (inputs: { day?: string } | null) => ({ day: inputs?.day ?? null, n: 2 }));
+${name}.task({ name: '${prefix}_load', requires: ['${prefix}_extract'] }, async (inputs: { ${prefix}_extract: { n: number; day: string } }) => ({
+  loaded: inputs.${prefix}_extract.n,
+  day: inputs.${prefix}_extract.day,
+}));
+export const answer = 42;
+`;
+    p.write('dags/etl.ts', module('etl', 'etl'));
+    p.write('dags/other.ts', module('other', 'oth'));
+    const etl = ['--db', p.db, '--dag', 'dags/etl.ts:etl'];
+    const enq = await runCli([...etl, 'enqueue', '--inputs', '{"day": "2026-12-01"}'], { cwd: p.dir });
+    expect(enq.code, enq.stderr).toBe(0);
+    // The global option also works after the command.
+    expect((await runCli(['--db', p.db, 'enqueue', '--dag', 'dags/other.ts:other'], { cwd: p.dir })).code).toBe(0);
+    expect(json(await runCli([...etl, 'queue-depth', '--json'], { cwd: p.dir }))).toMatchObject({ pending: 2 });
+    const worker = await runCli([...etl, 'worker', '--once'], { cwd: p.dir });
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stderr).not.toMatch(/oth_/);
+    expect(await queryDb(p.db, "SELECT result_json FROM __orch__.jobs WHERE task_name = 'etl_load'")).toEqual([
+      ['{"loaded":2,"day":"2026-12-01"}'],
+    ]);
+    expect(json(await runCli([...etl, 'queue-depth', '--json'], { cwd: p.dir }))).toMatchObject({ pending: 0, succeeded: 2 });
+    expect(json(await runCli(['--db', p.db, '--dag', 'dags/other.ts', 'queue-depth', '--json'], { cwd: p.dir }))).toMatchObject({
+      pending: 2,
+      succeeded: 0,
+    });
+
+    const noExport = await runCli(['--db', p.db, '--dag', 'dags/etl.ts:etll', 'run'], { cwd: p.dir });
+    expect(noExport.code).not.toBe(0);
+    expect(noExport.stderr).toContain('dags/etl.ts has no export `etll`');
+    expect(noExport.stderr).toMatch(/did you mean `etl`|its exports: `etl`/);
+    const notADag = await runCli(['--db', p.db, '--dag', 'dags/etl.ts:answer', 'run'], { cwd: p.dir });
+    expect(notADag.stderr).toContain('export `answer` of dags/etl.ts is not a Dag (it is a number)');
+    const missing = await runCli(['--db', p.db, '--dag', 'dags/nope.ts:etl', 'run'], { cwd: p.dir });
+    expect(missing.stderr).toContain('module dags/nope.ts does not exist');
+    const reg = await runCli([...etl, 'register', 'dags'], { cwd: p.dir });
+    expect(reg.stderr).toContain('--dag names the tasks directly: there is nothing to register');
+  });
 });

@@ -257,9 +257,11 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
         at(1),
       );
       await ledger.fail(byTask(claimed, 'd'), 'w1', { ...failure('flaky'), assets: ['raw.d'] }, at(2));
-      expect(await ledger.queueDepth(run.id)).toEqual({ succeeded: 1, failed: 1, pending: 2 });
+      expect(await ledger.queueDepth({ runId: run.id })).toEqual({ succeeded: 1, failed: 1, pending: 2 });
       const all = await ledger.queueDepth();
       expect(all.succeeded).toBeGreaterThanOrEqual(1);
+      expect(await ledger.queueDepth({ runId: run.id, tasks: ['a', 'b'] })).toEqual({ succeeded: 1, pending: 1 });
+      expect((await ledger.listJobs({ runId: run.id, tasks: ['c', 'd'], limit: 10 })).map((j) => j.task).sort()).toEqual(['c', 'd']);
       expect(await ledger.lastWatermark('a')).toBe('2026-03-01 00:00:00');
       expect(await ledger.lastWatermark('b')).toBeNull();
       const tasks = await ledger.taskStates();
@@ -279,6 +281,7 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.assetStates('raw.d'))[0]).toMatchObject({ status: 'dead', lastSuccessAt: null });
       const failures = await ledger.failures(T0, 10);
       expect(failures.find((f) => f.task === 'd')).toMatchObject({ failures: 2, lastError: 'flaky again' });
+      expect(await ledger.failures(T0, 10, ['a', 'b'])).toEqual([]);
       const jobs = await ledger.listJobs({ runId: run.id, limit: 10 });
       expect(jobs).toHaveLength(4);
       expect(await ledger.listJobs({ runId: run.id, task: 'a', limit: 10 })).toHaveLength(1);

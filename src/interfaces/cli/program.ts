@@ -34,6 +34,7 @@ import { packageVersion } from './version.js';
 
 interface GlobalOptions {
   db?: string;
+  dag?: string;
   config?: string;
   json?: boolean;
 }
@@ -132,7 +133,13 @@ export function buildProgram(io: CliIo): Command {
     flagNames: LoadConfigOptions['flagNames'] = {},
   ): Promise<T> => {
     const { Project } = await import('../../app/project.js');
-    const project = await Project.open({ config: await config(flags, flagNames), access });
+    const dag = program.opts<GlobalOptions>().dag ?? (io.env.DUCKORCH_DAG || undefined);
+    // With --dag nothing needs registering first, so a command that writes may create the database.
+    const project = await Project.open({
+      config: await config(flags, flagNames),
+      access: dag && access === 'write' ? 'create' : access,
+      ...(dag ? { dag } : {}),
+    });
     try {
       return await fn(project);
     } finally {
@@ -177,6 +184,10 @@ export function buildProgram(io: CliIo): Command {
   program
     .description('Offline-first, DuckDB-native orchestrator: SQL task files → inferred DAG → runs on embedded DuckDB.')
     .addOption(new Option('--db <file>', 'project DuckDB database (default: $DUCKORCH_DB, duckorch.toml `db`, then ./mydata.duckdb)'))
+    .option(
+      '--dag <module:export>',
+      'take the tasks from this TypeScript Dag module instead of the registry, e.g. dags/etl.ts:etl (default: $DUCKORCH_DAG)',
+    )
     .option('--config <file>', 'config file (default: the nearest duckorch.toml in this folder or above)')
     .option('--json', 'print machine-readable JSON on stdout')
     .version(packageVersion(), '-V, --version', 'print the version')

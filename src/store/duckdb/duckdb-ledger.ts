@@ -12,7 +12,7 @@
  * process to `pending`, keeping their attempt's real start time.
  */
 import { randomUUID } from 'node:crypto';
-import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { DuckorchError } from '../../errors.js';
 import {
   FINAL_STATES,
@@ -448,6 +448,7 @@ export class DuckDbLedger implements Ledger {
     for (const job of active.ready.values()) {
       if (claimed.length >= o.limit) break;
       if (o.runId !== undefined && job.runId !== o.runId) continue;
+      if (o.tasks !== undefined && !o.tasks.has(job.task)) continue;
       if (job.runAt.getTime() > o.now.getTime()) continue;
       this.apply(job, { type: 'claim', worker: o.worker, leaseMs: o.leaseMs }, o.now);
       active.ready.delete(job.id);
@@ -459,10 +460,15 @@ export class DuckDbLedger implements Ledger {
     return claimed;
   }
 
-  async nextDue(runId?: string): Promise<Date | undefined> {
+  async nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined> {
     let next: Date | undefined;
     for (const j of this.active?.ready.values() ?? [])
-      if ((runId === undefined || j.runId === runId) && (next === undefined || j.runAt < next)) next = j.runAt;
+      if (
+        (runId === undefined || j.runId === runId) &&
+        (tasks === undefined || tasks.has(j.task)) &&
+        (next === undefined || j.runAt < next)
+      )
+        next = j.runAt;
     return next;
   }
 
@@ -680,14 +686,15 @@ export class DuckDbLedger implements Ledger {
       .map(fromRunRow);
   }
 
-  async failures(since: Date, limit: number): Promise<TaskFailures[]> {
+  async failures(since: Date, limit: number, tasks?: readonly string[]): Promise<TaskFailures[]> {
     await this.flush();
     return (
       await this.conn.runAndReadAll(
         `SELECT task_name, count(*) AS failures, arg_max(error_message, attempt_seq) AS last_error, max(finished_at) AS last_at
          FROM __orch__.attempts WHERE outcome = 'failed' AND finished_at >= $1::TIMESTAMP
+           ${tasks ? 'AND task_name IN (SELECT unnest($3::VARCHAR[]))' : ''}
          GROUP BY task_name ORDER BY failures DESC, last_at DESC LIMIT $2`,
-        [since.toISOString(), limit],
+        tasks ? [since.toISOString(), limit, listValue([...tasks])] : [since.toISOString(), limit],
       )
     )
       .getRowObjectsJS()
@@ -711,15 +718,16 @@ export class DuckDbLedger implements Ledger {
   async listJobs(q: JobQuery): Promise<JobRecord[]> {
     await this.flush();
     const where: string[] = [];
-    const params: unknown[] = [];
+    const params: DuckDBValue[] = [];
     if (q.task !== undefined) where.push(`task_name = $${params.push(q.task)}`);
+    if (q.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...q.tasks]))}::VARCHAR[]))`);
     if (q.runId !== undefined) where.push(`pipeline_run_id = $${params.push(q.runId)}`);
     if (q.states !== undefined) where.push(`state IN (SELECT unnest($${params.push(listValue([...q.states]))}::VARCHAR[]))`);
     params.push(q.limit);
     const sql =
       `SELECT * FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY coalesce(started_at, finished_at, created_at) DESC, created_at DESC, task_name LIMIT $${params.length}`;
-    return (await this.conn.runAndReadAll(sql, params as never)).getRowObjectsJS().map(fromJobRow);
+    return (await this.conn.runAndReadAll(sql, params)).getRowObjectsJS().map(fromJobRow);
   }
 
   async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
@@ -746,14 +754,16 @@ export class DuckDbLedger implements Ledger {
       }));
   }
 
-  async queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>> {
+  async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
     await this.flush();
+    const where: string[] = [];
+    const params: DuckDBValue[] = [];
+    if (filter.runId !== undefined) where.push(`pipeline_run_id = $${params.push(filter.runId)}`);
+    if (filter.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...filter.tasks]))}::VARCHAR[]))`);
     const rows = (
       await this.conn.runAndReadAll(
-        runId === undefined
-          ? 'SELECT state, count(*) FROM __orch__.jobs GROUP BY state'
-          : 'SELECT state, count(*) FROM __orch__.jobs WHERE pipeline_run_id = $1 GROUP BY state',
-        runId === undefined ? [] : [runId],
+        `SELECT state, count(*) FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,
+        params,
       )
     ).getRows();
     const out: Partial<Record<JobState, number>> = {};
