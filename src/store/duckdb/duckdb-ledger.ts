@@ -290,17 +290,21 @@ export class DuckDbLedger implements Ledger {
   private bufferedAttempts: AttemptRow[] = [];
   private settled: Settled[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private lane: Promise<void> = Promise.resolve();
   /** While set, collects the jobs a change blocks or cancels downstream. */
   private cascade: JobRecord[] | undefined;
   /** Successes journalled in their tasks' transactions since the last flush. */
   private journalled = 0;
 
-  private constructor(private readonly conn: DuckDBConnection) {}
+  private constructor(
+    private readonly conn: DuckDBConnection,
+    /** Reads go through their own connection, so they never wait for a flush nor join its transaction. */
+    private readonly reader: DuckDBConnection,
+  ) {}
 
-  /** Opens the ledger on its own connection; `recover` when this process may write. */
-  static async open(conn: DuckDBConnection, options: { recover: boolean; now: Date }): Promise<DuckDbLedger> {
-    const ledger = new DuckDbLedger(conn);
+  /** Opens the ledger on its own two connections (writing, reading); `recover` when this process may write. */
+  static async open(conn: DuckDBConnection, reader: DuckDBConnection, options: { recover: boolean; now: Date }): Promise<DuckDbLedger> {
+    const ledger = new DuckDbLedger(conn, reader);
     const max = (
       await conn.runAndReadAll(
         `SELECT greatest((SELECT coalesce(max(attempt_seq), 0) FROM __orch__.attempts),
@@ -314,7 +318,11 @@ export class DuckDbLedger implements Ledger {
 
   // ---------------------------------------------------------------- snapshots
 
-  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.exclusive(() => this.writeSnapshot(snapshot));
+  }
+
+  private async writeSnapshot(snapshot: Snapshot): Promise<void> {
     const exists = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.snapshots WHERE snapshot_id = $1', [snapshot.id]);
     if (exists.currentRowCount > 0) return;
     const tasks = [...snapshot.tasks.values()];
@@ -359,12 +367,12 @@ export class DuckDbLedger implements Ledger {
 
   async loadSnapshot(id: string, only?: readonly string[]): Promise<Snapshot | undefined> {
     const head = (
-      await this.conn.runAndReadAll('SELECT created_at FROM __orch__.snapshots WHERE snapshot_id = $1', [id])
+      await this.reader.runAndReadAll('SELECT created_at FROM __orch__.snapshots WHERE snapshot_id = $1', [id])
     ).getRowObjectsJS()[0];
     if (!head) return undefined;
     const filter = only ? ' AND s.task_name IN (SELECT unnest($2::VARCHAR[]))' : '';
     const rows = (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         `SELECT s.task_name, s.definition_hash, s.upstream, d.definition_json FROM __orch__.snapshot_tasks s
          JOIN __orch__.definitions d USING (definition_hash) WHERE s.snapshot_id = $1${filter}`,
         only ? [id, listValue([...only])] : [id],
@@ -419,25 +427,27 @@ export class DuckDbLedger implements Ledger {
       counts: jobs.length === 0 ? {} : { pending: jobs.length },
       tasks: [...new Set(run.jobs.map((j) => j.task))],
     };
-    await inTransaction(this.conn, async () => {
-      await this.conn.run(
-        `INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4, $5, $6, $7::TIMESTAMP, NULL, $8::TIMESTAMP, $9, $10, $11::VARCHAR[])`,
-        [
-          record.id,
-          record.snapshotId,
-          record.trigger,
-          record.selector,
-          JSON.stringify(record.inputs),
-          record.state,
-          now.toISOString(),
-          record.finishedAt?.toISOString() ?? null,
-          jobs.length,
-          JSON.stringify(record.counts),
-          listValue(record.tasks),
-        ],
-      );
-      await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, jobRow);
-    });
+    await this.exclusive(() =>
+      inTransaction(this.conn, async () => {
+        await this.conn.run(
+          `INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4, $5, $6, $7::TIMESTAMP, NULL, $8::TIMESTAMP, $9, $10, $11::VARCHAR[])`,
+          [
+            record.id,
+            record.snapshotId,
+            record.trigger,
+            record.selector,
+            JSON.stringify(record.inputs),
+            record.state,
+            now.toISOString(),
+            record.finishedAt?.toISOString() ?? null,
+            jobs.length,
+            JSON.stringify(record.counts),
+            listValue(record.tasks),
+          ],
+        );
+        await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, jobRow);
+      }),
+    );
     this.adopt(record, jobs, now);
     return { ...record, counts: { ...record.counts } };
   }
@@ -616,7 +626,7 @@ export class DuckDbLedger implements Ledger {
     if (!active.runs.has(runId)) {
       const record = await this.getRun(runId);
       if (!record) return 0;
-      const rows = (await this.conn.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
+      const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
       this.adopt(record, rows.map(fromJobRow), now);
     }
     const run = active.runs.get(runId)!;
@@ -629,7 +639,9 @@ export class DuckDbLedger implements Ledger {
     }
     run.record.finishedAt = null;
     run.record.snapshotId = snapshotId;
-    await this.conn.run('UPDATE __orch__.pipeline_runs SET snapshot_id = $2 WHERE pipeline_run_id = $1', [runId, snapshotId]);
+    await this.exclusive(() =>
+      this.conn.run('UPDATE __orch__.pipeline_runs SET snapshot_id = $2 WHERE pipeline_run_id = $1', [runId, snapshotId]),
+    );
     for (const job of jobs) this.refreshReadiness(job, now);
     this.touchRun(runId, now);
     await this.flush();
@@ -650,7 +662,7 @@ export class DuckDbLedger implements Ledger {
     await this.flush();
     // In the run but no longer in memory, or not in the run at all: the latest success wins.
     const rows = (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         `SELECT task_name, arg_max(result_json, (pipeline_run_id = $1, finished_at)) FROM __orch__.jobs
          WHERE task_name IN (SELECT unnest($2::VARCHAR[])) AND state IN ('succeeded', 'skipped') AND partition_key IN ($3, $4)
          GROUP BY task_name`,
@@ -669,7 +681,7 @@ export class DuckDbLedger implements Ledger {
     if (live) return { ...live.record, counts: { ...live.record.counts } };
     await this.flush();
     const row = (
-      await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [id])
+      await this.reader.runAndReadAll('SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [id])
     ).getRowObjectsJS()[0];
     return row ? fromRunRow(row) : undefined;
   }
@@ -677,7 +689,7 @@ export class DuckDbLedger implements Ledger {
   async findRuns(prefix: string, limit: number): Promise<RunRecord[]> {
     await this.flush();
     return (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         'SELECT * FROM __orch__.pipeline_runs WHERE starts_with(pipeline_run_id, $1) ORDER BY created_at DESC LIMIT $2',
         [prefix.toLowerCase(), limit],
       )
@@ -689,7 +701,7 @@ export class DuckDbLedger implements Ledger {
   async failures(since: Date, limit: number, tasks?: readonly string[]): Promise<TaskFailures[]> {
     await this.flush();
     return (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         `SELECT task_name, count(*) AS failures, arg_max(error_message, attempt_seq) AS last_error, max(finished_at) AS last_at
          FROM __orch__.attempts WHERE outcome = 'failed' AND finished_at >= $1::TIMESTAMP
            ${tasks ? 'AND task_name IN (SELECT unnest($3::VARCHAR[]))' : ''}
@@ -709,7 +721,7 @@ export class DuckDbLedger implements Ledger {
   async listRuns(limit: number): Promise<RunRecord[]> {
     await this.flush();
     return (
-      await this.conn.runAndReadAll('SELECT * FROM __orch__.pipeline_runs ORDER BY created_at DESC, pipeline_run_id LIMIT $1', [limit])
+      await this.reader.runAndReadAll('SELECT * FROM __orch__.pipeline_runs ORDER BY created_at DESC, pipeline_run_id LIMIT $1', [limit])
     )
       .getRowObjectsJS()
       .map(fromRunRow);
@@ -727,16 +739,17 @@ export class DuckDbLedger implements Ledger {
     const sql =
       `SELECT * FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY coalesce(started_at, finished_at, created_at) DESC, created_at DESC, task_name LIMIT $${params.length}`;
-    return (await this.conn.runAndReadAll(sql, params)).getRowObjectsJS().map(fromJobRow);
+    return (await this.reader.runAndReadAll(sql, params)).getRowObjectsJS().map(fromJobRow);
   }
 
   async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
     if (jobIds.length === 0) return [];
     await this.flush();
     return (
-      await this.conn.runAndReadAll('SELECT * FROM __orch__.attempts WHERE job_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY attempt_seq', [
-        listValue([...jobIds]),
-      ])
+      await this.reader.runAndReadAll(
+        'SELECT * FROM __orch__.attempts WHERE job_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY attempt_seq',
+        [listValue([...jobIds])],
+      )
     )
       .getRowObjectsJS()
       .map((r) => ({
@@ -761,7 +774,7 @@ export class DuckDbLedger implements Ledger {
     if (filter.runId !== undefined) where.push(`pipeline_run_id = $${params.push(filter.runId)}`);
     if (filter.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...filter.tasks]))}::VARCHAR[]))`);
     const rows = (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         `SELECT state, count(*) FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,
         params,
       )
@@ -774,7 +787,7 @@ export class DuckDbLedger implements Ledger {
   async assetStates(asset?: string): Promise<PartitionState[]> {
     await this.flush();
     const rows = (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         `SELECT * FROM __orch__.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name, partition_key`,
         asset === undefined ? [] : [asset],
       )
@@ -785,7 +798,7 @@ export class DuckDbLedger implements Ledger {
   async assetSummaries(): Promise<AssetSummary[]> {
     await this.flush();
     return (
-      await this.conn.runAndReadAll(
+      await this.reader.runAndReadAll(
         `SELECT asset_name, count(*) AS partitions, arg_max(state, updated_at) AS state, max(updated_at) AS updated_at,
                 max(last_success_at) AS last_success_at
          FROM __orch__.asset_state GROUP BY asset_name ORDER BY asset_name`,
@@ -803,7 +816,7 @@ export class DuckDbLedger implements Ledger {
 
   async taskStates(): Promise<PartitionState[]> {
     await this.flush();
-    return (await this.conn.runAndReadAll('SELECT * FROM __orch__.task_state ORDER BY task_name, partition_key'))
+    return (await this.reader.runAndReadAll('SELECT * FROM __orch__.task_state ORDER BY task_name, partition_key'))
       .getRowObjectsJS()
       .map((r) => fromStateRow(r, 'task_name'));
   }
@@ -811,7 +824,7 @@ export class DuckDbLedger implements Ledger {
   async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
     await this.flush();
     const row = (
-      await this.conn.runAndReadAll('SELECT last_processed_at FROM __orch__.task_state WHERE task_name = $1 AND partition_key = $2', [
+      await this.reader.runAndReadAll('SELECT last_processed_at FROM __orch__.task_state WHERE task_name = $1 AND partition_key = $2', [
         task,
         partitionKey,
       ])
@@ -827,8 +840,21 @@ export class DuckDbLedger implements Ledger {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
-    this.flushing = this.flushing.then(() => this.writeBuffered());
-    return this.flushing;
+    return this.exclusive(() => this.writeBuffered());
+  }
+
+  /**
+   * Runs `fn` alone on the writing connection: a flush, an enqueue or a snapshot from another
+   * caller (the process's own worker, a command arriving on its socket) waits its turn, so
+   * their transactions never interleave on one connection.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.lane.then(fn);
+    this.lane = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   private scheduleFlush(): void {
@@ -990,11 +1016,11 @@ export class DuckDbLedger implements Ledger {
     if (this.active) return this.active;
     this.active = { runs: new Map(), jobs: new Map(), ready: new Map() };
     const runs = (
-      await this.conn.runAndReadAll("SELECT * FROM __orch__.pipeline_runs WHERE state IN ('queued', 'running')")
+      await this.reader.runAndReadAll("SELECT * FROM __orch__.pipeline_runs WHERE state IN ('queued', 'running')")
     ).getRowObjectsJS();
     if (runs.length > 0) {
       const rows = (
-        await this.conn.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[]))', [
+        await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[]))', [
           listValue(runs.map((r) => String(r.pipeline_run_id))),
         ])
       ).getRowObjectsJS();

@@ -233,7 +233,7 @@ export class DuckDbStore implements Store {
     readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly ledger: DuckDbLedger,
-    private readonly ledgerConn: DuckDBConnection,
+    private readonly ledgerConns: readonly DuckDBConnection[],
   ) {}
 
   /**
@@ -242,14 +242,14 @@ export class DuckDbStore implements Store {
    */
   static async open(instance: DuckDBInstance, mode: AccessMode, file: string, now = new Date()): Promise<DuckDbStore> {
     const conn = await instance.connect();
-    let ledgerConn: DuckDBConnection | undefined;
+    const ledgerConns: DuckDBConnection[] = [];
     try {
       await migrate(conn, mode, file);
-      ledgerConn = await instance.connect();
-      const ledger = await DuckDbLedger.open(ledgerConn, { recover: mode !== 'read', now });
-      return new DuckDbStore(instance, conn, ledger, ledgerConn);
+      ledgerConns.push(await instance.connect(), await instance.connect());
+      const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, { recover: mode !== 'read', now });
+      return new DuckDbStore(instance, conn, ledger, ledgerConns);
     } catch (err) {
-      ledgerConn?.closeSync();
+      for (const c of ledgerConns) c.closeSync();
       conn.closeSync();
       throw err;
     }
@@ -320,7 +320,7 @@ export class DuckDbStore implements Store {
 
   async close(): Promise<void> {
     await this.ledger.flush();
-    this.ledgerConn.closeSync();
+    for (const c of this.ledgerConns) c.closeSync();
     this.conn.closeSync();
   }
 }
