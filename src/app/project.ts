@@ -587,12 +587,36 @@ export class Project {
       for (const job of await ledger.cancelRun(run.id, 'the run was cancelled before it started', this.options.clock()))
         options.onEvent?.({ type: 'skip', task: job.task, job });
     }
+    return this.outcome(run.id);
+  }
+
+  /** A run and its jobs in plan order, as written. */
+  private async outcome(runId: string): Promise<Omit<RunResult, 'warnings'>> {
+    const ledger = this.store.ledger;
     await ledger.flush();
+    const run = (await ledger.getRun(runId))!;
     const order = new Map(run.tasks.map((n, i) => [n, i]));
-    const jobs = (await ledger.listJobs({ runId: run.id, limit: run.tasks.length * 1000 })).sort(
+    const jobs = (await ledger.listJobs({ runId, limit: Math.max(1, run.tasks.length) * 1000 })).sort(
       (a, b) => (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0),
     );
-    return { run: (await ledger.getRun(run.id))!, jobs };
+    return { run, jobs };
+  }
+
+  /**
+   * A run asked for by another process while this one holds the database (see
+   * `remote/socket.ts`): planned here, worked by a loop of its own (`workHere`, in a `run`) or
+   * by this process's worker, and returned once done.
+   */
+  async runForOther(options: Omit<RunOptions, 'signal' | 'onEvent' | 'onPlan'>, workHere: boolean): Promise<RunResult> {
+    const planned = await this.plan(options, 'run', null);
+    if (!planned.run) return { run: null, jobs: [], warnings: planned.warnings };
+    if (workHere) return { ...(await this.workRun(planned.run, options)), warnings: planned.warnings };
+    for (;;) {
+      const run = await this.store.ledger.getRun(planned.run.id);
+      if (!run || run.finishedAt !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { ...(await this.outcome(planned.run.id)), warnings: planned.warnings };
   }
 
   /** `CREATE SCHEMA IF NOT EXISTS` for every schema the run writes to, once, before tasks run in parallel. */
@@ -659,8 +683,12 @@ export class Project {
 
   async graph(mode: GraphMode, selection: Selection & { statuses?: boolean } = {}): Promise<{ mermaid: string; warnings: string[] }> {
     const { graph, selected, warnings } = await this.select(selection);
-    const statuses =
-      selection.statuses === false ? undefined : new Map((await this.store.ledger.taskStates()).map((t) => [t.name, t.status as string]));
+    let statuses: Map<string, string> | undefined;
+    if (selection.statuses !== false) {
+      statuses = new Map((await this.store.ledger.taskStates()).map((t) => [t.name, t.status as string]));
+      // What runs right now shows as running, over its last finished state.
+      for (const j of await this.store.ledger.listJobs({ states: ['processing'], limit: 100_000 })) statuses.set(j.task, j.state);
+    }
     return { mermaid: renderMermaid(graph, { mode, tasks: new Set(selected), ...(statuses ? { statuses } : {}) }), warnings };
   }
 

@@ -8,6 +8,7 @@ import pc from 'picocolors';
 // smol-toml) and DuckDB's native binding cost far more to load than `--help` takes to run,
 // so each action imports its implementation when it runs. Type-only imports cost nothing.
 import type { Project, RunResult, Selection } from '../../app/project.js';
+import type { HolderInfo, JoinOptions, ProjectApi } from '../../app/remote/socket.js';
 import type { RunEvent } from '../../runtime/worker.js';
 import type { JobRecord, JsonValue } from '../../store/ledger.js';
 import type { Config, LoadConfigOptions } from '../../config/config.js';
@@ -31,6 +32,9 @@ import {
   type Output,
 } from './render.js';
 import { packageVersion } from './version.js';
+
+/** What a command may ask either of an open project or of the process holding its database. */
+type Watchable = Pick<ProjectApi, 'status' | 'list' | 'graph' | 'queueDepth' | 'failures' | 'enqueue' | 'cancel'>;
 
 interface GlobalOptions {
   db?: string;
@@ -147,6 +151,40 @@ export function buildProgram(io: CliIo): Command {
     }
   };
 
+  /** Runs `fn` while answering other processes on the database's socket (`app/remote/socket.ts`). */
+  const serving = async <T>(
+    p: Project,
+    command: HolderInfo['command'],
+    join: (o: JoinOptions) => Promise<RunResult>,
+    fn: () => Promise<T>,
+  ): Promise<T> => {
+    const { serveProject } = await import('../../app/remote/socket.js');
+    const server = await serveProject(p, { command, pid: process.pid, db: p.dbFile }, join);
+    try {
+      return await fn();
+    } finally {
+      await server.close();
+    }
+  };
+
+  /**
+   * `withProject`, except that while a `run` or `worker` holds the database the question goes
+   * to that process over its socket (see `app/remote/socket.ts`) instead of failing.
+   */
+  const withProjectOrHolder = async <T>(access: AccessMode, fn: (p: Watchable) => Promise<T>): Promise<T> => {
+    try {
+      return await withProject(access, fn);
+    } catch (err) {
+      const holder = err instanceof DuckorchError && err.code === 'DB_LOCKED' ? await holderOf() : undefined;
+      if (!holder) throw err;
+      return fn(holder);
+    }
+  };
+  const holderOf = async (): Promise<ProjectApi | undefined> => {
+    const { connectToHolder } = await import('../../app/remote/socket.js');
+    return connectToHolder((await config()).db);
+  };
+
   /**
    * Runs `fn` with the run log (or progress bar) on stderr and Ctrl-C / SIGTERM cancelling the
    * run cleanly, the project opened for writing with `--max-parallel` applied.
@@ -170,7 +208,13 @@ export function buildProgram(io: CliIo): Command {
     try {
       return await withProject(
         'write',
-        (p) => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) }),
+        (p) =>
+          serving(
+            p,
+            'run',
+            (joined) => p.runForOther(joined, true),
+            () => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) }),
+          ),
         { orch_max_parallel: maxParallel },
         { orch_max_parallel: '--max-parallel' },
       );
@@ -232,20 +276,45 @@ export function buildProgram(io: CliIo): Command {
       .command('run')
       .description('run the registered tasks (or a selection) in dependency order')
       .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
-      .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning'),
-  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean }) => {
+      .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning')
+      .option('--wait', 'when another run or worker holds the database, wait for it to finish instead of handing this run to it'),
+  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean; wait?: boolean }) => {
     const o = output();
-    const result = await withRunProgress(
-      o,
-      (p, progress) =>
-        p.run({
-          ...selectionOf(opts),
-          ...progress,
-          ...(opts.fullRefresh ? { fullRefresh: true } : {}),
-        }),
-      opts.maxParallel,
-    );
-    printRunResult(o, result);
+    const runHere = () =>
+      withRunProgress(
+        o,
+        (p, progress) => p.run({ ...selectionOf(opts), ...progress, ...(opts.fullRefresh ? { fullRefresh: true } : {}) }),
+        opts.maxParallel,
+      );
+    for (let waited = 0; ; waited++) {
+      try {
+        return printRunResult(o, await runHere());
+      } catch (err) {
+        if (!(err instanceof DuckorchError && err.code === 'DB_LOCKED')) throw err;
+        if (opts.wait) {
+          // The holder's socket could say when it ends, but it may be a short command with none: look again shortly.
+          if (waited === 0) o.err(`${err.message}; waiting for it to finish (--wait)`);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** Math.min(waited, 4))));
+          continue;
+        }
+        const holder = await holderOf();
+        if (!holder)
+          throw new DuckorchError('DB_LOCKED', err.message, {
+            hint: 'pass --wait to run once it is free; a running `duck-orch run` or `worker` would take this run over',
+          });
+        const info = await holder.holder();
+        if (!o.json) o.err(`${info.db} is held by duck-orch ${info.command} (pid ${info.pid}): it works this run; following it`);
+        const parallel = opts.maxParallel === undefined ? undefined : Number(opts.maxParallel);
+        return printRunResult(
+          o,
+          await holder.join({
+            ...selectionOf(opts),
+            ...(parallel !== undefined && Number.isInteger(parallel) && parallel > 0 ? { maxParallel: parallel } : {}),
+            ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+          }),
+        );
+      }
+    }
   });
 
   program
@@ -274,7 +343,7 @@ export function buildProgram(io: CliIo): Command {
   ).action(async (opts: { select?: string[]; exclude?: string[]; inputs?: string }) => {
     const o = output();
     const inputs = opts.inputs === undefined ? null : parseJsonOption('--inputs', opts.inputs);
-    const { run, warnings } = await withProject('write', (p) => p.enqueue({ ...selectionOf(opts), inputs }));
+    const { run, warnings } = await withProjectOrHolder('write', (p) => p.enqueue({ ...selectionOf(opts), inputs }));
     if (o.json) return printJson(o, { run: run && runJson(run), warnings });
     printWarnings(o, warnings);
     if (run) o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: duck-orch worker`);
@@ -301,15 +370,21 @@ export function buildProgram(io: CliIo): Command {
       try {
         await withProject(
           'write',
-          async (p) => {
-            o.err(`worker ${process.pid} started on ${p.dbFile}${opts.once ? ' (until idle)' : ''}`);
-            await p.work({
-              shutdown: shutdown.signal,
-              graceMs: grace * 1000,
-              onEvent: (e) => progress.onEvent(e),
-              ...(opts.once ? { untilIdle: true } : {}),
-            });
-          },
+          (p) =>
+            serving(
+              p,
+              'worker',
+              (joined) => p.runForOther(joined, false),
+              async () => {
+                o.err(`worker ${process.pid} started on ${p.dbFile}${opts.once ? ' (until idle)' : ''}`);
+                await p.work({
+                  shutdown: shutdown.signal,
+                  graceMs: grace * 1000,
+                  onEvent: (e) => progress.onEvent(e),
+                  ...(opts.once ? { untilIdle: true } : {}),
+                });
+              },
+            ),
           { orch_max_parallel: opts.concurrency },
           { orch_max_parallel: '--concurrency' },
         );
@@ -326,7 +401,7 @@ export function buildProgram(io: CliIo): Command {
     .argument('<run>', 'the run id, or the first characters of it')
     .action(async (id: string) => {
       const o = output();
-      const { run, cancelled } = await withProject('write', (p) => p.cancel(id));
+      const { run, cancelled } = await withProjectOrHolder('write', (p) => p.cancel(id));
       if (o.json) return printJson(o, { run: runJson(run), cancelled });
       o.out(`Cancelled ${cancelled} job${cancelled === 1 ? '' : 's'} of run ${run.id.slice(0, 8)} (${colourStatus(run.state)})`);
     });
@@ -337,7 +412,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--run <id>', 'only this run')
     .action(async (opts: { run?: string }) => {
       const o = output();
-      const depth = await withProject('write', (p) => p.queueDepth(opts.run));
+      const depth = await withProjectOrHolder('write', (p) => p.queueDepth(opts.run));
       const { JOB_STATES } = await import('../../model/jobs/job-state.js');
       const counts = Object.fromEntries(JOB_STATES.map((s) => [s, depth[s] ?? 0]));
       if (o.json) return printJson(o, counts);
@@ -357,7 +432,7 @@ export function buildProgram(io: CliIo): Command {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
-      const rows = await withProject('write', (p) => p.failures(new Date(Date.now() - seconds * 1000), limit));
+      const rows = await withProjectOrHolder('write', (p) => p.failures(new Date(Date.now() - seconds * 1000), limit));
       if (o.json)
         return printJson(
           o,
@@ -382,7 +457,7 @@ export function buildProgram(io: CliIo): Command {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
-      const { jobs, failedAttempts, runs, removedTasks } = await withProject('write', (p) =>
+      const { jobs, failedAttempts, runs, removedTasks } = await withProjectOrHolder('write', (p) =>
         p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }),
       );
       const removed = new Set(removedTasks);
@@ -433,7 +508,7 @@ export function buildProgram(io: CliIo): Command {
       .option('--no-status', 'leave out run-status styling'),
   ).action(async (mode: GraphMode, opts: { select?: string[]; exclude?: string[]; status: boolean }) => {
     const o = output();
-    const { mermaid, warnings } = await withProject('read', (p) => p.graph(mode, { ...selectionOf(opts), statuses: opts.status }));
+    const { mermaid, warnings } = await withProjectOrHolder('read', (p) => p.graph(mode, { ...selectionOf(opts), statuses: opts.status }));
     if (o.json) printJson(o, { mode, mermaid, warnings });
     else {
       printWarnings(o, warnings);
@@ -540,7 +615,7 @@ export function buildProgram(io: CliIo): Command {
   selectOptions(program.command('list').alias('ls').description('list registered tasks (after --select/--exclude) in run order')).action(
     async (opts: { select?: string[]; exclude?: string[] }) => {
       const o = output();
-      const { tasks: rows, warnings } = await withProject('read', (p) => p.list(selectionOf(opts)));
+      const { tasks: rows, warnings } = await withProjectOrHolder('read', (p) => p.list(selectionOf(opts)));
       if (o.json) printJson(o, { tasks: rows, warnings });
       else if (rows.length > 0 || warnings.length === 0)
         o.out(

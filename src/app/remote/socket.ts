@@ -1,0 +1,164 @@
+/**
+ * Watching a running project. DuckDB lets one process open a database file for writing, and
+ * no other process may open it at all meanwhile. So the process that holds it for a long time
+ * (`run`, `worker`) answers on a local socket beside the file: `status`, `list`, `graph`,
+ * `queue-depth`, `failures`, `enqueue` and `cancel` from another terminal are served by the
+ * holder's own application service, and a second `run` hands its run to the holder and
+ * follows it to the end (DuckDB has no second writer to join as). HTTP on a Unix socket: only
+ * processes of users who may open the socket file can ask, and nothing listens on the network.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { GraphMode } from '../../model/graph/mermaid.js';
+import type { JobState } from '../../model/jobs/job-state.js';
+import type { JsonValue, RunRecord, TaskFailures } from '../../store/ledger.js';
+import type { Project, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
+import { decode, decodeError, encode, encodeError } from './wire.js';
+
+export interface HolderInfo {
+  command: 'run' | 'worker';
+  pid: number;
+  db: string;
+}
+
+export interface JoinOptions extends Selection {
+  maxParallel?: number;
+  fullRefresh?: boolean;
+}
+
+/** What another process may ask of the process holding the database. */
+export interface ProjectApi {
+  holder(): Promise<HolderInfo>;
+  status(options: { limit: number; task?: string }): Promise<StatusResult>;
+  list(selection: Selection): Promise<{ tasks: TaskListing[]; warnings: string[] }>;
+  graph(mode: GraphMode, selection: Selection & { statuses?: boolean }): Promise<{ mermaid: string; warnings: string[] }>;
+  queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
+  failures(since: Date, limit: number): Promise<TaskFailures[]>;
+  enqueue(options: Selection & { inputs?: JsonValue }): Promise<{ run: RunRecord | null; warnings: string[] }>;
+  cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }>;
+  /** Plans a run of the selection and has the holder work it; resolves when it is done. */
+  join(options: JoinOptions): Promise<RunResult>;
+}
+
+const METHODS = ['holder', 'status', 'list', 'graph', 'queueDepth', 'failures', 'enqueue', 'cancel', 'join'] as const;
+
+/** Beside the database when the path fits a socket address (about 100 bytes), else in the temp folder. */
+export function socketPath(dbFile: string): string {
+  const abs = path.resolve(dbFile);
+  const beside = path.join(path.dirname(abs), `.${path.basename(abs)}.duckorch.sock`);
+  if (Buffer.byteLength(beside) < 100) return beside;
+  return path.join(os.tmpdir(), `duckorch-${crypto.createHash('sha256').update(abs).digest('hex').slice(0, 16)}.sock`);
+}
+
+export interface Served {
+  close(): Promise<void>;
+}
+
+/**
+ * Answers on the database's socket until closed. `join` is the holder's: a `worker` enqueues
+ * and waits, a `run` also works the joined run with a second in-process worker loop.
+ */
+export async function serveProject(
+  project: Project,
+  info: HolderInfo,
+  join: (options: JoinOptions) => Promise<RunResult>,
+): Promise<Served> {
+  const file = socketPath(info.db);
+  const joins = new Set<Promise<unknown>>();
+  const api: ProjectApi = {
+    holder: async () => info,
+    status: (o) => project.status(o),
+    list: (s) => project.list(s),
+    graph: (m, s) => project.graph(m, s),
+    queueDepth: (r) => project.queueDepth(r),
+    failures: (since, limit) => project.failures(since, limit),
+    enqueue: (o) => project.enqueue(o),
+    cancel: (r) => project.cancel(r),
+    join: (o) => {
+      const p = join(o);
+      joins.add(p);
+      void p.finally(() => joins.delete(p)).catch(() => undefined);
+      return p;
+    },
+  };
+  const server = http.createServer((req, res) => {
+    const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const call = METHODS.includes(method)
+        ? (api[method] as (...args: unknown[]) => Promise<unknown>)(...decode<unknown[]>(body || '[]'))
+        : Promise.reject(new Error(`unknown method ${method}`));
+      call.then(
+        (result) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(encode(result));
+        },
+        (err: unknown) => {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(encodeError(err));
+        },
+      );
+    });
+  });
+  await removeStale(file);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(file, () => resolve());
+  });
+  return {
+    async close() {
+      // Joined runs are finished before the holder lets go of the database.
+      await Promise.allSettled([...joins]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+/** A socket left by a process that died answers nothing: remove it. */
+async function removeStale(file: string): Promise<void> {
+  if (!fs.existsSync(file)) return;
+  const alive = await callSocket(file, 'holder', []).then(
+    () => true,
+    () => false,
+  );
+  if (!alive) fs.rmSync(file, { force: true });
+}
+
+function callSocket(file: string, method: string, args: unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { socketPath: file, path: `/${method}`, method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(decode(text)) : reject(decodeError(text))));
+      },
+    );
+    req.on('error', reject);
+    req.end(encode(args));
+  });
+}
+
+/** The holder of `dbFile`, when one answers on its socket. */
+export async function connectToHolder(dbFile: string): Promise<ProjectApi | undefined> {
+  const file = socketPath(dbFile);
+  if (!fs.existsSync(file)) return undefined;
+  const call =
+    (method: string) =>
+    (...args: unknown[]) =>
+      callSocket(file, method, args);
+  const api = Object.fromEntries(METHODS.map((m) => [m, call(m)])) as unknown as ProjectApi;
+  try {
+    await api.holder();
+  } catch {
+    return undefined;
+  }
+  return api;
+}
