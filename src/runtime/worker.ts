@@ -127,7 +127,7 @@ export async function work(o: WorkerOptions): Promise<void> {
       const due = await o.ledger.nextDue(o.runId, o.tasks);
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
-      const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 1000));
+      const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 200));
       await new Promise<void>((resolve) => {
         const timer = wait === Infinity ? undefined : setTimeout(resolve, wait);
         wake = () => {

@@ -103,7 +103,7 @@ describe('watching a running project', { timeout: SUBPROCESS_TEST_TIMEOUT }, () 
       expect(status.stderr).toMatch(/database .* is in use by another process/);
       const run = await runCli(['--db', p.db, 'run']);
       expect(run.code).not.toBe(0);
-      expect(run.stderr).toContain('pass --wait to run once it is free');
+      expect(run.stderr).toContain('wait for it to finish (`run --wait` does that)');
     } finally {
       instance.closeSync();
     }

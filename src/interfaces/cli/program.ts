@@ -300,7 +300,7 @@ export function buildProgram(io: CliIo): Command {
         const holder = await holderOf();
         if (!holder)
           throw new DuckorchError('DB_LOCKED', err.message, {
-            hint: 'pass --wait to run once it is free; a running `duck-orch run` or `worker` would take this run over',
+            hint: 'wait for it to finish (`run --wait` does that), or stop it; a `duck-orch run` or `worker` holding it would have taken this run over',
           });
         const info = await holder.holder();
         if (!o.json) o.err(`${info.db} is held by duck-orch ${info.command} (pid ${info.pid}): it works this run; following it`);
