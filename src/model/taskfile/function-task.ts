@@ -14,7 +14,7 @@ import { DuckorchError, DuckorchErrors, type SourceLocation } from '../../errors
 import { DatasetSet, datasetKey, identifierParts, isFileDataset, parseDatasetName } from '../names.js';
 import { didYouMean } from '../suggest.js';
 import { codeVersion } from './code-version.js';
-import { TASK_NAME } from './parse-header.js';
+import { TASK_NAME, emptyHeader } from './parse-header.js';
 import type { AssetDecl, TaskDefinition } from './task.js';
 
 export const DAG_BRAND: unique symbol = Symbol.for('duckorch.dag') as never;
@@ -294,27 +294,8 @@ function locationOf(site: CallSite | null, ref: FunctionModuleRef): SourceLocati
 
 function baseDefinition(ref: FunctionModuleRef, at: SourceLocation): Omit<TaskDefinition, 'name' | 'codeVersion' | 'function'> {
   return {
+    ...emptyHeader(),
     kind: 'function',
-    description: null,
-    owner: null,
-    tags: [],
-    schedule: null,
-    retries: 0,
-    timeoutSeconds: null,
-    incrementalBy: null,
-    params: [],
-    tests: [],
-    asset: null,
-    partitions: null,
-    automation: null,
-    targetLagSeconds: null,
-    freshnessLagSeconds: null,
-    checks: [],
-    checkSeverity: 'error',
-    interval: { start: null, startTs: null, lookback: 0, allowPartials: false },
-    declaredInputs: [],
-    declaredOutputs: null,
-    dependsOn: [],
     // Graph errors (a duplicate name, an unknown dependency) point at the declaring call.
     keyLocations: {
       task: { line: at.line, col: at.col },

@@ -93,9 +93,9 @@ interface KvToken {
   offset: number;
 }
 
-export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName: string | undefined): HeaderParseResult {
-  const ctx: Ctx = { file, errors: [], warnings: [] };
-  const h: TaskHeader = {
+/** What a task is when nothing declares otherwise: the defaults of every header key. */
+export function emptyHeader(): TaskHeader {
+  return {
     name: '',
     description: null,
     owner: null,
@@ -119,6 +119,11 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
     dependsOn: [],
     keyLocations: {},
   };
+}
+
+export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName: string | undefined): HeaderParseResult {
+  const ctx: Ctx = { file, errors: [], warnings: [] };
+  const h = emptyHeader();
   const seen = new Map<string, number>();
   let explicitName: string | undefined;
   const assetFields: Partial<Record<'kind' | 'group' | 'owner' | 'description', string>> = {};
