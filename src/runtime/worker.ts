@@ -96,7 +96,8 @@ export async function work(o: WorkerOptions): Promise<void> {
         () => undefined,
       );
     },
-    Math.max(1000, o.leaseMs / 3),
+    // Often enough that a job cancelled from elsewhere (it loses its lease) stops within a second or so.
+    Math.min(1000, o.leaseMs / 3),
   );
   heartbeat.unref();
   try {

@@ -59,6 +59,21 @@ describe('watching a running project', { timeout: SUBPROCESS_TEST_TIMEOUT }, () 
     expect(fs.existsSync(socketPath(p.db))).toBe(false);
   });
 
+  it('cancel from another terminal stops the holder’s run, the job in flight included', async () => {
+    const p = tempProject();
+    gated(p);
+    await register(p);
+    const holder = startCli(['--db', p.db, 'run', '-s', 'gate']);
+    await holder.waitForStderr(/ start +gate \(attempt 1\)/);
+    const runId = json<{ runs: Array<{ run_id: string }> }>(await runCli(['--db', p.db, 'status', '--json'])).runs[0]!.run_id;
+    const cancel = await runCli(['--db', p.db, 'cancel', runId.slice(0, 8)]);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toContain(`Cancelled 1 job of run ${runId.slice(0, 8)} (cancelled)`);
+    const done = await holder.exited;
+    expect(done.code).toBe(130);
+    expect(done.stdout).toMatch(/gate +cancelled +.*cancelled by the user/);
+  });
+
   it('run --wait waits for the holder to finish, then runs itself', async () => {
     const p = tempProject();
     const gate = gated(p);
