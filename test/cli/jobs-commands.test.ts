@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, startCli, tempProject, type TempProject } from '../helpers.js';
 
@@ -63,6 +65,26 @@ describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     const nothing = await runCli(['--db', p.db, 'retry-failed']);
     expect(nothing.code).toBe(0);
     expect(nothing.stderr).toMatch(/nothing to retry in run [0-9a-f]{8}: every job succeeded/);
+  });
+
+  it('a queued run keeps the definitions it was planned from: re-registering changes nothing in it, a removed task is skipped', async () => {
+    const p = tempProject();
+    chain(p);
+    await register(p);
+    await runCli(['--db', p.db, 'enqueue']);
+    p.write('tasks/a.sql', 'CREATE OR REPLACE TABLE a AS SELECT 100 AS x;');
+    fs.rmSync(path.join(p.tasks, 'c.sql'));
+    await register(p);
+    const worker = await runCli(['--db', p.db, 'worker', '--once']);
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stderr).toMatch(/skip +c skipped: task `c` was removed from the project after the run was planned/);
+    // The run's snapshot still says `SELECT 1`.
+    expect(await queryDb(p.db, 'SELECT x FROM b')).toEqual([[1]]);
+    expect(await queryDb(p.db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'c'")).toEqual([[0n]]);
+    // A new run is planned from the new definitions.
+    expect((await runCli(['--db', p.db, 'run'])).code).toBe(0);
+    expect(await queryDb(p.db, 'SELECT x FROM b')).toEqual([[100]]);
+    expect(await queryDb(p.db, 'SELECT count(DISTINCT snapshot_id) FROM __orch__.pipeline_runs')).toEqual([[2n]]);
   });
 
   it('cancel takes a run id prefix; an unknown run is a clear error that lists recent runs', async () => {
