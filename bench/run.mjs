@@ -29,6 +29,8 @@ import {
   chainName,
   chainTaskSql,
   chainedProject,
+  historyProject,
+  noopModule,
   registrationCorpus,
   scaledShop,
   trivialDag,
@@ -54,7 +56,13 @@ const KNOBS = {
   BENCH_ULIMIT: num('BENCH_ULIMIT', 256),
   BENCH_STARTUP_REPEATS: num('BENCH_STARTUP_REPEATS', 17),
   BENCH_TIMEOUT_S: num('BENCH_TIMEOUT_S', 1800),
+  BENCH_HISTORY_TASKS: num('BENCH_HISTORY_TASKS', 100),
+  BENCH_HISTORY_PARTITIONS: num('BENCH_HISTORY_PARTITIONS', 10000),
+  BENCH_HISTORY_REPEATS: num('BENCH_HISTORY_REPEATS', 25),
+  BENCH_HISTORY_STATUS_PAIRS: num('BENCH_HISTORY_STATUS_PAIRS', 9),
 };
+if (KNOBS.BENCH_HISTORY_TASKS < 1 || KNOBS.BENCH_HISTORY_TASKS > 1000 || KNOBS.BENCH_HISTORY_PARTITIONS < 1)
+  throw new Error('BENCH_HISTORY_TASKS must be 1–1000 and BENCH_HISTORY_PARTITIONS at least 1');
 if (KNOBS.BENCH_CHAIN_SIZES.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`BENCH_CHAIN_SIZES: ${env.BENCH_CHAIN_SIZES}`);
 const P = KNOBS.BENCH_PARALLEL;
 
@@ -340,7 +348,7 @@ async function chainCase(n) {
     };
     {
       const { r: status, ratio } = withFloor('status', () => expectOk(cli(['status']), 'status'));
-      if (!status.stdout.includes('success')) throw new Error(`status shows no successful run:\n${tail(status.stdout)}`);
+      if (!status.stdout.includes('succeeded')) throw new Error(`status shows no successful run:\n${tail(status.stdout)}`);
       record('status', status, { ratio });
     }
     for (const [step, args] of [
@@ -459,20 +467,35 @@ function median0(xs) {
 // ---- fn-noop: no-op function tasks, jobs per second, against graphile-worker on PostgreSQL ----
 
 /**
- * duck-orch's side of `fn-noop`: `BENCH_FN_JOBS` no-op TypeScript function tasks run by duck-orch
- * with `concurrency` in parallel, in a process of its own (runScript or runCli, so that the peak
- * RSS is its own), on a fresh database. To return `{ jobs, ms, maxRssMb }`: `jobs` the tasks that
- * succeeded (checked against the number asked for), `ms` the run itself. graphile-worker's `ms`
- * counts from calling `run` (its pool connecting, LISTEN, fetching) until no job is left, with the
- * jobs already queued and the schema installed: the duck-orch side should time the same span (the
- * run, after registration). `pair` is the 0-based pair index (for file names).
- *
- * Returns null while duck-orch cannot run function tasks: the case then reports graphile-worker's
- * figures alone and says so.
+ * duck-orch's side of `fn-noop`: `BENCH_FN_JOBS` no-op TypeScript function tasks (one module, a
+ * `Dag` of independent tasks: `noopModule` in workloads.mjs) run by duck-orch with `concurrency`
+ * in parallel, in a process of its own (bench/duckorch-run.mjs, as the paired SQL cases), on a
+ * copy of a database the module was registered into before the clock. Returns `{ jobs, ms,
+ * maxRssMb }`: `jobs` the tasks that succeeded, `ms` the run itself (`project.run`: enqueueing the
+ * run, loading the module, working every job, the ledger's writes), the same span as
+ * graphile-worker's (from calling `run` until no job is left, jobs queued before the clock) plus
+ * duck-orch's enqueueing, which graphile-worker does before its clock. `pair` is the 0-based
+ * pair index (for file names).
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
+const noopTemplates = new Map();
 function duckorchNoopRun(work, { jobs, concurrency, pair }) {
-  return null; // not measured yet: to be wired once function tasks run
+  let template = noopTemplates.get(jobs);
+  if (!template) {
+    template = path.join(work, `noop-${jobs}.duckdb`);
+    const r = runScript(work, 'register-case.mjs', [noopModule(path.join(work, `noop-${jobs}`), jobs), template]);
+    if (r.tasks !== jobs) throw new Error(`registered ${r.tasks} of ${jobs} no-op function tasks`);
+    noopTemplates.set(jobs, template);
+  }
+  const db = path.join(work, `duckorch-noop-${pair}.duckdb`);
+  rmDb(db);
+  fs.copyFileSync(template, db);
+  try {
+    const r = runScript(work, 'duckorch-run.mjs', [db, String(concurrency)]);
+    if (r.tasks !== jobs) throw new Error(`duck-orch's run planned ${r.tasks} of ${jobs} no-op tasks`);
+    return { jobs: r.succeeded, ms: r.ms, closeMs: r.closeMs, wallMs: r.wallMs, maxRssMb: r.maxRssMb };
+  } finally {
+    rmDb(db);
+  }
 }
 
 /** graphile-worker's side: bench/graphile-noop.mjs, a process that knows nothing of duck-orch. */
@@ -565,6 +588,128 @@ async function fnNoopCase() {
   };
 }
 
+// ---- history: the ledger's reads over 1,000,000 historical task runs ----
+
+/**
+ * A registered project of BENCH_HISTORY_TASKS daily-partitioned tasks, its history generated with
+ * SQL straight into the ledger tables (history-gen.mjs: one run per partition, BENCH_HISTORY_PARTITIONS
+ * partitions); then the ledger's reads in a process of their own (history-read.mjs), and
+ * `duck-orch status` as a whole process paired with `status` on the same project without history.
+ */
+function historyName() {
+  const total = KNOBS.BENCH_HISTORY_TASKS * KNOBS.BENCH_HISTORY_PARTITIONS;
+  return total === 1e6 ? 'history-1m' : `history-${total}`;
+}
+
+function historyCase() {
+  const work = mkWork('history');
+  const nTasks = KNOBS.BENCH_HISTORY_TASKS;
+  const nParts = KNOBS.BENCH_HISTORY_PARTITIONS;
+  const tasks = historyProject(path.join(work, 'tasks'), nTasks);
+  const empty = path.join(work, 'empty.duckdb');
+  const reg = runScript(work, 'register-case.mjs', [tasks, empty]);
+  if (reg.tasks !== nTasks) throw new Error(`registered ${reg.tasks} of ${nTasks} tasks`);
+  const db = path.join(work, 'history.duckdb');
+  fs.copyFileSync(empty, db);
+  const gen = runScript(work, 'history-gen.mjs', [db, String(nTasks), String(nParts)]);
+  const total = nTasks * nParts;
+  for (const t of ['jobs', 'attempts', 'task_state', 'asset_state'])
+    if (gen.counts[t] !== total) throw new Error(`history: ${gen.counts[t]} rows in ${t}, expected ${total}`);
+  log(
+    `  generated ${fmtN(total)} task runs in ${fmtMs(gen.ms)} (${Object.entries(gen.steps)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} ms), ${(gen.bytes / 2 ** 20).toFixed(0)} MiB, ${fmtMb(gen.maxRssMb)}`,
+  );
+
+  const id = String(Math.min(42, nTasks - 1)).padStart(3, '0');
+  const asset = `asset_${id}`;
+  const task = `t_${id}`;
+  const partition = new Date(Date.UTC(2026, 0, 1) + Math.floor(nParts / 2) * 86400000).toISOString().slice(0, 10);
+  const reads = runScript(work, 'history-read.mjs', [db, asset, task, partition, String(KNOBS.BENCH_HISTORY_REPEATS)]);
+  const r = reads.reads;
+  if (r.assetStates.result.partitions !== nParts) throw new Error(`assetStates(${asset}): ${r.assetStates.result.partitions} partitions`);
+  if (r.assetSummaries.result.assets !== nTasks || r.assetSummaries.result.partitions !== total)
+    throw new Error(`assetSummaries: ${JSON.stringify(r.assetSummaries.result)}`);
+  if (r.taskStates.result.rows !== total) throw new Error(`taskStates: ${r.taskStates.result.rows} rows`);
+  const readStats = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { ...summary(v.samples), first: v.first, result: v.result }]));
+  for (const [k, v] of Object.entries(readStats))
+    log(`  ${k}: median ${fmtMs(v.median)} [${fmtMs(v.min)}–${fmtMs(v.max)}], first ${fmtMs(v.first)}, ${JSON.stringify(v.result)}`);
+
+  // `status` as a whole process, with and without the history, alternating.
+  const status = (file, expect) => () => {
+    const res = expectOk(runCli(work, ['--db', file, 'status']), `status on ${path.basename(file)}`);
+    if (!res.stdout.includes(expect)) throw new Error(`status on ${path.basename(file)} printed:\n${tail(res.stdout)}`);
+    return res;
+  };
+  const pairs = alternate(KNOBS.BENCH_HISTORY_STATUS_PAIRS, status(empty, 'No runs yet'), status(db, task.slice(0, 2))).map(
+    ({ a, b, first }, i) => {
+      log(`  status pair ${i + 1} (${first === 'a' ? 'empty first' : 'history first'}): empty ${fmtMs(a.ms)}, history ${fmtMs(b.ms)}`);
+      return {
+        empty: { ms: a.ms, maxRssMb: a.maxRssMb },
+        history: { ms: b.ms, maxRssMb: b.maxRssMb },
+        first,
+        diff: b.ms - a.ms,
+        ratio: b.ms / a.ms,
+      };
+    },
+  );
+  const sEmpty = summary(pairs.map((p) => p.empty.ms));
+  const sHist = summary(pairs.map((p) => p.history.ms));
+  const diff = summary(pairs.map((p) => p.diff));
+  const ratio = summary(pairs.map((p) => p.ratio));
+  const rssOf = (side) => summary(pairs.map((p) => p[side].maxRssMb)).median;
+
+  const label = `history ${fmtN(total)} (${nTasks} × ${fmtN(nParts)})`;
+  const reps = `${KNOBS.BENCH_HISTORY_REPEATS} calls`;
+  const readRow = (k, what, target) => {
+    const v = readStats[k];
+    return [
+      `${label}: ${what}`,
+      k === 'taskStates' ? `${v.n} calls` : reps,
+      `${fmtMs(v.median)} [${fmtMs(v.min)}–${fmtMs(v.max)}]`,
+      '—',
+      '—',
+      fmtMb(reads.maxRssMb),
+      `${target === undefined ? 'no target' : `target < ${target} ms: ${v.median < target ? 'met' : `missed by ${fmtMs(v.median - target)}`}`}; first call ${fmtMs(v.first)}`,
+    ];
+  };
+  const rows = [
+    [
+      `${label}: generate (SQL into the ledger tables)`,
+      '1 run',
+      fmtMs(gen.ms),
+      '—',
+      '—',
+      fmtMb(gen.maxRssMb),
+      `database ${(gen.bytes / 2 ** 20).toFixed(0)} MiB; ${fmtN(nParts)} runs, ${fmtN(gen.dead)} dead jobs`,
+    ],
+    readRow('assetStates', `assetStates('${asset}'), ${fmtN(nParts)} partitions`, 50),
+    readRow('assetSummaries', `assetSummaries(), ${nTasks} assets`, 50),
+    readRow('lastWatermark', `lastWatermark('${task}', '${partition}')`, 5),
+    readRow('taskStates', `taskStates(), ${fmtN(total)} rows`),
+    [
+      `${label}: duck-orch status (whole process)`,
+      `${pairs.length} pairs`,
+      fmtMs(sHist.median),
+      `status, empty history: ${fmtMs(sEmpty.median)}`,
+      fmtRatio(ratio),
+      `${fmtMb(rssOf('history'))} / empty ${fmtMb(rssOf('empty'))}`,
+      `difference ${fmtMs(diff.median)} [${fmtMs(diff.min)}–${fmtMs(diff.max)}]; target within 100 ms: ${diff.median < 100 ? 'met' : `missed by ${fmtMs(diff.median - 100)}`}`,
+    ],
+  ];
+  return {
+    data: {
+      tasks: nTasks,
+      partitions: nParts,
+      taskRuns: total,
+      generate: { ms: gen.ms, steps: gen.steps, bytes: gen.bytes, dead: gen.dead, maxRssMb: gen.maxRssMb },
+      read: { openMs: reads.openMs, maxRssMb: reads.maxRssMb, ...readStats },
+      status: { history: sHist, empty: sEmpty, diffMs: diff, ratio, pairs },
+    },
+    rows,
+  };
+}
+
 // ---- start-up: whole processes against bare node, interleaved ----
 
 function startupCase() {
@@ -587,7 +732,7 @@ function startupCase() {
       key: 'status',
       label: 'duck-orch status (9-task project)',
       args: [CLI, '--db', db, 'status'],
-      check: (r) => r.stdout.includes('success'),
+      check: (r) => r.stdout.includes('succeeded'),
     },
   ];
   // `--version` may not exist yet: then it is reported as n/a rather than measured.
@@ -661,6 +806,7 @@ const CASES = [
   [`shop-p${P}`, () => pairedCase('shop', P)],
   ['register', registerCase],
   ['fn-noop', fnNoopCase],
+  [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ];
 

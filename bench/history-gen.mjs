@@ -1,0 +1,134 @@
+// The `history` case's generator: writes `tasks` × `partitions` finished task runs straight into
+// the ledger tables of a project database that is already registered (plan.mjs's or
+// register-case.mjs's), with SQL, as the embedded ledger would have written them had every
+// partition been run once: one run per partition (`pipeline_runs`), one job per task in it
+// (`jobs`), one attempt per job (`attempts`), one materialisation of the task's asset
+// (`asset_materializations`) and the latest state per task × partition and asset × partition
+// (`task_state`, `asset_state`). Task `t_042` materialises asset `asset_042`; partition keys are
+// days from 2026-01-01; one job in 200 is dead (its run `failed`), the rest succeeded, and a
+// success records a watermark (`last_processed_at`) `<partition> 23:59:59`.
+// Usage: node bench/history-gen.mjs <db> <tasks> <partitions>
+// Prints one JSON line: { ms, tasks, partitions, jobs, dead, bytes, steps: { table: ms } }.
+import fs from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const [db, tasksArg, partitionsArg] = process.argv.slice(2);
+const tasks = Number(tasksArg);
+const partitions = Number(partitionsArg);
+if (!(tasks > 0 && tasks <= 1000 && partitions > 0)) throw new Error(`usage: history-gen.mjs <db> <tasks ≤ 1000> <partitions>`);
+
+// Deterministic: a job is dead when this is true (one in 200).
+const DEAD = `hash(t.t * 100003 + r.p) % 200 = 0`;
+
+const t0 = performance.now();
+const instance = await DuckDBInstance.create(db);
+const conn = await instance.connect();
+const steps = {};
+async function step(name, sql) {
+  const s0 = performance.now();
+  await conn.run(sql);
+  steps[name] = Math.round(performance.now() - s0);
+}
+
+const snapshot = (await conn.runAndReadAll('SELECT snapshot_id FROM __orch__.snapshots LIMIT 1')).getRows()[0]?.[0] ?? null;
+const codeVersions = (await conn.runAndReadAll('SELECT count(*) FROM __orch__.tasks')).getRows()[0][0];
+if (Number(codeVersions) !== tasks) throw new Error(`the database has ${codeVersions} registered tasks, expected ${tasks}`);
+
+await conn.run('BEGIN');
+// Runs: partition p ran at 01:00 on the day after it, its tasks one after another, 50 ms each.
+await step(
+  'generate',
+  `CREATE TEMP TABLE gen AS
+   SELECT r.p, t.t, r.run_id, uuid()::VARCHAR AS job_id,
+     printf('t_%03d', t.t) AS task_name, printf('asset_%03d', t.t) AS asset_name,
+     strftime(DATE '2026-01-01' + r.p::INTEGER, '%Y-%m-%d') AS partition_key,
+     r.created_at,
+     r.created_at + to_milliseconds(t.t * 50 + 5) AS started_at,
+     r.created_at + to_milliseconds(t.t * 50 + 45) AS finished_at,
+     CASE WHEN ${DEAD} THEN 'dead' ELSE 'succeeded' END AS state,
+     tk.code_version
+   FROM (SELECT range AS p, uuid()::VARCHAR AS run_id,
+           TIMESTAMP '2026-01-02 01:00:00' + to_days(range::INTEGER) AS created_at
+         FROM range(${partitions})) AS r
+   CROSS JOIN (SELECT range AS t FROM range(${tasks})) AS t
+   JOIN (SELECT name AS tn, code_version FROM __orch__.tasks) AS tk ON tk.tn = printf('t_%03d', t.t)
+   ORDER BY r.p, t.t`,
+);
+await step(
+  'pipeline_runs',
+  `INSERT INTO __orch__.pipeline_runs
+   SELECT run_id, ${snapshot === null ? 'NULL' : `'${snapshot}'`}, 'run', NULL, 'null',
+     CASE WHEN count(*) FILTER (WHERE state = 'dead') > 0 THEN 'failed' ELSE 'succeeded' END,
+     min(created_at), min(started_at), max(finished_at), count(*)::INTEGER,
+     CASE WHEN count(*) FILTER (WHERE state = 'dead') > 0
+       THEN json_object('succeeded', count(*) FILTER (WHERE state = 'succeeded'), 'dead', count(*) FILTER (WHERE state = 'dead'))::VARCHAR
+       ELSE json_object('succeeded', count(*))::VARCHAR END,
+     list(task_name ORDER BY t)
+   FROM gen GROUP BY run_id, p ORDER BY p`,
+);
+await step(
+  'jobs',
+  `INSERT INTO __orch__.jobs
+   SELECT job_id, run_id, task_name, partition_key, state, 1, 1, created_at, NULL, NULL, created_at, started_at, finished_at,
+     []::VARCHAR[], CASE state WHEN 'succeeded' THEN 1 END, NULL,
+     CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
+     CASE state WHEN 'dead' THEN 'Binder Error: Table with name upstream_gone does not exist!' END,
+     NULL, code_version
+   FROM gen ORDER BY p, t`,
+);
+await step(
+  'attempts',
+  `INSERT INTO __orch__.attempts
+   SELECT row_number() OVER (ORDER BY p, t), job_id, run_id, task_name, partition_key, 1,
+     'run-1-' || left(run_id, 8), started_at, finished_at,
+     CASE state WHEN 'succeeded' THEN 'succeeded' ELSE 'failed' END, state,
+     CASE state WHEN 'succeeded' THEN 1 END, NULL,
+     CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
+     CASE state WHEN 'dead' THEN 'Binder Error: Table with name upstream_gone does not exist!' END,
+     NULL, code_version, [asset_name]
+   FROM gen ORDER BY p, t`,
+);
+await step(
+  'asset_materializations',
+  `INSERT INTO __orch__.asset_materializations
+   SELECT asset_name, partition_key, finished_at, job_id, CASE state WHEN 'succeeded' THEN 1 END, NULL,
+     CASE state WHEN 'succeeded' THEN 'success' ELSE 'failed' END, run_id, task_name, code_version
+   FROM gen ORDER BY p, t`,
+);
+// The latest state, in the order the ledger's upserts would have left it (one flush per run).
+await step(
+  'task_state',
+  `INSERT INTO __orch__.task_state
+   SELECT task_name, partition_key, state, finished_at,
+     CASE state WHEN 'succeeded' THEN finished_at END,
+     CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
+     run_id, job_id, CASE state WHEN 'succeeded' THEN 1 END, code_version
+   FROM gen ORDER BY p, t`,
+);
+await step(
+  'asset_state',
+  `INSERT INTO __orch__.asset_state
+   SELECT asset_name, partition_key, state, finished_at, CASE state WHEN 'succeeded' THEN finished_at END,
+     run_id, job_id, CASE state WHEN 'succeeded' THEN 1 END, code_version
+   FROM gen ORDER BY p, t`,
+);
+const dead = Number((await conn.runAndReadAll(`SELECT count(*) FROM gen WHERE state = 'dead'`)).getRows()[0][0]);
+await conn.run('DROP TABLE gen');
+await step('commit', 'COMMIT');
+await step('checkpoint', 'CHECKPOINT');
+const counts = Object.fromEntries(
+  (
+    await conn.runAndReadAll(
+      `SELECT 'jobs', count(*) FROM __orch__.jobs UNION ALL SELECT 'attempts', count(*) FROM __orch__.attempts
+       UNION ALL SELECT 'task_state', count(*) FROM __orch__.task_state UNION ALL SELECT 'asset_state', count(*) FROM __orch__.asset_state
+       UNION ALL SELECT 'pipeline_runs', count(*) FROM __orch__.pipeline_runs`,
+    )
+  )
+    .getRows()
+    .map(([k, n]) => [k, Number(n)]),
+);
+conn.closeSync();
+instance.closeSync();
+const ms = performance.now() - t0;
+const bytes = fs.statSync(db).size + (fs.existsSync(`${db}.wal`) ? fs.statSync(`${db}.wal`).size : 0);
+process.stdout.write(JSON.stringify({ ms, tasks, partitions, jobs: tasks * partitions, dead, counts, bytes, steps }) + '\n');
