@@ -108,6 +108,49 @@ function workload(key) {
   return (workloads[key] = { key, label, work, template, plan, info });
 }
 
+/**
+ * The floor under duck-orch's per-task overhead, measured in the same run: raw DuckDB with one
+ * transaction, a fresh connection and one record row per task (`raw.mjs seq-atomic`) against
+ * raw autocommit on one connection. duck-orch's overhead beyond the floor is trivial-seq's minus this.
+ */
+function floorCase(key) {
+  const w = workload(key);
+  const rawRun = (mode) => (i) => {
+    const db = path.join(w.work, `floor-${mode}-${i}.duckdb`);
+    rmDb(db);
+    try {
+      return runScript(w.work, 'raw.mjs', [w.plan, db, mode]);
+    } finally {
+      rmDb(db);
+    }
+  };
+  const tasks = w.info.tasks;
+  const samples = alternate(KNOBS.BENCH_PAIRS, rawRun('seq'), rawRun('seq-atomic')).map(({ a, b }) => ({
+    raw: a,
+    atomic: b,
+    ratio: b.ms / a.ms,
+  }));
+  for (const s of samples) if (s.raw.rows !== s.atomic.rows) throw new Error(`rows differ: raw ${s.raw.rows}, atomic ${s.atomic.rows}`);
+  const ratio = summary(samples.map((s) => s.ratio));
+  const overhead = summary(samples.map((s) => (s.atomic.ms - s.raw.ms) / tasks));
+  const a = summary(samples.map((s) => s.atomic.ms));
+  const r = summary(samples.map((s) => s.raw.ms));
+  return {
+    data: { tasks, ratio, overheadMsPerTask: overhead, atomicMs: a, rawMs: r, samples },
+    rows: [
+      [
+        `${w.label}: DuckDB's floor (transaction + record row per task, no duck-orch)`,
+        `${samples.length} pair${samples.length === 1 ? '' : 's'}`,
+        `${fmtMs(a.median)} (${(a.median / tasks).toFixed(2)} ms/task)`,
+        `raw, 1 connection: ${fmtMs(r.median)} (${(r.median / tasks).toFixed(2)} ms/task)`,
+        fmtRatio(ratio),
+        `${fmtMb(summary(samples.map((s) => s.atomic.maxRssMb)).median)} / raw ${fmtMb(summary(samples.map((s) => s.raw.maxRssMb)).median)}`,
+        `floor ${overhead.median.toFixed(2)} ms/task [${overhead.min.toFixed(2)}–${overhead.max.toFixed(2)}]`,
+      ],
+    ],
+  };
+}
+
 function pairedCase(key, parallel) {
   const w = workload(key);
   const rawMode = parallel === 1 ? 'seq' : String(parallel);
@@ -801,6 +844,7 @@ function startupCase() {
 const CASES = [
   ['startup', startupCase],
   ['trivial-seq', () => pairedCase('trivial', 1)],
+  ['trivial-floor', () => floorCase('trivial')],
   [`trivial-p${P}`, () => pairedCase('trivial', P)],
   ['shop-seq', () => pairedCase('shop', 1)],
   [`shop-p${P}`, () => pairedCase('shop', P)],
