@@ -70,7 +70,7 @@ await step(
   'jobs',
   `INSERT INTO __orch__.jobs
    SELECT job_id, run_id, task_name, partition_key, state, 1, 1, created_at, NULL, NULL, created_at, started_at, finished_at,
-     []::VARCHAR[], CASE state WHEN 'succeeded' THEN 1 END, NULL,
+     finished_at, []::VARCHAR[], CASE state WHEN 'succeeded' THEN 1 END, NULL,
      CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
      CASE state WHEN 'dead' THEN 'Binder Error: Table with name upstream_gone does not exist!' END,
      NULL, code_version

@@ -673,7 +673,7 @@ function historyCase() {
   if (r.assetStates.result.partitions !== nParts) throw new Error(`assetStates(${asset}): ${r.assetStates.result.partitions} partitions`);
   if (r.assetSummaries.result.assets !== nTasks || r.assetSummaries.result.partitions !== total)
     throw new Error(`assetSummaries: ${JSON.stringify(r.assetSummaries.result)}`);
-  if (r.taskStates.result.rows !== total) throw new Error(`taskStates: ${r.taskStates.result.rows} rows`);
+  if (r.taskStates.result.rows !== nTasks) throw new Error(`taskStates: ${r.taskStates.result.rows} rows, expected one per task`);
   const readStats = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { ...summary(v.samples), first: v.first, result: v.result }]));
   for (const [k, v] of Object.entries(readStats))
     log(`  ${k}: median ${fmtMs(v.median)} [${fmtMs(v.min)}–${fmtMs(v.max)}], first ${fmtMs(v.first)}, ${JSON.stringify(v.result)}`);
@@ -708,7 +708,7 @@ function historyCase() {
     const v = readStats[k];
     return [
       `${label}: ${what}`,
-      k === 'taskStates' ? `${v.n} calls` : reps,
+      reps,
       `${fmtMs(v.median)} [${fmtMs(v.min)}–${fmtMs(v.max)}]`,
       '—',
       '—',
@@ -729,7 +729,7 @@ function historyCase() {
     readRow('assetStates', `assetStates('${asset}'), ${fmtN(nParts)} partitions`, 50),
     readRow('assetSummaries', `assetSummaries(), ${nTasks} assets`, 50),
     readRow('lastWatermark', `lastWatermark('${task}', '${partition}')`, 5),
-    readRow('taskStates', `taskStates(), ${fmtN(total)} rows`),
+    readRow('taskStates', `taskStates(), ${nTasks} tasks over ${fmtN(total)} partitions (graph colouring)`, 50),
     [
       `${label}: duck-orch status (whole process)`,
       `${pairs.length} pairs`,

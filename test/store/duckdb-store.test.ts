@@ -667,15 +667,25 @@ describe('DuckDB store migration of the run history', { timeout: DUCKDB_TEST_TIM
         ['s.a2', '__default__', at(12), 'r1a', null, 'success'],
         ['s.b', '__default__', at(14), 'r1b', null, 'failed'],
       ]);
-      expect((await ledger.taskStates()).map((s) => [s.name, s.status, s.runId, s.lastSuccessAt])).toEqual([
-        ['a', 'skipped', 'p2', at(12)],
-        ['b', 'dead', 'p1', null],
-        ['c', 'skipped', 'p1', null],
+      expect(await rows(instance, 'SELECT task_name, state, pipeline_run_id FROM __orch__.task_state ORDER BY 1')).toEqual([
+        ['a', 'skipped', 'p2'],
+        ['b', 'dead', 'p1'],
+        ['c', 'skipped', 'p1'],
       ]);
-      expect((await ledger.assetStates()).map((s) => [s.name, s.status, s.jobId, s.rows])).toEqual([
-        ['s.a', 'succeeded', 'r1a', 42],
-        ['s.a2', 'succeeded', 'r1a', null],
-        ['s.b', 'dead', 'r1b', null],
+      expect((await ledger.taskStates()).map((s) => [s.name, s.status, s.lastSuccessAt])).toEqual([
+        ['a', 'skipped', at(12)],
+        ['b', 'dead', null],
+        ['c', 'skipped', null],
+      ]);
+      expect(await rows(instance, 'SELECT asset_name, job_id FROM __orch__.asset_state ORDER BY 1')).toEqual([
+        ['s.a', 'r1a'],
+        ['s.a2', 'r1a'],
+        ['s.b', 'r1b'],
+      ]);
+      expect((await ledger.assetStates()).map((s) => [s.name, s.status, s.rows])).toEqual([
+        ['s.a', 'succeeded', 42],
+        ['s.a2', 'succeeded', null],
+        ['s.b', 'dead', null],
       ]);
       expect(await ledger.lastWatermark('a')).toBe('7');
       expect(

@@ -64,6 +64,8 @@ CREATE TABLE __orch__.jobs (
   created_at          TIMESTAMP NOT NULL,
   started_at          TIMESTAMP,
   finished_at         TIMESTAMP,
+  -- when its state last changed (finished, else started, else created): what `status` lists by
+  updated_at          TIMESTAMP NOT NULL,
   upstream            VARCHAR[] NOT NULL,
   rows_count          BIGINT,
   result_json         VARCHAR,
@@ -96,6 +98,9 @@ CREATE TABLE __orch__.attempts (
   code_version        VARCHAR,
   assets              VARCHAR[] NOT NULL
 );
+
+-- `status` reads the attempts of the jobs it lists: by index, not by a scan of every attempt.
+CREATE INDEX attempts_job_id ON __orch__.attempts (job_id);
 
 -- Spec §9's name, now a table: one row per asset per finished job that materialised it.
 CREATE TABLE __orch__.asset_materializations_v3 (
@@ -155,7 +160,8 @@ SELECT
   CASE status WHEN 'success' THEN 'succeeded' WHEN 'failed' THEN 'dead' WHEN 'skipped' THEN 'skipped' ELSE 'cancelled' END,
   coalesce(attempts, 0), greatest(coalesce(attempts, 1), 1),
   coalesce(started_at, finished_at, now()::TIMESTAMP), NULL, NULL,
-  coalesce(started_at, finished_at, now()::TIMESTAMP), started_at, finished_at, [],
+  coalesce(started_at, finished_at, now()::TIMESTAMP), started_at, finished_at,
+  coalesce(finished_at, started_at, now()::TIMESTAMP), [],
   rows_count, NULL, last_processed_at, error_message, error_context_json, code_version
 FROM __orch__.runs;
 
