@@ -60,7 +60,16 @@ export interface PreparedStatement extends SqlStatement {
   variables: TemplateVariable[];
 }
 
+/** Definitions are immutable (a snapshot's), so a task's statements are split and planned once per process. */
+const prepared = new WeakMap<TaskDefinition, PreparedStatement[]>();
+
 export function prepareStatements(task: TaskDefinition): PreparedStatement[] {
+  let statements = prepared.get(task);
+  if (!statements) prepared.set(task, (statements = planStatements(task)));
+  return statements;
+}
+
+function planStatements(task: TaskDefinition): PreparedStatement[] {
   // Replayed in order, so that a later INSERT into a temporary table is known to be one.
   const scope = new BodyScope();
   return splitStatements(task.sql).map((s) => {
