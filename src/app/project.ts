@@ -234,6 +234,14 @@ export class Project {
     // Only what changed is written, when the registry it replaces was written by this same analysis.
     const sameAnalysis = previous.length > 0 && previous.every((t) => t.fileHash?.startsWith(`${ANALYSIS_VERSION}:`));
     await this.store.replaceRegistry(registrySnapshot(all, graph), now, sameAnalysis ? registryChange(previous, all) : undefined);
+    // The snapshot of what is now registered, saved once here rather than by the next run.
+    await this.store.ledger.saveSnapshot(
+      snapshotOf(
+        all.map((t) => t.definition),
+        graph,
+        now,
+      ),
+    );
     const freshNames = new Set(fresh.map((f) => f.task.name));
     const removed = [...replaced.values()].filter((t) => !freshNames.has(t.definition.name));
     return {

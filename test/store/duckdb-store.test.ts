@@ -704,6 +704,7 @@ describe('DuckDB store migration of the run history', { timeout: DUCKDB_TEST_TIM
       const [a] = await ledger.claim(claimAt(102));
       await ledger.complete(a!, 'w1', success({ watermark: '9', assets: ['s.a'] }), at(103));
       expect(await ledger.lastWatermark('a')).toBe('9');
+      await ledger.flush();
       expect(await rows(instance, 'SELECT count(*), count(DISTINCT attempt_seq) FROM __orch__.attempts')).toEqual([[4n, 4n]]);
       await store.close();
     });

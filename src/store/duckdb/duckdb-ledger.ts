@@ -292,6 +292,8 @@ export class DuckDbLedger implements Ledger {
   private dirtyRuns = new Set<string>();
   private bufferedAttempts: AttemptRow[] = [];
   private settled: Settled[] = [];
+  /** The settled jobs of the batch being written. */
+  private writing: readonly Settled[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private lane: Promise<void> = Promise.resolve();
   /** While set, collects the jobs a change blocks or cancels downstream. */
@@ -330,14 +332,16 @@ export class DuckDbLedger implements Ledger {
     if (exists.currentRowCount > 0) return;
     const tasks = [...snapshot.tasks.values()];
     const known = new Set(
-      (
-        await this.conn.runAndReadAll(
-          'SELECT definition_hash FROM __orch__.definitions WHERE definition_hash IN (SELECT unnest($1::VARCHAR[]))',
-          [listValue(tasks.map((t) => t.hash))],
-        )
-      )
-        .getRows()
-        .map((r) => String(r[0])),
+      tasks.length === 0
+        ? []
+        : (
+            await this.reader.runAndReadAll(
+              'SELECT definition_hash FROM __orch__.definitions WHERE definition_hash IN (SELECT unnest($1::VARCHAR[]))',
+              [listValue(tasks.map((t) => t.hash))],
+            )
+          )
+            .getRows()
+            .map((r) => String(r[0])),
     );
     const fresh = new Map(tasks.filter((t) => !known.has(t.hash)).map((t) => [t.hash, t]));
     await inTransaction(this.conn, async () => {
@@ -832,7 +836,12 @@ export class DuckDbLedger implements Ledger {
   }
 
   async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
-    await this.flush();
+    // A success not yet written (or being written) is newer than the state table: no flush on a task's path.
+    for (const batch of [this.settled, this.writing])
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const { job } = batch[i]!;
+        if (job.task === task && job.partitionKey === partitionKey && job.state === 'succeeded') return job.watermark;
+      }
     const row = (
       await this.reader.runAndReadAll('SELECT last_processed_at FROM __orch__.task_state WHERE task_name = $1 AND partition_key = $2', [
         task,
@@ -885,6 +894,7 @@ export class DuckDbLedger implements Ledger {
       this.journalled === 0
     )
       return;
+    const journalled = this.journalled;
     this.journalled = 0;
     const jobs = [...this.dirtyJobs.values()].map(jobRow);
     const attempts = this.bufferedAttempts.map(attemptRow);
@@ -899,6 +909,7 @@ export class DuckDbLedger implements Ledger {
     this.dirtyRuns = new Set();
     this.bufferedAttempts = [];
     this.settled = [];
+    this.writing = settled;
     await inTransaction(this.conn, async () => {
       await insertRows(this.conn, 'attempts', ATTEMPT_TYPES, attempts, (r) => r);
       await this.updateJobs(jobs);
@@ -908,8 +919,8 @@ export class DuckDbLedger implements Ledger {
           'UPDATE __orch__.pipeline_runs SET state = $2, started_at = $3::TIMESTAMP, finished_at = $4::TIMESTAMP, job_counts_json = $5 WHERE pipeline_run_id = $1',
           [r.id, r.state, r.startedAt?.toISOString() ?? null, r.finishedAt?.toISOString() ?? null, JSON.stringify(r.counts)],
         );
-      await this.moveJournal();
-    });
+      if (journalled > 0) await this.moveJournal();
+    }).finally(() => (this.writing = []));
     // Runs that finished leave memory once written.
     for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
   }
