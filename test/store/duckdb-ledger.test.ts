@@ -132,6 +132,27 @@ describe('the embedded ledger', () => {
     }
   });
 
+  it('a flush that fails keeps its batch for the next one', async () => {
+    const h = await openStore(path.join(tempDir(), 'retry-flush.duckdb'));
+    try {
+      await oneJobRun(h.ledger);
+      const [job] = await h.ledger.claim({ worker: 'w', limit: 1, leaseMs: 60_000, now: T0 });
+      await h.ledger.complete(job!, 'w', { rows: 2, result: null, watermark: null, codeVersion: 'v', assets: ['main.t'] }, at(1));
+      const conn = await h.instance.connect();
+      await conn.run('ALTER TABLE __orch__.asset_materializations RENAME TO hidden');
+      await expect(h.ledger.flush()).rejects.toThrow(/asset_materializations/);
+      await conn.run('ALTER TABLE __orch__.hidden RENAME TO asset_materializations');
+      await h.ledger.flush();
+      expect((await conn.runAndReadAll('SELECT asset_name, rows FROM __orch__.asset_materializations')).getRows()).toEqual([
+        ['main.t', 2n],
+      ]);
+      expect((await conn.runAndReadAll('SELECT state FROM __orch__.jobs')).getRows()).toEqual([['succeeded']]);
+      conn.closeSync();
+    } finally {
+      await h.close();
+    }
+  });
+
   it('keeps the spec’s `__orch__.runs` view and `asset_materializations` answering with their columns', async () => {
     const h = await openStore(path.join(tempDir(), 'views.duckdb'));
     try {

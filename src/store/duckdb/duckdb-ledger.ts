@@ -896,8 +896,11 @@ export class DuckDbLedger implements Ledger {
       return;
     const journalled = this.journalled;
     this.journalled = 0;
-    const jobs = [...this.dirtyJobs.values()].map(jobRow);
-    const attempts = this.bufferedAttempts.map(attemptRow);
+    const dirtyJobs = this.dirtyJobs;
+    const dirtyRuns = this.dirtyRuns;
+    const buffered = this.bufferedAttempts;
+    const jobs = [...dirtyJobs.values()].map(jobRow);
+    const attempts = buffered.map(attemptRow);
     const settled = this.settled;
     // Copies, taken now: a run that finishes while this batch is written must stay in memory
     // (and dirty) until a batch records it finished.
@@ -920,7 +923,17 @@ export class DuckDbLedger implements Ledger {
           [r.id, r.state, r.startedAt?.toISOString() ?? null, r.finishedAt?.toISOString() ?? null, JSON.stringify(r.counts)],
         );
       if (journalled > 0) await this.moveJournal();
-    }).finally(() => (this.writing = []));
+    })
+      .catch((err: unknown) => {
+        // Nothing of the batch was written: keep it for the next flush rather than lose it.
+        for (const [id, job] of dirtyJobs) if (!this.dirtyJobs.has(id)) this.dirtyJobs.set(id, job);
+        for (const id of dirtyRuns) this.dirtyRuns.add(id);
+        this.bufferedAttempts = [...buffered, ...this.bufferedAttempts];
+        this.settled = [...settled, ...this.settled];
+        this.journalled += journalled;
+        throw err;
+      })
+      .finally(() => (this.writing = []));
     // Runs that finished leave memory once written.
     for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
   }
