@@ -494,7 +494,9 @@ export class DuckDbLedger implements Ledger {
     for (const id of jobIds) {
       const job = this.active?.jobs.get(id);
       if (!job || job.state !== 'processing' || job.leaseOwner !== worker) lost.push(id);
-      else this.apply(job, { type: 'heartbeat', worker, leaseMs }, now);
+      // In memory only: this process holds the file alone, and whoever opens it next treats every
+      // job still processing as its holder's, whatever the lease said.
+      else Object.assign(job, this.after(job, { type: 'heartbeat', worker, leaseMs }, now));
     }
     return lost;
   }
