@@ -80,7 +80,13 @@ export async function work(o: WorkerOptions): Promise<void> {
   const inflight = new Map<string, AbortController>();
   let wake: (() => void) | undefined;
   let failure: unknown;
-  const nudge = () => wake?.();
+  // Counts what may make work claimable (a job ending, a signal): a change seen while the loop was
+  // awaiting the ledger sends it round again instead of to sleep, or out.
+  let changes = 0;
+  const nudge = () => {
+    changes++;
+    wake?.();
+  };
   const stopping = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
   const onCancel = () => {
     for (const c of inflight.values()) c.abort(o.signal?.reason);
@@ -102,6 +108,7 @@ export async function work(o: WorkerOptions): Promise<void> {
   heartbeat.unref();
   try {
     while (!stopping() && failure === undefined) {
+      const seen = changes;
       const free = o.concurrency - inflight.size;
       const claimed =
         free > 0
@@ -126,6 +133,7 @@ export async function work(o: WorkerOptions): Promise<void> {
       }
       if (claimed.length > 0) continue;
       const due = await o.ledger.nextDue(o.runId, o.tasks);
+      if (changes !== seen) continue;
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
       const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 200));
@@ -135,7 +143,7 @@ export async function work(o: WorkerOptions): Promise<void> {
           if (timer) clearTimeout(timer);
           resolve();
         };
-        if (stopping()) wake();
+        if (stopping() || changes !== seen) wake();
       });
       wake = undefined;
     }
