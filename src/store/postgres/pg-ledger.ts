@@ -1,0 +1,792 @@
+/**
+ * The ledger on PostgreSQL, shared by workers on many machines. Every transition is one
+ * transaction of SQL, so any number of processes may claim and complete at once:
+ *
+ * - a claim takes ready jobs only (`waiting = 0`, a partial index), `FOR UPDATE SKIP LOCKED`, so
+ *   claimers never wait for each other and never read the backlog;
+ * - a completion decrements its downstream jobs' `waiting` in the same transaction (Orchex
+ *   unblocked in a second one and could lose it);
+ * - a job whose worker died is taken back once its lease has run out (`reapExpired`, which every
+ *   worker calls), keeping the attempt's real start in a `lost` attempt row.
+ *
+ * Times are the callers' (`now`), never the server's, so that tests drive the clock.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { DuckorchError } from '../../errors.js';
+import { JOB_STATES, runState, type JobState } from '../../model/jobs/job-state.js';
+import type { TaskDefinition } from '../../model/taskfile/task.js';
+import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
+import {
+  DEFAULT_PARTITION,
+  type AssetSummary,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type ClaimOptions,
+  type ClaimedJob,
+  type FailureOutcome,
+  type JobQuery,
+  type JobRecord,
+  type JsonValue,
+  type Ledger,
+  type NewRun,
+  type PartitionState,
+  type RunRecord,
+  type Snapshot,
+  type SnapshotTask,
+  type SuccessOutcome,
+  type TaskFailures,
+} from '../ledger.js';
+import type { DataTransaction } from '../store.js';
+import { PG_MIGRATIONS, quoteIdent } from './schema.js';
+
+type Client = pg.PoolClient;
+type Row = Record<string, unknown>;
+
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function fromJobRow(r: Row): JobRecord {
+  return {
+    id: String(r.job_id),
+    runId: String(r.run_id),
+    task: String(r.task_name),
+    partitionKey: String(r.partition_key),
+    state: r.state as JobState,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    runAt: date(r.run_at)!,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: date(r.lease_expires_at),
+    createdAt: date(r.created_at)!,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    rows: num(r.rows_count),
+    result: (r.result as JsonValue | undefined) ?? null,
+    watermark: (r.last_processed_at as string | null) ?? null,
+    error: (r.error_message as string | null) ?? null,
+    errorContext: (r.error_context as Record<string, unknown> | null) ?? null,
+    codeVersion: (r.code_version as string | null) ?? null,
+    upstream: ((r.upstream as string[] | null) ?? []).map(String),
+  };
+}
+
+export interface PgLedgerOptions {
+  /** The schema holding the ledger's tables (created by `migrate`). */
+  schema: string;
+}
+
+export class PgLedger implements Ledger {
+  private readonly s: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: PgLedgerOptions,
+  ) {
+    this.s = quoteIdent(options.schema);
+  }
+
+  /** Creates the schema and applies the migrations it lacks; refuses a schema from a newer version. */
+  async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      // One migrator at a time across machines.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`duckorch-migrate:${this.s}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
+      await c.query(
+        `CREATE TABLE IF NOT EXISTS ${this.s}.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
+      );
+      const applied = new Set((await c.query(`SELECT id FROM ${this.s}.schema_migrations`)).rows.map((r: Row) => Number(r.id)));
+      const latest = PG_MIGRATIONS.at(-1)?.id ?? 0;
+      const newer = [...applied].filter((id) => id > latest);
+      if (newer.length > 0)
+        throw new DuckorchError(
+          'SCHEMA_VERSION',
+          `schema ${this.s} was migrated by a newer duck-orch (version ${Math.max(...newer)}, this one knows up to ${latest})`,
+          {
+            hint: 'upgrade duck-orch on this machine',
+          },
+        );
+      for (const m of PG_MIGRATIONS) {
+        if (applied.has(m.id)) continue;
+        await c.query(m.sql(this.s));
+        await c.query(`INSERT INTO ${this.s}.schema_migrations VALUES ($1, $2, now())`, [m.id, m.name]);
+      }
+    });
+  }
+
+  private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  private q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+    return this.pool.query(sql, params);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const tasks = [...snapshot.tasks.entries()];
+    await this.tx(async (c) => {
+      const inserted = await c.query(`INSERT INTO ${this.s}.snapshots VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+        snapshot.id,
+        snapshot.createdAt,
+        tasks.length,
+      ]);
+      if (inserted.rowCount === 0) return;
+      await c.query(
+        `INSERT INTO ${this.s}.definitions
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) ON CONFLICT DO NOTHING`,
+        [
+          tasks.map(([, t]) => t.hash),
+          tasks.map(([n]) => n),
+          tasks.map(([, t]) => t.definition.kind),
+          tasks.map(([, t]) => JSON.stringify(t.definition)),
+        ],
+      );
+      await c.query(
+        `INSERT INTO ${this.s}.snapshot_tasks
+         SELECT $1, name, hash, ARRAY(SELECT jsonb_array_elements_text(up)) FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS t(name, hash, up)`,
+        [snapshot.id, tasks.map(([n]) => n), tasks.map(([, t]) => t.hash), tasks.map(([, t]) => JSON.stringify(t.upstream))],
+      );
+    });
+  }
+
+  async loadSnapshot(id: string, only?: readonly string[]): Promise<Snapshot | undefined> {
+    const head = (await this.q(`SELECT created_at FROM ${this.s}.snapshots WHERE snapshot_id = $1`, [id])).rows[0];
+    if (!head) return undefined;
+    const rows = (
+      await this.q(
+        `SELECT t.task_name, t.definition_hash, t.upstream, d.definition_json FROM ${this.s}.snapshot_tasks t
+         JOIN ${this.s}.definitions d USING (definition_hash) WHERE t.snapshot_id = $1 ${only ? 'AND t.task_name = ANY($2)' : ''}`,
+        only ? [id, [...only]] : [id],
+      )
+    ).rows;
+    const tasks = new Map<string, SnapshotTask>();
+    for (const r of rows)
+      tasks.set(String(r.task_name), {
+        definition: upgradeDefinition(r.definition_json as TaskDefinition),
+        hash: String(r.definition_hash),
+        upstream: (r.upstream as string[]).map(String),
+      });
+    return { id, createdAt: date(head.created_at)!, tasks };
+  }
+
+  // ---------------------------------------------------------------- runs and jobs
+
+  async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
+    const inRun = new Set(run.jobs.map((j) => j.task));
+    await this.tx(async (c) => {
+      await c.query(`INSERT INTO ${this.s}.runs VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+        run.id,
+        run.snapshotId,
+        run.trigger,
+        run.selector,
+        JSON.stringify(run.inputs),
+        now,
+        [...inRun],
+      ]);
+      if (run.jobs.length === 0) return;
+      await c.query(
+        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting)
+         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[]) AS t(id, task, part, attempts, up, waiting)`,
+        [
+          run.id,
+          now,
+          run.jobs.map(() => randomUUID()),
+          run.jobs.map((j) => j.task),
+          run.jobs.map((j) => j.partitionKey ?? DEFAULT_PARTITION),
+          run.jobs.map((j) => Math.max(1, j.maxAttempts)),
+          run.jobs.map((j) => JSON.stringify(j.upstream)),
+          run.jobs.map((j) => j.upstream.filter((u) => inRun.has(u)).length),
+        ],
+      );
+      await c.query(`NOTIFY ${this.channel}`);
+    });
+    return (await this.getRun(run.id))!;
+  }
+
+  async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
+    const params: unknown[] = [o.limit, o.now, o.worker, new Date(o.now.getTime() + o.leaseMs)];
+    const filters: string[] = [];
+    if (o.runId !== undefined) filters.push(`AND run_id = $${params.push(o.runId)}`);
+    if (o.tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...o.tasks])})`);
+    const rows = (
+      await this.q(
+        `WITH ready AS (
+           SELECT job_id FROM ${this.s}.jobs
+           WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= $2 ${filters.join(' ')}
+           ORDER BY run_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ${this.s}.jobs j SET state = 'processing', attempts = j.attempts + 1, lease_owner = $3, lease_expires_at = $4,
+           started_at = $2, finished_at = NULL, updated_at = $2
+         FROM ready WHERE j.job_id = ready.job_id
+         RETURNING j.*, (SELECT snapshot_id FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS snapshot_id,
+                        (SELECT inputs FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS run_inputs`,
+        params,
+      )
+    ).rows;
+    return rows
+      .map((r) => ({
+        ...fromJobRow(r),
+        snapshotId: String(r.snapshot_id ?? ''),
+        runInputs: (r.run_inputs as JsonValue | undefined) ?? null,
+      }))
+      .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]> {
+    if (jobIds.length === 0) return [];
+    const held = new Set(
+      (
+        await this.q(
+          `UPDATE ${this.s}.jobs SET lease_expires_at = $3 WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' RETURNING job_id`,
+          [[...jobIds], worker, new Date(now.getTime() + leaseMs)],
+        )
+      ).rows.map((r) => String(r.job_id)),
+    );
+    return jobIds.filter((id) => !held.has(id));
+  }
+
+  /** Locks the job and checks this worker holds it. */
+  private async held(c: Client, id: string, worker: string): Promise<JobRecord> {
+    const row = (await c.query(`SELECT * FROM ${this.s}.jobs WHERE job_id = $1 FOR UPDATE`, [id])).rows[0] as Row | undefined;
+    if (!row) throw new DuckorchError('INTERNAL', `job ${id} does not exist`);
+    const job = fromJobRow(row);
+    if (job.state !== 'processing' || job.leaseOwner !== worker)
+      throw new DuckorchError(
+        'INTERNAL',
+        `job ${id} (${job.task}) is ${job.state}${job.leaseOwner ? ` and leased to ${job.leaseOwner}` : ''}, not held by ${worker}`,
+      );
+    return job;
+  }
+
+  async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
+    // The data lives in DuckDB: it commits first; the ledger records it next (issue 7 adds the marker that makes this exactly-once).
+    if (tx) await tx.connection.run('COMMIT');
+    await this.tx(async (c) => {
+      const job = await this.held(c, claimed.id, worker);
+      await c.query(
+        `UPDATE ${this.s}.jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2, updated_at = $2,
+           rows_count = $3, result = $4, last_processed_at = $5, error_message = NULL, error_context = NULL, code_version = $6
+         WHERE job_id = $1`,
+        [job.id, now, outcome.rows, JSON.stringify(outcome.result), outcome.watermark, outcome.codeVersion],
+      );
+      await this.recordAttempt(c, job, worker, now, 'succeeded', 'succeeded', outcome.assets, {
+        rows: outcome.rows,
+        result: outcome.result,
+        watermark: outcome.watermark,
+        codeVersion: outcome.codeVersion,
+      });
+      await this.recordHistory(
+        c,
+        { ...job, state: 'succeeded', finishedAt: now, rows: outcome.rows, watermark: outcome.watermark, codeVersion: outcome.codeVersion },
+        outcome.assets,
+        now,
+      );
+      await this.satisfied(c, job, now);
+    });
+  }
+
+  async fail(
+    claimed: ClaimedJob,
+    worker: string,
+    failure: FailureOutcome,
+    now: Date,
+  ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
+    return this.tx(async (c) => {
+      const job = await this.held(c, claimed.id, worker);
+      const state: JobState = failure.cancelled ? 'cancelled' : failure.retryable && job.attempts < job.maxAttempts ? 'failed' : 'dead';
+      const runAt = state === 'failed' ? new Date(now.getTime() + failure.retryDelayMs) : job.runAt;
+      const row = (
+        await c.query(
+          `UPDATE ${this.s}.jobs SET state = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3, run_at = $4,
+             error_message = $5, error_context = $6, code_version = $7
+           WHERE job_id = $1 RETURNING *`,
+          [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion],
+        )
+      ).rows[0]!;
+      const after = fromJobRow(row);
+      await this.recordAttempt(c, after, worker, now, failure.cancelled ? 'cancelled' : 'failed', state, failure.assets, {
+        startedAt: job.startedAt,
+      });
+      let downstream: JobRecord[] = [];
+      if (state === 'dead') {
+        await this.recordHistory(c, after, failure.assets, now);
+        downstream = await this.cascade(c, job, 'blocked', `upstream task \`${job.task}\` failed`, now);
+      } else if (state === 'cancelled') {
+        await this.recordHistory(c, after, [], now);
+        downstream = await this.cascade(c, job, 'cancelled', `upstream task \`${job.task}\` was cancelled`, now);
+      } else {
+        await c.query(`NOTIFY ${this.channel}`);
+      }
+      return { job: after, downstream };
+    });
+  }
+
+  async skip(claimed: ClaimedJob, worker: string, reason: string, now: Date): Promise<void> {
+    await this.tx(async (c) => {
+      const job = await this.held(c, claimed.id, worker);
+      await c.query(
+        `UPDATE ${this.s}.jobs SET state = 'skipped', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2, updated_at = $2, error_message = $3
+         WHERE job_id = $1`,
+        [job.id, now, reason],
+      );
+      await this.recordHistory(c, { ...job, state: 'skipped', finishedAt: now }, [], now);
+      await this.satisfied(c, job, now);
+    });
+  }
+
+  async release(worker: string, jobIds: readonly string[], now: Date): Promise<void> {
+    if (jobIds.length === 0) return;
+    await this.tx(async (c) => {
+      const rows = (
+        await c.query(`SELECT * FROM ${this.s}.jobs WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' FOR UPDATE`, [
+          [...jobIds],
+          worker,
+        ])
+      ).rows.map(fromJobRow);
+      for (const job of rows)
+        await this.recordAttempt(c, { ...job, state: 'pending' }, worker, now, 'released', 'pending', [], { startedAt: job.startedAt });
+      await c.query(
+        `UPDATE ${this.s}.jobs SET state = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_at = $2, updated_at = $2
+         WHERE job_id = ANY($1)`,
+        [rows.map((j) => j.id), now],
+      );
+      await c.query(`NOTIFY ${this.channel}`);
+    });
+  }
+
+  async reapExpired(now: Date): Promise<number> {
+    return this.tx(async (c) => {
+      const rows = (
+        await c.query(
+          `SELECT * FROM ${this.s}.jobs WHERE state = 'processing' AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`,
+          [now],
+        )
+      ).rows.map(fromJobRow);
+      for (const job of rows)
+        await this.recordAttempt(
+          c,
+          { ...job, state: 'pending', error: 'the worker holding it stopped' },
+          job.leaseOwner ?? 'unknown',
+          now,
+          'lost',
+          'pending',
+          [],
+          {
+            startedAt: job.startedAt,
+          },
+        );
+      if (rows.length === 0) return 0;
+      await c.query(
+        `UPDATE ${this.s}.jobs SET state = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_at = $2, updated_at = $2,
+           error_message = 'the worker holding it stopped'
+         WHERE job_id = ANY($1)`,
+        [rows.map((j) => j.id), now],
+      );
+      await c.query(`NOTIFY ${this.channel}`);
+      return rows.length;
+    });
+  }
+
+  async cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]> {
+    return this.tx(async (c) =>
+      (
+        await c.query(
+          `UPDATE ${this.s}.jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2, updated_at = $2, error_message = $3
+           WHERE run_id = $1 AND state NOT IN ('succeeded', 'dead', 'skipped', 'cancelled') RETURNING *`,
+          [runId, now, reason],
+        )
+      ).rows
+        .map(fromJobRow)
+        .sort((a, b) => (a.task < b.task ? -1 : 1)),
+    );
+  }
+
+  async retryRun(runId: string, now: Date, snapshotId: string): Promise<number> {
+    return this.tx(async (c) => {
+      await c.query(`UPDATE ${this.s}.runs SET snapshot_id = $2 WHERE run_id = $1`, [runId, snapshotId]);
+      const n = (
+        await c.query(
+          `UPDATE ${this.s}.jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2, started_at = NULL, finished_at = NULL,
+             error_message = NULL, error_context = NULL, lease_owner = NULL, lease_expires_at = NULL
+           WHERE run_id = $1 AND state IN ('failed', 'dead', 'skipped', 'blocked', 'cancelled')`,
+          [runId, now],
+        )
+      ).rowCount;
+      await this.recountWaiting(c, runId);
+      await c.query(`NOTIFY ${this.channel}`);
+      return n ?? 0;
+    });
+  }
+
+  /** `waiting` from scratch: the upstream jobs of the run not succeeded or skipped. */
+  private async recountWaiting(c: Client, runId: string): Promise<void> {
+    await c.query(
+      `UPDATE ${this.s}.jobs j SET waiting = (
+         SELECT count(*) FROM ${this.s}.jobs u WHERE u.run_id = j.run_id AND u.task_name = ANY(j.upstream)
+           AND (u.partition_key = j.partition_key OR u.partition_key = '${DEFAULT_PARTITION}') AND u.state NOT IN ('succeeded', 'skipped'))
+       WHERE j.run_id = $1`,
+      [runId],
+    );
+  }
+
+  /** A job succeeded or was skipped: its downstream jobs wait for one fewer, and blocked ones come back. */
+  private async satisfied(c: Client, job: JobRecord, now: Date): Promise<void> {
+    const down = (
+      await c.query(
+        `UPDATE ${this.s}.jobs SET waiting = waiting - 1
+         WHERE run_id = $1 AND $2 = ANY(upstream) AND (partition_key = $3 OR $3 = '${DEFAULT_PARTITION}')
+           AND state IN ('pending', 'failed', 'blocked')
+         RETURNING job_id, state, waiting`,
+        [job.runId, job.task, job.partitionKey],
+      )
+    ).rows;
+    const unblock = down.filter((d) => d.state === 'blocked' && Number(d.waiting) === 0).map((d) => String(d.job_id));
+    if (unblock.length > 0) {
+      // A blocked job whose upstream recovered is pending again, and so, transitively, what it blocked.
+      await c.query(
+        `WITH RECURSIVE freed(job_id, run_id, task_name) AS (
+           SELECT job_id, run_id, task_name FROM ${this.s}.jobs WHERE job_id = ANY($1)
+           UNION
+           SELECT d.job_id, d.run_id, d.task_name FROM ${this.s}.jobs d JOIN freed f ON d.run_id = f.run_id AND f.task_name = ANY(d.upstream)
+           WHERE d.state = 'blocked'
+         )
+         UPDATE ${this.s}.jobs SET state = 'pending', run_at = $2, updated_at = $2, error_message = NULL, error_context = NULL
+         WHERE job_id IN (SELECT job_id FROM freed)`,
+        [unblock, now],
+      );
+    }
+    if (down.some((d) => Number(d.waiting) === 0)) await c.query(`NOTIFY ${this.channel}`);
+  }
+
+  /** Blocks or cancels everything downstream of a job that will not succeed in this run. */
+  private async cascade(c: Client, job: JobRecord, to: 'blocked' | 'cancelled', reason: string, now: Date): Promise<JobRecord[]> {
+    const waitingStates = to === 'blocked' ? `('pending', 'failed')` : `('pending', 'failed', 'blocked')`;
+    const rows = (
+      await c.query(
+        `WITH RECURSIVE down(job_id, task_name) AS (
+           SELECT job_id, task_name FROM ${this.s}.jobs WHERE run_id = $1 AND $2 = ANY(upstream) AND state IN ${waitingStates}
+           UNION
+           SELECT d.job_id, d.task_name FROM ${this.s}.jobs d JOIN down ON down.task_name = ANY(d.upstream)
+           WHERE d.run_id = $1 AND d.state IN ${waitingStates}
+         )
+         UPDATE ${this.s}.jobs SET state = $3, updated_at = $4, error_message = $5 ${to === 'cancelled' ? ', finished_at = $4' : ''}
+         WHERE job_id IN (SELECT job_id FROM down) RETURNING *`,
+        [job.runId, job.task, to, now, reason],
+      )
+    ).rows.map(fromJobRow);
+    for (const d of rows) await this.recordHistory(c, d, [], now);
+    return rows.sort((a, b) => (a.task < b.task ? -1 : 1));
+  }
+
+  private async recordAttempt(
+    c: Client,
+    job: JobRecord,
+    worker: string,
+    now: Date,
+    outcome: AttemptOutcome,
+    jobState: JobState,
+    assets: readonly string[],
+    extra: { rows?: number | null; result?: JsonValue; watermark?: string | null; codeVersion?: string | null; startedAt?: Date | null },
+  ): Promise<void> {
+    await c.query(
+      `INSERT INTO ${this.s}.attempts (job_id, run_id, task_name, partition_key, attempt, worker, started_at, finished_at, outcome, job_state,
+         rows_count, result, last_processed_at, error_message, error_context, code_version, assets)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+      [
+        job.id,
+        job.runId,
+        job.task,
+        job.partitionKey,
+        job.attempts,
+        worker,
+        extra.startedAt ?? job.startedAt ?? now,
+        now,
+        outcome,
+        jobState,
+        extra.rows ?? null,
+        extra.result === undefined || extra.result === null ? null : JSON.stringify(extra.result),
+        extra.watermark ?? null,
+        outcome === 'succeeded' ? null : job.error,
+        outcome === 'succeeded' || !job.errorContext ? null : JSON.stringify(job.errorContext),
+        extra.codeVersion ?? job.codeVersion,
+        [...assets],
+      ],
+    );
+  }
+
+  /** Materialisations and the latest state per task and asset × partition. */
+  private async recordHistory(c: Client, job: JobRecord, assets: readonly string[], now: Date): Promise<void> {
+    const success = job.state === 'succeeded';
+    const at = job.finishedAt ?? now;
+    await c.query(
+      `INSERT INTO ${this.s}.task_state VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (task_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
+         last_success_at = coalesce(EXCLUDED.last_success_at, task_state.last_success_at),
+         last_processed_at = CASE WHEN EXCLUDED.state = 'succeeded' THEN EXCLUDED.last_processed_at ELSE task_state.last_processed_at END,
+         run_id = EXCLUDED.run_id, job_id = EXCLUDED.job_id, rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version`,
+      [
+        job.task,
+        job.partitionKey,
+        job.state,
+        at,
+        success ? at : null,
+        success ? job.watermark : null,
+        job.runId,
+        job.id,
+        job.rows,
+        job.codeVersion,
+      ],
+    );
+    if (!success && job.state !== 'dead') return;
+    for (const [i, asset] of assets.entries()) {
+      const rows = i === 0 ? job.rows : null;
+      await c.query(`INSERT INTO ${this.s}.asset_materializations VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+        asset,
+        job.partitionKey,
+        at,
+        job.id,
+        rows,
+        success ? 'success' : 'failed',
+        job.runId,
+        job.task,
+        job.codeVersion,
+      ]);
+      await c.query(
+        `INSERT INTO ${this.s}.asset_state VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (asset_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
+           last_success_at = coalesce(EXCLUDED.last_success_at, asset_state.last_success_at), run_id = EXCLUDED.run_id,
+           job_id = EXCLUDED.job_id, rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version`,
+        [asset, job.partitionKey, job.state, at, success ? at : null, job.runId, job.id, rows, job.codeVersion],
+      );
+    }
+  }
+
+  private get channel(): string {
+    return quoteIdent(`${this.s.slice(1, -1)}_jobs`);
+  }
+
+  async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {
+    const out: Record<string, JsonValue> = Object.fromEntries(tasks.map((t) => [t, null]));
+    const rows = (
+      await this.q(
+        `SELECT DISTINCT ON (task_name) task_name, result FROM ${this.s}.jobs
+         WHERE task_name = ANY($2) AND state IN ('succeeded', 'skipped') AND partition_key IN ($3, '${DEFAULT_PARTITION}')
+         ORDER BY task_name, (run_id = $1) DESC, finished_at DESC`,
+        [job.runId, [...tasks], job.partitionKey],
+      )
+    ).rows;
+    for (const r of rows) out[String(r.task_name)] = (r.result as JsonValue | undefined) ?? null;
+    return out;
+  }
+
+  async flush(): Promise<void> {
+    // Every transition is already committed.
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined> {
+    const params: unknown[] = [];
+    const filters: string[] = [];
+    if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
+    if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
+    const row = (
+      await this.q(
+        `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,
+        params,
+      )
+    ).rows[0];
+    return date(row?.due) ?? undefined;
+  }
+
+  private async runRecords(where: string, params: unknown[]): Promise<RunRecord[]> {
+    const rows = (
+      await this.q(
+        `SELECT r.*, coalesce((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM ${this.s}.jobs j WHERE j.run_id = r.run_id GROUP BY state) c), '{}') AS counts,
+           (SELECT min(started_at) FROM ${this.s}.jobs j WHERE j.run_id = r.run_id) AS started_at,
+           (SELECT max(finished_at) FROM ${this.s}.jobs j WHERE j.run_id = r.run_id) AS finished_at
+         FROM ${this.s}.runs r ${where}`,
+        params,
+      )
+    ).rows;
+    return rows.map((r) => {
+      const counts = Object.fromEntries(
+        Object.entries(r.counts as Record<string, number>).map(([k, v]) => [k, Number(v)]),
+      ) as RunRecord['counts'];
+      const derived = runState(counts);
+      const startedAt = date(r.started_at);
+      const state = derived === 'queued' && startedAt !== null ? 'running' : derived;
+      const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
+      return {
+        id: String(r.run_id),
+        snapshotId: (r.snapshot_id as string | null) ?? null,
+        trigger: String(r.trigger),
+        selector: (r.selector as string | null) ?? null,
+        inputs: (r.inputs as JsonValue | undefined) ?? null,
+        state,
+        createdAt: date(r.created_at)!,
+        startedAt,
+        finishedAt: done ? (date(r.finished_at) ?? date(r.created_at)) : null,
+        counts,
+        tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
+      };
+    });
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    return (await this.runRecords('WHERE r.run_id = $1', [id]))[0];
+  }
+
+  async findRuns(prefix: string, limit: number): Promise<RunRecord[]> {
+    return this.runRecords('WHERE r.run_id LIKE $1 ORDER BY r.created_at DESC LIMIT $2', [
+      `${prefix.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`,
+      limit,
+    ]);
+  }
+
+  async listRuns(limit: number): Promise<RunRecord[]> {
+    return this.runRecords('ORDER BY r.created_at DESC, r.run_id LIMIT $1', [limit]);
+  }
+
+  async failures(since: Date, limit: number, tasks?: readonly string[]): Promise<TaskFailures[]> {
+    return (
+      await this.q(
+        `SELECT task_name, count(*) AS failures, (array_agg(error_message ORDER BY attempt_seq DESC))[1] AS last_error, max(finished_at) AS last_at
+         FROM ${this.s}.attempts WHERE outcome = 'failed' AND finished_at >= $1 ${tasks ? 'AND task_name = ANY($3)' : ''}
+         GROUP BY task_name ORDER BY failures DESC, last_at DESC LIMIT $2`,
+        tasks ? [since, limit, [...tasks]] : [since, limit],
+      )
+    ).rows.map((r) => ({
+      task: String(r.task_name),
+      failures: Number(r.failures),
+      lastError: (r.last_error as string | null) ?? null,
+      lastFailedAt: date(r.last_at)!,
+    }));
+  }
+
+  async listJobs(q: JobQuery): Promise<JobRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.task !== undefined) where.push(`task_name = $${params.push(q.task)}`);
+    if (q.tasks !== undefined) where.push(`task_name = ANY($${params.push([...q.tasks])})`);
+    if (q.runId !== undefined) where.push(`run_id = $${params.push(q.runId)}`);
+    if (q.states !== undefined) where.push(`state = ANY($${params.push([...q.states])})`);
+    params.push(q.limit);
+    return (
+      await this.q(
+        `SELECT * FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, task_name LIMIT $${params.length}`,
+        params,
+      )
+    ).rows.map(fromJobRow);
+  }
+
+  async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
+    if (jobIds.length === 0) return [];
+    return (await this.q(`SELECT * FROM ${this.s}.attempts WHERE job_id = ANY($1) ORDER BY attempt_seq`, [[...jobIds]])).rows.map((r) => ({
+      jobId: String(r.job_id),
+      runId: String(r.run_id),
+      task: String(r.task_name),
+      partitionKey: String(r.partition_key),
+      attempt: Number(r.attempt),
+      worker: String(r.worker),
+      startedAt: date(r.started_at)!,
+      finishedAt: date(r.finished_at)!,
+      outcome: r.outcome as AttemptOutcome,
+      error: (r.error_message as string | null) ?? null,
+      errorContext: (r.error_context as Record<string, unknown> | null) ?? null,
+    }));
+  }
+
+  async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.runId !== undefined) where.push(`run_id = $${params.push(filter.runId)}`);
+    if (filter.tasks !== undefined) where.push(`task_name = ANY($${params.push([...filter.tasks])})`);
+    const rows = (
+      await this.q(
+        `SELECT state, count(*) AS n FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,
+        params,
+      )
+    ).rows;
+    const out: Partial<Record<JobState, number>> = {};
+    for (const r of rows) if ((JOB_STATES as readonly string[]).includes(String(r.state))) out[r.state as JobState] = Number(r.n);
+    return out;
+  }
+
+  private states(table: 'task_state' | 'asset_state', where: string, params: unknown[]): Promise<PartitionState[]> {
+    const name = table === 'task_state' ? 'task_name' : 'asset_name';
+    return this.q(
+      `SELECT ${name} AS name, partition_key, state, updated_at, last_success_at, rows_count FROM ${this.s}.${table} ${where}`,
+      params,
+    ).then((r) =>
+      r.rows.map((x) => ({
+        name: String(x.name),
+        partitionKey: String(x.partition_key),
+        status: x.state as JobState,
+        at: date(x.updated_at)!,
+        lastSuccessAt: date(x.last_success_at),
+        rows: num(x.rows_count),
+      })),
+    );
+  }
+
+  assetStates(asset?: string): Promise<PartitionState[]> {
+    return asset === undefined
+      ? this.states('asset_state', 'ORDER BY asset_name, partition_key', [])
+      : this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
+  }
+
+  async assetSummaries(): Promise<AssetSummary[]> {
+    return (
+      await this.q(
+        `SELECT asset_name, count(*) AS partitions, (array_agg(state ORDER BY updated_at DESC))[1] AS state, max(updated_at) AS updated_at,
+                max(last_success_at) AS last_success_at
+         FROM ${this.s}.asset_state GROUP BY asset_name ORDER BY asset_name`,
+      )
+    ).rows.map((r) => ({
+      name: String(r.asset_name),
+      partitions: Number(r.partitions),
+      state: r.state as JobState,
+      updatedAt: date(r.updated_at)!,
+      lastSuccessAt: date(r.last_success_at),
+    }));
+  }
+
+  async taskStates(): Promise<PartitionState[]> {
+    return (
+      await this.q(
+        `SELECT DISTINCT ON (task_name) task_name, partition_key, state, updated_at,
+           max(last_success_at) OVER (PARTITION BY task_name) AS last_success_at, rows_count
+         FROM ${this.s}.task_state ORDER BY task_name, updated_at DESC`,
+      )
+    ).rows.map((x) => ({
+      name: String(x.task_name),
+      partitionKey: String(x.partition_key),
+      status: x.state as JobState,
+      at: date(x.updated_at)!,
+      lastSuccessAt: date(x.last_success_at),
+      rows: num(x.rows_count),
+    }));
+  }
+
+  async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
+    const row = (
+      await this.q(`SELECT last_processed_at FROM ${this.s}.task_state WHERE task_name = $1 AND partition_key = $2`, [task, partitionKey])
+    ).rows[0];
+    return (row?.last_processed_at as string | null | undefined) ?? null;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The PostgreSQL ledger's tables, as numbered migrations rendered into a configurable schema.
+ * The same rows as the embedded ledger's (see `duckdb/migrations/0003_jobs_ledger.sql`), plus
+ * what many workers on many machines need: a `waiting` count per job (its upstream jobs not yet
+ * succeeded or skipped), kept in the same transaction as each completion, and a partial index on
+ * the jobs that are ready — so a claim reads ready jobs only, whatever the backlog.
+ */
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export interface PgMigration {
+  id: number;
+  name: string;
+  sql: (schema: string) => string;
+}
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    id: 1,
+    name: 'jobs_ledger',
+    sql: (s) => `
+CREATE TABLE ${s}.definitions (
+  definition_hash  text PRIMARY KEY,
+  task_name        text NOT NULL,
+  kind             text NOT NULL,
+  definition_json  jsonb NOT NULL
+);
+CREATE TABLE ${s}.snapshots (
+  snapshot_id  text PRIMARY KEY,
+  created_at   timestamptz NOT NULL,
+  task_count   integer NOT NULL
+);
+CREATE TABLE ${s}.snapshot_tasks (
+  snapshot_id      text NOT NULL REFERENCES ${s}.snapshots ON DELETE CASCADE,
+  task_name        text NOT NULL,
+  definition_hash  text NOT NULL REFERENCES ${s}.definitions,
+  upstream         text[] NOT NULL,
+  PRIMARY KEY (snapshot_id, task_name)
+);
+CREATE TABLE ${s}.runs (
+  run_id         text PRIMARY KEY,
+  snapshot_id    text REFERENCES ${s}.snapshots,
+  trigger        text NOT NULL,
+  selector       text,
+  inputs         jsonb,
+  created_at     timestamptz NOT NULL,
+  planned_tasks  text[] NOT NULL
+);
+CREATE INDEX runs_created ON ${s}.runs (created_at DESC);
+CREATE TABLE ${s}.jobs (
+  job_id            text PRIMARY KEY,
+  run_id            text NOT NULL REFERENCES ${s}.runs ON DELETE CASCADE,
+  task_name         text NOT NULL,
+  partition_key     text NOT NULL,
+  state             text NOT NULL CHECK (state IN ('pending', 'processing', 'succeeded', 'failed', 'dead', 'skipped', 'blocked', 'cancelled')),
+  attempts          integer NOT NULL,
+  max_attempts      integer NOT NULL,
+  run_at            timestamptz NOT NULL,
+  lease_owner       text,
+  lease_expires_at  timestamptz,
+  created_at        timestamptz NOT NULL,
+  started_at        timestamptz,
+  finished_at       timestamptz,
+  updated_at        timestamptz NOT NULL,
+  upstream          text[] NOT NULL,
+  waiting           integer NOT NULL,
+  rows_count        bigint,
+  result            jsonb,
+  last_processed_at text,
+  error_message     text,
+  error_context     jsonb,
+  code_version      text,
+  UNIQUE (run_id, task_name, partition_key)
+);
+-- Only ready jobs are in this index: a claim never reads the backlog.
+CREATE INDEX jobs_ready ON ${s}.jobs (run_at, created_at) WHERE state IN ('pending', 'failed') AND waiting = 0;
+CREATE INDEX jobs_leases ON ${s}.jobs (lease_expires_at) WHERE state = 'processing';
+CREATE INDEX jobs_task ON ${s}.jobs (task_name, updated_at DESC);
+CREATE INDEX jobs_updated ON ${s}.jobs (updated_at DESC);
+CREATE TABLE ${s}.attempts (
+  attempt_seq       bigserial PRIMARY KEY,
+  job_id            text NOT NULL,
+  run_id            text NOT NULL,
+  task_name         text NOT NULL,
+  partition_key     text NOT NULL,
+  attempt           integer NOT NULL,
+  worker            text NOT NULL,
+  started_at        timestamptz NOT NULL,
+  finished_at       timestamptz NOT NULL,
+  outcome           text NOT NULL,
+  job_state         text NOT NULL,
+  rows_count        bigint,
+  result            jsonb,
+  last_processed_at text,
+  error_message     text,
+  error_context     jsonb,
+  code_version      text,
+  assets            text[] NOT NULL
+);
+CREATE INDEX attempts_job ON ${s}.attempts (job_id);
+CREATE INDEX attempts_failed ON ${s}.attempts (finished_at) WHERE outcome = 'failed';
+CREATE TABLE ${s}.asset_materializations (
+  asset_name       text NOT NULL,
+  partition_key    text NOT NULL,
+  materialized_at  timestamptz NOT NULL,
+  job_id           text NOT NULL,
+  rows             bigint,
+  status           text NOT NULL,
+  run_id           text NOT NULL,
+  task_name        text NOT NULL,
+  code_version     text
+);
+CREATE TABLE ${s}.task_state (
+  task_name          text NOT NULL,
+  partition_key      text NOT NULL,
+  state              text NOT NULL,
+  updated_at         timestamptz NOT NULL,
+  last_success_at    timestamptz,
+  last_processed_at  text,
+  run_id             text NOT NULL,
+  job_id             text NOT NULL,
+  rows_count         bigint,
+  code_version       text,
+  PRIMARY KEY (task_name, partition_key)
+);
+CREATE TABLE ${s}.asset_state (
+  asset_name       text NOT NULL,
+  partition_key    text NOT NULL,
+  state            text NOT NULL,
+  updated_at       timestamptz NOT NULL,
+  last_success_at  timestamptz,
+  run_id           text NOT NULL,
+  job_id           text NOT NULL,
+  rows_count       bigint,
+  code_version     text,
+  PRIMARY KEY (asset_name, partition_key)
+);
+`,
+  },
+];
