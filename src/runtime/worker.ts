@@ -106,6 +106,17 @@ export async function work(o: WorkerOptions): Promise<void> {
     Math.min(1000, o.leaseMs / 3),
   );
   heartbeat.unref();
+  // Jobs of workers that died come back once their lease has run out; any live worker takes them.
+  const reaper = setInterval(
+    () =>
+      void o.ledger.reapExpired(o.clock()).then(
+        (n) => n > 0 && nudge(),
+        () => undefined,
+      ),
+    o.leaseMs / 2,
+  );
+  reaper.unref();
+  const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
   try {
     while (!stopping() && failure === undefined) {
       const seen = changes;
@@ -157,6 +168,8 @@ export async function work(o: WorkerOptions): Promise<void> {
     if (failure !== undefined) throw failure;
   } finally {
     clearInterval(heartbeat);
+    clearInterval(reaper);
+    await unsubscribe();
     o.signal?.removeEventListener('abort', onCancel);
     o.shutdown?.removeEventListener('abort', nudge);
     await o.ledger.flush();

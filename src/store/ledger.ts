@@ -254,4 +254,9 @@ export interface Ledger {
   upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>>;
   /** Writes what is buffered; the embedded ledger batches writes that need not share a task's transaction. */
   flush(): Promise<void>;
+  /**
+   * Calls `listener` whenever jobs may have become claimable (enqueued, an upstream done, a
+   * retry or release): idle workers wake at once instead of polling. Returns the unsubscribe.
+   */
+  subscribe(listener: () => void): Promise<() => Promise<void>>;
 }

@@ -72,6 +72,30 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
     });
 
   describe(`ledger conformance: ${name}`, () => {
+    withLedger('wakes subscribers when jobs become claimable: enqueued, or their upstream done', async (ledger) => {
+      let calls = 0;
+      let wake: () => void = () => undefined;
+      const woken = () => new Promise<void>((resolve) => (wake = resolve));
+      const unsubscribe = await ledger.subscribe(() => {
+        calls++;
+        wake();
+      });
+      try {
+        let next = woken();
+        await enqueueChain(ledger);
+        await next;
+        const roots = await claimAll(ledger, T0);
+        const before = calls;
+        next = woken();
+        await ledger.complete(byTask(roots, 'a'), 'w1', success, at(1));
+        await next;
+        expect(calls).toBeGreaterThan(before);
+        expect(names(await claimAll(ledger, at(2)))).toEqual(['b']);
+      } finally {
+        await unsubscribe();
+      }
+    });
+
     withLedger('stores a snapshot once, by its content address, and loads all or some of its tasks', async (ledger) => {
       const snapshot = snapshotOf(['a', 'b'], { b: ['a'] });
       await ledger.saveSnapshot(snapshot);

@@ -657,6 +657,15 @@ export class DuckDbLedger implements Ledger {
     return n;
   }
 
+  private readonly listeners = new Set<() => void>();
+
+  async subscribe(listener: () => void): Promise<() => Promise<void>> {
+    this.listeners.add(listener);
+    return async () => {
+      this.listeners.delete(listener);
+    };
+  }
+
   async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {
     const run = this.active?.runs.get(job.runId);
     const out: Record<string, JsonValue> = {};
@@ -1141,6 +1150,7 @@ export class DuckDbLedger implements Ledger {
     if (verdict === 'ready') {
       if (job.state === 'blocked') this.apply(job, { type: 'unblock' }, now);
       active.ready.set(job.id, job);
+      for (const l of this.listeners) l();
     } else if (verdict === 'block' && job.state !== 'blocked') {
       const culprit = upstream.find((u) => u.state === 'dead' || u.state === 'blocked')!;
       active.ready.delete(job.id);

@@ -12,7 +12,7 @@
  * Times are the callers' (`now`), never the server's, so that tests drive the clock.
  */
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { DuckorchError } from '../../errors.js';
 import { JOB_STATES, runState, type JobState } from '../../model/jobs/job-state.js';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
@@ -595,6 +595,19 @@ export class PgLedger implements Ledger {
 
   async flush(): Promise<void> {
     // Every transition is already committed.
+  }
+
+  /** LISTEN on the schema's channel with a connection of its own (outside the pool). */
+  async subscribe(listener: () => void): Promise<() => Promise<void>> {
+    const client = new pg.Client(this.pool.options);
+    await client.connect();
+    client.on('notification', () => listener());
+    // A lost connection must not crash the worker: it falls back to polling.
+    client.on('error', () => undefined);
+    await client.query(`LISTEN ${this.channel}`);
+    return async () => {
+      await client.end().catch(() => undefined);
+    };
   }
 
   // ---------------------------------------------------------------- reads
