@@ -1,0 +1,99 @@
+/**
+ * Connecting to the PostgreSQL ledger, with errors that say which part of `DATABASE_URL` is
+ * wrong — the host cannot be reached, the password is refused, the database does not exist —
+ * and never print the password.
+ */
+import pg from 'pg';
+import { DuckorchError } from '../../errors.js';
+
+export const DSN_FORM = 'postgresql://user:password@host:5432/database';
+
+export interface PgConnectOptions {
+  /** Connections in the pool (workers take one per job being recorded, briefly). */
+  poolMax?: number;
+  statementTimeoutMs?: number;
+  /** Name in `pg_stat_activity`. */
+  applicationName?: string;
+}
+
+/** `DATABASE_URL` without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparsable>';
+  }
+}
+
+export function parsePgUrl(url: string | undefined, from = 'DATABASE_URL'): URL {
+  if (!url) throw new DuckorchError('CONFIG', `${from} is not set`, { expected: DSN_FORM, hint: `export ${from}=${DSN_FORM}` });
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DuckorchError('CONFIG', `${from} is not a URL`, { expected: DSN_FORM });
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    throw new DuckorchError('CONFIG', `${from} must start with postgresql:// (got ${u.protocol}//)`, { expected: DSN_FORM });
+  return u;
+}
+
+/** A pool whose first connection succeeded; fails with the reason when it cannot connect. */
+export async function connectPg(url: string | undefined, options: PgConnectOptions = {}): Promise<pg.Pool> {
+  const u = parsePgUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax ?? 10,
+    application_name: options.applicationName ?? 'duck-orch',
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client that loses its server must not crash the process: the next query reports it.
+  pool.on('error', () => undefined);
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw translatePgError(err, u);
+  }
+  return pool;
+}
+
+export function translatePgError(err: unknown, u: URL): DuckorchError {
+  const e = err as { code?: string; message?: string };
+  const where = `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+  const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || '(default)';
+  const user = decodeURIComponent(u.username) || '(default)';
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return new DuckorchError('DB_OPEN', `cannot reach PostgreSQL at ${where} (${e.code})`, {
+        hint: 'check the host and port in DATABASE_URL, and that the server is running and accepts TCP connections',
+        cause: err,
+      });
+    case '28P01':
+    case '28000':
+      return new DuckorchError('DB_OPEN', `PostgreSQL at ${where} refused user ${user}: ${e.message ?? 'authentication failed'}`, {
+        hint: 'check the user and password in DATABASE_URL (and pg_hba.conf on the server)',
+        cause: err,
+      });
+    case '3D000':
+      return new DuckorchError('DB_OPEN', `database ${db} does not exist on PostgreSQL at ${where}`, {
+        hint: `create it (createdb ${db}) or fix the database name in DATABASE_URL`,
+        cause: err,
+      });
+    case '57014':
+      return new DuckorchError('DB_OPEN', `a statement on PostgreSQL at ${where} was cancelled by its statement timeout`, {
+        hint: 'raise STATEMENT_TIMEOUT_MS',
+        cause: err,
+      });
+    default:
+      return new DuckorchError('DB_OPEN', `cannot connect to PostgreSQL at ${where}: ${e.message ?? String(err)}`, { cause: err });
+  }
+}
