@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { pgGlobalSetup } from './pg-server.js';
 
 /** CLI tests run the built `dist/` (what users get); rebuild it when any source is newer. */
 function newest(dir: string): number {
@@ -26,7 +28,7 @@ const TMP_VARS = ['TMPDIR', 'TMP', 'TEMP'] as const;
  * leak: the teardown lists it, fails the run and removes the folder. Because the folder is the
  * run's own, other test runs sharing the machine's temp folder cannot be mistaken for leaks.
  */
-export default function setup(): () => void {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const entry = 'dist/interfaces/cli/main.js';
   if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < newest('src')) {
     execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
@@ -38,7 +40,17 @@ export default function setup(): () => void {
   const saved = TMP_VARS.map((name) => [name, process.env[name]] as const);
   for (const name of TMP_VARS) process.env[name] = runTmp;
 
-  return function teardown() {
+  // PostgreSQL for the tests (test/pg.ts): with DATABASE_URL unset, one throwaway server for the
+  // run, started when a test first asks for it. Its folder lives in the system temporary folder,
+  // not in runTmp (which the `postgres` user could not enter), and is gone before the checks below.
+  const pg = await pgGlobalSetup(systemTmp);
+  project.provide('duckorchPg', pg.provided);
+
+  return async function teardown() {
+    await pg.teardown().catch((err: unknown) => {
+      console.error(`the throwaway PostgreSQL server could not be stopped cleanly: ${String(err)}`);
+      process.exitCode = 1;
+    });
     for (const [name, value] of saved) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
