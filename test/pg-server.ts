@@ -249,7 +249,7 @@ export async function startThrowaway(install: PgInstall, parentDir: string): Pro
     // A port found free may be taken before the server binds it: try again with another.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+      const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
       const logFile = path.join(dir, `server-${attempt}.log`);
       const log = fs.openSync(logFile, 'w');
       const [cmd, args] = commandFor(
