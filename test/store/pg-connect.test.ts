@@ -2,8 +2,9 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DuckorchError } from '../../src/errors.js';
 import { connectPg, parsePgUrl, redactUrl } from '../../src/store/postgres/connect.js';
+import { PG_START_TIMEOUT, pgDatabase, postgresAvailable } from '../pg.js';
 
-const url = process.env.DATABASE_URL;
+const available = postgresAvailable().ok;
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -30,16 +31,16 @@ describe('connecting to the PostgreSQL ledger', () => {
     expect((err as DuckorchError).render()).not.toContain('secret');
   });
 
-  it.skipIf(!url)('names a database that does not exist', async () => {
-    const u = new URL(url!);
+  it.skipIf(!available)('names a database that does not exist', { timeout: PG_START_TIMEOUT }, async () => {
+    const u = new URL((await pgDatabase()).url);
     u.pathname = '/no_such_db_for_duckorch';
     const err = await connectPg(u.toString()).catch((e: unknown) => e);
     expect((err as DuckorchError).message).toMatch(/^database no_such_db_for_duckorch does not exist on PostgreSQL at /);
     expect((err as DuckorchError).hint).toContain('createdb no_such_db_for_duckorch');
   });
 
-  it.skipIf(!url)('connects with a good URL', async () => {
-    const pool = await connectPg(url);
+  it.skipIf(!available)('connects with a good URL', { timeout: PG_START_TIMEOUT }, async () => {
+    const pool = await connectPg((await pgDatabase()).url);
     expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await pool.end();
   });
