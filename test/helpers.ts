@@ -151,6 +151,12 @@ export interface CliProcess {
   waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
+function withoutKey(env: NodeJS.ProcessEnv, key: string): NodeJS.ProcessEnv {
+  const rest = { ...env };
+  delete rest[key];
+  return rest;
+}
+
 /**
  * Spawns the built CLI. It is killed when the test finishes if it is still running, so that a
  * failed or timed-out test never leaves a process behind holding a database.
@@ -161,7 +167,8 @@ export function startCli(args: string[], options: CliOptions = {}): CliProcess {
     : [process.execPath, [CLI, ...args]];
   const child = spawn(command, argv, {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, NO_COLOR: '1', CI: '1', DUCKORCH_RETRY_BASE: '0.01', ...options.env },
+    // DATABASE_URL would move the ledger to PostgreSQL: only the tests that ask for it get it.
+    env: { ...withoutKey(process.env, 'DATABASE_URL'), NO_COLOR: '1', CI: '1', DUCKORCH_RETRY_BASE: '0.01', ...options.env },
   });
   let stdout = '';
   let stderr = '';

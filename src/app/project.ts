@@ -32,6 +32,7 @@ import {
   DEFAULT_PARTITION,
   type AttemptRecord,
   type JobRecord,
+  type Ledger,
   type JsonValue,
   type RunRecord,
   type Snapshot,
@@ -123,6 +124,23 @@ export interface RunOptions extends Selection {
   fullRefresh?: boolean;
 }
 
+/** The PostgreSQL ledger named by the config: connected, its schema migrated. */
+async function openSharedLedger(config: Config): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
+  const [{ connectPg }, { PgLedger }] = await Promise.all([
+    import('../store/postgres/connect.js'),
+    import('../store/postgres/pg-ledger.js'),
+  ]);
+  const pool = await connectPg(config.orch_database_url);
+  try {
+    const ledger = new PgLedger(pool, { schema: config.orch_pg_schema });
+    await ledger.migrate();
+    return { ledger, close: () => pool.end() };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
 /** How long a worker's claim on a job lasts without a heartbeat. */
 const LEASE_MS = 60_000;
 
@@ -147,8 +165,15 @@ export class Project {
     const instance = await openDuckDb(file, options.access);
     let store: DuckDbStore;
     try {
-      // One writer at a time holds the file: opening to write also recovers what a process that died left behind.
-      store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))());
+      // The shared ledger when configured; else one writer at a time holds the file, and opening
+      // it to write also recovers what a process that died left behind.
+      const shared = options.config.orch_store === 'postgres' ? await openSharedLedger(options.config) : undefined;
+      try {
+        store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))(), shared);
+      } catch (err) {
+        await shared?.close();
+        throw err;
+      }
     } catch (err) {
       instance.closeSync();
       throw err;

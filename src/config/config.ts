@@ -54,6 +54,15 @@ const FIELDS = {
   orch_retry_max: { schema: duration, expected: DURATION_FORM },
   /** OpenLineage namespace of jobs and datasets. */
   orch_namespace: { schema: text, expected: 'a non-empty name' },
+  /** Where runs, jobs and their history live: the project's DuckDB file, or a shared PostgreSQL. */
+  orch_store: { schema: z.enum(['duckdb', 'postgres']), expected: '`duckdb` or `postgres`' },
+  /** The PostgreSQL ledger's connection URL. */
+  orch_database_url: { schema: text, expected: 'a URL such as postgresql://user:password@host:5432/database' },
+  /** The PostgreSQL schema holding the ledger's tables. */
+  orch_pg_schema: {
+    schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+    expected: 'a name of letters, digits and _ (not starting with a digit)',
+  },
 } as const;
 
 export const ConfigSchema = z
@@ -63,6 +72,10 @@ export const ConfigSchema = z
     orch_retry_base: FIELDS.orch_retry_base.schema.default(1),
     orch_retry_max: FIELDS.orch_retry_max.schema.default(300),
     orch_namespace: FIELDS.orch_namespace.schema.default('duckdb'),
+    // Default: postgres when a database URL is configured, else duckdb (see loadConfig).
+    orch_store: FIELDS.orch_store.schema.default('duckdb'),
+    orch_database_url: FIELDS.orch_database_url.schema.optional(),
+    orch_pg_schema: FIELDS.orch_pg_schema.schema.default('duckorch'),
   })
   .strict();
 
@@ -77,6 +90,9 @@ export const ENV_VARS: Record<Key, string> = {
   orch_retry_base: 'DUCKORCH_RETRY_BASE',
   orch_retry_max: 'DUCKORCH_RETRY_MAX',
   orch_namespace: 'DUCKORCH_NAMESPACE',
+  orch_store: 'DUCKORCH_STORE',
+  orch_database_url: 'DATABASE_URL',
+  orch_pg_schema: 'DUCKORCH_PG_SCHEMA',
 };
 
 export const DEFAULT_CONFIG_FILE = 'duckorch.toml';
@@ -206,6 +222,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
     raw[key] = key === 'db' && origin === 'file' ? path.resolve(path.dirname(file!.absolute), parsed.data as string) : parsed.data;
   }
+  // A configured database URL means the shared ledger, unless the store is named explicitly.
+  if (raw.orch_store === undefined && raw.orch_database_url !== undefined) raw.orch_store = 'postgres';
+  if (raw.orch_store === 'postgres' && raw.orch_database_url === undefined)
+    errors.push(
+      new DuckorchError('CONFIG', '`orch_store` is postgres but no database URL is set', {
+        expected: 'postgresql://user:password@host:5432/database',
+        hint: 'set DATABASE_URL (or orch_database_url in duckorch.toml)',
+      }),
+    );
   if (errors.length === 1) throw errors[0]!;
   if (errors.length > 1) throw new DuckorchErrors(errors);
   return ConfigSchema.parse(raw);

@@ -21,7 +21,7 @@ describe('startup', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', hook, CLI, ...args], {
         cwd: dir,
-        env: { ...process.env, IMPORT_LOG: log },
+        env: { ...process.env, DATABASE_URL: '', IMPORT_LOG: log },
         stdio: 'ignore',
       });
       child.on('error', reject);
@@ -140,7 +140,10 @@ describe('a closed pipe', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   /** Runs the CLI, reads the first chunk of its stdout, then closes the pipe as `head -1` would. */
   function runAndCloseStdout(args: string[], env: Record<string, string> = {}) {
     return new Promise<{ code: number | null; first: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: '', NO_COLOR: '1', ...env },
+      });
       let first = '';
       let stderr = '';
       child.stdout.once('data', (d: Buffer) => {

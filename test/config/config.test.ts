@@ -39,7 +39,24 @@ describe('loadConfig', () => {
       orch_retry_base: 1,
       orch_retry_max: 300,
       orch_namespace: 'duckdb',
+      orch_store: 'duckdb',
+      orch_pg_schema: 'duckorch',
     });
+  });
+
+  it('moves the ledger to PostgreSQL when a database URL is set, unless the store is named', () => {
+    const url = 'postgresql://u:p@db:5432/x';
+    expect(loadConfig({ cwd: folder(), env: { DATABASE_URL: url } })).toMatchObject({ orch_store: 'postgres', orch_database_url: url });
+    expect(loadConfig({ cwd: folder(), env: { DATABASE_URL: url, DUCKORCH_STORE: 'duckdb' } }).orch_store).toBe('duckdb');
+    expect(() => loadConfig({ cwd: folder(), env: {}, flags: { orch_store: 'postgres' } })).toThrow(
+      '`orch_store` is postgres but no database URL is set',
+    );
+    expect(() => loadConfig({ cwd: folder(), env: { DUCKORCH_STORE: 'mysql' } })).toThrow(
+      '`orch_store` must be `duckdb` or `postgres`, got `mysql` (from environment variable DUCKORCH_STORE)',
+    );
+    expect(() => loadConfig({ cwd: folder(), env: { DUCKORCH_PG_SCHEMA: 'bad-name' } })).toThrow(
+      /`orch_pg_schema` must be a name of letters/,
+    );
   });
 
   it('takes a flag over an environment variable over the file', () => {
@@ -141,7 +158,9 @@ describe('loadConfig', () => {
       const [e] = errorOf(() => loadConfig({ cwd: folder({ 'duckorch.toml': '[server]\nport = 1\n' }), env: {} }));
       expect(e!.message).toMatch(/^unknown config key `server` in /);
       expect(e!.hint).toBeUndefined();
-      expect(e!.expected).toBe('one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace');
+      expect(e!.expected).toBe(
+        'one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_store, orch_database_url, orch_pg_schema',
+      );
       expect(e!.location?.line).toBe(1);
     });
 

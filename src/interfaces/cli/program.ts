@@ -38,6 +38,7 @@ type Watchable = Pick<ProjectApi, 'status' | 'list' | 'graph' | 'queueDepth' | '
 
 interface GlobalOptions {
   db?: string;
+  store?: string;
   dag?: string;
   config?: string;
   json?: boolean;
@@ -126,8 +127,8 @@ export function buildProgram(io: CliIo): Command {
     return loadConfig({
       ...(g.config ? { file: g.config } : {}),
       env: io.env,
-      flags: { db: g.db, ...flags },
-      flagNames: { db: '--db', ...flagNames },
+      flags: { db: g.db, orch_store: g.store, ...flags },
+      flagNames: { db: '--db', orch_store: '--store', ...flagNames },
     });
   };
   const withProject = async <T>(
@@ -228,6 +229,12 @@ export function buildProgram(io: CliIo): Command {
   program
     .description('Offline-first, DuckDB-native orchestrator: SQL task files → inferred DAG → runs on embedded DuckDB.')
     .addOption(new Option('--db <file>', 'project DuckDB database (default: $DUCKORCH_DB, duckorch.toml `db`, then ./mydata.duckdb)'))
+    .addOption(
+      new Option(
+        '--store <store>',
+        'where runs, jobs and history live (default: $DUCKORCH_STORE; postgres when $DATABASE_URL is set)',
+      ).choices(['duckdb', 'postgres']),
+    )
     .option(
       '--dag <module:export>',
       'take the tasks from this TypeScript Dag module instead of the registry, e.g. dags/etl.ts:etl (default: $DUCKORCH_DAG)',

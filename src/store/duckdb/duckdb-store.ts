@@ -13,6 +13,7 @@ import type { AccessMode } from './database.js';
 import { DuckDbLedger } from './duckdb-ledger.js';
 import { migrate } from './migrate.js';
 import { inTransaction, insertRows, type ColumnTypes, type Row } from './sql-util.js';
+import type { Ledger } from '../ledger.js';
 import type { RegisteredTask, RegistryChange, RegistrySnapshot, Store, TestResultRecord } from '../store.js';
 
 const TASK_COLUMNS: ColumnTypes = {
@@ -232,22 +233,30 @@ export class DuckDbStore implements Store {
   private constructor(
     readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
-    readonly ledger: DuckDbLedger,
+    readonly ledger: Ledger,
     private readonly ledgerConns: readonly DuckDBConnection[],
+    private readonly closeLedger: () => Promise<void>,
   ) {}
 
   /**
    * Opens the store on an instance, migrating the schema unless `mode` is `read`; a writer also
    * recovers what a process that died left behind (see `DuckDbLedger`).
    */
-  static async open(instance: DuckDBInstance, mode: AccessMode, file: string, now = new Date()): Promise<DuckDbStore> {
+  static async open(
+    instance: DuckDBInstance,
+    mode: AccessMode,
+    file: string,
+    now = new Date(),
+    shared?: { ledger: Ledger; close: () => Promise<void> },
+  ): Promise<DuckDbStore> {
     const conn = await instance.connect();
     const ledgerConns: DuckDBConnection[] = [];
     try {
       await migrate(conn, mode, file);
+      if (shared) return new DuckDbStore(instance, conn, shared.ledger, [], shared.close);
       ledgerConns.push(await instance.connect(), await instance.connect());
       const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, { recover: mode !== 'read', now });
-      return new DuckDbStore(instance, conn, ledger, ledgerConns);
+      return new DuckDbStore(instance, conn, ledger, ledgerConns, async () => undefined);
     } catch (err) {
       for (const c of ledgerConns) c.closeSync();
       conn.closeSync();
@@ -321,6 +330,7 @@ export class DuckDbStore implements Store {
   async close(): Promise<void> {
     await this.ledger.flush();
     for (const c of this.ledgerConns) c.closeSync();
+    await this.closeLedger();
     this.conn.closeSync();
   }
 }
