@@ -90,6 +90,8 @@ export interface WorkOptions {
   graceMs?: number;
   /** Return once no job is in flight or waiting to run. */
   untilIdle?: boolean;
+  /** How often an idle worker looks for work when nothing wakes it (the ledger's notifications do). */
+  pollMs?: number;
   onEvent?: (event: RunEvent) => void;
 }
 
@@ -474,6 +476,7 @@ export class Project {
       ...(options.shutdown ? { shutdown: options.shutdown } : {}),
       ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
       ...(options.untilIdle ? { untilIdle: true } : {}),
+      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
       // A worker for one --dag leaves other DAGs' jobs to their own workers.
       ...(this.options.dag !== undefined ? { tasks: current } : {}),
     });

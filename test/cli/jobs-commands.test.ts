@@ -32,6 +32,14 @@ describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     expect(worker.stderr.match(/ finish a +succeeded/g)).toHaveLength(2);
     expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ pending: 0, succeeded: 4 });
     expect(await queryDb(p.db, 'SELECT x FROM c')).toEqual([[1]]);
+    // A worker's name is what it claims under, and what every attempt records.
+    await runCli(['--db', p.db, 'enqueue', '-s', 'a']);
+    const named = await runCli(['--db', p.db, 'worker', '--once', '--worker-id', 'box-7', '--poll-interval', '0.05']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(await queryDb(p.db, "SELECT count(*) FROM __orch__.attempts WHERE worker = 'box-7'")).toEqual([[1n]]);
+    const bad = await runCli(['--db', p.db, 'worker', '--poll-interval', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--poll-interval must be a number of seconds, got `soon`');
   });
 
   it('retry-failed re-runs what failed and what it blocked, on the fixed definitions; what succeeded is not re-run', async () => {

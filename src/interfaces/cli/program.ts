@@ -362,11 +362,18 @@ export function buildProgram(io: CliIo): Command {
     .option('-c, --concurrency <n>', 'jobs to work at once (default: orch_max_parallel, 4)')
     .option('--once', 'exit when no job is left to work')
     .option('--grace <seconds>', 'on shutdown, how long in-flight jobs may take to finish before they are handed back', '30')
-    .action(async (opts: { concurrency?: string; once?: boolean; grace: string }) => {
+    .option('--poll-interval <seconds>', 'how often an idle worker looks for work when no notification wakes it', '0.2')
+    .option('--worker-id <id>', 'the name this worker claims jobs under (default: worker-<pid>-<random>)')
+    .action(async (opts: { concurrency?: string; once?: boolean; grace: string; pollInterval: string; workerId?: string }) => {
       const o = output();
-      const grace = Number(opts.grace);
-      if (!Number.isFinite(grace) || grace < 0)
-        throw new DuckorchError('USAGE', `--grace must be a number of seconds, got \`${opts.grace}\``);
+      const seconds = (flag: string, text: string) => {
+        const n = Number(text);
+        if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+          throw new DuckorchError('USAGE', `${flag} must be a number of seconds, got \`${text}\``);
+        return n;
+      };
+      const grace = seconds('--grace', opts.grace);
+      const poll = seconds('--poll-interval', opts.pollInterval);
       const { createProgress } = await import('./progress.js');
       const progress = createProgress(false, { write: (line) => io.err(line.replace(/\n$/, '')) });
       const shutdown = new AbortController();
@@ -387,8 +394,10 @@ export function buildProgram(io: CliIo): Command {
                 await p.work({
                   shutdown: shutdown.signal,
                   graceMs: grace * 1000,
+                  pollMs: Math.max(10, poll * 1000),
                   onEvent: (e) => progress.onEvent(e),
                   ...(opts.once ? { untilIdle: true } : {}),
+                  ...(opts.workerId ? { workerId: opts.workerId } : {}),
                 });
               },
             ),
