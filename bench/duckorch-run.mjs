@@ -6,7 +6,11 @@
 import { Project, loadConfig } from '../dist/index.js';
 
 const [db, maxParallel] = process.argv.slice(2);
-const project = await Project.open({ config: loadConfig({ flags: { db }, env: {} }), access: 'write' });
+// BENCH_LEDGER_URL (and _SCHEMA) put the ledger on PostgreSQL, as DATABASE_URL does for users.
+const ledgerEnv = process.env.BENCH_LEDGER_URL
+  ? { DATABASE_URL: process.env.BENCH_LEDGER_URL, DUCKORCH_PG_SCHEMA: process.env.BENCH_LEDGER_SCHEMA ?? 'duckorch' }
+  : {};
+const project = await Project.open({ config: loadConfig({ flags: { db }, env: ledgerEnv }), access: 'write' });
 let result, ms, c0;
 try {
   const t0 = performance.now();

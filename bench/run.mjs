@@ -521,7 +521,7 @@ function median0(xs) {
  * pair index (for file names).
  */
 const noopTemplates = new Map();
-function duckorchNoopRun(work, { jobs, concurrency, pair }) {
+function duckorchNoopRun(work, { jobs, concurrency, pair, ledgerEnv }) {
   let template = noopTemplates.get(jobs);
   if (!template) {
     template = path.join(work, `noop-${jobs}.duckdb`);
@@ -533,7 +533,7 @@ function duckorchNoopRun(work, { jobs, concurrency, pair }) {
   rmDb(db);
   fs.copyFileSync(template, db);
   try {
-    const r = runScript(work, 'duckorch-run.mjs', [db, String(concurrency)]);
+    const r = runScript(work, 'duckorch-run.mjs', [db, String(concurrency)], ledgerEnv ? { env: ledgerEnv } : undefined);
     if (r.tasks !== jobs) throw new Error(`duck-orch's run planned ${r.tasks} of ${jobs} no-op tasks`);
     return { jobs: r.succeeded, ms: r.ms, closeMs: r.closeMs, wallMs: r.wallMs, maxRssMb: r.maxRssMb };
   } finally {
@@ -559,8 +559,24 @@ function graphileNoopRun(work, { jobs, concurrency }) {
   return { ...out, wallMs: r.ms, maxRssMb: r.maxRssMb };
 }
 
-async function fnNoopCase() {
-  const work = mkWork('fn-noop');
+/** duck-orch's side on the PostgreSQL ledger: a fresh schema per run on the PostgreSQL graphile-worker uses, dropped after. */
+async function duckorchNoopRunPg(work, opts) {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `bench_dk_${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    return duckorchNoopRun(work, { ...opts, ledgerEnv: { BENCH_LEDGER_URL: url, BENCH_LEDGER_SCHEMA: schema } });
+  } finally {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+}
+
+async function fnNoopCase(store = 'duckdb') {
+  const work = mkWork(store === 'postgres' ? 'fn-noop-pg' : 'fn-noop');
+  const duckorchRun = store === 'postgres' ? duckorchNoopRunPg : duckorchNoopRun;
   const jobs = KNOBS.BENCH_FN_JOBS;
   const opts = { jobs, concurrency: P };
   const jps = (ms) => (jobs / ms) * 1000;
@@ -572,9 +588,9 @@ async function fnNoopCase() {
     let g, d;
     if (i % 2 === 0) {
       g = graphileNoopRun(work, opts);
-      d = await duckorchNoopRun(work, { ...opts, pair: i });
+      d = await duckorchRun(work, { ...opts, pair: i });
     } else {
-      d = await duckorchNoopRun(work, { ...opts, pair: i });
+      d = await duckorchRun(work, { ...opts, pair: i });
       g = graphileNoopRun(work, opts);
     }
     if (d && d.jobs !== jobs) throw new Error(`duck-orch ran ${d.jobs} of ${jobs} no-op tasks`);
@@ -619,7 +635,7 @@ async function fnNoopCase() {
     },
     rows: [
       [
-        `${fmtN(jobs)} no-op function tasks, ${P} parallel`,
+        `${fmtN(jobs)} no-op function tasks, ${P} parallel${store === 'postgres' ? ', ledger on PostgreSQL' : ''}`,
         measured ? `${n} pair${n === 1 ? '' : 's'}` : `${n} run${n === 1 ? '' : 's'}`,
         measured ? `${fmtMs(d.median)} (${fmtJps(d.median)})` : 'not measured yet',
         `graphile-worker, ${P} worker${P === 1 ? '' : 's'}: ${fmtMs(g.median)} (${fmtJps(g.median)})`,
@@ -849,7 +865,8 @@ const CASES = [
   ['shop-seq', () => pairedCase('shop', 1)],
   [`shop-p${P}`, () => pairedCase('shop', P)],
   ['register', registerCase],
-  ['fn-noop', fnNoopCase],
+  ['fn-noop', () => fnNoopCase('duckdb')],
+  ['fn-noop-pg', () => fnNoopCase('postgres')],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ];
