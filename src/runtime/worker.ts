@@ -143,7 +143,8 @@ export async function work(o: WorkerOptions): Promise<void> {
           });
       }
       if (claimed.length > 0) continue;
-      const due = await o.ledger.nextDue(o.runId, o.tasks);
+      // Every slot busy: nothing to look for until a job ends (which nudges).
+      const due = free > 0 ? await o.ledger.nextDue(o.runId, o.tasks) : undefined;
       if (changes !== seen) continue;
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());

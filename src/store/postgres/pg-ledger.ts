@@ -43,6 +43,13 @@ import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 type Client = pg.PoolClient;
 type Row = Record<string, unknown>;
 
+/** A short stable name for a statement's text (prepared statement names must differ per text). */
+function hashText(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(36);
+}
+
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -131,6 +138,11 @@ export class PgLedger implements Ledger {
 
   private q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
     return this.pool.query(sql, params);
+  }
+
+  /** A statement on a worker's path, prepared once per connection (by name) instead of planned per call. */
+  private prepared(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<Row>> {
+    return this.pool.query({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params });
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -223,7 +235,8 @@ export class PgLedger implements Ledger {
     if (o.runId !== undefined) filters.push(`AND run_id = $${params.push(o.runId)}`);
     if (o.tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...o.tasks])})`);
     const rows = (
-      await this.q(
+      await this.prepared(
+        'claim',
         `WITH ready AS (
            SELECT job_id FROM ${this.s}.jobs
            WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= $2 ${filters.join(' ')}
@@ -275,28 +288,70 @@ export class PgLedger implements Ledger {
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
     // The data lives in DuckDB: it commits first; the ledger records it next (issue 7 adds the marker that makes this exactly-once).
     if (tx) await tx.connection.run('COMMIT');
-    await this.tx(async (c) => {
-      const job = await this.held(c, claimed.id, worker);
-      await c.query(
-        `UPDATE ${this.s}.jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2, updated_at = $2,
-           rows_count = $3, result = $4, last_processed_at = $5, error_message = NULL, error_context = NULL, code_version = $6
-         WHERE job_id = $1`,
-        [job.id, now, outcome.rows, JSON.stringify(outcome.result), outcome.watermark, outcome.codeVersion],
-      );
-      await this.recordAttempt(c, job, worker, now, 'succeeded', 'succeeded', outcome.assets, {
-        rows: outcome.rows,
-        result: outcome.result,
-        watermark: outcome.watermark,
-        codeVersion: outcome.codeVersion,
-      });
-      await this.recordHistory(
-        c,
-        { ...job, state: 'succeeded', finishedAt: now, rows: outcome.rows, watermark: outcome.watermark, codeVersion: outcome.codeVersion },
-        outcome.assets,
-        now,
-      );
-      await this.satisfied(c, job, now);
-    });
+    // One statement, one round trip: the job, its attempt, its history and its downstream counts
+    // change together (data-modifying CTEs see one snapshot and commit as one).
+    const s = this.s;
+    const row = (
+      await this.prepared(
+        'complete',
+        `WITH done AS (
+           UPDATE ${s}.jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3,
+             rows_count = $4, result = $5, last_processed_at = $6, error_message = NULL, error_context = NULL, code_version = $7
+           WHERE job_id = $1 AND state = 'processing' AND lease_owner = $2
+           RETURNING *
+         ), attempt AS (
+           INSERT INTO ${s}.attempts (job_id, run_id, task_name, partition_key, attempt, worker, started_at, finished_at, outcome, job_state,
+             rows_count, result, last_processed_at, code_version, assets)
+           SELECT job_id, run_id, task_name, partition_key, attempts, $2, coalesce(started_at, $3), $3, 'succeeded', 'succeeded',
+             $4, $5, $6, $7, $8::text[] FROM done
+         ), recorded AS (
+           INSERT INTO ${s}.task_state SELECT task_name, partition_key, 'succeeded', $3, $3, $6, run_id, job_id, $4, $7 FROM done
+           ON CONFLICT (task_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
+             last_success_at = EXCLUDED.last_success_at, last_processed_at = EXCLUDED.last_processed_at, run_id = EXCLUDED.run_id,
+             job_id = EXCLUDED.job_id, rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
+         ), materialized AS (
+           INSERT INTO ${s}.asset_materializations
+           SELECT a.asset, done.partition_key, $3, done.job_id, CASE WHEN a.i = 1 THEN $4::bigint END, 'success', done.run_id, done.task_name, $7
+           FROM done, unnest($8::text[]) WITH ORDINALITY AS a(asset, i)
+         ), asset_latest AS (
+           INSERT INTO ${s}.asset_state
+           SELECT a.asset, done.partition_key, 'succeeded', $3, $3, done.run_id, done.job_id, CASE WHEN a.i = 1 THEN $4::bigint END, $7
+           FROM done, unnest($8::text[]) WITH ORDINALITY AS a(asset, i)
+           ON CONFLICT (asset_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
+             last_success_at = EXCLUDED.last_success_at, run_id = EXCLUDED.run_id, job_id = EXCLUDED.job_id,
+             rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
+         ), downstream AS (
+           UPDATE ${s}.jobs d SET waiting = d.waiting - 1 FROM done
+           WHERE d.run_id = done.run_id AND done.task_name = ANY(d.upstream)
+             AND (d.partition_key = done.partition_key OR done.partition_key = '${DEFAULT_PARTITION}')
+             AND d.state IN ('pending', 'failed', 'blocked')
+           RETURNING d.job_id, d.state, d.waiting
+         ), wake AS (
+           SELECT pg_notify($9, '') FROM downstream WHERE waiting = 0 LIMIT 1
+         )
+         SELECT (SELECT count(*) FROM done)::int AS done,
+                (SELECT coalesce(array_agg(job_id), '{}') FROM downstream WHERE state = 'blocked' AND waiting = 0) AS unblock,
+                (SELECT count(*) FROM wake)::int AS woke`,
+        [
+          claimed.id,
+          worker,
+          now,
+          outcome.rows,
+          JSON.stringify(outcome.result),
+          outcome.watermark,
+          outcome.codeVersion,
+          [...outcome.assets],
+          this.s.slice(1, -1) + '_jobs',
+        ],
+      )
+    ).rows[0]!;
+    if (Number(row.done) === 0) {
+      // Not held: say by whom, or in what state (the rare path pays for the second query).
+      await this.tx((c) => this.held(c, claimed.id, worker));
+      throw new DuckorchError('INTERNAL', `job ${claimed.id} was not held by ${worker}`);
+    }
+    const unblock = (row.unblock as string[]).map(String);
+    if (unblock.length > 0) await this.tx((c) => this.unblock(c, unblock, now));
   }
 
   async fail(
@@ -370,6 +425,15 @@ export class PgLedger implements Ledger {
 
   async reapExpired(now: Date): Promise<number> {
     return this.tx(async (c) => {
+      // A completion unblocks in a second transaction: one a crash cut short is finished here.
+      const stuck = (await c.query(`SELECT job_id FROM ${this.s}.jobs WHERE state = 'blocked' AND waiting = 0 FOR UPDATE SKIP LOCKED`))
+        .rows;
+      if (stuck.length > 0)
+        await this.unblock(
+          c,
+          stuck.map((r) => String(r.job_id)),
+          now,
+        );
       const rows = (
         await c.query(
           `SELECT * FROM ${this.s}.jobs WHERE state = 'processing' AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`,
@@ -455,10 +519,14 @@ export class PgLedger implements Ledger {
       )
     ).rows;
     const unblock = down.filter((d) => d.state === 'blocked' && Number(d.waiting) === 0).map((d) => String(d.job_id));
-    if (unblock.length > 0) {
-      // A blocked job whose upstream recovered is pending again, and so, transitively, what it blocked.
-      await c.query(
-        `WITH RECURSIVE freed(job_id, run_id, task_name) AS (
+    if (unblock.length > 0) await this.unblock(c, unblock, now);
+    if (down.some((d) => Number(d.waiting) === 0)) await c.query(`NOTIFY ${this.channel}`);
+  }
+
+  /** A blocked job whose upstream recovered is pending again, and so, transitively, what it blocked. */
+  private async unblock(c: Client, jobIds: readonly string[], now: Date): Promise<void> {
+    await c.query(
+      `WITH RECURSIVE freed(job_id, run_id, task_name) AS (
            SELECT job_id, run_id, task_name FROM ${this.s}.jobs WHERE job_id = ANY($1)
            UNION
            SELECT d.job_id, d.run_id, d.task_name FROM ${this.s}.jobs d JOIN freed f ON d.run_id = f.run_id AND f.task_name = ANY(d.upstream)
@@ -466,10 +534,9 @@ export class PgLedger implements Ledger {
          )
          UPDATE ${this.s}.jobs SET state = 'pending', run_at = $2, updated_at = $2, error_message = NULL, error_context = NULL
          WHERE job_id IN (SELECT job_id FROM freed)`,
-        [unblock, now],
-      );
-    }
-    if (down.some((d) => Number(d.waiting) === 0)) await c.query(`NOTIFY ${this.channel}`);
+      [[...jobIds], now],
+    );
+    await c.query(`NOTIFY ${this.channel}`);
   }
 
   /** Blocks or cancels everything downstream of a job that will not succeed in this run. */

@@ -77,6 +77,8 @@ CREATE TABLE ${s}.jobs (
 -- Only ready jobs are in this index: a claim never reads the backlog.
 CREATE INDEX jobs_ready ON ${s}.jobs (run_at, created_at) WHERE state IN ('pending', 'failed') AND waiting = 0;
 CREATE INDEX jobs_leases ON ${s}.jobs (lease_expires_at) WHERE state = 'processing';
+-- Blocked jobs whose upstream recovered: unblocked right after the completion, or by the next reap.
+CREATE INDEX jobs_unblockable ON ${s}.jobs (job_id) WHERE state = 'blocked' AND waiting = 0;
 CREATE INDEX jobs_task ON ${s}.jobs (task_name, updated_at DESC);
 CREATE INDEX jobs_updated ON ${s}.jobs (updated_at DESC);
 CREATE TABLE ${s}.attempts (
