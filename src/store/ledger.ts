@@ -161,6 +161,14 @@ export interface PartitionState {
   rows: number | null;
 }
 
+export interface RetryFilter {
+  states: ReadonlyArray<'dead' | 'failed'>;
+  task?: string;
+  /** Only jobs that ended at or after this time. */
+  since?: Date;
+  minAttempts?: number;
+}
+
 export interface TaskFailures {
   task: string;
   failures: number;
@@ -225,6 +233,11 @@ export interface Ledger {
    */
   retryRun(runId: string, now: Date, snapshotId: string): Promise<number>;
 
+  /**
+   * Puts dead (or failed) jobs back to pending across runs, attempts reset (Orchex's
+   * `retry-dead`/`retry-failed`); what they blocked comes back as they succeed.
+   */
+  retryJobs(filter: RetryFilter, now: Date): Promise<number>;
   /** When the next claimable job (of one run, or of some tasks, or any) is due; undefined when none is waiting. */
   nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined>;
 

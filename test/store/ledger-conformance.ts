@@ -197,6 +197,26 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect(await ledger.getRun(run.id)).toMatchObject({ state: 'failed', counts: { dead: 1, blocked: 2, succeeded: 1 } });
     });
 
+    withLedger('retrying a dead job brings what it blocked back as it succeeds, across a finished run', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      const roots = await claimAll(ledger, T0);
+      await ledger.fail(byTask(roots, 'a'), 'w1', failure('source missing'), at(1));
+      await ledger.complete(byTask(roots, 'd'), 'w1', success, at(2));
+      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'failed', counts: { dead: 1, blocked: 2, succeeded: 1 } });
+      expect(await ledger.retryJobs({ states: ['dead'], task: 'nope' }, at(9))).toBe(0);
+      expect(await ledger.retryJobs({ states: ['dead'], since: at(1) }, at(10))).toBe(1);
+      const a = await claimAll(ledger, at(11));
+      expect(a.map((j) => [j.task, j.attempts])).toEqual([['a', 1]]);
+      await ledger.complete(a[0]!, 'w1', success, at(12));
+      const b = await claimAll(ledger, at(13));
+      expect(names(b)).toEqual(['b']);
+      await ledger.complete(b[0]!, 'w1', success, at(14));
+      const c = await claimAll(ledger, at(15));
+      expect(names(c)).toEqual(['c']);
+      await ledger.complete(c[0]!, 'w1', success, at(16));
+      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'succeeded', counts: { succeeded: 4 } });
+    });
+
     withLedger('a failure retrying cannot fix is dead at once, attempts left or not', async (ledger) => {
       await enqueueChain(ledger, { maxAttempts: 5 });
       const a = byTask(await claimAll(ledger, T0), 'a');

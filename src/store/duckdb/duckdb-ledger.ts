@@ -40,6 +40,7 @@ import {
   type Ledger,
   type NewRun,
   type PartitionState,
+  type RetryFilter,
   type RunRecord,
   type Snapshot,
   type SnapshotTask,
@@ -664,6 +665,36 @@ export class DuckDbLedger implements Ledger {
     return async () => {
       this.listeners.delete(listener);
     };
+  }
+
+  async retryJobs(filter: RetryFilter, now: Date): Promise<number> {
+    await this.flush();
+    const active = await this.loadActive(now);
+    const params: DuckDBValue[] = [listValue([...filter.states])];
+    const where = ['state IN (SELECT unnest($1::VARCHAR[]))'];
+    if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
+    if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since.toISOString())}::TIMESTAMP`);
+    if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
+    const ids = (
+      await this.reader.runAndReadAll(`SELECT job_id, pipeline_run_id FROM __orch__.jobs WHERE ${where.join(' AND ')}`, params)
+    ).getRows();
+    // Their runs come back into memory, finished or not, so that their downstream jobs follow.
+    for (const runId of new Set(ids.map((r) => String(r[1])))) {
+      if (active.runs.has(runId)) continue;
+      const record = (await this.getRun(runId))!;
+      const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
+      this.adopt(record, rows.map(fromJobRow), now);
+    }
+    let n = 0;
+    for (const [id] of ids) {
+      const job = active.jobs.get(String(id));
+      if (!job || !(filter.states as readonly string[]).includes(job.state)) continue;
+      this.apply(job, { type: 'retry' }, now);
+      this.refreshReadiness(job, now);
+      n++;
+    }
+    await this.flush();
+    return n;
   }
 
   async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {

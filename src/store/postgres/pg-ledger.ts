@@ -35,6 +35,7 @@ import {
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
+  type RetryFilter,
   type TaskFailures,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
@@ -496,6 +497,26 @@ export class PgLedger implements Ledger {
     });
   }
 
+  async retryJobs(filter: RetryFilter, now: Date): Promise<number> {
+    const params: unknown[] = [[...filter.states], now];
+    const where = ['state = ANY($1)'];
+    if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
+    if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since)}`);
+    if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
+    return this.tx(async (c) => {
+      const n = (
+        await c.query(
+          `UPDATE ${this.s}.jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2, started_at = NULL, finished_at = NULL,
+             error_message = NULL, error_context = NULL
+           WHERE ${where.join(' AND ')}`,
+          params,
+        )
+      ).rowCount;
+      if (n) await c.query(`NOTIFY ${this.channel}`);
+      return n ?? 0;
+    });
+  }
+
   /** `waiting` from scratch: the upstream jobs of the run not succeeded or skipped. */
   private async recountWaiting(c: Client, runId: string): Promise<void> {
     await c.query(
@@ -523,17 +544,14 @@ export class PgLedger implements Ledger {
     if (down.some((d) => Number(d.waiting) === 0)) await c.query(`NOTIFY ${this.channel}`);
   }
 
-  /** A blocked job whose upstream recovered is pending again, and so, transitively, what it blocked. */
+  /**
+   * Blocked jobs whose upstream jobs are all done again (`waiting` back to 0) are pending; what
+   * they blocked in turn waits for them and comes back as they succeed.
+   */
   private async unblock(c: Client, jobIds: readonly string[], now: Date): Promise<void> {
     await c.query(
-      `WITH RECURSIVE freed(job_id, run_id, task_name) AS (
-           SELECT job_id, run_id, task_name FROM ${this.s}.jobs WHERE job_id = ANY($1)
-           UNION
-           SELECT d.job_id, d.run_id, d.task_name FROM ${this.s}.jobs d JOIN freed f ON d.run_id = f.run_id AND f.task_name = ANY(d.upstream)
-           WHERE d.state = 'blocked'
-         )
-         UPDATE ${this.s}.jobs SET state = 'pending', run_at = $2, updated_at = $2, error_message = NULL, error_context = NULL
-         WHERE job_id IN (SELECT job_id FROM freed)`,
+      `UPDATE ${this.s}.jobs SET state = 'pending', run_at = $2, updated_at = $2, error_message = NULL, error_context = NULL
+       WHERE job_id = ANY($1) AND state = 'blocked' AND waiting = 0`,
       [[...jobIds], now],
     );
     await c.query(`NOTIFY ${this.channel}`);
