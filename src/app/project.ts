@@ -455,6 +455,11 @@ export class Project {
     return { ...(await this.workRun(run, options)), warnings: [], retried };
   }
 
+  /** Requeues dead jobs across runs (Orchex's `retry-dead`); a worker then works them. */
+  async retryDead(filter: { task?: string; since?: Date; minAttempts?: number } = {}): Promise<number> {
+    return this.store.ledger.retryJobs({ states: ['dead'], ...filter }, this.options.clock());
+  }
+
   /** Cancels a run's unfinished jobs. */
   async cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }> {
     const run = await this.resolveRun(runId);

@@ -95,6 +95,29 @@ describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     expect(await queryDb(p.db, 'SELECT count(DISTINCT snapshot_id) FROM __orch__.pipeline_runs')).toEqual([[2n]]);
   });
 
+  it('retry-dead requeues dead jobs across runs; a worker finishes them and what they blocked', async () => {
+    const p = tempProject();
+    chain(p);
+    p.write('tasks/a.sql', 'CREATE OR REPLACE TABLE a AS SELECT x FROM gate;');
+    await register(p);
+    expect((await runCli(['--db', p.db, 'run'])).code).toBe(1);
+    expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ dead: 1, blocked: 2 });
+    // The cause goes away outside duck-orch: the table `a` reads appears.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const instance = await DuckDBInstance.create(p.db);
+    const conn = await instance.connect();
+    await conn.run('CREATE TABLE gate AS SELECT 5 AS x');
+    conn.closeSync();
+    instance.closeSync();
+    const none = await runCli(['--db', p.db, 'retry-dead', '--task', 'b']);
+    expect(none.stdout).toContain('Requeued 0 dead jobs.');
+    const requeued = await runCli(['--db', p.db, 'retry-dead', '--since', '1h']);
+    expect(requeued.stdout).toContain('Requeued 1 dead job. Work them with: duck-orch worker');
+    expect((await runCli(['--db', p.db, 'worker', '--once'])).code).toBe(0);
+    expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ dead: 0, blocked: 0, succeeded: 3 });
+    expect(await queryDb(p.db, 'SELECT x FROM c')).toEqual([[5]]);
+  });
+
   it('cancel takes a run id prefix; an unknown run is a clear error that lists recent runs', async () => {
     const p = tempProject();
     chain(p);

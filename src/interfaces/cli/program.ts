@@ -342,6 +342,25 @@ export function buildProgram(io: CliIo): Command {
       printRunResult(o, result);
     });
 
+  program
+    .command('retry-dead')
+    .description('put dead jobs back in the queue, across runs (what they blocked follows as they succeed); a worker works them')
+    .option('-t, --task <name>', 'only jobs of this task')
+    .option('--since <duration>', 'only jobs that died in this last while (e.g. 24h)')
+    .action(async (opts: { task?: string; since?: string }) => {
+      const o = output();
+      let since: Date | undefined;
+      if (opts.since !== undefined) {
+        const { parseDuration } = await import('../../model/duration.js');
+        const seconds = parseDuration(opts.since);
+        if (seconds === undefined) throw new DuckorchError('USAGE', `--since must be a duration such as 24h or 7d, got \`${opts.since}\``);
+        since = new Date(Date.now() - seconds * 1000);
+      }
+      const n = await withProject('write', (p) => p.retryDead({ ...(opts.task ? { task: opts.task } : {}), ...(since ? { since } : {}) }));
+      if (o.json) return printJson(o, { requeued: n });
+      o.out(`Requeued ${n} dead job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
+    });
+
   selectOptions(
     program
       .command('enqueue')
