@@ -460,6 +460,14 @@ export class Project {
     return this.store.ledger.retryJobs({ states: ['dead'], ...filter }, this.options.clock());
   }
 
+  /** Jobs being processed whose worker has not renewed its lease in time: a worker that stopped (Orchex's `stale-locks`). */
+  async staleLeases(): Promise<JobRecord[]> {
+    const now = this.options.clock();
+    return (await this.store.ledger.listJobs({ states: ['processing'], limit: 100_000, ...(await this.scope()) })).filter(
+      (j) => j.leaseExpiresAt !== null && j.leaseExpiresAt.getTime() <= now.getTime(),
+    );
+  }
+
   /** Cancels a run's unfinished jobs. */
   async cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }> {
     const run = await this.resolveRun(runId);

@@ -117,6 +117,8 @@ export async function work(o: WorkerOptions): Promise<void> {
   );
   reaper.unref();
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
+  // A worker starting up first takes back what stopped workers left (its own reaper runs later).
+  await o.ledger.reapExpired(o.clock()).catch(() => 0);
   try {
     while (!stopping() && failure === undefined) {
       const seen = changes;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PgLedger } from '../../src/store/postgres/pg-ledger.js';
 import { PG_START_TIMEOUT, freshSchema, pgDatabase, postgresAvailable } from '../pg.js';
 import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, runCli, tempProject } from '../helpers.js';
 
@@ -44,6 +45,38 @@ describe.skipIf(!postgresAvailable().ok)('a SQL project with its ledger in Postg
     ).toEqual(['a', 'b', 'c']);
     // Without DATABASE_URL the same project reads its own (empty) embedded history.
     expect((await runCli(['--db', p.db, 'status'])).stdout).toContain('No runs yet');
+  });
+
+  it('a worker that died leaves a stale lease; stale-locks lists it and the next worker takes the job back', async () => {
+    const { url, schema } = await freshSchema();
+    const p = tempProject();
+    p.write('tasks/a.sql', 'CREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
+    const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: schema };
+    expect((await runCli(['--db', p.db, 'register', p.tasks], { env })).code).toBe(0);
+    expect((await runCli(['--db', p.db, 'enqueue'], { env })).code).toBe(0);
+    // A worker on another machine claims the job, then disappears without a heartbeat.
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const ledger = new PgLedger(pool, { schema });
+    const [job] = await ledger.claim({ worker: 'ghost', limit: 1, leaseMs: 1, now: new Date() });
+    expect(job?.task).toBe('a');
+    await pool.end();
+    const stale = json<Array<{ task: string; lease_owner: string }>>(await runCli(['--db', p.db, 'stale-locks', '--json'], { env }));
+    expect(stale.map((j) => [j.task, j.lease_owner])).toEqual([['a', 'ghost']]);
+    const worker = await runCli(['--db', p.db, 'worker', '--once'], { env });
+    expect(worker.code, worker.stderr).toBe(0);
+    expect(worker.stderr).toMatch(/ finish a +succeeded/);
+    expect((await runCli(['--db', p.db, 'stale-locks'], { env })).stdout).toContain('No stale leases.');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const attempts = await client.query(`SELECT worker, outcome FROM "${schema}".attempts ORDER BY attempt_seq`);
+      expect(attempts.rows.map((r: { worker: string; outcome: string }) => [r.worker === 'ghost' ? 'ghost' : 'live', r.outcome])).toEqual([
+        ['ghost', 'lost'],
+        ['live', 'succeeded'],
+      ]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('says which part of the URL is wrong, and that postgres needs one', async () => {

@@ -442,6 +442,26 @@ export function buildProgram(io: CliIo): Command {
     });
 
   program
+    .command('stale-locks')
+    .description('jobs whose worker stopped renewing its lease (any live worker takes them back)')
+    .action(async () => {
+      const o = output();
+      const jobs = await withProject('write', (p) => p.staleLeases());
+      if (o.json)
+        return printJson(
+          o,
+          jobs.map((j) => ({ ...jobJson(j), lease_owner: j.leaseOwner, lease_expires_at: j.leaseExpiresAt })),
+        );
+      if (jobs.length === 0) return o.out('No stale leases.');
+      o.out(
+        table([
+          ['TASK', 'RUN', 'WORKER', 'STARTED', 'LEASE EXPIRED'].map((h) => pc.dim(h)),
+          ...jobs.map((j) => [j.task, j.runId.slice(0, 8), j.leaseOwner ?? '', formatTime(j.startedAt), formatTime(j.leaseExpiresAt)]),
+        ]),
+      );
+    });
+
+  program
     .command('queue-depth')
     .description('jobs per state, over all runs or one')
     .option('--run <id>', 'only this run')
