@@ -143,9 +143,6 @@ async function openSharedLedger(config: Config): Promise<{ ledger: Ledger; close
   }
 }
 
-/** How long a worker's claim on a job lasts without a heartbeat. */
-const LEASE_MS = 60_000;
-
 /** The content-addressed snapshot of every registered definition, with the graph's upstream edges. */
 function snapshotOf(definitions: readonly TaskDefinition[], graph: TaskGraph, now: Date): Snapshot {
   const tasks = new Map(
@@ -610,7 +607,7 @@ export class Project {
       ledger: this.store.ledger,
       instance: this.instance,
       concurrency,
-      leaseMs: LEASE_MS,
+      leaseMs: this.options.config.orch_lease * 1000,
       retry: { baseMs: this.options.config.orch_retry_base * 1000, maxMs: this.options.config.orch_retry_max * 1000 },
       clock: this.options.clock,
       random: this.options.random,

@@ -54,6 +54,8 @@ const FIELDS = {
   orch_retry_max: { schema: duration, expected: DURATION_FORM },
   /** OpenLineage namespace of jobs and datasets. */
   orch_namespace: { schema: text, expected: 'a non-empty name' },
+  /** How long a worker's claim on a job lasts without a heartbeat (workers renew it every second or so). */
+  orch_lease: { schema: duration.pipe(z.number().min(1).max(86_400)), expected: `${DURATION_FORM} from 1s to 1d` },
   /** Where runs, jobs and their history live: the project's DuckDB file, or a shared PostgreSQL. */
   orch_store: { schema: z.enum(['duckdb', 'postgres']), expected: '`duckdb` or `postgres`' },
   /** The PostgreSQL ledger's connection URL. */
@@ -72,6 +74,7 @@ export const ConfigSchema = z
     orch_retry_base: FIELDS.orch_retry_base.schema.default(1),
     orch_retry_max: FIELDS.orch_retry_max.schema.default(300),
     orch_namespace: FIELDS.orch_namespace.schema.default('duckdb'),
+    orch_lease: FIELDS.orch_lease.schema.default(60),
     // Default: postgres when a database URL is configured, else duckdb (see loadConfig).
     orch_store: FIELDS.orch_store.schema.default('duckdb'),
     orch_database_url: FIELDS.orch_database_url.schema.optional(),
@@ -90,6 +93,7 @@ export const ENV_VARS: Record<Key, string> = {
   orch_retry_base: 'DUCKORCH_RETRY_BASE',
   orch_retry_max: 'DUCKORCH_RETRY_MAX',
   orch_namespace: 'DUCKORCH_NAMESPACE',
+  orch_lease: 'DUCKORCH_LEASE',
   orch_store: 'DUCKORCH_STORE',
   orch_database_url: 'DATABASE_URL',
   orch_pg_schema: 'DUCKORCH_PG_SCHEMA',

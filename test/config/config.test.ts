@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       orch_retry_base: 1,
       orch_retry_max: 300,
       orch_namespace: 'duckdb',
+      orch_lease: 60,
       orch_store: 'duckdb',
       orch_pg_schema: 'duckorch',
     });
@@ -159,7 +160,7 @@ describe('loadConfig', () => {
       expect(e!.message).toMatch(/^unknown config key `server` in /);
       expect(e!.hint).toBeUndefined();
       expect(e!.expected).toBe(
-        'one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_store, orch_database_url, orch_pg_schema',
+        'one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_lease, orch_store, orch_database_url, orch_pg_schema',
       );
       expect(e!.location?.line).toBe(1);
     });
