@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'TASK_FAILED'
   | 'SQL_ERROR'
   | 'USAGE'
+  | 'LEASE_LOST'
   | 'INTERNAL';
 
 export interface SourceLocation {

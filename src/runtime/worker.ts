@@ -6,6 +6,7 @@
  * its own run in-process; `duck-orch worker` is one working every run until stopped.
  */
 import type { DuckDBInstance } from '@duckdb/node-api';
+import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
@@ -179,6 +180,10 @@ export async function work(o: WorkerOptions): Promise<void> {
   }
 }
 
+function isLeaseLost(err: unknown): boolean {
+  return err instanceof DuckorchError && err.code === 'LEASE_LOST';
+}
+
 async function drain(inflight: ReadonlyMap<string, unknown>, setWake: (w: () => void) => void): Promise<void> {
   while (inflight.size > 0) await new Promise<void>((resolve) => setWake(resolve));
 }
@@ -186,7 +191,14 @@ async function drain(inflight: ReadonlyMap<string, unknown>, setWake: (w: () => 
 async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): Promise<void> {
   const task = await o.definition(job);
   if ('missing' in task) {
-    await o.ledger.skip(job, o.workerId, task.missing, o.clock());
+    const skipped = await o.ledger.skip(job, o.workerId, task.missing, o.clock()).then(
+      () => true,
+      (e: unknown) => {
+        if (isLeaseLost(e)) return false;
+        throw e;
+      },
+    );
+    if (!skipped) return;
     o.onEvent?.({ type: 'skip', task: job.task, job: { ...job, state: 'skipped', error: task.missing } });
     return;
   }
@@ -196,7 +208,8 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): 
     if (task.kind === 'function') await runFunction(o, job, task, signal, assets);
     else await runSql(o, job, task, signal, assets);
   } catch (err) {
-    if (signal.reason === LEASE_LOST) return; // cancelled or taken over: the ledger already moved on
+    // Cancelled or taken over (this worker's lease ran out, another took the job): the ledger already moved on.
+    if (signal.reason === LEASE_LOST || isLeaseLost(err)) return;
     if (signal.reason === SHUTDOWN) {
       await o.ledger.release(o.workerId, [job.id], o.clock());
       return;
@@ -207,20 +220,27 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): 
         : new AttemptFailure('definition', `internal error: ${err instanceof Error ? err.message : String(err)}`, {});
     const cancelled = f.kind === 'cancelled';
     const delayMs = retryDelayMs(job.attempts, o.retry, o.random);
-    const { job: after, downstream } = await o.ledger.fail(
-      job,
-      o.workerId,
-      {
-        error: cancelled ? 'the run was cancelled while it ran' : f.message,
-        errorContext: { kind: f.kind, attempts: job.attempts, ...f.context },
-        retryable: f.retryable,
-        retryDelayMs: delayMs,
-        cancelled,
-        assets,
-        codeVersion: task.codeVersion,
-      },
-      o.clock(),
-    );
+    const failed = await o.ledger
+      .fail(
+        job,
+        o.workerId,
+        {
+          error: cancelled ? 'the run was cancelled while it ran' : f.message,
+          errorContext: { kind: f.kind, attempts: job.attempts, ...f.context },
+          retryable: f.retryable,
+          retryDelayMs: delayMs,
+          cancelled,
+          assets,
+          codeVersion: task.codeVersion,
+        },
+        o.clock(),
+      )
+      .catch((e: unknown) => {
+        if (isLeaseLost(e)) return undefined;
+        throw e;
+      });
+    if (!failed) return;
+    const { job: after, downstream } = failed;
     if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: job.task, attempt: job.attempts, delayMs, error: f.message });
     else o.onEvent?.({ type: 'finish', task: job.task, job: after });
     for (const d of downstream) o.onEvent?.({ type: 'skip', task: d.task, job: d });

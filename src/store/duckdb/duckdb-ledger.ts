@@ -1226,7 +1226,7 @@ export class DuckDbLedger implements Ledger {
 
   private held(id: string, worker: string): JobRecord {
     const job = this.active?.jobs.get(id);
-    if (!job) throw new DuckorchError('INTERNAL', `job ${id} is not held by this process`);
+    if (!job) throw new DuckorchError('LEASE_LOST', `job ${id} is not held by this process`);
     if (job.state !== 'processing' || job.leaseOwner !== worker)
       throw new DuckorchError(
         'INTERNAL',

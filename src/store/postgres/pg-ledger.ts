@@ -276,7 +276,7 @@ export class PgLedger implements Ledger {
   /** Locks the job and checks this worker holds it. */
   private async held(c: Client, id: string, worker: string): Promise<JobRecord> {
     const row = (await c.query(`SELECT * FROM ${this.s}.jobs WHERE job_id = $1 FOR UPDATE`, [id])).rows[0] as Row | undefined;
-    if (!row) throw new DuckorchError('INTERNAL', `job ${id} does not exist`);
+    if (!row) throw new DuckorchError('LEASE_LOST', `job ${id} does not exist`);
     const job = fromJobRow(row);
     if (job.state !== 'processing' || job.leaseOwner !== worker)
       throw new DuckorchError(
@@ -349,7 +349,7 @@ export class PgLedger implements Ledger {
     if (Number(row.done) === 0) {
       // Not held: say by whom, or in what state (the rare path pays for the second query).
       await this.tx((c) => this.held(c, claimed.id, worker));
-      throw new DuckorchError('INTERNAL', `job ${claimed.id} was not held by ${worker}`);
+      throw new DuckorchError('LEASE_LOST', `job ${claimed.id} was not held by ${worker}`);
     }
     const unblock = (row.unblock as string[]).map(String);
     if (unblock.length > 0) await this.tx((c) => this.unblock(c, unblock, now));
