@@ -99,6 +99,12 @@ export const ENV_VARS: Record<Key, string> = {
   orch_pg_schema: 'DUCKORCH_PG_SCHEMA',
 };
 
+/** Orchex's names for the same settings, read when the project's own variable is not set. */
+export const ENV_ALIASES: Partial<Record<Key, readonly string[]>> = {
+  orch_lease: ['LEASE_SECONDS'],
+  orch_pg_schema: ['DB_SCHEMA'],
+};
+
 export const DEFAULT_CONFIG_FILE = 'duckorch.toml';
 
 export interface LoadConfigOptions {
@@ -205,13 +211,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const raw: Partial<Record<Key, unknown>> = {};
   for (const key of keys) {
     const flag = options.flags?.[key];
-    const fromEnv = env[ENV_VARS[key]];
+    const envName = [ENV_VARS[key], ...(ENV_ALIASES[key] ?? [])].find((name) => env[name] !== undefined && env[name] !== '');
+    const fromEnv = envName === undefined ? undefined : env[envName];
     const fromFile = file?.values[key];
     const [value, origin, source]: [unknown, 'flag' | 'env' | 'file' | undefined, string] =
       flag !== undefined
         ? [flag, 'flag', options.flagNames?.[key] ?? 'the command line']
-        : fromEnv !== undefined && fromEnv !== ''
-          ? [fromEnv, 'env', `environment variable ${ENV_VARS[key]}`]
+        : fromEnv !== undefined
+          ? [fromEnv, 'env', `environment variable ${envName}`]
           : [fromFile, fromFile === undefined ? undefined : 'file', file?.shown ?? ''];
     if (origin === undefined) continue;
     const parsed = FIELDS[key].schema.safeParse(value);

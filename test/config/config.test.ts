@@ -60,6 +60,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it("reads the lease, also under Orchex's names, the project's own winning", () => {
+    expect(loadConfig({ cwd: folder(), env: { DUCKORCH_LEASE: '90s' } }).orch_lease).toBe(90);
+    expect(() => loadConfig({ cwd: folder(), env: { DUCKORCH_LEASE: '0' } })).toThrow(/`orch_lease` must be/);
+    expect(loadConfig({ cwd: folder(), env: { LEASE_SECONDS: '30', DB_SCHEMA: 'orchex' } })).toMatchObject({
+      orch_lease: 30,
+      orch_pg_schema: 'orchex',
+    });
+    expect(loadConfig({ cwd: folder(), env: { LEASE_SECONDS: '30', DUCKORCH_LEASE: '45s' } }).orch_lease).toBe(45);
+    expect(() => loadConfig({ cwd: folder(), env: { LEASE_SECONDS: 'soon' } })).toThrow('(from environment variable LEASE_SECONDS)');
+  });
+
   it('takes a flag over an environment variable over the file', () => {
     const cwd = folder({ 'duckorch.toml': 'orch_max_parallel = 2\norch_retry_base = "2s"\norch_namespace = "file"\n' });
     const config = loadConfig({
