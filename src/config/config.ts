@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { DuckorchError, DuckorchErrors, type SourceLocation } from '../errors.js';
@@ -117,6 +118,8 @@ export interface LoadConfigOptions {
   flagNames?: Partial<Record<Key, string>>;
   /** Where the upward search for `duckorch.toml` starts; default the process's working directory. */
   cwd?: string;
+  /** Read `.env` in `cwd` (as Orchex documented): its variables count where the environment has none. */
+  dotenv?: boolean;
 }
 
 function isFile(file: string): boolean {
@@ -189,12 +192,22 @@ function show(value: unknown): string {
       : String(value);
 }
 
+function readDotenv(file: string): Record<string, string> {
+  if (!isFile(file)) return {};
+  try {
+    return parseEnv(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    throw new DuckorchError('CONFIG', `${file} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const found = options.file !== undefined ? path.resolve(cwd, options.file) : findConfigFile(cwd);
   const file = found === undefined ? undefined : readConfigFile(options.file ?? found, found);
 
+  const dotenv = options.dotenv ? readDotenv(path.join(cwd, '.env')) : {};
   const errors: DuckorchError[] = [];
   const keys = Object.keys(FIELDS) as Key[];
   for (const unknown of Object.keys(file?.values ?? {}).filter((k) => !Object.hasOwn(FIELDS, k))) {
@@ -211,14 +224,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const raw: Partial<Record<Key, unknown>> = {};
   for (const key of keys) {
     const flag = options.flags?.[key];
-    const envName = [ENV_VARS[key], ...(ENV_ALIASES[key] ?? [])].find((name) => env[name] !== undefined && env[name] !== '');
-    const fromEnv = envName === undefined ? undefined : env[envName];
+    const names = [ENV_VARS[key], ...(ENV_ALIASES[key] ?? [])];
+    const envName = names.find((name) => env[name] !== undefined && env[name] !== '');
+    const dotName = envName === undefined ? names.find((name) => dotenv[name] !== undefined && dotenv[name] !== '') : undefined;
+    const fromEnv = envName !== undefined ? env[envName] : dotName !== undefined ? dotenv[dotName] : undefined;
     const fromFile = file?.values[key];
     const [value, origin, source]: [unknown, 'flag' | 'env' | 'file' | undefined, string] =
       flag !== undefined
         ? [flag, 'flag', options.flagNames?.[key] ?? 'the command line']
         : fromEnv !== undefined
-          ? [fromEnv, 'env', `environment variable ${envName}`]
+          ? [fromEnv, 'env', envName !== undefined ? `environment variable ${envName}` : `${dotName} in .env`]
           : [fromFile, fromFile === undefined ? undefined : 'file', file?.shown ?? ''];
     if (origin === undefined) continue;
     const parsed = FIELDS[key].schema.safeParse(value);

@@ -60,6 +60,23 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads .env in the working directory when asked, the environment winning', () => {
+    const dir = folder();
+    fs.writeFileSync(
+      path.join(dir, '.env'),
+      '# settings\nDUCKORCH_MAX_PARALLEL=7\nDATABASE_URL="postgresql://u@h:5432/d"\nDUCKORCH_RETRY_MAX=abc\n',
+    );
+    expect(() => loadConfig({ cwd: dir, env: {}, dotenv: true })).toThrow('(from DUCKORCH_RETRY_MAX in .env)');
+    const c = loadConfig({ cwd: dir, env: { DUCKORCH_RETRY_MAX: '10', DUCKORCH_MAX_PARALLEL: '3' }, dotenv: true });
+    expect(c).toMatchObject({
+      orch_max_parallel: 3,
+      orch_retry_max: 10,
+      orch_store: 'postgres',
+      orch_database_url: 'postgresql://u@h:5432/d',
+    });
+    expect(loadConfig({ cwd: dir, env: { DUCKORCH_RETRY_MAX: '10' } }).orch_max_parallel).toBe(4);
+  });
+
   it("reads the lease, also under Orchex's names, the project's own winning", () => {
     expect(loadConfig({ cwd: folder(), env: { DUCKORCH_LEASE: '90s' } }).orch_lease).toBe(90);
     expect(() => loadConfig({ cwd: folder(), env: { DUCKORCH_LEASE: '0' } })).toThrow(/`orch_lease` must be/);

@@ -127,6 +127,7 @@ export function buildProgram(io: CliIo): Command {
     return loadConfig({
       ...(g.config ? { file: g.config } : {}),
       env: io.env,
+      dotenv: true,
       flags: { db: g.db, orch_store: g.store, ...flags },
       flagNames: { db: '--db', orch_store: '--store', ...flagNames },
     });
