@@ -14,15 +14,7 @@ import type { AssetCheckRecord, AssetEdgeRecord, AssetRecord } from '../model/as
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { Ledger } from './ledger.js';
 
-export interface StoreCapabilities {
-  /**
-   * The store lives in the data database and can write a task's outcome inside the task's own
-   * transaction, so state and data commit together.
-   */
-  readonly joinsDataTransaction: boolean;
-}
-
-/** The task's open DuckDB transaction, which a store with `joinsDataTransaction` writes through and commits. */
+/** The task's open DuckDB transaction: the ledger records a success through it (or after it) and commits it. */
 export interface DataTransaction {
   readonly connection: DuckDBConnection;
 }
@@ -67,7 +59,6 @@ export interface TestResultRecord {
 
 export interface Store {
   readonly backend: 'duckdb' | 'postgres';
-  readonly capabilities: StoreCapabilities;
   /** Runs, jobs, attempts and the history they make. */
   readonly ledger: Ledger;
 

@@ -48,7 +48,8 @@ import {
   type TaskFailures,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
-import { inTransaction, insertRows, stringLiteral, toDate, toNumber, type ColumnTypes, type Row } from './sql-util.js';
+import { DUCKDB_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { inTransaction, insertRows, stringLiteral, type ColumnTypes } from './sql-util.js';
 
 /** How long buffered writes wait, so that a burst of completions is written once. */
 const FLUSH_DELAY_MS = 200;
@@ -201,31 +202,6 @@ function jobRow(r: JobRecord): Row {
     error_message: r.error,
     error_context_json: r.errorContext ? JSON.stringify(r.errorContext) : null,
     code_version: r.codeVersion,
-  };
-}
-
-function fromJobRow(r: Row): JobRecord {
-  return {
-    id: String(r.job_id),
-    runId: String(r.pipeline_run_id),
-    task: String(r.task_name),
-    partitionKey: String(r.partition_key),
-    state: r.state as JobState,
-    attempts: Number(r.attempts),
-    maxAttempts: Number(r.max_attempts),
-    runAt: toDate(r.run_at)!,
-    leaseOwner: (r.lease_owner as string | null) ?? null,
-    leaseExpiresAt: toDate(r.lease_expires_at),
-    createdAt: toDate(r.created_at)!,
-    startedAt: toDate(r.started_at),
-    finishedAt: toDate(r.finished_at),
-    rows: toNumber(r.rows_count),
-    result: r.result_json === null || r.result_json === undefined ? null : (JSON.parse(String(r.result_json)) as JsonValue),
-    watermark: (r.last_processed_at as string | null) ?? null,
-    error: (r.error_message as string | null) ?? null,
-    errorContext: r.error_context_json ? (JSON.parse(String(r.error_context_json)) as Record<string, unknown>) : null,
-    codeVersion: (r.code_version as string | null) ?? null,
-    upstream: ((r.upstream as string[] | null) ?? []).map(String),
   };
 }
 
@@ -637,7 +613,11 @@ export class DuckDbLedger implements Ledger {
       const record = await this.getRun(runId);
       if (!record) return 0;
       const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
-      this.adopt(record, rows.map(fromJobRow), now);
+      this.adopt(
+        record,
+        rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
+        now,
+      );
     }
     const run = active.runs.get(runId)!;
     const jobs = [...run.jobs].map((id) => active.jobs.get(id)!);
@@ -683,7 +663,11 @@ export class DuckDbLedger implements Ledger {
       if (active.runs.has(runId)) continue;
       const record = (await this.getRun(runId))!;
       const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
-      this.adopt(record, rows.map(fromJobRow), now);
+      this.adopt(
+        record,
+        rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
+        now,
+      );
     }
     let n = 0;
     for (const [id] of ids) {
@@ -788,7 +772,7 @@ export class DuckDbLedger implements Ledger {
     const sql =
       `SELECT * FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY updated_at DESC, task_name LIMIT $${params.length}`;
-    return (await this.reader.runAndReadAll(sql, params)).getRowObjectsJS().map(fromJobRow);
+    return (await this.reader.runAndReadAll(sql, params)).getRowObjectsJS().map((r) => jobFromRow(r, DUCKDB_ROWS));
   }
 
   async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
@@ -801,19 +785,7 @@ export class DuckDbLedger implements Ledger {
       )
     )
       .getRowObjectsJS()
-      .map((r) => ({
-        jobId: String(r.job_id),
-        runId: String(r.pipeline_run_id),
-        task: String(r.task_name),
-        partitionKey: String(r.partition_key),
-        attempt: Number(r.attempt),
-        worker: String(r.worker),
-        startedAt: toDate(r.started_at)!,
-        finishedAt: toDate(r.finished_at)!,
-        outcome: r.outcome as AttemptOutcome,
-        error: (r.error_message as string | null) ?? null,
-        errorContext: r.error_context_json ? (JSON.parse(String(r.error_context_json)) as Record<string, unknown>) : null,
-      }));
+      .map((r) => attemptFromRow(r, DUCKDB_ROWS));
   }
 
   async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
@@ -1111,7 +1083,7 @@ export class DuckDbLedger implements Ledger {
         ])
       ).getRowObjectsJS();
       const byRun = new Map<string, JobRecord[]>();
-      for (const j of rows.map(fromJobRow)) {
+      for (const j of rows.map((r) => jobFromRow(r, DUCKDB_ROWS))) {
         const list = byRun.get(j.runId);
         if (list) list.push(j);
         else byRun.set(j.runId, [j]);

@@ -12,7 +12,8 @@ import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
 import { DuckDbLedger } from './duckdb-ledger.js';
 import { migrate } from './migrate.js';
-import { inTransaction, insertRows, type ColumnTypes, type Row } from './sql-util.js';
+import type { Row } from '../rows.js';
+import { inTransaction, insertRows, type ColumnTypes } from './sql-util.js';
 import type { Ledger } from '../ledger.js';
 import type { RegisteredTask, RegistryChange, RegistrySnapshot, Store, TestResultRecord } from '../store.js';
 
@@ -228,7 +229,6 @@ const REGISTRY_TABLES = [
 
 export class DuckDbStore implements Store {
   readonly backend = 'duckdb' as const;
-  readonly capabilities = { joinsDataTransaction: true };
 
   private constructor(
     readonly instance: DuckDBInstance,

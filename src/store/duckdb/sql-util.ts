@@ -1,8 +1,8 @@
 /** Small SQL helpers shared by the embedded store and ledger. */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Row } from '../rows.js';
 
 export type ColumnTypes = Record<string, string>;
-export type Row = Record<string, unknown>;
 
 /** Rows per insert: one JSON parameter each, so a registry of 20,000 tasks is never one 50 MB string. */
 const INSERT_CHUNK = 1000;
@@ -44,13 +44,4 @@ export async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
-}
-
-export function toDate(v: unknown): Date | null {
-  if (v === null || v === undefined) return null;
-  return v instanceof Date ? v : new Date(String(v));
-}
-
-export function toNumber(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
 }

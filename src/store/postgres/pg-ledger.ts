@@ -39,44 +39,16 @@ import {
   type TaskFailures,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
+import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 
 type Client = pg.PoolClient;
-type Row = Record<string, unknown>;
 
 /** A short stable name for a statement's text (prepared statement names must differ per text). */
 function hashText(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h.toString(36);
-}
-
-const date = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-function fromJobRow(r: Row): JobRecord {
-  return {
-    id: String(r.job_id),
-    runId: String(r.run_id),
-    task: String(r.task_name),
-    partitionKey: String(r.partition_key),
-    state: r.state as JobState,
-    attempts: Number(r.attempts),
-    maxAttempts: Number(r.max_attempts),
-    runAt: date(r.run_at)!,
-    leaseOwner: (r.lease_owner as string | null) ?? null,
-    leaseExpiresAt: date(r.lease_expires_at),
-    createdAt: date(r.created_at)!,
-    startedAt: date(r.started_at),
-    finishedAt: date(r.finished_at),
-    rows: num(r.rows_count),
-    result: (r.result as JsonValue | undefined) ?? null,
-    watermark: (r.last_processed_at as string | null) ?? null,
-    error: (r.error_message as string | null) ?? null,
-    errorContext: (r.error_context as Record<string, unknown> | null) ?? null,
-    codeVersion: (r.code_version as string | null) ?? null,
-    upstream: ((r.upstream as string[] | null) ?? []).map(String),
-  };
 }
 
 export interface PgLedgerOptions {
@@ -192,7 +164,7 @@ export class PgLedger implements Ledger {
         hash: String(r.definition_hash),
         upstream: (r.upstream as string[]).map(String),
       });
-    return { id, createdAt: date(head.created_at)!, tasks };
+    return { id, createdAt: toDate(head.created_at)!, tasks };
   }
 
   // ---------------------------------------------------------------- runs and jobs
@@ -253,7 +225,7 @@ export class PgLedger implements Ledger {
     ).rows;
     return rows
       .map((r) => ({
-        ...fromJobRow(r),
+        ...jobFromRow(r, POSTGRES_ROWS),
         snapshotId: String(r.snapshot_id ?? ''),
         runInputs: (r.run_inputs as JsonValue | undefined) ?? null,
       }))
@@ -277,7 +249,7 @@ export class PgLedger implements Ledger {
   private async held(c: Client, id: string, worker: string): Promise<JobRecord> {
     const row = (await c.query(`SELECT * FROM ${this.s}.jobs WHERE job_id = $1 FOR UPDATE`, [id])).rows[0] as Row | undefined;
     if (!row) throw new DuckorchError('LEASE_LOST', `job ${id} does not exist`);
-    const job = fromJobRow(row);
+    const job = jobFromRow(row, POSTGRES_ROWS);
     if (job.state !== 'processing' || job.leaseOwner !== worker)
       throw new DuckorchError(
         'INTERNAL',
@@ -373,7 +345,7 @@ export class PgLedger implements Ledger {
           [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion],
         )
       ).rows[0]!;
-      const after = fromJobRow(row);
+      const after = jobFromRow(row, POSTGRES_ROWS);
       await this.recordAttempt(c, after, worker, now, failure.cancelled ? 'cancelled' : 'failed', state, failure.assets, {
         startedAt: job.startedAt,
       });
@@ -412,7 +384,7 @@ export class PgLedger implements Ledger {
           [...jobIds],
           worker,
         ])
-      ).rows.map(fromJobRow);
+      ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
       for (const job of rows)
         await this.recordAttempt(c, { ...job, state: 'pending' }, worker, now, 'released', 'pending', [], { startedAt: job.startedAt });
       await c.query(
@@ -440,7 +412,7 @@ export class PgLedger implements Ledger {
           `SELECT * FROM ${this.s}.jobs WHERE state = 'processing' AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`,
           [now],
         )
-      ).rows.map(fromJobRow);
+      ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
       for (const job of rows)
         await this.recordAttempt(
           c,
@@ -475,7 +447,7 @@ export class PgLedger implements Ledger {
           [runId, now, reason],
         )
       ).rows
-        .map(fromJobRow)
+        .map((r) => jobFromRow(r, POSTGRES_ROWS))
         .sort((a, b) => (a.task < b.task ? -1 : 1)),
     );
   }
@@ -572,7 +544,7 @@ export class PgLedger implements Ledger {
          WHERE job_id IN (SELECT job_id FROM down) RETURNING *`,
         [job.runId, job.task, to, now, reason],
       )
-    ).rows.map(fromJobRow);
+    ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
     for (const d of rows) await this.recordHistory(c, d, [], now);
     return rows.sort((a, b) => (a.task < b.task ? -1 : 1));
   }
@@ -708,7 +680,7 @@ export class PgLedger implements Ledger {
         params,
       )
     ).rows[0];
-    return date(row?.due) ?? undefined;
+    return toDate(row?.due) ?? undefined;
   }
 
   private async runRecords(where: string, params: unknown[]): Promise<RunRecord[]> {
@@ -726,7 +698,7 @@ export class PgLedger implements Ledger {
         Object.entries(r.counts as Record<string, number>).map(([k, v]) => [k, Number(v)]),
       ) as RunRecord['counts'];
       const derived = runState(counts);
-      const startedAt = date(r.started_at);
+      const startedAt = toDate(r.started_at);
       const state = derived === 'queued' && startedAt !== null ? 'running' : derived;
       const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
       return {
@@ -736,9 +708,9 @@ export class PgLedger implements Ledger {
         selector: (r.selector as string | null) ?? null,
         inputs: (r.inputs as JsonValue | undefined) ?? null,
         state,
-        createdAt: date(r.created_at)!,
+        createdAt: toDate(r.created_at)!,
         startedAt,
-        finishedAt: done ? (date(r.finished_at) ?? date(r.created_at)) : null,
+        finishedAt: done ? (toDate(r.finished_at) ?? toDate(r.created_at)) : null,
         counts,
         tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
       };
@@ -772,7 +744,7 @@ export class PgLedger implements Ledger {
       task: String(r.task_name),
       failures: Number(r.failures),
       lastError: (r.last_error as string | null) ?? null,
-      lastFailedAt: date(r.last_at)!,
+      lastFailedAt: toDate(r.last_at)!,
     }));
   }
 
@@ -789,24 +761,14 @@ export class PgLedger implements Ledger {
         `SELECT * FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, task_name LIMIT $${params.length}`,
         params,
       )
-    ).rows.map(fromJobRow);
+    ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
   }
 
   async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
     if (jobIds.length === 0) return [];
-    return (await this.q(`SELECT * FROM ${this.s}.attempts WHERE job_id = ANY($1) ORDER BY attempt_seq`, [[...jobIds]])).rows.map((r) => ({
-      jobId: String(r.job_id),
-      runId: String(r.run_id),
-      task: String(r.task_name),
-      partitionKey: String(r.partition_key),
-      attempt: Number(r.attempt),
-      worker: String(r.worker),
-      startedAt: date(r.started_at)!,
-      finishedAt: date(r.finished_at)!,
-      outcome: r.outcome as AttemptOutcome,
-      error: (r.error_message as string | null) ?? null,
-      errorContext: (r.error_context as Record<string, unknown> | null) ?? null,
-    }));
+    return (await this.q(`SELECT * FROM ${this.s}.attempts WHERE job_id = ANY($1) ORDER BY attempt_seq`, [[...jobIds]])).rows.map((r) =>
+      attemptFromRow(r, POSTGRES_ROWS),
+    );
   }
 
   async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
@@ -835,9 +797,9 @@ export class PgLedger implements Ledger {
         name: String(x.name),
         partitionKey: String(x.partition_key),
         status: x.state as JobState,
-        at: date(x.updated_at)!,
-        lastSuccessAt: date(x.last_success_at),
-        rows: num(x.rows_count),
+        at: toDate(x.updated_at)!,
+        lastSuccessAt: toDate(x.last_success_at),
+        rows: toNumber(x.rows_count),
       })),
     );
   }
@@ -859,8 +821,8 @@ export class PgLedger implements Ledger {
       name: String(r.asset_name),
       partitions: Number(r.partitions),
       state: r.state as JobState,
-      updatedAt: date(r.updated_at)!,
-      lastSuccessAt: date(r.last_success_at),
+      updatedAt: toDate(r.updated_at)!,
+      lastSuccessAt: toDate(r.last_success_at),
     }));
   }
 
@@ -875,9 +837,9 @@ export class PgLedger implements Ledger {
       name: String(x.task_name),
       partitionKey: String(x.partition_key),
       status: x.state as JobState,
-      at: date(x.updated_at)!,
-      lastSuccessAt: date(x.last_success_at),
-      rows: num(x.rows_count),
+      at: toDate(x.updated_at)!,
+      lastSuccessAt: toDate(x.last_success_at),
+      rows: toNumber(x.rows_count),
     }));
   }
 

@@ -1,0 +1,81 @@
+/**
+ * Ledger rows to records, for both ledgers. Their tables hold the same columns under a few
+ * different names (DuckDB keeps duckOrch's `pipeline_run_id` and stores JSON as text; PostgreSQL
+ * says `run_id` and hands `jsonb` back already parsed): a `RowDialect` names those differences.
+ */
+import type { JobState } from '../model/jobs/job-state.js';
+import type { AttemptOutcome, AttemptRecord, JobRecord, JsonValue } from './ledger.js';
+
+export type Row = Record<string, unknown>;
+
+export interface RowDialect {
+  runId: 'pipeline_run_id' | 'run_id';
+  result: 'result_json' | 'result';
+  errorContext: 'error_context_json' | 'error_context';
+  /** A JSON column's value as the driver returns it, decoded. */
+  json(v: unknown): unknown;
+}
+
+export const DUCKDB_ROWS: RowDialect = {
+  runId: 'pipeline_run_id',
+  result: 'result_json',
+  errorContext: 'error_context_json',
+  json: (v) => (v === null || v === undefined ? null : JSON.parse(String(v))),
+};
+
+export const POSTGRES_ROWS: RowDialect = {
+  runId: 'run_id',
+  result: 'result',
+  errorContext: 'error_context',
+  json: (v) => v ?? null,
+};
+
+export function toDate(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v : new Date(String(v));
+}
+
+export function toNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+export function jobFromRow(r: Row, d: RowDialect): JobRecord {
+  return {
+    id: String(r.job_id),
+    runId: String(r[d.runId]),
+    task: String(r.task_name),
+    partitionKey: String(r.partition_key),
+    state: r.state as JobState,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    runAt: toDate(r.run_at)!,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: toDate(r.lease_expires_at),
+    createdAt: toDate(r.created_at)!,
+    startedAt: toDate(r.started_at),
+    finishedAt: toDate(r.finished_at),
+    rows: toNumber(r.rows_count),
+    result: d.json(r[d.result]) as JsonValue,
+    watermark: (r.last_processed_at as string | null) ?? null,
+    error: (r.error_message as string | null) ?? null,
+    errorContext: d.json(r[d.errorContext]) as Record<string, unknown> | null,
+    codeVersion: (r.code_version as string | null) ?? null,
+    upstream: ((r.upstream as string[] | null) ?? []).map(String),
+  };
+}
+
+export function attemptFromRow(r: Row, d: RowDialect): AttemptRecord {
+  return {
+    jobId: String(r.job_id),
+    runId: String(r[d.runId]),
+    task: String(r.task_name),
+    partitionKey: String(r.partition_key),
+    attempt: Number(r.attempt),
+    worker: String(r.worker),
+    startedAt: toDate(r.started_at)!,
+    finishedAt: toDate(r.finished_at)!,
+    outcome: r.outcome as AttemptOutcome,
+    error: (r.error_message as string | null) ?? null,
+    errorContext: d.json(r[d.errorContext]) as Record<string, unknown> | null,
+  };
+}
