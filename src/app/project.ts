@@ -453,8 +453,16 @@ export class Project {
   }
 
   /** Requeues dead jobs across runs (Orchex's `retry-dead`); a worker then works them. */
-  async retryDead(filter: { task?: string; since?: Date; minAttempts?: number } = {}): Promise<number> {
-    return this.store.ledger.retryJobs({ states: ['dead'], ...filter }, this.options.clock());
+  async retryDead(filter: { task?: string; withinSeconds?: number } = {}): Promise<number> {
+    const now = this.options.clock();
+    return this.store.ledger.retryJobs(
+      {
+        states: ['dead'],
+        ...(filter.task !== undefined ? { task: filter.task } : {}),
+        ...(filter.withinSeconds !== undefined ? { since: new Date(now.getTime() - filter.withinSeconds * 1000) } : {}),
+      },
+      now,
+    );
   }
 
   /** Jobs being processed whose worker has not renewed its lease in time: a worker that stopped (Orchex's `stale-locks`). */
@@ -499,7 +507,9 @@ export class Project {
     });
   }
 
-  async failures(since: Date, limit: number): Promise<TaskFailures[]> {
+  /** Tasks whose attempts failed in the last `withinSeconds`. */
+  async failures(withinSeconds: number, limit: number): Promise<TaskFailures[]> {
+    const since = new Date(this.options.clock().getTime() - withinSeconds * 1000);
     return this.store.ledger.failures(since, limit, (await this.scope()).tasks);
   }
 

@@ -36,7 +36,7 @@ export interface ProjectApi {
   list(selection: Selection): Promise<{ tasks: TaskListing[]; warnings: string[] }>;
   graph(mode: GraphMode, selection: Selection & { statuses?: boolean }): Promise<{ mermaid: string; warnings: string[] }>;
   queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
-  failures(since: Date, limit: number): Promise<TaskFailures[]>;
+  failures(withinSeconds: number, limit: number): Promise<TaskFailures[]>;
   enqueue(options: Selection & { inputs?: JsonValue }): Promise<{ run: RunRecord | null; warnings: string[] }>;
   cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }>;
   /** Plans a run of the selection and has the holder work it; resolves when it is done. */
@@ -74,7 +74,7 @@ export async function serveProject(
     list: (s) => project.list(s),
     graph: (m, s) => project.graph(m, s),
     queueDepth: (r) => project.queueDepth(r),
-    failures: (since, limit) => project.failures(since, limit),
+    failures: (within, limit) => project.failures(within, limit),
     enqueue: (o) => project.enqueue(o),
     cancel: (r) => project.cancel(r),
     join: (o) => {

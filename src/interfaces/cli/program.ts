@@ -108,6 +108,14 @@ function outputOf(j: JobRecord): string {
   return `result ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
 }
 
+/** `--since 24h` as seconds. */
+async function sinceSeconds(text: string): Promise<number> {
+  const { parseDuration } = await import('../../model/duration.js');
+  const seconds = parseDuration(text);
+  if (seconds === undefined) throw new DuckorchError('USAGE', `--since must be a duration such as 24h or 7d, got \`${text}\``);
+  return seconds;
+}
+
 function parseJsonOption(flag: string, text: string): JsonValue {
   try {
     return JSON.parse(text) as JsonValue;
@@ -350,14 +358,10 @@ export function buildProgram(io: CliIo): Command {
     .option('--since <duration>', 'only jobs that died in this last while (e.g. 24h)')
     .action(async (opts: { task?: string; since?: string }) => {
       const o = output();
-      let since: Date | undefined;
-      if (opts.since !== undefined) {
-        const { parseDuration } = await import('../../model/duration.js');
-        const seconds = parseDuration(opts.since);
-        if (seconds === undefined) throw new DuckorchError('USAGE', `--since must be a duration such as 24h or 7d, got \`${opts.since}\``);
-        since = new Date(Date.now() - seconds * 1000);
-      }
-      const n = await withProject('write', (p) => p.retryDead({ ...(opts.task ? { task: opts.task } : {}), ...(since ? { since } : {}) }));
+      const within = opts.since === undefined ? undefined : await sinceSeconds(opts.since);
+      const n = await withProject('write', (p) =>
+        p.retryDead({ ...(opts.task ? { task: opts.task } : {}), ...(within !== undefined ? { withinSeconds: within } : {}) }),
+      );
       if (o.json) return printJson(o, { requeued: n });
       o.out(`Requeued ${n} dead job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
     });
@@ -482,13 +486,11 @@ export function buildProgram(io: CliIo): Command {
     .option('-n, --limit <n>', 'how many tasks to show', '20')
     .action(async (opts: { since: string; limit: string }) => {
       const o = output();
-      const { parseDuration } = await import('../../model/duration.js');
-      const seconds = parseDuration(opts.since);
-      if (seconds === undefined) throw new DuckorchError('USAGE', `--since must be a duration such as 24h or 7d, got \`${opts.since}\``);
+      const seconds = await sinceSeconds(opts.since);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new DuckorchError('USAGE', `--limit must be a positive whole number, got \`${opts.limit}\``);
-      const rows = await withProjectOrHolder('write', (p) => p.failures(new Date(Date.now() - seconds * 1000), limit));
+      const rows = await withProjectOrHolder('write', (p) => p.failures(seconds, limit));
       if (o.json)
         return printJson(
           o,
