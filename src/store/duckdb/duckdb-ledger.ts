@@ -609,16 +609,7 @@ export class DuckDbLedger implements Ledger {
   async retryRun(runId: string, now: Date, snapshotId: string): Promise<number> {
     await this.flush();
     const active = await this.loadActive(now);
-    if (!active.runs.has(runId)) {
-      const record = await this.getRun(runId);
-      if (!record) return 0;
-      const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
-      this.adopt(
-        record,
-        rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
-        now,
-      );
-    }
+    if (!(await this.bringBack(runId, now))) return 0;
     const run = active.runs.get(runId)!;
     const jobs = [...run.jobs].map((id) => active.jobs.get(id)!);
     let n = 0;
@@ -659,16 +650,7 @@ export class DuckDbLedger implements Ledger {
       await this.reader.runAndReadAll(`SELECT job_id, pipeline_run_id FROM __orch__.jobs WHERE ${where.join(' AND ')}`, params)
     ).getRows();
     // Their runs come back into memory, finished or not, so that their downstream jobs follow.
-    for (const runId of new Set(ids.map((r) => String(r[1])))) {
-      if (active.runs.has(runId)) continue;
-      const record = (await this.getRun(runId))!;
-      const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
-      this.adopt(
-        record,
-        rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
-        now,
-      );
-    }
+    for (const runId of new Set(ids.map((r) => String(r[1])))) await this.bringBack(runId, now);
     let n = 0;
     for (const [id] of ids) {
       const job = active.jobs.get(String(id));
@@ -1091,6 +1073,20 @@ export class DuckDbLedger implements Ledger {
       for (const r of runs.map(fromRunRow)) this.adopt(r, byRun.get(r.id) ?? [], now);
     }
     return this.active;
+  }
+
+  /** A run in memory again (a finished one leaves it): false when there is no such run. */
+  private async bringBack(runId: string, now: Date): Promise<boolean> {
+    if (this.active!.runs.has(runId)) return true;
+    const record = await this.getRun(runId);
+    if (!record) return false;
+    const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
+    this.adopt(
+      record,
+      rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
+      now,
+    );
+    return true;
   }
 
   /** Takes a run and its jobs into memory and works out which jobs are ready. */
