@@ -11,7 +11,7 @@ import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
-import type { ClaimedJob, JobRecord, JsonValue, Ledger } from '../store/ledger.js';
+import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
@@ -117,6 +117,30 @@ export async function work(o: WorkerOptions): Promise<void> {
     o.leaseMs / 2,
   );
   reaper.unref();
+  const claimOptions = (limit: number): ClaimOptions => ({
+    worker: o.workerId,
+    limit,
+    leaseMs: o.leaseMs,
+    now: o.clock(),
+    ...(o.runId ? { runId: o.runId } : {}),
+    ...(o.tasks ? { tasks: o.tasks } : {}),
+  });
+  const start = (job: ClaimedJob): void => {
+    const controller = new AbortController();
+    inflight.set(job.id, controller);
+    execute(o, job, controller.signal, handOff)
+      .catch((err: unknown) => (failure ??= err))
+      .finally(() => {
+        inflight.delete(job.id);
+        nudge();
+      });
+  };
+  // A job that succeeds claims its successor with its completion: the slot it frees (it still
+  // counts in `inflight` until its successor is in) goes straight to a ready job.
+  const handOff: HandOff = {
+    next: () => (stopping() || failure !== undefined ? undefined : claimOptions(1)),
+    start: (jobs) => jobs.forEach(start),
+  };
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
   // A worker starting up first takes back what stopped workers left (its own reaper runs later).
   await o.ledger.reapExpired(o.clock()).catch(() => 0);
@@ -124,27 +148,8 @@ export async function work(o: WorkerOptions): Promise<void> {
     while (!stopping() && failure === undefined) {
       const seen = changes;
       const free = o.concurrency - inflight.size;
-      const claimed =
-        free > 0
-          ? await o.ledger.claim({
-              worker: o.workerId,
-              limit: free,
-              leaseMs: o.leaseMs,
-              now: o.clock(),
-              ...(o.runId ? { runId: o.runId } : {}),
-              ...(o.tasks ? { tasks: o.tasks } : {}),
-            })
-          : [];
-      for (const job of claimed) {
-        const controller = new AbortController();
-        inflight.set(job.id, controller);
-        execute(o, job, controller.signal)
-          .catch((err: unknown) => (failure ??= err))
-          .finally(() => {
-            inflight.delete(job.id);
-            nudge();
-          });
-      }
+      const claimed = free > 0 ? await o.ledger.claim(claimOptions(free)) : [];
+      claimed.forEach(start);
       if (claimed.length > 0) continue;
       // Every slot busy: nothing to look for until a job ends (which nudges).
       const due = free > 0 ? await o.ledger.nextDue(o.runId, o.tasks) : undefined;
@@ -188,7 +193,14 @@ async function drain(inflight: ReadonlyMap<string, unknown>, setWake: (w: () => 
   while (inflight.size > 0) await new Promise<void>((resolve) => setWake(resolve));
 }
 
-async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): Promise<void> {
+/** How a finishing job passes its slot on (see `work`). */
+interface HandOff {
+  /** What to claim with the completion; undefined when the worker is stopping. */
+  next(): ClaimOptions | undefined;
+  start(jobs: readonly ClaimedJob[]): void;
+}
+
+async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
   const task = await o.definition(job);
   if ('missing' in task) {
     const skipped = await o.ledger.skip(job, o.workerId, task.missing, o.clock()).then(
@@ -205,7 +217,7 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal): 
   o.onEvent?.({ type: 'start', task: job.task, attempt: job.attempts });
   const assets = assetsOf(task);
   try {
-    if (task.kind === 'function') await runFunction(o, job, task, signal, assets);
+    if (task.kind === 'function') await runFunction(o, job, task, signal, assets, handOff);
     else await runSql(o, job, task, signal, assets);
   } catch (err) {
     // Cancelled or taken over (this worker's lease ran out, another took the job): the ledger already moved on.
@@ -300,7 +312,14 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
   }
 }
 
-async function runFunction(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, signal: AbortSignal, assets: string[]): Promise<void> {
+async function runFunction(
+  o: WorkerOptions,
+  job: ClaimedJob,
+  task: TaskDefinition,
+  signal: AbortSignal,
+  assets: string[],
+  handOff: HandOff,
+): Promise<void> {
   if (!o.functions)
     throw new AttemptFailure('definition', `task \`${task.name}\` is a TypeScript function, which this worker cannot run`, {});
   // Root tasks get the run's payload; the others their upstream tasks' results, whether or not those ran in this run.
@@ -325,8 +344,12 @@ async function runFunction(o: WorkerOptions, job: ClaimedJob, task: TaskDefiniti
     },
   });
   const now = committedAt ?? o.clock();
-  if (!committed)
-    await o.ledger.complete(job, o.workerId, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets }, now);
+  if (!committed) {
+    const outcome = { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets };
+    const next = handOff.next();
+    if (next) handOff.start(await o.ledger.completeAndClaim(job, o.workerId, outcome, now, next));
+    else await o.ledger.complete(job, o.workerId, outcome, now);
+  }
   o.onEvent?.({
     type: 'finish',
     task: job.task,

@@ -215,6 +215,12 @@ export interface Ledger {
    */
   complete(job: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void>;
   /**
+   * Records a job's success and claims the worker's next jobs (`next`), at one cost where the
+   * ledger can: a busy worker hands the freed slot straight on. Claims nothing when the job was
+   * not held (LEASE_LOST, as `complete`).
+   */
+  completeAndClaim(job: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, next: ClaimOptions): Promise<ClaimedJob[]>;
+  /**
    * Records a failed (or cancelled) attempt: retry later, dead, or cancelled. Returns the job
    * and the downstream jobs this blocked or cancelled.
    */

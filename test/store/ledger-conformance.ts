@@ -96,6 +96,31 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       }
     });
 
+    withLedger('completes a job and claims the next in one call; a job not held claims nothing', async (ledger) => {
+      const run = await enqueueChain(ledger);
+      const [first] = await ledger.claim({ worker: 'w1', limit: 1, leaseMs: LEASE, now: T0, runId: run.id });
+      // The other root is ready; b becomes ready only with this completion, so a second call takes it.
+      const next = await ledger.completeAndClaim(first!, 'w1', success, at(1), {
+        worker: 'w1',
+        limit: 5,
+        leaseMs: LEASE,
+        now: at(1),
+        runId: run.id,
+      });
+      expect(next.map((j) => j.state)).toEqual(next.map(() => 'processing'));
+      expect(next.map((j) => j.leaseOwner)).toEqual(next.map(() => 'w1'));
+      const other = first!.task === 'a' ? 'd' : 'a';
+      expect(names(next)).toContain(other);
+      expect(next.every((j) => j.snapshotId === run.snapshotId)).toBe(true);
+      expect((await ledger.listJobs({ limit: 10, runId: run.id, states: ['succeeded'] })).map((j) => j.task)).toEqual([first!.task]);
+      // Not held by w2: nothing is recorded and nothing claimed.
+      const held = next[0]!;
+      await expect(
+        ledger.completeAndClaim(held, 'w2', success, at(2), { worker: 'w2', limit: 5, leaseMs: LEASE, now: at(2), runId: run.id }),
+      ).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      expect((await ledger.listJobs({ limit: 10, runId: run.id, states: ['processing'] })).every((j) => j.leaseOwner === 'w1')).toBe(true);
+    });
+
     withLedger('stores a snapshot once, by its content address, and loads all or some of its tasks', async (ledger) => {
       const snapshot = snapshotOf(['a', 'b'], { b: ['a'] });
       await ledger.saveSnapshot(snapshot);

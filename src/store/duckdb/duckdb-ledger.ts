@@ -478,6 +478,18 @@ export class DuckDbLedger implements Ledger {
     return lost;
   }
 
+  async completeAndClaim(
+    claimed: ClaimedJob,
+    worker: string,
+    outcome: SuccessOutcome,
+    now: Date,
+    next: ClaimOptions,
+  ): Promise<ClaimedJob[]> {
+    // In memory both are cheap: nothing to gain by fusing them.
+    await this.complete(claimed, worker, outcome, now);
+    return this.claim(next);
+  }
+
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
     const job = this.held(claimed.id, worker);
     const next: JobRecord = {
@@ -1197,7 +1209,8 @@ export class DuckDbLedger implements Ledger {
     if (!job) throw new DuckorchError('LEASE_LOST', `job ${id} is not held by this process`);
     if (job.state !== 'processing' || job.leaseOwner !== worker)
       throw new DuckorchError(
-        'INTERNAL',
+        // Another worker took it after this one's lease ran out: this outcome is late.
+        'LEASE_LOST',
         `job ${id} (${job.task}) is ${job.state}${job.leaseOwner ? ` and leased to ${job.leaseOwner}` : ''}, not held by ${worker}`,
       );
     return job;

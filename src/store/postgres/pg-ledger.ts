@@ -51,6 +51,21 @@ function hashText(text: string): string {
   return h.toString(36);
 }
 
+/** The outcome of a completion: whether it was held, the blocked jobs it frees, whether it woke workers. */
+const COMPLETION_SUMMARY = `SELECT (SELECT count(*) FROM done)::int AS done,
+         (SELECT coalesce(array_agg(job_id), '{}') FROM downstream WHERE state = 'blocked' AND waiting = 0) AS unblock,
+         (SELECT count(*) FROM wake)::int AS woke`;
+
+function claimedJobs(rows: readonly Row[]): ClaimedJob[] {
+  return rows
+    .map((r) => ({
+      ...jobFromRow(r, POSTGRES_ROWS),
+      snapshotId: String(r.snapshot_id ?? ''),
+      runInputs: (r.run_inputs as JsonValue | undefined) ?? null,
+    }))
+    .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
+}
+
 export interface PgLedgerOptions {
   /** The schema holding the ledger's tables (created by `migrate`). */
   schema: string;
@@ -171,6 +186,8 @@ export class PgLedger implements Ledger {
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     const inRun = new Set(run.jobs.map((j) => j.task));
+    const ids = run.jobs.map(() => randomUUID());
+    const { downstream, waiting } = dependencies(run.jobs, ids);
     await this.tx(async (c) => {
       await c.query(`INSERT INTO ${this.s}.runs VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
         run.id,
@@ -183,18 +200,20 @@ export class PgLedger implements Ledger {
       ]);
       if (run.jobs.length === 0) return;
       await c.query(
-        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting)
-         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[]) AS t(id, task, part, attempts, up, waiting)`,
+        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting, downstream)
+         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
+           ARRAY(SELECT jsonb_array_elements_text(down))
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[], $9::jsonb[]) AS t(id, task, part, attempts, up, waiting, down)`,
         [
           run.id,
           now,
-          run.jobs.map(() => randomUUID()),
+          ids,
           run.jobs.map((j) => j.task),
           run.jobs.map((j) => j.partitionKey ?? DEFAULT_PARTITION),
           run.jobs.map((j) => Math.max(1, j.maxAttempts)),
           run.jobs.map((j) => JSON.stringify(j.upstream)),
-          run.jobs.map((j) => j.upstream.filter((u) => inRun.has(u)).length),
+          waiting,
+          downstream.map((d) => JSON.stringify(d)),
         ],
       );
       await c.query(`NOTIFY ${this.channel}`);
@@ -203,33 +222,33 @@ export class PgLedger implements Ledger {
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
-    const params: unknown[] = [o.limit, o.now, o.worker, new Date(o.now.getTime() + o.leaseMs)];
-    const filters: string[] = [];
-    if (o.runId !== undefined) filters.push(`AND run_id = $${params.push(o.runId)}`);
-    if (o.tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...o.tasks])})`);
-    const rows = (
-      await this.prepared(
-        'claim',
-        `WITH ready AS (
+    const params: unknown[] = [];
+    const claim = this.claimCtes(o, params);
+    return claimedJobs((await this.prepared('claim', `WITH ${claim} SELECT * FROM claimed`, params)).rows);
+  }
+
+  /**
+   * `ready` and `claimed`: up to `limit` ready jobs (partial index, `SKIP LOCKED`, oldest first)
+   * leased to the worker, with what the runner needs of their run. Adds its values to `params`.
+   */
+  private claimCtes(o: ClaimOptions, params: unknown[], guard = ''): string {
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const now = p(o.now);
+    const filters = [
+      o.runId !== undefined ? `AND run_id = ${p(o.runId)}` : '',
+      o.tasks !== undefined ? `AND task_name = ANY(${p([...o.tasks])})` : '',
+    ].join(' ');
+    return `ready AS (
            SELECT job_id FROM ${this.s}.jobs
-           WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= $2 ${filters.join(' ')}
-           ORDER BY run_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED
-         )
-         UPDATE ${this.s}.jobs j SET state = 'processing', attempts = j.attempts + 1, lease_owner = $3, lease_expires_at = $4,
-           started_at = $2, finished_at = NULL, updated_at = $2
-         FROM ready WHERE j.job_id = ready.job_id
-         RETURNING j.*, (SELECT snapshot_id FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS snapshot_id,
-                        (SELECT inputs FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS run_inputs`,
-        params,
-      )
-    ).rows;
-    return rows
-      .map((r) => ({
-        ...jobFromRow(r, POSTGRES_ROWS),
-        snapshotId: String(r.snapshot_id ?? ''),
-        runInputs: (r.run_inputs as JsonValue | undefined) ?? null,
-      }))
-      .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
+           WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= ${now} ${filters} ${guard}
+           ORDER BY run_at, created_at LIMIT ${p(o.limit)} FOR UPDATE SKIP LOCKED
+         ), claimed AS (
+           UPDATE ${this.s}.jobs j SET state = 'processing', attempts = j.attempts + 1, lease_owner = ${p(o.worker)},
+             lease_expires_at = ${p(new Date(o.now.getTime() + o.leaseMs))}, started_at = ${now}, finished_at = NULL, updated_at = ${now}
+           FROM ready WHERE j.job_id = ready.job_id
+           RETURNING j.*, (SELECT snapshot_id FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS snapshot_id,
+                          (SELECT inputs FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS run_inputs
+         )`;
   }
 
   async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]> {
@@ -252,7 +271,8 @@ export class PgLedger implements Ledger {
     const job = jobFromRow(row, POSTGRES_ROWS);
     if (job.state !== 'processing' || job.leaseOwner !== worker)
       throw new DuckorchError(
-        'INTERNAL',
+        // Another worker took it after this one's lease ran out: this outcome is late.
+        'LEASE_LOST',
         `job ${id} (${job.task}) is ${job.state}${job.leaseOwner ? ` and leased to ${job.leaseOwner}` : ''}, not held by ${worker}`,
       );
     return job;
@@ -261,13 +281,58 @@ export class PgLedger implements Ledger {
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
     // The data lives in DuckDB: it commits first; the ledger records it next (issue 7 adds the marker that makes this exactly-once).
     if (tx) await tx.connection.run('COMMIT');
-    // One statement, one round trip: the job, its attempt, its history and its downstream counts
-    // change together (data-modifying CTEs see one snapshot and commit as one).
-    const s = this.s;
-    const row = (
+    const params = this.completionParams(claimed, worker, outcome, now);
+    const row = (await this.prepared('complete', `WITH ${this.completionCtes()} ${COMPLETION_SUMMARY}`, params)).rows[0]!;
+    await this.afterCompletion(claimed, worker, row, now);
+  }
+
+  /**
+   * A completion and the worker's next claim in one statement, one round trip: a busy worker
+   * hands the freed slot straight to a ready job. Claims nothing when the job was not held.
+   */
+  async completeAndClaim(
+    claimed: ClaimedJob,
+    worker: string,
+    outcome: SuccessOutcome,
+    now: Date,
+    next: ClaimOptions,
+  ): Promise<ClaimedJob[]> {
+    const params = this.completionParams(claimed, worker, outcome, now);
+    const claim = this.claimCtes(next, params, 'AND EXISTS (SELECT 1 FROM done)');
+    const rows = (
       await this.prepared(
-        'complete',
-        `WITH done AS (
+        'complete-claim',
+        `WITH ${this.completionCtes()}, ${claim}, summary AS (${COMPLETION_SUMMARY})
+         SELECT summary.*, claimed.* FROM summary LEFT JOIN claimed ON true`,
+        params,
+      )
+    ).rows;
+    await this.afterCompletion(claimed, worker, rows[0]!, now);
+    return claimedJobs(rows.filter((r) => r.job_id !== null && r.job_id !== undefined));
+  }
+
+  private completionParams(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date): unknown[] {
+    return [
+      claimed.id,
+      worker,
+      now,
+      outcome.rows,
+      JSON.stringify(outcome.result),
+      outcome.watermark,
+      outcome.codeVersion,
+      [...outcome.assets],
+      this.s.slice(1, -1) + '_jobs',
+    ];
+  }
+
+  /**
+   * A success as data-modifying CTEs (they see one snapshot and commit as one): the job, its
+   * attempt, its history and its downstream counts change together. Parameters $1–$9 are
+   * `completionParams`; `done` is empty when the worker did not hold the job.
+   */
+  private completionCtes(): string {
+    const s = this.s;
+    return `done AS (
            UPDATE ${s}.jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3,
              rows_count = $4, result = $5, last_processed_at = $6, error_message = NULL, error_context = NULL, code_version = $7
            WHERE job_id = $1 AND state = 'processing' AND lease_owner = $2
@@ -295,29 +360,14 @@ export class PgLedger implements Ledger {
              rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
          ), downstream AS (
            UPDATE ${s}.jobs d SET waiting = d.waiting - 1 FROM done
-           WHERE d.run_id = done.run_id AND done.task_name = ANY(d.upstream)
-             AND (d.partition_key = done.partition_key OR done.partition_key = '${DEFAULT_PARTITION}')
-             AND d.state IN ('pending', 'failed', 'blocked')
+           WHERE d.job_id = ANY(done.downstream) AND d.state IN ('pending', 'failed', 'blocked')
            RETURNING d.job_id, d.state, d.waiting
          ), wake AS (
            SELECT pg_notify($9, '') FROM downstream WHERE waiting = 0 LIMIT 1
-         )
-         SELECT (SELECT count(*) FROM done)::int AS done,
-                (SELECT coalesce(array_agg(job_id), '{}') FROM downstream WHERE state = 'blocked' AND waiting = 0) AS unblock,
-                (SELECT count(*) FROM wake)::int AS woke`,
-        [
-          claimed.id,
-          worker,
-          now,
-          outcome.rows,
-          JSON.stringify(outcome.result),
-          outcome.watermark,
-          outcome.codeVersion,
-          [...outcome.assets],
-          this.s.slice(1, -1) + '_jobs',
-        ],
-      )
-    ).rows[0]!;
+         )`;
+  }
+
+  private async afterCompletion(claimed: ClaimedJob, worker: string, row: Row, now: Date): Promise<void> {
     if (Number(row.done) === 0) {
       // Not held: say by whom, or in what state (the rare path pays for the second query).
       await this.tx((c) => this.held(c, claimed.id, worker));
@@ -492,9 +542,11 @@ export class PgLedger implements Ledger {
   /** `waiting` from scratch: the upstream jobs of the run not succeeded or skipped. */
   private async recountWaiting(c: Client, runId: string): Promise<void> {
     await c.query(
-      `UPDATE ${this.s}.jobs j SET waiting = (
-         SELECT count(*) FROM ${this.s}.jobs u WHERE u.run_id = j.run_id AND u.task_name = ANY(j.upstream)
-           AND (u.partition_key = j.partition_key OR u.partition_key = '${DEFAULT_PARTITION}') AND u.state NOT IN ('succeeded', 'skipped'))
+      `WITH unfinished AS (
+         SELECT d AS job_id, count(*) AS n FROM ${this.s}.jobs u, unnest(u.downstream) AS d
+         WHERE u.run_id = $1 AND u.state NOT IN ('succeeded', 'skipped') GROUP BY d
+       )
+       UPDATE ${this.s}.jobs j SET waiting = coalesce((SELECT n FROM unfinished WHERE unfinished.job_id = j.job_id), 0)
        WHERE j.run_id = $1`,
       [runId],
     );
@@ -505,10 +557,9 @@ export class PgLedger implements Ledger {
     const down = (
       await c.query(
         `UPDATE ${this.s}.jobs SET waiting = waiting - 1
-         WHERE run_id = $1 AND $2 = ANY(upstream) AND (partition_key = $3 OR $3 = '${DEFAULT_PARTITION}')
-           AND state IN ('pending', 'failed', 'blocked')
+         WHERE job_id IN (SELECT unnest(downstream) FROM ${this.s}.jobs WHERE job_id = $1) AND state IN ('pending', 'failed', 'blocked')
          RETURNING job_id, state, waiting`,
-        [job.runId, job.task, job.partitionKey],
+        [job.id],
       )
     ).rows;
     const unblock = down.filter((d) => d.state === 'blocked' && Number(d.waiting) === 0).map((d) => String(d.job_id));
@@ -534,15 +585,14 @@ export class PgLedger implements Ledger {
     const waitingStates = to === 'blocked' ? `('pending', 'failed')` : `('pending', 'failed', 'blocked')`;
     const rows = (
       await c.query(
-        `WITH RECURSIVE down(job_id, task_name) AS (
-           SELECT job_id, task_name FROM ${this.s}.jobs WHERE run_id = $1 AND $2 = ANY(upstream) AND state IN ${waitingStates}
+        `WITH RECURSIVE down(job_id) AS (
+           SELECT unnest(downstream) FROM ${this.s}.jobs WHERE job_id = $1
            UNION
-           SELECT d.job_id, d.task_name FROM ${this.s}.jobs d JOIN down ON down.task_name = ANY(d.upstream)
-           WHERE d.run_id = $1 AND d.state IN ${waitingStates}
+           SELECT unnest(d.downstream) FROM ${this.s}.jobs d JOIN down USING (job_id) WHERE d.state IN ${waitingStates}
          )
-         UPDATE ${this.s}.jobs SET state = $3, updated_at = $4, error_message = $5 ${to === 'cancelled' ? ', finished_at = $4' : ''}
-         WHERE job_id IN (SELECT job_id FROM down) RETURNING *`,
-        [job.runId, job.task, to, now, reason],
+         UPDATE ${this.s}.jobs SET state = $2, updated_at = $3, error_message = $4 ${to === 'cancelled' ? ', finished_at = $3' : ''}
+         WHERE job_id IN (SELECT job_id FROM down) AND state IN ${waitingStates} RETURNING *`,
+        [job.id, to, now, reason],
       )
     ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
     for (const d of rows) await this.recordHistory(c, d, [], now);
@@ -849,4 +899,31 @@ export class PgLedger implements Ledger {
     ).rows[0];
     return (row?.last_processed_at as string | null | undefined) ?? null;
   }
+}
+
+/**
+ * For each job of a new run, the ids of the jobs of that run waiting for it (those whose upstream
+ * names its task, in the same partition, or in any when it is unpartitioned), and for each job how
+ * many it waits for. Both follow one rule, so a job never waits for a job that will not tell it.
+ */
+function dependencies(jobs: NewRun['jobs'], ids: readonly string[]): { downstream: string[][]; waiting: number[] } {
+  const byTask = new Map<string, number[]>();
+  jobs.forEach((j, i) => {
+    const list = byTask.get(j.task);
+    if (list) list.push(i);
+    else byTask.set(j.task, [i]);
+  });
+  const downstream: string[][] = jobs.map(() => []);
+  const waiting = jobs.map(() => 0);
+  jobs.forEach((d, di) => {
+    const part = d.partitionKey ?? DEFAULT_PARTITION;
+    for (const u of new Set(d.upstream))
+      for (const ui of byTask.get(u) ?? []) {
+        const upPart = jobs[ui]!.partitionKey ?? DEFAULT_PARTITION;
+        if (upPart !== DEFAULT_PARTITION && upPart !== part) continue;
+        downstream[ui]!.push(ids[di]!);
+        waiting[di]!++;
+      }
+  });
+  return { downstream, waiting };
 }

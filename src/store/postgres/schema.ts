@@ -141,4 +141,18 @@ CREATE TABLE ${s}.asset_state (
 );
 `,
   },
+  {
+    // Ids 2 and 3 are other changes of the same release.
+    id: 4,
+    name: 'jobs_downstream',
+    // Each job lists the ids of the jobs of its run that wait for it, so a completion decrements
+    // exactly those by primary key instead of scanning its run (O(run) per completion before).
+    sql: (s) => `
+ALTER TABLE ${s}.jobs ADD COLUMN downstream text[] NOT NULL DEFAULT '{}';
+UPDATE ${s}.jobs j SET downstream = ARRAY(
+  SELECT d.job_id FROM ${s}.jobs d
+  WHERE d.run_id = j.run_id AND j.task_name = ANY(d.upstream) AND (d.partition_key = j.partition_key OR j.partition_key = '__default__')
+);
+`,
+  },
 ];
