@@ -258,6 +258,7 @@ export class Project {
     // Only what changed is written, when the registry it replaces was written by this same analysis.
     const sameAnalysis = previous.length > 0 && previous.every((t) => t.fileHash?.startsWith(`${ANALYSIS_VERSION}:`));
     await this.store.replaceRegistry(registrySnapshot(all, graph), now, sameAnalysis ? registryChange(previous, all) : undefined);
+    this.registryMemo = undefined;
     // The snapshot of what is now registered, saved once here rather than by the next run.
     await this.store.ledger.saveSnapshot(
       snapshotOf(
@@ -329,8 +330,41 @@ export class Project {
   }
 
   async registry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
+    // A process that may write holds the database's only write lock: the registry changes only
+    // through its own `register`, so it is read once (an enqueue no longer costs O(registry)).
+    if (this.options.access === 'read') return this.readRegistry();
+    return (this.registryMemo ??= this.readRegistry().catch((err: unknown) => {
+      this.registryMemo = undefined;
+      throw err;
+    }));
+  }
+
+  private registryMemo: Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> | undefined;
+  private readonly registrySnapshots = new WeakMap<readonly RegisteredTask[], Snapshot>();
+  private readonly savedSnapshots = new Set<string>();
+
+  private async readRegistry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
     const tasks = this.options.dag !== undefined ? await this.dagTasks(this.options.dag) : await this.store.loadRegistry();
     return { tasks, graph: TaskGraph.build(tasks.map((t) => t.definition)) };
+  }
+
+  /** The snapshot of the registry as read, saved in the ledger once per process. */
+  private async registrySnapshot(reg: { tasks: RegisteredTask[]; graph: TaskGraph }): Promise<Snapshot> {
+    let snapshot = this.registrySnapshots.get(reg.tasks);
+    if (!snapshot) {
+      snapshot = snapshotOf(
+        reg.tasks.map((t) => t.definition),
+        reg.graph,
+        this.options.clock(),
+      );
+      this.registrySnapshots.set(reg.tasks, snapshot);
+    }
+    if (!this.savedSnapshots.has(snapshot.id)) {
+      await this.store.ledger.saveSnapshot(snapshot);
+      this.savedSnapshots.add(snapshot.id);
+      this.snapshots.set(snapshot.id, snapshot);
+    }
+    return snapshot;
   }
 
   private dagRegistry: RegisteredTask[] | undefined;
@@ -381,6 +415,18 @@ export class Project {
    */
   async select(selection: Selection): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph; selected: string[]; warnings: string[] }> {
     const { tasks, graph } = await this.requireRegistry();
+    const selectable = this.selectable(tasks);
+    const { selected, warnings } = selectTasks(graph, selectable, selection.select, selection.exclude);
+    if (selected.size === 0) warnings.push(`nothing was selected by ${describeSelection(selection) ?? 'the selection'}`);
+    return { tasks, graph, selected: graph.layers(selected).flat(), warnings };
+  }
+
+  private readonly selectables = new WeakMap<readonly RegisteredTask[], SelectableTask[]>();
+
+  /** What selectors match tasks by, once per registry read. */
+  private selectable(tasks: readonly RegisteredTask[]): SelectableTask[] {
+    const known = this.selectables.get(tasks);
+    if (known) return known;
     const selectable: SelectableTask[] = tasks.map((t) => ({
       name: t.definition.name,
       file: displayPath(t.filePath),
@@ -389,9 +435,8 @@ export class Project {
       group: t.definition.asset?.group ?? null,
       produces: [...new Set([...t.definition.outputs, ...(t.definition.asset ? [t.definition.asset.name] : [])])],
     }));
-    const { selected, warnings } = selectTasks(graph, selectable, selection.select, selection.exclude);
-    if (selected.size === 0) warnings.push(`nothing was selected by ${describeSelection(selection) ?? 'the selection'}`);
-    return { tasks, graph, selected: graph.layers(selected).flat(), warnings };
+    this.selectables.set(tasks, selectable);
+    return selectable;
   }
 
   /** The selected tasks in run order, each with what it reads, writes and is linked to. */
@@ -437,14 +482,7 @@ export class Project {
     const ledger = this.store.ledger;
     const target = options.runId !== undefined ? await this.resolveRun(options.runId) : (await ledger.listRuns(1))[0];
     if (!target) throw new DuckorchError('UNKNOWN_NAME', 'there is no run to retry yet', { hint: 'start one with: duck-orch run' });
-    const { tasks, graph } = await this.requireRegistry();
-    const snapshot = snapshotOf(
-      tasks.map((t) => t.definition),
-      graph,
-      this.options.clock(),
-    );
-    await ledger.saveSnapshot(snapshot);
-    this.snapshots.set(snapshot.id, snapshot);
+    const snapshot = await this.registrySnapshot(await this.requireRegistry());
     await this.createOutputSchemas(target.tasks.flatMap((n) => snapshot.tasks.get(n)?.definition ?? []));
     const retried = await ledger.retryRun(target.id, this.options.clock(), snapshot.id);
     const run = (await ledger.getRun(target.id))!;
@@ -550,13 +588,7 @@ export class Project {
     const chosen = new Set(selected);
     warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
     await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
-    const snapshot = snapshotOf(
-      tasks.map((t) => t.definition),
-      graph,
-      this.options.clock(),
-    );
-    await this.store.ledger.saveSnapshot(snapshot);
-    this.snapshots.set(snapshot.id, snapshot);
+    const snapshot = await this.registrySnapshot({ tasks, graph });
     const run = await this.store.ledger.enqueueRun(
       {
         id: randomUUID(),

@@ -185,40 +185,55 @@ export class PgLedger implements Ledger {
   // ---------------------------------------------------------------- runs and jobs
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
-    const inRun = new Set(run.jobs.map((j) => j.task));
+    const tasks = [...new Set(run.jobs.map((j) => j.task))];
     const ids = run.jobs.map(() => randomUUID());
     const { downstream, waiting } = dependencies(run.jobs, ids);
-    await this.tx(async (c) => {
-      await c.query(`INSERT INTO ${this.s}.runs VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+    // One statement, one round trip: the run, its jobs and the wake-up commit together (the jobs'
+    // foreign key is checked at the end of the statement, when the run is there).
+    await this.q(
+      `WITH run AS (
+         INSERT INTO ${this.s}.runs VALUES ($1, $3, $4, $5, $6, $2, $7)
+       ), jobs AS (
+         INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting, downstream)
+         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
+           ARRAY(SELECT jsonb_array_elements_text(down))
+         FROM unnest($8::text[], $9::text[], $10::text[], $11::int[], $12::jsonb[], $13::int[], $14::jsonb[]) AS t(id, task, part, attempts, up, waiting, down)
+       )
+       SELECT pg_notify($15, '') WHERE $16`,
+      [
         run.id,
+        now,
         run.snapshotId,
         run.trigger,
         run.selector,
         JSON.stringify(run.inputs),
-        now,
-        [...inRun],
-      ]);
-      if (run.jobs.length === 0) return;
-      await c.query(
-        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting, downstream)
-         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
-           ARRAY(SELECT jsonb_array_elements_text(down))
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[], $9::jsonb[]) AS t(id, task, part, attempts, up, waiting, down)`,
-        [
-          run.id,
-          now,
-          ids,
-          run.jobs.map((j) => j.task),
-          run.jobs.map((j) => j.partitionKey ?? DEFAULT_PARTITION),
-          run.jobs.map((j) => Math.max(1, j.maxAttempts)),
-          run.jobs.map((j) => JSON.stringify(j.upstream)),
-          waiting,
-          downstream.map((d) => JSON.stringify(d)),
-        ],
-      );
-      await c.query(`NOTIFY ${this.channel}`);
-    });
-    return (await this.getRun(run.id))!;
+        tasks,
+        ids,
+        run.jobs.map((j) => j.task),
+        run.jobs.map((j) => j.partitionKey ?? DEFAULT_PARTITION),
+        run.jobs.map((j) => Math.max(1, j.maxAttempts)),
+        run.jobs.map((j) => JSON.stringify(j.upstream)),
+        waiting,
+        downstream.map((d) => JSON.stringify(d)),
+        this.channelName,
+        run.jobs.length > 0,
+      ],
+    );
+    if (run.jobs.length === 0) return (await this.getRun(run.id))!;
+    // What was just written, without reading it back.
+    return {
+      id: run.id,
+      snapshotId: run.snapshotId,
+      trigger: run.trigger,
+      selector: run.selector,
+      inputs: run.inputs,
+      state: 'queued',
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      counts: { pending: run.jobs.length },
+      tasks,
+    };
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
@@ -321,7 +336,7 @@ export class PgLedger implements Ledger {
       outcome.watermark,
       outcome.codeVersion,
       [...outcome.assets],
-      this.s.slice(1, -1) + '_jobs',
+      this.channelName,
     ];
   }
 
@@ -682,8 +697,13 @@ export class PgLedger implements Ledger {
     }
   }
 
+  /** The channel idle workers LISTEN on: one per schema. */
+  private get channelName(): string {
+    return `${this.s.slice(1, -1)}_jobs`;
+  }
+
   private get channel(): string {
-    return quoteIdent(`${this.s.slice(1, -1)}_jobs`);
+    return quoteIdent(this.channelName);
   }
 
   async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {
