@@ -151,3 +151,27 @@ export function noopModule(dir, n = 1000) {
   );
   return dir;
 }
+
+/** The `fanout-pg` case's project: `fan_root` → `n` no-op tasks → `fan_sink`, all TypeScript functions. */
+export function fanModule(dir, n = 10_000) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'fan.ts'),
+    [
+      `// fan_root, then ${n} no-op tasks that each require it, then fan_sink requiring them all (the fanout-pg benchmark).`,
+      `import { Dag } from 'duckorch';`,
+      ``,
+      `export const fan = new Dag('fan');`,
+      `fan.task({ name: 'fan_root' }, async () => 0);`,
+      `const leaves: string[] = [];`,
+      `for (let i = 0; i < ${n}; i++) {`,
+      `  const name = \`fan_\${String(i).padStart(5, '0')}\`;`,
+      `  fan.task({ name, requires: ['fan_root'] }, async () => null);`,
+      `  leaves.push(name);`,
+      `}`,
+      `fan.task({ name: 'fan_sink', requires: leaves }, async () => leaves.length);`,
+      ``,
+    ].join('\n'),
+  );
+  return dir;
+}

@@ -71,6 +71,8 @@ export interface WorkerOptions {
 /** Conflicts between concurrent transactions are transient; retry them this many times per attempt. */
 const CONFLICT_RETRIES = 8;
 const SHUTDOWN = Symbol('shutdown');
+/** Past a lease's expiry before reaping it (clocks of machines differ a little). */
+const REAP_MARGIN_MS = 10;
 const LEASE_LOST = Symbol('lease lost');
 
 function formatSqlTimestamp(d: Date): string {
@@ -107,16 +109,19 @@ export async function work(o: WorkerOptions): Promise<void> {
     Math.min(1000, o.leaseMs / 3),
   );
   heartbeat.unref();
-  // Jobs of workers that died come back once their lease has run out; any live worker takes them.
-  const reaper = setInterval(
-    () =>
-      void o.ledger.reapExpired(o.clock()).then(
-        (n) => n > 0 && nudge(),
-        () => undefined,
-      ),
-    o.leaseMs / 2,
-  );
-  reaper.unref();
+  // Jobs of workers that died come back once their lease has run out; any live worker takes them,
+  // at the moment the earliest lease runs out (and at least every half lease, for leases taken later).
+  let reaper: NodeJS.Timeout | undefined;
+  let reaping = true;
+  const reap = async (): Promise<void> => {
+    const now = o.clock();
+    if ((await o.ledger.reapExpired(now).catch(() => 0)) > 0) nudge();
+    const next = await o.ledger.nextLeaseExpiry().catch(() => undefined);
+    if (!reaping) return;
+    const untilNext = next === undefined ? Infinity : next.getTime() - o.clock().getTime() + REAP_MARGIN_MS;
+    reaper = setTimeout(() => void reap(), Math.max(REAP_MARGIN_MS, Math.min(untilNext, o.leaseMs / 2)));
+    reaper.unref();
+  };
   const claimOptions = (limit: number): ClaimOptions => ({
     worker: o.workerId,
     limit,
@@ -142,8 +147,8 @@ export async function work(o: WorkerOptions): Promise<void> {
     start: (jobs) => jobs.forEach(start),
   };
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
-  // A worker starting up first takes back what stopped workers left (its own reaper runs later).
-  await o.ledger.reapExpired(o.clock()).catch(() => 0);
+  // A worker starting up first takes back what stopped workers left.
+  await reap();
   try {
     while (!stopping() && failure === undefined) {
       const seen = changes;
@@ -177,7 +182,8 @@ export async function work(o: WorkerOptions): Promise<void> {
     if (failure !== undefined) throw failure;
   } finally {
     clearInterval(heartbeat);
-    clearInterval(reaper);
+    reaping = false;
+    clearTimeout(reaper);
     await unsubscribe();
     o.signal?.removeEventListener('abort', onCancel);
     o.shutdown?.removeEventListener('abort', nudge);

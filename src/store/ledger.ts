@@ -231,6 +231,8 @@ export interface Ledger {
   release(worker: string, jobIds: readonly string[], now: Date): Promise<void>;
   /** Returns the jobs of dead workers (lease expired) to `pending`, keeping their attempt's real start. */
   reapExpired(now: Date): Promise<number>;
+  /** When the earliest lease now held runs out (undefined when no job is processing): reapers wake then. */
+  nextLeaseExpiry(): Promise<Date | undefined>;
   /** Cancels every job of the run that has not finished (in-flight ones lose their lease); returns them. */
   cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]>;
   /**

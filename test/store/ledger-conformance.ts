@@ -121,6 +121,21 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.listJobs({ limit: 10, runId: run.id, states: ['processing'] })).every((j) => j.leaseOwner === 'w1')).toBe(true);
     });
 
+    withLedger('tells when the earliest lease runs out', async (ledger) => {
+      expect(await ledger.nextLeaseExpiry()).toBeUndefined();
+      const run = await enqueueChain(ledger);
+      await ledger.claim({ worker: 'w1', limit: 1, leaseMs: LEASE, now: at(10), runId: run.id });
+      await ledger.claim({ worker: 'w2', limit: 1, leaseMs: LEASE, now: at(20), runId: run.id });
+      expect((await ledger.nextLeaseExpiry())?.getTime()).toBe(at(10 + LEASE).getTime());
+      await ledger.heartbeat(
+        'w1',
+        (await ledger.listJobs({ limit: 10, states: ['processing'] })).map((j) => j.id),
+        LEASE,
+        at(30),
+      );
+      expect((await ledger.nextLeaseExpiry())?.getTime()).toBe(at(20 + LEASE).getTime());
+    });
+
     withLedger('stores a snapshot once, by its content address, and loads all or some of its tasks', async (ledger) => {
       const snapshot = snapshotOf(['a', 'b'], { b: ['a'] });
       await ledger.saveSnapshot(snapshot);

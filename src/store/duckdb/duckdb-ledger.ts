@@ -600,6 +600,14 @@ export class DuckDbLedger implements Ledger {
     return n;
   }
 
+  async nextLeaseExpiry(): Promise<Date | undefined> {
+    let next: Date | undefined;
+    for (const job of this.active?.jobs.values() ?? [])
+      if (job.state === 'processing' && job.leaseExpiresAt !== null && (next === undefined || job.leaseExpiresAt < next))
+        next = job.leaseExpiresAt;
+    return next;
+  }
+
   async cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]> {
     const active = await this.loadActive(now);
     const run = active.runs.get(runId);

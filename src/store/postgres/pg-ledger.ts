@@ -503,6 +503,11 @@ export class PgLedger implements Ledger {
     });
   }
 
+  async nextLeaseExpiry(): Promise<Date | undefined> {
+    const row = (await this.q(`SELECT min(lease_expires_at) AS next FROM ${this.s}.jobs WHERE state = 'processing'`)).rows[0];
+    return toDate(row?.next) ?? undefined;
+  }
+
   async cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]> {
     return this.tx(async (c) =>
       (
