@@ -35,6 +35,7 @@ import {
   scaledShop,
   trivialDag,
 } from './workloads.mjs';
+import { backlogCase, fanoutCase, latencyCase, recoveryCase } from './pg-cases.mjs';
 
 const env = process.env;
 const num = (key, dflt) => {
@@ -60,6 +61,12 @@ const KNOBS = {
   BENCH_HISTORY_PARTITIONS: num('BENCH_HISTORY_PARTITIONS', 10000),
   BENCH_HISTORY_REPEATS: num('BENCH_HISTORY_REPEATS', 25),
   BENCH_HISTORY_STATUS_PAIRS: num('BENCH_HISTORY_STATUS_PAIRS', 9),
+  BENCH_LATENCY_SAMPLES: num('BENCH_LATENCY_SAMPLES', 200),
+  BENCH_BACKLOG_JOBS: num('BENCH_BACKLOG_JOBS', 200_000),
+  BENCH_FANOUT: num('BENCH_FANOUT', 10_000),
+  BENCH_FANOUT_REPEATS: num('BENCH_FANOUT_REPEATS', 3),
+  BENCH_RECOVERY_LEASE_S: num('BENCH_RECOVERY_LEASE_S', 5),
+  BENCH_RECOVERY_ROUNDS: num('BENCH_RECOVERY_ROUNDS', 3),
 };
 if (KNOBS.BENCH_HISTORY_TASKS < 1 || KNOBS.BENCH_HISTORY_TASKS > 1000 || KNOBS.BENCH_HISTORY_PARTITIONS < 1)
   throw new Error('BENCH_HISTORY_TASKS must be 1–1000 and BENCH_HISTORY_PARTITIONS at least 1');
@@ -857,6 +864,8 @@ function startupCase() {
 
 // ---- the driver ----
 
+const pgContext = () => ({ mkWork, log, knobs: KNOBS, P });
+
 const CASES = [
   ['startup', startupCase],
   ['trivial-seq', () => pairedCase('trivial', 1)],
@@ -867,6 +876,10 @@ const CASES = [
   ['register', registerCase],
   ['fn-noop', () => fnNoopCase('duckdb')],
   ['fn-noop-pg', () => fnNoopCase('postgres')],
+  ['latency-pg', () => latencyCase(pgContext())],
+  ['backlog-pg', () => backlogCase(pgContext())],
+  ['fanout-pg', () => fanoutCase(pgContext())],
+  ['recovery-pg', () => recoveryCase(pgContext())],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ];
