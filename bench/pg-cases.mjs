@@ -152,7 +152,7 @@ export async function fanoutCase({ mkWork, knobs, P, log }) {
         '—',
         'n/a',
         fmtMb(rss.median),
-        'enqueue of the run included; the sink receives 10,000 upstream results',
+        `enqueue of the run included; the sink receives ${fmtN(n)} upstream results`,
       ]);
     } finally {
       if (schema) await dropSchemas([schema]);
