@@ -11,7 +11,7 @@ import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
-import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger } from '../store/ledger.js';
+import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
@@ -140,11 +140,35 @@ export async function work(o: WorkerOptions): Promise<void> {
         nudge();
       });
   };
-  // A job that succeeds claims its successor with its completion: the slot it frees (it still
-  // counts in `inflight` until its successor is in) goes straight to a ready job.
+  // Successes of jobs that end in the same turn of the event loop go to the ledger together, in
+  // one statement that also claims as many ready jobs for the slots they free: each finishing job
+  // counts in `inflight` until its successors are in, so the slots are never over-filled.
+  let batch: { job: ClaimedJob; outcome: SuccessOutcome; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  const flush = async (): Promise<void> => {
+    const items = batch;
+    batch = [];
+    const now = o.clock();
+    if (stopping() || failure !== undefined) {
+      for (const it of items) await o.ledger.complete(it.job, o.workerId, it.outcome, now).then(it.resolve, it.reject);
+      return;
+    }
+    try {
+      const { claimed, lost } = await o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(items.length));
+      claimed.forEach(start);
+      const gone = new Set(lost);
+      for (const it of items)
+        if (gone.has(it.job.id)) it.reject(new DuckorchError('LEASE_LOST', `job ${it.job.id} is no longer held by ${o.workerId}`));
+        else it.resolve();
+    } catch (err) {
+      for (const it of items) it.reject(err);
+    }
+  };
   const handOff: HandOff = {
-    next: () => (stopping() || failure !== undefined ? undefined : claimOptions(1)),
-    start: (jobs) => jobs.forEach(start),
+    complete: (job, outcome) =>
+      new Promise<void>((resolve, reject) => {
+        if (batch.length === 0) setImmediate(() => void flush());
+        batch.push({ job, outcome, resolve, reject });
+      }),
   };
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
   // A worker starting up first takes back what stopped workers left.
@@ -199,11 +223,10 @@ async function drain(inflight: ReadonlyMap<string, unknown>, setWake: (w: () => 
   while (inflight.size > 0) await new Promise<void>((resolve) => setWake(resolve));
 }
 
-/** How a finishing job passes its slot on (see `work`). */
+/** How a finishing job records its success and passes its slot on (see `work`). */
 interface HandOff {
-  /** What to claim with the completion; undefined when the worker is stopping. */
-  next(): ClaimOptions | undefined;
-  start(jobs: readonly ClaimedJob[]): void;
+  /** Resolves once the success is recorded; LEASE_LOST when the job was no longer held. */
+  complete(job: ClaimedJob, outcome: SuccessOutcome): Promise<void>;
 }
 
 async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
@@ -351,10 +374,7 @@ async function runFunction(
   });
   const now = committedAt ?? o.clock();
   if (!committed) {
-    const outcome = { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets };
-    const next = handOff.next();
-    if (next) handOff.start(await o.ledger.completeAndClaim(job, o.workerId, outcome, now, next));
-    else await o.ledger.complete(job, o.workerId, outcome, now);
+    await handOff.complete(job, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets });
   }
   o.onEvent?.({
     type: 'finish',

@@ -123,6 +123,11 @@ export interface SuccessOutcome {
   assets: readonly string[];
 }
 
+export interface Completion {
+  job: ClaimedJob;
+  outcome: SuccessOutcome;
+}
+
 export interface FailureOutcome {
   error: string;
   errorContext: Record<string, unknown> | null;
@@ -215,11 +220,17 @@ export interface Ledger {
    */
   complete(job: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void>;
   /**
-   * Records a job's success and claims the worker's next jobs (`next`), at one cost where the
-   * ledger can: a busy worker hands the freed slot straight on. Claims nothing when the job was
-   * not held (LEASE_LOST, as `complete`).
+   * Records the successes of jobs that ended together and claims the worker's next jobs (`next`),
+   * at one cost where the ledger can: a busy worker hands the freed slots straight on. Jobs the
+   * worker no longer held are returned as `lost` (nothing of them is recorded); when none was
+   * held, nothing is claimed.
    */
-  completeAndClaim(job: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, next: ClaimOptions): Promise<ClaimedJob[]>;
+  completeAndClaim(
+    worker: string,
+    completions: readonly Completion[],
+    now: Date,
+    next: ClaimOptions,
+  ): Promise<{ claimed: ClaimedJob[]; lost: string[] }>;
   /**
    * Records a failed (or cancelled) attempt: retry later, dead, or cancelled. Returns the job
    * and the downstream jobs this blocked or cancelled.

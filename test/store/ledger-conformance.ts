@@ -96,29 +96,47 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       }
     });
 
-    withLedger('completes a job and claims the next in one call; a job not held claims nothing', async (ledger) => {
+    withLedger('completes jobs that ended together and claims the next in one call; jobs not held are lost', async (ledger) => {
       const run = await enqueueChain(ledger);
-      const [first] = await ledger.claim({ worker: 'w1', limit: 1, leaseMs: LEASE, now: T0, runId: run.id });
-      // The other root is ready; b becomes ready only with this completion, so a second call takes it.
-      const next = await ledger.completeAndClaim(first!, 'w1', success, at(1), {
-        worker: 'w1',
-        limit: 5,
-        leaseMs: LEASE,
-        now: at(1),
-        runId: run.id,
-      });
-      expect(next.map((j) => j.state)).toEqual(next.map(() => 'processing'));
-      expect(next.map((j) => j.leaseOwner)).toEqual(next.map(() => 'w1'));
-      const other = first!.task === 'a' ? 'd' : 'a';
-      expect(names(next)).toContain(other);
-      expect(next.every((j) => j.snapshotId === run.snapshotId)).toBe(true);
-      expect((await ledger.listJobs({ limit: 10, runId: run.id, states: ['succeeded'] })).map((j) => j.task)).toEqual([first!.task]);
-      // Not held by w2: nothing is recorded and nothing claimed.
-      const held = next[0]!;
-      await expect(
-        ledger.completeAndClaim(held, 'w2', success, at(2), { worker: 'w2', limit: 5, leaseMs: LEASE, now: at(2), runId: run.id }),
-      ).rejects.toMatchObject({ code: 'LEASE_LOST' });
-      expect((await ledger.listJobs({ limit: 10, runId: run.id, states: ['processing'] })).every((j) => j.leaseOwner === 'w1')).toBe(true);
+      const roots = await ledger.claim({ worker: 'w1', limit: 5, leaseMs: LEASE, now: T0, runId: run.id });
+      expect(names(roots)).toEqual(['a', 'd']);
+      const next = { worker: 'w1', limit: 5, leaseMs: LEASE, now: at(1), runId: run.id };
+      const done = await ledger.completeAndClaim(
+        'w1',
+        roots.map((job) => ({ job, outcome: success })),
+        at(1),
+        next,
+      );
+      expect(done.lost).toEqual([]);
+      // b became ready with a's completion: that call takes it, or (PostgreSQL: one snapshot) the next claim.
+      const again = await ledger.claim({ ...next, now: at(2) });
+      expect(names([...done.claimed, ...again])).toEqual(['b']);
+      const b = [...done.claimed, ...again][0]!;
+      expect([b.state, b.leaseOwner, b.snapshotId]).toEqual(['processing', 'w1', run.snapshotId]);
+      expect(names(await ledger.listJobs({ limit: 10, runId: run.id, states: ['succeeded'] }))).toEqual(['a', 'd']);
+      expect((await ledger.listAttempts(roots.map((j) => j.id))).map((x) => x.outcome)).toEqual(['succeeded', 'succeeded']);
+      // b is not held by w2: nothing of it is recorded, and nothing is claimed for it.
+      const stranger = await ledger.completeAndClaim('w2', [{ job: b, outcome: success }], at(3), { ...next, worker: 'w2', now: at(3) });
+      expect(stranger).toEqual({ claimed: [], lost: [b.id] });
+      expect((await ledger.listJobs({ limit: 10, runId: run.id, states: ['processing'] })).map((j) => j.leaseOwner)).toEqual(['w1']);
+    });
+
+    withLedger('records two jobs of one task and partition ending together (two runs) once each', async (ledger) => {
+      await enqueueChain(ledger);
+      await enqueueChain(ledger);
+      const ds = await ledger.claim({ worker: 'w1', limit: 5, leaseMs: LEASE, now: T0, tasks: new Set(['d']) });
+      expect(ds).toHaveLength(2);
+      const next = { worker: 'w1', limit: 2, leaseMs: LEASE, now: at(1), tasks: new Set(['d']) };
+      const { lost } = await ledger.completeAndClaim(
+        'w1',
+        ds.map((job) => ({ job, outcome: { ...success, assets: ['main.d'] } })),
+        at(1),
+        next,
+      );
+      expect(lost).toEqual([]);
+      expect((await ledger.listAttempts(ds.map((j) => j.id))).map((x) => x.outcome)).toEqual(['succeeded', 'succeeded']);
+      expect((await ledger.taskStates()).find((t) => t.name === 'd')?.status).toBe('succeeded');
+      expect((await ledger.assetStates('main.d')).map((a) => a.status)).toEqual(['succeeded']);
     });
 
     withLedger('tells when the earliest lease runs out', async (ledger) => {

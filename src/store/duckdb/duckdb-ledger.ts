@@ -33,6 +33,7 @@ import {
   type AttemptRecord,
   type ClaimOptions,
   type ClaimedJob,
+  type Completion,
   type FailureOutcome,
   type JobQuery,
   type JobRecord,
@@ -479,15 +480,19 @@ export class DuckDbLedger implements Ledger {
   }
 
   async completeAndClaim(
-    claimed: ClaimedJob,
     worker: string,
-    outcome: SuccessOutcome,
+    completions: readonly Completion[],
     now: Date,
     next: ClaimOptions,
-  ): Promise<ClaimedJob[]> {
-    // In memory both are cheap: nothing to gain by fusing them.
-    await this.complete(claimed, worker, outcome, now);
-    return this.claim(next);
+  ): Promise<{ claimed: ClaimedJob[]; lost: string[] }> {
+    // In memory every step is cheap: nothing to gain by fusing them.
+    const lost: string[] = [];
+    for (const { job, outcome } of completions)
+      await this.complete(job, worker, outcome, now).catch((err: unknown) => {
+        if (!(err instanceof DuckorchError && err.code === 'LEASE_LOST')) throw err;
+        lost.push(job.id);
+      });
+    return { claimed: lost.length === completions.length ? [] : await this.claim(next), lost };
   }
 
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {

@@ -24,6 +24,7 @@ import {
   type AttemptRecord,
   type ClaimOptions,
   type ClaimedJob,
+  type Completion,
   type FailureOutcome,
   type JobQuery,
   type JobRecord,
@@ -51,8 +52,8 @@ function hashText(text: string): string {
   return h.toString(36);
 }
 
-/** The outcome of a completion: whether it was held, the blocked jobs it frees, whether it woke workers. */
-const COMPLETION_SUMMARY = `SELECT (SELECT count(*) FROM done)::int AS done,
+/** The outcome of completions: the jobs that were held, the blocked jobs they free, whether they woke workers. */
+const COMPLETION_SUMMARY = `SELECT (SELECT coalesce(array_agg(job_id), '{}') FROM done) AS held,
          (SELECT coalesce(array_agg(job_id), '{}') FROM downstream WHERE state = 'blocked' AND waiting = 0) AS unblock,
          (SELECT count(*) FROM wake)::int AS woke`;
 
@@ -296,23 +297,28 @@ export class PgLedger implements Ledger {
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
     // The data lives in DuckDB: it commits first; the ledger records it next (issue 7 adds the marker that makes this exactly-once).
     if (tx) await tx.connection.run('COMMIT');
-    const params = this.completionParams(claimed, worker, outcome, now);
+    const params = this.completionParams([{ job: claimed, outcome }], worker, now);
     const row = (await this.prepared('complete', `WITH ${this.completionCtes()} ${COMPLETION_SUMMARY}`, params)).rows[0]!;
-    await this.afterCompletion(claimed, worker, row, now);
+    if ((row.held as string[]).length === 0) {
+      // Not held: say by whom, or in what state (the rare path pays for the second query).
+      await this.tx((c) => this.held(c, claimed.id, worker));
+      throw new DuckorchError('LEASE_LOST', `job ${claimed.id} was not held by ${worker}`);
+    }
+    await this.afterCompletion(row, now);
   }
 
   /**
-   * A completion and the worker's next claim in one statement, one round trip: a busy worker
-   * hands the freed slot straight to a ready job. Claims nothing when the job was not held.
+   * Completions and the worker's next claim in one statement, one round trip: a busy worker
+   * hands the freed slots straight to ready jobs, and jobs that end together are recorded
+   * together. Claims nothing when none of the jobs was held.
    */
   async completeAndClaim(
-    claimed: ClaimedJob,
     worker: string,
-    outcome: SuccessOutcome,
+    completions: readonly Completion[],
     now: Date,
     next: ClaimOptions,
-  ): Promise<ClaimedJob[]> {
-    const params = this.completionParams(claimed, worker, outcome, now);
+  ): Promise<{ claimed: ClaimedJob[]; lost: string[] }> {
+    const params = this.completionParams(completions, worker, now);
     const claim = this.claimCtes(next, params, 'AND EXISTS (SELECT 1 FROM done)');
     const rows = (
       await this.prepared(
@@ -322,72 +328,85 @@ export class PgLedger implements Ledger {
         params,
       )
     ).rows;
-    await this.afterCompletion(claimed, worker, rows[0]!, now);
-    return claimedJobs(rows.filter((r) => r.job_id !== null && r.job_id !== undefined));
+    const held = new Set((rows[0]!.held as string[]).map(String));
+    await this.afterCompletion(rows[0]!, now);
+    return {
+      claimed: claimedJobs(rows.filter((r) => r.job_id !== null && r.job_id !== undefined)),
+      lost: completions.filter((c) => !held.has(c.job.id)).map((c) => c.job.id),
+    };
   }
 
-  private completionParams(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date): unknown[] {
+  private completionParams(completions: readonly Completion[], worker: string, now: Date): unknown[] {
     return [
-      claimed.id,
+      completions.map((c) => c.job.id),
       worker,
       now,
-      outcome.rows,
-      JSON.stringify(outcome.result),
-      outcome.watermark,
-      outcome.codeVersion,
-      [...outcome.assets],
+      completions.map((c) => c.outcome.rows),
+      completions.map((c) => JSON.stringify(c.outcome.result)),
+      completions.map((c) => c.outcome.watermark),
+      completions.map((c) => c.outcome.codeVersion),
+      completions.map((c) => JSON.stringify(c.outcome.assets)),
       this.channelName,
     ];
   }
 
   /**
-   * A success as data-modifying CTEs (they see one snapshot and commit as one): the job, its
-   * attempt, its history and its downstream counts change together. Parameters $1–$9 are
-   * `completionParams`; `done` is empty when the worker did not hold the job.
+   * Successes as data-modifying CTEs (they see one snapshot and commit as one): the jobs, their
+   * attempts, their history and their downstream counts change together. Parameters $1–$9 are
+   * `completionParams` (one array element per job); `done` holds the jobs the worker did hold.
+   * Two jobs of one task and partition (of two runs) may end in one batch: the latest-state
+   * upserts take one of them each, as a statement may not update a row twice.
    */
   private completionCtes(): string {
     const s = this.s;
-    return `done AS (
-           UPDATE ${s}.jobs SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3,
-             rows_count = $4, result = $5, last_processed_at = $6, error_message = NULL, error_context = NULL, code_version = $7
-           WHERE job_id = $1 AND state = 'processing' AND lease_owner = $2
-           RETURNING *
+    return `input AS (
+           SELECT * FROM unnest($1::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::jsonb[])
+             AS x(id, rows_count, result, watermark, code_version, assets)
+         ), done AS (
+           UPDATE ${s}.jobs j SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3,
+             rows_count = x.rows_count, result = x.result, last_processed_at = x.watermark, error_message = NULL, error_context = NULL,
+             code_version = x.code_version
+           FROM input x WHERE j.job_id = x.id AND j.state = 'processing' AND j.lease_owner = $2
+           RETURNING j.*, x.assets AS outcome_assets
          ), attempt AS (
            INSERT INTO ${s}.attempts (job_id, run_id, task_name, partition_key, attempt, worker, started_at, finished_at, outcome, job_state,
              rows_count, result, last_processed_at, code_version, assets)
            SELECT job_id, run_id, task_name, partition_key, attempts, $2, coalesce(started_at, $3), $3, 'succeeded', 'succeeded',
-             $4, $5, $6, $7, $8::text[] FROM done
+             rows_count, result, last_processed_at, code_version, ARRAY(SELECT jsonb_array_elements_text(outcome_assets)) FROM done
          ), recorded AS (
-           INSERT INTO ${s}.task_state SELECT task_name, partition_key, 'succeeded', $3, $3, $6, run_id, job_id, $4, $7 FROM done
+           INSERT INTO ${s}.task_state
+           SELECT DISTINCT ON (task_name, partition_key) task_name, partition_key, 'succeeded', $3, $3, last_processed_at, run_id, job_id,
+             rows_count, code_version
+           FROM done ORDER BY task_name, partition_key, job_id
            ON CONFLICT (task_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
              last_success_at = EXCLUDED.last_success_at, last_processed_at = EXCLUDED.last_processed_at, run_id = EXCLUDED.run_id,
              job_id = EXCLUDED.job_id, rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
+         ), done_assets AS (
+           SELECT done.*, a.asset, CASE WHEN a.i = 1 THEN done.rows_count END AS asset_rows
+           FROM done, jsonb_array_elements_text(done.outcome_assets) WITH ORDINALITY AS a(asset, i)
          ), materialized AS (
            INSERT INTO ${s}.asset_materializations
-           SELECT a.asset, done.partition_key, $3, done.job_id, CASE WHEN a.i = 1 THEN $4::bigint END, 'success', done.run_id, done.task_name, $7
-           FROM done, unnest($8::text[]) WITH ORDINALITY AS a(asset, i)
+           SELECT asset, partition_key, $3, job_id, asset_rows, 'success', run_id, task_name, code_version FROM done_assets
          ), asset_latest AS (
            INSERT INTO ${s}.asset_state
-           SELECT a.asset, done.partition_key, 'succeeded', $3, $3, done.run_id, done.job_id, CASE WHEN a.i = 1 THEN $4::bigint END, $7
-           FROM done, unnest($8::text[]) WITH ORDINALITY AS a(asset, i)
+           SELECT DISTINCT ON (asset, partition_key) asset, partition_key, 'succeeded', $3, $3, run_id, job_id, asset_rows, code_version
+           FROM done_assets ORDER BY asset, partition_key, job_id
            ON CONFLICT (asset_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
              last_success_at = EXCLUDED.last_success_at, run_id = EXCLUDED.run_id, job_id = EXCLUDED.job_id,
              rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
+         ), released AS (
+           SELECT d AS job_id, count(*)::int AS n FROM done, unnest(done.downstream) AS d GROUP BY d
          ), downstream AS (
-           UPDATE ${s}.jobs d SET waiting = d.waiting - 1 FROM done
-           WHERE d.job_id = ANY(done.downstream) AND d.state IN ('pending', 'failed', 'blocked')
+           UPDATE ${s}.jobs d SET waiting = d.waiting - r.n FROM released r
+           WHERE d.job_id = r.job_id AND d.state IN ('pending', 'failed', 'blocked')
            RETURNING d.job_id, d.state, d.waiting
          ), wake AS (
            SELECT pg_notify($9, '') FROM downstream WHERE waiting = 0 LIMIT 1
          )`;
   }
 
-  private async afterCompletion(claimed: ClaimedJob, worker: string, row: Row, now: Date): Promise<void> {
-    if (Number(row.done) === 0) {
-      // Not held: say by whom, or in what state (the rare path pays for the second query).
-      await this.tx((c) => this.held(c, claimed.id, worker));
-      throw new DuckorchError('LEASE_LOST', `job ${claimed.id} was not held by ${worker}`);
-    }
+  /** Blocked jobs whose upstream jobs all succeeded again come back (a second, rare transaction). */
+  private async afterCompletion(row: Row, now: Date): Promise<void> {
     const unblock = (row.unblock as string[]).map(String);
     if (unblock.length > 0) await this.tx((c) => this.unblock(c, unblock, now));
   }
