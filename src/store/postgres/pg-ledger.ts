@@ -45,11 +45,17 @@ import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 
 type Client = pg.PoolClient;
 
-/** A short stable name for a statement's text (prepared statement names must differ per text). */
+const textHashes = new Map<string, string>();
+
+/** A short stable name for a statement's text (prepared statement names must differ per text); remembered, as the texts are few. */
 function hashText(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(36);
+  let known = textHashes.get(text);
+  if (known === undefined) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    textHashes.set(text, (known = h.toString(36)));
+  }
+  return known;
 }
 
 /** The outcome of completions: the jobs that were held, the blocked jobs they free, whether they woke workers. */
