@@ -32,17 +32,27 @@ import {
   type NewRun,
   type PartitionState,
   type RunRecord,
+  type RunMetadata,
+  type DagSnapshot,
+  type NewDagSnapshot,
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
   type RetryFilter,
   type TaskFailures,
+  duplicateRun,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 
 type Client = pg.PoolClient;
+
+/** `AND dag_name …` for a claim: one DAG's jobs, or (null) only jobs of no DAG. */
+function dagFilter(dag: string | null | undefined, params: unknown[]): string[] {
+  if (dag === undefined) return [];
+  return dag === null ? ['AND dag_name IS NULL'] : [`AND dag_name = $${params.push(dag)}`];
+}
 
 /** A short stable name for a statement's text (prepared statement names must differ per text). */
 function hashText(text: string): string {
@@ -54,21 +64,74 @@ function hashText(text: string): string {
 export interface PgLedgerOptions {
   /** The schema holding the ledger's tables (created by `migrate`). */
   schema: string;
+  /** The connections' `statement_timeout`, to name it when PostgreSQL cancels a statement. */
+  statementTimeoutMs?: number;
+}
+
+/** What `migrate` did, for `init-db` to say. */
+export interface MigrationReport {
+  schema: string;
+  /** The schema's version now: the last migration applied. */
+  version: number;
+  applied: Array<{ id: number; name: string }>;
+}
+
+/** How far a schema is migrated: null when it holds no ledger (never migrated). */
+export interface SchemaState {
+  version: number | null;
+  latest: number;
 }
 
 export class PgLedger implements Ledger {
   private readonly s: string;
+  private readonly statementTimeoutMs: number | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
     options: PgLedgerOptions,
   ) {
     this.s = quoteIdent(options.schema);
+    this.statementTimeoutMs = options.statementTimeoutMs;
+  }
+
+  /** How far the schema is migrated, without changing it (what every command but `init-db` checks). */
+  async schemaState(): Promise<SchemaState> {
+    const latest = PG_MIGRATIONS.at(-1)?.id ?? 0;
+    const table = (await this.q(`SELECT to_regclass($1) AS t`, [`${this.s}.schema_migrations`])).rows[0];
+    if (!table?.t) return { version: null, latest };
+    const row = (await this.q(`SELECT max(id) AS v FROM ${this.s}.schema_migrations`)).rows[0];
+    return { version: row?.v === null || row?.v === undefined ? null : Number(row.v), latest };
+  }
+
+  /** Refuses a schema from a newer duck-orch. */
+  private newerError(version: number, latest: number): DuckorchError {
+    return new DuckorchError(
+      'SCHEMA_VERSION',
+      `schema ${this.s} was migrated by a newer duck-orch (version ${version}, this one knows up to ${latest})`,
+      { hint: 'upgrade duck-orch on this machine' },
+    );
+  }
+
+  /**
+   * Fails unless the schema is migrated to exactly this version: a worker never creates or
+   * changes tables on its own (`duck-orch init-db` does).
+   */
+  async requireSchema(where: string): Promise<void> {
+    const { version, latest } = await this.schemaState();
+    if (version === latest) return;
+    if (version !== null && version > latest) throw this.newerError(version, latest);
+    throw new DuckorchError(
+      'SCHEMA_VERSION',
+      version === null
+        ? `${where} has no duck-orch ledger in schema ${this.s} yet`
+        : `the duck-orch ledger in schema ${this.s} at ${where} is at version ${version}, this duck-orch needs ${latest}`,
+      { hint: 'run `duck-orch init-db` once (with the same DATABASE_URL and schema) to create or migrate it' },
+    );
   }
 
   /** Creates the schema and applies the migrations it lacks; refuses a schema from a newer version. */
-  async migrate(): Promise<void> {
-    await this.tx(async (c) => {
+  async migrate(): Promise<MigrationReport> {
+    return this.tx(async (c) => {
       // One migrator at a time across machines.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`duckorch-migrate:${this.s}`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
@@ -78,20 +141,29 @@ export class PgLedger implements Ledger {
       const applied = new Set((await c.query(`SELECT id FROM ${this.s}.schema_migrations`)).rows.map((r: Row) => Number(r.id)));
       const latest = PG_MIGRATIONS.at(-1)?.id ?? 0;
       const newer = [...applied].filter((id) => id > latest);
-      if (newer.length > 0)
-        throw new DuckorchError(
-          'SCHEMA_VERSION',
-          `schema ${this.s} was migrated by a newer duck-orch (version ${Math.max(...newer)}, this one knows up to ${latest})`,
-          {
-            hint: 'upgrade duck-orch on this machine',
-          },
-        );
+      if (newer.length > 0) throw this.newerError(Math.max(...newer), latest);
+      const done: MigrationReport['applied'] = [];
       for (const m of PG_MIGRATIONS) {
         if (applied.has(m.id)) continue;
         await c.query(m.sql(this.s));
         await c.query(`INSERT INTO ${this.s}.schema_migrations VALUES ($1, $2, now())`, [m.id, m.name]);
+        done.push({ id: m.id, name: m.name });
       }
+      return { schema: this.s.slice(1, -1).replaceAll('""', '"'), version: latest, applied: done };
     });
+  }
+
+  /** PostgreSQL's cancellation by `statement_timeout`, said in the setting's words. */
+  private translate(err: unknown): unknown {
+    if ((err as { code?: string } | null)?.code !== '57014' || this.statementTimeoutMs === undefined) return err;
+    return new DuckorchError(
+      'STATEMENT_TIMEOUT',
+      `PostgreSQL cancelled a statement of the ledger after ${this.statementTimeoutMs} ms (statement timeout, orch_statement_timeout_ms)`,
+      {
+        hint: 'a lock held elsewhere or an overloaded server makes statements wait; raise STATEMENT_TIMEOUT_MS (DUCKORCH_STATEMENT_TIMEOUT_MS) if they are legitimately slow',
+        cause: err,
+      },
+    );
   }
 
   private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
@@ -103,19 +175,21 @@ export class PgLedger implements Ledger {
       return out;
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      throw this.translate(err);
     } finally {
       c.release();
     }
   }
 
   private q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
-    return this.pool.query(sql, params);
+    return this.pool.query(sql, params).catch((err: unknown) => Promise.reject(this.translate(err)));
   }
 
   /** A statement on a worker's path, prepared once per connection (by name) instead of planned per call. */
   private prepared(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<Row>> {
-    return this.pool.query({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params });
+    return this.pool
+      .query({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params })
+      .catch((err: unknown) => Promise.reject(this.translate(err)));
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -167,24 +241,77 @@ export class PgLedger implements Ledger {
     return { id, createdAt: toDate(head.created_at)!, tasks };
   }
 
+  async recordDagSnapshot(entry: NewDagSnapshot, activate: boolean, now: Date): Promise<{ recorded: boolean; activated: boolean }> {
+    return this.tx(async (c) => {
+      const recorded = await c.query(`INSERT INTO ${this.s}.dag_snapshots VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
+        entry.dag,
+        entry.snapshotId,
+        entry.module,
+        entry.exportName,
+        now,
+      ]);
+      if (!recorded.rowCount)
+        // The same code from another place (a new checkout): a worker loads it from there now.
+        await c.query(`UPDATE ${this.s}.dag_snapshots SET module = $3, export_name = $4 WHERE dag_name = $1 AND snapshot_id = $2`, [
+          entry.dag,
+          entry.snapshotId,
+          entry.module,
+          entry.exportName,
+        ]);
+      let activated = false;
+      if (activate) {
+        const changed = await c.query(
+          `INSERT INTO ${this.s}.active_dags VALUES ($1, $2, $3)
+           ON CONFLICT (dag_name) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id, activated_at = EXCLUDED.activated_at
+           WHERE active_dags.snapshot_id <> EXCLUDED.snapshot_id`,
+          [entry.dag, entry.snapshotId, now],
+        );
+        activated = (changed.rowCount ?? 0) > 0;
+      }
+      return { recorded: (recorded.rowCount ?? 0) > 0, activated };
+    });
+  }
+
+  async dagSnapshots(filter: { dag?: string; activeOnly?: boolean } = {}): Promise<DagSnapshot[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (filter.dag !== undefined) where.push(`d.dag_name = $${params.push(filter.dag)}`);
+    if (filter.activeOnly) where.push('a.dag_name IS NOT NULL');
+    return (
+      await this.q(
+        `SELECT d.*, s.task_count, a.dag_name IS NOT NULL AS active FROM ${this.s}.dag_snapshots d
+         JOIN ${this.s}.snapshots s USING (snapshot_id)
+         LEFT JOIN ${this.s}.active_dags a ON a.dag_name = d.dag_name AND a.snapshot_id = d.snapshot_id
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.dag_name`,
+        params,
+      )
+    ).rows.map((r) => ({
+      dag: String(r.dag_name),
+      snapshotId: String(r.snapshot_id),
+      module: String(r.module),
+      exportName: String(r.export_name),
+      createdAt: toDate(r.created_at)!,
+      taskCount: Number(r.task_count),
+      active: Boolean(r.active),
+    }));
+  }
+
   // ---------------------------------------------------------------- runs and jobs
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     const inRun = new Set(run.jobs.map((j) => j.task));
+    const dag = run.dag ?? null;
     await this.tx(async (c) => {
-      await c.query(`INSERT INTO ${this.s}.runs VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-        run.id,
-        run.snapshotId,
-        run.trigger,
-        run.selector,
-        JSON.stringify(run.inputs),
-        now,
-        [...inRun],
-      ]);
+      const inserted = await c.query(
+        `INSERT INTO ${this.s}.runs (run_id, snapshot_id, trigger, selector, inputs, created_at, planned_tasks, dag_name, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING`,
+        [run.id, run.snapshotId, run.trigger, run.selector, JSON.stringify(run.inputs), now, [...inRun], dag, JSON.stringify(run.metadata ?? {})],
+      );
+      if (inserted.rowCount === 0) throw duplicateRun(run.id);
       if (run.jobs.length === 0) return;
       await c.query(
-        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting)
-         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting
+        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting, dag_name)
+         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting, $9
          FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[]) AS t(id, task, part, attempts, up, waiting)`,
         [
           run.id,
@@ -195,6 +322,7 @@ export class PgLedger implements Ledger {
           run.jobs.map((j) => Math.max(1, j.maxAttempts)),
           run.jobs.map((j) => JSON.stringify(j.upstream)),
           run.jobs.map((j) => j.upstream.filter((u) => inRun.has(u)).length),
+          dag,
         ],
       );
       await c.query(`NOTIFY ${this.channel}`);
@@ -207,6 +335,7 @@ export class PgLedger implements Ledger {
     const filters: string[] = [];
     if (o.runId !== undefined) filters.push(`AND run_id = $${params.push(o.runId)}`);
     if (o.tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...o.tasks])})`);
+    filters.push(...dagFilter(o.dag, params));
     const rows = (
       await this.prepared(
         'claim',
@@ -475,6 +604,7 @@ export class PgLedger implements Ledger {
     if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since)}`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
+    if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
     return this.tx(async (c) => {
       const n = (
         await c.query(
@@ -669,11 +799,12 @@ export class PgLedger implements Ledger {
 
   // ---------------------------------------------------------------- reads
 
-  async nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined> {
+  async nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined> {
     const params: unknown[] = [];
     const filters: string[] = [];
     if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
     if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
+    filters.push(...dagFilter(dag, params));
     const row = (
       await this.q(
         `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,
@@ -713,6 +844,8 @@ export class PgLedger implements Ledger {
         finishedAt: done ? (toDate(r.finished_at) ?? toDate(r.created_at)) : null,
         counts,
         tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
+        dag: (r.dag_name as string | null) ?? null,
+        metadata: (r.metadata as RunMetadata | null) ?? {},
       };
     });
   }
@@ -755,6 +888,7 @@ export class PgLedger implements Ledger {
     if (q.tasks !== undefined) where.push(`task_name = ANY($${params.push([...q.tasks])})`);
     if (q.runId !== undefined) where.push(`run_id = $${params.push(q.runId)}`);
     if (q.states !== undefined) where.push(`state = ANY($${params.push([...q.states])})`);
+    if (q.dag !== undefined) where.push(`dag_name = $${params.push(q.dag)}`);
     params.push(q.limit);
     return (
       await this.q(
@@ -771,11 +905,12 @@ export class PgLedger implements Ledger {
     );
   }
 
-  async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
+  async queueDepth(filter: { runId?: string; tasks?: readonly string[]; dag?: string } = {}): Promise<Partial<Record<JobState, number>>> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.runId !== undefined) where.push(`run_id = $${params.push(filter.runId)}`);
     if (filter.tasks !== undefined) where.push(`task_name = ANY($${params.push([...filter.tasks])})`);
+    if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
     const rows = (
       await this.q(
         `SELECT state, count(*) AS n FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,
