@@ -228,20 +228,23 @@ export class Project {
 
   static async open(options: ProjectOptions): Promise<Project> {
     const file = options.config.db;
-    const instance = await openDuckDb(file, options.access);
+    // The shared ledger when configured (first: an uninitialised one says to run init-db, whatever
+    // the database file); else one writer at a time holds the file, and opening it to write also
+    // recovers what a process that died left behind.
+    const shared =
+      options.config.orch_store === 'postgres' ? await openSharedLedger(options.config, options.ledgerSchema ?? 'require') : undefined;
+    let instance: DuckDBInstance;
     let store: DuckDbStore;
     try {
-      // The shared ledger when configured; else one writer at a time holds the file, and opening
-      // it to write also recovers what a process that died left behind.
-      const shared =
-        options.config.orch_store === 'postgres' ? await openSharedLedger(options.config, options.ledgerSchema ?? 'require') : undefined;
-      try {
-        store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))(), shared);
-      } catch (err) {
-        await shared?.close();
-        throw err;
-      }
+      instance = await openDuckDb(file, options.access);
     } catch (err) {
+      await shared?.close();
+      throw err;
+    }
+    try {
+      store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))(), shared);
+    } catch (err) {
+      await shared?.close();
       instance.closeSync();
       throw err;
     }
