@@ -439,7 +439,7 @@ export class Project {
       }
       const { moduleExists } = await import('./task-modules.js');
       if (!moduleExists(spec, process.cwd())) {
-        const names = (await this.store.ledger.dagSnapshots({ activeOnly: true })).map((d) => d.dag);
+        const names = (await this.store.ledger.dagSnapshots({ activeOnly: true })).map((d) => d.dag).sort(compareText);
         const hint = didYouMean(spec, names);
         throw new DuckorchError('UNKNOWN_NAME', `unknown DAG \`${spec}\`: no DAG of that name has an active snapshot`, {
           expected: 'the name of a DAG whose snapshot is active, or path/module.ts:export',
