@@ -451,12 +451,18 @@ export class Project {
         });
       }
     }
-    const { loadDagSpec } = await import('./task-modules.js');
-    const { definitions, errors } = assembleProject(await loadDagSpec(spec, process.cwd()));
-    if (errors.length > 0) throw new DuckorchErrors(errors);
+    const definitions = await this.moduleDefinitions(spec);
     const name = definitions[0]?.function?.dag;
     if (name === undefined || name === null) throw new DuckorchError('DAG_DEFINITION', `the Dag of --dag ${spec} has no tasks`);
     return { kind: 'module', name, tasks: asTasks(definitions) };
+  }
+
+  /** A Dag module's definitions, checked as a project is (unknown `requires`, cycles). */
+  private async moduleDefinitions(spec: string): Promise<TaskDefinition[]> {
+    const { loadDagSpec } = await import('./task-modules.js');
+    const { definitions, errors } = assembleProject(await loadDagSpec(spec, process.cwd()));
+    if (errors.length > 0) throw new DuckorchErrors(errors);
+    return definitions;
   }
 
   /** The names of the current definitions (the registry's, or `--dag`'s). */
@@ -562,36 +568,25 @@ export class Project {
       throw new DuckorchError('USAGE', 'snapshot needs the DAG to take: --dag path/module.ts:export (or $DUCKORCH_DAG)', {
         hint: 'e.g. duck-orch snapshot --activate --dag dags/etl.ts:etl',
       });
-    let source = await this.dagSource();
-    if (source.kind === 'name') {
-      // The DAG's code as it is now where its active snapshot was taken from.
-      const { loadDagSpec } = await import('./task-modules.js');
-      const spec = `${source.active.module}:${source.active.exportName}`;
-      const { definitions, errors } = assembleProject(await loadDagSpec(spec, process.cwd()));
-      if (errors.length > 0) throw new DuckorchErrors(errors);
-      source = { kind: 'module', name: source.name, tasks: source.tasks.slice(0, 0) };
-      source.tasks.push(
-        ...definitions.map((definition) => ({
-          definition,
-          filePath: definition.function!.module,
-          sourceRoot: path.dirname(definition.function!.module),
-          registeredAt: this.options.clock(),
-          fileHash: null,
-          warnings: [],
-        })),
-      );
-    }
-    const defs = source.tasks.map((t) => t.definition);
+    const source = await this.dagSource();
+    // By name: the DAG's code as it is now where its active snapshot was taken from.
+    const taken =
+      source.kind === 'name'
+        ? await this.moduleDefinitions(`${source.active.module}:${source.active.exportName}`)
+        : source.tasks.map((t) => t.definition);
+    // The module by its absolute path, so that the same code gives the same snapshot from any folder.
+    const defs = taken.map((d) => ({ ...d, file: d.function?.module ?? d.file }));
     const first = defs[0]!.function!;
+    const name = first.dag ?? source.name;
     const now = this.options.clock();
     const snapshot = snapshotOf(defs, TaskGraph.build(defs), now);
     await this.store.ledger.saveSnapshot(snapshot);
     const { recorded, activated } = await this.store.ledger.recordDagSnapshot(
-      { dag: source.name, snapshotId: snapshot.id, module: first.module, exportName: first.exportName },
+      { dag: name, snapshotId: snapshot.id, module: first.module, exportName: first.exportName },
       options.activate,
       now,
     );
-    const entry = (await this.store.ledger.dagSnapshots({ dag: source.name })).find((d) => d.snapshotId === snapshot.id)!;
+    const entry = (await this.store.ledger.dagSnapshots({ dag: name })).find((d) => d.snapshotId === snapshot.id)!;
     return { ...entry, recorded, activated };
   }
 

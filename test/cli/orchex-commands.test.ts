@@ -171,6 +171,10 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
     fs.mkdirSync(elsewhere);
     const worker = await cli(['--dag', 'etl', 'worker', '--once'], {}, elsewhere);
     expect(worker.code, worker.stderr).toBe(0);
+    // The same code from another folder is the same snapshot.
+    expect((await cli(['snapshot', '--activate', '--dag', path.join(p.dir, 'dags', 'etl.ts')], {}, elsewhere)).stdout).toContain(
+      `Unchanged, already active: snapshot ${id}`,
+    );
     const jobs = async () =>
       (
         await db.query(
