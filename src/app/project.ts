@@ -467,9 +467,7 @@ export class Project {
 
   /** The names of the current definitions (the registry's, or `--dag`'s). */
   private async taskNames(): Promise<string[]> {
-    return this.options.dag !== undefined
-      ? (await this.dagSource()).tasks.map((t) => t.definition.name)
-      : this.store.registeredTaskNames();
+    return this.options.dag !== undefined ? (await this.dagSource()).tasks.map((t) => t.definition.name) : this.store.registeredTaskNames();
   }
 
   /** With `--dag`, history reads keep to its runs and tasks (Orchex's ops were schema-wide). */
@@ -638,8 +636,7 @@ export class Project {
 
   private async requeue(state: 'dead' | 'failed', filter: RequeueFilter): Promise<number> {
     const now = this.options.clock();
-    const since =
-      filter.since ?? (filter.withinSeconds !== undefined ? new Date(now.getTime() - filter.withinSeconds * 1000) : undefined);
+    const since = filter.since ?? (filter.withinSeconds !== undefined ? new Date(now.getTime() - filter.withinSeconds * 1000) : undefined);
     const { dag } = await this.scope();
     return this.store.ledger.retryJobs(
       {

@@ -70,7 +70,12 @@ const FIELDS = {
   orch_max_attempts: { schema: wholeNumber(1, 1000), expected: 'a whole number from 1 to 1000' },
   /** How long an attempt of a task that sets no timeout may take; unset: no limit. */
   orch_task_timeout: {
-    schema: duration.pipe(z.number().positive().max(7 * 86_400)),
+    schema: duration.pipe(
+      z
+        .number()
+        .positive()
+        .max(7 * 86_400),
+    ),
     expected: `${DURATION_FORM}, more than 0 and at most 1w`,
   },
   /** How often an idle worker looks for work when no notification wakes it. */

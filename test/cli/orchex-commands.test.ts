@@ -74,7 +74,9 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
       new RegExp(`^Initialised schema ${schema} on PostgreSQL [^ ]+: version 2, applied 1 jobs_ledger, 2 dags_and_run_metadata\\.$`, 'm'),
     );
     expect(await tables(schema)).toBeGreaterThan(10);
-    expect((await cli(['init-db'])).stdout).toMatch(new RegExp(`^Schema ${schema} on PostgreSQL .* is already up to date \\(version 2\\)\\.$`, 'm'));
+    expect((await cli(['init-db'])).stdout).toMatch(
+      new RegExp(`^Schema ${schema} on PostgreSQL .* is already up to date \\(version 2\\)\\.$`, 'm'),
+    );
     expect(json(await cli(['init-db', '--json']))).toMatchObject({ store: 'postgres', schema, version: 2, applied: [] });
     expect((await cli([...dag, 'queue-depth'])).code).toBe(0);
 
@@ -113,12 +115,16 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
       `Unchanged, already active: snapshot ${id} of DAG etl (2 tasks).\n`,
     );
     expect((await cli(['--dag', 'etl', 'snapshot', '--activate'])).stdout).toContain(`Unchanged, already active: snapshot ${id}`);
-    expect((await cli(['snapshot', '--dag', 'dags/other.ts'])).stdout).toMatch(/^Created snapshot [0-9a-f]{12} of DAG other \(2 tasks\); activate it with --activate\.$/m);
+    expect((await cli(['snapshot', '--dag', 'dags/other.ts'])).stdout).toMatch(
+      /^Created snapshot [0-9a-f]{12} of DAG other \(2 tasks\); activate it with --activate\.$/m,
+    );
     expect((await cli(['snapshot', '--activate', '--dag', 'dags/other.ts'])).stdout).toMatch(/^Activated snapshot/m);
     const list = await cli(['snapshot', '--list']);
     expect(list.stdout).toMatch(new RegExp(`^\\*  ${id}  etl +2 `, 'm'));
     expect(list.stdout).toMatch(/^\* {2}[0-9a-f]{12} {2}other +2 /m);
-    const listed = json<Array<{ dag: string; active: boolean; tasks: number; module: string }>>(await cli(['snapshot', '--list', '--json']));
+    const listed = json<Array<{ dag: string; active: boolean; tasks: number; module: string }>>(
+      await cli(['snapshot', '--list', '--json']),
+    );
     expect(listed.map((s) => [s.dag, s.active, s.tasks]).sort()).toEqual([
       ['etl', true, 2],
       ['other', true, 2],
@@ -206,7 +212,9 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
     p.write('dags/etl.ts', dagModule('etl', 2));
     const refused = await cli(['--dag', 'etl', 'worker', '--once']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/the code of DAG `etl` in \S+etl\.ts is not its active snapshot [0-9a-f]{12} \(tasks that differ: load\)/);
+    expect(refused.stderr).toMatch(
+      /the code of DAG `etl` in \S+etl\.ts is not its active snapshot [0-9a-f]{12} \(tasks that differ: load\)/,
+    );
     expect(refused.stderr).toContain('snapshot --activate --dag');
     // Activated, the new code runs new runs; the run bound to the old snapshot does not run other code.
     expect((await cli(['--dag', 'etl', 'snapshot', '--activate'])).stdout).toMatch(/^Created and activated snapshot/m);
@@ -280,7 +288,9 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('--run retries one run; --task, --since, --min-attempts and --all-runs requeue across runs');
     expect((await cli([...dag, 'retry-failed', '--min-attempts', '2'])).stdout).toBe('Requeued 0 failed jobs.\n');
-    expect((await cli([...dag, 'retry-failed', '--min-attempts', 'two'])).stderr).toContain('--min-attempts must be a whole number ≥ 1, got `two`');
+    expect((await cli([...dag, 'retry-failed', '--min-attempts', 'two'])).stderr).toContain(
+      '--min-attempts must be a whole number ≥ 1, got `two`',
+    );
     expect((await cli([...dag, 'retry-failed', '--task', 'boom', '--since', '1h'])).stdout).toBe(
       'Requeued 1 failed job. Work them with: duck-orch worker\n',
     );
@@ -290,8 +300,12 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
     expect((await cli([...dag, 'retry-dead', '--min-attempts', '2'])).stdout).toBe('Requeued 0 dead jobs.\n');
     const badSince = await cli([...dag, 'retry-dead', '--since', 'yesterday']);
     expect(badSince.code).toBe(2);
-    expect(badSince.stderr).toContain('--since must be a duration or an ISO time, got `yesterday` (expected e.g. 24h, 7d or 2026-12-01T08:00:00Z)');
-    expect((await cli([...dag, 'retry-dead', '--task', 'sure', '--since', '2020-01-01T00:00:00Z'])).stdout).toMatch(/^Requeued 1 dead job\./);
+    expect(badSince.stderr).toContain(
+      '--since must be a duration or an ISO time, got `yesterday` (expected e.g. 24h, 7d or 2026-12-01T08:00:00Z)',
+    );
+    expect((await cli([...dag, 'retry-dead', '--task', 'sure', '--since', '2020-01-01T00:00:00Z'])).stdout).toMatch(
+      /^Requeued 1 dead job\./,
+    );
     expect(await queue()).toMatchObject({ pending: 4, failed: 0, dead: 0 });
   });
 
@@ -315,7 +329,9 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
     const bad = await cli(['--dag', 'dags/etl.ts:etl', 'queue-depth'], { STATEMENT_TIMEOUT_MS: '5s', DB_POOL_MAX: '0' });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('`orch_statement_timeout_ms` must be a whole number of milliseconds from 0 to 86400000, got `5s`');
-    expect(bad.stderr).toContain('`orch_pg_pool_max` must be a whole number from 1 to 1000, got `0` (from environment variable DB_POOL_MAX)');
+    expect(bad.stderr).toContain(
+      '`orch_pg_pool_max` must be a whole number from 1 to 1000, got `0` (from environment variable DB_POOL_MAX)',
+    );
   });
 
   it('demo --postgres seeds the demo DAG, enqueues runs and works them to the end', async () => {

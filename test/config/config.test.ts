@@ -114,7 +114,13 @@ describe('loadConfig', () => {
     });
     const own = loadConfig({
       cwd: folder(),
-      env: { ...orchex, DUCKORCH_MAX_ATTEMPTS: '3', DUCKORCH_TASK_TIMEOUT: '2m', DUCKORCH_POLL_INTERVAL: '50ms', DUCKORCH_PG_POOL_MAX: '4' },
+      env: {
+        ...orchex,
+        DUCKORCH_MAX_ATTEMPTS: '3',
+        DUCKORCH_TASK_TIMEOUT: '2m',
+        DUCKORCH_POLL_INTERVAL: '50ms',
+        DUCKORCH_PG_POOL_MAX: '4',
+      },
     });
     expect(own).toMatchObject({ orch_max_attempts: 3, orch_task_timeout: 120, orch_poll_interval: 0.05, orch_pg_pool_max: 4 });
     // An empty value is the default, as in Orchex.
@@ -138,11 +144,17 @@ describe('loadConfig', () => {
 
   it('rejects bad values of the Orchex settings, naming the variable, the value and the expected form', () => {
     const bad: Array<[Record<string, string>, string]> = [
-      [{ MAX_ATTEMPTS: '0' }, '`orch_max_attempts` must be a whole number from 1 to 1000, got `0` (from environment variable MAX_ATTEMPTS)'],
+      [
+        { MAX_ATTEMPTS: '0' },
+        '`orch_max_attempts` must be a whole number from 1 to 1000, got `0` (from environment variable MAX_ATTEMPTS)',
+      ],
       [{ MAX_ATTEMPTS: '2.5' }, '`orch_max_attempts` must be a whole number from 1 to 1000, got `2.5`'],
       [{ TASK_TIMEOUT_SECONDS: 'forever' }, '`orch_task_timeout` must be a duration such as 300, 30s'],
       [{ TASK_TIMEOUT_SECONDS: '0' }, 'got `0` (from environment variable TASK_TIMEOUT_SECONDS)'],
-      [{ CLAIM_POLL_INTERVAL: 'often' }, '`orch_poll_interval` must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m from 0.01s to 1h'],
+      [
+        { CLAIM_POLL_INTERVAL: 'often' },
+        '`orch_poll_interval` must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m from 0.01s to 1h',
+      ],
       [{ DB_POOL_MAX: '0' }, '`orch_pg_pool_max` must be a whole number from 1 to 1000, got `0` (from environment variable DB_POOL_MAX)'],
       [{ DB_POOL_MIN: '-1' }, '`orch_pg_pool_min` must be a whole number from 0 to 1000, got `-1`'],
       [{ DB_POOL_MIN: '5', DB_POOL_MAX: '2' }, '`orch_pg_pool_min` (5) is more than `orch_pg_pool_max` (2)'],

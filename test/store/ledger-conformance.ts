@@ -389,7 +389,10 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
           },
           T0,
         );
-      expect(await enqueue(ids[0]!, 'etl', { source: 'nightly', n: 2 })).toMatchObject({ dag: 'etl', metadata: { source: 'nightly', n: 2 } });
+      expect(await enqueue(ids[0]!, 'etl', { source: 'nightly', n: 2 })).toMatchObject({
+        dag: 'etl',
+        metadata: { source: 'nightly', n: 2 },
+      });
       expect(await enqueue(ids[1]!, 'other')).toMatchObject({ dag: 'other', metadata: {} });
       expect(await enqueue(ids[2]!, null)).toMatchObject({ dag: null });
       await expect(enqueue(ids[0]!, 'etl')).rejects.toMatchObject({ code: 'DUPLICATE_RUN' });

@@ -37,7 +37,9 @@ export interface ProjectApi {
   graph(mode: GraphMode, selection: Selection & { statuses?: boolean }): Promise<{ mermaid: string; warnings: string[] }>;
   queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
   failures(withinSeconds: number, limit: number): Promise<TaskFailures[]>;
-  enqueue(options: Selection & { inputs?: JsonValue; metadata?: RunMetadata; runId?: string }): Promise<{ run: RunRecord | null; warnings: string[] }>;
+  enqueue(
+    options: Selection & { inputs?: JsonValue; metadata?: RunMetadata; runId?: string },
+  ): Promise<{ run: RunRecord | null; warnings: string[] }>;
   cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }>;
   /** Plans a run of the selection and has the holder work it; resolves when it is done. */
   join(options: JoinOptions): Promise<RunResult>;

@@ -22,7 +22,10 @@ export interface DemoSummary {
   succeeded: number;
 }
 
-export async function runDemo(config: Config, options: { runs: number; db?: string | undefined; log: (line: string) => void }): Promise<DemoSummary> {
+export async function runDemo(
+  config: Config,
+  options: { runs: number; db?: string | undefined; log: (line: string) => void },
+): Promise<DemoSummary> {
   const { Project, initSharedLedger } = await import('../../app/project.js');
   // Without --db the demo's DuckDB file (the worker's data side) is a throwaway.
   const scratch = options.db === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'duckorch-demo-')) : undefined;

@@ -378,27 +378,29 @@ export function buildProgram(io: CliIo): Command {
     .option('--since <duration|time>', 'across runs: only jobs that failed in this last while (24h) or since this ISO time')
     .option('--min-attempts <n>', 'across runs: only jobs that have had at least this many attempts')
     .option('--all-runs', 'across runs, with no filter: every failed job')
-    .action(async (opts: { run?: string; maxParallel?: string; task?: string; since?: string; minAttempts?: string; allRuns?: boolean }) => {
-      const o = output();
-      if (opts.task !== undefined || opts.since !== undefined || opts.minAttempts !== undefined || opts.allRuns) {
-        if (opts.run !== undefined)
-          throw new DuckorchError('USAGE', '--run retries one run; --task, --since, --min-attempts and --all-runs requeue across runs', {
-            hint: 'give one or the other',
-          });
-        const filter = await requeueFilter(opts);
-        const n = await withProject('write', (p) => p.retryFailedJobs(filter));
-        if (o.json) return printJson(o, { requeued: n });
-        o.out(`Requeued ${n} failed job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
-        return;
-      }
-      const result = await withRunProgress(
-        o,
-        (p, progress) => p.retryFailed({ ...progress, ...(opts.run ? { runId: opts.run } : {}) }),
-        opts.maxParallel,
-      );
-      if (!o.json && result.retried === 0) o.err(`nothing to retry in run ${result.run?.id.slice(0, 8)}: every job succeeded`);
-      printRunResult(o, result);
-    });
+    .action(
+      async (opts: { run?: string; maxParallel?: string; task?: string; since?: string; minAttempts?: string; allRuns?: boolean }) => {
+        const o = output();
+        if (opts.task !== undefined || opts.since !== undefined || opts.minAttempts !== undefined || opts.allRuns) {
+          if (opts.run !== undefined)
+            throw new DuckorchError('USAGE', '--run retries one run; --task, --since, --min-attempts and --all-runs requeue across runs', {
+              hint: 'give one or the other',
+            });
+          const filter = await requeueFilter(opts);
+          const n = await withProject('write', (p) => p.retryFailedJobs(filter));
+          if (o.json) return printJson(o, { requeued: n });
+          o.out(`Requeued ${n} failed job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
+          return;
+        }
+        const result = await withRunProgress(
+          o,
+          (p, progress) => p.retryFailed({ ...progress, ...(opts.run ? { runId: opts.run } : {}) }),
+          opts.maxParallel,
+        );
+        if (!o.json && result.retried === 0) o.err(`nothing to retry in run ${result.run?.id.slice(0, 8)}: every job succeeded`);
+        printRunResult(o, result);
+      },
+    );
 
   program
     .command('retry-dead')
@@ -604,7 +606,9 @@ export function buildProgram(io: CliIo): Command {
           ...summary.runs.map((r) => [r.run_id.slice(0, 8), colourStatus(r.state), r.jobs, JSON.stringify(r.metadata)]),
         ]),
       );
-      o.out(`\nDemo DAG ${summary.dag} (snapshot ${summary.snapshot_id.replace(/^sha256:/, '').slice(0, 12)}) on ${summary.where}: ${summary.succeeded}/${summary.runs.length} runs succeeded`);
+      o.out(
+        `\nDemo DAG ${summary.dag} (snapshot ${summary.snapshot_id.replace(/^sha256:/, '').slice(0, 12)}) on ${summary.where}: ${summary.succeeded}/${summary.runs.length} runs succeeded`,
+      );
       if (summary.succeeded !== summary.runs.length) throw new ExitCode(1);
     });
 

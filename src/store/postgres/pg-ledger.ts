@@ -305,7 +305,17 @@ export class PgLedger implements Ledger {
       const inserted = await c.query(
         `INSERT INTO ${this.s}.runs (run_id, snapshot_id, trigger, selector, inputs, created_at, planned_tasks, dag_name, metadata)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING`,
-        [run.id, run.snapshotId, run.trigger, run.selector, JSON.stringify(run.inputs), now, [...inRun], dag, JSON.stringify(run.metadata ?? {})],
+        [
+          run.id,
+          run.snapshotId,
+          run.trigger,
+          run.selector,
+          JSON.stringify(run.inputs),
+          now,
+          [...inRun],
+          dag,
+          JSON.stringify(run.metadata ?? {}),
+        ],
       );
       if (inserted.rowCount === 0) throw duplicateRun(run.id);
       if (run.jobs.length === 0) return;
