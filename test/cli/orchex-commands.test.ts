@@ -79,6 +79,10 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
     );
     expect(json(await cli(['init-db', '--json']))).toMatchObject({ store: 'postgres', schema, version: 2, applied: [] });
     expect((await cli([...dag, 'queue-depth'])).code).toBe(0);
+    // With --dag, as Orchex's init-db: the DAG gets an active snapshot when it has none, and keeps it after.
+    expect((await cli([...dag, 'init-db'])).stdout).toMatch(/^Activated snapshot [0-9a-f]{12} of DAG etl \(it had none\)\.$/m);
+    expect((await cli([...dag, 'init-db'])).stdout).not.toContain('Activated');
+    expect((await cli(['--dag', 'etl', 'queue-depth'])).code).toBe(0);
 
     // A schema left at version 1 by an older duck-orch: workers say to migrate it, init-db does.
     const old = await freshSchema();
@@ -205,7 +209,14 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
     );
     expect(status.jobs).toHaveLength(2);
     expect(status.runs.find((r) => r.run_id === runId)).toMatchObject({ dag: 'etl', metadata: { source: 'cron', attempt: 1 } });
+  });
 
+  it('every run is bound to its snapshot: changed code is refused until activated, and never runs an older run', async () => {
+    const { cli, db, schema, p } = await setup({ etl: dagModule('etl'), other: dagModule('other') });
+    expect((await cli(['init-db'])).code).toBe(0);
+    expect((await cli(['snapshot', '--activate', '--dag', 'dags/etl.ts'])).code).toBe(0);
+    expect((await cli(['snapshot', '--activate', '--dag', 'dags/other.ts'])).code).toBe(0);
+    expect((await cli(['--dag', 'other', 'enqueue'])).code).toBe(0);
     // A run of the current snapshot, then the code changes: a worker refuses to start on it.
     const bound = randomUUID();
     expect((await cli(['--dag', 'etl', 'enqueue', '--run-id', bound])).code).toBe(0);

@@ -526,11 +526,27 @@ export function buildProgram(io: CliIo): Command {
         return o.out(`The ledger is in ${p.dbFile} (no DATABASE_URL): created and up to date.`);
       }
       const r = await initSharedLedger(cfg);
-      if (o.json) return printJson(o, { store: r.store, where: r.where, schema: r.schema, version: r.version, applied: r.applied });
-      if (r.applied.length === 0) return o.out(`Schema ${r.schema} on ${r.where} is already up to date (version ${r.version}).`);
-      o.out(
-        `Initialised schema ${r.schema} on ${r.where}: version ${r.version}, applied ${r.applied.map((m) => `${m.id} ${m.name}`).join(', ')}.`,
-      );
+      // As Orchex's init-db: with --dag, the DAG gets an active snapshot when it has none yet.
+      const snap = dagOption()
+        ? await withProject('create', async (p) =>
+            (await p.dagSnapshots()).some((d) => d.active) ? undefined : p.snapshot({ activate: true }),
+          )
+        : undefined;
+      if (o.json)
+        return printJson(o, {
+          store: r.store,
+          where: r.where,
+          schema: r.schema,
+          version: r.version,
+          applied: r.applied,
+          ...(snap ? { activated: { dag: snap.dag, snapshot_id: snap.snapshotId } } : {}),
+        });
+      if (r.applied.length === 0) o.out(`Schema ${r.schema} on ${r.where} is already up to date (version ${r.version}).`);
+      else
+        o.out(
+          `Initialised schema ${r.schema} on ${r.where}: version ${r.version}, applied ${r.applied.map((m) => `${m.id} ${m.name}`).join(', ')}.`,
+        );
+      if (snap) o.out(`Activated snapshot ${snap.snapshotId.replace(/^sha256:/, '').slice(0, 12)} of DAG ${snap.dag} (it had none).`);
     });
 
   program
