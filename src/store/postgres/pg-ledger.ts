@@ -80,6 +80,8 @@ export interface MigrationReport {
 export interface SchemaState {
   version: number | null;
   latest: number;
+  /** Known migrations not applied (ids are not applied in order when branches merge). */
+  missing: number[];
 }
 
 export class PgLedger implements Ledger {
@@ -96,11 +98,12 @@ export class PgLedger implements Ledger {
 
   /** How far the schema is migrated, without changing it (what every command but `init-db` checks). */
   async schemaState(): Promise<SchemaState> {
-    const latest = PG_MIGRATIONS.at(-1)?.id ?? 0;
+    const latest = Math.max(0, ...PG_MIGRATIONS.map((m) => m.id));
+    const all = PG_MIGRATIONS.map((m) => m.id);
     const table = (await this.q(`SELECT to_regclass($1) AS t`, [`${this.s}.schema_migrations`])).rows[0];
-    if (!table?.t) return { version: null, latest };
-    const row = (await this.q(`SELECT max(id) AS v FROM ${this.s}.schema_migrations`)).rows[0];
-    return { version: row?.v === null || row?.v === undefined ? null : Number(row.v), latest };
+    if (!table?.t) return { version: null, latest, missing: all };
+    const applied = new Set((await this.q(`SELECT id FROM ${this.s}.schema_migrations`)).rows.map((r) => Number(r.id)));
+    return { version: applied.size === 0 ? null : Math.max(...applied), latest, missing: all.filter((id) => !applied.has(id)) };
   }
 
   /** Refuses a schema from a newer duck-orch. */
@@ -117,14 +120,14 @@ export class PgLedger implements Ledger {
    * changes tables on its own (`duck-orch init-db` does).
    */
   async requireSchema(where: string): Promise<void> {
-    const { version, latest } = await this.schemaState();
-    if (version === latest) return;
+    const { version, latest, missing } = await this.schemaState();
     if (version !== null && version > latest) throw this.newerError(version, latest);
+    if (version !== null && missing.length === 0) return;
     throw new DuckorchError(
       'SCHEMA_VERSION',
       version === null
         ? `${where} has no duck-orch ledger in schema ${this.s} yet`
-        : `the duck-orch ledger in schema ${this.s} at ${where} is at version ${version}, this duck-orch needs ${latest}`,
+        : `the duck-orch ledger in schema ${this.s} at ${where} is at version ${version}, this duck-orch needs ${latest} (missing migrations: ${missing.join(', ')})`,
       { hint: 'run `duck-orch init-db` once (with the same DATABASE_URL and schema) to create or migrate it' },
     );
   }
@@ -139,7 +142,7 @@ export class PgLedger implements Ledger {
         `CREATE TABLE IF NOT EXISTS ${this.s}.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
       );
       const applied = new Set((await c.query(`SELECT id FROM ${this.s}.schema_migrations`)).rows.map((r: Row) => Number(r.id)));
-      const latest = PG_MIGRATIONS.at(-1)?.id ?? 0;
+      const latest = Math.max(0, ...PG_MIGRATIONS.map((m) => m.id));
       const newer = [...applied].filter((id) => id > latest);
       if (newer.length > 0) throw this.newerError(Math.max(...newer), latest);
       const done: MigrationReport['applied'] = [];
