@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'SQL_ERROR'
   | 'USAGE'
   | 'LEASE_LOST'
+  | 'STATEMENT_TIMEOUT'
+  | 'DUPLICATE_RUN'
+  | 'SNAPSHOT_MISMATCH'
   | 'INTERNAL';
 
 export interface SourceLocation {

@@ -35,9 +35,12 @@ import {
   type Ledger,
   type JsonValue,
   type RunRecord,
+  type RunMetadata,
+  type DagSnapshot,
   type Snapshot,
   type SnapshotTask,
   type TaskFailures,
+  duplicateRun,
 } from '../store/ledger.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
@@ -50,9 +53,15 @@ export interface ProjectOptions {
   access: AccessMode;
   /**
    * `path/module.ts:export`: the definitions come from this module's `Dag` instead of the
-   * registry (no `register` needed), and history reads keep to its tasks.
+   * registry (no `register` needed), and history reads keep to its runs. Or the name of a DAG
+   * whose snapshot is active (`snapshot --activate`): the definitions of that snapshot.
    */
   dag?: string;
+  /**
+   * With the ledger in PostgreSQL: `migrate` creates or migrates its schema (what `register`,
+   * `run` and `init-db` do); `require` (the default) fails unless `init-db` did.
+   */
+  ledgerSchema?: 'migrate' | 'require';
   clock?: () => Date;
   random?: () => number;
 }
@@ -95,6 +104,14 @@ export interface WorkOptions {
   onEvent?: (event: RunEvent) => void;
 }
 
+export interface RequeueFilter {
+  task?: string;
+  /** Only jobs that ended in this last while, or (`since`) at or after this time. */
+  withinSeconds?: number;
+  since?: Date;
+  minAttempts?: number;
+}
+
 export interface StatusResult {
   /** The latest jobs, newest first. */
   jobs: JobRecord[];
@@ -126,21 +143,71 @@ export interface RunOptions extends Selection {
   fullRefresh?: boolean;
 }
 
-/** The PostgreSQL ledger named by the config: connected, its schema migrated. */
-async function openSharedLedger(config: Config): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
-  const [{ connectPg }, { PgLedger }] = await Promise.all([
-    import('../store/postgres/connect.js'),
-    import('../store/postgres/pg-ledger.js'),
-  ]);
-  const pool = await connectPg(config.orch_database_url);
+/** The PostgreSQL ledger named by the config, connected; its schema migrated, or checked to be. */
+async function openSharedLedger(config: Config, schema: 'migrate' | 'require'): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
+  const { ledger, pool, where } = await connectSharedLedger(config);
   try {
-    const ledger = new PgLedger(pool, { schema: config.orch_pg_schema });
-    await ledger.migrate();
+    if (schema === 'migrate') await ledger.migrate();
+    else await ledger.requireSchema(where);
     return { ledger, close: () => pool.end() };
   } catch (err) {
     await pool.end();
     throw err;
   }
+}
+
+/** A pool on the configured PostgreSQL with its settings (pool sizes, statement timeout), and the ledger on it. */
+async function connectSharedLedger(config: Config) {
+  const [{ connectPg, parsePgUrl }, { PgLedger }] = await Promise.all([
+    import('../store/postgres/connect.js'),
+    import('../store/postgres/pg-ledger.js'),
+  ]);
+  const pool = await connectPg(config.orch_database_url, {
+    poolMax: config.orch_pg_pool_max,
+    poolMin: config.orch_pg_pool_min,
+    statementTimeoutMs: config.orch_statement_timeout_ms,
+  });
+  const u = parsePgUrl(config.orch_database_url);
+  const where = `PostgreSQL ${u.hostname || 'localhost'}:${u.port || '5432'}/${decodeURIComponent(u.pathname.replace(/^\//, ''))}`;
+  const ledger = new PgLedger(pool, {
+    schema: config.orch_pg_schema,
+    ...(config.orch_statement_timeout_ms > 0 ? { statementTimeoutMs: config.orch_statement_timeout_ms } : {}),
+  });
+  return { ledger, pool, where };
+}
+
+/** What `init-db` did: the ledger's schema created or migrated (PostgreSQL), or the project database's (DuckDB). */
+export interface InitResult {
+  store: 'postgres' | 'duckdb';
+  /** The schema and server, or the database file. */
+  where: string;
+  schema: string;
+  version: number;
+  applied: Array<{ id: number; name: string }>;
+}
+
+/** `init-db`: creates or migrates the PostgreSQL ledger's schema; nothing else is touched. */
+export async function initSharedLedger(config: Config): Promise<InitResult> {
+  const { ledger, pool, where } = await connectSharedLedger(config);
+  try {
+    const report = await ledger.migrate();
+    return { store: 'postgres', where, ...report };
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `enqueue --run-id`: a UUID, written in lower case. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Where `--dag` takes the definitions from. */
+type DagSource =
+  | { kind: 'module'; name: string; tasks: RegisteredTask[] }
+  | { kind: 'name'; name: string; active: DagSnapshot; snapshot: Snapshot; tasks: RegisteredTask[] };
+
+/** A `--dag` value that can only be a module: a path, an extension or `:export`. */
+function looksLikeModule(spec: string): boolean {
+  return /[/\\:]/.test(spec) || /\.(?:[cm]?[jt]s|tsx|jsx)$/i.test(spec);
 }
 
 /** The content-addressed snapshot of every registered definition, with the graph's upstream edges. */
@@ -161,19 +228,23 @@ export class Project {
 
   static async open(options: ProjectOptions): Promise<Project> {
     const file = options.config.db;
-    const instance = await openDuckDb(file, options.access);
+    // The shared ledger when configured (first: an uninitialised one says to run init-db, whatever
+    // the database file); else one writer at a time holds the file, and opening it to write also
+    // recovers what a process that died left behind.
+    const shared =
+      options.config.orch_store === 'postgres' ? await openSharedLedger(options.config, options.ledgerSchema ?? 'require') : undefined;
+    let instance: DuckDBInstance;
     let store: DuckDbStore;
     try {
-      // The shared ledger when configured; else one writer at a time holds the file, and opening
-      // it to write also recovers what a process that died left behind.
-      const shared = options.config.orch_store === 'postgres' ? await openSharedLedger(options.config) : undefined;
-      try {
-        store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))(), shared);
-      } catch (err) {
-        await shared?.close();
-        throw err;
-      }
+      instance = await openDuckDb(file, options.access);
     } catch (err) {
+      await shared?.close();
+      throw err;
+    }
+    try {
+      store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))(), shared);
+    } catch (err) {
+      await shared?.close();
       instance.closeSync();
       throw err;
     }
@@ -344,7 +415,7 @@ export class Project {
   private readonly savedSnapshots = new Set<string>();
 
   private async readRegistry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
-    const tasks = this.options.dag !== undefined ? await this.dagTasks(this.options.dag) : await this.store.loadRegistry();
+    const tasks = this.options.dag !== undefined ? (await this.dagSource()).tasks : await this.store.loadRegistry();
     return { tasks, graph: TaskGraph.build(tasks.map((t) => t.definition)) };
   }
 
@@ -367,36 +438,83 @@ export class Project {
     return snapshot;
   }
 
-  private dagRegistry: RegisteredTask[] | undefined;
+  /** The settings this project was opened with. */
+  get config(): Config {
+    return this.options.config;
+  }
 
-  /** The tasks of `--dag`'s module, as if registered now. */
-  private async dagTasks(spec: string): Promise<RegisteredTask[]> {
-    if (this.dagRegistry) return this.dagRegistry;
+  private dagSourcePromise: Promise<DagSource> | undefined;
+
+  /** Where `--dag` takes its tasks from: a module (loaded now), or the active snapshot of a DAG name. */
+  private dagSource(): Promise<DagSource> {
+    const spec = this.options.dag;
+    if (spec === undefined) throw new DuckorchError('INTERNAL', 'no --dag');
+    this.dagSourcePromise ??= this.resolveDag(spec);
+    return this.dagSourcePromise;
+  }
+
+  private async resolveDag(spec: string): Promise<DagSource> {
+    const asTasks = (definitions: readonly TaskDefinition[]): RegisteredTask[] =>
+      definitions.map((definition) => ({
+        definition,
+        filePath: definition.function?.module ?? definition.file,
+        sourceRoot: path.dirname(definition.function?.module ?? definition.file),
+        registeredAt: this.options.clock(),
+        fileHash: null,
+        warnings: [],
+      }));
+    if (!looksLikeModule(spec)) {
+      const [active] = await this.store.ledger.dagSnapshots({ dag: spec, activeOnly: true });
+      if (active) {
+        const snapshot = await this.store.ledger.loadSnapshot(active.snapshotId);
+        if (!snapshot) throw new DuckorchError('INTERNAL', `the active snapshot ${active.snapshotId} of DAG \`${spec}\` is missing`);
+        this.snapshots.set(snapshot.id, snapshot);
+        return { kind: 'name', name: spec, active, snapshot, tasks: asTasks([...snapshot.tasks.values()].map((t) => t.definition)) };
+      }
+      const { moduleExists } = await import('./task-modules.js');
+      if (!moduleExists(spec, process.cwd())) {
+        const names = (await this.store.ledger.dagSnapshots({ activeOnly: true })).map((d) => d.dag).sort(compareText);
+        const hint = didYouMean(spec, names);
+        throw new DuckorchError('UNKNOWN_NAME', `unknown DAG \`${spec}\`: no DAG of that name has an active snapshot`, {
+          expected: 'the name of a DAG whose snapshot is active, or path/module.ts:export',
+          hint:
+            hint ??
+            (names.length > 0
+              ? `DAGs with an active snapshot: ${names.map((n) => `\`${n}\``).join(', ')}`
+              : 'activate one first: duck-orch snapshot --activate --dag path/module.ts:export'),
+        });
+      }
+    }
+    const definitions = await this.moduleDefinitions(spec);
+    const name = definitions[0]?.function?.dag;
+    if (name === undefined || name === null) throw new DuckorchError('DAG_DEFINITION', `the Dag of --dag ${spec} has no tasks`);
+    return { kind: 'module', name, tasks: asTasks(definitions) };
+  }
+
+  /** A Dag module's definitions, checked as a project is (unknown `requires`, cycles). */
+  private async moduleDefinitions(spec: string): Promise<TaskDefinition[]> {
     const { loadDagSpec } = await import('./task-modules.js');
     const { definitions, errors } = assembleProject(await loadDagSpec(spec, process.cwd()));
     if (errors.length > 0) throw new DuckorchErrors(errors);
-    const now = this.options.clock();
-    this.dagRegistry = definitions.map((definition) => ({
-      definition,
-      filePath: definition.function?.module ?? definition.file,
-      sourceRoot: path.dirname(definition.function?.module ?? definition.file),
-      registeredAt: now,
-      fileHash: null,
-      warnings: [],
-    }));
-    return this.dagRegistry;
+    return definitions;
   }
 
   /** The names of the current definitions (the registry's, or `--dag`'s). */
   private async taskNames(): Promise<string[]> {
-    return this.options.dag !== undefined
-      ? (await this.dagTasks(this.options.dag)).map((t) => t.definition.name)
-      : this.store.registeredTaskNames();
+    return this.options.dag !== undefined ? (await this.dagSource()).tasks.map((t) => t.definition.name) : this.store.registeredTaskNames();
   }
 
-  /** With `--dag`, history reads keep to its tasks (Orchex's ops were schema-wide). */
-  private async scope(): Promise<{ tasks?: string[] }> {
-    return this.options.dag !== undefined ? { tasks: await this.taskNames() } : {};
+  /** With `--dag`, history reads keep to its runs and tasks (Orchex's ops were schema-wide). */
+  private async scope(): Promise<{ tasks?: string[]; dag?: string }> {
+    if (this.options.dag === undefined) return {};
+    const source = await this.dagSource();
+    return { tasks: source.tasks.map((t) => t.definition.name), dag: source.name };
+  }
+
+  /** The attempts a job of `def` gets: its own `retries` + 1, else `orch_max_attempts` when set. */
+  private maxAttempts(def: TaskDefinition): number {
+    const own = def.keyLocations.retries !== undefined;
+    return own || this.options.config.orch_max_attempts === undefined ? def.retries + 1 : this.options.config.orch_max_attempts;
   }
 
   private async requireRegistry(): Promise<{ tasks: RegisteredTask[]; graph: TaskGraph }> {
@@ -469,8 +587,62 @@ export class Project {
   }
 
   /** Creates a run of the selection without working it: `duck-orch worker` (or `run`'s own worker) picks it up. */
-  async enqueue(options: Selection & { inputs?: JsonValue } = {}): Promise<{ run: RunRecord | null; warnings: string[] }> {
-    return this.plan(options, 'enqueue', options.inputs ?? null);
+  async enqueue(
+    options: Selection & { inputs?: JsonValue; metadata?: RunMetadata; runId?: string } = {},
+  ): Promise<{ run: RunRecord | null; warnings: string[] }> {
+    if (options.runId !== undefined && !UUID.test(options.runId))
+      throw new DuckorchError('USAGE', `--run-id must be a UUID, got \`${options.runId}\``, {
+        expected: 'a UUID such as 2f1c9a4e-8b7d-4c3e-9f10-5a6b7c8d9e0f',
+      });
+    const runId = options.runId?.toLowerCase();
+    if (runId !== undefined && (await this.store.ledger.getRun(runId))) throw duplicateRun(runId);
+    return this.plan(options, 'enqueue', options.inputs ?? null, {
+      ...(runId !== undefined ? { runId } : {}),
+      ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    });
+  }
+
+  /**
+   * Takes a snapshot of `--dag`'s code (a module, or the module a DAG name's active snapshot
+   * came from) and records it for the DAG; with `activate`, makes it what `--dag <name>` means.
+   */
+  async snapshot(options: { activate: boolean }): Promise<DagSnapshot & { recorded: boolean; activated: boolean }> {
+    if (this.options.dag === undefined)
+      throw new DuckorchError('USAGE', 'snapshot needs the DAG to take: --dag path/module.ts:export (or $DUCKORCH_DAG)', {
+        hint: 'e.g. duck-orch snapshot --activate --dag dags/etl.ts:etl',
+      });
+    const source = await this.dagSource();
+    // By name: the DAG's code as it is now where its active snapshot was taken from.
+    const taken =
+      source.kind === 'name'
+        ? await this.moduleDefinitions(`${source.active.module}:${source.active.exportName}`)
+        : source.tasks.map((t) => t.definition);
+    // The module by its absolute path, so that the same code gives the same snapshot from any folder.
+    const defs = taken.map((d) => ({ ...d, file: d.function?.module ?? d.file }));
+    const first = defs[0]!.function!;
+    const name = first.dag ?? source.name;
+    const now = this.options.clock();
+    const snapshot = snapshotOf(defs, TaskGraph.build(defs), now);
+    await this.store.ledger.saveSnapshot(snapshot);
+    const { recorded, activated } = await this.store.ledger.recordDagSnapshot(
+      { dag: name, snapshotId: snapshot.id, module: first.module, exportName: first.exportName },
+      options.activate,
+      now,
+    );
+    const entry = (await this.store.ledger.dagSnapshots({ dag: name })).find((d) => d.snapshotId === snapshot.id)!;
+    return { ...entry, recorded, activated };
+  }
+
+  /** The snapshots taken of DAGs (of `--dag`'s DAG only, when given), newest first. */
+  async dagSnapshots(): Promise<DagSnapshot[]> {
+    if (this.options.dag === undefined) return this.store.ledger.dagSnapshots();
+    const spec = this.options.dag;
+    // A name whose DAG has snapshots but none active is still a name to list.
+    if (!looksLikeModule(spec)) {
+      const all = await this.store.ledger.dagSnapshots({ dag: spec });
+      if (all.length > 0) return all;
+    }
+    return this.store.ledger.dagSnapshots({ dag: (await this.dagSource()).name });
   }
 
   /**
@@ -491,13 +663,26 @@ export class Project {
   }
 
   /** Requeues dead jobs across runs (Orchex's `retry-dead`); a worker then works them. */
-  async retryDead(filter: { task?: string; withinSeconds?: number } = {}): Promise<number> {
+  async retryDead(filter: RequeueFilter = {}): Promise<number> {
+    return this.requeue('dead', filter);
+  }
+
+  /** Requeues failed jobs (waiting for their retry) across runs at once, attempts reset (Orchex's `retry-failed`). */
+  async retryFailedJobs(filter: RequeueFilter = {}): Promise<number> {
+    return this.requeue('failed', filter);
+  }
+
+  private async requeue(state: 'dead' | 'failed', filter: RequeueFilter): Promise<number> {
     const now = this.options.clock();
+    const since = filter.since ?? (filter.withinSeconds !== undefined ? new Date(now.getTime() - filter.withinSeconds * 1000) : undefined);
+    const { dag } = await this.scope();
     return this.store.ledger.retryJobs(
       {
-        states: ['dead'],
+        states: [state],
         ...(filter.task !== undefined ? { task: filter.task } : {}),
-        ...(filter.withinSeconds !== undefined ? { since: new Date(now.getTime() - filter.withinSeconds * 1000) } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(filter.minAttempts !== undefined ? { minAttempts: filter.minAttempts } : {}),
+        ...(dag !== undefined ? { dag } : {}),
       },
       now,
     );
@@ -521,21 +706,59 @@ export class Project {
   /** Works queued runs until `shutdown` (or, with `untilIdle`, until nothing is left to do). */
   async work(options: WorkOptions): Promise<void> {
     const current = new Set(await this.taskNames());
+    const source = this.options.dag !== undefined ? await this.dagSource() : undefined;
+    // A DAG by name runs the code of its snapshots: refuse to start on code that is not the active snapshot's.
+    if (source?.kind === 'name') await this.checkDeployedCode(source.active, source.snapshot);
     const { work } = await import('../runtime/worker.js');
     await work({
       ...this.workerBase(options.concurrency ?? this.options.config.orch_max_parallel, options),
       workerId: options.workerId ?? `worker-${process.pid}-${randomUUID().slice(0, 8)}`,
       definition: async (job) => {
-        if (!current.has(job.task)) return { missing: `task \`${job.task}\` was removed from the project after the run was planned` };
+        // By name, every run has its own snapshot; the current one says nothing about older runs.
+        if (source?.kind !== 'name' && !current.has(job.task))
+          return { missing: `task \`${job.task}\` was removed from the project after the run was planned` };
         return (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` };
       },
       ...(options.shutdown ? { shutdown: options.shutdown } : {}),
       ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
       ...(options.untilIdle ? { untilIdle: true } : {}),
       ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-      // A worker for one --dag leaves other DAGs' jobs to their own workers.
-      ...(this.options.dag !== undefined ? { tasks: current } : {}),
+      // A worker for one --dag leaves other DAGs' jobs to their own workers, and a worker of the
+      // registry leaves every DAG's jobs alone.
+      dag: source ? source.name : null,
     });
+  }
+
+  /** The code versions of a DAG's tasks in the module as it is on this machine now, by module:export. */
+  private readonly deployed = new Map<string, Promise<Map<string, string>>>();
+
+  private deployedVersions(module: string, exportName: string): Promise<Map<string, string>> {
+    const spec = `${module}:${exportName}`;
+    let found = this.deployed.get(spec);
+    if (!found) {
+      found = import('./task-modules.js').then(async ({ loadDagSpec }) => {
+        const defs = await loadDagSpec(spec, process.cwd());
+        return new Map(defs.map((d) => [d.name, d.codeVersion]));
+      });
+      this.deployed.set(spec, found);
+    }
+    return found;
+  }
+
+  /** Fails when the code a DAG's active snapshot was taken of is not the code on this machine. */
+  private async checkDeployedCode(active: DagSnapshot, snapshot: Snapshot): Promise<void> {
+    const here = await this.deployedVersions(active.module, active.exportName);
+    const names = new Set([...here.keys(), ...snapshot.tasks.keys()]);
+    const differ = [...names].filter((n) => here.get(n) !== snapshot.tasks.get(n)?.definition.codeVersion).sort();
+    if (differ.length === 0) return;
+    throw new DuckorchError(
+      'SNAPSHOT_MISMATCH',
+      `the code of DAG \`${active.dag}\` in ${active.module} is not its active snapshot ${active.snapshotId.slice(7, 19)} ` +
+        `(tasks that differ: ${differ.join(', ')})`,
+      {
+        hint: `deploy the code the snapshot was taken of, or activate this code: duck-orch snapshot --activate --dag ${active.module}:${active.exportName}`,
+      },
+    );
   }
 
   async queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>> {
@@ -581,17 +804,25 @@ export class Project {
   }
 
   /** Saves the snapshot of the current definitions and enqueues a run of the selection on it. */
-  private async plan(options: Selection, trigger: string, inputs: JsonValue): Promise<{ run: RunRecord | null; warnings: string[] }> {
+  private async plan(
+    options: Selection,
+    trigger: string,
+    inputs: JsonValue,
+    extra: { runId?: string; metadata?: RunMetadata } = {},
+  ): Promise<{ run: RunRecord | null; warnings: string[] }> {
     const { tasks, graph, selected, warnings } = await this.select(options);
     if (selected.length === 0) return { run: null, warnings };
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
     const chosen = new Set(selected);
-    warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
+    const source = this.options.dag !== undefined ? await this.dagSource() : undefined;
+    if (source?.kind !== 'name') warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
     await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
-    const snapshot = await this.registrySnapshot({ tasks, graph });
+    // A DAG by name runs its active snapshot as stored (its definitions read back need not hash the same).
+    const snapshot = source?.kind === 'name' ? source.snapshot : await this.registrySnapshot({ tasks, graph });
+    this.snapshots.set(snapshot.id, snapshot);
     const run = await this.store.ledger.enqueueRun(
       {
-        id: randomUUID(),
+        id: extra.runId ?? randomUUID(),
         snapshotId: snapshot.id,
         trigger,
         selector: describeSelection(options),
@@ -599,8 +830,10 @@ export class Project {
         jobs: selected.map((name) => ({
           task: name,
           upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
-          maxAttempts: byName.get(name)!.retries + 1,
+          maxAttempts: this.maxAttempts(byName.get(name)!),
         })),
+        ...(source ? { dag: source.name } : {}),
+        ...(extra.metadata ? { metadata: extra.metadata } : {}),
       },
       this.options.clock(),
     );
@@ -616,6 +849,15 @@ export class Project {
       ]);
       let fn;
       try {
+        // By DAG name a run is bound to its snapshot's code: code that changed since is not run in its place.
+        if (this.options.dag !== undefined && (await this.dagSource()).kind === 'name' && task.function) {
+          const here = (await this.deployedVersions(task.function.module, task.function.exportName)).get(task.name);
+          if (here !== task.codeVersion)
+            throw new Error(
+              `the code of task \`${task.name}\` in ${task.function.module} is not the code of this run's snapshot ` +
+                `${job.snapshotId.slice(7, 19)}; deploy that code and \`duck-orch retry-dead\`, or enqueue a new run`,
+            );
+        }
         fn = await resolveTaskFunction(task);
       } catch (err) {
         // The module changed or went away since the run was planned: retrying will not bring it back.
@@ -650,6 +892,7 @@ export class Project {
       instance: this.instance,
       concurrency,
       leaseMs: this.options.config.orch_lease * 1000,
+      ...(this.options.config.orch_task_timeout !== undefined ? { defaultTimeoutMs: this.options.config.orch_task_timeout * 1000 } : {}),
       retry: { baseMs: this.options.config.orch_retry_base * 1000, maxMs: this.options.config.orch_retry_max * 1000 },
       clock: this.options.clock,
       random: this.options.random,

@@ -352,6 +352,13 @@ export function splitDagSpec(spec: string): { modulePath: string; exportName: st
   return { modulePath: spec, exportName: undefined };
 }
 
+/** Whether `--dag <spec>` names a module file (as written, or with a module extension added). */
+export function moduleExists(spec: string, cwd: string): boolean {
+  const abs = path.resolve(cwd, splitDagSpec(spec).modulePath);
+  const candidates = path.extname(abs) === '' ? [abs, ...TASK_MODULE_EXTENSIONS.map((ext) => abs + ext)] : [abs];
+  return candidates.some((c) => fs.statSync(c, { throwIfNoEntry: false })?.isFile() === true);
+}
+
 function resolveModulePath(modulePath: string, cwd: string, spec: string): string {
   const abs = path.resolve(cwd, modulePath);
   const candidates = path.extname(abs) === '' ? TASK_MODULE_EXTENSIONS.map((ext) => abs + ext) : [abs];

@@ -66,6 +66,27 @@ const FIELDS = {
     schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
     expected: 'a name of letters, digits and _ (not starting with a digit)',
   },
+  /** Attempts of a task that does not set its own (`@retries` / `retries`): Orchex's MAX_ATTEMPTS. */
+  orch_max_attempts: { schema: wholeNumber(1, 1000), expected: 'a whole number from 1 to 1000' },
+  /** How long an attempt of a task that sets no timeout may take; unset: no limit. */
+  orch_task_timeout: {
+    schema: duration.pipe(
+      z
+        .number()
+        .positive()
+        .max(7 * 86_400),
+    ),
+    expected: `${DURATION_FORM}, more than 0 and at most 1w`,
+  },
+  /** How often an idle worker looks for work when no notification wakes it. */
+  orch_poll_interval: { schema: duration.pipe(z.number().min(0.01).max(3600)), expected: `${DURATION_FORM} from 0.01s to 1h` },
+  /** Connections the PostgreSQL pool keeps open at least, and opens at most. */
+  orch_pg_pool_min: { schema: wholeNumber(0, 1000), expected: 'a whole number from 0 to 1000' },
+  orch_pg_pool_max: { schema: wholeNumber(1, 1000), expected: 'a whole number from 1 to 1000' },
+  /** PostgreSQL cancels any statement of the ledger that runs longer (milliseconds; 0: no limit). */
+  orch_statement_timeout_ms: { schema: wholeNumber(0, 86_400_000), expected: 'a whole number of milliseconds from 0 to 86400000' },
+  /** How often a worker logs its rates (claimed, succeeded, failed per second) and its queue depth; 0: never. */
+  orch_metrics_interval: { schema: duration.pipe(z.number().min(0).max(86_400)), expected: `${DURATION_FORM}, at most 1d (0: never)` },
 } as const;
 
 export const ConfigSchema = z
@@ -80,6 +101,15 @@ export const ConfigSchema = z
     orch_store: FIELDS.orch_store.schema.default('duckdb'),
     orch_database_url: FIELDS.orch_database_url.schema.optional(),
     orch_pg_schema: FIELDS.orch_pg_schema.schema.default('duckorch'),
+    // Unset: a task's own `@retries` / `retries` only (1 attempt when it sets none).
+    orch_max_attempts: FIELDS.orch_max_attempts.schema.optional(),
+    // Unset: no limit for tasks that set none (Orchex killed them after 120 s).
+    orch_task_timeout: FIELDS.orch_task_timeout.schema.optional(),
+    orch_poll_interval: FIELDS.orch_poll_interval.schema.default(0.2),
+    orch_pg_pool_min: FIELDS.orch_pg_pool_min.schema.default(0),
+    orch_pg_pool_max: FIELDS.orch_pg_pool_max.schema.default(10),
+    orch_statement_timeout_ms: FIELDS.orch_statement_timeout_ms.schema.default(30_000),
+    orch_metrics_interval: FIELDS.orch_metrics_interval.schema.default(0),
   })
   .strict();
 
@@ -98,12 +128,26 @@ export const ENV_VARS: Record<Key, string> = {
   orch_store: 'DUCKORCH_STORE',
   orch_database_url: 'DATABASE_URL',
   orch_pg_schema: 'DUCKORCH_PG_SCHEMA',
+  orch_max_attempts: 'DUCKORCH_MAX_ATTEMPTS',
+  orch_task_timeout: 'DUCKORCH_TASK_TIMEOUT',
+  orch_poll_interval: 'DUCKORCH_POLL_INTERVAL',
+  orch_pg_pool_min: 'DUCKORCH_PG_POOL_MIN',
+  orch_pg_pool_max: 'DUCKORCH_PG_POOL_MAX',
+  orch_statement_timeout_ms: 'DUCKORCH_STATEMENT_TIMEOUT_MS',
+  orch_metrics_interval: 'DUCKORCH_METRICS_INTERVAL',
 };
 
 /** Orchex's names for the same settings, read when the project's own variable is not set. */
 export const ENV_ALIASES: Partial<Record<Key, readonly string[]>> = {
   orch_lease: ['LEASE_SECONDS'],
   orch_pg_schema: ['DB_SCHEMA'],
+  orch_max_attempts: ['MAX_ATTEMPTS'],
+  orch_task_timeout: ['TASK_TIMEOUT_SECONDS'],
+  orch_poll_interval: ['CLAIM_POLL_INTERVAL'],
+  orch_pg_pool_min: ['DB_POOL_MIN'],
+  orch_pg_pool_max: ['DB_POOL_MAX'],
+  orch_statement_timeout_ms: ['STATEMENT_TIMEOUT_MS'],
+  orch_metrics_interval: ['METRICS_FLUSH_INTERVAL'],
 };
 
 export const DEFAULT_CONFIG_FILE = 'duckorch.toml';
@@ -255,6 +299,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       new DuckorchError('CONFIG', '`orch_store` is postgres but no database URL is set', {
         expected: 'postgresql://user:password@host:5432/database',
         hint: 'set DATABASE_URL (or orch_database_url in duckorch.toml)',
+      }),
+    );
+  const poolMin = raw.orch_pg_pool_min as number | undefined;
+  const poolMax = raw.orch_pg_pool_max as number | undefined;
+  if (poolMin !== undefined && poolMin > (poolMax ?? 10))
+    errors.push(
+      new DuckorchError('CONFIG', `\`orch_pg_pool_min\` (${poolMin}) is more than \`orch_pg_pool_max\` (${poolMax ?? '10, the default'})`, {
+        expected: 'orch_pg_pool_min ≤ orch_pg_pool_max (DB_POOL_MIN ≤ DB_POOL_MAX)',
       }),
     );
   if (errors.length === 1) throw errors[0]!;

@@ -56,6 +56,10 @@ export interface WorkerOptions {
   untilIdle?: boolean;
   /** Only jobs of these tasks. */
   tasks?: ReadonlySet<string>;
+  /** Only jobs of this DAG's runs; null: only runs of no DAG. Absent: any run. */
+  dag?: string | null;
+  /** How long an attempt of a task that sets no timeout may take (`orch_task_timeout`); absent: no limit. */
+  defaultTimeoutMs?: number;
   /** Cancels: in-flight attempts are interrupted and their jobs end `cancelled`. */
   signal?: AbortSignal;
   /** Stops claiming; in-flight jobs get `graceMs` to finish, then go back to the ledger unharmed. */
@@ -129,6 +133,7 @@ export async function work(o: WorkerOptions): Promise<void> {
     now: o.clock(),
     ...(o.runId ? { runId: o.runId } : {}),
     ...(o.tasks ? { tasks: o.tasks } : {}),
+    ...(o.dag !== undefined ? { dag: o.dag } : {}),
   });
   const start = (job: ClaimedJob): void => {
     const controller = new AbortController();
@@ -181,7 +186,7 @@ export async function work(o: WorkerOptions): Promise<void> {
       claimed.forEach(start);
       if (claimed.length > 0) continue;
       // Every slot busy: nothing to look for until a job ends (which nudges).
-      const due = free > 0 ? await o.ledger.nextDue(o.runId, o.tasks) : undefined;
+      const due = free > 0 ? await o.ledger.nextDue(o.runId, o.tasks, o.dag) : undefined;
       if (changes !== seen) continue;
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
@@ -213,6 +218,10 @@ export async function work(o: WorkerOptions): Promise<void> {
     o.shutdown?.removeEventListener('abort', nudge);
     await o.ledger.flush();
   }
+}
+
+function timeoutOf(o: WorkerOptions, task: TaskDefinition): number | null {
+  return task.timeoutSeconds !== null ? task.timeoutSeconds * 1000 : (o.defaultTimeoutMs ?? null);
 }
 
 function isLeaseLost(err: unknown): boolean {
@@ -308,7 +317,7 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
         task,
         statements,
         variables,
-        timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
+        timeoutMs: timeoutOf(o, task),
         signal,
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
@@ -358,7 +367,7 @@ async function runFunction(
     job,
     task,
     inputs,
-    timeoutMs: task.timeoutSeconds === null ? null : task.timeoutSeconds * 1000,
+    timeoutMs: timeoutOf(o, task),
     signal,
     log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
     commit: async (value, tx) => {

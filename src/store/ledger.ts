@@ -10,6 +10,7 @@
 import type { JobState, RunState } from '../model/jobs/job-state.js';
 import type { JsonValue } from '../model/json.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
+import { DuckorchError } from '../errors.js';
 import type { DataTransaction } from './store.js';
 
 export type { JsonValue };
@@ -51,7 +52,13 @@ export interface NewRun {
   /** The payload root tasks receive (function tasks). */
   inputs: JsonValue;
   jobs: readonly NewJob[];
+  /** The DAG it runs (`--dag`): only that DAG's workers claim its jobs. Null or absent: the registry's tasks. */
+  dag?: string | null;
+  /** The caller's annotations (`enqueue --metadata`), kept with the run. */
+  metadata?: RunMetadata;
 }
+
+export type RunMetadata = { [key: string]: JsonValue };
 
 export interface RunRecord {
   id: string;
@@ -67,6 +74,8 @@ export interface RunRecord {
   counts: Partial<Record<JobState, number>>;
   /** The tasks it plans, in enqueue order. */
   tasks: string[];
+  dag: string | null;
+  metadata: RunMetadata;
 }
 
 export interface JobRecord {
@@ -151,6 +160,8 @@ export interface ClaimOptions {
   runId?: string;
   /** Only jobs of these tasks (a worker for one `--dag`). */
   tasks?: ReadonlySet<string>;
+  /** Only jobs of this DAG's runs; null: only runs of no DAG (the registry's). Absent: any run. */
+  dag?: string | null;
 }
 
 /**
@@ -172,6 +183,8 @@ export interface RetryFilter {
   /** Only jobs that ended at or after this time. */
   since?: Date;
   minAttempts?: number;
+  /** Only jobs of this DAG's runs. */
+  dag?: string;
 }
 
 export interface TaskFailures {
@@ -197,6 +210,28 @@ export interface JobQuery {
   tasks?: readonly string[];
   runId?: string;
   states?: readonly JobState[];
+  /** Only jobs of this DAG's runs. */
+  dag?: string;
+}
+
+/** A snapshot taken of a DAG's code (`snapshot`), with where a worker loads that code from. */
+export interface DagSnapshot {
+  dag: string;
+  snapshotId: string;
+  /** Absolute path of the module that exports the DAG. */
+  module: string;
+  exportName: string;
+  createdAt: Date;
+  taskCount: number;
+  /** Whether it is the DAG's active snapshot: what `--dag <name>` means. */
+  active: boolean;
+}
+
+export interface NewDagSnapshot {
+  dag: string;
+  snapshotId: string;
+  module: string;
+  exportName: string;
 }
 
 export interface Ledger {
@@ -257,8 +292,17 @@ export interface Ledger {
    * `retry-dead`/`retry-failed`); what they blocked comes back as they succeed.
    */
   retryJobs(filter: RetryFilter, now: Date): Promise<number>;
-  /** When the next claimable job (of one run, or of some tasks, or any) is due; undefined when none is waiting. */
-  nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined>;
+  /** When the next claimable job (of one run, or of some tasks, or of a DAG as in `claim`, or any) is due; undefined when none is waiting. */
+  nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined>;
+
+  /**
+   * Records that `entry.snapshotId` (saved before) was taken of a DAG's code and, with
+   * `activate`, makes it the DAG's active snapshot. `recorded` is false when the DAG had that
+   * snapshot already; `activated` false when it was active already (or not asked for).
+   */
+  recordDagSnapshot(entry: NewDagSnapshot, activate: boolean, now: Date): Promise<{ recorded: boolean; activated: boolean }>;
+  /** The snapshots of one DAG (or of all), newest first; or only the active ones. */
+  dagSnapshots(filter?: { dag?: string; activeOnly?: boolean }): Promise<DagSnapshot[]>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs whose id starts with `prefix`, newest first. */
@@ -269,8 +313,8 @@ export interface Ledger {
   listJobs(query: JobQuery): Promise<JobRecord[]>;
   /** Every attempt of these jobs, oldest first. */
   listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]>;
-  /** Jobs per state, over all runs, or one run, or some tasks. */
-  queueDepth(filter?: { runId?: string; tasks?: readonly string[] }): Promise<Partial<Record<JobState, number>>>;
+  /** Jobs per state, over all runs, or one run, or some tasks, or one DAG's runs. */
+  queueDepth(filter?: { runId?: string; tasks?: readonly string[]; dag?: string }): Promise<Partial<Record<JobState, number>>>;
   /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
   assetStates(asset?: string): Promise<PartitionState[]>;
   /** Per asset, over its partitions: the latest change and the latest success (one automation tick's read). */
@@ -291,4 +335,11 @@ export interface Ledger {
    * retry or release): idle workers wake at once instead of polling. Returns the unsubscribe.
    */
   subscribe(listener: () => void): Promise<() => Promise<void>>;
+}
+
+/** `enqueueRun` with the id of a run that exists (`enqueue --run-id`). */
+export function duplicateRun(id: string): DuckorchError {
+  return new DuckorchError('DUPLICATE_RUN', `a run with id ${id} exists already`, {
+    hint: 'give a new UUID to --run-id, or leave it out for a fresh one',
+  });
 }

@@ -43,6 +43,8 @@ for (let i = 0; i < ${JOBS}; i++)
     );
     const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: schema, DUCKORCH_LEASE: '2s' };
     const dag = ['--dag', 'dag/work.ts:dag'];
+    // Workers never create the ledger's tables: init-db does, once.
+    expect((await runCli(['init-db'], { cwd: p.dir, env })).code).toBe(0);
     const enqueued = await runCli(['--db', path.join(p.dir, 'enqueue.duckdb'), ...dag, 'enqueue'], { cwd: p.dir, env });
     expect(enqueued.code, enqueued.stderr).toBe(0);
 

@@ -42,6 +42,11 @@ describe('loadConfig', () => {
       orch_lease: 60,
       orch_store: 'duckdb',
       orch_pg_schema: 'duckorch',
+      orch_poll_interval: 0.2,
+      orch_pg_pool_min: 0,
+      orch_pg_pool_max: 10,
+      orch_statement_timeout_ms: 30_000,
+      orch_metrics_interval: 0,
     });
   });
 
@@ -86,6 +91,87 @@ describe('loadConfig', () => {
     });
     expect(loadConfig({ cwd: folder(), env: { LEASE_SECONDS: '30', DUCKORCH_LEASE: '45s' } }).orch_lease).toBe(45);
     expect(() => loadConfig({ cwd: folder(), env: { LEASE_SECONDS: 'soon' } })).toThrow('(from environment variable LEASE_SECONDS)');
+  });
+
+  it("reads every Orchex setting under Orchex's name, in Orchex's units, the project's own names winning", () => {
+    const orchex = {
+      MAX_ATTEMPTS: '10',
+      TASK_TIMEOUT_SECONDS: '120',
+      CLAIM_POLL_INTERVAL: '0.5',
+      DB_POOL_MIN: '1',
+      DB_POOL_MAX: '10',
+      STATEMENT_TIMEOUT_MS: '30000',
+      METRICS_FLUSH_INTERVAL: '15.0',
+    };
+    expect(loadConfig({ cwd: folder(), env: orchex })).toMatchObject({
+      orch_max_attempts: 10,
+      orch_task_timeout: 120,
+      orch_poll_interval: 0.5,
+      orch_pg_pool_min: 1,
+      orch_pg_pool_max: 10,
+      orch_statement_timeout_ms: 30_000,
+      orch_metrics_interval: 15,
+    });
+    const own = loadConfig({
+      cwd: folder(),
+      env: {
+        ...orchex,
+        DUCKORCH_MAX_ATTEMPTS: '3',
+        DUCKORCH_TASK_TIMEOUT: '2m',
+        DUCKORCH_POLL_INTERVAL: '50ms',
+        DUCKORCH_PG_POOL_MAX: '4',
+      },
+    });
+    expect(own).toMatchObject({ orch_max_attempts: 3, orch_task_timeout: 120, orch_poll_interval: 0.05, orch_pg_pool_max: 4 });
+    // An empty value is the default, as in Orchex.
+    expect(loadConfig({ cwd: folder(), env: { MAX_ATTEMPTS: '', STATEMENT_TIMEOUT_MS: '' } })).toMatchObject({
+      orch_statement_timeout_ms: 30_000,
+    });
+    expect(loadConfig({ cwd: folder(), env: {} }).orch_max_attempts).toBeUndefined();
+    const file = folder({
+      'duckorch.toml': 'orch_max_attempts = 4\norch_task_timeout = "30s"\norch_pg_pool_min = 2\norch_statement_timeout_ms = 500\n',
+    });
+    expect(loadConfig({ cwd: file, env: {} })).toMatchObject({
+      orch_max_attempts: 4,
+      orch_task_timeout: 30,
+      orch_pg_pool_min: 2,
+      orch_statement_timeout_ms: 500,
+    });
+    // .env is read for Orchex's names too (its README promised it; its code never did).
+    const dotenv = folder({ '.env': 'MAX_ATTEMPTS=6\nDB_POOL_MAX=3\n' });
+    expect(loadConfig({ cwd: dotenv, env: {}, dotenv: true })).toMatchObject({ orch_max_attempts: 6, orch_pg_pool_max: 3 });
+  });
+
+  it('rejects bad values of the Orchex settings, naming the variable, the value and the expected form', () => {
+    const bad: Array<[Record<string, string>, string]> = [
+      [
+        { MAX_ATTEMPTS: '0' },
+        '`orch_max_attempts` must be a whole number from 1 to 1000, got `0` (from environment variable MAX_ATTEMPTS)',
+      ],
+      [{ MAX_ATTEMPTS: '2.5' }, '`orch_max_attempts` must be a whole number from 1 to 1000, got `2.5`'],
+      [{ TASK_TIMEOUT_SECONDS: 'forever' }, '`orch_task_timeout` must be a duration such as 300, 30s'],
+      [{ TASK_TIMEOUT_SECONDS: '0' }, 'got `0` (from environment variable TASK_TIMEOUT_SECONDS)'],
+      [
+        { CLAIM_POLL_INTERVAL: 'often' },
+        '`orch_poll_interval` must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m from 0.01s to 1h',
+      ],
+      [{ DB_POOL_MAX: '0' }, '`orch_pg_pool_max` must be a whole number from 1 to 1000, got `0` (from environment variable DB_POOL_MAX)'],
+      [{ DB_POOL_MIN: '-1' }, '`orch_pg_pool_min` must be a whole number from 0 to 1000, got `-1`'],
+      [{ DB_POOL_MIN: '5', DB_POOL_MAX: '2' }, '`orch_pg_pool_min` (5) is more than `orch_pg_pool_max` (2)'],
+      [{ DB_POOL_MIN: '11' }, '`orch_pg_pool_min` (11) is more than `orch_pg_pool_max` (10, the default)'],
+      [
+        { STATEMENT_TIMEOUT_MS: '30s' },
+        '`orch_statement_timeout_ms` must be a whole number of milliseconds from 0 to 86400000, got `30s` (from environment variable STATEMENT_TIMEOUT_MS)',
+      ],
+      [{ METRICS_FLUSH_INTERVAL: 'x' }, '(from environment variable METRICS_FLUSH_INTERVAL)'],
+    ];
+    for (const [env, message] of bad) {
+      const errors = errorOf(() => loadConfig({ cwd: folder(), env }));
+      expect(errors.map((e) => e.code)).toEqual(['CONFIG']);
+      expect(errors[0]!.message).toContain(message);
+    }
+    // Every bad one at once.
+    expect(errorOf(() => loadConfig({ cwd: folder(), env: { MAX_ATTEMPTS: 'x', DB_POOL_MAX: 'y' } }))).toHaveLength(2);
   });
 
   it('takes a flag over an environment variable over the file', () => {
@@ -187,9 +273,10 @@ describe('loadConfig', () => {
       const [e] = errorOf(() => loadConfig({ cwd: folder({ 'duckorch.toml': '[server]\nport = 1\n' }), env: {} }));
       expect(e!.message).toMatch(/^unknown config key `server` in /);
       expect(e!.hint).toBeUndefined();
-      expect(e!.expected).toBe(
-        'one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_lease, orch_store, orch_database_url, orch_pg_schema',
+      expect(e!.expected).toMatch(
+        /^one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_lease, orch_store, orch_database_url, orch_pg_schema, /,
       );
+      expect(e!.expected).toContain('orch_max_attempts, orch_task_timeout, orch_poll_interval, orch_pg_pool_min, orch_pg_pool_max');
       expect(e!.location?.line).toBe(1);
     });
 

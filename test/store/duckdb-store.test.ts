@@ -87,6 +87,7 @@ async function completeInTransaction(
 }
 
 const SPEC_TABLES = [
+  'active_dags',
   'asset_check_results',
   'asset_checks',
   'asset_edges',
@@ -98,6 +99,7 @@ const SPEC_TABLES = [
   'attempts',
   'automation_evaluations',
   'column_lineage',
+  'dag_snapshots',
   'definitions',
   'jobs',
   'ledger_journal',
@@ -618,7 +620,9 @@ describe('DuckDB store migration of the run history', { timeout: DUCKDB_TEST_TIM
 
       const store = await DuckDbStore.open(instance, 'write', p.db, at(100));
       const ledger = store.ledger;
-      expect((await rows(instance, 'SELECT id FROM __orch__.schema_migrations ORDER BY 1')).map((r) => r[0])).toEqual([1, 2, 3]);
+      expect((await rows(instance, 'SELECT id FROM __orch__.schema_migrations ORDER BY 1')).map((r) => r[0])).toEqual(
+        loadMigrations().map((m) => m.id),
+      );
       expect(
         await rows(instance, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '__orch__' AND table_name = 'run_log'"),
       ).toEqual([[0n]]);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { definitionHash, snapshotId } from '../../src/model/jobs/snapshot.js';
-import type { ClaimedJob, Ledger, NewJob, Snapshot } from '../../src/store/ledger.js';
+import type { ClaimedJob, JsonValue, Ledger, NewJob, Snapshot } from '../../src/store/ledger.js';
 import { makeTask } from '../model/make-task.js';
 
 export interface LedgerHarness {
@@ -397,6 +397,81 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.listJobs({ runId: run.id, states: ['dead'], limit: 10 })).map((j) => j.task)).toEqual(['d']);
       expect((await ledger.findRuns(run.id.slice(0, 8), 5)).map((r) => r.id)).toContain(run.id);
       expect((await ledger.listRuns(1))[0]!.id).toBe(run.id);
+    });
+
+    withLedger('records snapshots of DAGs, activates one per DAG name, and says when nothing changed', async (ledger) => {
+      const v1 = snapshotOf(['a', 'b'], { b: ['a'] });
+      const v2 = snapshotOf(['a', 'b', 'c'], { b: ['a'] });
+      await ledger.saveSnapshot(v1);
+      await ledger.saveSnapshot(v2);
+      const entry = (id: string, dag = 'etl') => ({ dag, snapshotId: id, module: '/code/etl.ts', exportName: 'etl' });
+      expect(await ledger.dagSnapshots()).toEqual([]);
+      expect(await ledger.recordDagSnapshot(entry(v1.id), true, at(1))).toEqual({ recorded: true, activated: true });
+      expect(await ledger.recordDagSnapshot(entry(v1.id), true, at(2))).toEqual({ recorded: false, activated: false });
+      expect(await ledger.recordDagSnapshot(entry(v2.id), false, at(3))).toEqual({ recorded: true, activated: false });
+      expect(await ledger.recordDagSnapshot(entry(v1.id, 'other'), true, at(4))).toEqual({ recorded: true, activated: true });
+      const all = await ledger.dagSnapshots();
+      expect(all.map((d) => [d.dag, d.snapshotId, d.active, d.taskCount])).toEqual([
+        ['other', v1.id, true, 2],
+        ['etl', v2.id, false, 3],
+        ['etl', v1.id, true, 2],
+      ]);
+      expect(all[1]).toMatchObject({ module: '/code/etl.ts', exportName: 'etl', createdAt: at(3) });
+      expect((await ledger.dagSnapshots({ dag: 'etl', activeOnly: true })).map((d) => d.snapshotId)).toEqual([v1.id]);
+      // Activating another snapshot of the DAG moves its active mark; the other DAG keeps its own.
+      expect(await ledger.recordDagSnapshot({ ...entry(v2.id), module: '/moved/etl.ts' }, true, at(5))).toEqual({
+        recorded: false,
+        activated: true,
+      });
+      expect((await ledger.dagSnapshots({ activeOnly: true })).map((d) => [d.dag, d.snapshotId, d.module])).toEqual([
+        ['other', v1.id, '/code/etl.ts'],
+        ['etl', v2.id, '/moved/etl.ts'],
+      ]);
+    });
+
+    withLedger('runs of a DAG keep their metadata; claims, reads and retries keep to a DAG; a run id is taken once', async (ledger) => {
+      const snapshot = snapshotOf(['x']);
+      await ledger.saveSnapshot(snapshot);
+      const ids = ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000a3'];
+      const enqueue = (id: string, dag: string | null, metadata?: Record<string, JsonValue>) =>
+        ledger.enqueueRun(
+          {
+            id,
+            snapshotId: snapshot.id,
+            trigger: 'test',
+            selector: null,
+            inputs: null,
+            jobs: [{ task: 'x', upstream: [], maxAttempts: 1 }],
+            dag,
+            ...(metadata ? { metadata } : {}),
+          },
+          T0,
+        );
+      expect(await enqueue(ids[0]!, 'etl', { source: 'nightly', n: 2 })).toMatchObject({
+        dag: 'etl',
+        metadata: { source: 'nightly', n: 2 },
+      });
+      expect(await enqueue(ids[1]!, 'other')).toMatchObject({ dag: 'other', metadata: {} });
+      expect(await enqueue(ids[2]!, null)).toMatchObject({ dag: null });
+      await expect(enqueue(ids[0]!, 'etl')).rejects.toMatchObject({ code: 'DUPLICATE_RUN' });
+      expect((await ledger.getRun(ids[0]!))!.metadata).toEqual({ source: 'nightly', n: 2 });
+      expect((await ledger.listRuns(10)).find((r) => r.id === ids[1])).toMatchObject({ dag: 'other' });
+      expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 1 });
+      expect(await ledger.nextDue(undefined, undefined, 'nope')).toBeUndefined();
+      expect(await ledger.nextDue(undefined, undefined, 'other')).toEqual(T0);
+      // Same task name in every run: the DAG, not the task, tells whose job it is.
+      const etl = await ledger.claim({ worker: 'w1', limit: 10, leaseMs: LEASE, now: at(1), dag: 'etl' });
+      expect(etl.map((j) => j.runId)).toEqual([ids[0]]);
+      const none = await ledger.claim({ worker: 'w1', limit: 10, leaseMs: LEASE, now: at(1), dag: null });
+      expect(none.map((j) => j.runId)).toEqual([ids[2]]);
+      expect((await ledger.listJobs({ limit: 10, dag: 'other' })).map((j) => j.runId)).toEqual([ids[1]]);
+      await ledger.fail(etl[0]!, 'w1', failure('boom'), at(2));
+      await ledger.fail(none[0]!, 'w1', failure('boom'), at(2));
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'other' }, at(3))).toBe(0);
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 2 }, at(3))).toBe(0);
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 1 }, at(3))).toBe(1);
+      expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 1 });
+      expect(await ledger.queueDepth()).toMatchObject({ pending: 2, dead: 1 });
     });
   });
 }

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { GraphMode } from '../../model/graph/mermaid.js';
 import type { JobState } from '../../model/jobs/job-state.js';
-import type { JsonValue, RunRecord, TaskFailures } from '../../store/ledger.js';
+import type { JsonValue, RunMetadata, RunRecord, TaskFailures } from '../../store/ledger.js';
 import type { Project, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
 import { decode, decodeError, encode, encodeError } from './wire.js';
 
@@ -37,7 +37,9 @@ export interface ProjectApi {
   graph(mode: GraphMode, selection: Selection & { statuses?: boolean }): Promise<{ mermaid: string; warnings: string[] }>;
   queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
   failures(withinSeconds: number, limit: number): Promise<TaskFailures[]>;
-  enqueue(options: Selection & { inputs?: JsonValue }): Promise<{ run: RunRecord | null; warnings: string[] }>;
+  enqueue(
+    options: Selection & { inputs?: JsonValue; metadata?: RunMetadata; runId?: string },
+  ): Promise<{ run: RunRecord | null; warnings: string[] }>;
   cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }>;
   /** Plans a run of the selection and has the holder work it; resolves when it is done. */
   join(options: JoinOptions): Promise<RunResult>;

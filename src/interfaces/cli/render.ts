@@ -74,6 +74,8 @@ export function runJson(r: RunRecord): Record<string, unknown> {
     duration_ms: durationMs(r),
     tasks: r.tasks.length,
     jobs: r.counts,
+    dag: r.dag,
+    metadata: r.metadata,
   };
 }
 

@@ -39,6 +39,8 @@ export interface DagTaskSpec {
   requires: string[];
   timeoutSeconds: number | null;
   retries: number;
+  /** Whether `retries` was given: a task that gives none gets `orch_max_attempts` when that is set. Absent from older copies. */
+  retriesSet?: boolean;
   description: string | null;
   tags: string[];
   fn: AnyFunction;
@@ -59,6 +61,7 @@ export interface AssetSpec {
   deps: string[];
   timeoutSeconds: number | null;
   retries: number;
+  retriesSet?: boolean;
   description: string | null;
   group: string | null;
   owner: string | null;
@@ -181,6 +184,7 @@ export function normaliseDagTask(dagName: string, options: unknown, fn: unknown,
     requires: [...new Set(requires)],
     timeoutSeconds: checkTimeout(what, o.timeout),
     retries: checkRetries(what, o.retries),
+    retriesSet: o.retries !== undefined && o.retries !== null,
     description: optionalText(`${what}: \`description\``, o.description),
     tags: stringList(`${what}: \`tags\``, o.tags),
     fn: checkFunction(what, fn),
@@ -228,6 +232,7 @@ export function normaliseAsset(options: unknown, fn: unknown, definedAt: CallSit
     deps: [...new DatasetSet(deps)],
     timeoutSeconds: checkTimeout(what, o.timeout),
     retries: checkRetries(what, o.retries),
+    retriesSet: o.retries !== undefined && o.retries !== null,
     description: optionalText(`${what}: \`description\``, o.description),
     group: optionalText(`${what}: \`group\``, o.group),
     owner: optionalText(`${what}: \`owner\``, o.owner),
@@ -358,8 +363,11 @@ export function dagDefinitions(dag: DagSpec, ref: FunctionModuleRef): TaskDefini
   if (errors.length > 1) throw new DuckorchErrors(errors);
   return dag.tasks.map((t) => {
     const at = locationOf(t.definedAt, ref);
+    const base = baseDefinition(ref, at);
+    // Where `retries` was given, as a SQL file's `@retries` is recorded: tasks without it get `orch_max_attempts`.
+    if (t.retriesSet) base.keyLocations = { ...base.keyLocations, retries: { line: at.line, col: at.col } };
     return {
-      ...baseDefinition(ref, at),
+      ...base,
       name: t.name,
       description: t.description,
       tags: t.tags,
@@ -389,8 +397,10 @@ export function assetDefinition(spec: AssetSpec, ref: FunctionModuleRef): TaskDe
     tags: spec.tags,
   };
   const inputs = [...spec.deps].sort();
+  const base = baseDefinition(ref, at);
+  if (spec.retriesSet) base.keyLocations = { ...base.keyLocations, retries: { line: at.line, col: at.col } };
   return {
-    ...baseDefinition(ref, at),
+    ...base,
     name: spec.name,
     description: spec.description,
     owner: spec.owner,

@@ -43,10 +43,14 @@ import {
   type PartitionState,
   type RetryFilter,
   type RunRecord,
+  type RunMetadata,
+  type DagSnapshot,
+  type NewDagSnapshot,
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
   type TaskFailures,
+  duplicateRun,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { DUCKDB_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
@@ -164,6 +168,9 @@ const ASSET_STATE_COLUMNS: ColumnTypes = {
   code_version: 'VARCHAR',
 };
 
+/** Completed by a parameter: the runs of one DAG. */
+const RUNS_OF_DAG = 'SELECT pipeline_run_id FROM __orch__.pipeline_runs WHERE dag_name = ';
+
 const key = (task: string, partition: string) => `${task}\u0000${partition}`;
 
 function toJob(r: JobRecord): Job {
@@ -243,6 +250,8 @@ function fromRunRow(r: Row): RunRecord {
     finishedAt: toDate(r.finished_at),
     counts: JSON.parse(String(r.job_counts_json)) as RunRecord['counts'],
     tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
+    dag: (r.dag_name as string | null) ?? null,
+    metadata: r.metadata_json ? (JSON.parse(String(r.metadata_json)) as RunMetadata) : {},
   };
 }
 
@@ -373,6 +382,78 @@ export class DuckDbLedger implements Ledger {
     return { id, createdAt: toDate(head.created_at)!, tasks };
   }
 
+  recordDagSnapshot(entry: NewDagSnapshot, activate: boolean, now: Date): Promise<{ recorded: boolean; activated: boolean }> {
+    return this.exclusive(() =>
+      inTransaction(this.conn, async () => {
+        const known =
+          (
+            await this.conn.runAndReadAll('SELECT 1 FROM __orch__.dag_snapshots WHERE dag_name = $1 AND snapshot_id = $2', [
+              entry.dag,
+              entry.snapshotId,
+            ])
+          ).currentRowCount > 0;
+        if (known)
+          // The same code from another place (a moved project): a worker loads it from there now.
+          await this.conn.run('UPDATE __orch__.dag_snapshots SET module = $3, export_name = $4 WHERE dag_name = $1 AND snapshot_id = $2', [
+            entry.dag,
+            entry.snapshotId,
+            entry.module,
+            entry.exportName,
+          ]);
+        else
+          await this.conn.run('INSERT INTO __orch__.dag_snapshots VALUES ($1, $2, $3, $4, $5::TIMESTAMP)', [
+            entry.dag,
+            entry.snapshotId,
+            entry.module,
+            entry.exportName,
+            now.toISOString(),
+          ]);
+        let activated = false;
+        if (activate) {
+          const current = (await this.conn.runAndReadAll('SELECT snapshot_id FROM __orch__.active_dags WHERE dag_name = $1', [entry.dag]))
+            .getRows()
+            .map((r) => String(r[0]))[0];
+          if (current !== entry.snapshotId) {
+            await this.conn.run('DELETE FROM __orch__.active_dags WHERE dag_name = $1', [entry.dag]);
+            await this.conn.run('INSERT INTO __orch__.active_dags VALUES ($1, $2, $3::TIMESTAMP)', [
+              entry.dag,
+              entry.snapshotId,
+              now.toISOString(),
+            ]);
+            activated = true;
+          }
+        }
+        return { recorded: !known, activated };
+      }),
+    );
+  }
+
+  async dagSnapshots(filter: { dag?: string; activeOnly?: boolean } = {}): Promise<DagSnapshot[]> {
+    const params: DuckDBValue[] = [];
+    const where: string[] = [];
+    if (filter.dag !== undefined) where.push(`d.dag_name = $${params.push(filter.dag)}`);
+    if (filter.activeOnly) where.push('a.dag_name IS NOT NULL');
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT d.*, s.task_count, a.dag_name IS NOT NULL AS active FROM __orch__.dag_snapshots d
+         JOIN __orch__.snapshots s USING (snapshot_id)
+         LEFT JOIN __orch__.active_dags a ON a.dag_name = d.dag_name AND a.snapshot_id = d.snapshot_id
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.dag_name`,
+        params,
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        dag: String(r.dag_name),
+        snapshotId: String(r.snapshot_id),
+        module: String(r.module),
+        exportName: String(r.export_name),
+        createdAt: toDate(r.created_at)!,
+        taskCount: Number(r.task_count),
+        active: Boolean(r.active),
+      }));
+  }
+
   // ---------------------------------------------------------------- runs and jobs
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
@@ -411,11 +492,17 @@ export class DuckDbLedger implements Ledger {
       finishedAt: jobs.length === 0 ? now : null,
       counts: jobs.length === 0 ? {} : { pending: jobs.length },
       tasks: [...new Set(run.jobs.map((j) => j.task))],
+      dag: run.dag ?? null,
+      metadata: run.metadata ?? {},
     };
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
+        const taken = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [record.id]);
+        if (taken.currentRowCount > 0) throw duplicateRun(record.id);
         await this.conn.run(
-          `INSERT INTO __orch__.pipeline_runs VALUES ($1, $2, $3, $4, $5, $6, $7::TIMESTAMP, NULL, $8::TIMESTAMP, $9, $10, $11::VARCHAR[])`,
+          `INSERT INTO __orch__.pipeline_runs (pipeline_run_id, snapshot_id, trigger, selector, inputs_json, state, created_at, started_at,
+             finished_at, task_count, job_counts_json, planned_tasks, dag_name, metadata_json)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::TIMESTAMP, NULL, $8::TIMESTAMP, $9, $10, $11::VARCHAR[], $12, $13)`,
           [
             record.id,
             record.snapshotId,
@@ -428,6 +515,8 @@ export class DuckDbLedger implements Ledger {
             jobs.length,
             JSON.stringify(record.counts),
             listValue(record.tasks),
+            record.dag,
+            JSON.stringify(record.metadata),
           ],
         );
         await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, jobRow);
@@ -445,6 +534,7 @@ export class DuckDbLedger implements Ledger {
       if (o.runId !== undefined && job.runId !== o.runId) continue;
       if (o.tasks !== undefined && !o.tasks.has(job.task)) continue;
       if (job.runAt.getTime() > o.now.getTime()) continue;
+      if (o.dag !== undefined && active.runs.get(job.runId)!.record.dag !== o.dag) continue;
       this.apply(job, { type: 'claim', worker: o.worker, leaseMs: o.leaseMs }, o.now);
       active.ready.delete(job.id);
       const run = active.runs.get(job.runId)!;
@@ -455,12 +545,13 @@ export class DuckDbLedger implements Ledger {
     return claimed;
   }
 
-  async nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined> {
+  async nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined> {
     let next: Date | undefined;
     for (const j of this.active?.ready.values() ?? [])
       if (
         (runId === undefined || j.runId === runId) &&
         (tasks === undefined || tasks.has(j.task)) &&
+        (dag === undefined || this.active!.runs.get(j.runId)?.record.dag === dag) &&
         (next === undefined || j.runAt < next)
       )
         next = j.runAt;
@@ -671,6 +762,7 @@ export class DuckDbLedger implements Ledger {
     if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since.toISOString())}::TIMESTAMP`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
+    if (filter.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(filter.dag)})`);
     const ids = (
       await this.reader.runAndReadAll(`SELECT job_id, pipeline_run_id FROM __orch__.jobs WHERE ${where.join(' AND ')}`, params)
     ).getRows();
@@ -775,6 +867,7 @@ export class DuckDbLedger implements Ledger {
     if (q.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...q.tasks]))}::VARCHAR[]))`);
     if (q.runId !== undefined) where.push(`pipeline_run_id = $${params.push(q.runId)}`);
     if (q.states !== undefined) where.push(`state IN (SELECT unnest($${params.push(listValue([...q.states]))}::VARCHAR[]))`);
+    if (q.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(q.dag)})`);
     params.push(q.limit);
     const sql =
       `SELECT * FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
@@ -795,12 +888,13 @@ export class DuckDbLedger implements Ledger {
       .map((r) => attemptFromRow(r, DUCKDB_ROWS));
   }
 
-  async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
+  async queueDepth(filter: { runId?: string; tasks?: readonly string[]; dag?: string } = {}): Promise<Partial<Record<JobState, number>>> {
     await this.flush();
     const where: string[] = [];
     const params: DuckDBValue[] = [];
     if (filter.runId !== undefined) where.push(`pipeline_run_id = $${params.push(filter.runId)}`);
     if (filter.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...filter.tasks]))}::VARCHAR[]))`);
+    if (filter.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(filter.dag)})`);
     const rows = (
       await this.reader.runAndReadAll(
         `SELECT state, count(*) FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,

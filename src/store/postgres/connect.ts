@@ -11,6 +11,8 @@ export const DSN_FORM = 'postgresql://user:password@host:5432/database';
 export interface PgConnectOptions {
   /** Connections in the pool (workers take one per job being recorded, briefly). */
   poolMax?: number;
+  /** Connections the pool keeps open even when idle. */
+  poolMin?: number;
   statementTimeoutMs?: number;
   /** Name in `pg_stat_activity`. */
   applicationName?: string;
@@ -46,6 +48,7 @@ export async function connectPg(url: string | undefined, options: PgConnectOptio
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax ?? 10,
+    ...(options.poolMin ? { min: options.poolMin } : {}),
     application_name: options.applicationName ?? 'duck-orch',
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     connectionTimeoutMillis: 10_000,
@@ -90,7 +93,7 @@ export function translatePgError(err: unknown, u: URL): DuckorchError {
       });
     case '57014':
       return new DuckorchError('DB_OPEN', `a statement on PostgreSQL at ${where} was cancelled by its statement timeout`, {
-        hint: 'raise STATEMENT_TIMEOUT_MS',
+        hint: 'raise STATEMENT_TIMEOUT_MS (DUCKORCH_STATEMENT_TIMEOUT_MS, orch_statement_timeout_ms)',
         cause: err,
       });
     default:

@@ -33,17 +33,27 @@ import {
   type NewRun,
   type PartitionState,
   type RunRecord,
+  type RunMetadata,
+  type DagSnapshot,
+  type NewDagSnapshot,
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
   type RetryFilter,
   type TaskFailures,
+  duplicateRun,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 
 type Client = pg.PoolClient;
+
+/** `AND dag_name …` for a claim: one DAG's jobs, or (null) only jobs of no DAG. */
+function dagFilter(dag: string | null | undefined, params: unknown[]): string[] {
+  if (dag === undefined) return [];
+  return dag === null ? ['AND dag_name IS NULL'] : [`AND dag_name = $${params.push(dag)}`];
+}
 
 const textHashes = new Map<string, string>();
 
@@ -76,21 +86,77 @@ function claimedJobs(rows: readonly Row[]): ClaimedJob[] {
 export interface PgLedgerOptions {
   /** The schema holding the ledger's tables (created by `migrate`). */
   schema: string;
+  /** The connections' `statement_timeout`, to name it when PostgreSQL cancels a statement. */
+  statementTimeoutMs?: number;
+}
+
+/** What `migrate` did, for `init-db` to say. */
+export interface MigrationReport {
+  schema: string;
+  /** The schema's version now: the last migration applied. */
+  version: number;
+  applied: Array<{ id: number; name: string }>;
+}
+
+/** How far a schema is migrated: null when it holds no ledger (never migrated). */
+export interface SchemaState {
+  version: number | null;
+  latest: number;
+  /** Known migrations not applied (ids are not applied in order when branches merge). */
+  missing: number[];
 }
 
 export class PgLedger implements Ledger {
   private readonly s: string;
+  private readonly statementTimeoutMs: number | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
     options: PgLedgerOptions,
   ) {
     this.s = quoteIdent(options.schema);
+    this.statementTimeoutMs = options.statementTimeoutMs;
+  }
+
+  /** How far the schema is migrated, without changing it (what every command but `init-db` checks). */
+  async schemaState(): Promise<SchemaState> {
+    const latest = Math.max(0, ...PG_MIGRATIONS.map((m) => m.id));
+    const all = PG_MIGRATIONS.map((m) => m.id);
+    const table = (await this.q(`SELECT to_regclass($1) AS t`, [`${this.s}.schema_migrations`])).rows[0];
+    if (!table?.t) return { version: null, latest, missing: all };
+    const applied = new Set((await this.q(`SELECT id FROM ${this.s}.schema_migrations`)).rows.map((r) => Number(r.id)));
+    return { version: applied.size === 0 ? null : Math.max(...applied), latest, missing: all.filter((id) => !applied.has(id)) };
+  }
+
+  /** Refuses a schema from a newer duck-orch. */
+  private newerError(version: number, latest: number): DuckorchError {
+    return new DuckorchError(
+      'SCHEMA_VERSION',
+      `schema ${this.s} was migrated by a newer duck-orch (version ${version}, this one knows up to ${latest})`,
+      { hint: 'upgrade duck-orch on this machine' },
+    );
+  }
+
+  /**
+   * Fails unless the schema is migrated to exactly this version: a worker never creates or
+   * changes tables on its own (`duck-orch init-db` does).
+   */
+  async requireSchema(where: string): Promise<void> {
+    const { version, latest, missing } = await this.schemaState();
+    if (version !== null && version > latest) throw this.newerError(version, latest);
+    if (version !== null && missing.length === 0) return;
+    throw new DuckorchError(
+      'SCHEMA_VERSION',
+      version === null
+        ? `${where} has no duck-orch ledger in schema ${this.s} yet`
+        : `the duck-orch ledger in schema ${this.s} at ${where} is at version ${version}, this duck-orch needs ${latest} (missing migrations: ${missing.join(', ')})`,
+      { hint: 'run `duck-orch init-db` once (with the same DATABASE_URL and schema) to create or migrate it' },
+    );
   }
 
   /** Creates the schema and applies the migrations it lacks; refuses a schema from a newer version. */
-  async migrate(): Promise<void> {
-    await this.tx(async (c) => {
+  async migrate(): Promise<MigrationReport> {
+    return this.tx(async (c) => {
       // One migrator at a time across machines.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`duckorch-migrate:${this.s}`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
@@ -98,22 +164,31 @@ export class PgLedger implements Ledger {
         `CREATE TABLE IF NOT EXISTS ${this.s}.schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
       );
       const applied = new Set((await c.query(`SELECT id FROM ${this.s}.schema_migrations`)).rows.map((r: Row) => Number(r.id)));
-      const latest = PG_MIGRATIONS.at(-1)?.id ?? 0;
+      const latest = Math.max(0, ...PG_MIGRATIONS.map((m) => m.id));
       const newer = [...applied].filter((id) => id > latest);
-      if (newer.length > 0)
-        throw new DuckorchError(
-          'SCHEMA_VERSION',
-          `schema ${this.s} was migrated by a newer duck-orch (version ${Math.max(...newer)}, this one knows up to ${latest})`,
-          {
-            hint: 'upgrade duck-orch on this machine',
-          },
-        );
+      if (newer.length > 0) throw this.newerError(Math.max(...newer), latest);
+      const done: MigrationReport['applied'] = [];
       for (const m of PG_MIGRATIONS) {
         if (applied.has(m.id)) continue;
         await c.query(m.sql(this.s));
         await c.query(`INSERT INTO ${this.s}.schema_migrations VALUES ($1, $2, now())`, [m.id, m.name]);
+        done.push({ id: m.id, name: m.name });
       }
+      return { schema: this.s.slice(1, -1).replaceAll('""', '"'), version: latest, applied: done };
     });
+  }
+
+  /** PostgreSQL's cancellation by `statement_timeout`, said in the setting's words. */
+  private translate(err: unknown): unknown {
+    if ((err as { code?: string } | null)?.code !== '57014' || this.statementTimeoutMs === undefined) return err;
+    return new DuckorchError(
+      'STATEMENT_TIMEOUT',
+      `PostgreSQL cancelled a statement of the ledger after ${this.statementTimeoutMs} ms (statement timeout, orch_statement_timeout_ms)`,
+      {
+        hint: 'a lock held elsewhere or an overloaded server makes statements wait; raise STATEMENT_TIMEOUT_MS (DUCKORCH_STATEMENT_TIMEOUT_MS) if they are legitimately slow',
+        cause: err,
+      },
+    );
   }
 
   private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
@@ -125,19 +200,21 @@ export class PgLedger implements Ledger {
       return out;
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      throw this.translate(err);
     } finally {
       c.release();
     }
   }
 
   private q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
-    return this.pool.query(sql, params);
+    return this.pool.query(sql, params).catch((err: unknown) => Promise.reject(this.translate(err)));
   }
 
   /** A statement on a worker's path, prepared once per connection (by name) instead of planned per call. */
   private prepared(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<Row>> {
-    return this.pool.query({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params });
+    return this.pool
+      .query({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params })
+      .catch((err: unknown) => Promise.reject(this.translate(err)));
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -189,24 +266,87 @@ export class PgLedger implements Ledger {
     return { id, createdAt: toDate(head.created_at)!, tasks };
   }
 
+  async recordDagSnapshot(entry: NewDagSnapshot, activate: boolean, now: Date): Promise<{ recorded: boolean; activated: boolean }> {
+    return this.tx(async (c) => {
+      const recorded = await c.query(`INSERT INTO ${this.s}.dag_snapshots VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
+        entry.dag,
+        entry.snapshotId,
+        entry.module,
+        entry.exportName,
+        now,
+      ]);
+      if (!recorded.rowCount)
+        // The same code from another place (a new checkout): a worker loads it from there now.
+        await c.query(`UPDATE ${this.s}.dag_snapshots SET module = $3, export_name = $4 WHERE dag_name = $1 AND snapshot_id = $2`, [
+          entry.dag,
+          entry.snapshotId,
+          entry.module,
+          entry.exportName,
+        ]);
+      let activated = false;
+      if (activate) {
+        const changed = await c.query(
+          `INSERT INTO ${this.s}.active_dags VALUES ($1, $2, $3)
+           ON CONFLICT (dag_name) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id, activated_at = EXCLUDED.activated_at
+           WHERE active_dags.snapshot_id <> EXCLUDED.snapshot_id`,
+          [entry.dag, entry.snapshotId, now],
+        );
+        activated = (changed.rowCount ?? 0) > 0;
+      }
+      return { recorded: (recorded.rowCount ?? 0) > 0, activated };
+    });
+  }
+
+  async dagSnapshots(filter: { dag?: string; activeOnly?: boolean } = {}): Promise<DagSnapshot[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (filter.dag !== undefined) where.push(`d.dag_name = $${params.push(filter.dag)}`);
+    if (filter.activeOnly) where.push('a.dag_name IS NOT NULL');
+    return (
+      await this.q(
+        `SELECT d.*, s.task_count, a.dag_name IS NOT NULL AS active FROM ${this.s}.dag_snapshots d
+         JOIN ${this.s}.snapshots s USING (snapshot_id)
+         LEFT JOIN ${this.s}.active_dags a ON a.dag_name = d.dag_name AND a.snapshot_id = d.snapshot_id
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.dag_name`,
+        params,
+      )
+    ).rows.map((r) => ({
+      dag: String(r.dag_name),
+      snapshotId: String(r.snapshot_id),
+      module: String(r.module),
+      exportName: String(r.export_name),
+      createdAt: toDate(r.created_at)!,
+      taskCount: Number(r.task_count),
+      active: Boolean(r.active),
+    }));
+  }
+
   // ---------------------------------------------------------------- runs and jobs
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     const tasks = [...new Set(run.jobs.map((j) => j.task))];
     const ids = run.jobs.map(() => randomUUID());
     const { downstream, waiting } = dependencies(run.jobs, ids);
+    const dag = run.dag ?? null;
+    const metadata = run.metadata ?? {};
     // One statement, one round trip: the run, its jobs and the wake-up commit together (the jobs'
-    // foreign key is checked at the end of the statement, when the run is there).
-    await this.q(
+    // foreign key is checked at the end of the statement, when the run is there). A run id taken
+    // already inserts nothing.
+    const { rows } = await this.q(
       `WITH run AS (
-         INSERT INTO ${this.s}.runs VALUES ($1, $3, $4, $5, $6, $2, $7)
+         INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $17, $18) ON CONFLICT (run_id) DO NOTHING RETURNING run_id
        ), jobs AS (
-         INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting, downstream)
+         INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting,
+           downstream, dag_name)
          SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
-           ARRAY(SELECT jsonb_array_elements_text(down))
+           ARRAY(SELECT jsonb_array_elements_text(down)), $17
          FROM unnest($8::text[], $9::text[], $10::text[], $11::int[], $12::jsonb[], $13::int[], $14::jsonb[]) AS t(id, task, part, attempts, up, waiting, down)
+         WHERE EXISTS (SELECT 1 FROM run)
+       ), wake AS (
+         SELECT pg_notify($15, '') FROM run WHERE $16
        )
-       SELECT pg_notify($15, '') WHERE $16`,
+       SELECT (SELECT count(*) FROM run)::int AS inserted, (SELECT count(*) FROM wake)::int AS woke`,
       [
         run.id,
         now,
@@ -224,8 +364,11 @@ export class PgLedger implements Ledger {
         downstream.map((d) => JSON.stringify(d)),
         this.channelName,
         run.jobs.length > 0,
+        dag,
+        JSON.stringify(metadata),
       ],
     );
+    if (Number(rows[0]!.inserted) === 0) throw duplicateRun(run.id);
     if (run.jobs.length === 0) return (await this.getRun(run.id))!;
     // What was just written, without reading it back.
     return {
@@ -240,6 +383,8 @@ export class PgLedger implements Ledger {
       finishedAt: null,
       counts: { pending: run.jobs.length },
       tasks,
+      dag,
+      metadata,
     };
   }
 
@@ -259,6 +404,7 @@ export class PgLedger implements Ledger {
     const filters = [
       o.runId !== undefined ? `AND run_id = ${p(o.runId)}` : '',
       o.tasks !== undefined ? `AND task_name = ANY(${p([...o.tasks])})` : '',
+      ...dagFilter(o.dag, params),
     ].join(' ');
     return `ready AS (
            SELECT job_id FROM ${this.s}.jobs
@@ -570,6 +716,7 @@ export class PgLedger implements Ledger {
     if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since)}`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
+    if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
     return this.tx(async (c) => {
       const n = (
         await c.query(
@@ -769,11 +916,12 @@ export class PgLedger implements Ledger {
 
   // ---------------------------------------------------------------- reads
 
-  async nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined> {
+  async nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined> {
     const params: unknown[] = [];
     const filters: string[] = [];
     if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
     if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
+    filters.push(...dagFilter(dag, params));
     const row = (
       await this.q(
         `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,
@@ -813,6 +961,8 @@ export class PgLedger implements Ledger {
         finishedAt: done ? (toDate(r.finished_at) ?? toDate(r.created_at)) : null,
         counts,
         tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
+        dag: (r.dag_name as string | null) ?? null,
+        metadata: (r.metadata as RunMetadata | null) ?? {},
       };
     });
   }
@@ -855,6 +1005,7 @@ export class PgLedger implements Ledger {
     if (q.tasks !== undefined) where.push(`task_name = ANY($${params.push([...q.tasks])})`);
     if (q.runId !== undefined) where.push(`run_id = $${params.push(q.runId)}`);
     if (q.states !== undefined) where.push(`state = ANY($${params.push([...q.states])})`);
+    if (q.dag !== undefined) where.push(`dag_name = $${params.push(q.dag)}`);
     params.push(q.limit);
     return (
       await this.q(
@@ -871,11 +1022,12 @@ export class PgLedger implements Ledger {
     );
   }
 
-  async queueDepth(filter: { runId?: string; tasks?: readonly string[] } = {}): Promise<Partial<Record<JobState, number>>> {
+  async queueDepth(filter: { runId?: string; tasks?: readonly string[]; dag?: string } = {}): Promise<Partial<Record<JobState, number>>> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.runId !== undefined) where.push(`run_id = $${params.push(filter.runId)}`);
     if (filter.tasks !== undefined) where.push(`task_name = ANY($${params.push([...filter.tasks])})`);
+    if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
     const rows = (
       await this.q(
         `SELECT state, count(*) AS n FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,

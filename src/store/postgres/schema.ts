@@ -142,7 +142,33 @@ CREATE TABLE ${s}.asset_state (
 `,
   },
   {
-    // Ids 2 and 3 are other changes of the same release.
+    id: 2,
+    name: 'dags_and_run_metadata',
+    sql: (s) => `
+-- The DAG a run was planned for (its workers claim only its jobs), kept on every job too so that
+-- a claim filters on the ready index's rows without a join; and the caller's metadata.
+ALTER TABLE ${s}.runs ADD COLUMN dag_name text, ADD COLUMN metadata jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE ${s}.jobs ADD COLUMN dag_name text;
+-- Every snapshot taken of a DAG's code, and where a worker loads that code from.
+CREATE TABLE ${s}.dag_snapshots (
+  dag_name     text NOT NULL,
+  snapshot_id  text NOT NULL REFERENCES ${s}.snapshots,
+  module       text NOT NULL,
+  export_name  text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  PRIMARY KEY (dag_name, snapshot_id)
+);
+-- What \`--dag <name>\` means: the DAG's active snapshot (Orchex's current_dag_version setting).
+CREATE TABLE ${s}.active_dags (
+  dag_name      text PRIMARY KEY,
+  snapshot_id   text NOT NULL,
+  activated_at  timestamptz NOT NULL,
+  FOREIGN KEY (dag_name, snapshot_id) REFERENCES ${s}.dag_snapshots
+);
+`,
+  },
+  {
+    // Id 3 is another change of the same release.
     id: 4,
     name: 'jobs_downstream',
     // Each job lists the ids of the jobs of its run that wait for it, so a completion decrements
