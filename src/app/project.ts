@@ -18,7 +18,7 @@ import { selectTasks, type SelectableTask } from '../model/selection.js';
 import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
 import { splitHeaderBlock } from '../model/taskfile/header-block.js';
-import type { TaskDefinition } from '../model/taskfile/task.js';
+import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { FunctionRunner, RunEvent } from '../runtime/worker.js';
 import { runTests, type TestOutcome } from '../runtime/test-runner.js';
 import { definitionHash, snapshotId } from '../model/jobs/snapshot.js';
@@ -55,6 +55,11 @@ export interface ProjectOptions {
   dag?: string;
   clock?: () => Date;
   random?: () => number;
+  /**
+   * The shared ledger, already open (a worker that opens the DuckDB file only while it holds the
+   * database's lease keeps one ledger connection for its whole life); not closed with the project.
+   */
+  sharedLedger?: Ledger;
 }
 
 export interface Selection {
@@ -127,7 +132,7 @@ export interface RunOptions extends Selection {
 }
 
 /** The PostgreSQL ledger named by the config: connected, its schema migrated. */
-async function openSharedLedger(config: Config): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
+export async function openSharedLedger(config: Config): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
   const [{ connectPg }, { PgLedger }] = await Promise.all([
     import('../store/postgres/connect.js'),
     import('../store/postgres/pg-ledger.js'),
@@ -142,6 +147,44 @@ async function openSharedLedger(config: Config): Promise<{ ledger: Ledger; close
     throw err;
   }
 }
+
+/** Runs one attempt of a TypeScript function task: its module loaded (afresh when it changed), its function called. */
+export const runFunctionJob: FunctionRunner = async ({ job, task, inputs, instance, timeoutMs, signal, log, commit }) => {
+  const [{ resolveTaskFunction }, { runFunctionAttempt }, { AttemptFailure }] = await Promise.all([
+    import('./task-modules.js'),
+    import('../runtime/function-task.js'),
+    import('../runtime/attempt-failure.js'),
+  ]);
+  let fn;
+  try {
+    fn = await resolveTaskFunction(task);
+  } catch (err) {
+    // The module changed or went away since the run was planned: retrying will not bring it back.
+    throw new AttemptFailure('definition', err instanceof Error ? err.message : String(err), {});
+  }
+  let committed = false;
+  const { result } = await runFunctionAttempt({
+    task,
+    fn,
+    inputs,
+    context: {
+      runId: job.runId,
+      jobId: job.id,
+      attempt: job.attempts,
+      partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
+      runInputs: job.runInputs,
+    },
+    instance,
+    timeoutMs,
+    signal,
+    log,
+    commit: async (outcome, tx) => {
+      await commit(outcome.result, tx);
+      committed = true;
+    },
+  });
+  return { result, committed };
+};
 
 /** The content-addressed snapshot of every registered definition, with the graph's upstream edges. */
 function snapshotOf(definitions: readonly TaskDefinition[], graph: TaskGraph, now: Date): Snapshot {
@@ -166,7 +209,11 @@ export class Project {
     try {
       // The shared ledger when configured; else one writer at a time holds the file, and opening
       // it to write also recovers what a process that died left behind.
-      const shared = options.config.orch_store === 'postgres' ? await openSharedLedger(options.config) : undefined;
+      const shared = options.sharedLedger
+        ? { ledger: options.sharedLedger, close: async () => undefined }
+        : options.config.orch_store === 'postgres'
+          ? await openSharedLedger(options.config)
+          : undefined;
       try {
         store = await DuckDbStore.open(instance, options.access, file, (options.clock ?? (() => new Date()))(), shared);
       } catch (err) {
@@ -568,6 +615,8 @@ export class Project {
           task: name,
           upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
           maxAttempts: byName.get(name)!.retries + 1,
+          // A shared ledger gives this database's jobs only to the worker that holds it.
+          ...(writesDatabase(byName.get(name)!) ? { database: this.store.databaseId } : {}),
         })),
       },
       this.options.clock(),
@@ -576,44 +625,8 @@ export class Project {
   }
 
   private workerBase(concurrency: number, options: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; fullRefresh?: boolean }) {
-    const functions: FunctionRunner = async ({ job, task, inputs, timeoutMs, signal, log, commit }) => {
-      const [{ resolveTaskFunction }, { runFunctionAttempt }, { AttemptFailure }] = await Promise.all([
-        import('./task-modules.js'),
-        import('../runtime/function-task.js'),
-        import('../runtime/attempt-failure.js'),
-      ]);
-      let fn;
-      try {
-        fn = await resolveTaskFunction(task);
-      } catch (err) {
-        // The module changed or went away since the run was planned: retrying will not bring it back.
-        throw new AttemptFailure('definition', err instanceof Error ? err.message : String(err), {});
-      }
-      let committed = false;
-      const { result } = await runFunctionAttempt({
-        task,
-        fn,
-        inputs,
-        context: {
-          runId: job.runId,
-          jobId: job.id,
-          attempt: job.attempts,
-          partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
-          runInputs: job.runInputs,
-        },
-        instance: this.instance,
-        timeoutMs,
-        signal,
-        log,
-        commit: async (outcome, tx) => {
-          await commit(outcome.result, tx);
-          committed = true;
-        },
-      });
-      return { result, committed };
-    };
     return {
-      functions,
+      functions: runFunctionJob,
       ledger: this.store.ledger,
       instance: this.instance,
       concurrency,

@@ -39,6 +39,12 @@ export interface NewJob {
   /** Upstream tasks *of this run* whose jobs must finish first. */
   upstream: readonly string[];
   maxAttempts: number;
+  /**
+   * The id of the DuckDB database whose data the job writes (SQL tasks and assets); absent for
+   * jobs that touch no database (Dag function tasks). With a shared ledger only the worker
+   * holding that database's lease claims the job.
+   */
+  database?: string;
 }
 
 export interface NewRun {
@@ -96,6 +102,8 @@ export interface JobRecord {
 export interface ClaimedJob extends JobRecord {
   snapshotId: string;
   runInputs: JsonValue;
+  /** The DuckDB database the job writes (see `NewJob.database`); null when none, and in the embedded ledger. */
+  database: string | null;
 }
 
 export type AttemptOutcome = 'succeeded' | 'failed' | 'released' | 'lost' | 'cancelled';
@@ -146,6 +154,18 @@ export interface ClaimOptions {
   runId?: string;
   /** Only jobs of these tasks (a worker for one `--dag`). */
   tasks?: ReadonlySet<string>;
+  /**
+   * Only jobs of these databases, besides jobs of none (a worker of a shared ledger passes the
+   * databases whose lease it holds). Omitted: every job (the embedded ledger is one database).
+   */
+  databases?: ReadonlySet<string>;
+}
+
+/** Who holds a database's lease (see `Ledger.holdDatabase`). */
+export interface DatabaseLease {
+  database: string;
+  worker: string;
+  expiresAt: Date;
 }
 
 /**
@@ -238,8 +258,18 @@ export interface Ledger {
    * `retry-dead`/`retry-failed`); what they blocked comes back as they succeed.
    */
   retryJobs(filter: RetryFilter, now: Date): Promise<number>;
-  /** When the next claimable job (of one run, or of some tasks, or any) is due; undefined when none is waiting. */
-  nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined>;
+  /** When the next claimable job (of one run, or of some tasks, or any; of `databases` as `claim` reads it) is due; undefined when none is waiting. */
+  nextDue(runId?: string, tasks?: ReadonlySet<string>, databases?: ReadonlySet<string>): Promise<Date | undefined>;
+
+  /**
+   * Takes or renews the lease on a DuckDB database for `worker`, until `now + leaseMs`: DuckDB
+   * lets one process write a file, so one worker at a time runs the jobs of a database. Taken
+   * when free, expired or already this worker's. Returns the holder after the call (another
+   * worker's live lease is left alone). The embedded ledger is one process: always the caller.
+   */
+  holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease>;
+  /** Gives up the worker's lease on a database (it closed the file). */
+  releaseDatabase(database: string, worker: string): Promise<void>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs whose id starts with `prefix`, newest first. */

@@ -33,6 +33,7 @@ import {
   type AttemptRecord,
   type ClaimOptions,
   type ClaimedJob,
+  type DatabaseLease,
   type FailureOutcome,
   type JobQuery,
   type JobRecord,
@@ -449,7 +450,7 @@ export class DuckDbLedger implements Ledger {
       const run = active.runs.get(job.runId)!;
       if (run.record.startedAt === null) run.record.startedAt = o.now;
       this.touchRun(run.record.id, o.now);
-      claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs });
+      claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs, database: null });
     }
     return claimed;
   }
@@ -627,6 +628,15 @@ export class DuckDbLedger implements Ledger {
     this.touchRun(runId, now);
     await this.flush();
     return n;
+  }
+
+  /** One process holds the file, so it holds its one database: nothing to coordinate. */
+  async holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease> {
+    return { database, worker, expiresAt: new Date(now.getTime() + leaseMs) };
+  }
+
+  async releaseDatabase(): Promise<void> {
+    // Nothing is held outside this process.
   }
 
   private readonly listeners = new Set<() => void>();

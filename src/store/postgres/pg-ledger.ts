@@ -24,6 +24,7 @@ import {
   type AttemptRecord,
   type ClaimOptions,
   type ClaimedJob,
+  type DatabaseLease,
   type FailureOutcome,
   type JobQuery,
   type JobRecord,
@@ -40,6 +41,7 @@ import {
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { completionMarkerSql } from '../duckdb/database-identity.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 
 type Client = pg.PoolClient;
@@ -183,9 +185,9 @@ export class PgLedger implements Ledger {
       ]);
       if (run.jobs.length === 0) return;
       await c.query(
-        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting)
-         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[]) AS t(id, task, part, attempts, up, waiting)`,
+        `INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting, database_id)
+         SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting, db
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::int[], $9::text[]) AS t(id, task, part, attempts, up, waiting, db)`,
         [
           run.id,
           now,
@@ -195,6 +197,7 @@ export class PgLedger implements Ledger {
           run.jobs.map((j) => Math.max(1, j.maxAttempts)),
           run.jobs.map((j) => JSON.stringify(j.upstream)),
           run.jobs.map((j) => j.upstream.filter((u) => inRun.has(u)).length),
+          run.jobs.map((j) => j.database ?? null),
         ],
       );
       await c.query(`NOTIFY ${this.channel}`);
@@ -207,6 +210,7 @@ export class PgLedger implements Ledger {
     const filters: string[] = [];
     if (o.runId !== undefined) filters.push(`AND run_id = $${params.push(o.runId)}`);
     if (o.tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...o.tasks])})`);
+    if (o.databases !== undefined) filters.push(`AND (database_id IS NULL OR database_id = ANY($${params.push([...o.databases])}))`);
     const rows = (
       await this.prepared(
         'claim',
@@ -228,6 +232,7 @@ export class PgLedger implements Ledger {
         ...jobFromRow(r, POSTGRES_ROWS),
         snapshotId: String(r.snapshot_id ?? ''),
         runInputs: (r.run_inputs as JsonValue | undefined) ?? null,
+        database: (r.database_id as string | null | undefined) ?? null,
       }))
       .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
   }
@@ -259,8 +264,25 @@ export class PgLedger implements Ledger {
   }
 
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
-    // The data lives in DuckDB: it commits first; the ledger records it next (issue 7 adds the marker that makes this exactly-once).
-    if (tx) await tx.connection.run('COMMIT');
+    if (!tx) return this.record(claimed, worker, outcome, now);
+    // The data lives in DuckDB: it commits first, with a marker saying so; the ledger records it
+    // next. Should that fail (a crash, PostgreSQL unreachable, the lease taken over), the job
+    // comes back and its next worker finds the marker and records it without running it again.
+    await tx.connection.run(`${completionMarkerSql(claimed.id, claimed.attempts, now, outcome)};\nCOMMIT`);
+    try {
+      await this.record(claimed, worker, outcome, now);
+    } catch (err) {
+      throw new DuckorchError(
+        'LEASE_LOST',
+        `job ${claimed.id} (${claimed.task}) committed its data, but its completion was not recorded: ${err instanceof Error ? err.message : String(err)}; ` +
+          'it comes back when its lease runs out and is recorded from its completion marker, without running again',
+        { cause: err },
+      );
+    }
+  }
+
+  /** Records a success in the ledger (the data, if any, already committed). */
+  private async record(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date): Promise<void> {
     // One statement, one round trip: the job, its attempt, its history and its downstream counts
     // change together (data-modifying CTEs see one snapshot and commit as one).
     const s = this.s;
@@ -632,6 +654,33 @@ export class PgLedger implements Ledger {
     }
   }
 
+  async holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease> {
+    // Taken when free, expired or already ours; another worker's live lease is left as it is.
+    const row =
+      (
+        await this.prepared(
+          'holdDatabase',
+          `WITH taken AS (
+           INSERT INTO ${this.s}.database_leases AS l VALUES ($1, $2, $3, $4)
+           ON CONFLICT (database_id) DO UPDATE SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at,
+             acquired_at = CASE WHEN l.worker = EXCLUDED.worker THEN l.acquired_at ELSE EXCLUDED.acquired_at END
+           WHERE l.worker = EXCLUDED.worker OR l.expires_at <= EXCLUDED.acquired_at
+           RETURNING worker, expires_at
+         )
+         SELECT worker, expires_at FROM taken
+         UNION ALL SELECT worker, expires_at FROM ${this.s}.database_leases WHERE database_id = $1 AND NOT EXISTS (SELECT 1 FROM taken)`,
+          [database, worker, now, new Date(now.getTime() + leaseMs)],
+        )
+      ).rows[0] ?? // Another worker inserted the row while this statement waited: its snapshot predates that row.
+      (await this.q(`SELECT worker, expires_at FROM ${this.s}.database_leases WHERE database_id = $1`, [database])).rows[0];
+    if (!row) return { database, worker: '', expiresAt: now };
+    return { database, worker: String(row.worker), expiresAt: toDate(row.expires_at)! };
+  }
+
+  async releaseDatabase(database: string, worker: string): Promise<void> {
+    await this.q(`DELETE FROM ${this.s}.database_leases WHERE database_id = $1 AND worker = $2`, [database, worker]);
+  }
+
   private get channel(): string {
     return quoteIdent(`${this.s.slice(1, -1)}_jobs`);
   }
@@ -669,11 +718,12 @@ export class PgLedger implements Ledger {
 
   // ---------------------------------------------------------------- reads
 
-  async nextDue(runId?: string, tasks?: ReadonlySet<string>): Promise<Date | undefined> {
+  async nextDue(runId?: string, tasks?: ReadonlySet<string>, databases?: ReadonlySet<string>): Promise<Date | undefined> {
     const params: unknown[] = [];
     const filters: string[] = [];
     if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
     if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
+    if (databases !== undefined) filters.push(`AND (database_id IS NULL OR database_id = ANY($${params.push([...databases])}))`);
     const row = (
       await this.q(
         `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,

@@ -141,4 +141,21 @@ CREATE TABLE ${s}.asset_state (
 );
 `,
   },
+  {
+    id: 3,
+    name: 'database_leases',
+    sql: (s) => `
+-- The DuckDB database a job writes (the id kept inside the file), NULL for jobs that touch none:
+-- only the worker holding that database's lease claims the job.
+ALTER TABLE ${s}.jobs ADD COLUMN database_id text;
+-- One row per DuckDB database being worked: DuckDB lets one process write a file, so one worker
+-- at a time holds it, renewing with its heartbeat; an expired row is anyone's to take.
+CREATE TABLE ${s}.database_leases (
+  database_id  text PRIMARY KEY,
+  worker       text NOT NULL,
+  acquired_at  timestamptz NOT NULL,
+  expires_at   timestamptz NOT NULL
+);
+`,
+  },
 ];
