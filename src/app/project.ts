@@ -139,7 +139,18 @@ export async function openSharedLedger(config: Config): Promise<{ ledger: Ledger
   ]);
   const pool = await connectPg(config.orch_database_url);
   try {
-    const ledger = new PgLedger(pool, { schema: config.orch_pg_schema });
+    // For the tests of crash recovery only: this process dies between a task's data commit and its completion.
+    const crashAfter = process.env.DUCKORCH_TEST_CRASH_AFTER_DATA_COMMIT;
+    const ledger = new PgLedger(pool, {
+      schema: config.orch_pg_schema,
+      ...(crashAfter
+        ? {
+            afterDataCommit: (job) => {
+              if (job.task === crashAfter) process.kill(process.pid, 'SIGKILL');
+            },
+          }
+        : {}),
+    });
     await ledger.migrate();
     return { ledger, close: () => pool.end() };
   } catch (err) {

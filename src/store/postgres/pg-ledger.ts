@@ -56,16 +56,20 @@ function hashText(text: string): string {
 export interface PgLedgerOptions {
   /** The schema holding the ledger's tables (created by `migrate`). */
   schema: string;
+  /** Called between a job's data commit and its completion: the window the completion marker covers (tests crash there). */
+  afterDataCommit?: (job: ClaimedJob) => void;
 }
 
 export class PgLedger implements Ledger {
   private readonly s: string;
+  private readonly afterDataCommit: ((job: ClaimedJob) => void) | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
     options: PgLedgerOptions,
   ) {
     this.s = quoteIdent(options.schema);
+    this.afterDataCommit = options.afterDataCommit;
   }
 
   /** Creates the schema and applies the migrations it lacks; refuses a schema from a newer version. */
@@ -269,6 +273,7 @@ export class PgLedger implements Ledger {
     // next. Should that fail (a crash, PostgreSQL unreachable, the lease taken over), the job
     // comes back and its next worker finds the marker and records it without running it again.
     await tx.connection.run(`${completionMarkerSql(claimed.id, claimed.attempts, now, outcome)};\nCOMMIT`);
+    this.afterDataCommit?.(claimed);
     try {
       await this.record(claimed, worker, outcome, now);
     } catch (err) {
