@@ -475,6 +475,7 @@ export class Project {
 
   /** Runs the selected tasks. A selection that is valid but empty runs nothing and records no run (as dbt does). */
   async run(options: RunOptions = {}): Promise<RunResult> {
+    await this.databaseFree();
     const planned = await this.plan(options, 'run', null);
     if (!planned.run) return { run: null, jobs: [], warnings: planned.warnings };
     options.onPlan?.(planned.run.tasks);
@@ -493,6 +494,7 @@ export class Project {
    */
   async retryFailed(options: Omit<RunOptions, keyof Selection> & { runId?: string } = {}): Promise<RunResult & { retried: number }> {
     const ledger = this.store.ledger;
+    await this.databaseFree();
     const target = options.runId !== undefined ? await this.resolveRun(options.runId) : (await ledger.listRuns(1))[0];
     if (!target) throw new DuckorchError('UNKNOWN_NAME', 'there is no run to retry yet', { hint: 'start one with: duck-orch run' });
     const { tasks, graph } = await this.requireRegistry();
@@ -655,19 +657,62 @@ export class Project {
   private async workRun(run: RunRecord, options: Omit<RunOptions, keyof Selection>): Promise<Omit<RunResult, 'warnings'>> {
     const ledger = this.store.ledger;
     const { work } = await import('../runtime/worker.js');
-    await work({
-      ...this.workerBase(options.maxParallel ?? this.options.config.orch_max_parallel, options),
-      workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
-      definition: async (job) =>
-        (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
-      runId: run.id,
-    });
+    await this.holdingDatabase(() =>
+      work({
+        ...this.workerBase(options.maxParallel ?? this.options.config.orch_max_parallel, options),
+        workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
+        definition: async (job) =>
+          (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
+        runId: run.id,
+      }),
+    );
     if (options.signal?.aborted) {
       // Tasks that never started are cancelled too, and say so.
       for (const job of await ledger.cancelRun(run.id, 'the run was cancelled before it started', this.options.clock()))
         options.onEvent?.({ type: 'skip', task: job.task, job });
     }
     return this.outcome(run.id);
+  }
+
+  private holds = 0;
+
+  /** Fails, before anything is planned, when a worker elsewhere holds the database (see `holdingDatabase`). */
+  private async databaseFree(): Promise<void> {
+    await this.holdingDatabase(async () => undefined);
+  }
+
+  /**
+   * With a shared ledger, a `run` works its database's jobs itself: it holds the database's lease
+   * meanwhile, as a worker does, so that no worker elsewhere writes the file at the same time.
+   */
+  private async holdingDatabase<T>(fn: () => Promise<T>): Promise<T> {
+    // A worker's project is opened by the lease it holds (`database-lease.ts`).
+    if (this.options.config.orch_store !== 'postgres' || this.options.sharedLedger) return fn();
+    const ledger = this.store.ledger;
+    const id = this.store.databaseId;
+    const holder = `run-${process.pid}`;
+    const leaseMs = this.options.config.orch_lease * 1000;
+    const lease = await ledger.holdDatabase(id, holder, leaseMs, this.options.clock());
+    if (lease.worker !== holder)
+      throw new DuckorchError(
+        'DB_LOCKED',
+        `database ${this.dbFile} is held by worker ${lease.worker} (its lease on the shared ledger runs until ${lease.expiresAt.toISOString()})`,
+        {
+          hint: 'that worker works the queued runs: `duck-orch enqueue` queues one for it; or stop it and run again',
+        },
+      );
+    this.holds++;
+    const renew = setInterval(
+      () => void ledger.holdDatabase(id, holder, leaseMs, this.options.clock()).catch(() => undefined),
+      leaseMs / 3,
+    );
+    renew.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      if (--this.holds === 0) await ledger.releaseDatabase(id, holder).catch(() => undefined);
+    }
   }
 
   /** A run and its jobs in plan order, as written. */

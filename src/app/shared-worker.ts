@@ -25,7 +25,7 @@ export interface SharedWorkerOptions extends WorkOptions {
   log: (line: string) => void;
   /** See `LeasedDatabaseOptions.onHold`. */
   onHold?: (project: Project) => Promise<() => Promise<void>>;
-  /** Called once the worker is connected and has made its first attempt at the database. */
+  /** Called once the worker is connected to the ledger (before it loads its DAG and looks at the database). */
   onStarted?: (workerId: string) => void;
   clock?: () => Date;
   random?: () => number;
@@ -37,6 +37,7 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
   const leaseMs = o.config.orch_lease * 1000;
   const { ledger, close } = await openSharedLedger(o.config);
   try {
+    o.onStarted?.(workerId);
     // A --dag worker keeps to its DAG's tasks (other DAGs have workers of their own).
     const dagTasks = o.dag !== undefined ? await dagTaskNames(o.dag) : undefined;
     const database = new LeasedDatabase({
@@ -51,7 +52,6 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
       ...(o.onHold ? { onHold: o.onHold } : {}),
     });
     await database.start();
-    o.onStarted?.(workerId);
     const snapshots = new SnapshotCache(ledger);
     try {
       await work({

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PgLedger } from '../../src/store/postgres/pg-ledger.js';
 import { PG_START_TIMEOUT, freshSchema, pgDatabase, postgresAvailable } from '../pg.js';
 import { READY_TIMEOUT, SUBPROCESS_TEST_TIMEOUT, queryDb, runCli, startCli, tempDir } from '../helpers.js';
 
@@ -159,6 +160,36 @@ for (let i = 0; i < ${DAG_TASKS}; i++)
     // Each SQL job's data landed exactly once per run.
     for (let i = 0; i < SQL_TASKS; i++)
       expect(await queryDb(path.join(l.root, 'data/warehouse.duckdb'), `SELECT count(*)::INTEGER FROM s${i}_runs`)).toEqual([[2]]);
+  });
+
+  it('`run` holds the database like a worker while it works, and refuses when another worker holds it', async () => {
+    const { url, schema } = await freshSchema();
+    const l = layout();
+    fs.writeFileSync(path.join(l.tasks, 'one.sql'), 'CREATE OR REPLACE TABLE one AS SELECT 1 AS x;\n');
+    const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: schema };
+    const db = ['--db', 'data/warehouse.duckdb'];
+    expect((await runCli([...db, 'register', l.tasks], { cwd: l.a, env })).code).toBe(0);
+    const ok = await runCli([...db, 'run'], { cwd: l.a, env });
+    expect(ok.code, ok.stderr).toBe(0);
+    const [[id]] = (await queryDb(
+      path.join(l.root, 'data/warehouse.duckdb'),
+      "SELECT value FROM __orch__.database_meta WHERE key = 'database_id'",
+    )) as [[string]];
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      const ledger = new PgLedger(pool, { schema });
+      // Given back when the run ended: a worker elsewhere may take it.
+      expect((await ledger.holdDatabase(id, 'elsewhere', 60_000, new Date())).worker).toBe('elsewhere');
+      const refused = await runCli([...db, 'run'], { cwd: l.b, env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /database data\/warehouse\.duckdb is held by worker elsewhere \(its lease on the shared ledger runs until /,
+      );
+      // Refused before anything was planned.
+      expect(await ledger.queueDepth()).toEqual({ succeeded: 1 });
+    } finally {
+      await pool.end();
+    }
   });
 
   it('a worker killed between the data commit and its completion: the job is recorded from its marker, its data applied once', async () => {
