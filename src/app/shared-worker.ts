@@ -51,9 +51,9 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
       ...(o.dag !== undefined ? { dag: o.dag } : {}),
       ...(o.onHold ? { onHold: o.onHold } : {}),
     });
-    await database.start();
     const snapshots = new SnapshotCache(ledger);
     try {
+      await database.start();
       await work({
         ledger,
         databases: database,
