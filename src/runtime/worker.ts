@@ -9,14 +9,14 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
+import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
+import { findCompletionMarker } from '../store/duckdb/database-identity.js';
 import type { ClaimedJob, JobRecord, JsonValue, Ledger } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
 import { resolveWatermark } from './watermark.js';
-import { findCompletionMarker } from '../store/duckdb/database-identity.js';
-import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 
 export type RunEvent =
   | { type: 'start'; task: string; attempt: number }
