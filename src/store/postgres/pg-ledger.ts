@@ -53,6 +53,15 @@ function hashText(text: string): string {
   return h.toString(36);
 }
 
+/**
+ * Jobs of no database, or of one of `databases`. A worker holding none reads only the ready jobs
+ * that need none (their own partial index), not the backlog of databases other workers hold.
+ */
+function databaseFilter(databases: ReadonlySet<string>, params: unknown[]): string {
+  if (databases.size === 0) return 'AND database_id IS NULL';
+  return `AND (database_id IS NULL OR database_id = ANY($${params.push([...databases])}))`;
+}
+
 export interface PgLedgerOptions {
   /** The schema holding the ledger's tables (created by `migrate`). */
   schema: string;
@@ -214,7 +223,7 @@ export class PgLedger implements Ledger {
     const filters: string[] = [];
     if (o.runId !== undefined) filters.push(`AND run_id = $${params.push(o.runId)}`);
     if (o.tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...o.tasks])})`);
-    if (o.databases !== undefined) filters.push(`AND (database_id IS NULL OR database_id = ANY($${params.push([...o.databases])}))`);
+    if (o.databases !== undefined) filters.push(databaseFilter(o.databases, params));
     const rows = (
       await this.prepared(
         'claim',
@@ -728,7 +737,7 @@ export class PgLedger implements Ledger {
     const filters: string[] = [];
     if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
     if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
-    if (databases !== undefined) filters.push(`AND (database_id IS NULL OR database_id = ANY($${params.push([...databases])}))`);
+    if (databases !== undefined) filters.push(databaseFilter(databases, params));
     const row = (
       await this.q(
         `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,

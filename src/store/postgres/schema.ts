@@ -148,6 +148,9 @@ CREATE TABLE ${s}.asset_state (
 -- The DuckDB database a job writes (the id kept inside the file), NULL for jobs that touch none:
 -- only the worker holding that database's lease claims the job.
 ALTER TABLE ${s}.jobs ADD COLUMN database_id text;
+-- What a worker holding no database may claim, without reading the ready jobs of databases.
+CREATE INDEX jobs_ready_without_database ON ${s}.jobs (run_at, created_at)
+  WHERE state IN ('pending', 'failed') AND waiting = 0 AND database_id IS NULL;
 -- One row per DuckDB database being worked: DuckDB lets one process write a file, so one worker
 -- at a time holds it, renewing with its heartbeat; an expired row is anyone's to take.
 CREATE TABLE ${s}.database_leases (
