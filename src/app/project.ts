@@ -18,7 +18,7 @@ import { selectTasks, type SelectableTask } from '../model/selection.js';
 import { didYouMean } from '../model/suggest.js';
 import { codeVersion } from '../model/taskfile/code-version.js';
 import { splitHeaderBlock } from '../model/taskfile/header-block.js';
-import type { TaskDefinition } from '../model/taskfile/task.js';
+import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { FunctionRunner, RunEvent } from '../runtime/worker.js';
 import { runTests, type TestOutcome } from '../runtime/test-runner.js';
 import { definitionHash, snapshotId } from '../model/jobs/snapshot.js';
@@ -33,6 +33,7 @@ import {
   type AttemptRecord,
   type JobRecord,
   type Ledger,
+  type ClaimedJob,
   type JsonValue,
   type RunRecord,
   type RunMetadata,
@@ -64,6 +65,11 @@ export interface ProjectOptions {
   ledgerSchema?: 'migrate' | 'require';
   clock?: () => Date;
   random?: () => number;
+  /**
+   * The shared ledger, already open (a worker that opens the DuckDB file only while it holds the
+   * database's lease keeps one ledger connection for its whole life); not closed with the project.
+   */
+  sharedLedger?: Ledger;
 }
 
 export interface Selection {
@@ -144,7 +150,10 @@ export interface RunOptions extends Selection {
 }
 
 /** The PostgreSQL ledger named by the config, connected; its schema migrated, or checked to be. */
-async function openSharedLedger(config: Config, schema: 'migrate' | 'require'): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
+export async function openSharedLedger(
+  config: Config,
+  schema: 'migrate' | 'require' = 'require',
+): Promise<{ ledger: Ledger; close: () => Promise<void> }> {
   const { ledger, pool, where } = await connectSharedLedger(config);
   try {
     if (schema === 'migrate') await ledger.migrate();
@@ -169,9 +178,18 @@ async function connectSharedLedger(config: Config) {
   });
   const u = parsePgUrl(config.orch_database_url);
   const where = `PostgreSQL ${u.hostname || 'localhost'}:${u.port || '5432'}/${decodeURIComponent(u.pathname.replace(/^\//, ''))}`;
+  // For the tests of crash recovery only: this process dies between a task's data commit and its completion.
+  const crashAfter = process.env.DUCKORCH_TEST_CRASH_AFTER_DATA_COMMIT;
   const ledger = new PgLedger(pool, {
     schema: config.orch_pg_schema,
     ...(config.orch_statement_timeout_ms > 0 ? { statementTimeoutMs: config.orch_statement_timeout_ms } : {}),
+    ...(crashAfter
+      ? {
+          afterDataCommit: (job: ClaimedJob) => {
+            if (job.task === crashAfter) process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
   });
   return { ledger, pool, where };
 }
@@ -210,6 +228,44 @@ function looksLikeModule(spec: string): boolean {
   return /[/\\:]/.test(spec) || /\.(?:[cm]?[jt]s|tsx|jsx)$/i.test(spec);
 }
 
+/** Runs one attempt of a TypeScript function task: its module loaded (afresh when it changed), its function called. */
+export const runFunctionJob: FunctionRunner = async ({ job, task, inputs, instance, timeoutMs, signal, log, commit }) => {
+  const [{ resolveTaskFunction }, { runFunctionAttempt }, { AttemptFailure }] = await Promise.all([
+    import('./task-modules.js'),
+    import('../runtime/function-task.js'),
+    import('../runtime/attempt-failure.js'),
+  ]);
+  let fn;
+  try {
+    fn = await resolveTaskFunction(task);
+  } catch (err) {
+    // The module changed or went away since the run was planned: retrying will not bring it back.
+    throw new AttemptFailure('definition', err instanceof Error ? err.message : String(err), {});
+  }
+  let committed = false;
+  const { result } = await runFunctionAttempt({
+    task,
+    fn,
+    inputs,
+    context: {
+      runId: job.runId,
+      jobId: job.id,
+      attempt: job.attempts,
+      partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
+      runInputs: job.runInputs,
+    },
+    instance,
+    timeoutMs,
+    signal,
+    log,
+    commit: async (outcome, tx) => {
+      await commit(outcome.result, tx);
+      committed = true;
+    },
+  });
+  return { result, committed };
+};
+
 /** The content-addressed snapshot of every registered definition, with the graph's upstream edges. */
 function snapshotOf(definitions: readonly TaskDefinition[], graph: TaskGraph, now: Date): Snapshot {
   const tasks = new Map(
@@ -231,8 +287,11 @@ export class Project {
     // The shared ledger when configured (first: an uninitialised one says to run init-db, whatever
     // the database file); else one writer at a time holds the file, and opening it to write also
     // recovers what a process that died left behind.
-    const shared =
-      options.config.orch_store === 'postgres' ? await openSharedLedger(options.config, options.ledgerSchema ?? 'require') : undefined;
+    const shared = options.sharedLedger
+      ? { ledger: options.sharedLedger, close: async () => undefined }
+      : options.config.orch_store === 'postgres'
+        ? await openSharedLedger(options.config, options.ledgerSchema ?? 'require')
+        : undefined;
     let instance: DuckDBInstance;
     let store: DuckDbStore;
     try {
@@ -580,6 +639,7 @@ export class Project {
 
   /** Runs the selected tasks. A selection that is valid but empty runs nothing and records no run (as dbt does). */
   async run(options: RunOptions = {}): Promise<RunResult> {
+    await this.databaseFree();
     const planned = await this.plan(options, 'run', null);
     if (!planned.run) return { run: null, jobs: [], warnings: planned.warnings };
     options.onPlan?.(planned.run.tasks);
@@ -652,6 +712,7 @@ export class Project {
    */
   async retryFailed(options: Omit<RunOptions, keyof Selection> & { runId?: string } = {}): Promise<RunResult & { retried: number }> {
     const ledger = this.store.ledger;
+    await this.databaseFree();
     const target = options.runId !== undefined ? await this.resolveRun(options.runId) : (await ledger.listRuns(1))[0];
     if (!target) throw new DuckorchError('UNKNOWN_NAME', 'there is no run to retry yet', { hint: 'start one with: duck-orch run' });
     const snapshot = await this.registrySnapshot(await this.requireRegistry());
@@ -831,6 +892,8 @@ export class Project {
           task: name,
           upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
           maxAttempts: this.maxAttempts(byName.get(name)!),
+          // A shared ledger gives this database's jobs only to the worker that holds it.
+          ...(writesDatabase(byName.get(name)!) ? { database: this.store.databaseId } : {}),
         })),
         ...(source ? { dag: source.name } : {}),
         ...(extra.metadata ? { metadata: extra.metadata } : {}),
@@ -840,51 +903,24 @@ export class Project {
     return { run, warnings };
   }
 
+  /** By DAG name a run is bound to its snapshot's code: code that changed since is not run in its place. */
+  private async requireSnapshotCode(job: ClaimedJob, task: TaskDefinition): Promise<void> {
+    if (this.options.dag === undefined || !task.function || (await this.dagSource()).kind !== 'name') return;
+    const here = (await this.deployedVersions(task.function.module, task.function.exportName)).get(task.name);
+    if (here === task.codeVersion) return;
+    const { AttemptFailure } = await import('../runtime/attempt-failure.js');
+    throw new AttemptFailure(
+      'definition',
+      `the code of task \`${task.name}\` in ${task.function.module} is not the code of this run's snapshot ` +
+        `${job.snapshotId.slice(7, 19)}; deploy that code and \`duck-orch retry-dead\`, or enqueue a new run`,
+      {},
+    );
+  }
+
   private workerBase(concurrency: number, options: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; fullRefresh?: boolean }) {
-    const functions: FunctionRunner = async ({ job, task, inputs, timeoutMs, signal, log, commit }) => {
-      const [{ resolveTaskFunction }, { runFunctionAttempt }, { AttemptFailure }] = await Promise.all([
-        import('./task-modules.js'),
-        import('../runtime/function-task.js'),
-        import('../runtime/attempt-failure.js'),
-      ]);
-      let fn;
-      try {
-        // By DAG name a run is bound to its snapshot's code: code that changed since is not run in its place.
-        if (this.options.dag !== undefined && (await this.dagSource()).kind === 'name' && task.function) {
-          const here = (await this.deployedVersions(task.function.module, task.function.exportName)).get(task.name);
-          if (here !== task.codeVersion)
-            throw new Error(
-              `the code of task \`${task.name}\` in ${task.function.module} is not the code of this run's snapshot ` +
-                `${job.snapshotId.slice(7, 19)}; deploy that code and \`duck-orch retry-dead\`, or enqueue a new run`,
-            );
-        }
-        fn = await resolveTaskFunction(task);
-      } catch (err) {
-        // The module changed or went away since the run was planned: retrying will not bring it back.
-        throw new AttemptFailure('definition', err instanceof Error ? err.message : String(err), {});
-      }
-      let committed = false;
-      const { result } = await runFunctionAttempt({
-        task,
-        fn,
-        inputs,
-        context: {
-          runId: job.runId,
-          jobId: job.id,
-          attempt: job.attempts,
-          partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
-          runInputs: job.runInputs,
-        },
-        instance: this.instance,
-        timeoutMs,
-        signal,
-        log,
-        commit: async (outcome, tx) => {
-          await commit(outcome.result, tx);
-          committed = true;
-        },
-      });
-      return { result, committed };
+    const functions: FunctionRunner = async (attempt) => {
+      await this.requireSnapshotCode(attempt.job, attempt.task);
+      return runFunctionJob(attempt);
     };
     return {
       functions,
@@ -906,19 +942,62 @@ export class Project {
   private async workRun(run: RunRecord, options: Omit<RunOptions, keyof Selection>): Promise<Omit<RunResult, 'warnings'>> {
     const ledger = this.store.ledger;
     const { work } = await import('../runtime/worker.js');
-    await work({
-      ...this.workerBase(options.maxParallel ?? this.options.config.orch_max_parallel, options),
-      workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
-      definition: async (job) =>
-        (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
-      runId: run.id,
-    });
+    await this.holdingDatabase(() =>
+      work({
+        ...this.workerBase(options.maxParallel ?? this.options.config.orch_max_parallel, options),
+        workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
+        definition: async (job) =>
+          (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
+        runId: run.id,
+      }),
+    );
     if (options.signal?.aborted) {
       // Tasks that never started are cancelled too, and say so.
       for (const job of await ledger.cancelRun(run.id, 'the run was cancelled before it started', this.options.clock()))
         options.onEvent?.({ type: 'skip', task: job.task, job });
     }
     return this.outcome(run.id);
+  }
+
+  private holds = 0;
+
+  /** Fails, before anything is planned, when a worker elsewhere holds the database (see `holdingDatabase`). */
+  private async databaseFree(): Promise<void> {
+    await this.holdingDatabase(async () => undefined);
+  }
+
+  /**
+   * With a shared ledger, a `run` works its database's jobs itself: it holds the database's lease
+   * meanwhile, as a worker does, so that no worker elsewhere writes the file at the same time.
+   */
+  private async holdingDatabase<T>(fn: () => Promise<T>): Promise<T> {
+    // A worker's project is opened by the lease it holds (`database-lease.ts`).
+    if (this.options.config.orch_store !== 'postgres' || this.options.sharedLedger) return fn();
+    const ledger = this.store.ledger;
+    const id = this.store.databaseId;
+    const holder = `run-${process.pid}`;
+    const leaseMs = this.options.config.orch_lease * 1000;
+    const lease = await ledger.holdDatabase(id, holder, leaseMs, this.options.clock());
+    if (lease.worker !== holder)
+      throw new DuckorchError(
+        'DB_LOCKED',
+        `database ${this.dbFile} is held by worker ${lease.worker} (its lease on the shared ledger runs until ${lease.expiresAt.toISOString()})`,
+        {
+          hint: 'that worker works the queued runs: `duck-orch enqueue` queues one for it; or stop it and run again',
+        },
+      );
+    this.holds++;
+    const renew = setInterval(
+      () => void ledger.holdDatabase(id, holder, leaseMs, this.options.clock()).catch(() => undefined),
+      leaseMs / 3,
+    );
+    renew.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      if (--this.holds === 0) await ledger.releaseDatabase(id, holder).catch(() => undefined);
+    }
   }
 
   /** A run and its jobs in plan order, as written. */

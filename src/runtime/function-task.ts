@@ -52,7 +52,8 @@ export interface FunctionAttemptOptions {
   /** A Dag task's inputs: the run's payload for a root task, `{ upstream: result }` otherwise. Not passed to assets. */
   inputs: unknown;
   context: { runId: string; jobId: string; attempt: number; partitionKey: string | null; runInputs: JsonValue | null };
-  instance: DuckDBInstance;
+  /** The database an asset writes; a Dag task needs none. */
+  instance: DuckDBInstance | undefined;
   timeoutMs: number | null;
   /** Aborting cancels the attempt (`cancelled`); `ctx.signal` is aborted too. */
   signal?: AbortSignal;
@@ -101,6 +102,8 @@ export async function runFunctionAttempt(options: FunctionAttemptOptions): Promi
     };
     let call: () => unknown;
     if (isAsset) {
+      if (!options.instance)
+        throw new AttemptFailure('definition', `asset ${task.name} needs a DuckDB database, and this worker holds none`, {});
       const c = await options.instance.connect();
       conn = c;
       await c.run('BEGIN TRANSACTION');

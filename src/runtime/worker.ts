@@ -9,8 +9,9 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
-import type { TaskDefinition } from '../model/taskfile/task.js';
+import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
+import { findCompletionMarker } from '../store/duckdb/database-identity.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
@@ -24,6 +25,8 @@ export type RunEvent =
   | { type: 'finish'; task: string; job: JobRecord }
   /** The job ended without running: skipped, blocked or cancelled. */
   | { type: 'skip'; task: string; job: JobRecord }
+  /** A job whose data an earlier attempt committed, recorded from its completion marker without running again. */
+  | { type: 'recovered'; task: string; attempt: number }
   /** A TypeScript task's `ctx.log`. */
   | { type: 'log'; task: string; message: string };
 
@@ -32,15 +35,33 @@ export type FunctionRunner = (options: {
   job: ClaimedJob;
   task: TaskDefinition;
   inputs: JsonValue;
+  /** The database an asset writes (undefined when the worker holds none: a Dag task needs none). */
+  instance: DuckDBInstance | undefined;
   timeoutMs: number | null;
   signal: AbortSignal;
   log: (message: string) => void;
   commit: (result: JsonValue, tx: DataTransaction) => Promise<void>;
 }) => Promise<{ result: JsonValue; committed: boolean }>;
 
+/**
+ * The DuckDB database of a worker on a shared ledger: held only while the worker holds its
+ * lease (see `app/database-lease.ts`), so it may come and go while the worker runs.
+ */
+export interface DatabaseSlot {
+  /** The databases whose jobs may be claimed now. */
+  held(): ReadonlySet<string>;
+  /** Database `id`, kept open for one job until `release`; undefined when it is not held (any more). */
+  use(id: string): { instance: DuckDBInstance; release: () => void } | undefined;
+  /** Calls `listener` when a database is taken: its jobs became claimable here (nobody notifies that). */
+  onChange?(listener: () => void): void;
+}
+
 export interface WorkerOptions {
   ledger: Ledger;
-  instance: DuckDBInstance;
+  /** The project's database, open for the whole loop; or, on a shared ledger, `databases`. */
+  instance?: DuckDBInstance;
+  /** On a shared ledger: only jobs of the databases this worker holds, besides jobs of none. */
+  databases?: DatabaseSlot;
   workerId: string;
   concurrency: number;
   leaseMs: number;
@@ -78,6 +99,8 @@ const SHUTDOWN = Symbol('shutdown');
 /** Past a lease's expiry before reaping it (clocks of machines differ a little). */
 const REAP_MARGIN_MS = 10;
 const LEASE_LOST = Symbol('lease lost');
+/** The worker let go of the job's database (its lease ran out): the job goes back, unharmed. */
+const DATABASE_LOST = Symbol('database lost');
 
 function formatSqlTimestamp(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
@@ -85,6 +108,8 @@ function formatSqlTimestamp(d: Date): string {
 
 export async function work(o: WorkerOptions): Promise<void> {
   const inflight = new Map<string, AbortController>();
+  /** The database of each in-flight job that has one. */
+  const inflightDatabase = new Map<string, string>();
   let wake: (() => void) | undefined;
   let failure: unknown;
   // Counts what may make work claimable (a job ending, a signal): a change seen while the loop was
@@ -99,11 +124,16 @@ export async function work(o: WorkerOptions): Promise<void> {
     for (const c of inflight.values()) c.abort(o.signal?.reason);
     nudge();
   };
+  o.databases?.onChange?.(nudge);
   o.signal?.addEventListener('abort', onCancel);
   o.shutdown?.addEventListener('abort', nudge);
   const heartbeat = setInterval(
     () => {
       if (inflight.size === 0) return;
+      if (o.databases) {
+        const held = o.databases.held();
+        for (const [id, db] of inflightDatabase) if (!held.has(db)) inflight.get(id)?.abort(DATABASE_LOST);
+      }
       o.ledger.heartbeat(o.workerId, [...inflight.keys()], o.leaseMs, o.clock()).then(
         (lost) => lost.forEach((id) => inflight.get(id)?.abort(LEASE_LOST)),
         () => undefined,
@@ -134,14 +164,17 @@ export async function work(o: WorkerOptions): Promise<void> {
     ...(o.runId ? { runId: o.runId } : {}),
     ...(o.tasks ? { tasks: o.tasks } : {}),
     ...(o.dag !== undefined ? { dag: o.dag } : {}),
+    ...(o.databases ? { databases: o.databases.held() } : {}),
   });
   const start = (job: ClaimedJob): void => {
     const controller = new AbortController();
     inflight.set(job.id, controller);
+    if (job.database !== null) inflightDatabase.set(job.id, job.database);
     execute(o, job, controller.signal, handOff)
       .catch((err: unknown) => (failure ??= err))
       .finally(() => {
         inflight.delete(job.id);
+        inflightDatabase.delete(job.id);
         nudge();
       });
   };
@@ -186,7 +219,15 @@ export async function work(o: WorkerOptions): Promise<void> {
       claimed.forEach(start);
       if (claimed.length > 0) continue;
       // Every slot busy: nothing to look for until a job ends (which nudges).
-      const due = free > 0 ? await o.ledger.nextDue(o.runId, o.tasks, o.dag) : undefined;
+      const due =
+        free > 0
+          ? await o.ledger.nextDue({
+              ...(o.runId ? { runId: o.runId } : {}),
+              ...(o.tasks ? { tasks: o.tasks } : {}),
+              ...(o.dag !== undefined ? { dag: o.dag } : {}),
+              ...(o.databases ? { databases: o.databases.held() } : {}),
+            })
+          : undefined;
       if (changes !== seen) continue;
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
@@ -252,15 +293,30 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
     o.onEvent?.({ type: 'skip', task: job.task, job: { ...job, state: 'skipped', error: task.missing } });
     return;
   }
+  let database: { instance: DuckDBInstance; release: () => void } | undefined;
+  if (job.database !== null && o.databases) {
+    database = o.databases.use(job.database);
+    // Claimed as the worker let go of the database: the job goes back for its next holder.
+    if (!database) return o.ledger.release(o.workerId, [job.id], o.clock());
+  }
   o.onEvent?.({ type: 'start', task: job.task, attempt: job.attempts });
   const assets = assetsOf(task);
   try {
-    if (task.kind === 'function') await runFunction(o, job, task, signal, assets, handOff);
-    else await runSql(o, job, task, signal, assets);
+    const instance = database?.instance ?? o.instance;
+    if (writesDatabase(task) && instance === undefined)
+      throw new AttemptFailure(
+        'definition',
+        `task \`${job.task}\` writes a DuckDB database, but its job names none (it was enqueued by an older duck-orch): enqueue it again`,
+        {},
+      );
+    // The data of an earlier attempt may have committed without its completion reaching the ledger (see PgLedger.complete).
+    if (job.database !== null && instance && (await recordCommitted(o, job, instance))) return;
+    if (task.kind === 'function') await runFunction(o, job, task, signal, assets, instance, handOff);
+    else await runSql(o, job, task, signal, assets, instance!);
   } catch (err) {
     // Cancelled or taken over (this worker's lease ran out, another took the job): the ledger already moved on.
     if (signal.reason === LEASE_LOST || isLeaseLost(err)) return;
-    if (signal.reason === SHUTDOWN) {
+    if (signal.reason === SHUTDOWN || signal.reason === DATABASE_LOST) {
       await o.ledger.release(o.workerId, [job.id], o.clock());
       return;
     }
@@ -294,10 +350,52 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
     if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: job.task, attempt: job.attempts, delayMs, error: f.message });
     else o.onEvent?.({ type: 'finish', task: job.task, job: after });
     for (const d of downstream) o.onEvent?.({ type: 'skip', task: d.task, job: d });
+  } finally {
+    database?.release();
   }
 }
 
-async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, signal: AbortSignal, assets: string[]): Promise<void> {
+/**
+ * A job back after its worker died between its data's commit (DuckDB) and its completion (the
+ * ledger): when the data's completion marker says it committed, records that outcome instead
+ * of running the task again. Returns whether it did.
+ */
+async function recordCommitted(o: WorkerOptions, job: ClaimedJob, instance: DuckDBInstance): Promise<boolean> {
+  const conn = await instance.connect();
+  let committed;
+  try {
+    committed = await findCompletionMarker(conn, job.id);
+  } finally {
+    conn.closeSync();
+  }
+  if (!committed) return false;
+  const now = o.clock();
+  await o.ledger.complete(job, o.workerId, committed.outcome, now);
+  o.onEvent?.({ type: 'recovered', task: job.task, attempt: committed.attempt });
+  o.onEvent?.({
+    type: 'finish',
+    task: job.task,
+    job: {
+      ...job,
+      state: 'succeeded',
+      finishedAt: now,
+      rows: committed.outcome.rows,
+      result: committed.outcome.result,
+      watermark: committed.outcome.watermark,
+      codeVersion: committed.outcome.codeVersion,
+    },
+  });
+  return true;
+}
+
+async function runSql(
+  o: WorkerOptions,
+  job: ClaimedJob,
+  task: TaskDefinition,
+  signal: AbortSignal,
+  assets: string[],
+  instance: DuckDBInstance,
+): Promise<void> {
   const startedAt = job.startedAt ?? o.clock();
   const statements = prepareStatements(task);
   const usesWatermark = statements.some((s) => s.variables.includes('last_processed_at'));
@@ -310,10 +408,13 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
     run_id: job.id,
   };
   let completed: JobRecord | undefined;
+  // The ledger gave the job up while completing it: not a failure of the task (the attempt
+  // failure it turns into on its way out of the attempt is not what happened).
+  let unrecorded: unknown;
   for (let conflict = 0; ; conflict++) {
     try {
       await runSqlAttempt({
-        instance: o.instance,
+        instance,
         task,
         statements,
         variables,
@@ -321,13 +422,18 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
         signal,
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
-          await o.ledger.complete(
-            job,
-            o.workerId,
-            { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
-            now,
-            tx,
-          );
+          await o.ledger
+            .complete(
+              job,
+              o.workerId,
+              { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
+              now,
+              tx,
+            )
+            .catch((err: unknown) => {
+              if (isLeaseLost(err)) unrecorded = err;
+              throw err;
+            });
           completed = {
             ...job,
             state: 'succeeded',
@@ -341,6 +447,7 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
       o.onEvent?.({ type: 'finish', task: job.task, job: completed! });
       return;
     } catch (err) {
+      if (unrecorded !== undefined) throw unrecorded;
       if (err instanceof AttemptFailure && err.kind === 'conflict' && conflict < CONFLICT_RETRIES && !signal.aborted) {
         await new Promise((r) => setTimeout(r, 5 + Math.floor(o.random() * 20 * (conflict + 1))));
         continue;
@@ -356,6 +463,7 @@ async function runFunction(
   task: TaskDefinition,
   signal: AbortSignal,
   assets: string[],
+  instance: DuckDBInstance | undefined,
   handOff: HandOff,
 ): Promise<void> {
   if (!o.functions)
@@ -363,28 +471,32 @@ async function runFunction(
   // Root tasks get the run's payload; the others their upstream tasks' results, whether or not those ran in this run.
   const inputs = task.dependsOn.length === 0 ? job.runInputs : await o.ledger.upstreamResults(job, task.dependsOn);
   let committedAt: Date | undefined;
-  const { result, committed } = await o.functions({
-    job,
-    task,
-    inputs,
-    timeoutMs: timeoutOf(o, task),
-    signal,
-    log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
-    commit: async (value, tx) => {
-      committedAt = o.clock();
-      await o.ledger.complete(
-        job,
-        o.workerId,
-        { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets },
-        committedAt,
-        tx,
-      );
-    },
-  });
+  let unrecorded: unknown;
+  const { result, committed } = await o
+    .functions({
+      job,
+      task,
+      inputs,
+      instance,
+      timeoutMs: timeoutOf(o, task),
+      signal,
+      log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
+      commit: async (value, tx) => {
+        committedAt = o.clock();
+        await o.ledger
+          .complete(job, o.workerId, { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets }, committedAt, tx)
+          .catch((err: unknown) => {
+            if (isLeaseLost(err)) unrecorded = err;
+            throw err;
+          });
+      },
+    })
+    .catch((err: unknown) => {
+      // See runSql: the ledger gave the job up, the task did not fail.
+      throw unrecorded ?? err;
+    });
   const now = committedAt ?? o.clock();
-  if (!committed) {
-    await handOff.complete(job, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets });
-  }
+  if (!committed) await handOff.complete(job, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets });
   o.onEvent?.({
     type: 'finish',
     task: job.task,

@@ -40,6 +40,12 @@ export interface NewJob {
   /** Upstream tasks *of this run* whose jobs must finish first. */
   upstream: readonly string[];
   maxAttempts: number;
+  /**
+   * The id of the DuckDB database whose data the job writes (SQL tasks and assets); absent for
+   * jobs that touch no database (Dag function tasks). With a shared ledger only the worker
+   * holding that database's lease claims the job.
+   */
+  database?: string;
 }
 
 export interface NewRun {
@@ -105,6 +111,8 @@ export interface JobRecord {
 export interface ClaimedJob extends JobRecord {
   snapshotId: string;
   runInputs: JsonValue;
+  /** The DuckDB database the job writes (see `NewJob.database`); null when none, and in the embedded ledger. */
+  database: string | null;
 }
 
 export type AttemptOutcome = 'succeeded' | 'failed' | 'released' | 'lost' | 'cancelled';
@@ -162,6 +170,21 @@ export interface ClaimOptions {
   tasks?: ReadonlySet<string>;
   /** Only jobs of this DAG's runs; null: only runs of no DAG (the registry's). Absent: any run. */
   dag?: string | null;
+  /**
+   * Only jobs of these databases, besides jobs of none (a worker of a shared ledger passes the
+   * databases whose lease it holds). Omitted: every job (the embedded ledger is one database).
+   */
+  databases?: ReadonlySet<string>;
+}
+
+/** What `nextDue` looks at: the jobs a `claim` with these options could take. */
+export type DueFilter = Pick<ClaimOptions, 'runId' | 'tasks' | 'dag' | 'databases'>;
+
+/** Who holds a database's lease (see `Ledger.holdDatabase`). */
+export interface DatabaseLease {
+  database: string;
+  worker: string;
+  expiresAt: Date;
 }
 
 /**
@@ -292,8 +315,8 @@ export interface Ledger {
    * `retry-dead`/`retry-failed`); what they blocked comes back as they succeed.
    */
   retryJobs(filter: RetryFilter, now: Date): Promise<number>;
-  /** When the next claimable job (of one run, or of some tasks, or of a DAG as in `claim`, or any) is due; undefined when none is waiting. */
-  nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined>;
+  /** When the next claimable job (filtered as `claim` filters) is due; undefined when none is waiting. */
+  nextDue(filter?: DueFilter): Promise<Date | undefined>;
 
   /**
    * Records that `entry.snapshotId` (saved before) was taken of a DAG's code and, with
@@ -303,6 +326,16 @@ export interface Ledger {
   recordDagSnapshot(entry: NewDagSnapshot, activate: boolean, now: Date): Promise<{ recorded: boolean; activated: boolean }>;
   /** The snapshots of one DAG (or of all), newest first; or only the active ones. */
   dagSnapshots(filter?: { dag?: string; activeOnly?: boolean }): Promise<DagSnapshot[]>;
+
+  /**
+   * Takes or renews the lease on a DuckDB database for `worker`, until `now + leaseMs`: DuckDB
+   * lets one process write a file, so one worker at a time runs the jobs of a database. Taken
+   * when free, expired or already this worker's. Returns the holder after the call (another
+   * worker's live lease is left alone). The embedded ledger is one process: always the caller.
+   */
+  holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease>;
+  /** Gives up the worker's lease on a database (it closed the file). */
+  releaseDatabase(database: string, worker: string): Promise<void>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs whose id starts with `prefix`, newest first. */

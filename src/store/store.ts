@@ -59,6 +59,8 @@ export interface TestResultRecord {
 
 export interface Store {
   readonly backend: 'duckdb' | 'postgres';
+  /** The id kept inside the project's DuckDB file: what a shared ledger knows the database by. */
+  readonly databaseId: string;
   /** Runs, jobs, attempts and the history they make. */
   readonly ledger: Ledger;
 

@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
 import { describe, expect, it, vi } from 'vitest';
 import { DuckorchError } from '../../src/errors.js';
+import { peekDatabaseId } from '../../src/store/duckdb/database-identity.js';
 import { DuckDbStore } from '../../src/store/duckdb/duckdb-store.js';
 import { loadMigrations } from '../../src/store/duckdb/migrate.js';
 import type { ClaimOptions, ClaimedJob, FailureOutcome, NewRun, SuccessOutcome } from '../../src/store/ledger.js';
@@ -99,7 +102,9 @@ const SPEC_TABLES = [
   'attempts',
   'automation_evaluations',
   'column_lineage',
+  'completion_markers',
   'dag_snapshots',
+  'database_meta',
   'definitions',
   'jobs',
   'ledger_journal',
@@ -128,6 +133,29 @@ describe('DuckDB store migrations', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       expect(views).toEqual([['runs']]);
       const applied = await rows(instance, 'SELECT id FROM __orch__.schema_migrations');
       expect(applied.map((r) => r[0])).toEqual(loadMigrations().map((m) => m.id));
+    });
+  });
+
+  it('gives the database an id of its own, once, kept inside the file (a copy keeps it)', async () => {
+    const p = tempProject();
+    let id = '';
+    await withInstance(p.db, async (instance) => {
+      const store = await DuckDbStore.open(instance, 'create', p.db);
+      id = store.databaseId;
+      await store.close();
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      const again = await DuckDbStore.open(instance, 'write', p.db);
+      expect(again.databaseId).toBe(id);
+      await again.close();
+    });
+    const copy = path.join(path.dirname(p.db), 'elsewhere.duckdb');
+    fs.copyFileSync(p.db, copy);
+    expect(await peekDatabaseId(copy)).toBe(id);
+    expect(await peekDatabaseId(path.join(path.dirname(p.db), 'missing.duckdb'))).toBeUndefined();
+    await withInstance(path.join(path.dirname(p.db), 'other.duckdb'), async (instance) => {
+      const other = await DuckDbStore.open(instance, 'create', 'other.duckdb');
+      expect(other.databaseId).not.toBe(id);
+      await other.close();
     });
   });
 

@@ -204,7 +204,7 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       await ledger.complete(c[0]!, 'w1', success, at(30));
       const done = (await ledger.getRun(run.id))!;
       expect(done).toMatchObject({ state: 'succeeded', counts: { succeeded: 4 }, finishedAt: at(30), startedAt: T0 });
-      expect(await ledger.nextDue(run.id)).toBeUndefined();
+      expect(await ledger.nextDue({ runId: run.id })).toBeUndefined();
       // A later run of `b` alone still gets `a`'s result: from its latest success.
       const alone = await ledger.enqueueRun(
         {
@@ -227,7 +227,7 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       const { job } = await ledger.fail(a, 'w1', failure('boom', true, 5_000), at(100));
       expect(job).toMatchObject({ state: 'failed', attempts: 1, error: 'boom', runAt: at(5_100) });
       expect(await claimAll(ledger, at(5_099), run.id)).toEqual([]);
-      expect(await ledger.nextDue(run.id)).toEqual(at(5_100));
+      expect(await ledger.nextDue({ runId: run.id })).toEqual(at(5_100));
       const again = await claimAll(ledger, at(5_100), run.id);
       expect(again.map((j) => [j.task, j.attempts])).toEqual([['a', 2]]);
       await ledger.complete(again[0]!, 'w1', success, at(5_200));
@@ -457,8 +457,8 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.getRun(ids[0]!))!.metadata).toEqual({ source: 'nightly', n: 2 });
       expect((await ledger.listRuns(10)).find((r) => r.id === ids[1])).toMatchObject({ dag: 'other' });
       expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 1 });
-      expect(await ledger.nextDue(undefined, undefined, 'nope')).toBeUndefined();
-      expect(await ledger.nextDue(undefined, undefined, 'other')).toEqual(T0);
+      expect(await ledger.nextDue({ dag: 'nope' })).toBeUndefined();
+      expect(await ledger.nextDue({ dag: 'other' })).toEqual(T0);
       // Same task name in every run: the DAG, not the task, tells whose job it is.
       const etl = await ledger.claim({ worker: 'w1', limit: 10, leaseMs: LEASE, now: at(1), dag: 'etl' });
       expect(etl.map((j) => j.runId)).toEqual([ids[0]]);

@@ -59,7 +59,7 @@ describe.skipIf(!postgresAvailable().ok)('PostgreSQL ledger', () => {
       const [a] = await ledger.listJobs({ limit: 1, task: 'a' });
       const now = new Date();
       await ledger.complete(
-        { ...a!, snapshotId: 'sha256:x', runInputs: null },
+        { ...a!, snapshotId: 'sha256:x', runInputs: null, database: null },
         'w1',
         {
           rows: null,

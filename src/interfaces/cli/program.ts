@@ -7,7 +7,7 @@ import pc from 'picocolors';
 // Only what parsing and `--help` need is imported up front: the application, config (zod,
 // smol-toml) and DuckDB's native binding cost far more to load than `--help` takes to run,
 // so each action imports its implementation when it runs. Type-only imports cost nothing.
-import type { Project, RequeueFilter, RunResult, Selection } from '../../app/project.js';
+import type { Project, RequeueFilter, RunResult, Selection, WorkOptions } from '../../app/project.js';
 import type { HolderInfo, JoinOptions, ProjectApi } from '../../app/remote/socket.js';
 import type { RunEvent } from '../../runtime/worker.js';
 import type { JobRecord, JsonValue } from '../../store/ledger.js';
@@ -207,6 +207,45 @@ export function buildProgram(io: CliIo): Command {
     } finally {
       await server.close();
     }
+  };
+
+  /**
+   * `worker` with the ledger in PostgreSQL: the database file is opened only while this worker
+   * holds its lease (see `app/shared-worker.ts`). Returns false, doing nothing, when the ledger
+   * is the embedded one.
+   */
+  const workOnSharedLedger = async (
+    o: Output,
+    opts: { concurrency?: string; once?: boolean },
+    work: WorkOptions,
+    pollSeconds: number | undefined,
+  ): Promise<boolean> => {
+    // A --dag worker runs TypeScript tasks, which need no shared database: it works as on one machine.
+    if (dagOption()) return false;
+    const cfg = await config({ orch_max_parallel: opts.concurrency }, { orch_max_parallel: '--concurrency' });
+    if (cfg.orch_store !== 'postgres') return false;
+    const [{ workShared }, { serveProject }] = await Promise.all([
+      import('../../app/shared-worker.js'),
+      import('../../app/remote/socket.js'),
+    ]);
+    await workShared({
+      ...work,
+      pollMs: Math.max(10, (pollSeconds ?? cfg.orch_poll_interval) * 1000),
+      config: cfg,
+      access: 'write',
+      log: (line) => o.err(`worker ${process.pid} ${line}`),
+      onStarted: (id) => o.err(`worker ${process.pid} started on ${cfg.db} as ${id}${opts.once ? ' (until idle)' : ''}`),
+      // While it holds the file, other commands on this machine reach the project through it.
+      onHold: async (p) => {
+        const server = await serveProject(p, { command: 'worker', pid: process.pid, db: p.dbFile }, (joined) =>
+          p.runForOther(joined, false),
+        );
+        // Not awaited: a run joined through the socket is followed in the ledger, not in the file.
+        return async () => void server.close();
+      },
+    });
+    o.err(`worker ${process.pid} stopped`);
+    return true;
   };
 
   /**
@@ -473,6 +512,14 @@ export function buildProgram(io: CliIo): Command {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
+        const common = {
+          shutdown: shutdown.signal,
+          graceMs: grace * 1000,
+          onEvent: (e: RunEvent) => progress.onEvent(e),
+          ...(opts.once ? { untilIdle: true } : {}),
+          ...(opts.workerId ? { workerId: opts.workerId } : {}),
+        };
+        if (await workOnSharedLedger(o, opts, common, poll)) return;
         await withProject(
           'write',
           (p) =>

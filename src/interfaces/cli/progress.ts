@@ -71,6 +71,8 @@ export function formatRunEvent(event: RunEvent, at: Date): string {
       return `${head('skip')} ${event.job.state}: ${firstLine(event.job.error)}`;
     case 'log':
       return `${head('log')}: ${event.message}`;
+    case 'recovered':
+      return `${head('recover')}: attempt ${event.attempt} committed its data; recorded from its completion marker, not run again`;
   }
 }
 

@@ -127,3 +127,11 @@ export interface TaskDefinition extends TaskHeader, TaskSource {
   lineage: Array<{ src: string; dst: string }>;
   statementCount: number;
 }
+
+/**
+ * Whether running the task writes the project's DuckDB database: SQL tasks and assets (which
+ * get a connection) do; a Dag function task touches none, so any worker may run it.
+ */
+export function writesDatabase(task: Pick<TaskDefinition, 'kind' | 'function'>): boolean {
+  return task.kind === 'sql' || task.function?.dag === null;
+}

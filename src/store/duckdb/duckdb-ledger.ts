@@ -34,6 +34,8 @@ import {
   type ClaimOptions,
   type ClaimedJob,
   type Completion,
+  type DatabaseLease,
+  type DueFilter,
   type FailureOutcome,
   type JobQuery,
   type JobRecord,
@@ -540,12 +542,13 @@ export class DuckDbLedger implements Ledger {
       const run = active.runs.get(job.runId)!;
       if (run.record.startedAt === null) run.record.startedAt = o.now;
       this.touchRun(run.record.id, o.now);
-      claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs });
+      claimed.push({ ...job, snapshotId: run.record.snapshotId ?? '', runInputs: run.record.inputs, database: null });
     }
     return claimed;
   }
 
-  async nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined> {
+  async nextDue({ runId, tasks, dag }: DueFilter = {}): Promise<Date | undefined> {
+    // One database by construction: `databases` filters nothing here.
     let next: Date | undefined;
     for (const j of this.active?.ready.values() ?? [])
       if (
@@ -743,6 +746,15 @@ export class DuckDbLedger implements Ledger {
     this.touchRun(runId, now);
     await this.flush();
     return n;
+  }
+
+  /** One process holds the file, so it holds its one database: nothing to coordinate. */
+  async holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease> {
+    return { database, worker, expiresAt: new Date(now.getTime() + leaseMs) };
+  }
+
+  async releaseDatabase(): Promise<void> {
+    // Nothing is held outside this process.
   }
 
   private readonly listeners = new Set<() => void>();

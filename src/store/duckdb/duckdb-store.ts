@@ -10,6 +10,7 @@ import type { LineageEdge, TaskEdge } from '../../model/graph/dag.js';
 import type { TaskDefinition, TaskTest } from '../../model/taskfile/task.js';
 import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
+import { readDatabaseId } from './database-identity.js';
 import { DuckDbLedger } from './duckdb-ledger.js';
 import { migrate } from './migrate.js';
 import type { Row } from '../rows.js';
@@ -234,6 +235,7 @@ export class DuckDbStore implements Store {
     readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly ledger: Ledger,
+    readonly databaseId: string,
     private readonly ledgerConns: readonly DuckDBConnection[],
     private readonly closeLedger: () => Promise<void>,
   ) {}
@@ -253,10 +255,15 @@ export class DuckDbStore implements Store {
     const ledgerConns: DuckDBConnection[] = [];
     try {
       await migrate(conn, mode, file);
-      if (shared) return new DuckDbStore(instance, conn, shared.ledger, [], shared.close);
+      const databaseId = await readDatabaseId(conn);
+      if (databaseId === undefined)
+        throw new DuckorchError('SCHEMA_VERSION', `${file} has no database id`, {
+          hint: 'open it once with a command that writes (e.g. `duck-orch register <dir>`)',
+        });
+      if (shared) return new DuckDbStore(instance, conn, shared.ledger, databaseId, [], shared.close);
       ledgerConns.push(await instance.connect(), await instance.connect());
       const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, { recover: mode !== 'read', now });
-      return new DuckDbStore(instance, conn, ledger, ledgerConns, async () => undefined);
+      return new DuckDbStore(instance, conn, ledger, databaseId, ledgerConns, async () => undefined);
     } catch (err) {
       for (const c of ledgerConns) c.closeSync();
       conn.closeSync();

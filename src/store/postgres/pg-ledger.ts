@@ -25,6 +25,8 @@ import {
   type ClaimOptions,
   type ClaimedJob,
   type Completion,
+  type DatabaseLease,
+  type DueFilter,
   type FailureOutcome,
   type JobQuery,
   type JobRecord,
@@ -45,6 +47,7 @@ import {
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { completionMarkerSql } from '../duckdb/database-identity.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 
 type Client = pg.PoolClient;
@@ -79,13 +82,25 @@ function claimedJobs(rows: readonly Row[]): ClaimedJob[] {
       ...jobFromRow(r, POSTGRES_ROWS),
       snapshotId: String(r.snapshot_id ?? ''),
       runInputs: (r.run_inputs as JsonValue | undefined) ?? null,
+      database: (r.database_id as string | null | undefined) ?? null,
     }))
     .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/**
+ * Jobs of no database, or of one of `databases`. A worker holding none reads only the ready jobs
+ * that need none (their own partial index), not the backlog of databases other workers hold.
+ */
+function databaseFilter(databases: ReadonlySet<string>, params: unknown[]): string {
+  if (databases.size === 0) return 'AND database_id IS NULL';
+  return `AND (database_id IS NULL OR database_id = ANY($${params.push([...databases])}))`;
 }
 
 export interface PgLedgerOptions {
   /** The schema holding the ledger's tables (created by `migrate`). */
   schema: string;
+  /** Called between a job's data commit and its completion: the window the completion marker covers (tests crash there). */
+  afterDataCommit?: (job: ClaimedJob) => void;
   /** The connections' `statement_timeout`, to name it when PostgreSQL cancels a statement. */
   statementTimeoutMs?: number;
 }
@@ -109,12 +124,14 @@ export interface SchemaState {
 export class PgLedger implements Ledger {
   private readonly s: string;
   private readonly statementTimeoutMs: number | undefined;
+  private readonly afterDataCommit: ((job: ClaimedJob) => void) | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
     options: PgLedgerOptions,
   ) {
     this.s = quoteIdent(options.schema);
+    this.afterDataCommit = options.afterDataCommit;
     this.statementTimeoutMs = options.statementTimeoutMs;
   }
 
@@ -338,10 +355,11 @@ export class PgLedger implements Ledger {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $17, $18) ON CONFLICT (run_id) DO NOTHING RETURNING run_id
        ), jobs AS (
          INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting,
-           downstream, dag_name)
+           downstream, dag_name, database_id)
          SELECT id, $1, task, part, 'pending', 0, attempts, $2, $2, $2, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
-           ARRAY(SELECT jsonb_array_elements_text(down)), $17
-         FROM unnest($8::text[], $9::text[], $10::text[], $11::int[], $12::jsonb[], $13::int[], $14::jsonb[]) AS t(id, task, part, attempts, up, waiting, down)
+           ARRAY(SELECT jsonb_array_elements_text(down)), $17, db
+         FROM unnest($8::text[], $9::text[], $10::text[], $11::int[], $12::jsonb[], $13::int[], $14::jsonb[], $19::text[])
+           AS t(id, task, part, attempts, up, waiting, down, db)
          WHERE EXISTS (SELECT 1 FROM run)
        ), wake AS (
          SELECT pg_notify($15, '') FROM run WHERE $16
@@ -366,6 +384,7 @@ export class PgLedger implements Ledger {
         run.jobs.length > 0,
         dag,
         JSON.stringify(metadata),
+        run.jobs.map((j) => j.database ?? null),
       ],
     );
     if (Number(rows[0]!.inserted) === 0) throw duplicateRun(run.id);
@@ -405,6 +424,7 @@ export class PgLedger implements Ledger {
       o.runId !== undefined ? `AND run_id = ${p(o.runId)}` : '',
       o.tasks !== undefined ? `AND task_name = ANY(${p([...o.tasks])})` : '',
       ...dagFilter(o.dag, params),
+      o.databases !== undefined ? databaseFilter(o.databases, params) : '',
     ].join(' ');
     return `ready AS (
            SELECT job_id FROM ${this.s}.jobs
@@ -447,8 +467,26 @@ export class PgLedger implements Ledger {
   }
 
   async complete(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date, tx?: DataTransaction): Promise<void> {
-    // The data lives in DuckDB: it commits first; the ledger records it next (issue 7 adds the marker that makes this exactly-once).
-    if (tx) await tx.connection.run('COMMIT');
+    if (!tx) return this.record(claimed, worker, outcome, now);
+    // The data lives in DuckDB: it commits first, with a marker saying so; the ledger records it
+    // next. Should that fail (a crash, PostgreSQL unreachable, the lease taken over), the job
+    // comes back and its next worker finds the marker and records it without running it again.
+    await tx.connection.run(`${completionMarkerSql(claimed.id, claimed.attempts, now, outcome)};\nCOMMIT`);
+    this.afterDataCommit?.(claimed);
+    try {
+      await this.record(claimed, worker, outcome, now);
+    } catch (err) {
+      throw new DuckorchError(
+        'LEASE_LOST',
+        `job ${claimed.id} (${claimed.task}) committed its data, but its completion was not recorded: ${err instanceof Error ? err.message : String(err)}; ` +
+          'it comes back when its lease runs out and is recorded from its completion marker, without running again',
+        { cause: err },
+      );
+    }
+  }
+
+  /** Records a success in the ledger (the data, if any, already committed). */
+  private async record(claimed: ClaimedJob, worker: string, outcome: SuccessOutcome, now: Date): Promise<void> {
     const params = this.completionParams([{ job: claimed, outcome }], worker, now);
     const row = (await this.prepared('complete', `WITH ${this.completionCtes()} ${COMPLETION_SUMMARY}`, params)).rows[0]!;
     if ((row.held as string[]).length === 0) {
@@ -874,6 +912,33 @@ export class PgLedger implements Ledger {
     }
   }
 
+  async holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease> {
+    // Taken when free, expired or already ours; another worker's live lease is left as it is.
+    const row =
+      (
+        await this.prepared(
+          'holdDatabase',
+          `WITH taken AS (
+           INSERT INTO ${this.s}.database_leases AS l VALUES ($1, $2, $3, $4)
+           ON CONFLICT (database_id) DO UPDATE SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at,
+             acquired_at = CASE WHEN l.worker = EXCLUDED.worker THEN l.acquired_at ELSE EXCLUDED.acquired_at END
+           WHERE l.worker = EXCLUDED.worker OR l.expires_at <= EXCLUDED.acquired_at
+           RETURNING worker, expires_at
+         )
+         SELECT worker, expires_at FROM taken
+         UNION ALL SELECT worker, expires_at FROM ${this.s}.database_leases WHERE database_id = $1 AND NOT EXISTS (SELECT 1 FROM taken)`,
+          [database, worker, now, new Date(now.getTime() + leaseMs)],
+        )
+      ).rows[0] ?? // Another worker inserted the row while this statement waited: its snapshot predates that row.
+      (await this.q(`SELECT worker, expires_at FROM ${this.s}.database_leases WHERE database_id = $1`, [database])).rows[0];
+    if (!row) return { database, worker: '', expiresAt: now };
+    return { database, worker: String(row.worker), expiresAt: toDate(row.expires_at)! };
+  }
+
+  async releaseDatabase(database: string, worker: string): Promise<void> {
+    await this.q(`DELETE FROM ${this.s}.database_leases WHERE database_id = $1 AND worker = $2`, [database, worker]);
+  }
+
   /** The channel idle workers LISTEN on: one per schema. */
   private get channelName(): string {
     return `${this.s.slice(1, -1)}_jobs`;
@@ -916,12 +981,14 @@ export class PgLedger implements Ledger {
 
   // ---------------------------------------------------------------- reads
 
-  async nextDue(runId?: string, tasks?: ReadonlySet<string>, dag?: string | null): Promise<Date | undefined> {
+  async nextDue(filter: DueFilter = {}): Promise<Date | undefined> {
+    const { runId, tasks, dag, databases } = filter;
     const params: unknown[] = [];
     const filters: string[] = [];
     if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
     if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
     filters.push(...dagFilter(dag, params));
+    if (databases !== undefined) filters.push(databaseFilter(databases, params));
     const row = (
       await this.q(
         `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,

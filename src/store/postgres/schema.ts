@@ -168,7 +168,26 @@ CREATE TABLE ${s}.active_dags (
 `,
   },
   {
-    // Id 3 is another change of the same release.
+    id: 3,
+    name: 'database_leases',
+    sql: (s) => `
+-- The DuckDB database a job writes (the id kept inside the file), NULL for jobs that touch none:
+-- only the worker holding that database's lease claims the job.
+ALTER TABLE ${s}.jobs ADD COLUMN database_id text;
+-- What a worker holding no database may claim, without reading the ready jobs of databases.
+CREATE INDEX jobs_ready_without_database ON ${s}.jobs (run_at, created_at)
+  WHERE state IN ('pending', 'failed') AND waiting = 0 AND database_id IS NULL;
+-- One row per DuckDB database being worked: DuckDB lets one process write a file, so one worker
+-- at a time holds it, renewing with its heartbeat; an expired row is anyone's to take.
+CREATE TABLE ${s}.database_leases (
+  database_id  text PRIMARY KEY,
+  worker       text NOT NULL,
+  acquired_at  timestamptz NOT NULL,
+  expires_at   timestamptz NOT NULL
+);
+`,
+  },
+  {
     id: 4,
     name: 'jobs_downstream',
     // Each job lists the ids of the jobs of its run that wait for it, so a completion decrements
