@@ -14,6 +14,7 @@ import type { TemplateVariable } from '../sql/template.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
+import { Reconnect, isConnectionLost } from './reconnect.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
 import { resolveWatermark } from './watermark.js';
 
@@ -68,6 +69,8 @@ export interface WorkerOptions {
   /** How often an idle worker looks for new jobs when nothing wakes it sooner. */
   pollMs?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Lines for the worker's log that are not about one job (the ledger's connection lost and back). */
+  onNotice?: (message: string) => void;
   /** Ignore recorded `@incremental_by` watermarks. */
   fullRefresh?: boolean;
 }
@@ -83,8 +86,32 @@ function formatSqlTimestamp(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** What a job's execution shares with its worker loop. */
+interface Ctx {
+  /** Retries ledger calls through a lost connection. */
+  reconnect: Reconnect;
+  /** Aborts when waiting for the ledger to come back is no longer worth it (cancelled, or the shutdown's grace is over). */
+  giveUp: AbortSignal;
+}
+
+/** A ledger call of a job's execution, retried through a lost connection until the worker gives up. */
+function retried<T>(ctx: Ctx, fn: (retry: number) => Promise<T>): Promise<T> {
+  return ctx.reconnect.call(fn, ctx.giveUp);
+}
+
 export async function work(o: WorkerOptions): Promise<void> {
   const inflight = new Map<string, AbortController>();
+  const reconnect = new Reconnect({ random: o.random, ...(o.onNotice ? { notice: o.onNotice } : {}) });
+  const graceOver = new AbortController();
+  const ctx: Ctx = { reconnect, giveUp: o.signal ? AbortSignal.any([o.signal, graceOver.signal]) : graceOver.signal };
+  // The loop stops waiting for the ledger when asked to stop: it has nothing more to claim.
+  const stopSignals = [o.signal, o.shutdown].filter((s): s is AbortSignal => s !== undefined);
+  const stopWaiting = stopSignals.length > 0 ? AbortSignal.any(stopSignals) : undefined;
+  const orStopped = <T>(fn: () => Promise<T>, fallback: T): Promise<T> =>
+    reconnect.call(fn, stopWaiting).catch((err: unknown) => {
+      if (isConnectionLost(err) && stopping()) return fallback;
+      throw err;
+    });
   let wake: (() => void) | undefined;
   let failure: unknown;
   // Counts what may make work claimable (a job ending, a signal): a change seen while the loop was
@@ -138,7 +165,7 @@ export async function work(o: WorkerOptions): Promise<void> {
   const start = (job: ClaimedJob): void => {
     const controller = new AbortController();
     inflight.set(job.id, controller);
-    execute(o, job, controller.signal, handOff)
+    execute(o, ctx, job, controller.signal, handOff)
       .catch((err: unknown) => (failure ??= err))
       .finally(() => {
         inflight.delete(job.id);
@@ -153,12 +180,17 @@ export async function work(o: WorkerOptions): Promise<void> {
     const items = batch;
     batch = [];
     const now = o.clock();
+    // Through a lost connection a batch is sent again as it is: what a try whose reply was lost
+    // recorded is recognised as this worker's (see the ledger), and is neither applied twice nor lost.
     if (stopping() || failure !== undefined) {
-      for (const it of items) await o.ledger.complete(it.job, o.workerId, it.outcome, now).then(it.resolve, it.reject);
+      for (const it of items) await retried(ctx, () => o.ledger.complete(it.job, o.workerId, it.outcome, now)).then(it.resolve, it.reject);
       return;
     }
     try {
-      const { claimed, lost } = await o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(items.length));
+      // The claim is asked anew on each try (its lease starts from now), and not at all once stopping.
+      const { claimed, lost } = await retried(ctx, () =>
+        o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(stopping() || failure !== undefined ? 0 : items.length)),
+      );
       claimed.forEach(start);
       const gone = new Set(lost);
       for (const it of items)
@@ -182,11 +214,11 @@ export async function work(o: WorkerOptions): Promise<void> {
     while (!stopping() && failure === undefined) {
       const seen = changes;
       const free = o.concurrency - inflight.size;
-      const claimed = free > 0 ? await o.ledger.claim(claimOptions(free)) : [];
+      const claimed = free > 0 ? await orStopped(() => o.ledger.claim(claimOptions(free)), []) : [];
       claimed.forEach(start);
       if (claimed.length > 0) continue;
       // Every slot busy: nothing to look for until a job ends (which nudges).
-      const due = free > 0 ? await o.ledger.nextDue(o.runId, o.tasks, o.dag) : undefined;
+      const due = free > 0 ? await orStopped(() => o.ledger.nextDue(o.runId, o.tasks, o.dag), undefined) : undefined;
       if (changes !== seen) continue;
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
@@ -203,7 +235,10 @@ export async function work(o: WorkerOptions): Promise<void> {
     }
     if (o.shutdown?.aborted && inflight.size > 0) {
       // A shutdown is not a verdict: give in-flight jobs their grace, then hand them back.
-      const grace = setTimeout(() => inflight.forEach((c) => c.abort(SHUTDOWN)), o.graceMs ?? 30_000);
+      const grace = setTimeout(() => {
+        inflight.forEach((c) => c.abort(SHUTDOWN));
+        graceOver.abort();
+      }, o.graceMs ?? 30_000);
       await drain(inflight, (w) => (wake = w));
       clearTimeout(grace);
     }
@@ -238,10 +273,11 @@ interface HandOff {
   complete(job: ClaimedJob, outcome: SuccessOutcome): Promise<void>;
 }
 
-async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
-  const task = await o.definition(job);
+async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
+  const task = await retried(ctx, () => o.definition(job));
   if ('missing' in task) {
-    const skipped = await o.ledger.skip(job, o.workerId, task.missing, o.clock()).then(
+    const now = o.clock();
+    const skipped = await retried(ctx, () => o.ledger.skip(job, o.workerId, task.missing, now)).then(
       () => true,
       (e: unknown) => {
         if (isLeaseLost(e)) return false;
@@ -255,13 +291,18 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
   o.onEvent?.({ type: 'start', task: job.task, attempt: job.attempts });
   const assets = assetsOf(task);
   try {
-    if (task.kind === 'function') await runFunction(o, job, task, signal, assets, handOff);
-    else await runSql(o, job, task, signal, assets);
+    if (task.kind === 'function') await runFunction(o, ctx, job, task, signal, assets, handOff);
+    else await runSql(o, ctx, job, task, signal, assets);
   } catch (err) {
     // Cancelled or taken over (this worker's lease ran out, another took the job): the ledger already moved on.
     if (signal.reason === LEASE_LOST || isLeaseLost(err)) return;
     if (signal.reason === SHUTDOWN) {
-      await o.ledger.release(o.workerId, [job.id], o.clock());
+      const now = o.clock();
+      await retried(ctx, () => o.ledger.release(o.workerId, [job.id], now)).catch((e: unknown) => {
+        // Nothing is lost: its lease runs out and another worker takes it back.
+        if (isConnectionLost(e)) o.onNotice?.(`could not hand ${job.task} back (${e.message}); its lease will run out`);
+        else throw e;
+      });
       return;
     }
     const f =
@@ -270,8 +311,10 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
         : new AttemptFailure('definition', `internal error: ${err instanceof Error ? err.message : String(err)}`, {});
     const cancelled = f.kind === 'cancelled';
     const delayMs = retryDelayMs(job.attempts, o.retry, o.random);
-    const failed = await o.ledger
-      .fail(
+    const failedAt = o.clock();
+    // Sent again after a lost connection, a failure that committed the first time is LEASE_LOST: dropped below.
+    const failed = await retried(ctx, () =>
+      o.ledger.fail(
         job,
         o.workerId,
         {
@@ -283,12 +326,12 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
           assets,
           codeVersion: task.codeVersion,
         },
-        o.clock(),
-      )
-      .catch((e: unknown) => {
-        if (isLeaseLost(e)) return undefined;
-        throw e;
-      });
+        failedAt,
+      ),
+    ).catch((e: unknown) => {
+      if (isLeaseLost(e)) return undefined;
+      throw e;
+    });
     if (!failed) return;
     const { job: after, downstream } = failed;
     if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: job.task, attempt: job.attempts, delayMs, error: f.message });
@@ -297,13 +340,22 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
   }
 }
 
-async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, signal: AbortSignal, assets: string[]): Promise<void> {
+async function runSql(
+  o: WorkerOptions,
+  ctx: Ctx,
+  job: ClaimedJob,
+  task: TaskDefinition,
+  signal: AbortSignal,
+  assets: string[],
+): Promise<void> {
   const startedAt = job.startedAt ?? o.clock();
   const statements = prepareStatements(task);
   const usesWatermark = statements.some((s) => s.variables.includes('last_processed_at'));
   // --full-refresh starts over: the recorded watermark is ignored, as if the task never ran.
   const recorded =
-    usesWatermark && task.incrementalBy !== null && !o.fullRefresh ? await o.ledger.lastWatermark(task.name, job.partitionKey) : null;
+    usesWatermark && task.incrementalBy !== null && !o.fullRefresh
+      ? await retried(ctx, () => o.ledger.lastWatermark(task.name, job.partitionKey))
+      : null;
   const variables: Record<TemplateVariable, VariableValue> = {
     last_processed_at: (conn) => resolveWatermark(conn, task, recorded),
     now: formatSqlTimestamp(startedAt),
@@ -321,12 +373,15 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
         signal,
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
-          await o.ledger.complete(
-            job,
-            o.workerId,
-            { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
-            now,
-            tx,
+          // The first try commits the data transaction; a try after a lost connection records the completion only.
+          await retried(ctx, (retry) =>
+            o.ledger.complete(
+              job,
+              o.workerId,
+              { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
+              now,
+              retry === 0 ? tx : undefined,
+            ),
           );
           completed = {
             ...job,
@@ -352,6 +407,7 @@ async function runSql(o: WorkerOptions, job: ClaimedJob, task: TaskDefinition, s
 
 async function runFunction(
   o: WorkerOptions,
+  ctx: Ctx,
   job: ClaimedJob,
   task: TaskDefinition,
   signal: AbortSignal,
@@ -361,7 +417,7 @@ async function runFunction(
   if (!o.functions)
     throw new AttemptFailure('definition', `task \`${task.name}\` is a TypeScript function, which this worker cannot run`, {});
   // Root tasks get the run's payload; the others their upstream tasks' results, whether or not those ran in this run.
-  const inputs = task.dependsOn.length === 0 ? job.runInputs : await o.ledger.upstreamResults(job, task.dependsOn);
+  const inputs = task.dependsOn.length === 0 ? job.runInputs : await retried(ctx, () => o.ledger.upstreamResults(job, task.dependsOn));
   let committedAt: Date | undefined;
   const { result, committed } = await o.functions({
     job,
@@ -371,13 +427,16 @@ async function runFunction(
     signal,
     log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
     commit: async (value, tx) => {
-      committedAt = o.clock();
-      await o.ledger.complete(
-        job,
-        o.workerId,
-        { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets },
-        committedAt,
-        tx,
+      const at = (committedAt = o.clock());
+      // As for SQL: the data transaction commits on the first try only.
+      await retried(ctx, (retry) =>
+        o.ledger.complete(
+          job,
+          o.workerId,
+          { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets },
+          at,
+          retry === 0 ? tx : undefined,
+        ),
       );
     },
   });

@@ -493,6 +493,8 @@ export function buildProgram(io: CliIo): Command {
                       metrics.onEvent(e);
                       progress.onEvent(e);
                     },
+                    // Timestamped like the job lines around them.
+                    onNotice: (message) => o.err(`${new Date().toISOString()} ${message}`),
                     ...(opts.once ? { untilIdle: true } : {}),
                     ...(opts.workerId ? { workerId: opts.workerId } : {}),
                   });
