@@ -198,6 +198,10 @@ export class PgLedger implements Ledger {
 
   private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const c = await this.pool.connect().catch((err: unknown) => this.lost(err));
+    // A checked-out client has no listener of the pool's: a server going away between two
+    // statements would be an uncaught 'error' event. The next statement reports it instead.
+    const quiet = () => undefined;
+    c.on('error', quiet);
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -207,6 +211,7 @@ export class PgLedger implements Ledger {
       await c.query('ROLLBACK').catch(() => undefined);
       return this.lost(err);
     } finally {
+      c.removeListener('error', quiet);
       c.release();
     }
   }
@@ -942,8 +947,9 @@ export class PgLedger implements Ledger {
 
   /**
    * LISTEN on the schema's channel with a connection of its own (outside the pool). When that
-   * connection is lost (the server restarted), the worker polls meanwhile and the LISTEN is set up
-   * again with capped, jittered backoff; the listener is then called once, for what was missed.
+   * connection is lost (the server restarted), or cannot be made at first for that reason, the
+   * worker polls meanwhile and the LISTEN is set up again with capped, jittered backoff; the
+   * listener is then called once, for what was missed.
    */
   async subscribe(listener: () => void): Promise<() => Promise<void>> {
     let stopped = false;
@@ -982,9 +988,14 @@ export class PgLedger implements Ledger {
       timer.unref();
     };
     await listen().catch(async (err: unknown) => {
+      // Lost before it began (the server is restarting): it comes back as above.
+      if (isConnectionError(err)) {
+        if (current) dropped(current);
+        return;
+      }
       stopped = true;
       await current?.end().catch(() => undefined);
-      return this.lost(err);
+      throw err;
     });
     return async () => {
       stopped = true;
