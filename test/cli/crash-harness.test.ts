@@ -7,9 +7,9 @@
  * workers at once. Every job must end succeeded exactly once in the ledger, and every job a killed
  * worker held must have come back through its expired lease (a `lost` attempt) and succeeded.
  *
- * The seed is random per run and part of the test's name; a failure names it too. Run again with
- * DUCKORCH_CRASH_SEED=<seed> to replay the same kills (the moments follow the same draws; the
- * processes' own timing still varies).
+ * The seed is random per run; a failure names it, with the kills made and the workers' last
+ * lines. Run again with DUCKORCH_CRASH_SEED=<seed> to replay the same draws (the processes' own
+ * timing still varies).
  */
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
@@ -38,7 +38,7 @@ const MOMENTS: readonly Moment[] = ['mid-job', 'after-finish', 'at-start', 'two-
 describe.skipIf(!postgresAvailable().ok)('crash safety on PostgreSQL', { timeout: SUBPROCESS_TEST_TIMEOUT + 120_000 }, () => {
   beforeAll(() => pgDatabase(), PG_START_TIMEOUT);
 
-  it(`${JOBS} jobs, ${WORKERS} workers SIGKILLed at random moments and restarted: every job succeeds exactly once (seed ${SEED})`, async () => {
+  it(`${JOBS} jobs, ${WORKERS} workers SIGKILLed at random moments and restarted: every job succeeds exactly once`, async () => {
     const { url, schema } = await freshSchema();
     const p = tempProject();
     // Jobs that take a little while, so that kills land in the middle of some.
