@@ -96,6 +96,8 @@ for (let i = 0; i < ${JOBS}; i++)
     );
     const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: SCHEMA, DUCKORCH_LEASE: '3s', DB_POOL_MAX: '4' };
     const dag = ['--dag', 'dag/work.ts:dag'];
+    // Workers never create the ledger's tables: init-db does, once.
+    expect((await runCli(['init-db'], { cwd: p.dir, env })).code).toBe(0);
     const enqueue = async () => {
       const out = await runCli(['--db', path.join(p.dir, 'enqueue.duckdb'), ...dag, 'enqueue'], { cwd: p.dir, env });
       expect(out.code, out.stderr).toBe(0);
