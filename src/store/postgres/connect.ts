@@ -137,7 +137,7 @@ export function connectionLost(err: unknown, u: URL | undefined): DuckorchError 
   const e = err as { code?: string; message?: string };
   const detail = (e.message ?? String(err)).split('\n')[0] + (e.code && !e.message?.includes(e.code) ? ` (${e.code})` : '');
   return new DuckorchError('DB_UNAVAILABLE', `lost the connection to PostgreSQL${where}: ${detail}`, {
-    hint: 'workers retry with backoff until the server is back',
+    hint: 'check that the PostgreSQL server is running and reachable (workers wait for it and retry)',
     cause: err,
   });
 }
