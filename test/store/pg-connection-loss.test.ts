@@ -140,6 +140,8 @@ describe.skipIf(!postgresAvailable().ok)('the PostgreSQL ledger when connections
     const waiting = ledger.queueDepth().catch((e: unknown) => e);
     let pid: number | undefined;
     await until('the ledger’s statement to wait for the lock', async () => {
+      // Inside a transaction pg_stat_activity is a snapshot taken once: look afresh each time.
+      await admin.query('SELECT pg_stat_clear_snapshot()');
       const r = await admin.query(
         `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()`,
         [`%"${schema}".jobs%`],
@@ -202,6 +204,24 @@ describe.skipIf(!postgresAvailable().ok)('the PostgreSQL ledger when connections
     expect((await ledger.listJobs({ runId, limit: 10 })).find((j) => j.task === 'a')).toMatchObject({ state: 'succeeded', rows: 1 });
     // Another worker's success is not this one's.
     await expect(ledger.complete(a, 'w2', success, at(3))).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    // A batch of completions (with the next claim) sent again: recorded once, not lost, and it claims nothing more.
+    const [c1, c2] = await Promise.all([enqueue(ledger, ['c1']), enqueue(ledger, ['c2'])]).then(() =>
+      ledger.claim({ worker: 'w1', limit: 2, leaseMs: LEASE, now: at(4) }),
+    );
+    const batch = [c1!, c2!].map((job) => ({ job, outcome: success }));
+    const first = await ledger.completeAndClaim('w1', batch, at(5), { worker: 'w1', limit: 2, leaseMs: LEASE, now: at(5) });
+    expect(first.lost).toEqual([]);
+    const resent = await ledger.completeAndClaim('w1', batch, at(6), { worker: 'w1', limit: 2, leaseMs: LEASE, now: at(6) });
+    expect(resent).toEqual({ claimed: [], lost: [] });
+    expect(
+      await admin.query(`SELECT count(*)::int AS n FROM "${schema}".attempts WHERE outcome = 'succeeded' AND job_id = ANY($1)`, [
+        [c1!.id, c2!.id],
+      ]),
+    ).toMatchObject({ rows: [{ n: 2 }] });
+    // Another worker's batch with them is lost for it.
+    expect((await ledger.completeAndClaim('w2', batch, at(7), { worker: 'w2', limit: 2, leaseMs: LEASE, now: at(7) })).lost.sort()).toEqual(
+      [c1!.id, c2!.id].sort(),
+    );
 
     // b's lease runs out while w1 cannot reach the server; w2 takes it back and holds it.
     expect(await ledger.reapExpired(at(LEASE + 1))).toBe(1);
