@@ -28,6 +28,11 @@ export interface PgProvided {
   throwaway: Availability;
   /** POST here for the shared throwaway server's URL (null when it cannot be started). */
   endpoint: string | null;
+  /**
+   * Where a test that needs a server of its own (to stop and start it) puts the server's folder:
+   * the system temporary folder, which the `postgres` user can enter (the run's own cannot be).
+   */
+  serverParentDir: string;
 }
 
 declare module 'vitest' {
@@ -214,9 +219,14 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
 export interface ThrowawayServer {
   url: string;
   dir: string;
+  /** Stops the server and removes its folder. */
   stop(): Promise<void>;
   /** For a process exit that skips the teardown. */
   stopSync(): void;
+  /** Stops the server (`pg_ctl stop -m <mode>`), keeping its data, for `resume()` (a restart under clients' feet). */
+  halt(mode: 'fast' | 'immediate'): Promise<void>;
+  /** Starts a halted server again, on the same port and data folder; resolves once it answers. */
+  resume(): Promise<void>;
 }
 
 /** initdb into a fresh folder under `parentDir`, start on a free 127.0.0.1 port, wait until ready. */
@@ -243,6 +253,27 @@ export async function startThrowaway(install: PgInstall, parentDir: string): Pro
     }
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   };
+  let starts = 0;
+  /** Starts the postmaster on `port`; 'exited' with its log when it could not (say, the port was taken). */
+  const launch = async (port: number): Promise<{ ready: true } | { ready: false; output: string }> => {
+    const logFile = path.join(dir, `server-${++starts}.log`);
+    const log = fs.openSync(logFile, 'w');
+    const [cmd, args] = commandFor(
+      install,
+      install.postgres,
+      [
+        ...['-D', data, '-p', String(port), '-k', dir],
+        ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100'],
+        ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      ],
+      true,
+    );
+    child = spawn(cmd, args, { cwd: dir, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    child.on('error', () => undefined);
+    if ((await waitReady(`postgresql://postgres@127.0.0.1:${port}/postgres`, child, 90_000)) === 'ready') return { ready: true };
+    return { ready: false, output: fs.readFileSync(logFile, 'utf8') };
+  };
   try {
     if (install.runAs) fs.chownSync(dir, install.runAs.uid, install.runAs.gid);
     await run(install, install.initdb, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], dir);
@@ -250,25 +281,20 @@ export async function startThrowaway(install: PgInstall, parentDir: string): Pro
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-      const logFile = path.join(dir, `server-${attempt}.log`);
-      const log = fs.openSync(logFile, 'w');
-      const [cmd, args] = commandFor(
-        install,
-        install.postgres,
-        [
-          ...['-D', data, '-p', String(port), '-k', dir],
-          ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=100'],
-          ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-        ],
-        true,
-      );
-      child = spawn(cmd, args, { cwd: dir, stdio: ['ignore', log, log] });
-      fs.closeSync(log);
-      child.on('error', () => undefined);
-      if ((await waitReady(url, child, 90_000)) === 'ready') return { url, dir, stop, stopSync };
-      const output = fs.readFileSync(logFile, 'utf8');
-      if (attempt < 5 && /could not bind|already in use/i.test(output)) continue;
-      throw new Error(`the throwaway PostgreSQL server exited during start-up:\n${output.trim()}`);
+      const started = await launch(port);
+      const halt = async (mode: 'fast' | 'immediate') => {
+        const running = child;
+        if (!running || running.exitCode !== null || running.signalCode !== null) return;
+        await run(install, install.pgCtl, ['stop', '-D', data, '-m', mode, '-w', '-t', '60'], dir);
+        await exited(running);
+      };
+      const resume = async () => {
+        const again = await launch(port);
+        if (!again.ready) throw new Error(`the throwaway PostgreSQL server did not start again on port ${port}:\n${again.output.trim()}`);
+      };
+      if (started.ready) return { url, dir, stop, stopSync, halt, resume };
+      if (attempt < 5 && /could not bind|already in use/i.test(started.output)) continue;
+      throw new Error(`the throwaway PostgreSQL server exited during start-up:\n${started.output.trim()}`);
     }
   } catch (err) {
     await stop().catch(() => undefined);
@@ -284,7 +310,10 @@ export async function startThrowaway(install: PgInstall, parentDir: string): Pro
 export async function pgGlobalSetup(parentDir: string): Promise<{ provided: PgProvided; teardown(): Promise<void> }> {
   const found = findPostgres();
   if (!('install' in found)) {
-    return { provided: { throwaway: { ok: false, reason: found.reason }, endpoint: null }, teardown: async () => {} };
+    return {
+      provided: { throwaway: { ok: false, reason: found.reason }, endpoint: null, serverParentDir: parentDir },
+      teardown: async () => {},
+    };
   }
   const { install } = found;
   let server: Promise<ThrowawayServer> | undefined;
@@ -321,7 +350,7 @@ export async function pgGlobalSetup(parentDir: string): Promise<{ provided: PgPr
   const { port } = endpoint.address() as net.AddressInfo;
 
   return {
-    provided: { throwaway: { ok: true }, endpoint: `http://127.0.0.1:${port}/${token}` },
+    provided: { throwaway: { ok: true }, endpoint: `http://127.0.0.1:${port}/${token}`, serverParentDir: parentDir },
     async teardown() {
       endpoint.closeAllConnections();
       await new Promise<void>((resolve) => endpoint.close(() => resolve()));

@@ -108,6 +108,8 @@ export interface WorkOptions {
   /** How often an idle worker looks for work when nothing wakes it (the ledger's notifications do). */
   pollMs?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Worker log lines not about one job: the ledger's connection lost and back. */
+  onNotice?: (message: string) => void;
 }
 
 export interface RequeueFilter {
@@ -784,6 +786,7 @@ export class Project {
       ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
       ...(options.untilIdle ? { untilIdle: true } : {}),
       ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+      ...(options.onNotice ? { onNotice: options.onNotice } : {}),
       // A worker for one --dag leaves other DAGs' jobs to their own workers, and a worker of the
       // registry leaves every DAG's jobs alone.
       dag: source ? source.name : null,

@@ -79,6 +79,7 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
         ...(o.untilIdle ? { untilIdle: true } : {}),
         ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
         ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+        ...(o.onNotice ? { onNotice: o.onNotice } : {}),
       });
     } finally {
       await database.stop();

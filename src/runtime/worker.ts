@@ -15,6 +15,7 @@ import { findCompletionMarker } from '../store/duckdb/database-identity.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
+import { Reconnect, isConnectionLost } from './reconnect.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
 import { resolveWatermark } from './watermark.js';
 
@@ -89,6 +90,8 @@ export interface WorkerOptions {
   /** How often an idle worker looks for new jobs when nothing wakes it sooner. */
   pollMs?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Lines for the worker's log that are not about one job (the ledger's connection lost and back). */
+  onNotice?: (message: string) => void;
   /** Ignore recorded `@incremental_by` watermarks. */
   fullRefresh?: boolean;
 }
@@ -106,10 +109,34 @@ function formatSqlTimestamp(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** What a job's execution shares with its worker loop. */
+interface Ctx {
+  /** Retries ledger calls through a lost connection. */
+  reconnect: Reconnect;
+  /** Aborts when waiting for the ledger to come back is no longer worth it (cancelled, or the shutdown's grace is over). */
+  giveUp: AbortSignal;
+}
+
+/** A ledger call of a job's execution, retried through a lost connection until the worker gives up. */
+function retried<T>(ctx: Ctx, fn: (retry: number) => Promise<T>): Promise<T> {
+  return ctx.reconnect.call(fn, ctx.giveUp);
+}
+
 export async function work(o: WorkerOptions): Promise<void> {
   const inflight = new Map<string, AbortController>();
   /** The database of each in-flight job that has one. */
   const inflightDatabase = new Map<string, string>();
+  const reconnect = new Reconnect({ random: o.random, ...(o.onNotice ? { notice: o.onNotice } : {}) });
+  const graceOver = new AbortController();
+  const ctx: Ctx = { reconnect, giveUp: o.signal ? AbortSignal.any([o.signal, graceOver.signal]) : graceOver.signal };
+  // The loop stops waiting for the ledger when asked to stop: it has nothing more to claim.
+  const stopSignals = [o.signal, o.shutdown].filter((s): s is AbortSignal => s !== undefined);
+  const stopWaiting = stopSignals.length > 0 ? AbortSignal.any(stopSignals) : undefined;
+  const orStopped = <T>(fn: () => Promise<T>, fallback: T): Promise<T> =>
+    reconnect.call(fn, stopWaiting).catch((err: unknown) => {
+      if (isConnectionLost(err) && stopping()) return fallback;
+      throw err;
+    });
   let wake: (() => void) | undefined;
   let failure: unknown;
   // Counts what may make work claimable (a job ending, a signal): a change seen while the loop was
@@ -170,7 +197,7 @@ export async function work(o: WorkerOptions): Promise<void> {
     const controller = new AbortController();
     inflight.set(job.id, controller);
     if (job.database !== null) inflightDatabase.set(job.id, job.database);
-    execute(o, job, controller.signal, handOff)
+    execute(o, ctx, job, controller.signal, handOff)
       .catch((err: unknown) => (failure ??= err))
       .finally(() => {
         inflight.delete(job.id);
@@ -186,12 +213,17 @@ export async function work(o: WorkerOptions): Promise<void> {
     const items = batch;
     batch = [];
     const now = o.clock();
+    // Through a lost connection a batch is sent again as it is: what a try whose reply was lost
+    // recorded is recognised as this worker's (see the ledger), and is neither applied twice nor lost.
     if (stopping() || failure !== undefined) {
-      for (const it of items) await o.ledger.complete(it.job, o.workerId, it.outcome, now).then(it.resolve, it.reject);
+      for (const it of items) await retried(ctx, () => o.ledger.complete(it.job, o.workerId, it.outcome, now)).then(it.resolve, it.reject);
       return;
     }
     try {
-      const { claimed, lost } = await o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(items.length));
+      // The claim is asked anew on each try (its lease starts from now), and not at all once stopping.
+      const { claimed, lost } = await retried(ctx, () =>
+        o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(stopping() || failure !== undefined ? 0 : items.length)),
+      );
       claimed.forEach(start);
       const gone = new Set(lost);
       for (const it of items)
@@ -215,18 +247,22 @@ export async function work(o: WorkerOptions): Promise<void> {
     while (!stopping() && failure === undefined) {
       const seen = changes;
       const free = o.concurrency - inflight.size;
-      const claimed = free > 0 ? await o.ledger.claim(claimOptions(free)) : [];
+      const claimed = free > 0 ? await orStopped(() => o.ledger.claim(claimOptions(free)), []) : [];
       claimed.forEach(start);
       if (claimed.length > 0) continue;
       // Every slot busy: nothing to look for until a job ends (which nudges).
       const due =
         free > 0
-          ? await o.ledger.nextDue({
-              ...(o.runId ? { runId: o.runId } : {}),
-              ...(o.tasks ? { tasks: o.tasks } : {}),
-              ...(o.dag !== undefined ? { dag: o.dag } : {}),
-              ...(o.databases ? { databases: o.databases.held() } : {}),
-            })
+          ? await orStopped(
+              () =>
+                o.ledger.nextDue({
+                  ...(o.runId ? { runId: o.runId } : {}),
+                  ...(o.tasks ? { tasks: o.tasks } : {}),
+                  ...(o.dag !== undefined ? { dag: o.dag } : {}),
+                  ...(o.databases ? { databases: o.databases.held() } : {}),
+                }),
+              undefined,
+            )
           : undefined;
       if (changes !== seen) continue;
       if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
@@ -244,7 +280,10 @@ export async function work(o: WorkerOptions): Promise<void> {
     }
     if (o.shutdown?.aborted && inflight.size > 0) {
       // A shutdown is not a verdict: give in-flight jobs their grace, then hand them back.
-      const grace = setTimeout(() => inflight.forEach((c) => c.abort(SHUTDOWN)), o.graceMs ?? 30_000);
+      const grace = setTimeout(() => {
+        inflight.forEach((c) => c.abort(SHUTDOWN));
+        graceOver.abort();
+      }, o.graceMs ?? 30_000);
       await drain(inflight, (w) => (wake = w));
       clearTimeout(grace);
     }
@@ -279,10 +318,11 @@ interface HandOff {
   complete(job: ClaimedJob, outcome: SuccessOutcome): Promise<void>;
 }
 
-async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
-  const task = await o.definition(job);
+async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
+  const task = await retried(ctx, () => o.definition(job));
   if ('missing' in task) {
-    const skipped = await o.ledger.skip(job, o.workerId, task.missing, o.clock()).then(
+    const now = o.clock();
+    const skipped = await retried(ctx, () => o.ledger.skip(job, o.workerId, task.missing, now)).then(
       () => true,
       (e: unknown) => {
         if (isLeaseLost(e)) return false;
@@ -310,14 +350,19 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
         {},
       );
     // The data of an earlier attempt may have committed without its completion reaching the ledger (see PgLedger.complete).
-    if (job.database !== null && instance && (await recordCommitted(o, job, instance))) return;
-    if (task.kind === 'function') await runFunction(o, job, task, signal, assets, instance, handOff);
-    else await runSql(o, job, task, signal, assets, instance!);
+    if (job.database !== null && instance && (await recordCommitted(o, ctx, job, instance))) return;
+    if (task.kind === 'function') await runFunction(o, ctx, job, task, signal, assets, instance, handOff);
+    else await runSql(o, ctx, job, task, signal, assets, instance!);
   } catch (err) {
     // Cancelled or taken over (this worker's lease ran out, another took the job): the ledger already moved on.
     if (signal.reason === LEASE_LOST || isLeaseLost(err)) return;
     if (signal.reason === SHUTDOWN || signal.reason === DATABASE_LOST) {
-      await o.ledger.release(o.workerId, [job.id], o.clock());
+      const now = o.clock();
+      await retried(ctx, () => o.ledger.release(o.workerId, [job.id], now)).catch((e: unknown) => {
+        // Nothing is lost: its lease runs out and another worker takes it back.
+        if (isConnectionLost(e)) o.onNotice?.(`could not hand ${job.task} back (${e.message}); its lease will run out`);
+        else throw e;
+      });
       return;
     }
     const f =
@@ -326,8 +371,10 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
         : new AttemptFailure('definition', `internal error: ${err instanceof Error ? err.message : String(err)}`, {});
     const cancelled = f.kind === 'cancelled';
     const delayMs = retryDelayMs(job.attempts, o.retry, o.random);
-    const failed = await o.ledger
-      .fail(
+    const failedAt = o.clock();
+    // Sent again after a lost connection, a failure that committed the first time is LEASE_LOST: dropped below.
+    const failed = await retried(ctx, () =>
+      o.ledger.fail(
         job,
         o.workerId,
         {
@@ -339,12 +386,12 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
           assets,
           codeVersion: task.codeVersion,
         },
-        o.clock(),
-      )
-      .catch((e: unknown) => {
-        if (isLeaseLost(e)) return undefined;
-        throw e;
-      });
+        failedAt,
+      ),
+    ).catch((e: unknown) => {
+      if (isLeaseLost(e)) return undefined;
+      throw e;
+    });
     if (!failed) return;
     const { job: after, downstream } = failed;
     if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: job.task, attempt: job.attempts, delayMs, error: f.message });
@@ -360,7 +407,7 @@ async function execute(o: WorkerOptions, job: ClaimedJob, signal: AbortSignal, h
  * ledger): when the data's completion marker says it committed, records that outcome instead
  * of running the task again. Returns whether it did.
  */
-async function recordCommitted(o: WorkerOptions, job: ClaimedJob, instance: DuckDBInstance): Promise<boolean> {
+async function recordCommitted(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, instance: DuckDBInstance): Promise<boolean> {
   const conn = await instance.connect();
   let committed;
   try {
@@ -370,7 +417,7 @@ async function recordCommitted(o: WorkerOptions, job: ClaimedJob, instance: Duck
   }
   if (!committed) return false;
   const now = o.clock();
-  await o.ledger.complete(job, o.workerId, committed.outcome, now);
+  await retried(ctx, () => o.ledger.complete(job, o.workerId, committed.outcome, now));
   o.onEvent?.({ type: 'recovered', task: job.task, attempt: committed.attempt });
   o.onEvent?.({
     type: 'finish',
@@ -390,6 +437,7 @@ async function recordCommitted(o: WorkerOptions, job: ClaimedJob, instance: Duck
 
 async function runSql(
   o: WorkerOptions,
+  ctx: Ctx,
   job: ClaimedJob,
   task: TaskDefinition,
   signal: AbortSignal,
@@ -401,7 +449,9 @@ async function runSql(
   const usesWatermark = statements.some((s) => s.variables.includes('last_processed_at'));
   // --full-refresh starts over: the recorded watermark is ignored, as if the task never ran.
   const recorded =
-    usesWatermark && task.incrementalBy !== null && !o.fullRefresh ? await o.ledger.lastWatermark(task.name, job.partitionKey) : null;
+    usesWatermark && task.incrementalBy !== null && !o.fullRefresh
+      ? await retried(ctx, () => o.ledger.lastWatermark(task.name, job.partitionKey))
+      : null;
   const variables: Record<TemplateVariable, VariableValue> = {
     last_processed_at: (conn) => resolveWatermark(conn, task, recorded),
     now: formatSqlTimestamp(startedAt),
@@ -422,18 +472,19 @@ async function runSql(
         signal,
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
-          await o.ledger
-            .complete(
+          // The first try commits the data transaction; a try after a lost connection records the completion only.
+          await retried(ctx, (retry) =>
+            o.ledger.complete(
               job,
               o.workerId,
               { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
               now,
-              tx,
-            )
-            .catch((err: unknown) => {
-              if (isLeaseLost(err)) unrecorded = err;
-              throw err;
-            });
+              retry === 0 ? tx : undefined,
+            ),
+          ).catch((err: unknown) => {
+            if (isLeaseLost(err)) unrecorded = err;
+            throw err;
+          });
           completed = {
             ...job,
             state: 'succeeded',
@@ -459,6 +510,7 @@ async function runSql(
 
 async function runFunction(
   o: WorkerOptions,
+  ctx: Ctx,
   job: ClaimedJob,
   task: TaskDefinition,
   signal: AbortSignal,
@@ -469,7 +521,7 @@ async function runFunction(
   if (!o.functions)
     throw new AttemptFailure('definition', `task \`${task.name}\` is a TypeScript function, which this worker cannot run`, {});
   // Root tasks get the run's payload; the others their upstream tasks' results, whether or not those ran in this run.
-  const inputs = task.dependsOn.length === 0 ? job.runInputs : await o.ledger.upstreamResults(job, task.dependsOn);
+  const inputs = task.dependsOn.length === 0 ? job.runInputs : await retried(ctx, () => o.ledger.upstreamResults(job, task.dependsOn));
   let committedAt: Date | undefined;
   let unrecorded: unknown;
   const { result, committed } = await o
@@ -482,13 +534,20 @@ async function runFunction(
       signal,
       log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
       commit: async (value, tx) => {
-        committedAt = o.clock();
-        await o.ledger
-          .complete(job, o.workerId, { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets }, committedAt, tx)
-          .catch((err: unknown) => {
-            if (isLeaseLost(err)) unrecorded = err;
-            throw err;
-          });
+        const at = (committedAt = o.clock());
+        // As for SQL: the data transaction commits on the first try only.
+        await retried(ctx, (retry) =>
+          o.ledger.complete(
+            job,
+            o.workerId,
+            { rows: null, result: value, watermark: null, codeVersion: task.codeVersion, assets },
+            at,
+            retry === 0 ? tx : undefined,
+          ),
+        ).catch((err: unknown) => {
+          if (isLeaseLost(err)) unrecorded = err;
+          throw err;
+        });
       },
     })
     .catch((err: unknown) => {

@@ -516,6 +516,7 @@ export function buildProgram(io: CliIo): Command {
           shutdown: shutdown.signal,
           graceMs: grace * 1000,
           onEvent: (e: RunEvent) => progress.onEvent(e),
+          onNotice: (message: string) => o.err(`${new Date().toISOString()} ${message}`),
           ...(opts.once ? { untilIdle: true } : {}),
           ...(opts.workerId ? { workerId: opts.workerId } : {}),
         };
@@ -540,6 +541,8 @@ export function buildProgram(io: CliIo): Command {
                       metrics.onEvent(e);
                       progress.onEvent(e);
                     },
+                    // Timestamped like the job lines around them.
+                    onNotice: (message) => o.err(`${new Date().toISOString()} ${message}`),
                     ...(opts.once ? { untilIdle: true } : {}),
                     ...(opts.workerId ? { workerId: opts.workerId } : {}),
                   });

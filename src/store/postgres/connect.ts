@@ -100,3 +100,44 @@ export function translatePgError(err: unknown, u: URL): DuckorchError {
       return new DuckorchError('DB_OPEN', `cannot connect to PostgreSQL at ${where}: ${e.message ?? String(err)}`, { cause: err });
   }
 }
+
+/** Socket-level failures: the server went away or cannot be reached (for now). */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs of a server that is going away or not back yet: class 08 (connection exception),
+ * admin_shutdown (a fast or immediate stop), crash_shutdown, cannot_connect_now (starting up or
+ * shutting down).
+ */
+const SERVER_GOING_CODES = new Set(['57P01', '57P02', '57P03']);
+/** What node-postgres says when a connection breaks under a query (these errors carry no code). */
+const DROPPED = [
+  /^Connection terminated/,
+  /^Client has encountered a connection error and is not queryable/,
+  /^timeout exceeded when trying to connect/,
+  /^timeout expired/,
+];
+
+/**
+ * Whether `err` means the connection to PostgreSQL was lost or cannot be made right now, as
+ * opposed to a statement PostgreSQL refused (which retrying would not help).
+ */
+export function isConnectionError(err: unknown): boolean {
+  if (err instanceof DuckorchError) return err.code === 'DB_UNAVAILABLE';
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (NETWORK_CODES.has(code) || SERVER_GOING_CODES.has(code) || code.startsWith('08')) return true;
+  if (code === '' && typeof e.message === 'string' && DROPPED.some((re) => re.test(e.message as string))) return true;
+  return e.cause !== undefined && e.cause !== err && isConnectionError(e.cause);
+}
+
+/** A lost connection as a typed error (DB_UNAVAILABLE), which callers on a worker's path retry. */
+export function connectionLost(err: unknown, u: URL | undefined): DuckorchError {
+  const where = u ? ` at ${u.hostname || 'localhost'}:${u.port || '5432'}` : '';
+  const e = err as { code?: string; message?: string };
+  const detail = (e.message ?? String(err)).split('\n')[0] + (e.code && !e.message?.includes(e.code) ? ` (${e.code})` : '');
+  return new DuckorchError('DB_UNAVAILABLE', `lost the connection to PostgreSQL${where}: ${detail}`, {
+    hint: 'check that the PostgreSQL server is running and reachable (workers wait for it and retry)',
+    cause: err,
+  });
+}

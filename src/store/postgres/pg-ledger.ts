@@ -49,6 +49,7 @@ import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { completionMarkerSql } from '../duckdb/database-identity.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
+import { connectionLost, isConnectionError } from './connect.js';
 
 type Client = pg.PoolClient;
 
@@ -57,6 +58,10 @@ function dagFilter(dag: string | null | undefined, params: unknown[]): string[] 
   if (dag === undefined) return [];
   return dag === null ? ['AND dag_name IS NULL'] : [`AND dag_name = $${params.push(dag)}`];
 }
+
+/** Backoff of the LISTEN connection's reconnects (doubling from the base, capped, with jitter). */
+const LISTEN_RETRY_BASE_MS = 250;
+const LISTEN_RETRY_MAX_MS = 10_000;
 
 const textHashes = new Map<string, string>();
 
@@ -209,7 +214,11 @@ export class PgLedger implements Ledger {
   }
 
   private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    const c = await this.pool.connect().catch((err: unknown) => this.lost(err));
+    // A checked-out client has no listener of the pool's: a server going away between two
+    // statements would be an uncaught 'error' event. The next statement reports it instead.
+    const quiet = () => undefined;
+    c.on('error', quiet);
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -217,21 +226,38 @@ export class PgLedger implements Ledger {
       return out;
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
-      throw this.translate(err);
+      return this.lost(err);
     } finally {
+      c.removeListener('error', quiet);
       c.release();
     }
   }
 
   private q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
-    return this.pool.query(sql, params).catch((err: unknown) => Promise.reject(this.translate(err)));
+    return this.pool.query<Row>(sql, params).catch((err: unknown) => this.lost(err));
   }
 
   /** A statement on a worker's path, prepared once per connection (by name) instead of planned per call. */
   private prepared(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<Row>> {
     return this.pool
-      .query({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params })
-      .catch((err: unknown) => Promise.reject(this.translate(err)));
+      .query<Row>({ name: `${this.s.slice(1, -1)}:${name}:${hashText(sql)}`, text: sql, values: params })
+      .catch((err: unknown) => this.lost(err));
+  }
+
+  /**
+   * Rethrows `err`, as DB_UNAVAILABLE when the connection broke (the server went away or is not
+   * back yet), which workers retry: a refused statement stays what it was (a statement timeout
+   * named as such).
+   */
+  private lost(err: unknown): never {
+    if (!isConnectionError(err) || (err instanceof DuckorchError && err.code === 'DB_UNAVAILABLE')) throw this.translate(err);
+    let u: URL | undefined;
+    try {
+      u = this.pool.options.connectionString ? new URL(this.pool.options.connectionString) : undefined;
+    } catch {
+      u = undefined;
+    }
+    throw connectionLost(err, u);
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -459,7 +485,8 @@ export class PgLedger implements Ledger {
     const job = jobFromRow(row, POSTGRES_ROWS);
     if (job.state !== 'processing' || job.leaseOwner !== worker)
       throw new DuckorchError(
-        // Another worker took it after this one's lease ran out: this outcome is late.
+        // Another worker took it after this one's lease ran out, or an outcome sent again after a
+        // broken connection was recorded the first time: this outcome is late.
         'LEASE_LOST',
         `job ${id} (${job.task}) is ${job.state}${job.leaseOwner ? ` and leased to ${job.leaseOwner}` : ''}, not held by ${worker}`,
       );
@@ -476,6 +503,8 @@ export class PgLedger implements Ledger {
     try {
       await this.record(claimed, worker, outcome, now);
     } catch (err) {
+      // A lost connection is retried by the worker, recording only (see runtime/reconnect.ts).
+      if (err instanceof DuckorchError && err.code === 'DB_UNAVAILABLE') throw err;
       throw new DuckorchError(
         'LEASE_LOST',
         `job ${claimed.id} (${claimed.task}) committed its data, but its completion was not recorded: ${err instanceof Error ? err.message : String(err)}; ` +
@@ -490,6 +519,9 @@ export class PgLedger implements Ledger {
     const params = this.completionParams([{ job: claimed, outcome }], worker, now);
     const row = (await this.prepared('complete', `WITH ${this.completionCtes()} ${COMPLETION_SUMMARY}`, params)).rows[0]!;
     if ((row.held as string[]).length === 0) {
+      // A completion sent again because the connection broke before its reply may have committed
+      // the first time: the guard above refused to apply it twice, and it is this worker's success.
+      if ((await this.succeededBy([claimed], worker)).size > 0) return;
       // Not held: say by whom, or in what state (the rare path pays for the second query).
       await this.tx((c) => this.held(c, claimed.id, worker));
       throw new DuckorchError('LEASE_LOST', `job ${claimed.id} was not held by ${worker}`);
@@ -520,9 +552,12 @@ export class PgLedger implements Ledger {
     ).rows;
     const held = new Set((rows[0]!.held as string[]).map(String));
     await this.afterCompletion(rows[0]!, now);
+    const notHeld = completions.filter((c) => !held.has(c.job.id)).map((c) => c.job);
+    // As in `complete`: sent again after a lost reply, those the first try recorded are not lost.
+    const mine = notHeld.length > 0 ? await this.succeededBy(notHeld, worker) : new Set<string>();
     return {
       claimed: claimedJobs(rows.filter((r) => r.job_id !== null && r.job_id !== undefined)),
-      lost: completions.filter((c) => !held.has(c.job.id)).map((c) => c.job.id),
+      lost: notHeld.filter((j) => !mine.has(j.id)).map((j) => j.id),
     };
   }
 
@@ -599,6 +634,17 @@ export class PgLedger implements Ledger {
   private async afterCompletion(row: Row, now: Date): Promise<void> {
     const unblock = (row.unblock as string[]).map(String);
     if (unblock.length > 0) await this.tx((c) => this.unblock(c, unblock, now));
+  }
+
+  /** The jobs whose attempt (the one claimed) is recorded as succeeded by `worker`. */
+  private async succeededBy(jobs: readonly ClaimedJob[], worker: string): Promise<Set<string>> {
+    const rows = await this.q(
+      `SELECT j.job_id FROM unnest($1::text[], $2::int[]) AS x(id, attempt)
+       JOIN ${this.s}.jobs j ON j.job_id = x.id JOIN ${this.s}.attempts a ON a.job_id = x.id AND a.attempt = x.attempt
+       WHERE j.state = 'succeeded' AND a.outcome = 'succeeded' AND a.worker = $3`,
+      [jobs.map((j) => j.id), jobs.map((j) => j.attempts), worker],
+    );
+    return new Set(rows.rows.map((r) => String(r.job_id)));
   }
 
   async fail(
@@ -966,16 +1012,62 @@ export class PgLedger implements Ledger {
     // Every transition is already committed.
   }
 
-  /** LISTEN on the schema's channel with a connection of its own (outside the pool). */
+  /**
+   * LISTEN on the schema's channel with a connection of its own (outside the pool). When that
+   * connection is lost (the server restarted), or cannot be made at first for that reason, the
+   * worker polls meanwhile and the LISTEN is set up again with capped, jittered backoff; the
+   * listener is then called once, for what was missed.
+   */
   async subscribe(listener: () => void): Promise<() => Promise<void>> {
-    const client = new pg.Client(this.pool.options);
-    await client.connect();
-    client.on('notification', () => listener());
-    // A lost connection must not crash the worker: it falls back to polling.
-    client.on('error', () => undefined);
-    await client.query(`LISTEN ${this.channel}`);
+    let stopped = false;
+    let current: pg.Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
+    const listen = async (): Promise<void> => {
+      const client = new pg.Client(this.pool.options);
+      current = client;
+      client.on('notification', () => listener());
+      // A lost connection must not crash the worker: 'end' follows, and brings the LISTEN back.
+      client.on('error', () => undefined);
+      client.on('end', () => dropped(client));
+      await client.connect();
+      await client.query(`LISTEN ${this.channel}`);
+      if (stopped) await client.end().catch(() => undefined);
+    };
+    // Called from 'end' and from a failed reconnect, whichever comes first: one retry per loss.
+    const dropped = (client: pg.Client) => {
+      if (stopped || current !== client) return;
+      current = undefined;
+      void client.end().catch(() => undefined);
+      const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_BASE_MS * 2 ** Math.min(failures++, 10)) * (0.5 + Math.random() / 2);
+      timer = setTimeout(() => {
+        const attempt = listen();
+        attempt.then(
+          () => {
+            failures = 0;
+            if (!stopped) listener();
+          },
+          () => {
+            if (current) dropped(current);
+          },
+        );
+      }, delay);
+      timer.unref();
+    };
+    await listen().catch(async (err: unknown) => {
+      // Lost before it began (the server is restarting): it comes back as above.
+      if (isConnectionError(err)) {
+        if (current) dropped(current);
+        return;
+      }
+      stopped = true;
+      await current?.end().catch(() => undefined);
+      throw err;
+    });
     return async () => {
-      await client.end().catch(() => undefined);
+      stopped = true;
+      clearTimeout(timer);
+      await current?.end().catch(() => undefined);
     };
   }
 
