@@ -277,3 +277,19 @@ export function json<T = Record<string, unknown>>(r: CliResult): T {
     throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`);
   }
 }
+
+/**
+ * A Dag module (`export const dag`, named `work`) of `jobs` independent tasks `job_000`, … that
+ * each sleep `baseMs + (i % cycle) * stepMs` and return `{ i }`: work that takes a while, so that
+ * kills and restarts land while jobs are in flight.
+ */
+export function slowJobsDag(jobs: number, baseMs: number, cycle: number, stepMs: number): string {
+  return `import { Dag } from 'duckorch';
+export const dag = new Dag('work');
+for (let i = 0; i < ${jobs}; i++)
+  dag.task({ name: 'job_' + String(i).padStart(3, '0') }, async () => {
+    await new Promise((resolve) => setTimeout(resolve, ${baseMs} + (i % ${cycle}) * ${stepMs}));
+    return { i };
+  });
+`;
+}

@@ -15,6 +15,7 @@
  * `freshSchema()` so that it runs before the schema's drop).
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { inject, onTestFinished } from 'vitest';
 import { findPostgres, type Availability } from './pg-server.js';
@@ -117,4 +118,13 @@ export async function freshSchema(): Promise<FreshSchema> {
     // Not inside a test: the caller drops it.
   }
   return { url: await created, schema, drop };
+}
+
+/** A port nothing listens on (bound, then closed): an unreachable PostgreSQL. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

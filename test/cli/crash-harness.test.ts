@@ -16,7 +16,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PG_START_TIMEOUT, freshSchema, pgDatabase, postgresAvailable } from '../pg.js';
-import { SUBPROCESS_TEST_TIMEOUT, runCli, startCli, tempProject, type CliProcess } from '../helpers.js';
+import { SUBPROCESS_TEST_TIMEOUT, runCli, slowJobsDag, startCli, tempProject, type CliProcess } from '../helpers.js';
 
 const JOBS = 500;
 const WORKERS = 3;
@@ -42,17 +42,7 @@ describe.skipIf(!postgresAvailable().ok)('crash safety on PostgreSQL', { timeout
     const { url, schema } = await freshSchema();
     const p = tempProject();
     // Jobs that take a little while, so that kills land in the middle of some.
-    p.write(
-      'dag/work.ts',
-      `import { Dag } from 'duckorch';
-export const dag = new Dag('work');
-for (let i = 0; i < ${JOBS}; i++)
-  dag.task({ name: 'job_' + String(i).padStart(3, '0') }, async () => {
-    await new Promise((resolve) => setTimeout(resolve, 80 + (i % 7) * 25));
-    return { i };
-  });
-`,
-    );
+    p.write('dag/work.ts', slowJobsDag(JOBS, 80, 7, 25));
     // A short lease, so that killed workers' jobs come back quickly; a small pool per worker (the
     // shared server allows 100 connections, and test files run two at a time).
     const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: schema, DUCKORCH_LEASE: '2s', DB_POOL_MAX: '4' };

@@ -5,13 +5,12 @@
  * the restart is still picked up). The server is this test's own, never the shared one: it is
  * stopped and started again on the same port and data folder.
  */
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { findPostgres, startThrowaway } from '../pg-server.js';
-import { PG_START_TIMEOUT } from '../pg.js';
-import { SUBPROCESS_TEST_TIMEOUT, runCli, startCli, tempProject, type CliProcess } from '../helpers.js';
+import { PG_START_TIMEOUT, closedPort } from '../pg.js';
+import { SUBPROCESS_TEST_TIMEOUT, runCli, slowJobsDag, startCli, tempProject, type CliProcess } from '../helpers.js';
 
 const JOBS = 160;
 const WORKERS = 2;
@@ -47,14 +46,6 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
   }
 }
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe('a worker and an unreachable PostgreSQL', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('at start-up fails at once with the reason (retrying is for a connection lost mid-run)', async () => {
     const p = tempProject();
@@ -83,17 +74,7 @@ describe.skipIf(skipReason !== undefined)('PostgreSQL restarted mid-run', { time
 
     const p = tempProject();
     // Jobs that take a while, so that the restart lands while work remains and completions are in flight.
-    p.write(
-      'dag/work.ts',
-      `import { Dag } from 'duckorch';
-export const dag = new Dag('work');
-for (let i = 0; i < ${JOBS}; i++)
-  dag.task({ name: 'job_' + String(i).padStart(3, '0') }, async () => {
-    await new Promise((resolve) => setTimeout(resolve, 120 + (i % 5) * 20));
-    return { i };
-  });
-`,
-    );
+    p.write('dag/work.ts', slowJobsDag(JOBS, 120, 5, 20));
     const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: SCHEMA, DUCKORCH_LEASE: '3s', DB_POOL_MAX: '4' };
     const dag = ['--dag', 'dag/work.ts:dag'];
     // Workers never create the ledger's tables: init-db does, once.

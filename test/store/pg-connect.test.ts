@@ -1,19 +1,9 @@
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DuckorchError } from '../../src/errors.js';
 import { connectPg, parsePgUrl, redactUrl } from '../../src/store/postgres/connect.js';
-import { PG_START_TIMEOUT, pgDatabase, postgresAvailable } from '../pg.js';
+import { PG_START_TIMEOUT, closedPort, pgDatabase, postgresAvailable } from '../pg.js';
 
 const available = postgresAvailable().ok;
-
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('connecting to the PostgreSQL ledger', () => {
   it('says what is wrong with DATABASE_URL before connecting', () => {

@@ -4,7 +4,6 @@
  * error, the LISTEN connection comes back by itself, and a completion sent again after its reply
  * was lost is this worker's success without being applied twice.
  */
-import net from 'node:net';
 import pg from 'pg';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { DuckorchError } from '../../src/errors.js';
@@ -13,20 +12,12 @@ import type { Ledger, Snapshot } from '../../src/store/ledger.js';
 import { isConnectionError } from '../../src/store/postgres/connect.js';
 import { PgLedger } from '../../src/store/postgres/pg-ledger.js';
 import { makeTask } from '../model/make-task.js';
-import { PG_START_TIMEOUT, freshSchema, pgDatabase, postgresAvailable } from '../pg.js';
+import { PG_START_TIMEOUT, closedPort, freshSchema, pgDatabase, postgresAvailable } from '../pg.js';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 const LEASE = 60_000;
 const success = { rows: 1, result: null, watermark: null, codeVersion: 'v1', assets: [] as string[] };
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function enqueue(ledger: Ledger, names: string[]): Promise<string> {
   const tasks = new Map(
