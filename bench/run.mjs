@@ -35,7 +35,7 @@ import {
   scaledShop,
   trivialDag,
 } from './workloads.mjs';
-import { backlogCase, fanoutCase, latencyCase, recoveryCase } from './pg-cases.mjs';
+import { PG_URL, backlogCase, fanoutCase, latencyCase, recoveryCase } from './pg-cases.mjs';
 
 const env = process.env;
 const num = (key, dflt) => {
@@ -864,6 +864,63 @@ function startupCase() {
 
 // ---- the driver ----
 
+/**
+ * The scaled shop with its ledger on PostgreSQL, worked by two `duck-orch worker` processes
+ * sharing its database file against one, paired (`bench/shop-workers.mjs`).
+ */
+async function shopWorkersCase() {
+  const w = workload('shop');
+  const schemas = [];
+  const one = (workers, i) => {
+    const dir = path.join(w.work, `workers-${workers}-${i}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const db = path.join(dir, 'shop.duckdb');
+    fs.copyFileSync(w.template, db);
+    const schema = `bench_shopw_${Math.random().toString(36).slice(2, 10)}`;
+    schemas.push(schema);
+    const r = runScript(w.work, 'shop-workers.mjs', [db, String(workers), dir], {
+      env: { BENCH_LEDGER_URL: PG_URL, BENCH_LEDGER_SCHEMA: schema },
+      measureRss: false,
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (r.succeeded !== r.jobs || r.jobs !== w.info.tasks) throw new Error(`shop-workers: ${r.succeeded} of ${r.jobs} jobs succeeded`);
+    return r;
+  };
+  try {
+    const samples = alternate(
+      KNOBS.BENCH_PAIRS,
+      (i) => one(2, i),
+      (i) => one(1, i),
+    ).map(({ a, b }) => ({ two: a, one: b, ratio: a.ms / b.ms }));
+    samples.forEach((s, i) =>
+      log(`  pair ${i + 1}: two workers ${fmtMs(s.two.ms)}, one worker ${fmtMs(s.one.ms)}, ratio ${s.ratio.toFixed(3)}`),
+    );
+    const two = summary(samples.map((s) => s.two.ms));
+    const oneW = summary(samples.map((s) => s.one.ms));
+    const ratio = summary(samples.map((s) => s.ratio));
+    return {
+      data: { two, one: oneW, ratio, samples },
+      rows: [
+        [
+          `${w.label}, ledger on PostgreSQL: two workers sharing the database file`,
+          `${samples.length} pairs`,
+          fmtMs(two.median),
+          `one worker: ${fmtMs(oneW.median)}`,
+          fmtRatio(ratio),
+          `${fmtMb(summary(samples.map((s) => s.two.peakRssMb)).median)} / ${fmtMb(summary(samples.map((s) => s.one.peakRssMb)).median)} (largest worker)`,
+          'every job is SQL on one DuckDB file: one worker at a time holds it (the per-database lease), so a second worker cannot speed it up; the ratio is the cost of sharing',
+        ],
+      ],
+    };
+  } finally {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await client.end();
+  }
+}
+
 const pgContext = () => ({ mkWork, log, knobs: KNOBS, P });
 
 const CASES = [
@@ -880,6 +937,7 @@ const CASES = [
   ['backlog-pg', () => backlogCase(pgContext())],
   ['fanout-pg', () => fanoutCase(pgContext())],
   ['recovery-pg', () => recoveryCase(pgContext())],
+  ['shop-workers-pg', shopWorkersCase],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ];
