@@ -878,7 +878,7 @@ async function shopWorkersCase() {
     fs.copyFileSync(w.template, db);
     const schema = `bench_shopw_${Math.random().toString(36).slice(2, 10)}`;
     schemas.push(schema);
-    const r = runScript(w.work, 'shop-workers.mjs', [db, String(workers), dir], {
+    const r = runScript(w.work, 'shop-workers.mjs', [db, String(workers)], {
       env: { BENCH_LEDGER_URL: PG_URL, BENCH_LEDGER_SCHEMA: schema },
       measureRss: false,
     });

@@ -1,19 +1,19 @@
 // One repeat of the `shop-workers-pg` case: a registered copy of the scaled shop, its ledger on
-// PostgreSQL (a fresh schema), one run enqueued, then N `duck-orch worker --once` processes, each
-// in a folder of its own, reaching the same database file; timed from starting the workers until
+// PostgreSQL (a fresh schema), one run enqueued, then N `duck-orch worker --once` processes
+// reaching the same database file (from the repository's root: the shop reads examples/shop/data
+// by a relative path); timed from starting the workers until
 // the last one exits (every job done). The per-database lease lets one of them at a time run the
 // database's SQL tasks.
-// Usage: node bench/shop-workers.mjs <db> <workers> <work-dir>   (BENCH_LEDGER_URL, BENCH_LEDGER_SCHEMA)
+// Usage: node bench/shop-workers.mjs <db> <workers>   (BENCH_LEDGER_URL, BENCH_LEDGER_SCHEMA)
 // Prints one JSON line: { ms, jobs, succeeded, peakRssMb (the largest worker's) }.
 import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 
-const [db, workers, work] = process.argv.slice(2);
+const [db, workers] = process.argv.slice(2);
 const CLI = new URL('../dist/interfaces/cli/main.js', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
 const env = { ...process.env, DATABASE_URL: process.env.BENCH_LEDGER_URL, DUCKORCH_PG_SCHEMA: process.env.BENCH_LEDGER_SCHEMA, CI: '1' };
-const cli = (args, cwd = work) => {
+const cli = (args, cwd = ROOT) => {
   const r = spawnSync(process.execPath, [CLI, '--db', db, ...args], { cwd, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`duck-orch ${args.join(' ')}: ${r.stderr}`);
   return r;
@@ -24,8 +24,7 @@ const t0 = performance.now();
 const peaks = [];
 await Promise.all(
   Array.from({ length: Number(workers) }, (_, i) => {
-    const cwd = path.join(work, `worker-${i}`);
-    fs.mkdirSync(cwd, { recursive: true });
+    const cwd = ROOT;
     const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, CLI, '--db', db, 'worker', '--once', '-c', '4'], {
       cwd,
       env,
