@@ -10,7 +10,7 @@ const [db, maxParallel] = process.argv.slice(2);
 const ledgerEnv = process.env.BENCH_LEDGER_URL
   ? { DATABASE_URL: process.env.BENCH_LEDGER_URL, DUCKORCH_PG_SCHEMA: process.env.BENCH_LEDGER_SCHEMA ?? 'duckorch' }
   : {};
-const project = await Project.open({ config: loadConfig({ flags: { db }, env: ledgerEnv }), access: 'write' });
+const project = await Project.open({ config: loadConfig({ flags: { db }, env: ledgerEnv }), access: 'write', ledgerSchema: 'migrate' });
 let result, ms, c0;
 try {
   const t0 = performance.now();

@@ -8,7 +8,7 @@ import { Project, loadConfig } from '../dist/index.js';
 
 const [db, n] = process.argv.slice(2);
 const env = { DATABASE_URL: process.env.BENCH_LEDGER_URL, DUCKORCH_PG_SCHEMA: process.env.BENCH_LEDGER_SCHEMA };
-const project = await Project.open({ config: loadConfig({ flags: { db }, env }), access: 'write' });
+const project = await Project.open({ config: loadConfig({ flags: { db }, env }), access: 'write', ledgerSchema: 'migrate' });
 const shutdown = new AbortController();
 let waiting; // { task, t0, started?, resolve }
 const worker = project.work({

@@ -76,6 +76,7 @@ try {
     const schema = `bench_rec_${Math.random().toString(36).slice(2, 10)}`;
     try {
       const dir = (name) => path.join(work, `${schema}-${name}`);
+      await duckOrch(dir('enqueue'), schema, ['init-db'], { wait: true });
       await duckOrch(dir('enqueue'), schema, ['enqueue'], { wait: true });
       const a = duckOrch(dir('a'), schema, ['worker', '-c', String(JOBS), '--worker-id', 'A'], { wait: false });
       await until('worker A to hold every job', async () => (await heldBy(schema, 'A')) === JOBS);
