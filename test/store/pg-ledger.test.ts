@@ -23,6 +23,64 @@ describe.skipIf(!postgresAvailable().ok)('PostgreSQL ledger', () => {
     };
   });
 
+  it('completes batches while heartbeats renew the same jobs and two sinks wait for them all, without a deadlock', async () => {
+    const { url, schema, drop } = await freshSchema();
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    try {
+      const ledger = new PgLedger(pool, { schema });
+      await ledger.migrate();
+      const leaves = Array.from({ length: 40 }, (_, i) => `leaf_${i}`);
+      const snapshot = { id: 'sha256:fan', createdAt: new Date(), tasks: new Map() };
+      await ledger.saveSnapshot(snapshot);
+      const run = await ledger.enqueueRun(
+        {
+          id: '00000000-0000-4000-8000-00000000fa40',
+          snapshotId: snapshot.id,
+          trigger: 'test',
+          selector: null,
+          inputs: null,
+          jobs: [
+            ...leaves.map((task) => ({ task, upstream: [], maxAttempts: 1 })),
+            { task: 'sink_a', upstream: leaves, maxAttempts: 1 },
+            { task: 'sink_b', upstream: leaves, maxAttempts: 1 },
+          ],
+        },
+        new Date(),
+      );
+      const now = () => new Date();
+      const claimed = await ledger.claim({ worker: 'w', limit: 40, leaseMs: 60_000, now: now(), runId: run.id });
+      expect(claimed).toHaveLength(40);
+      // Batches in descending id order (the reverse of a heartbeat's), completed concurrently with heartbeats of all.
+      const byIdDesc = [...claimed].sort((a, b) => (a.id < b.id ? 1 : -1));
+      const batches = Array.from({ length: 10 }, (_, i) => byIdDesc.slice(i * 4, i * 4 + 4));
+      const success = { rows: null, result: null, watermark: null, codeVersion: null, assets: [] as string[] };
+      const next = { worker: 'w', limit: 0, leaseMs: 60_000, now: now(), runId: run.id, tasks: new Set(['none']) };
+      await Promise.all([
+        ...batches.map((b) =>
+          ledger.completeAndClaim(
+            'w',
+            b.map((job) => ({ job, outcome: success })),
+            now(),
+            next,
+          ),
+        ),
+        ...Array.from({ length: 10 }, () =>
+          ledger.heartbeat(
+            'w',
+            claimed.map((j) => j.id),
+            60_000,
+            now(),
+          ),
+        ),
+      ]);
+      const sinks = await ledger.claim({ worker: 'w', limit: 5, leaseMs: 60_000, now: now(), runId: run.id });
+      expect(sinks.map((j) => j.task).sort()).toEqual(['sink_a', 'sink_b']);
+    } finally {
+      await pool.end();
+      await drop();
+    }
+  });
+
   describe('migrations', () => {
     const withSchema = (title: string, fn: (pool: pg.Pool, schema: string) => Promise<void>) =>
       it(title, async () => {

@@ -470,7 +470,10 @@ export class PgLedger implements Ledger {
     const held = new Set(
       (
         await this.q(
-          `UPDATE ${this.s}.jobs SET lease_expires_at = $3 WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' RETURNING job_id`,
+          `WITH held AS MATERIALIZED (
+             SELECT job_id FROM ${this.s}.jobs WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' ORDER BY job_id FOR UPDATE
+           )
+           UPDATE ${this.s}.jobs j SET lease_expires_at = $3 FROM held WHERE j.job_id = held.job_id RETURNING j.job_id`,
           [[...jobIds], worker, new Date(now.getTime() + leaseMs)],
         )
       ).rows.map((r) => String(r.job_id)),
@@ -580,18 +583,22 @@ export class PgLedger implements Ledger {
    * attempts, their history and their downstream counts change together. Parameters $1–$9 are
    * `completionParams` (one array element per job); `done` holds the jobs the worker did hold.
    * Two jobs of one task and partition (of two runs) may end in one batch: the latest-state
-   * upserts take one of them each, as a statement may not update a row twice.
+   * upserts take one of them each, as a statement may not update a row twice. Rows are locked in
+   * job-id order (the jobs, then the jobs waiting for them), as heartbeats and hand-backs lock
+   * them too, so that concurrent batches never wait on each other in a cycle (a deadlock).
    */
   private completionCtes(): string {
     const s = this.s;
     return `input AS (
            SELECT * FROM unnest($1::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::jsonb[])
              AS x(id, rows_count, result, watermark, code_version, assets)
+         ), held AS MATERIALIZED (
+           SELECT job_id FROM ${s}.jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE
          ), done AS (
            UPDATE ${s}.jobs j SET state = 'succeeded', lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3,
              rows_count = x.rows_count, result = x.result, last_processed_at = x.watermark, error_message = NULL, error_context = NULL,
              code_version = x.code_version
-           FROM input x WHERE j.job_id = x.id AND j.state = 'processing' AND j.lease_owner = $2
+           FROM input x WHERE j.job_id = x.id AND j.job_id IN (SELECT job_id FROM held) AND j.state = 'processing' AND j.lease_owner = $2
            RETURNING j.*, x.assets AS outcome_assets
          ), attempt AS (
            INSERT INTO ${s}.attempts (job_id, run_id, task_name, partition_key, attempt, worker, started_at, finished_at, outcome, job_state,
@@ -621,9 +628,11 @@ export class PgLedger implements Ledger {
              rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
          ), released AS (
            SELECT d AS job_id, count(*)::int AS n FROM done, unnest(done.downstream) AS d GROUP BY d
+         ), waiting_rows AS MATERIALIZED (
+           SELECT j.job_id FROM ${s}.jobs j JOIN released r USING (job_id) ORDER BY j.job_id FOR UPDATE OF j
          ), downstream AS (
            UPDATE ${s}.jobs d SET waiting = d.waiting - r.n FROM released r
-           WHERE d.job_id = r.job_id AND d.state IN ('pending', 'failed', 'blocked')
+           WHERE d.job_id = r.job_id AND d.job_id IN (SELECT job_id FROM waiting_rows) AND d.state IN ('pending', 'failed', 'blocked')
            RETURNING d.job_id, d.state, d.waiting
          ), wake AS (
            SELECT pg_notify($9, '') FROM downstream WHERE waiting = 0 LIMIT 1
@@ -700,10 +709,10 @@ export class PgLedger implements Ledger {
     if (jobIds.length === 0) return;
     await this.tx(async (c) => {
       const rows = (
-        await c.query(`SELECT * FROM ${this.s}.jobs WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' FOR UPDATE`, [
-          [...jobIds],
-          worker,
-        ])
+        await c.query(
+          `SELECT * FROM ${this.s}.jobs WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' ORDER BY job_id FOR UPDATE`,
+          [[...jobIds], worker],
+        )
       ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
       for (const job of rows)
         await this.recordAttempt(c, { ...job, state: 'pending' }, worker, now, 'released', 'pending', [], { startedAt: job.startedAt });
@@ -866,8 +875,11 @@ export class PgLedger implements Ledger {
            UNION
            SELECT unnest(d.downstream) FROM ${this.s}.jobs d JOIN down USING (job_id) WHERE d.state IN ${waitingStates}
          )
+         , locked AS MATERIALIZED (
+           SELECT job_id FROM ${this.s}.jobs WHERE job_id IN (SELECT job_id FROM down) ORDER BY job_id FOR UPDATE
+         )
          UPDATE ${this.s}.jobs SET state = $2, updated_at = $3, error_message = $4 ${to === 'cancelled' ? ', finished_at = $3' : ''}
-         WHERE job_id IN (SELECT job_id FROM down) AND state IN ${waitingStates} RETURNING *`,
+         WHERE job_id IN (SELECT job_id FROM locked) AND state IN ${waitingStates} RETURNING *`,
         [job.id, to, now, reason],
       )
     ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
