@@ -629,7 +629,7 @@ export class PgLedger implements Ledger {
          ), released AS (
            SELECT d AS job_id, count(*)::int AS n FROM done, unnest(done.downstream) AS d GROUP BY d
          ), waiting_rows AS MATERIALIZED (
-           SELECT j.job_id FROM ${s}.jobs j JOIN released r USING (job_id) ORDER BY j.job_id FOR UPDATE OF j
+           SELECT job_id FROM ${s}.jobs WHERE job_id = ANY(ARRAY(SELECT job_id FROM released)) ORDER BY job_id FOR UPDATE
          ), downstream AS (
            UPDATE ${s}.jobs d SET waiting = d.waiting - r.n FROM released r
            WHERE d.job_id = r.job_id AND d.job_id IN (SELECT job_id FROM waiting_rows) AND d.state IN ('pending', 'failed', 'blocked')
@@ -876,7 +876,7 @@ export class PgLedger implements Ledger {
            SELECT unnest(d.downstream) FROM ${this.s}.jobs d JOIN down USING (job_id) WHERE d.state IN ${waitingStates}
          )
          , locked AS MATERIALIZED (
-           SELECT job_id FROM ${this.s}.jobs WHERE job_id IN (SELECT job_id FROM down) ORDER BY job_id FOR UPDATE
+           SELECT job_id FROM ${this.s}.jobs WHERE job_id = ANY(ARRAY(SELECT job_id FROM down)) ORDER BY job_id FOR UPDATE
          )
          UPDATE ${this.s}.jobs SET state = $2, updated_at = $3, error_message = $4 ${to === 'cancelled' ? ', finished_at = $3' : ''}
          WHERE job_id IN (SELECT job_id FROM locked) AND state IN ${waitingStates} RETURNING *`,
