@@ -139,6 +139,35 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.assetStates('main.d')).map((a) => a.status)).toEqual(['succeeded']);
     });
 
+    withLedger('a job waiting for several upstream jobs is ready once the last of them is done, in any order', async (ledger) => {
+      const snapshot = snapshotOf(['u1', 'u2', 'u3', 'sink'], { sink: ['u1', 'u2', 'u3'] });
+      await ledger.saveSnapshot(snapshot);
+      const run = await ledger.enqueueRun(
+        {
+          id: '00000000-0000-4000-8000-0000000fa117',
+          snapshotId: snapshot.id,
+          trigger: 'test',
+          selector: null,
+          inputs: null,
+          jobs: [
+            { task: 'u1', upstream: [], maxAttempts: 1 },
+            { task: 'u2', upstream: [], maxAttempts: 1 },
+            { task: 'u3', upstream: [], maxAttempts: 1 },
+            { task: 'sink', upstream: ['u1', 'u2', 'u3'], maxAttempts: 1 },
+          ],
+        },
+        T0,
+      );
+      const ups = await claimAll(ledger, T0, run.id);
+      expect(names(ups)).toEqual(['u1', 'u2', 'u3']);
+      // The last in the sink's list first, then the first: the sink still waits for the middle one.
+      await ledger.complete(byTask(ups, 'u3'), 'w1', success, at(1));
+      await ledger.complete(byTask(ups, 'u1'), 'w1', success, at(2));
+      expect(await claimAll(ledger, at(3), run.id)).toEqual([]);
+      await ledger.complete(byTask(ups, 'u2'), 'w1', success, at(4));
+      expect(names(await claimAll(ledger, at(5), run.id))).toEqual(['sink']);
+    });
+
     withLedger('tells when the earliest lease runs out', async (ledger) => {
       expect(await ledger.nextLeaseExpiry()).toBeUndefined();
       const run = await enqueueChain(ledger);

@@ -16,6 +16,7 @@ import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node
 import { DuckorchError } from '../../errors.js';
 import {
   FINAL_STATES,
+  SATISFYING_STATES,
   readiness,
   runState,
   transition,
@@ -1272,7 +1273,34 @@ export class DuckDbLedger implements Ledger {
   }
 
   /** Puts a waiting job in the ready set, or blocks or cancels it, from its upstream jobs' states. */
+  /**
+   * How many of a waiting job's upstream names are known done (succeeded or skipped), so that
+   * each upstream success looks on from there: a fan-in of n costs O(n) over all its upstream
+   * jobs' completions instead of O(n) at each.
+   */
+  private readonly doneUpstream = new Map<string, number>();
+
+  /**
+   * After one of `job`'s upstream jobs succeeded or was skipped. A waiting job is never blocked or
+   * cancelled by that (an upstream that died or was cancelled blocked or cancelled it when it
+   * did), so only whether it became ready is in question.
+   */
+  private refreshAfterUpstreamDone(job: JobRecord, now: Date): void {
+    if (job.state !== 'pending' && job.state !== 'failed') return this.refreshReadiness(job, now);
+    const run = this.active!.runs.get(job.runId)!;
+    let i = this.doneUpstream.get(job.id) ?? 0;
+    for (; i < job.upstream.length; i++) {
+      const u = job.upstream[i]!;
+      const id = run.byTask.get(key(u, job.partitionKey)) ?? run.byTask.get(key(u, DEFAULT_PARTITION));
+      if (id !== undefined && !SATISFYING_STATES.has(this.active!.jobs.get(id)!.state)) break;
+    }
+    if (i < job.upstream.length) this.doneUpstream.set(job.id, i);
+    else this.refreshReadiness(job, now);
+  }
+
   private refreshReadiness(job: JobRecord, now: Date): void {
+    // Whatever changed, the next look starts over.
+    this.doneUpstream.delete(job.id);
     const active = this.active!;
     if (job.state !== 'pending' && job.state !== 'failed' && job.state !== 'blocked') return;
     const upstream = this.upstreamJobs(job);
@@ -1307,7 +1335,13 @@ export class DuckDbLedger implements Ledger {
   private settle(job: JobRecord, assets: readonly string[], now: Date, cascade = true): void {
     this.settled.push({ job: { ...job }, assets });
     this.touchRun(job.runId, now);
-    if (cascade) for (const d of this.downstreamJobs(job)) this.refreshReadiness(d, now);
+    this.doneUpstream.delete(job.id);
+    if (!cascade) return;
+    const done = SATISFYING_STATES.has(job.state);
+    for (const d of this.downstreamJobs(job)) {
+      if (done) this.refreshAfterUpstreamDone(d, now);
+      else this.refreshReadiness(d, now);
+    }
   }
 
   private touchRun(runId: string, now: Date): void {
