@@ -71,15 +71,26 @@ describe.skipIf(!postgresAvailable().ok)('a SQL project worked from several mach
         path.join(l.tasks, `s${i}.sql`),
         `CREATE TABLE IF NOT EXISTS s${i}_runs (n INTEGER);\nINSERT INTO s${i}_runs VALUES (1);\n`,
       );
-    // Dag function tasks need no database: the worker without the file takes them. They take a
-    // little while, so that both workers are busy with them.
+    // Dag function tasks need no database: the worker without the file takes them. Each waits at
+    // a barrier until both worker processes have started one (a file per pid), so both take some
+    // whatever the machine's speed.
+    const barrier = path.join(l.root, 'barrier');
+    fs.mkdirSync(barrier);
     fs.writeFileSync(
       path.join(l.tasks, 'side.ts'),
-      `import { Dag } from 'duckorch';
+      `import fs from 'node:fs';
+import path from 'node:path';
+import { Dag } from 'duckorch';
+const barrier = ${JSON.stringify(barrier)};
 export const side = new Dag('side');
 for (let i = 0; i < ${DAG_TASKS}; i++)
   side.task({ name: 'side_' + i }, async () => {
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    fs.writeFileSync(path.join(barrier, String(process.pid)), '');
+    const deadline = Date.now() + 60_000;
+    while (fs.readdirSync(barrier).length < 2) {
+      if (Date.now() > deadline) throw new Error('only one worker took side jobs');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     return { i, pid: process.pid };
   });
 `,
