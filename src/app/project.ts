@@ -22,6 +22,7 @@ import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { FunctionRunner, RunEvent } from '../runtime/worker.js';
 import { runTests, type TestOutcome } from '../runtime/test-runner.js';
 import { definitionHash, snapshotId } from '../model/jobs/snapshot.js';
+import { shortSnapshotId } from '../model/jobs/short-snapshot-id.js';
 import { SqlAnalyzer } from '../sql/analyzer.js';
 import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
 import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
@@ -817,7 +818,7 @@ export class Project {
     if (differ.length === 0) return;
     throw new DuckorchError(
       'SNAPSHOT_MISMATCH',
-      `the code of DAG \`${active.dag}\` in ${active.module} is not its active snapshot ${active.snapshotId.slice(7, 19)} ` +
+      `the code of DAG \`${active.dag}\` in ${active.module} is not its active snapshot ${shortSnapshotId(active.snapshotId)} ` +
         `(tasks that differ: ${differ.join(', ')})`,
       {
         hint: `deploy the code the snapshot was taken of, or activate this code: duck-orch snapshot --activate --dag ${active.module}:${active.exportName}`,
@@ -915,7 +916,7 @@ export class Project {
     throw new AttemptFailure(
       'definition',
       `the code of task \`${task.name}\` in ${task.function.module} is not the code of this run's snapshot ` +
-        `${job.snapshotId.slice(7, 19)}; deploy that code and \`duck-orch retry-dead\`, or enqueue a new run`,
+        `${shortSnapshotId(job.snapshotId)}; deploy that code and \`duck-orch retry-dead\`, or enqueue a new run`,
       {},
     );
   }

@@ -4,7 +4,7 @@
  * says `run_id` and hands `jsonb` back already parsed): a `RowDialect` names those differences.
  */
 import type { JobState } from '../model/jobs/job-state.js';
-import type { AttemptOutcome, AttemptRecord, JobRecord, JsonValue } from './ledger.js';
+import type { AttemptOutcome, AttemptRecord, DagSnapshot, JobRecord, JsonValue } from './ledger.js';
 
 export type Row = Record<string, unknown>;
 
@@ -77,5 +77,18 @@ export function attemptFromRow(r: Row, d: RowDialect): AttemptRecord {
     outcome: r.outcome as AttemptOutcome,
     error: (r.error_message as string | null) ?? null,
     errorContext: d.json(r[d.errorContext]) as Record<string, unknown> | null,
+  };
+}
+
+/** A `dag_snapshots` row with its snapshot's task count and whether it is the DAG's active one. */
+export function dagSnapshotFromRow(r: Row): DagSnapshot {
+  return {
+    dag: String(r.dag_name),
+    snapshotId: String(r.snapshot_id),
+    module: String(r.module),
+    exportName: String(r.export_name),
+    createdAt: toDate(r.created_at)!,
+    taskCount: Number(r.task_count),
+    active: Boolean(r.active),
   };
 }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/config.js';
+import { shortSnapshotId } from '../../model/jobs/short-snapshot-id.js';
 import { createProgress } from './progress.js';
 
 /** The same relative place from `src/interfaces/cli` and from `dist/interfaces/cli`. */
@@ -44,7 +45,7 @@ export async function runDemo(
     } finally {
       await seeding.close();
     }
-    options.log(`snapshot ${snap.snapshotId.replace(/^sha256:/, '').slice(0, 12)} of DAG ${snap.dag} active (${snap.taskCount} tasks)`);
+    options.log(`snapshot ${shortSnapshotId(snap.snapshotId)} of DAG ${snap.dag} active (${snap.taskCount} tasks)`);
     // From here on the DAG is named, as a worker on another machine would name it.
     const p = await Project.open({ config: cfg, access: 'write', dag: snap.dag });
     try {

@@ -14,6 +14,7 @@ import type { JobRecord, JsonValue } from '../../store/ledger.js';
 import type { Config, LoadConfigOptions } from '../../config/config.js';
 import { DuckorchError } from '../../errors.js';
 import { GRAPH_MODES, type GraphMode } from '../../model/graph/mermaid.js';
+import { shortSnapshotId } from '../../model/jobs/short-snapshot-id.js';
 import type { AccessMode } from '../../store/duckdb/database.js';
 import {
   colourStatus,
@@ -596,7 +597,7 @@ export function buildProgram(io: CliIo): Command {
         o.out(
           `Initialised schema ${r.schema} on ${r.where}: version ${r.version}, applied ${r.applied.map((m) => `${m.id} ${m.name}`).join(', ')}.`,
         );
-      if (snap) o.out(`Activated snapshot ${snap.snapshotId.replace(/^sha256:/, '').slice(0, 12)} of DAG ${snap.dag} (it had none).`);
+      if (snap) o.out(`Activated snapshot ${shortSnapshotId(snap.snapshotId)} of DAG ${snap.dag} (it had none).`);
     });
 
   program
@@ -627,7 +628,7 @@ export function buildProgram(io: CliIo): Command {
             ['', 'SNAPSHOT', 'DAG', 'TASKS', 'CREATED', 'MODULE'].map((h) => pc.dim(h)),
             ...rows.map((r) => [
               r.active ? pc.green('*') : ' ',
-              r.snapshotId.replace(/^sha256:/, '').slice(0, 12),
+              shortSnapshotId(r.snapshotId),
               r.dag,
               String(r.taskCount),
               formatTime(r.createdAt),
@@ -646,7 +647,7 @@ export function buildProgram(io: CliIo): Command {
           active: r.active,
           activated: r.activated,
         });
-      const id = r.snapshotId.replace(/^sha256:/, '').slice(0, 12);
+      const id = shortSnapshotId(r.snapshotId);
       const what = `snapshot ${id} of DAG ${r.dag} (${r.taskCount} task${r.taskCount === 1 ? '' : 's'})`;
       if (opts.activate && !r.activated) o.out(`Unchanged, already active: ${what}.`);
       else if (opts.activate) o.out(`${r.recorded ? 'Created and activated' : 'Activated'} ${what}.`);
@@ -673,7 +674,7 @@ export function buildProgram(io: CliIo): Command {
         ]),
       );
       o.out(
-        `\nDemo DAG ${summary.dag} (snapshot ${summary.snapshot_id.replace(/^sha256:/, '').slice(0, 12)}) on ${summary.where}: ${summary.succeeded}/${summary.runs.length} runs succeeded`,
+        `\nDemo DAG ${summary.dag} (snapshot ${shortSnapshotId(summary.snapshot_id)}) on ${summary.where}: ${summary.succeeded}/${summary.runs.length} runs succeeded`,
       );
       if (summary.succeeded !== summary.runs.length) throw new ExitCode(1);
     });

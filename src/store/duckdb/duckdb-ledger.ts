@@ -56,7 +56,7 @@ import {
   duplicateRun,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
-import { DUCKDB_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { DUCKDB_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { inTransaction, insertRows, stringLiteral, type ColumnTypes } from './sql-util.js';
 
 /** How long buffered writes wait, so that a burst of completions is written once. */
@@ -446,15 +446,7 @@ export class DuckDbLedger implements Ledger {
       )
     )
       .getRowObjectsJS()
-      .map((r) => ({
-        dag: String(r.dag_name),
-        snapshotId: String(r.snapshot_id),
-        module: String(r.module),
-        exportName: String(r.export_name),
-        createdAt: toDate(r.created_at)!,
-        taskCount: Number(r.task_count),
-        active: Boolean(r.active),
-      }));
+      .map(dagSnapshotFromRow);
   }
 
   // ---------------------------------------------------------------- runs and jobs

@@ -46,7 +46,7 @@ import {
   duplicateRun,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
-import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { completionMarkerSql } from '../duckdb/database-identity.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 import { connectionLost, isConnectionError } from './connect.js';
@@ -80,6 +80,18 @@ function hashText(text: string): string {
 const COMPLETION_SUMMARY = `SELECT (SELECT coalesce(array_agg(job_id), '{}') FROM done) AS held,
          (SELECT coalesce(array_agg(job_id), '{}') FROM downstream WHERE state = 'blocked' AND waiting = 0) AS unblock,
          (SELECT count(*) FROM wake)::int AS woke`;
+
+/** A `task_state` or `asset_state` row. */
+function partitionStateFromRow(x: Row, name: string): PartitionState {
+  return {
+    name,
+    partitionKey: String(x.partition_key),
+    status: x.state as JobState,
+    at: toDate(x.updated_at)!,
+    lastSuccessAt: toDate(x.last_success_at),
+    rows: toNumber(x.rows_count),
+  };
+}
 
 function claimedJobs(rows: readonly Row[]): ClaimedJob[] {
   return rows
@@ -353,15 +365,7 @@ export class PgLedger implements Ledger {
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.dag_name`,
         params,
       )
-    ).rows.map((r) => ({
-      dag: String(r.dag_name),
-      snapshotId: String(r.snapshot_id),
-      module: String(r.module),
-      exportName: String(r.export_name),
-      createdAt: toDate(r.created_at)!,
-      taskCount: Number(r.task_count),
-      active: Boolean(r.active),
-    }));
+    ).rows.map(dagSnapshotFromRow);
   }
 
   // ---------------------------------------------------------------- runs and jobs
@@ -1215,16 +1219,7 @@ export class PgLedger implements Ledger {
     return this.q(
       `SELECT ${name} AS name, partition_key, state, updated_at, last_success_at, rows_count FROM ${this.s}.${table} ${where}`,
       params,
-    ).then((r) =>
-      r.rows.map((x) => ({
-        name: String(x.name),
-        partitionKey: String(x.partition_key),
-        status: x.state as JobState,
-        at: toDate(x.updated_at)!,
-        lastSuccessAt: toDate(x.last_success_at),
-        rows: toNumber(x.rows_count),
-      })),
-    );
+    ).then((r) => r.rows.map((x) => partitionStateFromRow(x, String(x.name))));
   }
 
   assetStates(asset?: string): Promise<PartitionState[]> {
@@ -1256,14 +1251,7 @@ export class PgLedger implements Ledger {
            max(last_success_at) OVER (PARTITION BY task_name) AS last_success_at, rows_count
          FROM ${this.s}.task_state ORDER BY task_name, updated_at DESC`,
       )
-    ).rows.map((x) => ({
-      name: String(x.task_name),
-      partitionKey: String(x.partition_key),
-      status: x.state as JobState,
-      at: toDate(x.updated_at)!,
-      lastSuccessAt: toDate(x.last_success_at),
-      rows: toNumber(x.rows_count),
-    }));
+    ).rows.map((x) => partitionStateFromRow(x, String(x.task_name)));
   }
 
   async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
