@@ -29,7 +29,6 @@ export interface LeasedDatabaseOptions {
   leaseMs: number;
   clock: () => Date;
   access: AccessMode;
-  dag?: string;
   /** Says what happens to the hold (acquired, waiting, let go). */
   log: (line: string) => void;
   /** Called once the project is held (to answer on its socket, say); returns what undoes it when it is let go. */
@@ -146,7 +145,6 @@ export class LeasedDatabase implements DatabaseSlot {
         access: this.o.access,
         sharedLedger: this.o.ledger,
         clock: this.o.clock,
-        ...(this.o.dag !== undefined ? { dag: this.o.dag } : {}),
       });
     } catch (err) {
       if (this.id !== undefined) await this.o.ledger.releaseDatabase(this.id, this.o.workerId).catch(() => undefined);

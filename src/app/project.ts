@@ -40,12 +40,12 @@ import {
   type RunMetadata,
   type DagSnapshot,
   type Snapshot,
-  type SnapshotTask,
   type TaskFailures,
   duplicateRun,
 } from '../store/ledger.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { assembleProject } from './assemble.js';
+import { SnapshotCache } from './snapshot-cache.js';
 import { registryChange } from './registry-change.js';
 import { ANALYSIS_VERSION, discoverTaskFiles, displayPath, isTaskModuleFile, loadTaskFiles, type LoadedTaskFile } from './task-files.js';
 import { loadTaskModuleFiles } from './task-modules.js';
@@ -283,7 +283,12 @@ export class Project {
     readonly instance: DuckDBInstance,
     readonly store: Store,
     private readonly options: Required<Pick<ProjectOptions, 'clock' | 'random'>> & ProjectOptions,
-  ) {}
+  ) {
+    this.snapshots = new SnapshotCache(store.ledger);
+  }
+
+  /** Snapshots this project saved or loaded; a worker reads only the tasks it runs. */
+  private readonly snapshots: SnapshotCache;
 
   static async open(options: ProjectOptions): Promise<Project> {
     const file = options.config.db;
@@ -495,7 +500,7 @@ export class Project {
     if (!this.savedSnapshots.has(snapshot.id)) {
       await this.store.ledger.saveSnapshot(snapshot);
       this.savedSnapshots.add(snapshot.id);
-      this.snapshots.set(snapshot.id, snapshot);
+      this.snapshots.add(snapshot);
     }
     return snapshot;
   }
@@ -530,7 +535,7 @@ export class Project {
       if (active) {
         const snapshot = await this.store.ledger.loadSnapshot(active.snapshotId);
         if (!snapshot) throw new DuckorchError('INTERNAL', `the active snapshot ${active.snapshotId} of DAG \`${spec}\` is missing`);
-        this.snapshots.set(snapshot.id, snapshot);
+        this.snapshots.add(snapshot);
         return { kind: 'name', name: spec, active, snapshot, tasks: asTasks([...snapshot.tasks.values()].map((t) => t.definition)) };
       }
       const { moduleExists } = await import('./task-modules.js');
@@ -781,7 +786,7 @@ export class Project {
         // By name, every run has its own snapshot; the current one says nothing about older runs.
         if (source?.kind !== 'name' && !current.has(job.task))
           return { missing: `task \`${job.task}\` was removed from the project after the run was planned` };
-        return (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` };
+        return (await this.snapshots.task(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` };
       },
       ...(options.shutdown ? { shutdown: options.shutdown } : {}),
       ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
@@ -853,21 +858,6 @@ export class Project {
     });
   }
 
-  /** Snapshots this project saved or loaded, by id; a worker reads only the tasks it runs. */
-  private readonly snapshots = new Map<string, Snapshot>();
-
-  private async snapshotTask(id: string, task: string): Promise<TaskDefinition | undefined> {
-    const known = this.snapshots.get(id);
-    const hit = known?.tasks.get(task);
-    if (hit) return hit.definition;
-    const loaded = await this.store.ledger.loadSnapshot(id, [task]);
-    const def = loaded?.tasks.get(task);
-    if (!loaded || !def) return undefined;
-    if (known) (known.tasks as Map<string, SnapshotTask>).set(task, def);
-    else this.snapshots.set(id, loaded);
-    return def.definition;
-  }
-
   /** Saves the snapshot of the current definitions and enqueues a run of the selection on it. */
   private async plan(
     options: Selection,
@@ -884,7 +874,7 @@ export class Project {
     await this.createOutputSchemas(selected.map((n) => byName.get(n)!));
     // A DAG by name runs its active snapshot as stored (its definitions read back need not hash the same).
     const snapshot = source?.kind === 'name' ? source.snapshot : await this.registrySnapshot({ tasks, graph });
-    this.snapshots.set(snapshot.id, snapshot);
+    this.snapshots.add(snapshot);
     const run = await this.store.ledger.enqueueRun(
       {
         id: extra.runId ?? randomUUID(),
@@ -951,7 +941,7 @@ export class Project {
         ...this.workerBase(options.maxParallel ?? this.options.config.orch_max_parallel, options),
         workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
         definition: async (job) =>
-          (await this.snapshotTask(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
+          (await this.snapshots.task(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` },
         runId: run.id,
       }),
     );

@@ -2,25 +2,22 @@
  * `duck-orch worker` on a shared (PostgreSQL) ledger. One worker loop for the life of the
  * process, connected to the ledger throughout; the project's DuckDB file is opened only while
  * this worker holds its lease (`database-lease.ts`). Jobs that write the database are claimed
- * only then; jobs that need none (Dag function tasks) always. So any number of workers on any
+ * only then; jobs that need none (TypeScript tasks of the registry) always. A `worker --dag`
+ * works as on one machine (its Dag's tasks need no shared database). So any number of workers on any
  * number of machines share the work, one of them at a time running the SQL of a database.
  */
 import { randomUUID } from 'node:crypto';
 import process from 'node:process';
 import type { Config } from '../config/config.js';
-import { DuckorchErrors } from '../errors.js';
-import type { TaskDefinition } from '../model/taskfile/task.js';
 import { work } from '../runtime/worker.js';
 import type { AccessMode } from '../store/duckdb/database.js';
-import type { ClaimedJob, Ledger, Snapshot } from '../store/ledger.js';
-import { assembleProject } from './assemble.js';
 import { LeasedDatabase } from './database-lease.js';
+import { SnapshotCache } from './snapshot-cache.js';
 import { openSharedLedger, runFunctionJob, type Project, type WorkOptions } from './project.js';
 
 export interface SharedWorkerOptions extends WorkOptions {
   config: Config;
   access: AccessMode;
-  dag?: string;
   /** Lines about the database's lease. */
   log: (line: string) => void;
   /** See `LeasedDatabaseOptions.onHold`. */
@@ -38,8 +35,6 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
   const { ledger, close } = await openSharedLedger(o.config);
   try {
     o.onStarted?.(workerId);
-    // A --dag worker keeps to its DAG's tasks (other DAGs have workers of their own).
-    const dagTasks = o.dag !== undefined ? await dagTaskNames(o.dag) : undefined;
     const database = new LeasedDatabase({
       config: o.config,
       ledger,
@@ -48,7 +43,6 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
       clock,
       access: o.access,
       log: o.log,
-      ...(o.dag !== undefined ? { dag: o.dag } : {}),
       ...(o.onHold ? { onHold: o.onHold } : {}),
     });
     const snapshots = new SnapshotCache(ledger);
@@ -67,12 +61,13 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
         random: o.random ?? Math.random,
         definition: async (job) => {
           // Removed tasks are known from the registry, which is in the database file: only while it is held.
-          const current = dagTasks ?? (await database.registeredTasks());
+          const current = await database.registeredTasks();
           if (current && !current.has(job.task))
             return { missing: `task \`${job.task}\` was removed from the project after the run was planned` };
-          return (await snapshots.task(job)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` };
+          return (await snapshots.task(job.snapshotId, job.task)) ?? { missing: `task \`${job.task}\` is not in the run's snapshot` };
         },
-        ...(dagTasks ? { tasks: dagTasks } : {}),
+        // Runs of the registry only: each DAG has workers of its own (`worker --dag`).
+        dag: null,
         ...(o.shutdown ? { shutdown: o.shutdown } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
@@ -86,31 +81,5 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
     }
   } finally {
     await close();
-  }
-}
-
-async function dagTaskNames(spec: string): Promise<ReadonlySet<string>> {
-  const { loadDagSpec } = await import('./task-modules.js');
-  const { definitions, errors } = assembleProject(await loadDagSpec(spec, process.cwd()));
-  if (errors.length > 0) throw new DuckorchErrors(errors);
-  return new Set(definitions.map((d) => d.name));
-}
-
-/** The definitions jobs run, read from their run's snapshot once per task. */
-class SnapshotCache {
-  private readonly snapshots = new Map<string, Snapshot>();
-
-  constructor(private readonly ledger: Ledger) {}
-
-  async task(job: ClaimedJob): Promise<TaskDefinition | undefined> {
-    const known = this.snapshots.get(job.snapshotId);
-    const hit = known?.tasks.get(job.task);
-    if (hit) return hit.definition;
-    const loaded = await this.ledger.loadSnapshot(job.snapshotId, [job.task]);
-    const def = loaded?.tasks.get(job.task);
-    if (!loaded || !def) return undefined;
-    if (known) (known.tasks as Map<string, typeof def>).set(job.task, def);
-    else this.snapshots.set(job.snapshotId, loaded);
-    return def.definition;
   }
 }
