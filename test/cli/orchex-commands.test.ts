@@ -180,6 +180,11 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
     expect(typo.stderr).toContain('did you mean `etl`?');
     expect((await cli(['--dag', 'zzz', 'queue-depth'])).stderr).toContain('DAGs with an active snapshot: `etl`, `other`');
 
+    // A worker without --dag works runs of the registry only: the DAGs' jobs wait for their own workers.
+    const plain = await cli(['worker', '--once']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect((await db.query(`SELECT DISTINCT state FROM "${schema}".jobs`)).rows).toEqual([{ state: 'pending' }]);
+
     // A worker for etl, started elsewhere: it loads etl's code from where the snapshot recorded it.
     const elsewhere = path.join(p.dir, 'elsewhere');
     fs.mkdirSync(elsewhere);
