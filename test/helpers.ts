@@ -91,6 +91,8 @@ export async function openProject(
   return Project.open({
     config: loadConfig({ env: { DUCKORCH_RETRY_BASE: '0.01', DUCKORCH_RETRY_MAX: '0.05', ...env }, flags: { db }, cwd: os.tmpdir() }),
     access,
+    // The laptop flow: with DATABASE_URL in `env`, the ledger's tables are created as `run` creates them.
+    ledgerSchema: 'migrate',
   });
 }
 

@@ -10,6 +10,3 @@ export function sqlLiteral(value: string): string {
   if (DECIMAL.test(value)) return value;
   return `'${value.replace(/'/g, "''")}'`;
 }
-
-/** The watermark before a task's first run when the type of its column is not known. */
-export const DEFAULT_WATERMARK = '1970-01-01 00:00:00';

@@ -5,29 +5,18 @@
  *
  * - the recorded watermark of the last success, while the target still holds rows;
  * - otherwise (first run, `run --full-refresh`, the target dropped or emptied since) the
- *   beginning of time *for the column's type*: 0 for numbers, the epoch for dates and
- *   timestamps, '' for text. The type comes from the target, or else from an input table with
- *   a column of that name; when neither is known, the epoch timestamp.
+ *   smallest value of the column's type (`model/watermark.ts`), so that every row is taken. The
+ *   type comes from the target, or else from an input table with a column of that name; when
+ *   neither is known, the timestamp's.
  *
  * A column that the existing target lacks is a mistake in the header, reported at its line.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isFileDataset } from '../model/names.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import { DEFAULT_WATERMARK } from '../model/templating.js';
+import { DEFAULT_WATERMARK, startOfType } from '../model/watermark.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { columnType, tableColumns, type TableColumns } from './catalog.js';
-
-/** The first value of a column's type: where an incremental load starts from. */
-export function startOfType(type: string | undefined): string {
-  const t = (type ?? '').toUpperCase();
-  if (/^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL|DECIMAL(\(.*\))?|VARINT|BIGNUM)$/.test(t)) return '0';
-  if (t === 'DATE') return '1970-01-01';
-  if (t.startsWith('TIMESTAMP')) return DEFAULT_WATERMARK;
-  if (t.startsWith('TIME')) return '00:00:00';
-  if (t === 'VARCHAR') return '';
-  return DEFAULT_WATERMARK;
-}
 
 function missingColumn(task: TaskDefinition, target: string, table: TableColumns): AttemptFailure {
   const at = task.keyLocations.incremental_by ?? { line: 1, col: 1 };

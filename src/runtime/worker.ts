@@ -5,13 +5,14 @@
  * once: waiting for a retry never holds a slot. `duck-orch run` is one of these loops working
  * its own run in-process; `duck-orch worker` is one working every run until stopped.
  */
-import type { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
 import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
 import { findCompletionMarker } from '../store/duckdb/database-identity.js';
+import { storeWatermarkSql, storedWatermark } from '../store/duckdb/watermarks.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
@@ -446,14 +447,15 @@ async function runSql(
 ): Promise<void> {
   const startedAt = job.startedAt ?? o.clock();
   const statements = prepareStatements(task);
-  const usesWatermark = statements.some((s) => s.variables.includes('last_processed_at'));
-  // --full-refresh starts over: the recorded watermark is ignored, as if the task never ran.
-  const recorded =
-    usesWatermark && task.incrementalBy !== null && !o.fullRefresh
-      ? await retried(ctx, () => o.ledger.lastWatermark(task.name, job.partitionKey))
-      : null;
+  // The watermark is kept in the database beside the data it describes (an older version kept
+  // it in the ledger only: read there when the database has none). --full-refresh starts over.
+  const recorded = async (conn: DuckDBConnection): Promise<string | null> =>
+    task.incrementalBy === null || o.fullRefresh
+      ? null
+      : ((await storedWatermark(conn, task.name, job.partitionKey)) ??
+        (await retried(ctx, () => o.ledger.lastWatermark(task.name, job.partitionKey))));
   const variables: Record<TemplateVariable, VariableValue> = {
-    last_processed_at: (conn) => resolveWatermark(conn, task, recorded),
+    last_processed_at: async (conn) => resolveWatermark(conn, task, await recorded(conn)),
     now: formatSqlTimestamp(startedAt),
     run_id: job.id,
   };
@@ -472,6 +474,11 @@ async function runSql(
         signal,
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
+          // The next load's position commits with the data that moved it.
+          const data: DataTransaction =
+            task.incrementalBy !== null && res.watermark !== null
+              ? { ...tx, beforeCommit: [storeWatermarkSql(task.name, job.partitionKey, res.watermark, job.id, now)] }
+              : tx;
           // The first try commits the data transaction; a try after a lost connection records the completion only.
           await retried(ctx, (retry) =>
             o.ledger.complete(
@@ -479,7 +486,7 @@ async function runSql(
               o.workerId,
               { rows: res.rows, result: null, watermark: res.watermark, codeVersion: task.codeVersion, assets },
               now,
-              retry === 0 ? tx : undefined,
+              retry === 0 ? data : undefined,
             ),
           ).catch((err: unknown) => {
             if (isLeaseLost(err)) unrecorded = err;

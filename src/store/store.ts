@@ -17,6 +17,8 @@ import type { Ledger } from './ledger.js';
 /** The task's open DuckDB transaction: the ledger records a success through it (or after it) and commits it. */
 export interface DataTransaction {
   readonly connection: DuckDBConnection;
+  /** Statements that must commit with the data, sent together with the ledger's record and the COMMIT (a watermark). */
+  readonly beforeCommit?: readonly string[];
 }
 
 export interface RegisteredTask {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_WATERMARK, sqlLiteral } from '../../src/model/templating.js';
+import { sqlLiteral } from '../../src/model/templating.js';
 
 describe('sqlLiteral: only plain decimals go in unquoted', () => {
   it.each([
@@ -21,9 +21,5 @@ describe('sqlLiteral: only plain decimals go in unquoted', () => {
     ['abc-123', "'abc-123'"],
   ])('%j → %s', (value, literal) => {
     expect(sqlLiteral(value)).toBe(literal);
-  });
-
-  it('has the documented default watermark', () => {
-    expect(DEFAULT_WATERMARK).toBe('1970-01-01 00:00:00');
   });
 });

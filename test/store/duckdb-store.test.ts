@@ -119,6 +119,7 @@ const SPEC_TABLES = [
   'tasks',
   'test_results',
   'tests',
+  'watermarks',
 ];
 
 describe('DuckDB store migrations', { timeout: DUCKDB_TEST_TIMEOUT }, () => {

@@ -57,7 +57,7 @@ import {
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { DUCKDB_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
-import { inTransaction, insertRows, stringLiteral, type ColumnTypes } from './sql-util.js';
+import { commitSql, inTransaction, insertRows, stringLiteral, type ColumnTypes } from './sql-util.js';
 
 /** How long buffered writes wait, so that a burst of completions is written once. */
 const FLUSH_DELAY_MS = 200;
@@ -110,6 +110,7 @@ const JOB_COLUMNS: ColumnTypes = {
   error_message: 'VARCHAR',
   error_context_json: 'VARCHAR',
   code_version: 'VARCHAR',
+  database_id: 'VARCHAR',
 };
 
 const ATTEMPT_TYPES: ColumnTypes = {
@@ -190,7 +191,7 @@ function toJob(r: JobRecord): Job {
   };
 }
 
-function jobRow(r: JobRecord): Row {
+function jobRow(r: JobRecord, database: string | null): Row {
   return {
     job_id: r.id,
     pipeline_run_id: r.runId,
@@ -213,6 +214,7 @@ function jobRow(r: JobRecord): Row {
     error_message: r.error,
     error_context_json: r.errorContext ? JSON.stringify(r.errorContext) : null,
     code_version: r.codeVersion,
+    database_id: database,
   };
 }
 
@@ -288,8 +290,16 @@ export class DuckDbLedger implements Ledger {
   private lane: Promise<void> = Promise.resolve();
   /** While set, collects the jobs a change blocks or cancels downstream. */
   private cascade: JobRecord[] | undefined;
-  /** Successes journalled in their tasks' transactions since the last flush. */
-  private journalled = 0;
+  /**
+   * Jobs whose success was journalled in their task's transaction since the last flush. A flush
+   * moves exactly these journal rows, in the transaction that writes their job rows: a success
+   * is always in one place, the journal or the job and attempt rows, never half in each.
+   */
+  private journalled = new Set<string>();
+  /** `task\0partition` of the jobs that write data (SQL tasks and assets), by job id: at most one of a key runs at a time. */
+  private readonly writerKeys = new Map<string, string>();
+  /** The key of each writing job being processed, and that job's id. */
+  private readonly busyKeys = new Map<string, string>();
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -514,10 +524,15 @@ export class DuckDbLedger implements Ledger {
             JSON.stringify(record.metadata),
           ],
         );
-        await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, jobRow);
+        await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, (j, i) => jobRow(j, run.jobs[i]!.database ?? null));
       }),
     );
-    this.adopt(record, jobs, now);
+    this.adopt(
+      record,
+      jobs,
+      now,
+      run.jobs.map((j) => j.database ?? null),
+    );
     return { ...record, counts: { ...record.counts } };
   }
 
@@ -530,6 +545,7 @@ export class DuckDbLedger implements Ledger {
       if (o.tasks !== undefined && !o.tasks.has(job.task)) continue;
       if (job.runAt.getTime() > o.now.getTime()) continue;
       if (o.dag !== undefined && active.runs.get(job.runId)!.record.dag !== o.dag) continue;
+      if (this.heldBack(job)) continue;
       this.apply(job, { type: 'claim', worker: o.worker, leaseMs: o.leaseMs }, o.now);
       active.ready.delete(job.id);
       const run = active.runs.get(job.runId)!;
@@ -543,15 +559,27 @@ export class DuckDbLedger implements Ledger {
   async nextDue({ runId, tasks, dag }: DueFilter = {}): Promise<Date | undefined> {
     // One database by construction: `databases` filters nothing here.
     let next: Date | undefined;
-    for (const j of this.active?.ready.values() ?? [])
+    for (const j of this.active?.ready.values() ?? []) {
       if (
-        (runId === undefined || j.runId === runId) &&
-        (tasks === undefined || tasks.has(j.task)) &&
-        (dag === undefined || this.active!.runs.get(j.runId)?.record.dag === dag) &&
-        (next === undefined || j.runAt < next)
+        (runId !== undefined && j.runId !== runId) ||
+        (tasks !== undefined && !tasks.has(j.task)) ||
+        (dag !== undefined && this.active!.runs.get(j.runId)?.record.dag !== dag)
       )
-        next = j.runAt;
+        continue;
+      // Held back by another job of its task and partition: due when that one's lease runs out at
+      // the latest (its end wakes the workers sooner).
+      const holder = this.heldBack(j);
+      const due = holder?.leaseExpiresAt && holder.leaseExpiresAt > j.runAt ? holder.leaseExpiresAt : j.runAt;
+      if (next === undefined || due < next) next = due;
+    }
     return next;
+  }
+
+  /** The job of the same task and partition that is processing, when `job` writes data and must wait for it. */
+  private heldBack(job: JobRecord): JobRecord | undefined {
+    const key = this.writerKeys.get(job.id);
+    const holder = key === undefined ? undefined : this.busyKeys.get(key);
+    return holder === undefined || holder === job.id ? undefined : this.active?.jobs.get(holder);
   }
 
   async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]> {
@@ -606,8 +634,8 @@ export class DuckDbLedger implements Ledger {
     if (tx) {
       // One narrow row and the commit in one round trip; the flush moves it into `attempts`.
       const record = JSON.stringify(attemptRow(attempt), (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v));
-      await tx.connection.run(`INSERT INTO __orch__.ledger_journal VALUES (${stringLiteral(record)});\nCOMMIT`);
-      this.journalled++;
+      await tx.connection.run(commitSql(tx, `INSERT INTO __orch__.ledger_journal VALUES (${stringLiteral(record)})`));
+      this.journalled.add(job.id);
     } else {
       this.bufferedAttempts.push(attempt);
     }
@@ -1011,15 +1039,15 @@ export class DuckDbLedger implements Ledger {
       this.dirtyRuns.size === 0 &&
       this.bufferedAttempts.length === 0 &&
       this.settled.length === 0 &&
-      this.journalled === 0
+      this.journalled.size === 0
     )
       return;
     const journalled = this.journalled;
-    this.journalled = 0;
+    this.journalled = new Set();
     const dirtyJobs = this.dirtyJobs;
     const dirtyRuns = this.dirtyRuns;
     const buffered = this.bufferedAttempts;
-    const jobs = [...dirtyJobs.values()].map(jobRow);
+    const jobs = [...dirtyJobs.values()].map((j) => jobRow(j, null));
     const attempts = buffered.map(attemptRow);
     const settled = this.settled;
     // Copies, taken now: a run that finishes while this batch is written must stay in memory
@@ -1037,12 +1065,8 @@ export class DuckDbLedger implements Ledger {
       await insertRows(this.conn, 'attempts', ATTEMPT_TYPES, attempts, (r) => r);
       await this.updateJobs(jobs);
       await this.writeHistory(settled);
-      for (const r of runs)
-        await this.conn.run(
-          'UPDATE __orch__.pipeline_runs SET state = $2, started_at = $3::TIMESTAMP, finished_at = $4::TIMESTAMP, job_counts_json = $5 WHERE pipeline_run_id = $1',
-          [r.id, r.state, r.startedAt?.toISOString() ?? null, r.finishedAt?.toISOString() ?? null, JSON.stringify(r.counts)],
-        );
-      if (journalled > 0) await this.moveJournal();
+      await this.updateRuns(runs);
+      if (journalled.size > 0) await this.moveJournal(journalled);
     })
       .catch((err: unknown) => {
         // Nothing of the batch was written: keep it for the next flush rather than lose it.
@@ -1050,7 +1074,7 @@ export class DuckDbLedger implements Ledger {
         for (const id of dirtyRuns) this.dirtyRuns.add(id);
         this.bufferedAttempts = [...buffered, ...this.bufferedAttempts];
         this.settled = [...settled, ...this.settled];
-        this.journalled += journalled;
+        for (const id of journalled) this.journalled.add(id);
         throw err;
       })
       .finally(() => (this.writing = []));
@@ -1058,24 +1082,61 @@ export class DuckDbLedger implements Ledger {
     for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
   }
 
-  /** Journal rows committed so far become typed `attempts` rows (rows committed meanwhile wait for the next flush). */
-  private async moveJournal(): Promise<void> {
+  /**
+   * The journal rows of these jobs become typed `attempts` rows, in the transaction that writes
+   * the jobs' rows. Only these: a success journalled while the batch was being written has its
+   * job row in the next batch, and its journal row must wait for it (else a crash in between
+   * leaves a job `processing` whose success is nowhere the recovery looks).
+   */
+  private async moveJournal(jobIds: ReadonlySet<string>): Promise<void> {
     const names = Object.keys(ATTEMPT_TYPES);
+    const ids = listValue([...jobIds]);
+    const mine = `record::JSON ->> 'job_id' IN (SELECT unnest($1::VARCHAR[]))`;
     await this.conn.run(
       `INSERT INTO __orch__.attempts (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')}
-       FROM (SELECT from_json(record, '${JSON.stringify(ATTEMPT_TYPES)}') AS r FROM __orch__.ledger_journal)`,
+       FROM (SELECT from_json(record, '${JSON.stringify(ATTEMPT_TYPES)}') AS r FROM __orch__.ledger_journal WHERE ${mine})`,
+      [ids],
     );
-    await this.conn.run('DELETE FROM __orch__.ledger_journal');
+    await this.conn.run(`DELETE FROM __orch__.ledger_journal WHERE ${mine}`, [ids]);
+  }
+
+  /** The runs' states and counts, in one statement whatever their number (one per run cost a millisecond each). */
+  private async updateRuns(runs: readonly RunRecord[]): Promise<void> {
+    if (runs.length === 0) return;
+    const columns: ColumnTypes = {
+      pipeline_run_id: 'VARCHAR',
+      state: 'VARCHAR',
+      started_at: 'TIMESTAMP',
+      finished_at: 'TIMESTAMP',
+      job_counts_json: 'VARCHAR',
+    };
+    const rows = runs.map((r) => ({
+      pipeline_run_id: r.id,
+      state: r.state,
+      started_at: r.startedAt,
+      finished_at: r.finishedAt,
+      job_counts_json: JSON.stringify(r.counts),
+    }));
+    for (let i = 0; i < rows.length; i += 1000)
+      await this.conn.run(
+        `UPDATE __orch__.pipeline_runs AS p SET state = u.state, started_at = u.started_at, finished_at = u.finished_at,
+           job_counts_json = u.job_counts_json
+         FROM (SELECT r.* FROM (SELECT unnest(from_json($1::JSON, '${JSON.stringify([columns])}')) AS r)) AS u
+         WHERE p.pipeline_run_id = u.pipeline_run_id`,
+        [JSON.stringify(rows.slice(i, i + 1000))],
+      );
   }
 
   private async updateJobs(rows: readonly Row[]): Promise<void> {
     if (rows.length === 0) return;
-    const cols = Object.keys(JOB_COLUMNS).filter((c) => c !== 'job_id');
-    const structure = JSON.stringify([JOB_COLUMNS]);
+    // The database a job writes never changes: it is written when the job is.
+    const { database_id: _written, ...updated } = JOB_COLUMNS;
+    const cols = Object.keys(updated).filter((c) => c !== 'job_id');
+    const structure = JSON.stringify([updated]);
     for (let i = 0; i < rows.length; i += 1000) {
       await this.conn.run(
         `UPDATE __orch__.jobs AS j SET ${cols.map((c) => `${c} = u.${c}`).join(', ')}
-         FROM (SELECT ${Object.keys(JOB_COLUMNS)
+         FROM (SELECT ${Object.keys(updated)
            .map((c) => `r.${c}`)
            .join(', ')} FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)) AS u
          WHERE j.job_id = u.job_id`,
@@ -1188,13 +1249,18 @@ export class DuckDbLedger implements Ledger {
           listValue(runs.map((r) => String(r.pipeline_run_id))),
         ])
       ).getRowObjectsJS();
-      const byRun = new Map<string, JobRecord[]>();
-      for (const j of rows.map((r) => jobFromRow(r, DUCKDB_ROWS))) {
-        const list = byRun.get(j.runId);
-        if (list) list.push(j);
-        else byRun.set(j.runId, [j]);
+      const byRun = new Map<string, { jobs: JobRecord[]; databases: Array<string | null> }>();
+      for (const row of rows) {
+        const j = jobFromRow(row, DUCKDB_ROWS);
+        let list = byRun.get(j.runId);
+        if (!list) byRun.set(j.runId, (list = { jobs: [], databases: [] }));
+        list.jobs.push(j);
+        list.databases.push((row.database_id as string | null) ?? null);
       }
-      for (const r of runs.map(fromRunRow)) this.adopt(r, byRun.get(r.id) ?? [], now);
+      for (const r of runs.map(fromRunRow)) {
+        const list = byRun.get(r.id);
+        this.adopt(r, list?.jobs ?? [], now, list?.databases ?? []);
+      }
     }
     return this.active;
   }
@@ -1209,17 +1275,22 @@ export class DuckDbLedger implements Ledger {
       record,
       rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
       now,
+      rows.map((r) => (r.database_id as string | null) ?? null),
     );
     return true;
   }
 
-  /** Takes a run and its jobs into memory and works out which jobs are ready. */
-  private adopt(record: RunRecord, jobs: readonly JobRecord[], now: Date): void {
+  /** Takes a run and its jobs (with the database each writes, or null) into memory and works out which jobs are ready. */
+  private adopt(record: RunRecord, jobs: readonly JobRecord[], now: Date, databases: ReadonlyArray<string | null>): void {
     const active = this.active!;
     const run: ActiveRun = { record, byTask: new Map(), jobs: new Set(), downstream: new Map() };
     active.runs.set(record.id, run);
     record.counts = {};
-    for (const j of jobs) {
+    for (const [i, j] of jobs.entries()) {
+      if (databases[i]) {
+        this.writerKeys.set(j.id, key(j.task, j.partitionKey));
+        if (j.state === 'processing') this.busyKeys.set(key(j.task, j.partitionKey), j.id);
+      }
       run.byTask.set(key(j.task, j.partitionKey), j.id);
       run.jobs.add(j.id);
       for (const u of j.upstream) run.downstream.set(u, [...(run.downstream.get(u) ?? []), j.id]);
@@ -1235,6 +1306,7 @@ export class DuckDbLedger implements Ledger {
     for (const j of run.jobs) {
       this.active!.jobs.delete(j);
       this.active!.ready.delete(j);
+      this.writerKeys.delete(j);
     }
     this.active!.runs.delete(id);
   }
@@ -1252,11 +1324,20 @@ export class DuckDbLedger implements Ledger {
     return (run.downstream.get(job.task) ?? []).map((id) => this.active!.jobs.get(id)!);
   }
 
-  /** Changes a job's fields, keeping its run's counts per state current. */
+  /** Changes a job's fields, keeping its run's counts per state and the writers at work current. */
   private assign(job: JobRecord, patch: Partial<JobRecord>): void {
     const from = job.state;
     Object.assign(job, patch);
     if (job.state === from) return;
+    const writes = this.writerKeys.get(job.id);
+    if (writes !== undefined) {
+      if (job.state === 'processing') this.busyKeys.set(writes, job.id);
+      else if (from === 'processing' && this.busyKeys.get(writes) === job.id) {
+        this.busyKeys.delete(writes);
+        // A job of the same task and partition may have been held back for this one.
+        for (const l of this.listeners) l();
+      }
+    }
     const counts = this.active?.runs.get(job.runId)?.record.counts;
     if (!counts) return;
     counts[from] = (counts[from] ?? 1) - 1;
@@ -1416,8 +1497,12 @@ export class DuckDbLedger implements Ledger {
     )
       .getRowObjectsJS()
       .sort((x, y) => Number(x.attempt_seq) - Number(y.attempt_seq));
-    if (unfolded.length > 0) this.journalled = unfolded.length;
     const active = await this.loadActive(now);
+    for (const a of unfolded) {
+      this.journalled.add(String(a.job_id));
+      // Written by an earlier version, the run itself may have been recorded finished meanwhile.
+      await this.bringBack(String(a.pipeline_run_id), now);
+    }
     for (const a of unfolded) {
       const job = active.jobs.get(String(a.job_id));
       if (!job || job.state === 'succeeded') continue;

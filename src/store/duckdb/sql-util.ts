@@ -1,6 +1,7 @@
 /** Small SQL helpers shared by the embedded store and ledger. */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Row } from '../rows.js';
+import type { DataTransaction } from '../store.js';
 
 export type ColumnTypes = Record<string, string>;
 
@@ -12,7 +13,7 @@ export async function insertRows<T>(
   table: string,
   columns: ColumnTypes,
   items: readonly T[],
-  toRow: (item: T) => Row,
+  toRow: (item: T, index: number) => Row,
 ): Promise<void> {
   const names = Object.keys(columns);
   const structure = JSON.stringify([columns]);
@@ -20,7 +21,7 @@ export async function insertRows<T>(
     `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')} ` +
     `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`;
   for (let start = 0; start < items.length; start += INSERT_CHUNK) {
-    const rows = items.slice(start, start + INSERT_CHUNK).map(toRow);
+    const rows = items.slice(start, start + INSERT_CHUNK).map((item, i) => toRow(item, start + i));
     await conn.run(sql, [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))]);
   }
 }
@@ -44,4 +45,12 @@ export async function inTransaction<T>(conn: DuckDBConnection, fn: () => Promise
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * What ends a task's data transaction in one round trip: the statements the task's own code
+ * queued for its commit (its watermark), the ledger's record of the outcome, and the COMMIT.
+ */
+export function commitSql(tx: DataTransaction, record: string): string {
+  return [...(tx.beforeCommit ?? []), record, 'COMMIT'].join(';\n');
 }

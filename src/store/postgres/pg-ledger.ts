@@ -48,15 +48,16 @@ import {
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { completionMarkerSql } from '../duckdb/database-identity.js';
+import { commitSql } from '../duckdb/sql-util.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 import { connectionLost, isConnectionError } from './connect.js';
 
 type Client = pg.PoolClient;
 
 /** `AND dag_name …` for a claim: one DAG's jobs, or (null) only jobs of no DAG. */
-function dagFilter(dag: string | null | undefined, params: unknown[]): string[] {
+function dagFilter(dag: string | null | undefined, params: unknown[], alias = ''): string[] {
   if (dag === undefined) return [];
-  return dag === null ? ['AND dag_name IS NULL'] : [`AND dag_name = $${params.push(dag)}`];
+  return dag === null ? [`AND ${alias}dag_name IS NULL`] : [`AND ${alias}dag_name = $${params.push(dag)}`];
 }
 
 /** Backoff of the LISTEN connection's reconnects (doubling from the base, capped, with jitter). */
@@ -108,9 +109,15 @@ function claimedJobs(rows: readonly Row[]): ClaimedJob[] {
  * Jobs of no database, or of one of `databases`. A worker holding none reads only the ready jobs
  * that need none (their own partial index), not the backlog of databases other workers hold.
  */
-function databaseFilter(databases: ReadonlySet<string>, params: unknown[]): string {
-  if (databases.size === 0) return 'AND database_id IS NULL';
-  return `AND (database_id IS NULL OR database_id = ANY($${params.push([...databases])}))`;
+function databaseFilter(databases: ReadonlySet<string>, params: unknown[], alias = ''): string {
+  if (databases.size === 0) return `AND ${alias}database_id IS NULL`;
+  return `AND (${alias}database_id IS NULL OR ${alias}database_id = ANY($${params.push([...databases])}))`;
+}
+
+/** A claim that met \`jobs_one_writer\`: another claim took a job of the same task and partition at the same instant. */
+function isOneWriterConflict(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === '23505' && e.constraint === 'jobs_one_writer';
 }
 
 export interface PgLedgerOptions {
@@ -438,9 +445,16 @@ export class PgLedger implements Ledger {
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
-    const params: unknown[] = [];
-    const claim = this.claimCtes(o, params);
-    return claimedJobs((await this.prepared('claim', `WITH ${claim} SELECT * FROM claimed`, params)).rows);
+    for (let tries = 0; ; tries++) {
+      const params: unknown[] = [];
+      const claim = this.claimCtes(o, params);
+      try {
+        return claimedJobs((await this.prepared('claim', `WITH ${claim} SELECT * FROM claimed`, params)).rows);
+      } catch (err) {
+        // Another claim took a job of the same task and partition in the same instant: look again.
+        if (!isOneWriterConflict(err) || tries >= 5) throw err;
+      }
+    }
   }
 
   /**
@@ -456,14 +470,24 @@ export class PgLedger implements Ledger {
       ...dagFilter(o.dag, params),
       o.databases !== undefined ? databaseFilter(o.databases, params) : '',
     ].join(' ');
+    // A job that writes a database waits while another job of its task and partition runs (and
+    // of two such ready ones, one is taken): \`jobs_one_writer\` makes that a guarantee.
     return `ready AS (
-           SELECT job_id FROM ${this.s}.jobs
+           SELECT job_id, database_id, task_name, partition_key, run_at, created_at FROM ${this.s}.jobs j
            WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= ${now} ${filters} ${guard}
+             AND (database_id IS NULL OR NOT EXISTS (
+               SELECT 1 FROM ${this.s}.jobs w WHERE w.state = 'processing' AND w.database_id IS NOT NULL
+                 AND w.database_id = j.database_id AND w.task_name = j.task_name AND w.partition_key = j.partition_key))
            ORDER BY run_at, created_at LIMIT ${p(o.limit)} FOR UPDATE SKIP LOCKED
+         ), chosen AS (
+           SELECT job_id FROM ready WHERE database_id IS NULL
+           UNION ALL
+           (SELECT DISTINCT ON (database_id, task_name, partition_key) job_id FROM ready WHERE database_id IS NOT NULL
+            ORDER BY database_id, task_name, partition_key, run_at, created_at)
          ), claimed AS (
            UPDATE ${this.s}.jobs j SET state = 'processing', attempts = j.attempts + 1, lease_owner = ${p(o.worker)},
              lease_expires_at = ${p(new Date(o.now.getTime() + o.leaseMs))}, started_at = ${now}, finished_at = NULL, updated_at = ${now}
-           FROM ready WHERE j.job_id = ready.job_id
+           FROM chosen WHERE j.job_id = chosen.job_id
            RETURNING j.*, (SELECT snapshot_id FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS snapshot_id,
                           (SELECT inputs FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS run_inputs
          )`;
@@ -505,7 +529,7 @@ export class PgLedger implements Ledger {
     // The data lives in DuckDB: it commits first, with a marker saying so; the ledger records it
     // next. Should that fail (a crash, PostgreSQL unreachable, the lease taken over), the job
     // comes back and its next worker finds the marker and records it without running it again.
-    await tx.connection.run(`${completionMarkerSql(claimed.id, claimed.attempts, now, outcome)};\nCOMMIT`);
+    await tx.connection.run(commitSql(tx, completionMarkerSql(claimed.id, claimed.attempts, now, outcome)));
     this.afterDataCommit?.(claimed);
     try {
       await this.record(claimed, worker, outcome, now);
@@ -534,6 +558,7 @@ export class PgLedger implements Ledger {
       throw new DuckorchError('LEASE_LOST', `job ${claimed.id} was not held by ${worker}`);
     }
     await this.afterCompletion(row, now);
+    this.wakeLocally([claimed]);
   }
 
   /**
@@ -549,19 +574,30 @@ export class PgLedger implements Ledger {
   ): Promise<{ claimed: ClaimedJob[]; lost: string[] }> {
     const params = this.completionParams(completions, worker, now);
     const claim = this.claimCtes(next, params, 'AND EXISTS (SELECT 1 FROM done)');
-    const rows = (
-      await this.prepared(
-        'complete-claim',
-        `WITH ${this.completionCtes()}, ${claim}, summary AS (${COMPLETION_SUMMARY})
-         SELECT summary.*, claimed.* FROM summary LEFT JOIN claimed ON true`,
-        params,
-      )
-    ).rows;
+    let rows: Row[];
+    try {
+      rows = (
+        await this.prepared(
+          'complete-claim',
+          `WITH ${this.completionCtes()}, ${claim}, summary AS (${COMPLETION_SUMMARY})
+           SELECT summary.*, claimed.* FROM summary LEFT JOIN claimed ON true`,
+          params,
+        )
+      ).rows;
+    } catch (err) {
+      // The claim met another of the same task and partition (see \`claim\`): the completions
+      // go alone, the claim after them.
+      if (!isOneWriterConflict(err) || next.limit === 0) throw err;
+      const recorded = await this.completeAndClaim(worker, completions, now, { ...next, limit: 0 });
+      const held = recorded.lost.length < completions.length;
+      return { claimed: held ? await this.claim(next) : [], lost: recorded.lost };
+    }
     const held = new Set((rows[0]!.held as string[]).map(String));
     await this.afterCompletion(rows[0]!, now);
     const notHeld = completions.filter((c) => !held.has(c.job.id)).map((c) => c.job);
     // As in `complete`: sent again after a lost reply, those the first try recorded are not lost.
     const mine = notHeld.length > 0 ? await this.succeededBy(notHeld, worker) : new Set<string>();
+    this.wakeLocally(completions.map((c) => c.job));
     return {
       claimed: claimedJobs(rows.filter((r) => r.job_id !== null && r.job_id !== undefined)),
       lost: notHeld.filter((j) => !mine.has(j.id)).map((j) => j.id),
@@ -666,7 +702,7 @@ export class PgLedger implements Ledger {
     failure: FailureOutcome,
     now: Date,
   ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
-    return this.tx(async (c) => {
+    const out = await this.tx(async (c) => {
       const job = await this.held(c, claimed.id, worker);
       const state: JobState = failure.cancelled ? 'cancelled' : failure.retryable && job.attempts < job.maxAttempts ? 'failed' : 'dead';
       const runAt = state === 'failed' ? new Date(now.getTime() + failure.retryDelayMs) : job.runAt;
@@ -694,6 +730,8 @@ export class PgLedger implements Ledger {
       }
       return { job: after, downstream };
     });
+    this.wakeLocally([claimed]);
+    return out;
   }
 
   async skip(claimed: ClaimedJob, worker: string, reason: string, now: Date): Promise<void> {
@@ -1028,6 +1066,18 @@ export class PgLedger implements Ledger {
     // Every transition is already committed.
   }
 
+  /** The workers of this process, woken without a round trip through PostgreSQL. */
+  private readonly local = new Set<() => void>();
+
+  /**
+   * A job that writes a database ended: another job of its task and partition may have waited
+   * for it. Only the worker holding that database's lease claims its jobs, and that is this
+   * process, so waking its own workers is enough (polling covers a lease changing hands).
+   */
+  private wakeLocally(jobs: ReadonlyArray<{ database: string | null }>): void {
+    if (jobs.some((j) => j.database !== null)) for (const l of this.local) l();
+  }
+
   /**
    * LISTEN on the schema's channel with a connection of its own (outside the pool). When that
    * connection is lost (the server restarted), or cannot be made at first for that reason, the
@@ -1035,6 +1085,7 @@ export class PgLedger implements Ledger {
    * listener is then called once, for what was missed.
    */
   async subscribe(listener: () => void): Promise<() => Promise<void>> {
+    this.local.add(listener);
     let stopped = false;
     let current: pg.Client | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -1082,6 +1133,7 @@ export class PgLedger implements Ledger {
     });
     return async () => {
       stopped = true;
+      this.local.delete(listener);
       clearTimeout(timer);
       await current?.end().catch(() => undefined);
     };
@@ -1093,13 +1145,18 @@ export class PgLedger implements Ledger {
     const { runId, tasks, dag, databases } = filter;
     const params: unknown[] = [];
     const filters: string[] = [];
-    if (runId !== undefined) filters.push(`AND run_id = $${params.push(runId)}`);
-    if (tasks !== undefined) filters.push(`AND task_name = ANY($${params.push([...tasks])})`);
-    filters.push(...dagFilter(dag, params));
-    if (databases !== undefined) filters.push(databaseFilter(databases, params));
+    if (runId !== undefined) filters.push(`AND j.run_id = $${params.push(runId)}`);
+    if (tasks !== undefined) filters.push(`AND j.task_name = ANY($${params.push([...tasks])})`);
+    filters.push(...dagFilter(dag, params, 'j.'));
+    if (databases !== undefined) filters.push(databaseFilter(databases, params, 'j.'));
+    // A job held back by another of its task and partition is due when that one's lease runs
+    // out at the latest (its end wakes this process's workers sooner: see \`wakeLocally\`).
     const row = (
       await this.q(
-        `SELECT min(run_at) AS due FROM ${this.s}.jobs WHERE state IN ('pending', 'failed') AND waiting = 0 ${filters.join(' ')}`,
+        `SELECT min(greatest(j.run_at, w.lease_expires_at)) AS due FROM ${this.s}.jobs j
+         LEFT JOIN ${this.s}.jobs w ON w.state = 'processing' AND w.database_id IS NOT NULL AND w.database_id = j.database_id
+           AND w.task_name = j.task_name AND w.partition_key = j.partition_key
+         WHERE j.state IN ('pending', 'failed') AND j.waiting = 0 ${filters.join(' ')}`,
         params,
       )
     ).rows[0];

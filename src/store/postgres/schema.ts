@@ -200,4 +200,15 @@ UPDATE ${s}.jobs j SET downstream = ARRAY(
 );
 `,
   },
+  {
+    id: 5,
+    name: 'one_writer_per_partition',
+    // Two jobs of one task and partition that write a database (of two runs) never run at once:
+    // the second would read the first's watermark before the first commits, and load its rows
+    // twice. Claims skip a job whose key is taken; this index makes it a guarantee.
+    sql: (s) => `
+CREATE UNIQUE INDEX jobs_one_writer ON ${s}.jobs (database_id, task_name, partition_key)
+  WHERE state = 'processing' AND database_id IS NOT NULL;
+`,
+  },
 ];
