@@ -1130,7 +1130,7 @@ export class DuckDbLedger implements Ledger {
   private async updateJobs(rows: readonly Row[]): Promise<void> {
     if (rows.length === 0) return;
     // The database a job writes never changes: it is written when the job is.
-    const { database_id: _written, ...updated } = JOB_COLUMNS;
+    const updated = Object.fromEntries(Object.entries(JOB_COLUMNS).filter(([c]) => c !== 'database_id'));
     const cols = Object.keys(updated).filter((c) => c !== 'job_id');
     const structure = JSON.stringify([updated]);
     for (let i = 0; i < rows.length; i += 1000) {
