@@ -766,10 +766,15 @@ export class Project {
   }
 
   /** Cancels a run's unfinished jobs. */
-  async cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }> {
+  async cancel(runId: string): Promise<{ run: RunRecord; cancelled: number; stopping: number }> {
     const run = await this.resolveRun(runId);
     const cancelled = await this.store.ledger.cancelRun(run.id, 'cancelled by the user', this.options.clock());
-    return { run: (await this.store.ledger.getRun(run.id))!, cancelled: cancelled.length };
+    return {
+      run: (await this.store.ledger.getRun(run.id))!,
+      cancelled: cancelled.length,
+      // In flight: their workers stop them within a heartbeat (about a second) and record them cancelled.
+      stopping: cancelled.filter((j) => j.state === 'processing').length,
+    };
   }
 
   /** Works queued runs until `shutdown` (or, with `untilIdle`, until nothing is left to do). */

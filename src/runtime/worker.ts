@@ -29,6 +29,8 @@ export type RunEvent =
   | { type: 'skip'; task: string; job: JobRecord }
   /** A job whose data an earlier attempt committed, recorded from its completion marker without running again. */
   | { type: 'recovered'; task: string; attempt: number }
+  /** A job given back to the queue unharmed (the worker shutting down, or its database lease lost). */
+  | { type: 'release'; task: string; reason: string }
   /** A TypeScript task's `ctx.log`. */
   | { type: 'log'; task: string; message: string };
 
@@ -103,6 +105,8 @@ const SHUTDOWN = Symbol('shutdown');
 /** Past a lease's expiry before reaping it (clocks of machines differ a little). */
 const REAP_MARGIN_MS = 10;
 const LEASE_LOST = Symbol('lease lost');
+/** Cancelled from elsewhere while it ran (`cancel`): stopped, and recorded as cancelled. */
+const CANCEL_REQUESTED = Symbol('cancel requested');
 /** The worker let go of the job's database (its lease ran out): the job goes back, unharmed. */
 const DATABASE_LOST = Symbol('database lost');
 
@@ -163,7 +167,10 @@ export async function work(o: WorkerOptions): Promise<void> {
         for (const [id, db] of inflightDatabase) if (!held.has(db)) inflight.get(id)?.abort(DATABASE_LOST);
       }
       o.ledger.heartbeat(o.workerId, [...inflight.keys()], o.leaseMs, o.clock()).then(
-        (lost) => lost.forEach((id) => inflight.get(id)?.abort(LEASE_LOST)),
+        ({ lost, cancelled }) => {
+          lost.forEach((id) => inflight.get(id)?.abort(LEASE_LOST));
+          cancelled.forEach((id) => inflight.get(id)?.abort(CANCEL_REQUESTED));
+        },
         () => undefined,
       );
     },
@@ -359,11 +366,21 @@ async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: Abor
     if (signal.reason === LEASE_LOST || isLeaseLost(err)) return;
     if (signal.reason === SHUTDOWN || signal.reason === DATABASE_LOST) {
       const now = o.clock();
-      await retried(ctx, () => o.ledger.release(o.workerId, [job.id], now)).catch((e: unknown) => {
-        // Nothing is lost: its lease runs out and another worker takes it back.
-        if (isConnectionLost(e)) o.onNotice?.(`could not hand ${job.task} back (${e.message}); its lease will run out`);
-        else throw e;
-      });
+      const handedBack = await retried(ctx, () => o.ledger.release(o.workerId, [job.id], now)).then(
+        () => true,
+        (e: unknown) => {
+          // Nothing is lost: its lease runs out and another worker takes it back.
+          if (isConnectionLost(e)) o.onNotice?.(`could not hand ${job.task} back (${e.message}); its lease will run out`);
+          else throw e;
+          return false;
+        },
+      );
+      if (handedBack)
+        o.onEvent?.({
+          type: 'release',
+          task: job.task,
+          reason: signal.reason === SHUTDOWN ? 'the worker is shutting down' : 'the worker lost its lease on the database',
+        });
       return;
     }
     const f =
@@ -379,7 +396,11 @@ async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: Abor
         job,
         o.workerId,
         {
-          error: cancelled ? 'the run was cancelled while it ran' : f.message,
+          error: !cancelled
+            ? f.message
+            : signal.reason === CANCEL_REQUESTED
+              ? 'cancelled while it ran'
+              : 'the run was cancelled while it ran',
           errorContext: { kind: f.kind, attempts: job.attempts, ...f.context },
           retryable: f.retryable,
           retryDelayMs: delayMs,

@@ -105,6 +105,16 @@ export interface JobRecord {
   errorContext: Record<string, unknown> | null;
   codeVersion: string | null;
   upstream: string[];
+  /** Cancelled while it runs: its worker stops it, and the job ends `cancelled` (see `model/jobs/job-state.ts`). */
+  cancelRequested: boolean;
+}
+
+/** What a worker's heartbeat learns of the jobs it runs. */
+export interface HeartbeatResult {
+  /** No longer held by this worker (taken over, or gone): drop them without a word. */
+  lost: string[];
+  /** Cancelled while they run: stop them, and record them as cancelled. */
+  cancelled: string[];
 }
 
 /** A job a worker now holds: the ledger's record plus what the runner needs to execute it. */
@@ -270,8 +280,8 @@ export interface Ledger {
    * upstream job succeeded or skipped), oldest first, leased to `worker`. Costs O(ready jobs).
    */
   claim(options: ClaimOptions): Promise<ClaimedJob[]>;
-  /** Extends the leases the worker still holds; returns the ids it no longer holds. */
-  heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]>;
+  /** Extends the leases the worker still holds; says which it no longer holds and which were cancelled meanwhile. */
+  heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<HeartbeatResult>;
   /**
    * Records a job's success. With `tx`, inside that open data transaction, which it then
    * commits: the data and the record of it become durable together.
@@ -302,7 +312,10 @@ export interface Ledger {
   reapExpired(now: Date): Promise<number>;
   /** When the earliest lease now held runs out (undefined when no job is processing): reapers wake then. */
   nextLeaseExpiry(): Promise<Date | undefined>;
-  /** Cancels every job of the run that has not finished (in-flight ones lose their lease); returns them. */
+  /**
+   * Cancels every job of the run that has not finished; returns them. One in flight keeps running
+   * (`cancelRequested`) until its worker, told by its heartbeat, stops it and records it cancelled.
+   */
   cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]>;
   /**
    * Puts every dead, failed, blocked, skipped or cancelled job of the run back to pending, the

@@ -61,6 +61,7 @@ export function jobFromRow(r: Row, d: RowDialect): JobRecord {
     errorContext: d.json(r[d.errorContext]) as Record<string, unknown> | null,
     codeVersion: (r.code_version as string | null) ?? null,
     upstream: ((r.upstream as string[] | null) ?? []).map(String),
+    cancelRequested: r.cancel_requested === true,
   };
 }
 

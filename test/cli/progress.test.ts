@@ -27,6 +27,7 @@ function job(overrides: Partial<JobRecord>): JobRecord {
     errorContext: null,
     codeVersion: null,
     upstream: [],
+    cancelRequested: false,
     ...overrides,
   };
 }

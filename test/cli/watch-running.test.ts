@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { socketPath } from '../../src/app/remote/socket.js';
-import { SUBPROCESS_TEST_TIMEOUT, json, register, runCli, startCli, tempProject, type TempProject } from '../helpers.js';
+import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, startCli, tempProject, type TempProject } from '../helpers.js';
 
 /** `gate` waits until the test creates its file, so the run holding the database stays up until then. */
 function gated(p: TempProject): string {
@@ -68,10 +68,16 @@ describe('watching a running project', { timeout: SUBPROCESS_TEST_TIMEOUT }, () 
     const runId = json<{ runs: Array<{ run_id: string }> }>(await runCli(['--db', p.db, 'status', '--json'])).runs[0]!.run_id;
     const cancel = await runCli(['--db', p.db, 'cancel', runId.slice(0, 8)]);
     expect(cancel.code, cancel.stderr).toBe(0);
-    expect(cancel.stdout).toContain(`Cancelled 1 job of run ${runId.slice(0, 8)} (cancelled)`);
+    expect(cancel.stdout).toContain(
+      `Cancelled 1 job of run ${runId.slice(0, 8)} (running); 1 in flight stops at its worker's next heartbeat`,
+    );
     const done = await holder.exited;
     expect(done.code).toBe(130);
     expect(done.stdout).toMatch(/gate +cancelled +.*cancelled by the user/);
+    // Stopped by its worker, which says so and records the attempt.
+    expect(done.stderr).toMatch(/finish gate cancelled after 1 attempt: cancelled by the user/);
+    const attempts = await queryDb(p.db, "SELECT outcome, worker LIKE 'run-%' FROM __orch__.attempts WHERE task_name = 'gate'");
+    expect(attempts).toEqual([['cancelled', true]]);
   });
 
   it('run --wait waits for the holder to finish, then runs itself', async () => {

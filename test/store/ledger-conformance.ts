@@ -336,17 +336,89 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect(await ledger.upstreamResults(next[0]!, ['a'])).toEqual({ a: null });
     });
 
-    withLedger('cancelling a run cancels what has not finished, in flight or waiting; the lease holder learns it', async (ledger) => {
+    withLedger(
+      'cancelling a run cancels what waits at once; a job in flight runs until its worker, told by its heartbeat, stops it',
+      async (ledger) => {
+        const run = await enqueueChain(ledger);
+        const claimed = await claimAll(ledger, T0);
+        await ledger.complete(byTask(claimed, 'd'), 'w1', success, at(1));
+        const a = byTask(claimed, 'a');
+        const cancelled = await ledger.cancelRun(run.id, 'cancelled by the user', at(2));
+        expect(names(cancelled)).toEqual(['a', 'b', 'c']);
+        expect(cancelled.map((j) => [j.task, j.state, j.cancelRequested, j.error])).toEqual([
+          ['a', 'processing', true, 'cancelled by the user'],
+          ['b', 'cancelled', false, 'cancelled by the user'],
+          ['c', 'cancelled', false, 'cancelled by the user'],
+        ]);
+        // Still running: nothing else of its task and partition may start meanwhile.
+        expect(await ledger.getRun(run.id)).toMatchObject({ state: 'running' });
+        expect(await ledger.heartbeat('w1', [a.id], LEASE, at(3))).toEqual({ lost: [], cancelled: [a.id] });
+        await ledger.fail(a, 'w1', { ...failure('cancelled while it ran'), cancelled: true }, at(4));
+        expect(await claimAll(ledger, at(5))).toEqual([]);
+        expect(await ledger.getRun(run.id)).toMatchObject({ state: 'cancelled', counts: { cancelled: 3, succeeded: 1 } });
+        expect((await ledger.listAttempts([a.id])).map((x) => [x.outcome, x.worker])).toEqual([['cancelled', 'w1']]);
+      },
+    );
+
+    withLedger('a job cancelled in flight ends cancelled, not pending, when its worker hands it back or dies', async (ledger) => {
       const run = await enqueueChain(ledger);
       const claimed = await claimAll(ledger, T0);
-      await ledger.complete(byTask(claimed, 'd'), 'w1', success, at(1));
-      const cancelled = await ledger.cancelRun(run.id, 'cancelled by the user', at(2));
-      expect(names(cancelled)).toEqual(['a', 'b', 'c']);
-      expect(cancelled.every((j) => j.state === 'cancelled' && j.error === 'cancelled by the user')).toBe(true);
-      expect(await ledger.heartbeat('w1', [byTask(claimed, 'a').id], LEASE, at(3))).toEqual([byTask(claimed, 'a').id]);
-      expect(await claimAll(ledger, at(4))).toEqual([]);
-      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'cancelled', counts: { cancelled: 3, succeeded: 1 } });
+      const [a, d] = [byTask(claimed, 'a'), byTask(claimed, 'd')];
+      await ledger.cancelRun(run.id, 'cancelled by the user', at(1));
+      await ledger.release('w1', [a.id], at(2));
+      expect(await ledger.reapExpired(at(LEASE + 10))).toBe(1);
+      const jobs = await ledger.listJobs({ limit: 10, runId: run.id });
+      expect(jobs.filter((j) => j.task === 'a' || j.task === 'd').map((j) => [j.task, j.state])).toEqual(
+        expect.arrayContaining([
+          ['a', 'cancelled'],
+          ['d', 'cancelled'],
+        ]),
+      );
+      expect((await ledger.listAttempts([a.id, d.id])).map((x) => [x.jobId === a.id ? 'a' : 'd', x.outcome]).sort()).toEqual([
+        ['a', 'released'],
+        ['d', 'lost'],
+      ]);
+      expect(await ledger.getRun(run.id)).toMatchObject({ state: 'cancelled', counts: { cancelled: 4 } });
     });
+
+    withLedger(
+      'two jobs of one task and partition that write a database never run at once; other partitions and Dag tasks do',
+      async (ledger) => {
+        const snapshot = snapshotOf(['load', 'fn']);
+        await ledger.saveSnapshot(snapshot);
+        const enqueue = (n: number, jobs: NewJob[]) =>
+          ledger.enqueueRun(
+            {
+              id: `00000000-0000-4000-9000-${String(++runCounter).padStart(12, '0')}`,
+              snapshotId: snapshot.id,
+              trigger: 'test',
+              selector: null,
+              inputs: null,
+              jobs,
+            },
+            at(n),
+          );
+        const writer = (partitionKey: string): NewJob => ({ task: 'load', partitionKey, upstream: [], maxAttempts: 1, database: 'db-1' });
+        const fn: NewJob = { task: 'fn', upstream: [], maxAttempts: 1 };
+        const first = await enqueue(0, [writer('p1'), fn]);
+        const second = await enqueue(1, [writer('p1'), writer('p2'), fn]);
+        const taken = await claimAll(ledger, at(2));
+        // One `load p1` (the older), `load p2`, and both function jobs.
+        expect(taken.map((j) => [j.runId === first.id ? 1 : 2, j.task, j.partitionKey]).sort()).toEqual([
+          [1, 'fn', '__default__'],
+          [1, 'load', 'p1'],
+          [2, 'fn', '__default__'],
+          [2, 'load', 'p2'],
+        ]);
+        // Held back, not forgotten: a worker waiting for it sees it due.
+        expect(await ledger.nextDue({ runId: second.id })).toBeDefined();
+        expect(await claimAll(ledger, at(3))).toEqual([]);
+        const firstLoad = taken.find((j) => j.runId === first.id && j.task === 'load')!;
+        await ledger.complete(firstLoad, 'w1', success, at(4));
+        const next = await claimAll(ledger, at(5), undefined, 'w2');
+        expect(next.map((j) => [j.runId === second.id, j.task, j.partitionKey])).toEqual([[true, 'load', 'p1']]);
+      },
+    );
 
     withLedger('a released job is claimable again and its attempt does not count', async (ledger) => {
       await enqueueChain(ledger);
@@ -361,8 +433,8 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       await enqueueChain(ledger);
       const claimed = await claimAll(ledger, T0);
       const a = byTask(claimed, 'a');
-      expect(await ledger.heartbeat('w2', [a.id], LEASE, at(1))).toEqual([a.id]);
-      expect(await ledger.heartbeat('w1', [a.id], LEASE, at(30_000))).toEqual([]);
+      expect(await ledger.heartbeat('w2', [a.id], LEASE, at(1))).toEqual({ lost: [a.id], cancelled: [] });
+      expect(await ledger.heartbeat('w1', [a.id], LEASE, at(30_000))).toEqual({ lost: [], cancelled: [] });
       expect(await ledger.reapExpired(at(LEASE + 1))).toBe(1); // d's lease ran out; a's was extended
       expect(await ledger.reapExpired(at(30_000 + LEASE))).toBe(1);
       const lost = await ledger.listAttempts([a.id]);

@@ -40,7 +40,7 @@ export interface ProjectApi {
   enqueue(
     options: Selection & { inputs?: JsonValue; metadata?: RunMetadata; runId?: string },
   ): Promise<{ run: RunRecord | null; warnings: string[] }>;
-  cancel(runId: string): Promise<{ run: RunRecord; cancelled: number }>;
+  cancel(runId: string): Promise<{ run: RunRecord; cancelled: number; stopping: number }>;
   /** Plans a run of the selection and has the holder work it; resolves when it is done. */
   join(options: JoinOptions): Promise<RunResult>;
 }

@@ -685,9 +685,14 @@ export function buildProgram(io: CliIo): Command {
     .argument('<run>', 'the run id, or the first characters of it')
     .action(async (id: string) => {
       const o = output();
-      const { run, cancelled } = await withProjectOrHolder('write', (p) => p.cancel(id));
-      if (o.json) return printJson(o, { run: runJson(run), cancelled });
-      o.out(`Cancelled ${cancelled} job${cancelled === 1 ? '' : 's'} of run ${run.id.slice(0, 8)} (${colourStatus(run.state)})`);
+      const { run, cancelled, stopping } = await withProjectOrHolder('write', (p) => p.cancel(id));
+      if (o.json) return printJson(o, { run: runJson(run), cancelled, stopping });
+      o.out(
+        `Cancelled ${cancelled} job${cancelled === 1 ? '' : 's'} of run ${run.id.slice(0, 8)} (${colourStatus(run.state)})` +
+          (stopping > 0
+            ? `; ${stopping} in flight stop${stopping === 1 ? 's' : ''} at ${stopping === 1 ? 'its' : 'their'} worker's next heartbeat`
+            : ''),
+      );
     });
 
   program

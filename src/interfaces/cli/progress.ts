@@ -73,6 +73,8 @@ export function formatRunEvent(event: RunEvent, at: Date): string {
       return `${head('log')}: ${event.message}`;
     case 'recovered':
       return `${head('recover')}: attempt ${event.attempt} committed its data; recorded from its completion marker, not run again`;
+    case 'release':
+      return `${head('release')}: handed back to the queue (${event.reason}); its changes were rolled back`;
   }
 }
 
@@ -123,6 +125,7 @@ function progressBar(): RunProgress {
           bar.update(payload());
           break;
         case 'log':
+        case 'release':
           break;
         case 'finish':
         case 'skip':

@@ -8,6 +8,9 @@
  *      │                   └ lease expired (worker died) ──► pending, the attempt not counted
  *      └── unblock (the dead upstream later succeeded) ◄── blocked
  *   skipped: the task is missing from the definitions; cancelled: by the user or a cancelled run.
+ *   A job cancelled while it runs stays processing, its cancel requested, until its worker stops
+ *   it (fail as cancelled) — or hands it back, or dies: then it is cancelled instead of pending —
+ *   so that nothing else of its task and partition starts while it may still write.
  *   retry (operator): dead | failed | blocked | skipped | cancelled ──► pending, attempts reset.
  *
  * Pure: time comes in as `now`, the retry delay as a number (the caller draws the jitter).
@@ -39,6 +42,8 @@ export interface Job {
   startedAt: Date | null;
   finishedAt: Date | null;
   lastError: string | null;
+  /** Cancelled while processing: its worker is to stop it. */
+  cancelRequested: boolean;
 }
 
 export type JobEvent =
@@ -53,6 +58,8 @@ export type JobEvent =
   | { type: 'block'; reason: string }
   | { type: 'unblock' }
   | { type: 'cancel'; reason: string }
+  /** A cancel that reaches a job while it runs. */
+  | { type: 'requestCancel'; reason: string }
   | { type: 'retry' };
 
 export class JobTransitionError extends Error {
@@ -76,6 +83,7 @@ export function newJob(maxAttempts: number, now: Date): Job {
     startedAt: null,
     finishedAt: null,
     lastError: null,
+    cancelRequested: false,
   };
 }
 
@@ -96,7 +104,9 @@ export function transition(job: Job, event: JobEvent, now: Date): Job {
     if (job.state !== 'processing') refuse('it is not being processed');
     if (job.leaseOwner !== worker) refuse(`its lease belongs to ${job.leaseOwner ?? 'nobody'}, not ${worker}`);
   };
-  const unleased = { leaseOwner: null, leaseExpiresAt: null };
+  const unleased = { leaseOwner: null, leaseExpiresAt: null, cancelRequested: false };
+  // A job whose cancel was requested while it ran ends cancelled however its worker lets go of it.
+  const stoppedAfterCancel = (): Job => ({ ...job, ...unleased, state: 'cancelled', finishedAt: now });
   switch (event.type) {
     case 'claim':
       if (!isClaimable(job, now)) refuse(CLAIMABLE_STATES.has(job.state) ? 'its retry is not due yet' : 'it is not waiting to run');
@@ -108,6 +118,7 @@ export function transition(job: Job, event: JobEvent, now: Date): Job {
         leaseExpiresAt: new Date(now.getTime() + event.leaseMs),
         startedAt: now,
         finishedAt: null,
+        cancelRequested: false,
       };
     case 'heartbeat':
       owned(event.worker);
@@ -131,9 +142,11 @@ export function transition(job: Job, event: JobEvent, now: Date): Job {
     }
     case 'release':
       owned(event.worker);
+      if (job.cancelRequested) return stoppedAfterCancel();
       return { ...job, ...unleased, state: 'pending', attempts: job.attempts - 1, runAt: now };
     case 'expire':
       if (!leaseExpired(job, now)) refuse('its lease has not expired');
+      if (job.cancelRequested) return stoppedAfterCancel();
       return { ...job, ...unleased, state: 'pending', attempts: job.attempts - 1, runAt: now, lastError: 'the worker holding it stopped' };
     case 'skip':
       if (job.state !== 'pending' && job.state !== 'processing') refuse('only a job that has not run can be skipped');
@@ -147,6 +160,9 @@ export function transition(job: Job, event: JobEvent, now: Date): Job {
     case 'cancel':
       if (FINAL_STATES.has(job.state)) refuse('it has already finished');
       return { ...job, ...unleased, state: 'cancelled', finishedAt: now, lastError: event.reason };
+    case 'requestCancel':
+      if (job.state !== 'processing') refuse('it is not running');
+      return { ...job, cancelRequested: true, lastError: event.reason };
     case 'retry':
       if (job.state === 'pending' || job.state === 'processing' || job.state === 'succeeded')
         refuse('only a job that did not succeed can be retried');

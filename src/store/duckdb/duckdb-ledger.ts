@@ -38,6 +38,7 @@ import {
   type DatabaseLease,
   type DueFilter,
   type FailureOutcome,
+  type HeartbeatResult,
   type JobQuery,
   type JobRecord,
   type JsonValue,
@@ -110,6 +111,7 @@ const JOB_COLUMNS: ColumnTypes = {
   error_message: 'VARCHAR',
   error_context_json: 'VARCHAR',
   code_version: 'VARCHAR',
+  cancel_requested: 'BOOLEAN',
   database_id: 'VARCHAR',
 };
 
@@ -188,6 +190,7 @@ function toJob(r: JobRecord): Job {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     lastError: r.error,
+    cancelRequested: r.cancelRequested,
   };
 }
 
@@ -214,6 +217,7 @@ function jobRow(r: JobRecord, database: string | null): Row {
     error_message: r.error,
     error_context_json: r.errorContext ? JSON.stringify(r.errorContext) : null,
     code_version: r.codeVersion,
+    cancel_requested: r.cancelRequested,
     database_id: database,
   };
 }
@@ -484,6 +488,7 @@ export class DuckDbLedger implements Ledger {
       errorContext: null,
       codeVersion: null,
       upstream: [...j.upstream],
+      cancelRequested: false,
     }));
     const record: RunRecord = {
       id: run.id,
@@ -582,16 +587,20 @@ export class DuckDbLedger implements Ledger {
     return holder === undefined || holder === job.id ? undefined : this.active?.jobs.get(holder);
   }
 
-  async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]> {
+  async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<HeartbeatResult> {
     const lost: string[] = [];
+    const cancelled: string[] = [];
     for (const id of jobIds) {
       const job = this.active?.jobs.get(id);
       if (!job || job.state !== 'processing' || job.leaseOwner !== worker) lost.push(id);
-      // In memory only: this process holds the file alone, and whoever opens it next treats every
-      // job still processing as its holder's, whatever the lease said.
-      else Object.assign(job, this.after(job, { type: 'heartbeat', worker, leaseMs }, now));
+      else {
+        // In memory only: this process holds the file alone, and whoever opens it next treats every
+        // job still processing as its holder's, whatever the lease said.
+        Object.assign(job, this.after(job, { type: 'heartbeat', worker, leaseMs }, now));
+        if (job.cancelRequested) cancelled.push(id);
+      }
     }
-    return lost;
+    return { lost, cancelled };
   }
 
   async completeAndClaim(
@@ -655,7 +664,8 @@ export class DuckDbLedger implements Ledger {
     const startedAt = job.startedAt ?? now;
     const attempt = job.attempts;
     const event: JobEvent = failure.cancelled
-      ? { type: 'cancel', reason: failure.error }
+      ? // Stopped because someone cancelled it: their reason stays the job's.
+        { type: 'cancel', reason: job.cancelRequested && job.error !== null ? job.error : failure.error }
       : { type: 'fail', worker, error: failure.error, retryable: failure.retryable, retryDelayMs: failure.retryDelayMs };
     this.apply(job, event, now);
     job.errorContext = failure.errorContext;
@@ -693,21 +703,30 @@ export class DuckDbLedger implements Ledger {
     for (const id of jobIds) {
       const job = this.active?.jobs.get(id);
       if (!job || job.state !== 'processing' || job.leaseOwner !== worker) continue;
+      const { attempts, startedAt } = job;
+      this.apply(job, { type: 'release', worker }, now);
       this.bufferedAttempts.push({
         seq: this.nextSeq++,
-        job: { ...job, state: 'pending' },
-        attempt: job.attempts,
+        job: { ...job },
+        attempt: attempts,
         worker,
-        startedAt: job.startedAt ?? now,
+        startedAt: startedAt ?? now,
         finishedAt: now,
         outcome: 'released',
         assets: [],
       });
-      this.apply(job, { type: 'release', worker }, now);
-      this.refreshReadiness(job, now);
-      this.touchRun(job.runId, now);
+      this.afterStopped(job, now);
     }
     await this.flush();
+  }
+
+  /** A job its worker let go of without an outcome: waiting again, or cancelled when that was asked meanwhile. */
+  private afterStopped(job: JobRecord, now: Date): void {
+    if (job.state === 'cancelled') {
+      this.active!.ready.delete(job.id);
+      this.settle(job, [], now, false);
+    } else this.refreshReadiness(job, now);
+    this.touchRun(job.runId, now);
   }
 
   async reapExpired(now: Date): Promise<number> {
@@ -736,6 +755,12 @@ export class DuckDbLedger implements Ledger {
     for (const id of run.jobs) {
       const job = active.jobs.get(id)!;
       if (FINAL_STATES.has(job.state)) continue;
+      if (job.state === 'processing') {
+        // Its worker stops it at its next heartbeat; until then nothing else of its key starts.
+        this.apply(job, { type: 'requestCancel', reason }, now);
+        cancelled.push({ ...job });
+        continue;
+      }
       active.ready.delete(job.id);
       this.apply(job, { type: 'cancel', reason }, now);
       this.settle(job, [], now, false);
@@ -1454,6 +1479,7 @@ export class DuckDbLedger implements Ledger {
       startedAt: next.startedAt,
       finishedAt: next.finishedAt,
       error: next.lastError,
+      cancelRequested: next.cancelRequested,
     };
   }
 
@@ -1467,21 +1493,21 @@ export class DuckDbLedger implements Ledger {
   }
 
   private loseAttempt(job: JobRecord, now: Date): void {
+    const { attempts, startedAt, leaseOwner } = job;
+    // At open the holder is known dead even before its lease runs out: expire it as of then, runnable now.
+    this.apply(job, { type: 'expire' }, new Date(Math.max(now.getTime(), job.leaseExpiresAt?.getTime() ?? 0)));
+    if (job.state === 'pending') job.runAt = now;
     this.bufferedAttempts.push({
       seq: this.nextSeq++,
-      job: { ...job, state: 'pending', error: 'the worker holding it stopped' },
-      attempt: job.attempts,
-      worker: job.leaseOwner ?? 'unknown',
-      startedAt: job.startedAt ?? now,
+      job: { ...job, error: 'the worker holding it stopped' },
+      attempt: attempts,
+      worker: leaseOwner ?? 'unknown',
+      startedAt: startedAt ?? now,
       finishedAt: now,
       outcome: 'lost',
       assets: [],
     });
-    // At open the holder is known dead even before its lease runs out: expire it as of then, runnable now.
-    this.apply(job, { type: 'expire' }, new Date(Math.max(now.getTime(), job.leaseExpiresAt?.getTime() ?? 0)));
-    job.runAt = now;
-    this.refreshReadiness(job, now);
-    this.touchRun(job.runId, now);
+    this.afterStopped(job, now);
   }
 
   // ---------------------------------------------------------------- recovery

@@ -28,6 +28,7 @@ import {
   type DatabaseLease,
   type DueFilter,
   type FailureOutcome,
+  type HeartbeatResult,
   type JobQuery,
   type JobRecord,
   type JsonValue,
@@ -493,20 +494,22 @@ export class PgLedger implements Ledger {
          )`;
   }
 
-  async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<string[]> {
-    if (jobIds.length === 0) return [];
-    const held = new Set(
-      (
-        await this.q(
-          `WITH held AS MATERIALIZED (
-             SELECT job_id FROM ${this.s}.jobs WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' ORDER BY job_id FOR UPDATE
-           )
-           UPDATE ${this.s}.jobs j SET lease_expires_at = $3 FROM held WHERE j.job_id = held.job_id RETURNING j.job_id`,
-          [[...jobIds], worker, new Date(now.getTime() + leaseMs)],
-        )
-      ).rows.map((r) => String(r.job_id)),
-    );
-    return jobIds.filter((id) => !held.has(id));
+  async heartbeat(worker: string, jobIds: readonly string[], leaseMs: number, now: Date): Promise<HeartbeatResult> {
+    if (jobIds.length === 0) return { lost: [], cancelled: [] };
+    const rows = (
+      await this.q(
+        `WITH held AS MATERIALIZED (
+           SELECT job_id FROM ${this.s}.jobs WHERE job_id = ANY($1) AND lease_owner = $2 AND state = 'processing' ORDER BY job_id FOR UPDATE
+         )
+         UPDATE ${this.s}.jobs j SET lease_expires_at = $3 FROM held WHERE j.job_id = held.job_id RETURNING j.job_id, j.cancel_requested`,
+        [[...jobIds], worker, new Date(now.getTime() + leaseMs)],
+      )
+    ).rows;
+    const held = new Set(rows.map((r) => String(r.job_id)));
+    return {
+      lost: jobIds.filter((id) => !held.has(id)),
+      cancelled: rows.filter((r) => r.cancel_requested === true).map((r) => String(r.job_id)),
+    };
   }
 
   /** Locks the job and checks this worker holds it. */
@@ -709,7 +712,8 @@ export class PgLedger implements Ledger {
       const row = (
         await c.query(
           `UPDATE ${this.s}.jobs SET state = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3, run_at = $4,
-             error_message = $5, error_context = $6, code_version = $7
+             error_message = CASE WHEN cancel_requested AND $2 = 'cancelled' THEN coalesce(error_message, $5) ELSE $5 END,
+             error_context = $6, code_version = $7, cancel_requested = false
            WHERE job_id = $1 RETURNING *`,
           [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion],
         )
@@ -756,15 +760,33 @@ export class PgLedger implements Ledger {
           [[...jobIds], worker],
         )
       ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
-      for (const job of rows)
+      const [stopped, back] = [rows.filter((j) => j.cancelRequested), rows.filter((j) => !j.cancelRequested)];
+      for (const job of back)
         await this.recordAttempt(c, { ...job, state: 'pending' }, worker, now, 'released', 'pending', [], { startedAt: job.startedAt });
       await c.query(
         `UPDATE ${this.s}.jobs SET state = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_at = $2, updated_at = $2
          WHERE job_id = ANY($1)`,
-        [rows.map((j) => j.id), now],
+        [back.map((j) => j.id), now],
       );
+      await this.endCancelled(c, stopped, 'released', now);
       await c.query(`NOTIFY ${this.channel}`);
     });
+  }
+
+  /** Jobs cancelled while they ran, let go of by their worker (handed back, or lost with it): they end cancelled. */
+  private async endCancelled(c: Client, jobs: readonly JobRecord[], outcome: AttemptOutcome, now: Date): Promise<void> {
+    if (jobs.length === 0) return;
+    await c.query(
+      `UPDATE ${this.s}.jobs SET state = 'cancelled', cancel_requested = false, lease_owner = NULL, lease_expires_at = NULL,
+         finished_at = $2, updated_at = $2
+       WHERE job_id = ANY($1)`,
+      [jobs.map((j) => j.id), now],
+    );
+    for (const job of jobs) {
+      const after: JobRecord = { ...job, state: 'cancelled', finishedAt: now, cancelRequested: false };
+      await this.recordAttempt(c, after, job.leaseOwner ?? 'unknown', now, outcome, 'cancelled', [], { startedAt: job.startedAt });
+      await this.recordHistory(c, after, [], now);
+    }
   }
 
   async reapExpired(now: Date): Promise<number> {
@@ -784,7 +806,9 @@ export class PgLedger implements Ledger {
           [now],
         )
       ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
-      for (const job of rows)
+      if (rows.length === 0) return 0;
+      const [stopped, back] = [rows.filter((j) => j.cancelRequested), rows.filter((j) => !j.cancelRequested)];
+      for (const job of back)
         await this.recordAttempt(
           c,
           { ...job, state: 'pending', error: 'the worker holding it stopped' },
@@ -797,13 +821,13 @@ export class PgLedger implements Ledger {
             startedAt: job.startedAt,
           },
         );
-      if (rows.length === 0) return 0;
       await c.query(
         `UPDATE ${this.s}.jobs SET state = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_at = $2, updated_at = $2,
            error_message = 'the worker holding it stopped'
          WHERE job_id = ANY($1)`,
-        [rows.map((j) => j.id), now],
+        [back.map((j) => j.id), now],
       );
+      await this.endCancelled(c, stopped, 'lost', now);
       await c.query(`NOTIFY ${this.channel}`);
       return rows.length;
     });
@@ -815,17 +839,19 @@ export class PgLedger implements Ledger {
   }
 
   async cancelRun(runId: string, reason: string, now: Date): Promise<JobRecord[]> {
-    return this.tx(async (c) =>
-      (
-        await c.query(
-          `UPDATE ${this.s}.jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2, updated_at = $2, error_message = $3
-           WHERE run_id = $1 AND state NOT IN ('succeeded', 'dead', 'skipped', 'cancelled') RETURNING *`,
-          [runId, now, reason],
-        )
-      ).rows
-        .map((r) => jobFromRow(r, POSTGRES_ROWS))
-        .sort((a, b) => (a.task < b.task ? -1 : 1)),
-    );
+    return this.tx(async (c) => {
+      // In flight: its worker stops it at its next heartbeat, and until then its key stays taken.
+      const running = await c.query(
+        `UPDATE ${this.s}.jobs SET cancel_requested = true, error_message = $2 WHERE run_id = $1 AND state = 'processing' RETURNING *`,
+        [runId, reason],
+      );
+      const waiting = await c.query(
+        `UPDATE ${this.s}.jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = $2, updated_at = $2, error_message = $3
+         WHERE run_id = $1 AND state NOT IN ('succeeded', 'dead', 'skipped', 'cancelled', 'processing') RETURNING *`,
+        [runId, now, reason],
+      );
+      return [...running.rows, ...waiting.rows].map((r) => jobFromRow(r, POSTGRES_ROWS)).sort((a, b) => (a.task < b.task ? -1 : 1));
+    });
   }
 
   async retryRun(runId: string, now: Date, snapshotId: string): Promise<number> {
@@ -834,7 +860,7 @@ export class PgLedger implements Ledger {
       const n = (
         await c.query(
           `UPDATE ${this.s}.jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2, started_at = NULL, finished_at = NULL,
-             error_message = NULL, error_context = NULL, lease_owner = NULL, lease_expires_at = NULL
+             error_message = NULL, error_context = NULL, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = false
            WHERE run_id = $1 AND state IN ('failed', 'dead', 'skipped', 'blocked', 'cancelled')`,
           [runId, now],
         )

@@ -209,6 +209,8 @@ UPDATE ${s}.jobs j SET downstream = ARRAY(
     sql: (s) => `
 CREATE UNIQUE INDEX jobs_one_writer ON ${s}.jobs (database_id, task_name, partition_key)
   WHERE state = 'processing' AND database_id IS NOT NULL;
+-- Cancelled while it runs: it stays processing (its key taken) until its worker stops it.
+ALTER TABLE ${s}.jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
 `,
   },
 ];

@@ -33,6 +33,7 @@ const eventArb: fc.Arbitrary<JobEvent> = fc.oneof(
   fc.constant({ type: 'block' as const, reason: 'upstream dead' }),
   fc.constant({ type: 'unblock' as const }),
   fc.constant({ type: 'cancel' as const, reason: 'user' }),
+  fc.constant({ type: 'requestCancel' as const, reason: 'user' }),
   fc.constant({ type: 'retry' as const }),
 );
 
@@ -174,5 +175,30 @@ describe('runState', () => {
     [{}, 'succeeded'],
   ])('%j → %s', (counts, expected) => {
     expect(runState(counts)).toBe(expected);
+  });
+});
+
+describe('a cancel that reaches a running job', () => {
+  const running = () => transition(newJob(3, T0), { type: 'claim', worker: 'w1', leaseMs: 1000 }, T0);
+
+  it('leaves it processing, cancel requested, until its worker stops it', () => {
+    const asked = transition(running(), { type: 'requestCancel', reason: 'by the user' }, at(1));
+    expect(asked).toMatchObject({ state: 'processing', cancelRequested: true, leaseOwner: 'w1', lastError: 'by the user' });
+    expect(transition(asked, { type: 'cancel', reason: 'stopped' }, at(2))).toMatchObject({ state: 'cancelled', cancelRequested: false });
+  });
+
+  it('ends cancelled, not pending, when its worker hands it back or its lease runs out', () => {
+    const asked = transition(running(), { type: 'requestCancel', reason: 'by the user' }, at(1));
+    expect(transition(asked, { type: 'release', worker: 'w1' }, at(2))).toMatchObject({ state: 'cancelled', leaseOwner: null });
+    expect(transition(asked, { type: 'expire' }, at(5000))).toMatchObject({ state: 'cancelled', lastError: 'by the user' });
+  });
+
+  it('a success that lands first is a success', () => {
+    const asked = transition(running(), { type: 'requestCancel', reason: 'by the user' }, at(1));
+    expect(transition(asked, { type: 'succeed', worker: 'w1' }, at(2))).toMatchObject({ state: 'succeeded', cancelRequested: false });
+  });
+
+  it('is refused for a job that is not running', () => {
+    expect(() => transition(newJob(1, T0), { type: 'requestCancel', reason: 'x' }, T0)).toThrow(JobTransitionError);
   });
 });

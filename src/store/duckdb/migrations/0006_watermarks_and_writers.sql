@@ -33,3 +33,5 @@ WHERE j.state = 'processing' AND a.job_id = j.job_id AND a.attempt = j.attempts 
 -- The database a job writes (SQL tasks and assets; NULL for Dag function tasks): two jobs of one
 -- task and partition that write data never run at once, across runs.
 ALTER TABLE __orch__.jobs ADD COLUMN database_id VARCHAR;
+-- Cancelled while it runs: its worker stops it (see the job states in the README).
+ALTER TABLE __orch__.jobs ADD COLUMN cancel_requested BOOLEAN DEFAULT false;
