@@ -14,10 +14,13 @@
  * - meanwhile, and while another worker holds the file, this worker takes every job that needs
  *   no database (Dag function tasks), and looks again at each beat.
  */
+import fs from 'node:fs';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Config } from '../config/config.js';
 import { DuckorchError } from '../errors.js';
 import type { DatabaseSlot } from '../runtime/worker.js';
 import type { AccessMode } from '../store/duckdb/database.js';
+import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import { peekDatabaseId } from '../store/duckdb/database-identity.js';
 import type { Ledger } from '../store/ledger.js';
 import { Project } from './project.js';
@@ -40,6 +43,8 @@ const NONE: ReadonlySet<string> = new Set();
 export class LeasedDatabase implements DatabaseSlot {
   private id: string | undefined;
   private project: Project | undefined;
+  /** The held project's open database. */
+  private open: { instance: DuckDBInstance; store: DuckDbStore } | undefined;
   private undo: (() => Promise<void>) | undefined;
   /** Until when the ledger last granted the lease. */
   private heldUntil = 0;
@@ -58,12 +63,12 @@ export class LeasedDatabase implements DatabaseSlot {
     return this.project && !this.closing && this.id !== undefined ? new Set([this.id]) : NONE;
   }
 
-  use(id: string): { instance: Project['instance']; release: () => void } | undefined {
-    if (!this.project || this.closing || id !== this.id) return undefined;
+  use(id: string): { instance: DuckDBInstance; release: () => void } | undefined {
+    if (!this.project || !this.open || this.closing || id !== this.id) return undefined;
     this.users++;
     let released = false;
     return {
-      instance: this.project.instance,
+      instance: this.open.instance,
       release: () => {
         if (released) return;
         released = true;
@@ -74,8 +79,8 @@ export class LeasedDatabase implements DatabaseSlot {
 
   /** The held project's registered task names (undefined while nothing is held). */
   async registeredTasks(): Promise<ReadonlySet<string> | undefined> {
-    if (!this.project || this.closing) return undefined;
-    return new Set(await this.project.store.registeredTaskNames());
+    if (!this.open || this.closing) return undefined;
+    return new Set(await this.open.store.registeredTaskNames());
   }
 
   onChange(listener: () => void): void {
@@ -138,7 +143,8 @@ export class LeasedDatabase implements DatabaseSlot {
       }
       this.heldUntil = lease.expiresAt.getTime();
     }
-    let project: Project;
+    let project: Project | undefined;
+    let open: { instance: DuckDBInstance; store: DuckDbStore };
     try {
       project = await Project.open({
         config: this.o.config,
@@ -146,15 +152,22 @@ export class LeasedDatabase implements DatabaseSlot {
         sharedLedger: this.o.ledger,
         clock: this.o.clock,
       });
+      open = await project.database();
     } catch (err) {
+      await project?.close();
       if (this.id !== undefined) await this.o.ledger.releaseDatabase(this.id, this.o.workerId).catch(() => undefined);
       if (err instanceof DuckorchError && err.code === 'DB_LOCKED') {
         this.say(`database ${this.o.config.db} is in use by another process: taking jobs that need no database meanwhile`);
         return;
       }
+      if (err instanceof DuckorchError && err.code === 'DB_OPEN' && !fs.existsSync(this.o.config.db)) {
+        // Nothing registered here (yet): DAG workers' runs need no file, and a `register` may come.
+        this.say(`database ${this.o.config.db} does not exist: taking jobs that need no database meanwhile`);
+        return;
+      }
       throw err;
     }
-    const actual = project.store.databaseId;
+    const actual = open.store.databaseId;
     if (actual !== this.id) {
       // A file without an id until now (created or migrated just now), or another file put in its place.
       if (this.id !== undefined) await this.o.ledger.releaseDatabase(this.id, this.o.workerId).catch(() => undefined);
@@ -170,6 +183,7 @@ export class LeasedDatabase implements DatabaseSlot {
       this.heldUntil = lease.expiresAt.getTime();
     }
     this.project = project;
+    this.open = open;
     this.undo = await this.o.onHold?.(project);
     this.say(`holds database ${actual} (${this.o.config.db}): working its jobs`);
     for (const l of this.holdListeners) l();
@@ -183,6 +197,7 @@ export class LeasedDatabase implements DatabaseSlot {
       this.drained = undefined;
       const project = this.project!;
       this.project = undefined;
+      this.open = undefined;
       await this.undo?.().catch(() => undefined);
       this.undo = undefined;
       await project.close();

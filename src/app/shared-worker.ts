@@ -45,7 +45,7 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
       log: o.log,
       ...(o.onHold ? { onHold: o.onHold } : {}),
     });
-    const snapshots = new SnapshotCache(ledger);
+    const snapshots = new SnapshotCache(async () => ledger);
     try {
       await database.start();
       await work({

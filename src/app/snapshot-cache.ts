@@ -8,7 +8,8 @@ import type { Ledger, Snapshot, SnapshotTask } from '../store/ledger.js';
 export class SnapshotCache {
   private readonly snapshots = new Map<string, Snapshot>();
 
-  constructor(private readonly ledger: Ledger) {}
+  /** The ledger is asked for only when a snapshot is not held already. */
+  constructor(private readonly ledger: () => Promise<Ledger>) {}
 
   /** A snapshot this process holds already (it saved or loaded it whole). */
   add(snapshot: Snapshot): void {
@@ -20,7 +21,7 @@ export class SnapshotCache {
     const known = this.snapshots.get(id);
     const hit = known?.tasks.get(task);
     if (hit) return hit.definition;
-    const loaded = await this.ledger.loadSnapshot(id, [task]);
+    const loaded = await (await this.ledger()).loadSnapshot(id, [task]);
     const def = loaded?.tasks.get(task);
     if (!loaded || !def) return undefined;
     if (known) (known.tasks as Map<string, SnapshotTask>).set(task, def);

@@ -1,6 +1,6 @@
 /** What the project's database holds, read from DuckDB's catalog (data, not orchestration state). */
-import type { DuckDBConnection } from '@duckdb/node-api';
-import { datasetKey, identifierParts } from '../model/names.js';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { datasetKey, identifierParts, quoteIdentifier, schemaOf } from '../model/names.js';
 
 /** The given table names that exist as tables or views, compared as DuckDB compares names. */
 export async function existingRelations(conn: DuckDBConnection, names: readonly string[]): Promise<Set<string>> {
@@ -45,4 +45,36 @@ export async function tableColumns(conn: DuckDBConnection, table: string): Promi
 export function columnType(table: TableColumns, column: string): string | undefined {
   for (const [name, type] of table.columns) if (name.toLowerCase() === column.toLowerCase()) return type;
   return undefined;
+}
+
+/** Per open database: the schemas known to exist, and the creation in progress (one at a time). */
+const ensured = new WeakMap<DuckDBInstance, { known: Set<string>; lane: Promise<void> }>();
+
+/**
+ * `CREATE SCHEMA IF NOT EXISTS` for each schema a task writes to, before its attempt: in
+ * autocommit, one creation at a time per database (tasks running in parallel would otherwise
+ * conflict on the catalog), each schema once per process. Quoted, so that `Sales Data` and
+ * `Finance` are created as written.
+ */
+export async function ensureSchemas(instance: DuckDBInstance, outputs: readonly string[]): Promise<void> {
+  let state = ensured.get(instance);
+  if (!state) ensured.set(instance, (state = { known: new Set(), lane: Promise.resolve() }));
+  const wanted = new Map<string, string>();
+  for (const s of outputs.map(schemaOf)) if (s !== undefined && !state.known.has(s.toLowerCase())) wanted.set(s.toLowerCase(), s);
+  if (wanted.size === 0) return;
+  const known = state.known;
+  const create = state.lane.then(async () => {
+    const conn = await instance.connect();
+    try {
+      for (const [key, s] of wanted) {
+        if (known.has(key)) continue;
+        await conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(s)}`);
+        known.add(key);
+      }
+    } finally {
+      conn.closeSync();
+    }
+  });
+  state.lane = create.catch(() => undefined);
+  await create;
 }

@@ -16,6 +16,7 @@ import { storeWatermarkSql, storedWatermark } from '../store/duckdb/watermarks.j
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
+import { ensureSchemas } from './catalog.js';
 import { Reconnect, isConnectionLost } from './reconnect.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
 import { resolveWatermark } from './watermark.js';
@@ -359,6 +360,7 @@ async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: Abor
       );
     // The data of an earlier attempt may have committed without its completion reaching the ledger (see PgLedger.complete).
     if (job.database !== null && instance && (await recordCommitted(o, ctx, job, instance))) return;
+    if (instance && writesDatabase(task)) await ensureSchemas(instance, task.outputs);
     if (task.kind === 'function') await runFunction(o, ctx, job, task, signal, assets, instance, handOff);
     else await runSql(o, ctx, job, task, signal, assets, instance!);
   } catch (err) {

@@ -62,6 +62,8 @@ export interface NewRun {
   dag?: string | null;
   /** The caller's annotations (`enqueue --metadata`), kept with the run. */
   metadata?: RunMetadata;
+  /** For a run of the registry: the id of the database whose registry it was planned from. */
+  database?: string;
 }
 
 export type RunMetadata = { [key: string]: JsonValue };
@@ -349,6 +351,14 @@ export interface Ledger {
   holdDatabase(database: string, worker: string, leaseMs: number, now: Date): Promise<DatabaseLease>;
   /** Gives up the worker's lease on a database (it closed the file). */
   releaseDatabase(database: string, worker: string): Promise<void>;
+
+  /** `register` made this snapshot the registry of this database: what runs of that registry are compared with. */
+  recordRegistration(database: string, snapshotId: string, now: Date): Promise<void>;
+  /**
+   * The task names each run's definitions have now: its DAG's active snapshot, or the registry its
+   * database last registered. A run whose current definitions are unknown is left out.
+   */
+  currentTasks(runIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs whose id starts with `prefix`, newest first. */

@@ -60,7 +60,7 @@ export async function runDemo(
       await p.work({ concurrency: 2, untilIdle: true, pollMs: 50, onEvent: (e) => progress.onEvent(e) });
       const runs = [];
       for (const id of ids) {
-        const r = (await p.store.ledger.getRun(id))!;
+        const r = (await (await p.ledger()).getRun(id))!;
         const jobs = Object.entries(r.counts)
           .map(([state, n]) => `${n} ${state}`)
           .join(', ');

@@ -389,8 +389,8 @@ export class PgLedger implements Ledger {
     // already inserts nothing.
     const { rows } = await this.q(
       `WITH run AS (
-         INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $17, $18) ON CONFLICT (run_id) DO NOTHING RETURNING run_id
+         INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata, database_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $17, $18, $20) ON CONFLICT (run_id) DO NOTHING RETURNING run_id
        ), jobs AS (
          INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream, waiting,
            downstream, dag_name, database_id)
@@ -423,6 +423,7 @@ export class PgLedger implements Ledger {
         dag,
         JSON.stringify(metadata),
         run.jobs.map((j) => j.database ?? null),
+        run.database ?? null,
       ],
     );
     if (Number(rows[0]!.inserted) === 0) throw duplicateRun(run.id);
@@ -1223,6 +1224,31 @@ export class PgLedger implements Ledger {
         metadata: (r.metadata as RunMetadata | null) ?? {},
       };
     });
+  }
+
+  async recordRegistration(database: string, snapshotId: string, now: Date): Promise<void> {
+    await this.q(
+      `INSERT INTO ${this.s}.registrations VALUES ($1, $2, $3)
+       ON CONFLICT (database_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id, registered_at = EXCLUDED.registered_at`,
+      [database, snapshotId, now],
+    );
+  }
+
+  async currentTasks(runIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
+    const out = new Map<string, ReadonlySet<string>>();
+    if (runIds.length === 0) return out;
+    const rows = (
+      await this.q(
+        `SELECT r.run_id, array_agg(st.task_name) AS tasks FROM ${this.s}.runs r
+         LEFT JOIN ${this.s}.active_dags a ON a.dag_name = r.dag_name
+         LEFT JOIN ${this.s}.registrations g ON r.dag_name IS NULL AND g.database_id = r.database_id
+         JOIN ${this.s}.snapshot_tasks st ON st.snapshot_id = coalesce(a.snapshot_id, g.snapshot_id)
+         WHERE r.run_id = ANY($1) GROUP BY r.run_id`,
+        [[...runIds]],
+      )
+    ).rows;
+    for (const r of rows) out.set(String(r.run_id), new Set((r.tasks as string[]).map(String)));
+    return out;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {

@@ -211,6 +211,14 @@ CREATE UNIQUE INDEX jobs_one_writer ON ${s}.jobs (database_id, task_name, partit
   WHERE state = 'processing' AND database_id IS NOT NULL;
 -- Cancelled while it runs: it stays processing (its key taken) until its worker stops it.
 ALTER TABLE ${s}.jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
+-- The database whose registry a run of the registry was planned from, and what each database
+-- last registered: so that \`status\` tells removed tasks from the ledger alone, without the file.
+ALTER TABLE ${s}.runs ADD COLUMN database_id text;
+CREATE TABLE ${s}.registrations (
+  database_id    text PRIMARY KEY,
+  snapshot_id    text NOT NULL REFERENCES ${s}.snapshots,
+  registered_at  timestamptz NOT NULL
+);
 `,
   },
 ];

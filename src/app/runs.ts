@@ -1,0 +1,276 @@
+/**
+ * Runs: planning one from a selection (bound to a snapshot of the definitions) and enqueueing it,
+ * working it in this process (`run`), retrying what failed, requeueing across runs (Orchex's
+ * `retry-*`), cancelling, and working a run another process handed over (`runForOther`).
+ */
+import { randomUUID } from 'node:crypto';
+import { DuckorchError } from '../errors.js';
+import { writesDatabase } from '../model/taskfile/task.js';
+import type { RunEvent } from '../runtime/worker.js';
+import { duplicateRun, type JobRecord, type JsonValue, type RunMetadata, type RunRecord } from '../store/ledger.js';
+import type { ProjectContext } from './context.js';
+import { describeSelection, type Definitions, type Selection } from './definitions.js';
+import { staleFiles } from './registration.js';
+import type { Working } from './working.js';
+
+export interface RunResult {
+  /** Null when the selection was empty: nothing ran and no run was recorded. */
+  run: RunRecord | null;
+  /** The run's jobs, in the selection's order. */
+  jobs: JobRecord[];
+  warnings: string[];
+}
+
+export interface RunOptions extends Selection {
+  maxParallel?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  /** Called once the selection is known, before the first task starts. */
+  onPlan?: (tasks: readonly string[]) => void;
+  /** `--full-refresh`: incremental tasks start from the beginning instead of their recorded watermark. */
+  fullRefresh?: boolean;
+}
+
+export interface EnqueueOptions extends Selection {
+  inputs?: JsonValue;
+  metadata?: RunMetadata;
+  runId?: string;
+}
+
+export interface RequeueFilter {
+  task?: string;
+  /** Only jobs that ended in this last while, or (`since`) at or after this time. */
+  withinSeconds?: number;
+  since?: Date;
+  minAttempts?: number;
+}
+
+/** `enqueue --run-id`: a UUID, written in lower case. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class Runs {
+  private holds = 0;
+
+  constructor(
+    private readonly ctx: ProjectContext,
+    private readonly definitions: Definitions,
+    private readonly working: Working,
+  ) {}
+
+  /** Runs the selected tasks. A selection that is valid but empty runs nothing and records no run (as dbt does). */
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    await this.databaseFree();
+    const planned = await this.plan(options, 'run', null);
+    if (!planned.run) return { run: null, jobs: [], warnings: planned.warnings };
+    options.onPlan?.(planned.run.tasks);
+    return { ...(await this.workRun(planned.run, options)), warnings: planned.warnings };
+  }
+
+  /** Creates a run of the selection without working it: `duck-orch worker` (or `run`'s own worker) picks it up. */
+  async enqueue(options: EnqueueOptions = {}): Promise<{ run: RunRecord | null; warnings: string[] }> {
+    if (options.runId !== undefined && !UUID.test(options.runId))
+      throw new DuckorchError('USAGE', `--run-id must be a UUID, got \`${options.runId}\``, {
+        expected: 'a UUID such as 2f1c9a4e-8b7d-4c3e-9f10-5a6b7c8d9e0f',
+      });
+    const runId = options.runId?.toLowerCase();
+    if (runId !== undefined && (await (await this.ctx.ledger()).getRun(runId))) throw duplicateRun(runId);
+    return this.plan(options, 'enqueue', options.inputs ?? null, {
+      ...(runId !== undefined ? { runId } : {}),
+      ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    });
+  }
+
+  /** Saves the snapshot of the current definitions and enqueues a run of the selection on it. */
+  private async plan(
+    options: Selection,
+    trigger: string,
+    inputs: JsonValue,
+    extra: { runId?: string; metadata?: RunMetadata } = {},
+  ): Promise<{ run: RunRecord | null; warnings: string[] }> {
+    const { tasks, graph, selected, warnings } = await this.definitions.select(options);
+    if (selected.length === 0) return { run: null, warnings };
+    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+    const chosen = new Set(selected);
+    const source = this.definitions.dag !== undefined ? await this.definitions.dagSource() : undefined;
+    if (source?.kind !== 'name') warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
+    // A DAG by name runs its active snapshot as stored (its definitions read back need not hash the same).
+    const snapshot = source?.kind === 'name' ? source.snapshot : await this.definitions.registrySnapshot({ tasks, graph });
+    this.definitions.snapshots.add(snapshot);
+    // A shared ledger gives a database's jobs only to the worker that holds it: they carry its id,
+    // as does a run of the registry (whose definitions are that database's).
+    const writers = selected.some((name) => writesDatabase(byName.get(name)!));
+    const databaseId = writers || !source ? (await this.ctx.database()).store.databaseId : undefined;
+    const run = await (
+      await this.ctx.ledger()
+    ).enqueueRun(
+      {
+        id: extra.runId ?? randomUUID(),
+        snapshotId: snapshot.id,
+        trigger,
+        selector: describeSelection(options),
+        inputs,
+        jobs: selected.map((name) => ({
+          task: name,
+          upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
+          maxAttempts: this.definitions.maxAttempts(byName.get(name)!),
+          ...(writesDatabase(byName.get(name)!) ? { database: databaseId! } : {}),
+        })),
+        ...(source ? { dag: source.name } : { database: databaseId! }),
+        ...(extra.metadata ? { metadata: extra.metadata } : {}),
+      },
+      this.ctx.clock(),
+    );
+    return { run, warnings };
+  }
+
+  /**
+   * Puts every job of a run (by default the latest) that ended dead, failed, blocked, skipped or
+   * cancelled back to pending, on the current definitions, and works the run again; jobs that
+   * succeeded are not re-run (dbt's `retry`).
+   */
+  async retryFailed(options: Omit<RunOptions, keyof Selection> & { runId?: string } = {}): Promise<RunResult & { retried: number }> {
+    const ledger = await this.ctx.ledger();
+    await this.databaseFree();
+    const target = options.runId !== undefined ? await this.resolveRun(options.runId) : (await ledger.listRuns(1))[0];
+    if (!target) throw new DuckorchError('UNKNOWN_NAME', 'there is no run to retry yet', { hint: 'start one with: duck-orch run' });
+    const snapshot = await this.definitions.registrySnapshot(await this.definitions.requireRegistry());
+    const retried = await ledger.retryRun(target.id, this.ctx.clock(), snapshot.id);
+    const run = (await ledger.getRun(target.id))!;
+    options.onPlan?.(run.tasks);
+    return { ...(await this.workRun(run, options)), warnings: [], retried };
+  }
+
+  /** Requeues dead or failed jobs across runs, attempts reset (Orchex's `retry-dead` / `retry-failed`); a worker then works them. */
+  async requeue(state: 'dead' | 'failed', filter: RequeueFilter): Promise<number> {
+    const now = this.ctx.clock();
+    const since = filter.since ?? (filter.withinSeconds !== undefined ? new Date(now.getTime() - filter.withinSeconds * 1000) : undefined);
+    const { dag } = await this.definitions.scope();
+    return (await this.ctx.ledger()).retryJobs(
+      {
+        states: [state],
+        ...(filter.task !== undefined ? { task: filter.task } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(filter.minAttempts !== undefined ? { minAttempts: filter.minAttempts } : {}),
+        ...(dag !== undefined ? { dag } : {}),
+      },
+      now,
+    );
+  }
+
+  /** Cancels a run's unfinished jobs; those in flight stop at their worker's next heartbeat. */
+  async cancel(runId: string): Promise<{ run: RunRecord; cancelled: number; stopping: number }> {
+    const ledger = await this.ctx.ledger();
+    const run = await this.resolveRun(runId);
+    const cancelled = await ledger.cancelRun(run.id, 'cancelled by the user', this.ctx.clock());
+    return {
+      run: (await ledger.getRun(run.id))!,
+      cancelled: cancelled.length,
+      stopping: cancelled.filter((j) => j.state === 'processing').length,
+    };
+  }
+
+  /** A run by id or by a unique prefix of it (the summary shows 8 characters). */
+  async resolveRun(idOrPrefix: string): Promise<RunRecord> {
+    const ledger = await this.ctx.ledger();
+    const found = await ledger.findRuns(idOrPrefix, 2);
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1)
+      throw new DuckorchError('UNKNOWN_NAME', `\`${idOrPrefix}\` matches more than one run`, {
+        hint: 'give more characters of the run id',
+      });
+    const recent = (await ledger.listRuns(5)).map((r) => `${r.id.slice(0, 8)} (${r.state}, ${r.createdAt.toISOString()})`);
+    throw new DuckorchError('UNKNOWN_NAME', `unknown run \`${idOrPrefix}\``, {
+      hint: recent.length ? `recent runs: ${recent.join(', ')}` : 'no run has been recorded yet',
+    });
+  }
+
+  /** Works one run in-process until nothing of it is left to do; a cancelled run cancels what never started. */
+  private async workRun(run: RunRecord, options: Omit<RunOptions, keyof Selection>): Promise<Omit<RunResult, 'warnings'>> {
+    const ledger = await this.ctx.ledger();
+    const { work } = await import('../runtime/worker.js');
+    const base = await this.working.base(options.maxParallel ?? this.ctx.config.orch_max_parallel, options);
+    await this.holdingDatabase(() =>
+      work({
+        ...base,
+        workerId: `run-${process.pid}-${run.id.slice(0, 8)}`,
+        definition: async (job) =>
+          (await this.definitions.snapshots.task(job.snapshotId, job.task)) ?? {
+            missing: `task \`${job.task}\` is not in the run's snapshot`,
+          },
+        runId: run.id,
+      }),
+    );
+    if (options.signal?.aborted) {
+      // Tasks that never started are cancelled too, and say so.
+      for (const job of await ledger.cancelRun(run.id, 'the run was cancelled before it started', this.ctx.clock()))
+        options.onEvent?.({ type: 'skip', task: job.task, job });
+    }
+    return this.outcome(run.id);
+  }
+
+  /** Fails, before anything is planned, when a worker elsewhere holds the database (see `holdingDatabase`). */
+  private async databaseFree(): Promise<void> {
+    await this.holdingDatabase(async () => undefined);
+  }
+
+  /**
+   * With a shared ledger, a `run` works its database's jobs itself: it holds the database's lease
+   * meanwhile, as a worker does, so that no worker elsewhere writes the file at the same time.
+   */
+  private async holdingDatabase<T>(fn: () => Promise<T>): Promise<T> {
+    // A worker's project is opened by the lease it holds (`database-lease.ts`).
+    if (!this.ctx.sharedLedger || this.ctx.options.sharedLedger) return fn();
+    const ledger = await this.ctx.ledger();
+    const id = (await this.ctx.database()).store.databaseId;
+    const holder = `run-${process.pid}`;
+    const leaseMs = this.ctx.config.orch_lease * 1000;
+    const lease = await ledger.holdDatabase(id, holder, leaseMs, this.ctx.clock());
+    if (lease.worker !== holder)
+      throw new DuckorchError(
+        'DB_LOCKED',
+        `database ${this.ctx.dbFile} is held by worker ${lease.worker} (its lease on the shared ledger runs until ${lease.expiresAt.toISOString()})`,
+        {
+          hint: 'that worker works the queued runs: `duck-orch enqueue` queues one for it; or stop it and run again',
+        },
+      );
+    this.holds++;
+    const renew = setInterval(() => void ledger.holdDatabase(id, holder, leaseMs, this.ctx.clock()).catch(() => undefined), leaseMs / 3);
+    renew.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      if (--this.holds === 0) await ledger.releaseDatabase(id, holder).catch(() => undefined);
+    }
+  }
+
+  /** A run and its jobs in plan order, as written. */
+  private async outcome(runId: string): Promise<Omit<RunResult, 'warnings'>> {
+    const ledger = await this.ctx.ledger();
+    await ledger.flush();
+    const run = (await ledger.getRun(runId))!;
+    const order = new Map(run.tasks.map((n, i) => [n, i]));
+    const jobs = (await ledger.listJobs({ runId, limit: Math.max(1, run.tasks.length) * 1000 })).sort(
+      (a, b) => (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0),
+    );
+    return { run, jobs };
+  }
+
+  /**
+   * A run asked for by another process while this one holds the database (see
+   * `remote/socket.ts`): planned here, worked by a loop of its own (`workHere`, in a `run`) or
+   * by this process's worker, and returned once done.
+   */
+  async runForOther(options: Omit<RunOptions, 'signal' | 'onEvent' | 'onPlan'>, workHere: boolean): Promise<RunResult> {
+    const planned = await this.plan(options, 'run', null);
+    if (!planned.run) return { run: null, jobs: [], warnings: planned.warnings };
+    if (workHere) return { ...(await this.workRun(planned.run, options)), warnings: planned.warnings };
+    const ledger = await this.ctx.ledger();
+    for (;;) {
+      const run = await ledger.getRun(planned.run.id);
+      if (!run || run.finishedAt !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { ...(await this.outcome(planned.run.id)), warnings: planned.warnings };
+  }
+}
