@@ -189,6 +189,16 @@ export class Definitions {
       : (await this.ctx.database()).store.registeredTaskNames();
   }
 
+  private readonly nameSets = new WeakMap<readonly RegisteredTask[], ReadonlySet<string>>();
+
+  /** The names of the current definitions as a set, once per registry read (a worker asks at every job). */
+  async currentNames(): Promise<ReadonlySet<string>> {
+    const { tasks } = await this.registry();
+    let names = this.nameSets.get(tasks);
+    if (!names) this.nameSets.set(tasks, (names = new Set(tasks.map((t) => t.definition.name))));
+    return names;
+  }
+
   /** With `--dag`, history reads keep to its runs and tasks (Orchex's ops were schema-wide). */
   async scope(): Promise<{ tasks?: string[]; dag?: string }> {
     if (this.dag === undefined) return {};

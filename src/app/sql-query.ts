@@ -1,7 +1,8 @@
 /**
  * Ad-hoc SQL against the project database (`duck-orch sql`): the last statement's result, with
- * its values in DuckDB's text form or as JSON. The database is opened read-only, so a query can
- * never change data or orchestration state behind the ledger's back.
+ * its values in DuckDB's text form or as JSON. The database is opened read-only (or, held by this
+ * process, queried in a read-only transaction), so a query can never change data or
+ * orchestration state behind the ledger's back.
  */
 import {
   DuckDBTimestampMillisecondsValue,
@@ -11,6 +12,8 @@ import {
   DuckDBTimestampValue,
   DuckDBTypeId,
   JsonDuckDBValueConverter,
+  type DuckDBConnection,
+  type DuckDBInstance,
   type DuckDBResultReader,
   type DuckDBValue,
   type DuckDBValueConverter,
@@ -24,8 +27,10 @@ export interface QueryResult {
   columns: Array<{ name: string; type: string }>;
   /** Column names as the query wrote them, for the table and CSV headers. */
   headers: string[];
-  rows: DuckDBValue[][];
-  reader: DuckDBResultReader;
+  /** Each value in DuckDB's text form; null for SQL NULL. */
+  texts: Array<Array<string | null>>;
+  /** The rows as JSON (see `jsonConverter`). Plain data throughout: the result crosses the holder's socket. */
+  json: Array<Record<string, Json>>;
 }
 
 /** Runs every statement of `sql` in order against `dbFile` (read-only) and returns the last one's result. */
@@ -34,36 +39,59 @@ export async function runQuery(dbFile: string, sql: string): Promise<QueryResult
   try {
     const connection = await instance.connect();
     try {
-      let extracted;
-      try {
-        extracted = await connection.extractStatements(sql);
-      } catch (err) {
-        throw sqlError(err);
-      }
-      let reader: DuckDBResultReader | undefined;
-      for (let i = 0; i < extracted.count; i++) {
-        try {
-          const prepared = await extracted.prepare(i);
-          if (i === extracted.count - 1) reader = await prepared.runAndReadAll();
-          else await prepared.run();
-        } catch (err) {
-          throw sqlError(err, extracted.count > 1 ? `statement ${i + 1} of ${extracted.count}: ` : '');
-        }
-      }
-      if (!reader) throw noStatement();
-      const types = reader.columnTypes();
-      return {
-        columns: reader.deduplicatedColumnNames().map((name, i) => ({ name, type: String(types[i]) })),
-        headers: reader.columnNames(),
-        rows: reader.getRows(),
-        reader,
-      };
+      return await runStatements(connection, sql);
     } finally {
       connection.closeSync();
     }
   } finally {
     instance.closeSync();
   }
+}
+
+/**
+ * The same on a database this process holds open for writing (a `run` or `worker` answering
+ * another terminal): in a read-only transaction, rolled back, so that a write is refused as it
+ * is on a file opened read-only, while temporary tables still work.
+ */
+export async function runQueryReadOnly(instance: DuckDBInstance, sql: string): Promise<QueryResult> {
+  const connection = await instance.connect();
+  try {
+    await connection.run('BEGIN TRANSACTION READ ONLY');
+    try {
+      return await runStatements(connection, sql);
+    } finally {
+      await connection.run('ROLLBACK').catch(() => undefined);
+    }
+  } finally {
+    connection.closeSync();
+  }
+}
+
+async function runStatements(connection: DuckDBConnection, sql: string): Promise<QueryResult> {
+  let extracted;
+  try {
+    extracted = await connection.extractStatements(sql);
+  } catch (err) {
+    throw sqlError(err);
+  }
+  let reader: DuckDBResultReader | undefined;
+  for (let i = 0; i < extracted.count; i++) {
+    try {
+      const prepared = await extracted.prepare(i);
+      if (i === extracted.count - 1) reader = await prepared.runAndReadAll();
+      else await prepared.run();
+    } catch (err) {
+      throw sqlError(err, extracted.count > 1 ? `statement ${i + 1} of ${extracted.count}: ` : '');
+    }
+  }
+  if (!reader) throw noStatement();
+  const types = reader.columnTypes();
+  return {
+    columns: reader.deduplicatedColumnNames().map((name, i) => ({ name, type: String(types[i]) })),
+    headers: reader.columnNames(),
+    texts: reader.getRows().map((row) => row.map(valueText)),
+    json: reader.convertRowObjects(jsonConverter),
+  };
 }
 
 function noStatement(): DuckorchError {
@@ -135,7 +163,7 @@ const jsonConverter: DuckDBValueConverter<Json> = (value, type, converter) => {
 };
 
 export function resultJson(result: QueryResult): { columns: QueryResult['columns']; rows: Array<Record<string, Json>> } {
-  return { columns: result.columns, rows: result.reader.convertRowObjects(jsonConverter) };
+  return { columns: result.columns, rows: result.json };
 }
 
 /** DuckDB's own text form of a value (`[1, 2]`, `2026-01-01 06:00:00`); `null` for SQL NULL. */

@@ -123,7 +123,7 @@ export class Working {
       definition: async (job) => {
         // By name, every run has its own snapshot; the current one says nothing about older runs.
         // The registry is read as it is now: a task removed by a `register` meanwhile is skipped.
-        if (source?.kind !== 'name' && !new Set(await this.definitions.taskNames()).has(job.task))
+        if (source?.kind !== 'name' && !(await this.definitions.currentNames()).has(job.task))
           return { missing: `task \`${job.task}\` was removed from the project after the run was planned` };
         return (
           (await this.definitions.snapshots.task(job.snapshotId, job.task)) ?? {

@@ -5,7 +5,7 @@
  * and again; then a worker drains what is left. Every job's rows must be in the database exactly
  * once when the ledger says it succeeded, and not at all otherwise:
  *
- * - `append_*` tasks insert 25 rows tagged with their job id (`{{ run_id }}`), no upsert;
+ * - `append_*` tasks (16) insert 25 rows tagged with their job id (`{{ run_id }}`), no upsert;
  * - `grow_src` appends 10 new ids to `raw.src` (the next after its max), so its table holds
  *   1..10·n exactly when n of its jobs succeeded;
  * - `inc_*` tasks load `raw.src` incrementally (`@incremental_by id`, a plain INSERT): a
@@ -23,6 +23,8 @@ import { freshSchema, postgresAvailable } from '../pg.js';
 
 const SEED = process.env.DUCKORCH_CRASH_SEED ? Number(process.env.DUCKORCH_CRASH_SEED) : randomInt(2 ** 31);
 const APPEND_ROWS = 25;
+/** Many quick tasks: completions land while the ledger writes its batches. */
+const APPENDS = 16;
 const GROW = 10;
 
 function lcg(seed: number): () => number {
@@ -33,7 +35,7 @@ function lcg(seed: number): () => number {
   };
 }
 
-/** grow_src → inc_0..3, and six independent append tasks, two of them after an incremental one. */
+/** grow_src → inc_0..3, and APPENDS independent append tasks, two of them after an incremental one. */
 function appendingProject(p: TempProject): void {
   p.write('tasks/grow_src.sql', `INSERT INTO raw.src SELECT (SELECT coalesce(max(id), 0) FROM raw.src) + range + 1 FROM range(${GROW});`);
   for (let i = 0; i < 4; i++)
@@ -46,7 +48,7 @@ function appendingProject(p: TempProject): void {
         `INSERT INTO mart.inc_${i} SELECT id, '{{ run_id }}' FROM raw.src WHERE id > {{ last_processed_at }};`,
       ].join('\n'),
     );
-  for (let i = 0; i < 6; i++)
+  for (let i = 0; i < APPENDS; i++)
     p.write(
       `tasks/append_${i}.sql`,
       [
@@ -113,7 +115,7 @@ async function crashHarness(options: { kills: number; env: Record<string, string
   await queryDb(
     p.db,
     'CREATE SCHEMA raw; CREATE SCHEMA log; CREATE TABLE raw.src (id BIGINT);' +
-      Array.from({ length: 6 }, (_, i) => `CREATE TABLE log.events_${i} (job VARCHAR, k BIGINT);`).join(''),
+      Array.from({ length: APPENDS }, (_, i) => `CREATE TABLE log.events_${i} (job VARCHAR, k BIGINT);`).join(''),
   );
   const cli = (args: string[]) => runCli(['--db', p.db, ...args], { env: options.env, cwd: p.dir });
   expect((await cli(['register', p.tasks])).code).toBe(0);
@@ -175,7 +177,7 @@ async function crashHarness(options: { kills: number; env: Record<string, string
         (
           (await queryDb(
             p.db,
-            `SELECT job, count(*) FROM (${Array.from({ length: 6 }, (_, i) => `SELECT job FROM log.events_${i}`).join(' UNION ALL ')}) GROUP BY job`,
+            `SELECT job, count(*) FROM (${Array.from({ length: APPENDS }, (_, i) => `SELECT job FROM log.events_${i}`).join(' UNION ALL ')}) GROUP BY job`,
           )) as Array<[string, bigint]>
         ).map(([id, n]) => [id, Number(n)]),
       );

@@ -2,9 +2,11 @@
  * Watching a running project. DuckDB lets one process open a database file for writing, and
  * no other process may open it at all meanwhile. So the process that holds it for a long time
  * (`run`, `worker`) answers on a local socket beside the file: `status`, `list`, `graph`,
- * `queue-depth`, `failures`, `enqueue` and `cancel` from another terminal are served by the
- * holder's own application service, and a second `run` hands its run to the holder and
- * follows it to the end (DuckDB has no second writer to join as). HTTP on a Unix socket: only
+ * `queue-depth`, `failures`, `enqueue`, `cancel`, `sql` (in a read-only transaction), `test`
+ * and `register` from another terminal are served by the holder's own application service, as
+ * the asking process would have answered them (its own `--dag`, not the holder's), and a second
+ * `run` hands its run to the holder and follows it to the end (DuckDB has no second writer to
+ * join as). HTTP on a Unix socket: only
  * processes of users who may open the socket file can ask, and nothing listens on the network.
  */
 import crypto from 'node:crypto';
@@ -14,8 +16,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { GraphMode } from '../../model/graph/mermaid.js';
 import type { JobState } from '../../model/jobs/job-state.js';
+import type { TestOutcome } from '../../runtime/test-runner.js';
 import type { JsonValue, RunMetadata, RunRecord, TaskFailures } from '../../store/ledger.js';
-import type { Project, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
+import type { Project, RegisterResult, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
+import { runQueryReadOnly, type QueryResult } from '../sql-query.js';
 import { decode, decodeError, encode, encodeError } from './wire.js';
 
 export interface HolderInfo {
@@ -43,9 +47,29 @@ export interface ProjectApi {
   cancel(runId: string): Promise<{ run: RunRecord; cancelled: number; stopping: number }>;
   /** Plans a run of the selection and has the holder work it; resolves when it is done. */
   join(options: JoinOptions): Promise<RunResult>;
+  /** `duck-orch sql`: in a read-only transaction of the holder's database. */
+  sql(query: string): Promise<QueryResult>;
+  test(selection: Selection): Promise<{ outcomes: TestOutcome[]; warnings: string[] }>;
+  /** `register` of a folder (an absolute path: the holder's working directory is not the asker's). */
+  register(dir: string): Promise<RegisterResult>;
 }
 
-const METHODS = ['holder', 'status', 'list', 'graph', 'queueDepth', 'failures', 'enqueue', 'cancel', 'join'] as const;
+const METHODS = [
+  'holder',
+  'status',
+  'list',
+  'graph',
+  'queueDepth',
+  'failures',
+  'enqueue',
+  'cancel',
+  'join',
+  'sql',
+  'test',
+  'register',
+] as const;
+/** The asker's `--dag`, which scopes its questions (absent: the registry). */
+const DAG_HEADER = 'x-duckorch-dag';
 
 /** Beside the database when the path fits a socket address (about 100 bytes), else in the temp folder. */
 export function socketPath(dbFile: string): string {
@@ -70,24 +94,30 @@ export async function serveProject(
 ): Promise<Served> {
   const file = socketPath(info.db);
   const joins = new Set<Promise<unknown>>();
-  const api: ProjectApi = {
+  /** The holder's project as the asker sees it: with the asker's `--dag`. */
+  const apiFor = (asker: Project): ProjectApi => ({
     holder: async () => info,
-    status: (o) => project.status(o),
-    list: (s) => project.list(s),
-    graph: (m, s) => project.graph(m, s),
-    queueDepth: (r) => project.queueDepth(r),
-    failures: (within, limit) => project.failures(within, limit),
-    enqueue: (o) => project.enqueue(o),
-    cancel: (r) => project.cancel(r),
+    status: (o) => asker.status(o),
+    list: (s) => asker.list(s),
+    graph: (m, s) => asker.graph(m, s),
+    queueDepth: (r) => asker.queueDepth(r),
+    failures: (within, limit) => asker.failures(within, limit),
+    enqueue: (o) => asker.enqueue(o),
+    cancel: (r) => asker.cancel(r),
     join: (o) => {
       const p = join(o);
       joins.add(p);
       void p.finally(() => joins.delete(p)).catch(() => undefined);
       return p;
     },
-  };
+    sql: async (query) => runQueryReadOnly((await asker.database()).instance, query),
+    test: (s) => asker.test(s),
+    register: (dir) => asker.register(dir),
+  });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];
+    const dag = req.headers[DAG_HEADER];
+    const api = apiFor(project.withDag(typeof dag === 'string' && dag !== '' ? decodeURIComponent(dag) : undefined));
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
@@ -132,10 +162,15 @@ async function removeStale(file: string): Promise<void> {
   if (!alive) fs.rmSync(file, { force: true });
 }
 
-function callSocket(file: string, method: string, args: unknown[]): Promise<unknown> {
+function callSocket(file: string, method: string, args: unknown[], dag?: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { socketPath: file, path: `/${method}`, method: 'POST', headers: { 'content-type': 'application/json' } },
+      {
+        socketPath: file,
+        path: `/${method}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(dag !== undefined ? { [DAG_HEADER]: encodeURIComponent(dag) } : {}) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -148,14 +183,14 @@ function callSocket(file: string, method: string, args: unknown[]): Promise<unkn
   });
 }
 
-/** The holder of `dbFile`, when one answers on its socket. */
-export async function connectToHolder(dbFile: string): Promise<ProjectApi | undefined> {
+/** The holder of `dbFile`, when one answers on its socket; it answers as if asked with `dag`. */
+export async function connectToHolder(dbFile: string, dag?: string): Promise<ProjectApi | undefined> {
   const file = socketPath(dbFile);
   if (!fs.existsSync(file)) return undefined;
   const call =
     (method: string) =>
     (...args: unknown[]) =>
-      callSocket(file, method, args);
+      callSocket(file, method, args, dag);
   const api = Object.fromEntries(METHODS.map((m) => [m, call(m)])) as unknown as ProjectApi;
   try {
     await api.holder();

@@ -1,14 +1,11 @@
 /** The `sql` command's result as an aligned table's cells or as CSV. */
-import type { DuckDBValue } from '@duckdb/node-api';
-import { valueText, type QueryResult } from '../../app/sql-query.js';
+import type { QueryResult } from '../../app/sql-query.js';
 
 /** Header and rows for the aligned table; NULL reads `NULL`, line breaks are escaped to keep rows on one line. */
 export function resultCells(result: QueryResult, nullText: string): string[][] {
-  const cell = (v: DuckDBValue) => {
-    const text = valueText(v);
-    return text === null ? nullText : text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
-  };
-  return result.rows.map((row) => row.map(cell));
+  const cell = (text: string | null) =>
+    text === null ? nullText : text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  return result.texts.map((row) => row.map(cell));
 }
 
 /**
@@ -18,7 +15,5 @@ export function resultCells(result: QueryResult, nullText: string): string[][] {
 export function resultCsv(result: QueryResult): string {
   const field = (text: string | null) =>
     text === null ? '' : text === '' || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  return [result.headers.map(field), ...result.rows.map((row) => row.map((v) => field(valueText(v))))]
-    .map((fields) => fields.join(','))
-    .join('\n');
+  return [result.headers.map(field), ...result.texts.map((row) => row.map(field))].map((fields) => fields.join(',')).join('\n');
 }

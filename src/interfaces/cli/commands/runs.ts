@@ -1,0 +1,151 @@
+/** Commands that plan, run, retry and cancel runs. */
+import { DuckorchError } from '../../../errors.js';
+import { parseJsonOption, printRunResult, printWarnings, requeueFilter, selectOptions, selectionOf, type Cli } from '../cli.js';
+import { colourStatus, printJson, runJson } from '../render.js';
+
+export function runsCommands(cli: Cli): void {
+  const { program, output, withProject, withProjectOrHolder, holderOf, withRunProgress } = cli;
+
+  selectOptions(
+    program
+      .command('run')
+      .description('run the registered tasks (or a selection) in dependency order')
+      .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
+      .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning')
+      .option('--wait', 'when another run or worker holds the database, wait for it to finish instead of handing this run to it'),
+  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean; wait?: boolean }) => {
+    const o = output();
+    const runHere = () =>
+      withRunProgress(
+        o,
+        (p, progress) => p.run({ ...selectionOf(opts), ...progress, ...(opts.fullRefresh ? { fullRefresh: true } : {}) }),
+        opts.maxParallel,
+      );
+    for (let waited = 0; ; waited++) {
+      try {
+        return printRunResult(o, await runHere());
+      } catch (err) {
+        if (!(err instanceof DuckorchError && err.code === 'DB_LOCKED')) throw err;
+        if (opts.wait) {
+          // The holder's socket could say when it ends, but it may be a short command with none: look again shortly.
+          if (waited === 0) o.err(`${err.message}; waiting for it to finish (--wait)`);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** Math.min(waited, 4))));
+          continue;
+        }
+        const holder = await holderOf();
+        if (!holder)
+          throw new DuckorchError('DB_LOCKED', err.message, {
+            hint: 'wait for it to finish (`run --wait` does that), or stop it; a `duck-orch run` or `worker` holding it would have taken this run over',
+          });
+        const info = await holder.holder();
+        if (!o.json) o.err(`${info.db} is held by duck-orch ${info.command} (pid ${info.pid}): it works this run; following it`);
+        const parallel = opts.maxParallel === undefined ? undefined : Number(opts.maxParallel);
+        return printRunResult(
+          o,
+          await holder.join({
+            ...selectionOf(opts),
+            ...(parallel !== undefined && Number.isInteger(parallel) && parallel > 0 ? { maxParallel: parallel } : {}),
+            ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+          }),
+        );
+      }
+    }
+  });
+
+  program
+    .command('retry-failed')
+    .description(
+      'run again what a run (by default the latest) did not finish: dead, blocked, skipped and cancelled jobs, not what succeeded; ' +
+        'with --task, --since, --min-attempts or --all-runs, put failed jobs (waiting for a retry) of every run back in the queue at once, as Orchex does',
+    )
+    .option('--run <id>', 'the run to retry (its id or the first characters of it)')
+    .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
+    .option('-t, --task <name>', 'across runs: only failed jobs of this task')
+    .option('--since <duration|time>', 'across runs: only jobs that failed in this last while (24h) or since this ISO time')
+    .option('--min-attempts <n>', 'across runs: only jobs that have had at least this many attempts')
+    .option('--all-runs', 'across runs, with no filter: every failed job')
+    .action(
+      async (opts: { run?: string; maxParallel?: string; task?: string; since?: string; minAttempts?: string; allRuns?: boolean }) => {
+        const o = output();
+        if (opts.task !== undefined || opts.since !== undefined || opts.minAttempts !== undefined || opts.allRuns) {
+          if (opts.run !== undefined)
+            throw new DuckorchError('USAGE', '--run retries one run; --task, --since, --min-attempts and --all-runs requeue across runs', {
+              hint: 'give one or the other',
+            });
+          const filter = await requeueFilter(opts);
+          const n = await withProject('ledger', (p) => p.retryFailedJobs(filter));
+          if (o.json) return printJson(o, { requeued: n });
+          o.out(`Requeued ${n} failed job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
+          return;
+        }
+        const result = await withRunProgress(
+          o,
+          (p, progress) => p.retryFailed({ ...progress, ...(opts.run ? { runId: opts.run } : {}) }),
+          opts.maxParallel,
+        );
+        if (!o.json && result.retried === 0) o.err(`nothing to retry in run ${result.run?.id.slice(0, 8)}: every job succeeded`);
+        printRunResult(o, result);
+      },
+    );
+
+  program
+    .command('retry-dead')
+    .description('put dead jobs back in the queue, across runs (what they blocked follows as they succeed); a worker works them')
+    .option('-t, --task <name>', 'only jobs of this task')
+    .option('--since <duration|time>', 'only jobs that died in this last while (e.g. 24h) or since this ISO time')
+    .option('--min-attempts <n>', 'only jobs that have had at least this many attempts')
+    .action(async (opts: { task?: string; since?: string; minAttempts?: string }) => {
+      const o = output();
+      const filter = await requeueFilter(opts);
+      const n = await withProject('ledger', (p) => p.retryDead(filter));
+      if (o.json) return printJson(o, { requeued: n });
+      o.out(`Requeued ${n} dead job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
+    });
+
+  selectOptions(
+    program
+      .command('enqueue')
+      .description('create a run of the registered tasks (or a selection) without working it; `duck-orch worker` works it')
+      .option('--inputs <json>', 'JSON payload the run’s root TypeScript tasks receive')
+      .option('--metadata <json>', 'a JSON object kept with the run (shown by status --json)')
+      .option('--run-id <uuid>', 'the run’s id (default: a new UUID); an id that exists is refused'),
+  ).action(async (opts: { select?: string[]; exclude?: string[]; inputs?: string; metadata?: string; runId?: string }) => {
+    const o = output();
+    const inputs = opts.inputs === undefined ? null : parseJsonOption('--inputs', opts.inputs);
+    const metadata = opts.metadata === undefined ? undefined : parseJsonOption('--metadata', opts.metadata);
+    if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)))
+      throw new DuckorchError('USAGE', `--metadata must be a JSON object, got \`${opts.metadata}\``, {
+        hint: `e.g. --metadata '{"source": "nightly"}'`,
+      });
+    const { run, warnings } = await withProjectOrHolder('ledger', (p) =>
+      p.enqueue({
+        ...selectionOf(opts),
+        inputs,
+        ...(metadata !== undefined ? { metadata } : {}),
+        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+      }),
+    );
+    if (o.json) return printJson(o, { run: run && runJson(run), warnings });
+    printWarnings(o, warnings);
+    if (!run) return;
+    // A DAG's runs are worked by that DAG's workers; the registry's by a plain worker.
+    const how = run.dag !== null ? `duck-orch --dag ${run.dag} worker` : 'duck-orch worker';
+    o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: ${how}`);
+  });
+
+  program
+    .command('cancel')
+    .description('cancel a run: its unfinished jobs end cancelled')
+    .argument('<run>', 'the run id, or the first characters of it')
+    .action(async (id: string) => {
+      const o = output();
+      const { run, cancelled, stopping } = await withProjectOrHolder('ledger', (p) => p.cancel(id));
+      if (o.json) return printJson(o, { run: runJson(run), cancelled, stopping });
+      o.out(
+        `Cancelled ${cancelled} job${cancelled === 1 ? '' : 's'} of run ${run.id.slice(0, 8)} (${colourStatus(run.state)})` +
+          (stopping > 0
+            ? `; ${stopping} in flight stop${stopping === 1 ? 's' : ''} at ${stopping === 1 ? 'its' : 'their'} worker's next heartbeat`
+            : ''),
+      );
+    });
+}
