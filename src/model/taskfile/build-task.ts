@@ -62,8 +62,7 @@ function resolveAsset(asset: AssetDecl, outputs: DatasetSet, first: string | und
   if (outputs.has(asset.name)) return asset;
   const parts = identifierParts(asset.name);
   const unquoted = parts.length === 1 && asset.name.startsWith('"') ? parseDatasetName(parts[0]!) : undefined;
-  const output = unquoted === undefined ? undefined : [...outputs].find((o) => datasetKey(o) === datasetKey(unquoted));
-  return output === undefined ? asset : { ...asset, name: output };
+  return unquoted !== undefined && outputs.has(unquoted) ? { ...asset, name: unquoted } : asset;
 }
 
 function dedupeEdges(edges: ReadonlyArray<{ src: string; dst: string }>): Array<{ src: string; dst: string }> {
