@@ -10,7 +10,7 @@ import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { BodyScope } from '../sql/body-scope.js';
 import { planStatement } from '../sql/statement-plan.js';
-import { renderTemplate, templateOffset, variablesUsed, type TemplateVariable } from '../sql/template.js';
+import { renderTemplate, templateOffset, variablesUsed, type TemplateValues, type TemplateVariable } from '../sql/template.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
@@ -99,9 +99,6 @@ interface Running {
   sent?: { prefix: string; sql: string };
 }
 
-/** The values substituted so far (each statement's before it is sent). */
-type Values = Partial<Record<TemplateVariable, string>>;
-
 /** JSON errors carry DuckDB's exact position of the error (see duckdb-error.ts); BEGIN travels with the first statement. */
 const BEGIN = 'SET errors_as_json = true;\nBEGIN TRANSACTION;\n';
 
@@ -125,7 +122,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
         }, options.timeoutMs);
   options.signal?.addEventListener('abort', stop);
   let current: Running | undefined;
-  const values: Values = {};
+  const values: Partial<Record<TemplateVariable, string>> = {};
   try {
     if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
     let rows = 0;
@@ -211,7 +208,7 @@ async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskT
  * through the `{{ }}` substitutions to the statement as written, and from there to the file.
  * Without a position (a timeout, an error while committing), where the statement starts.
  */
-function errorLocation(task: TaskDefinition, running: Running, values: Values, position: number | undefined): SourceLocation {
+function errorLocation(task: TaskDefinition, running: Running, values: TemplateValues, position: number | undefined): SourceLocation {
   let offset = 0;
   if (position !== undefined && running.sent) {
     const { prefix, sql } = running.sent;
@@ -225,7 +222,7 @@ function toFailure(
   err: unknown,
   task: TaskDefinition,
   running: Running | undefined,
-  values: Values,
+  values: TemplateValues,
   timedOut: boolean,
   timeoutMs: number | null,
 ): AttemptFailure {

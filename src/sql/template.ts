@@ -61,6 +61,9 @@ function escapeFor(token: Token, value: string): string {
   return backslashes ? quoted.replace(/\\/g, '\\\\') : quoted;
 }
 
+/** Each variable's raw value, for the variables a text uses. */
+export type TemplateValues = Readonly<Partial<Record<TemplateVariable, string>>>;
+
 /** One placeholder to replace: its offsets in the template and the text that stands for it. */
 interface Substitution {
   start: number;
@@ -68,7 +71,7 @@ interface Substitution {
   text: string;
 }
 
-function substitutions(sql: string, values: Readonly<Partial<Record<TemplateVariable, string>>>): Substitution[] {
+function substitutions(sql: string, values: TemplateValues): Substitution[] {
   if (!sql.includes('{{')) return [];
   const out: Substitution[] = [];
   const value = (p: Placeholder) => (p.variable === undefined ? undefined : values[p.variable]);
@@ -90,7 +93,7 @@ function substitutions(sql: string, values: Readonly<Partial<Record<TemplateVari
  * Replaces the known placeholders of `sql` with their values (unknown ones stay as written,
  * for DuckDB to report). `values` maps each variable the text uses to its raw value.
  */
-export function renderTemplate(sql: string, values: Readonly<Partial<Record<TemplateVariable, string>>>): string {
+export function renderTemplate(sql: string, values: TemplateValues): string {
   let out = '';
   let last = 0;
   for (const s of substitutions(sql, values)) {
@@ -105,7 +108,7 @@ export function renderTemplate(sql: string, values: Readonly<Partial<Record<Temp
  * errors in the text it ran, the user reads the template. Inside a substituted value, the
  * placeholder's start.
  */
-export function templateOffset(sql: string, offset: number, values: Readonly<Partial<Record<TemplateVariable, string>>>): number {
+export function templateOffset(sql: string, offset: number, values: TemplateValues): number {
   let shift = 0;
   for (const s of substitutions(sql, values)) {
     const start = s.start + shift;
