@@ -10,10 +10,11 @@ import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { BodyScope } from '../sql/body-scope.js';
 import { planStatement } from '../sql/statement-plan.js';
-import { renderTemplate, variablesUsed, type TemplateVariable } from '../sql/template.js';
+import { renderTemplate, templateOffset, variablesUsed, type TemplateValues, type TemplateVariable } from '../sql/template.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/store.js';
 import { AttemptFailure } from './attempt-failure.js';
+import { charOffset, oneLine, parseDuckdbError } from './duckdb-error.js';
 import { checkTestQuery } from './test-query.js';
 import { readWatermark } from './watermark.js';
 
@@ -92,9 +93,14 @@ function isConflict(message: string): boolean {
   return /TransactionContext Error.*conflict/i.test(message) || /write-write conflict/i.test(message);
 }
 
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.trim();
+/** The statement running, and once sent, exactly what went with it: DuckDB's error positions are offsets into that. */
+interface Running {
+  stmt: SqlStatement;
+  sent?: { prefix: string; sql: string };
 }
+
+/** JSON errors carry DuckDB's exact position of the error (see duckdb-error.ts); BEGIN travels with the first statement. */
+const BEGIN = 'SET errors_as_json = true;\nBEGIN TRANSACTION;\n';
 
 export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuccess> {
   const { task, statements } = options;
@@ -115,16 +121,14 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
           stop();
         }, options.timeoutMs);
   options.signal?.addEventListener('abort', stop);
-  let current: SqlStatement | undefined;
-  // Lines sent before the statement in the failing call (the BEGIN that rides with the first one).
-  let sentBefore = 0;
+  let current: Running | undefined;
+  const values: Partial<Record<TemplateVariable, string>> = {};
   try {
     if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
     let rows = 0;
-    let begin = 'BEGIN TRANSACTION;\n';
-    const values: Partial<Record<TemplateVariable, string>> = {};
+    let begin = BEGIN;
     for (const stmt of statements) {
-      current = stmt;
+      current = { stmt };
       if (options.signal?.aborted || timedOut) throw new Error('interrupted between statements');
       if (stmt.variables.length > 0 && begin !== '') {
         // A lazily worked-out value reads the database inside the transaction.
@@ -136,12 +140,13 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
         values[name] ??= typeof v === 'string' ? v : await v(conn);
       }
       const sql = renderTemplate(stmt.text, values);
-      sentBefore = begin !== '' && !stmt.isQuery ? 1 : 0;
       if (stmt.isQuery) {
         if (begin !== '') await conn.run(begin);
+        current.sent = { prefix: '', sql };
         await drain(conn, sql);
       } else {
         // BEGIN travels with the first statement: one round trip fewer per task.
+        current.sent = { prefix: begin, sql };
         const changed = rowsAffected(await conn.run(begin + sql));
         if (stmt.countsRows) rows += changed;
       }
@@ -161,7 +166,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     if (options.signal?.aborted && !(err instanceof AttemptFailure)) {
       throw new AttemptFailure('cancelled', "cancelled: the run was interrupted and the task's changes were rolled back", {});
     }
-    throw toFailure(err, task, current && { stmt: current, sentBefore }, timedOut, options.timeoutMs);
+    throw toFailure(err, task, current, values, timedOut, options.timeoutMs);
   } finally {
     options.signal?.removeEventListener('abort', stop);
     if (timer) clearTimeout(timer);
@@ -177,7 +182,7 @@ async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskT
   } catch (err) {
     throw new AttemptFailure(
       'test',
-      `@test ${test.index} (${task.file}:${test.line}) could not run: ${firstLine(err instanceof Error ? err.message : String(err))}`,
+      `@test ${test.index} (${task.file}:${test.line}) could not run: ${oneLine(parseDuckdbError(err instanceof Error ? err.message : String(err)).text)}`,
       {
         test: test.index,
         query: test.sql,
@@ -199,34 +204,34 @@ async function runTest(conn: DuckDBConnection, task: TaskDefinition, test: TaskT
 }
 
 /**
- * Where in the task file an error happened: DuckDB's message names the line of the text it was
- * sent (`LINE 3: …`); mapped back to the file, that is the failing line of the statement. (Its
- * caret column is not reliable once another statement rode along, so the line's first character
- * is used.)
+ * Where in the task file an error happened: DuckDB's position in the text it ran, taken back
+ * through the `{{ }}` substitutions to the statement as written, and from there to the file.
+ * Without a position (a timeout, an error while committing), where the statement starts.
  */
-function errorLocation(task: TaskDefinition, failing: { stmt: SqlStatement; sentBefore: number }, message: string): SourceLocation {
-  const start = bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, failing.stmt.start);
-  const reported = /\nLINE (\d+):/.exec(message);
-  const lines = failing.stmt.text.split('\n');
-  const index = reported ? Number(reported[1]) - 1 - failing.sentBefore : 0;
-  if (index <= 0 || index >= lines.length) return start;
-  const text = lines[index]!;
-  return { file: task.file, line: start.line + index, col: text.length - text.trimStart().length + 1 };
+function errorLocation(task: TaskDefinition, running: Running, values: TemplateValues, position: number | undefined): SourceLocation {
+  let offset = 0;
+  if (position !== undefined && running.sent) {
+    const { prefix, sql } = running.sent;
+    const rendered = charOffset(prefix + sql, position) - prefix.length;
+    if (rendered >= 0 && rendered <= sql.length) offset = templateOffset(running.stmt.text, rendered, values);
+  }
+  return bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, running.stmt.start + offset);
 }
 
 function toFailure(
   err: unknown,
   task: TaskDefinition,
-  failing: { stmt: SqlStatement; sentBefore: number } | undefined,
+  running: Running | undefined,
+  values: TemplateValues,
   timedOut: boolean,
   timeoutMs: number | null,
 ): AttemptFailure {
   if (err instanceof AttemptFailure) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  const location = failing ? errorLocation(task, failing, message) : undefined;
+  const { text, position } = parseDuckdbError(err instanceof Error ? err.message : String(err));
+  const location = running ? errorLocation(task, running, values, position) : undefined;
   const where = location ? `${location.file}:${location.line}:${location.col}: ` : '';
   const context: Record<string, unknown> = {
-    duckdb_error: message,
+    duckdb_error: text,
     ...(location ? { file: location.file, line: location.line, col: location.col } : {}),
   };
   if (timedOut) {
@@ -236,14 +241,14 @@ function toFailure(
       context,
     );
   }
-  if (isConflict(message)) return new AttemptFailure('conflict', `${where}${firstLine(message)}`, context);
-  if (/Ambiguous reference to catalog or schema/i.test(message)) {
+  if (isConflict(text)) return new AttemptFailure('conflict', `${where}${oneLine(text)}`, context);
+  if (/Ambiguous reference to catalog or schema/i.test(text)) {
     // The project database is named like a schema the task uses (see `register`'s warning).
     return new AttemptFailure(
       'sql',
-      `${where}${firstLine(message)} (the database file has the name of a schema the task uses: rename one of them)`,
+      `${where}${oneLine(text)} (the database file has the name of a schema the task uses: rename one of them)`,
       context,
     );
   }
-  return new AttemptFailure('sql', `${where}${firstLine(message)}`, context);
+  return new AttemptFailure('sql', `${where}${oneLine(text)}`, context);
 }

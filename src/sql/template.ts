@@ -61,31 +61,62 @@ function escapeFor(token: Token, value: string): string {
   return backslashes ? quoted.replace(/\\/g, '\\\\') : quoted;
 }
 
-/**
- * Replaces the known placeholders of `sql` with their values (unknown ones stay as written,
- * for DuckDB to report). `values` maps each variable the text uses to its raw value.
- */
-export function renderTemplate(sql: string, values: Readonly<Partial<Record<TemplateVariable, string>>>): string {
-  if (!sql.includes('{{')) return sql;
-  let out = '';
-  let last = 0;
+/** Each variable's raw value, for the variables a text uses. */
+export type TemplateValues = Readonly<Partial<Record<TemplateVariable, string>>>;
+
+/** One placeholder to replace: its offsets in the template and the text that stands for it. */
+interface Substitution {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function substitutions(sql: string, values: TemplateValues): Substitution[] {
+  if (!sql.includes('{{')) return [];
+  const out: Substitution[] = [];
   const value = (p: Placeholder) => (p.variable === undefined ? undefined : values[p.variable]);
   for (const t of tokenize(sql)) {
     if (t.kind === 'placeholder') {
       const v = value(placeholderOf(t.text, t.start, 'code'));
-      if (v === undefined) continue;
-      out += sql.slice(last, t.start) + sqlLiteral(v);
-      last = t.end;
+      if (v !== undefined) out.push({ start: t.start, end: t.end, text: sqlLiteral(v) });
     } else if ((t.kind === 'string' || t.kind === 'qident') && t.text.includes('{{')) {
       for (const p of inQuoted(t)) {
         const v = value(p);
-        if (v === undefined) continue;
-        out += sql.slice(last, p.start) + escapeFor(t, v);
-        last = p.end;
+        if (v !== undefined) out.push({ start: p.start, end: p.end, text: escapeFor(t, v) });
       }
     }
   }
-  return out + sql.slice(last);
+  return out;
+}
+
+/**
+ * Replaces the known placeholders of `sql` with their values (unknown ones stay as written,
+ * for DuckDB to report). `values` maps each variable the text uses to its raw value.
+ */
+export function renderTemplate(sql: string, values: TemplateValues): string {
+  let out = '';
+  let last = 0;
+  for (const s of substitutions(sql, values)) {
+    out += sql.slice(last, s.start) + s.text;
+    last = s.end;
+  }
+  return last === 0 ? sql : out + sql.slice(last);
+}
+
+/**
+ * The offset in `sql` of what is at `offset` in `renderTemplate(sql, values)`: DuckDB reports
+ * errors in the text it ran, the user reads the template. Inside a substituted value, the
+ * placeholder's start.
+ */
+export function templateOffset(sql: string, offset: number, values: TemplateValues): number {
+  let shift = 0;
+  for (const s of substitutions(sql, values)) {
+    const start = s.start + shift;
+    if (offset < start) break;
+    if (offset < start + s.text.length) return s.start;
+    shift += s.text.length - (s.end - s.start);
+  }
+  return offset - shift;
 }
 
 /** The variables a text uses, in first-use order. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
+import type { ErrorJson } from '../../src/errors.js';
 import {
   SUBPROCESS_TEST_TIMEOUT,
   json,
@@ -17,16 +18,25 @@ import {
 
 // CLI tests are split over two files so that both test workers spawn processes at once.
 describe('bad input loses nothing', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
-  it('refuses a cycle, names the tasks on it, and keeps the earlier registry', async () => {
+  it('refuses a cycle, names the tasks on it and where each reads the one before, and keeps the earlier registry', async () => {
     const p = tempProject();
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT 1 AS x;');
     await register(p);
     p.write('tasks/a.sql', 'CREATE TABLE a AS SELECT * FROM c;');
-    p.write('tasks/b.sql', 'CREATE TABLE b AS SELECT * FROM a;');
-    p.write('tasks/c.sql', 'CREATE TABLE c AS SELECT * FROM b;');
+    p.write('tasks/b.sql', '-- @owner me\nCREATE TABLE b AS\nSELECT *\n  FROM main.A;');
+    p.write('tasks/c.sql', '-- @depends_on b\nCREATE TABLE c AS SELECT 1;');
     const r = await runCli(['--db', p.db, 'register', p.tasks]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('the tasks form a cycle: a → b → c → a');
+    const at = (file: string) => path.join(p.tasks, file);
+    expect(r.stderr.split('\n').slice(0, 5)).toEqual([
+      `${at('a.sql')}:1:33: error: the tasks form a cycle: a → b → c → a`,
+      `  ${at('b.sql')}:4:8: b reads a, written by a`,
+      `  ${at('c.sql')}:1:16: c names b in @depends_on`,
+      `  ${at('a.sql')}:1:33: a reads c, written by c`,
+      '  hint: a task cannot (indirectly) read what it writes; break the cycle by changing what one of these tasks reads',
+    ]);
+    const errors = json<{ errors: ErrorJson[] }>(await runCli(['--db', p.db, 'register', p.tasks, '--json'])).errors;
+    expect(errors).toEqual([expect.objectContaining({ code: 'DAG_CYCLE', file: at('a.sql'), line: 1, col: 33 })]);
     const list = json<{ tasks: Array<{ name: string; inputs: string[] }> }>(await runCli(['--db', p.db, 'list', '--json']));
     expect(list.tasks).toEqual([expect.objectContaining({ name: 'a', inputs: [] })]);
   });

@@ -75,6 +75,30 @@ describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     expect(nothing.stderr).toMatch(/nothing to retry in run [0-9a-f]{8}: every job succeeded/);
   });
 
+  it("the run summary, its log, status and failures show DuckDB's hint with the error's file:line:col", async () => {
+    const p = tempProject();
+    p.write('tasks/trips.sql', 'CREATE OR REPLACE TABLE trips AS SELECT 1 AS id;');
+    p.write('tasks/x.sql', '-- @depends_on trips\nCREATE OR REPLACE TABLE x AS\nSELECT id\n  FROM trip;');
+    await register(p);
+    const error = 'x.sql:4:8: Catalog Error: Table with name trip does not exist! Did you mean "trips"?';
+    const run = await runCli(['--db', p.db, 'run'], { env: { CI: '' } });
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n').find((l) => l.includes(' dead '))).toContain(error);
+    expect(run.stderr.split('\n').find((l) => l.includes('finish x dead'))).toContain(error);
+    const status = (await runCli(['--db', p.db, 'status'])).stdout.split('\n');
+    expect(status[0]).toMatch(/ERROR$/);
+    expect(status.find((l) => / x +dead /.test(l))).toContain(error);
+    const failures = (await runCli(['--db', p.db, 'failures'])).stdout.split('\n');
+    expect(failures[0]).toMatch(/LAST ERROR$/);
+    expect(failures.find((l) => l.startsWith('x '))).toContain(error);
+    expect(
+      await queryDb(
+        p.db,
+        "SELECT error_message, error_context_json->>'line', error_context_json->>'col' FROM __orch__.attempts WHERE task_name = 'x'",
+      ),
+    ).toEqual([[expect.stringContaining(error), '4', '8']]);
+  });
+
   it('a queued run keeps the definitions it was planned from: re-registering changes nothing in it, a removed task is skipped', async () => {
     const p = tempProject();
     chain(p);

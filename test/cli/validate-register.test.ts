@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ErrorJson } from '../../src/errors.js';
-import { CLI, json, runCli, tempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
+import { CLI, json, queryDb, runCli, tempProject, SUBPROCESS_TEST_TIMEOUT } from '../helpers.js';
 
 describe('template placeholders', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('reports unknown variables, Jinja expressions and ${…} in a body, with file:line:col, at validate and register', async () => {
@@ -90,6 +90,50 @@ describe('register reports every problem at once', { timeout: SUBPROCESS_TEST_TI
         .errors.map((e) => e.code)
         .sort(),
     ).toEqual(['DUPLICATE_TASK', 'HEADER_VALUE']);
+  });
+});
+
+describe('@asset with quoted identifiers', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  it('registers and runs it, keeping the name as written; a quoted name that is no output is an error at its line', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/leaderboard.sql',
+      [
+        '-- @asset name="BikeMart"."station leaderboard"',
+        '-- @asset_group bikes',
+        'CREATE SCHEMA IF NOT EXISTS "BikeMart";',
+        'CREATE OR REPLACE TABLE "BikeMart"."station leaderboard" AS SELECT 1 AS station, 10 AS rides;',
+      ].join('\n'),
+    );
+    const reg = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(reg.stderr).toBe('');
+    expect(reg.code).toBe(0);
+    const run = await runCli(['--db', p.db, 'run', '--json']);
+    expect(json<{ run: { state: string } }>(run).run.state).toBe('succeeded');
+    expect(await queryDb(p.db, 'SELECT name, group_name, defined_by_task FROM __orch__.assets')).toEqual([
+      ['BikeMart."station leaderboard"', 'bikes', 'leaderboard'],
+    ]);
+    expect(await queryDb(p.db, 'SELECT asset_name, status FROM __orch__.asset_materializations')).toEqual([
+      ['BikeMart."station leaderboard"', 'success'],
+    ]);
+
+    const file = p.write(
+      'tasks/leaderboard.sql',
+      [
+        '-- @asset name="BikeMart"."station board"',
+        'CREATE OR REPLACE TABLE "BikeMart"."station leaderboard" AS SELECT 1 AS station;',
+      ].join('\n'),
+    );
+    const bad = await runCli(['validate', file, '--json']);
+    expect(bad.code).toBe(1);
+    expect(json<{ errors: ErrorJson[] }>(bad).errors).toEqual([
+      expect.objectContaining({
+        code: 'HEADER_VALUE',
+        message: 'asset `BikeMart."station board"` is not among what the task writes (BikeMart."station leaderboard")',
+        line: 1,
+        col: 11,
+      }),
+    ]);
   });
 });
 

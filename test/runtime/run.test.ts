@@ -114,7 +114,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     expect(byName.a!.state).toBe('succeeded');
     expect(byName.lone!.state).toBe('succeeded');
     expect(byName.b!.state).toBe('dead');
-    expect(byName.b!.error).toMatch(/^.*tasks\/b\.sql:4:1: Catalog Error: Table with name missing_table does not exist/);
+    expect(byName.b!.error).toMatch(/^.*tasks\/b\.sql:4:6: Catalog Error: Table with name missing_table does not exist/);
     expect(byName.c!.state).toBe('blocked');
     expect(byName.c!.attempts).toBe(0);
     expect(byName.c!.error).toBe('upstream task `b` failed');
@@ -141,7 +141,7 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     );
     const result = await registerAndRun(p);
     expect(result.jobs[0]!.state).toBe('dead');
-    expect(result.jobs[0]!.error).toContain('t.sql:3:1');
+    expect(result.jobs[0]!.error).toContain('t.sql:3:15');
     expect(await query(p.db, 'SELECT version FROM t')).toEqual([['v1']]);
     expect(await query(p.db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'side'")).toEqual([[0n]]);
   });
@@ -175,15 +175,70 @@ describe('run', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     expect(await query(p.db, "SELECT attempts, retry_count FROM __orch__.runs WHERE task_name = 'flaky'")).toEqual([[3, 2]]);
   });
 
-  it('points a runtime error at the line of the statement that DuckDB reports', async () => {
+  it('points a runtime error at the line and column that DuckDB reports, and keeps its hint on the same line', async () => {
     const p = tempProject();
-    p.write(
-      'tasks/t.sql',
-      '-- @task name=t\nCREATE TABLE t AS SELECT 1 AS x;\n\nCREATE TABLE u AS\nSELECT x\n    FROM t\n    WHERE no_such_column > 0;',
-    );
+    p.write('tasks/trips.sql', "CREATE TABLE trips AS SELECT 1 AS id, 'Main St' AS station_name, now() AS started_at;");
+    // `line` and the first `at` on it: where the error is in the file.
+    const cases: Record<string, { sql: string[]; line: number; at: string; error: string }> = {
+      // An unknown table: DuckDB's hint names the closest one.
+      hint: {
+        sql: ['-- @depends_on trips', 'CREATE TABLE hint AS', 'SELECT *', '  FROM trip;'],
+        line: 4,
+        at: 'trip',
+        error: 'Catalog Error: Table with name trip does not exist! Did you mean "trips"?',
+      },
+      // An unknown column: the candidate bindings come along.
+      columns: {
+        sql: ['-- @depends_on trips', 'CREATE TABLE columns AS SELECT id, station_nme FROM trips;'],
+        line: 2,
+        at: 'station_nme',
+        error: 'Binder Error: Referenced column "station_nme" not found in FROM clause! Candidate bindings: "station_name"',
+      },
+      // Line 3 of the second statement; the first rode along with BEGIN in one call.
+      second: {
+        sql: ['CREATE TEMP TABLE s AS SELECT 1 AS a;', 'CREATE TABLE second AS', 'SELECT a,', '       b', '  FROM s;'],
+        line: 4,
+        at: 'b',
+        error: 'Binder Error: Referenced column "b" not found in FROM clause! Candidate bindings: "a"',
+      },
+      // After substitutions on the same line, one shorter and one longer than its placeholder:
+      // offsets are the file's, not those of the text DuckDB ran.
+      incremental: {
+        sql: [
+          '-- @incremental_by id',
+          '-- @depends_on trips',
+          'CREATE TABLE IF NOT EXISTS incremental (id INTEGER);',
+          "INSERT INTO incremental SELECT id FROM trips WHERE id > {{ last_processed_at }} AND '{{ run_id }}' <> '' AND stationn = 'x';",
+        ],
+        line: 4,
+        at: 'stationn',
+        error: 'Binder Error: Referenced column "stationn" not found in FROM clause! Candidate bindings: "station_name"',
+      },
+      // Multi-byte text before the error, on a line longer than DuckDB's excerpt of it.
+      wide: {
+        sql: [`CREATE TABLE wide AS SELECT '${'é'.repeat(150)}' AS e, 'ü' AS u, nope FROM range(1);`],
+        line: 1,
+        at: 'nope',
+        error: 'Binder Error: Referenced column "nope" not found in FROM clause! Candidate bindings: "range"',
+      },
+    };
+    for (const [name, c] of Object.entries(cases)) p.write(`tasks/${name}.sql`, c.sql.join('\n'));
     const result = await registerAndRun(p);
-    expect(result.jobs[0]!.error).toMatch(/t\.sql:7:5: Binder Error: Referenced column "no_such_column" not found/);
-    expect(result.jobs[0]!.errorContext).toMatchObject({ line: 7, col: 5 });
+    const byName = Object.fromEntries(result.jobs.map((j) => [j.task, j]));
+    for (const [name, c] of Object.entries(cases)) {
+      const job = byName[name]!;
+      const col = c.sql[c.line - 1]!.indexOf(c.at) + 1;
+      expect(job.state, name).toBe('dead');
+      expect(job.error, name).toContain(`tasks/${name}.sql:${c.line}:${col}: ${c.error}`);
+      expect(job.error, name).not.toContain('\n');
+      expect(job.errorContext, name).toMatchObject({ kind: 'sql', line: c.line, col });
+      expect(job.errorContext?.duckdb_error, name).toContain(c.error.replace('! ', '!\n'));
+    }
+    const ledger = await query(
+      p.db,
+      "SELECT error_message, error_context_json->>'line', error_context_json->>'col' FROM __orch__.jobs WHERE task_name = 'hint'",
+    );
+    expect(ledger).toEqual([[byName.hint!.error, '4', '8']]);
   });
 
   it('gives up after @retries and records the attempts', async () => {

@@ -1,8 +1,25 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { findPlaceholders, renderTemplate, variablesUsed } from '../../src/sql/template.js';
+import { findPlaceholders, renderTemplate, templateOffset, variablesUsed } from '../../src/sql/template.js';
 
 const values = { last_processed_at: '1970-01-01 00:00:00', now: '2024-05-01 12:00:00', run_id: "r-1'x" };
+
+describe('templateOffset', () => {
+  it('takes an offset in the rendered text back to the template, around values shorter and longer than their placeholders', () => {
+    const sql = "WHERE ts > {{ last_processed_at }} AND id = '{{ run_id }}' AND bad = 1";
+    const rendered = renderTemplate(sql, { last_processed_at: '7', run_id: 'a-much-longer-run-id' });
+    for (const word of ['WHERE', 'AND id', 'AND bad', 'bad', '1']) {
+      expect(templateOffset(sql, rendered.lastIndexOf(word), { last_processed_at: '7', run_id: 'a-much-longer-run-id' })).toBe(
+        sql.lastIndexOf(word),
+      );
+    }
+    // Inside a value: the placeholder's start.
+    expect(templateOffset(sql, rendered.indexOf('much'), { last_processed_at: '7', run_id: 'a-much-longer-run-id' })).toBe(
+      sql.indexOf('{{ run_id }}'),
+    );
+    expect(templateOffset('SELECT 1', 7, {})).toBe(7);
+  });
+});
 
 describe('renderTemplate', () => {
   it('puts literals in code, with or without inner spaces', () => {

@@ -3,7 +3,7 @@
  * produces one of its inputs, and on the tasks named by `@depends_on`. Every dataset has at
  * most one producing task; the graph must be acyclic.
  */
-import { DuckorchError, DuckorchErrors } from '../../errors.js';
+import { DuckorchError, DuckorchErrors, formatLocation, type SourceLocation } from '../../errors.js';
 import picomatch from 'picomatch';
 import { compareText, datasetKey, FILE_PREFIX, isFileDataset, isFileGlob } from '../names.js';
 import { didYouMean } from '../suggest.js';
@@ -30,6 +30,19 @@ export interface LineageEdge {
   dst: string;
   via: string;
 }
+
+/** Why a task depends on another: it reads what the other writes, or names it. */
+export type EdgeCause =
+  | { kind: 'reads'; dataset: string }
+  /** A file glob it reads matches a file the other writes. */
+  | { kind: 'glob'; glob: string; file: string }
+  | { kind: 'depends_on' };
+
+/**
+ * Where in its file a task reads what its upstream writes (or names it), for the edges of a
+ * cycle error. The graph knows only header locations; callers that know the SQL find reads in it.
+ */
+export type EdgeLocator<T extends GraphTask> = (task: T, cause: EdgeCause) => SourceLocation | undefined;
 
 export class TaskGraph {
   readonly tasks: ReadonlyMap<string, GraphTask>;
@@ -98,9 +111,9 @@ export class TaskGraph {
    * problems (the first task of a name and the first writer of a dataset win), so that callers
    * can report them all together with other errors.
    */
-  static analyse(taskList: readonly GraphTask[]): { graph: TaskGraph; errors: DuckorchError[] } {
+  static analyse<T extends GraphTask>(taskList: readonly T[], locate?: EdgeLocator<T>): { graph: TaskGraph; errors: DuckorchError[] } {
     const errors: DuckorchError[] = [];
-    const tasks = new Map<string, GraphTask>();
+    const tasks = new Map<string, T>();
     const at = (t: GraphTask, key?: string) => ({ location: { file: t.file, line: 1, col: 1, ...(key ? t.keyLocations?.[key] : {}) } });
     for (const t of taskList) {
       const other = tasks.get(t.name);
@@ -174,14 +187,46 @@ export class TaskGraph {
     }
     const graph = new TaskGraph(tasks, producers, up, globMatches);
     const cycle = graph.findCycle();
-    if (cycle) {
-      errors.push(
-        new DuckorchError('DAG_CYCLE', `the tasks form a cycle: ${cycle.join(' → ')}`, {
-          hint: 'a task cannot (indirectly) read what it writes; break the cycle by changing what one of these tasks reads',
-        }),
-      );
-    }
+    if (cycle) errors.push(graph.cycleError(cycle, (name, cause) => locate?.(tasks.get(name)!, cause)));
     return { graph, errors };
+  }
+
+  /**
+   * Names the tasks of a cycle and, for each edge, where the downstream task reads what the
+   * upstream one writes (or names it in `@depends_on`); the error points at the edge that
+   * closes the cycle.
+   */
+  private cycleError(cycle: readonly string[], locate: (task: string, cause: EdgeCause) => SourceLocation | undefined): DuckorchError {
+    const edges = cycle.slice(1).map((downstream, k) => {
+      const upstream = cycle[k]!;
+      const task = this.tasks.get(downstream)!;
+      const cause = this.causeOf(upstream, downstream);
+      const fallback = { file: task.file, line: 1, col: 1, ...(cause.kind === 'depends_on' ? task.keyLocations?.depends_on : {}) };
+      const what =
+        cause.kind === 'reads'
+          ? `reads ${cause.dataset}, written by ${upstream}`
+          : cause.kind === 'glob'
+            ? `reads ${cause.glob}, which matches ${cause.file} written by ${upstream}`
+            : `names ${upstream} in @depends_on`;
+      return { location: locate(downstream, cause) ?? fallback, text: `${downstream} ${what}` };
+    });
+    const lines = edges.map((e) => `\n  ${formatLocation(e.location)}: ${e.text}`).join('');
+    return new DuckorchError('DAG_CYCLE', `the tasks form a cycle: ${cycle.join(' → ')}${lines}`, {
+      location: edges.at(-1)!.location,
+      hint: 'a task cannot (indirectly) read what it writes; break the cycle by changing what one of these tasks reads',
+    });
+  }
+
+  /** Why `downstream` depends on `upstream`: the first of its inputs the other writes, a glob match, or `@depends_on`. */
+  private causeOf(upstream: string, downstream: string): EdgeCause {
+    const task = this.tasks.get(downstream)!;
+    const dataset = task.inputs.find((i) => this.producers.get(i) === upstream);
+    if (dataset !== undefined) return { kind: 'reads', dataset };
+    for (const [glob, files] of this.globMatches.get(downstream) ?? []) {
+      const file = files.find((f) => this.producers.get(f) === upstream);
+      if (file !== undefined) return { kind: 'glob', glob, file };
+    }
+    return { kind: 'depends_on' };
   }
 
   /** The task writing a dataset, matching its name as DuckDB does. */

@@ -6,9 +6,9 @@
  * - `@inputs` and `@depends_on` add to what is inferred (for reads SQL cannot show, e.g. dynamic SQL).
  */
 import { DuckorchError, type SourceLocation } from '../../errors.js';
-import { DatasetSet, datasetKey, isFileDataset } from '../names.js';
+import { DatasetSet, datasetKey, identifierParts, isFileDataset, parseDatasetName } from '../names.js';
 import { codeVersion } from './code-version.js';
-import type { TaskDefinition, TaskHeader } from './task.js';
+import type { AssetDecl, TaskDefinition, TaskHeader } from './task.js';
 
 export interface InferredIo {
   reads: readonly string[];
@@ -33,8 +33,7 @@ export function buildTask(
     header.declaredOutputs || !io.lineage
       ? cross(inputs)
       : dedupeEdges([...io.lineage, ...cross(header.declaredInputs.filter((i) => !outputs.has(i)))]);
-  // `@asset_group` & co. without `@asset name=` describe the primary (first) output.
-  const asset = header.asset && header.asset.name === '' && first ? { ...header.asset, name: first } : header.asset;
+  const asset = header.asset && resolveAsset(header.asset, outputs, first);
   return {
     ...header,
     kind: 'sql',
@@ -50,6 +49,20 @@ export function buildTask(
     lineage,
     statementCount: io.statementCount,
   };
+}
+
+/**
+ * `@asset_group` & co. without `@asset name=` describe the primary (first) output. A name
+ * wholly in double quotes (`name="analytics.users"`) is one identifier, as in `@outputs`; but
+ * the original duckOrch trimmed the quotes of such values, so when no output has that name and
+ * the quoted text names an output, that output is meant.
+ */
+function resolveAsset(asset: AssetDecl, outputs: DatasetSet, first: string | undefined): AssetDecl {
+  if (asset.name === '') return first ? { ...asset, name: first } : asset;
+  if (outputs.has(asset.name)) return asset;
+  const parts = identifierParts(asset.name);
+  const unquoted = parts.length === 1 && asset.name.startsWith('"') ? parseDatasetName(parts[0]!) : undefined;
+  return unquoted !== undefined && outputs.has(unquoted) ? { ...asset, name: unquoted } : asset;
 }
 
 function dedupeEdges(edges: ReadonlyArray<{ src: string; dst: string }>): Array<{ src: string; dst: string }> {
@@ -80,7 +93,7 @@ export function checkTask(task: TaskDefinition): DuckorchError[] {
         'HEADER_VALUE',
         `asset \`${task.asset.name}\` is not among what the task writes (${task.outputs.join(', ') || 'nothing'})`,
         {
-          location: at,
+          location: { ...at, ...task.keyLocations.asset },
           hint: `declare it with \`-- @outputs ${task.asset.name}\`, or fix the asset name`,
         },
       ),

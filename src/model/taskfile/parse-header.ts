@@ -89,7 +89,10 @@ interface Ctx {
 /** A token of a `k=v k2="v 2"` list with its offset in the value. */
 interface KvToken {
   key: string;
+  /** The value without its surrounding double quotes. */
   value: string;
+  /** The value as written: a dataset name keeps its quoted parts (`"Bike Mart"."station leaderboard"`). */
+  raw: string;
   offset: number;
 }
 
@@ -283,12 +286,13 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
       case 'asset': {
         const kv = parseKv(v);
         const named = kv.find((t) => t.key === 'name') ?? (kv.length === 1 && kv[0]!.key === '' ? kv[0] : undefined);
-        const parsed = named ? parseDatasetName(named.value) : undefined;
+        // Read as `@outputs` reads a name: quoted parts are identifiers that keep their case and spaces.
+        const parsed = named ? parseDatasetName(named.raw) : undefined;
         if (!named || !parsed)
           error(
             line,
             named ? valueOffset(named) : 0,
-            `invalid asset name \`${named?.value ?? v}\``,
+            `invalid asset name \`${named?.raw ?? v}\``,
             '@asset name=<schema.table> or @asset <schema.table>',
           );
         else assetName = parsed;
@@ -328,7 +332,7 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
       }
       case 'freshness': {
         // A bare value is one duration, spaces included (`5 minutes`); only `max_lag=` is a field.
-        const kv = v.includes('=') ? parseKv(v) : [{ key: '', value: v, offset: 0 }];
+        const kv = v.includes('=') ? parseKv(v) : [{ key: '', value: v, raw: v, offset: 0 }];
         const lag = kv.length === 1 && (kv[0]!.key === 'max_lag' || kv[0]!.key === '') ? kv[0]! : undefined;
         const s = lag ? parseDuration(lag.value) : undefined;
         if (!lag || s === undefined || s === 0)
@@ -466,14 +470,18 @@ function datasetList(line: HeaderLine, error: ErrorFn): string[] {
   return out;
 }
 
-/** `k=v` tokens separated by whitespace; a value may be double-quoted to contain spaces. */
+/**
+ * `k=v` tokens separated by whitespace; a value may be double-quoted, wholly or in parts
+ * (`"Bike Mart"."station leaderboard"`), to contain spaces.
+ */
 function parseKv(text: string): KvToken[] {
   const out: KvToken[] = [];
-  const re = /\s*(?:([A-Za-z_]\w*)=)?("(?:[^"]*)"|\S+)/y;
+  // An unclosed quote runs to the end, so that the whole value is reported rather than its pieces.
+  const re = /\s*(?:([A-Za-z_]\w*)=)?((?:"(?:[^"]|"")*(?:"|$)|[^\s"])+)/y;
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) && m[0] !== '') {
-    const valueRaw = m[2]!;
-    out.push({ key: m[1] ?? '', value: unquote(valueRaw), offset: m.index + m[0].length - m[0].trimStart().length });
+    const raw = m[2]!;
+    out.push({ key: m[1] ?? '', value: unquote(raw), raw, offset: m.index + m[0].length - m[0].trimStart().length });
   }
   return out;
 }

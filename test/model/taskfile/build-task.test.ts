@@ -41,6 +41,22 @@ describe('buildTask', () => {
     expect(task.asset).toEqual({ name: 'x.first', kind: 'table', group: 'sales', owner: null, description: null, tags: [] });
   });
 
+  it('a quoted @asset name matches the output it names, as DuckDB compares names, and keeps its spelling', () => {
+    const task = makeTask('-- @asset name="BikeMart"."station leaderboard"\nSELECT 1', {
+      writes: ['bikemart."Station Leaderboard"'],
+    });
+    expect(task.asset?.name).toBe('BikeMart."station leaderboard"');
+    expect(checkTask(task)).toEqual([]);
+  });
+
+  it('`name="schema.table"` (duckOrch quoted the whole value) means that output when no output is one such identifier', () => {
+    const legacy = makeTask('-- @asset name="analytics.users"\nSELECT 1', { writes: ['analytics.users'] });
+    expect(legacy.asset?.name).toBe('analytics.users');
+    expect(checkTask(legacy)).toEqual([]);
+    const dotted = makeTask('-- @asset name="analytics.users"\nSELECT 1', { writes: ['analytics.users', '"analytics.users"'] });
+    expect(dotted.asset?.name).toBe('"analytics.users"');
+  });
+
   it('records where the body starts', () => {
     const task = makeTask('-- @owner me\n\n   SELECT 1', {});
     expect([task.bodyLine, task.bodyCol]).toEqual([3, 4]);
@@ -75,6 +91,18 @@ describe('checkTask', () => {
       ['HEADER_VALUE', 'asset `a.c` is not among what the task writes (a.b)', 'declare it with `-- @outputs a.c`, or fix the asset name'],
     ]);
     expect(checkTask(makeTask('-- @asset a.c\nSELECT 1'))[0]!.message).toBe('asset `a.c` is not among what the task writes (nothing)');
+  });
+
+  it('points an asset the task does not write at its @asset line', () => {
+    const errors = checkTask(
+      makeTask('-- @owner me\n-- @asset name="BikeMart"."station board"\nSELECT 1', { writes: ['BikeMart."station leaderboard"'] }),
+    );
+    expect(errors.map((e) => [e.message, e.location])).toEqual([
+      [
+        'asset `BikeMart."station board"` is not among what the task writes (BikeMart."station leaderboard")',
+        { file: FILE, line: 2, col: 11 },
+      ],
+    ]);
   });
 
   it('rejects @incremental_by without an output', () => {

@@ -317,10 +317,25 @@ describe('parseTaskHeader: every header key (good paths)', () => {
   it.each([
     ['-- @asset name=analytics.users', 'analytics.users'],
     ['-- @asset analytics.users', 'analytics.users'],
-    ['-- @asset name="analytics.users"', 'analytics.users'],
     ['-- @asset Main.Users', 'Users'],
+    // Quoted parts are read as @outputs reads them: identifiers that keep their case and spaces.
+    ['-- @asset name="BikeMart"."station leaderboard"', 'BikeMart."station leaderboard"'],
+    ['-- @asset "BikeMart"."station leaderboard"', 'BikeMart."station leaderboard"'],
+    ['-- @asset name="Bike Mart".Stations', '"Bike Mart".Stations'],
+    ['-- @asset name=analytics."say ""hi"""', 'analytics."say ""hi"""'],
+    ['-- @asset name="Users"', 'Users'],
+    // One quoted identifier holding a dot, as in @outputs (build-task maps duckOrch's quoting of the whole value).
+    ['-- @asset name="analytics.users"', '"analytics.users"'],
+    ["-- @asset name='data/out.csv'", 'file:data/out.csv'],
   ])('%s declares asset %s with default metadata', (line, name) => {
     expect(ok([line]).asset).toEqual({ name, kind: 'table', group: null, owner: null, description: null, tags: [] });
+  });
+
+  it('@asset and @outputs read a quoted name the same way', () => {
+    for (const name of ['"BikeMart"."station leaderboard"', '"Bike Mart".Stations', 'main."Odd ""Name"""', 'a.b', "'x.csv'"]) {
+      const h = ok([`-- @asset name=${name}`, `-- @outputs ${name}`]);
+      expect(h.asset!.name).toBe(h.declaredOutputs![0]);
+    }
   });
 
   it('collects the @asset_* metadata into the asset', () => {
@@ -585,6 +600,9 @@ describe('parseTaskHeader: errors carry the exact line, column and expected form
     ['-- @asset name=a..b', 'invalid asset name `a..b`', 'a..b', /@asset name=/],
     ['-- @asset', 'invalid asset name ``', undefined, /@asset name=/],
     ['-- @asset name=a.b kind=view', 'unknown field `kind` in @asset', 'kind=view', /@asset name=/],
+    ['-- @asset name="BikeMart"."station', 'invalid asset name `"BikeMart"."station`', '"BikeMart"', /@asset name=/],
+    ['-- @asset name="Bike Mart"x', 'invalid asset name `"Bike Mart"x`', '"Bike Mart"x', /@asset name=/],
+    ['-- @asset name=Bike Mart', 'unknown field `Mart` in @asset', 'Mart', /@asset name=/],
     ['-- @asset_kind', '`@asset_kind` needs a value', undefined, undefined],
     ['-- @asset_group ""', '`@asset_group` needs a value', '""', undefined],
     [
