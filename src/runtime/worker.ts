@@ -8,7 +8,7 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
-import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
+import { attemptsAllowed, retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
 import { findCompletionMarker } from '../store/duckdb/database-identity.js';
@@ -86,6 +86,8 @@ export interface WorkerOptions {
   dag?: string | null;
   /** How long an attempt of a task that sets no timeout may take (`orch_task_timeout`); absent: no limit. */
   defaultTimeoutMs?: number;
+  /** Attempts of a task that sets no retries (`orch_max_attempts`); absent: as recorded when its run was enqueued. */
+  maxAttempts?: number;
   /** Cancels: in-flight attempts are interrupted and their jobs end `cancelled`. */
   signal?: AbortSignal;
   /** Stops claiming; in-flight jobs get `graceMs` to finish, then go back to the ledger unharmed. */
@@ -407,6 +409,7 @@ async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: Abor
           retryable: f.retryable,
           retryDelayMs: delayMs,
           cancelled,
+          maxAttempts: attemptsAllowed(task, o.maxAttempts, job.maxAttempts),
           assets,
           codeVersion: task.codeVersion,
         },

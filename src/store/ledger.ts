@@ -166,6 +166,8 @@ export interface FailureOutcome {
   retryDelayMs: number;
   /** A cancelled attempt: the job becomes `cancelled`, not failed. */
   cancelled?: boolean;
+  /** The attempts the job gets, as the worker decided them (see `model/retry.ts` attemptsAllowed); absent: as enqueued. */
+  maxAttempts?: number;
   /** The assets the job would have materialised (their materialisation is recorded as failed when the job is dead). */
   assets: readonly string[];
   codeVersion: string | null;

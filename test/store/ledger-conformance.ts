@@ -420,6 +420,17 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       },
     );
 
+    withLedger('the worker decides the attempts a failing job gets, over what was recorded at enqueue', async (ledger) => {
+      const run = await enqueueChain(ledger, { maxAttempts: 1 });
+      const a = byTask(await claimAll(ledger, T0, run.id), 'a');
+      const { job } = await ledger.fail(a, 'w1', { ...failure('boom'), maxAttempts: 3 }, at(1));
+      expect([job.state, job.maxAttempts]).toEqual(['failed', 3]);
+      const again = byTask(await claimAll(ledger, at(10_000), run.id), 'a');
+      expect((await ledger.fail(again, 'w1', { ...failure('boom') }, at(10_001))).job).toMatchObject({ state: 'failed', attempts: 2 });
+      const third = byTask(await claimAll(ledger, at(30_000), run.id), 'a');
+      expect((await ledger.fail(third, 'w1', { ...failure('boom'), maxAttempts: 3 }, at(30_001))).job.state).toBe('dead');
+    });
+
     withLedger('a released job is claimable again and its attempt does not count', async (ledger) => {
       await enqueueChain(ledger);
       const a = byTask(await claimAll(ledger, T0), 'a');

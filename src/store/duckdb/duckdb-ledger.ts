@@ -660,6 +660,7 @@ export class DuckDbLedger implements Ledger {
     now: Date,
   ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
     const job = this.held(claimed.id, worker);
+    if (failure.maxAttempts !== undefined) job.maxAttempts = Math.max(1, failure.maxAttempts);
     const downstream = this.collect();
     const startedAt = job.startedAt ?? now;
     const attempt = job.attempts;

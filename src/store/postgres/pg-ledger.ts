@@ -708,15 +708,16 @@ export class PgLedger implements Ledger {
   ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
     const out = await this.tx(async (c) => {
       const job = await this.held(c, claimed.id, worker);
-      const state: JobState = failure.cancelled ? 'cancelled' : failure.retryable && job.attempts < job.maxAttempts ? 'failed' : 'dead';
+      const maxAttempts = Math.max(1, failure.maxAttempts ?? job.maxAttempts);
+      const state: JobState = failure.cancelled ? 'cancelled' : failure.retryable && job.attempts < maxAttempts ? 'failed' : 'dead';
       const runAt = state === 'failed' ? new Date(now.getTime() + failure.retryDelayMs) : job.runAt;
       const row = (
         await c.query(
           `UPDATE ${this.s}.jobs SET state = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3, run_at = $4,
              error_message = CASE WHEN cancel_requested AND $2 = 'cancelled' THEN coalesce(error_message, $5) ELSE $5 END,
-             error_context = $6, code_version = $7, cancel_requested = false
+             error_context = $6, code_version = $7, cancel_requested = false, max_attempts = $8
            WHERE job_id = $1 RETURNING *`,
-          [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion],
+          [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion, maxAttempts],
         )
       ).rows[0]!;
       const after = jobFromRow(row, POSTGRES_ROWS);
