@@ -18,6 +18,15 @@ const CONFIG_VARS = fs.existsSync(CONFIG_JS)
     )
   : new Set(['DATABASE_URL']);
 
+let childTmp = null;
+/**
+ * The temporary folder of every child (TMPDIR): what a killed process leaves there (a worker's
+ * socket, say, when SIGKILLed) goes when the driver removes this folder.
+ */
+export function setChildTmp(dir) {
+  childTmp = dir;
+}
+
 /** Environment for children: no inherited duck-orch settings, so every run measures the same thing. */
 function childEnv(extra = {}) {
   const env = Object.fromEntries(
@@ -25,7 +34,8 @@ function childEnv(extra = {}) {
       ([k]) => !k.startsWith('DUCKORCH_') && !k.startsWith('ORCHEX_') && !CONFIG_VARS.has(k) && k !== 'NODE_OPTIONS',
     ),
   );
-  return { ...env, NO_COLOR: '1', ...extra };
+  const tmp = childTmp ? { TMPDIR: childTmp, TMP: childTmp, TEMP: childTmp } : {};
+  return { ...env, ...tmp, NO_COLOR: '1', ...extra };
 }
 
 let timeoutMs = 1800 * 1000;

@@ -21,6 +21,7 @@ import {
   runNode,
   runScript,
   setChildTimeout,
+  setChildTmp,
   summary,
   tail,
 } from './lib.mjs';
@@ -1072,6 +1073,7 @@ if (!fs.existsSync(CLI)) {
   process.exit(2);
 }
 if (SMOKE) log('smoke run: every case at a tiny size; the figures mean nothing');
+setChildTmp(mkWork('tmp'));
 
 const started = new Date();
 const t0 = performance.now();
