@@ -37,7 +37,7 @@ import {
   scaledShop,
   trivialDag,
 } from './workloads.mjs';
-import { PG_URL, backlogCase, fanoutCase, latencyCase, recoveryCase } from './pg-cases.mjs';
+import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
@@ -676,16 +676,11 @@ function graphileNoopRun(work, { jobs, concurrency }) {
 
 /** duck-orch's side on the PostgreSQL ledger: a fresh schema per run on the PostgreSQL graphile-worker uses, dropped after. */
 async function duckorchNoopRunPg(work, opts) {
-  const url = PG_URL;
-  const schema = `bench_dk_${Math.random().toString(36).slice(2, 10)}`;
+  const schema = freshSchema('dk');
   try {
-    return duckorchNoopRun(work, { ...opts, ledgerEnv: { BENCH_LEDGER_URL: url, BENCH_LEDGER_SCHEMA: schema } });
+    return duckorchNoopRun(work, { ...opts, ledgerEnv: { BENCH_LEDGER_URL: PG_URL, BENCH_LEDGER_SCHEMA: schema } });
   } finally {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas([schema]);
   }
 }
 
@@ -985,7 +980,7 @@ async function shopWorkersCase() {
     fs.mkdirSync(dir, { recursive: true });
     const db = path.join(dir, 'shop.duckdb');
     fs.copyFileSync(w.template, db);
-    const schema = `bench_shopw_${Math.random().toString(36).slice(2, 10)}`;
+    const schema = freshSchema('shopw');
     schemas.push(schema);
     const r = runScript(w.work, 'shop-workers.mjs', [db, String(workers)], {
       env: { BENCH_LEDGER_URL: PG_URL, BENCH_LEDGER_SCHEMA: schema },
@@ -1022,11 +1017,7 @@ async function shopWorkersCase() {
       ],
     };
   } finally {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await client.end();
+    await dropSchemas(schemas);
   }
 }
 
