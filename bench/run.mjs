@@ -47,25 +47,36 @@ import { buildRef } from './baseline-ref.mjs';
 //   --list           print the cases that would run, one JSON line each ({ name, postgres }), and exit
 //   --no-pg          leave out the cases that need PostgreSQL
 //   --results <file> where to write the samples (default bench/results.json; with --smoke, nowhere)
+//   --shard <k>/<n>  only every n-th of the chosen cases, from the k-th (1-based): a smoke run in
+//                    n processes at once (measurements want the machine to themselves)
 const argv = process.argv.slice(2);
 const flag = (name) => {
   const i = argv.indexOf(name);
   if (i >= 0) argv.splice(i, 1);
   return i >= 0;
 };
+const option = (name) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  if (!argv[i + 1] || argv[i + 1].startsWith('--')) throw new Error(`${name} needs a value`);
+  return argv.splice(i, 2)[1];
+};
 const SMOKE = flag('--smoke') || process.env.BENCH_SMOKE === '1';
 const LIST = flag('--list');
 const NO_PG = flag('--no-pg');
-let RESULTS = SMOKE ? null : path.join(ROOT, 'bench/results.json');
+const resultsOption = option('--results');
+const RESULTS = resultsOption ? path.resolve(resultsOption) : SMOKE ? null : path.join(ROOT, 'bench/results.json');
+const SHARD = (() => {
+  const text = option('--shard');
+  if (text === undefined) return null;
+  const [k, n] = text.split('/').map(Number);
+  if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 1 && k <= n))
+    throw new Error(`--shard must be <k>/<n> with 1 ≤ k ≤ n, got ${text}`);
+  return { k, n };
+})();
 {
-  const i = argv.indexOf('--results');
-  if (i >= 0) {
-    if (!argv[i + 1] || argv[i + 1].startsWith('--')) throw new Error('--results needs a file');
-    RESULTS = path.resolve(argv[i + 1]);
-    argv.splice(i, 2);
-  }
   const unknown = argv.find((a) => a.startsWith('--'));
-  if (unknown) throw new Error(`unknown option ${unknown} (options: --smoke, --list, --no-pg, --results <file>)`);
+  if (unknown) throw new Error(`unknown option ${unknown} (options: --smoke, --list, --no-pg, --results <file>, --shard <k>/<n>)`);
 }
 
 const env = process.env;
@@ -911,21 +922,23 @@ function startupCase() {
   const active = commands.filter((c) => !(versionNa && c.key === 'version'));
   const samples = Object.fromEntries(active.map((c) => [c.key, []]));
   const ratios = Object.fromEntries(active.map((c) => [c.key, []]));
+  const rssRuns = Object.fromEntries(active.map((c) => [c.key, []]));
   for (let round = 0; round < KNOBS.BENCH_STARTUP_REPEATS; round++) {
     const k = round % active.length;
     const order = [...active.slice(k), ...active.slice(0, k)];
     const got = {};
     for (const c of order) {
-      const r = runNode(work, c.args, { measureRss: false });
+      // A smoke run's figures mean nothing: its timed runs give the peak RSS too, sparing 3 more runs each.
+      const r = runNode(work, c.args, { measureRss: SMOKE });
       if (r.code !== 0 || !c.check(r)) throw new Error(`${c.label} failed (${describeExit(r)}):\n${tail(r.stderr || r.stdout)}`);
       got[c.key] = r;
       samples[c.key].push(r.ms);
+      if (SMOKE) rssRuns[c.key].push(r.maxRssMb);
     }
     for (const c of active) ratios[c.key].push(got[c.key].ms / got.node.ms);
   }
-  // Peak RSS from separate runs (3, fewer in a smoke run) with the RSS hook, so that the hook's own load time stays out of the timings.
-  const rssRepeats = Math.min(3, KNOBS.BENCH_STARTUP_REPEATS);
-  const rssRuns = Object.fromEntries(active.map((c) => [c.key, Array.from({ length: rssRepeats }, () => runNode(work, c.args).maxRssMb)]));
+  // Peak RSS from 3 separate runs with the RSS hook, so that the hook's own load time stays out of the timings.
+  if (!SMOKE) for (const c of active) rssRuns[c.key] = [1, 2, 3].map(() => runNode(work, c.args).maxRssMb);
   const node = summary(samples.node);
   const data = { repeats: KNOBS.BENCH_STARTUP_REPEATS, versionSupported: !versionNa };
   const rows = [];
@@ -1050,7 +1063,7 @@ const CASES = [
 const filters = argv;
 const chosen = CASES.filter(
   ({ name, postgres }) => (filters.length === 0 || filters.some((f) => name.startsWith(f))) && !(NO_PG && postgres),
-);
+).filter((_, i) => !SHARD || i % SHARD.n === SHARD.k - 1);
 if (LIST) {
   for (const { name, postgres } of chosen) console.log(JSON.stringify({ name, postgres }));
   process.exit(0);
