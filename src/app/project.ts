@@ -19,7 +19,7 @@ import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import { ProjectContext, type ProjectOptions } from './context.js';
 import { Definitions, looksLikeModule, snapshotOf, type Registry, type Selection } from './definitions.js';
 import { History, type StatusResult } from './history.js';
-import { register, type RegisterResult } from './registration.js';
+import type { RegisterResult } from './registration.js';
 import { Runs, type EnqueueOptions, type RequeueFilter, type RunOptions, type RunResult } from './runs.js';
 import { openSharedLedger } from './shared-ledger.js';
 import { Views, type TaskListing } from './views.js';
@@ -29,7 +29,7 @@ export type { ProjectOptions } from './context.js';
 export type { Selection } from './definitions.js';
 export { unknownName } from './definitions.js';
 export type { StatusResult } from './history.js';
-export { validatePaths, type RegisterResult, type Validation } from './registration.js';
+export type { RegisterResult, Validation } from './registration.js';
 export type { EnqueueOptions, RequeueFilter, RunOptions, RunResult } from './runs.js';
 export { initSharedLedger, openSharedLedger, type InitResult } from './shared-ledger.js';
 export type { TaskListing } from './views.js';
@@ -104,7 +104,9 @@ export class Project {
     return new Project(this.ctx.sharing({ ...options, ...(dag !== undefined ? { dag } : {}) }));
   }
 
-  register(dir: string): Promise<RegisterResult> {
+  async register(dir: string): Promise<RegisterResult> {
+    // Loaded when used: the SQL analysis it needs costs commands that register nothing.
+    const { register } = await import('./registration.js');
     return register(this.ctx, this.definitions, dir);
   }
 

@@ -9,8 +9,6 @@ import { DuckorchError, DuckorchErrors } from '../errors.js';
 import { deriveAssets } from '../model/assets.js';
 import type { TaskGraph } from '../model/graph/dag.js';
 import { compareText, isFileDataset, schemaOf } from '../model/names.js';
-import { codeVersion } from '../model/taskfile/code-version.js';
-import { splitHeaderBlock } from '../model/taskfile/header-block.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { existingRelations } from '../runtime/catalog.js';
 import { SqlAnalyzer } from '../sql/analyzer.js';
@@ -184,25 +182,6 @@ async function leftBehind(
 function registryRows(tasks: RegisteredTask[], graph: TaskGraph): RegistrySnapshot {
   const { assets, edges, checks } = deriveAssets(tasks.map((t) => t.definition));
   return { tasks, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks };
-}
-
-/** Task files edited (or deleted) since they were registered: a run uses the registered SQL. */
-export function staleFiles(tasks: readonly RegisteredTask[]): string[] {
-  const out: string[] = [];
-  for (const t of tasks) {
-    let text: string;
-    try {
-      text = fs.readFileSync(t.filePath, 'utf8');
-    } catch {
-      out.push(`${t.definition.file} no longer exists; running the registered version of task ${t.definition.name}`);
-      continue;
-    }
-    // A TypeScript module is loaded afresh when its task runs; only SQL runs the registered text.
-    if (t.definition.kind === 'sql' && codeVersion(splitHeaderBlock(text.replace(/^\uFEFF/, '')).body) !== t.definition.codeVersion) {
-      out.push(`${t.definition.file} changed since it was registered; run \`duck-orch register\` to use the new SQL`);
-    }
-  }
-  return out;
 }
 
 export interface Validation {

@@ -10,7 +10,7 @@ import type { RunEvent } from '../runtime/worker.js';
 import { duplicateRun, type JobRecord, type JsonValue, type RunMetadata, type RunRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
 import { describeSelection, type Definitions, type Selection } from './definitions.js';
-import { staleFiles } from './registration.js';
+import { staleFiles } from './stale-files.js';
 import type { Working } from './working.js';
 
 export interface RunResult {

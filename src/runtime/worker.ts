@@ -11,7 +11,7 @@ import { assetsOf } from '../model/assets.js';
 import { attemptsAllowed, retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
-import { findCompletionMarker } from '../store/duckdb/database-identity.js';
+import { findCompletionMarker } from '../store/duckdb/completion-markers.js';
 import { storeWatermarkSql, storedWatermark } from '../store/duckdb/watermarks.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';

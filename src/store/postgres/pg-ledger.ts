@@ -48,7 +48,7 @@ import {
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
-import { completionMarkerSql } from '../duckdb/database-identity.js';
+import { completionMarkerSql } from '../duckdb/completion-markers.js';
 import { commitSql } from '../duckdb/sql-util.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 import { connectionLost, isConnectionError } from './connect.js';

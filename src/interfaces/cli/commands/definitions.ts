@@ -49,7 +49,7 @@ export function definitionsCommands(cli: Cli): void {
     .action(async (paths: string[], opts: { strict?: boolean }) => {
       const o = output();
       const [{ validatePaths }, { taskToJson }] = await Promise.all([
-        import('../../../app/project.js'),
+        import('../../../app/registration.js'),
         import('../../../model/taskfile/task-json.js'),
       ]);
       const v = await validatePaths(paths);
