@@ -349,7 +349,7 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
       '--since must be a duration or an ISO time, got `yesterday` (expected e.g. 24h, 7d or 2026-12-01T08:00:00Z)',
     );
     expect((await cli([...dag, 'retry-dead', '--task', 'sure', '--since', '2020-01-01T00:00:00Z'])).stdout).toMatch(
-      /^Requeued 1 dead job\./,
+      /^Requeued 1 dead job of 1 run: /,
     );
     expect(await queue()).toMatchObject({ pending: 4, failed: 0, dead: 0 });
   });

@@ -3,7 +3,9 @@
  * it as it was; `retry-dead` and `retry-failed` across runs say which jobs of which runs and
  * snapshots they requeued, and `--dry-run` lists them without requeueing.
  */
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { PG_START_TIMEOUT, freshSchema, pgDatabase, postgresAvailable } from '../pg.js';
 import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, tempProject, type TempProject } from '../helpers.js';
 
 function chain(p: TempProject): void {
@@ -101,5 +103,33 @@ describe('the retry commands report what they did', { timeout: SUBPROCESS_TEST_T
     const again = await runCli(['--db', p.db, 'retry-dead']);
     expect(again.stdout).toBe(`Requeued 2 dead jobs of 2 runs: ${named}. Work them with: duck-orch worker\n`);
     expect((await runCli(['--db', p.db, 'retry-dead', '--task', 'nope'])).stdout).toBe('Requeued 0 dead jobs.\n');
+  });
+});
+
+describe.skipIf(!postgresAvailable().ok)('retry-failed on the PostgreSQL ledger', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  beforeAll(() => pgDatabase(), PG_START_TIMEOUT);
+
+  it('with nothing to retry, changes nothing in the ledger and says so', async () => {
+    const { url, schema } = await freshSchema();
+    const env = { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: schema };
+    const p = tempProject();
+    chain(p);
+    expect((await runCli(['--db', p.db, 'register', p.tasks], { env })).code).toBe(0);
+    expect((await runCli(['--db', p.db, 'run'], { env })).code).toBe(0);
+    p.write('tasks/c.sql', 'CREATE OR REPLACE TABLE c AS SELECT x + 1 AS x FROM b;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks], { env })).code).toBe(0);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    onTestFinished(() => client.end());
+    // A run's state and finish are derived from its jobs there.
+    const runs = async () => ({
+      runs: (await client.query(`SELECT run_id, snapshot_id FROM "${schema}".runs`)).rows,
+      jobs: (await client.query(`SELECT job_id, state, attempts, finished_at, updated_at FROM "${schema}".jobs ORDER BY job_id`)).rows,
+    });
+    const before = await runs();
+    const r = await runCli(['--db', p.db, 'retry-failed'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`nothing to retry in run ${String(before.runs[0]!.run_id).slice(0, 8)}: every job succeeded\n`);
+    expect(await runs()).toEqual(before);
   });
 });
