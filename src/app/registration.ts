@@ -42,16 +42,17 @@ export interface RegisterResult {
   warnings: DuckorchError[];
 }
 
+export interface RegisterOptions {
+  /** Any warning is an error, and the registry is left as it was (`register --strict`, for CI). */
+  strict?: boolean;
+}
+
 /**
  * Registers every task file under `dir`, replacing what was registered from that folder
  * before. All-or-nothing: any error in any file, or in the graph they form, leaves the registry
  * untouched, and every problem is reported at once. Files unchanged since they were registered
  * keep their definitions without being analysed again.
  */
-export interface RegisterOptions {
-  /** Any warning is an error, and the registry is left as it was (`register --strict`, for CI). */
-  strict?: boolean;
-}
 
 export async function register(
   ctx: ProjectContext,

@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DuckorchError } from '../errors.js';
+import type { JobState } from '../model/jobs/job-state.js';
 import { compareText } from '../model/names.js';
 import { writesDatabase } from '../model/taskfile/task.js';
 import type { RunEvent } from '../runtime/worker.js';
-import type { JobState } from '../model/jobs/job-state.js';
 import { duplicateRun, type JobRecord, type JsonValue, type RequeuedJob, type RunMetadata, type RunRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
 import { describeSelection, type Definitions, type Selection } from './definitions.js';
@@ -159,9 +159,8 @@ export class Runs {
     const now = this.ctx.clock();
     const since = filter.since ?? (filter.withinSeconds !== undefined ? new Date(now.getTime() - filter.withinSeconds * 1000) : undefined);
     const { dag } = await this.definitions.scope();
-    const jobs = await (
-      await this.ctx.ledger()
-    ).retryJobs(
+    const ledger = await this.ctx.ledger();
+    const jobs = await ledger.retryJobs(
       {
         states: [state],
         ...(filter.task !== undefined ? { task: filter.task } : {}),
