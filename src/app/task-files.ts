@@ -58,7 +58,16 @@ export const ANALYSIS_VERSION = '3';
 
 /** `<analysis version>:<hash of the content>`: equal only for the same text analysed by the same analysis. */
 export function contentHash(text: string): string {
-  return `${ANALYSIS_VERSION}:${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+  return `${ANALYSIS_VERSION}:${contentDigest(text)}`;
+}
+
+function contentDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+/** Whether `text` is the content a `contentHash` was taken of, whichever analysis version took it. */
+export function sameContent(hash: string, text: string): boolean {
+  return hash.slice(hash.indexOf(':') + 1) === contentDigest(text);
 }
 
 /** Extensions of TypeScript/JavaScript task modules (loaded by `task-modules.ts`), in the order `--dag` tries them. */

@@ -45,6 +45,7 @@ import {
   type Ledger,
   type NewRun,
   type PartitionState,
+  type RequeuedJob,
   type RetryFilter,
   type RunRecord,
   type RunMetadata,
@@ -929,7 +930,7 @@ export class DuckDbLedger implements Ledger {
     };
   }
 
-  async retryJobs(filter: RetryFilter, now: Date): Promise<number> {
+  async retryJobs(filter: RetryFilter, now: Date): Promise<RequeuedJob[]> {
     await this.flush();
     const active = await this.loadActive(now);
     const params: DuckDBValue[] = [listValue([...filter.states])];
@@ -938,21 +939,34 @@ export class DuckDbLedger implements Ledger {
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since.toISOString())}::TIMESTAMP`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
     if (filter.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(filter.dag)})`);
-    const ids = (
-      await this.reader.runAndReadAll(`SELECT job_id, pipeline_run_id FROM __orch__.jobs WHERE ${where.join(' AND ')}`, params)
-    ).getRows();
+    const found = (
+      await this.reader.runAndReadAll(
+        `SELECT job_id, pipeline_run_id, task_name, partition_key,
+           (SELECT snapshot_id FROM __orch__.pipeline_runs p WHERE p.pipeline_run_id = j.pipeline_run_id)
+         FROM __orch__.jobs j WHERE ${where.join(' AND ')}`,
+        params,
+      )
+    )
+      .getRows()
+      .map(([id, runId, task, partitionKey, snapshotId]): RequeuedJob => ({
+        id: String(id),
+        runId: String(runId),
+        task: String(task),
+        partitionKey: String(partitionKey),
+        snapshotId: snapshotId === null ? null : String(snapshotId),
+      }));
+    if (filter.dryRun) return found;
     // Their runs come back into memory, finished or not, so that their downstream jobs follow.
-    for (const runId of new Set(ids.map((r) => String(r[1])))) await this.bringBack(runId, now);
-    let n = 0;
-    for (const [id] of ids) {
-      const job = active.jobs.get(String(id));
-      if (!job || !(filter.states as readonly string[]).includes(job.state)) continue;
+    for (const runId of new Set(found.map((r) => r.runId))) await this.bringBack(runId, now);
+    const requeued = found.filter((r) => {
+      const job = active.jobs.get(r.id);
+      if (!job || !(filter.states as readonly string[]).includes(job.state)) return false;
       this.apply(job, { type: 'retry' }, now);
       this.refreshReadiness(job, now);
-      n++;
-    }
+      return true;
+    });
     await this.flush();
-    return n;
+    return requeued;
   }
 
   async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {

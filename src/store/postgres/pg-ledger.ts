@@ -42,6 +42,7 @@ import {
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
+  type RequeuedJob,
   type RetryFilter,
   type TaskFailures,
   duplicateRun,
@@ -873,24 +874,33 @@ export class PgLedger implements Ledger {
     });
   }
 
-  async retryJobs(filter: RetryFilter, now: Date): Promise<number> {
-    const params: unknown[] = [[...filter.states], now];
+  async retryJobs(filter: RetryFilter, now: Date): Promise<RequeuedJob[]> {
+    const params: unknown[] = [[...filter.states]];
     const where = ['state = ANY($1)'];
     if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since)}`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
     if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
+    const columns = `job_id, run_id, task_name, partition_key, (SELECT r.snapshot_id FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS snapshot_id`;
+    const requeued = (rows: Row[]) =>
+      rows.map((r): RequeuedJob => ({
+        id: String(r.job_id),
+        runId: String(r.run_id),
+        task: String(r.task_name),
+        partitionKey: String(r.partition_key),
+        snapshotId: (r.snapshot_id as string | null) ?? null,
+      }));
+    if (filter.dryRun) return requeued((await this.q(`SELECT ${columns} FROM ${this.s}.jobs j WHERE ${where.join(' AND ')}`, params)).rows);
     return this.tx(async (c) => {
-      const n = (
-        await c.query(
-          `UPDATE ${this.s}.jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2, started_at = NULL, finished_at = NULL,
-             error_message = NULL, error_context = NULL
-           WHERE ${where.join(' AND ')}`,
-          params,
-        )
-      ).rowCount;
-      if (n) await c.query(`NOTIFY ${this.channel}`);
-      return n ?? 0;
+      const at = `$${params.push(now)}`;
+      const { rows } = await c.query(
+        `UPDATE ${this.s}.jobs j SET state = 'pending', attempts = 0, run_at = ${at}, updated_at = ${at}, started_at = NULL, finished_at = NULL,
+           error_message = NULL, error_context = NULL
+         WHERE ${where.join(' AND ')} RETURNING ${columns}`,
+        params,
+      );
+      if (rows.length > 0) await c.query(`NOTIFY ${this.channel}`);
+      return requeued(rows);
     });
   }
 
