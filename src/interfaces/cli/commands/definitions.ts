@@ -83,7 +83,8 @@ export function definitionsCommands(cli: Cli): void {
         if (v.project) {
           const errors = v.errors.length + v.files.reduce((n, f) => n + f.errors.length, 0);
           const warnings = v.warnings.length + v.files.reduce((n, f) => n + f.warnings.length, 0);
-          const counts = `${v.files.length} files, ${errors} errors, ${warnings} warnings${opts.strict ? ' (--strict)' : ''}`;
+          // A module defining several tasks is one line per task, and one file.
+          const counts = `${new Set(v.files.map((f) => f.file)).size} files, ${errors} errors, ${warnings} warnings${opts.strict ? ' (--strict)' : ''}`;
           o.out(valid ? `${pc.green('valid')}: ${counts}` : `${pc.red('invalid')}: ${counts}`);
         }
       }
