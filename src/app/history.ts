@@ -32,7 +32,7 @@ export class History {
 
   /**
    * The latest task runs, newest first. The history of a task that is no longer defined stays
-   * reachable: its runs are listed, among `removedJobs`.
+   * reachable: its jobs are listed, and named in `removedJobs`.
    */
   async status(options: { limit: number; task?: string }): Promise<StatusResult> {
     const ledger = await this.ctx.ledger();

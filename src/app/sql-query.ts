@@ -15,6 +15,7 @@ import {
   StatementType,
   type DuckDBConnection,
   type DuckDBInstance,
+  type DuckDBPreparedStatement,
   type DuckDBResultReader,
   type DuckDBValue,
   type DuckDBValueConverter,
@@ -97,7 +98,7 @@ async function runStatements(
   let reader: DuckDBResultReader | undefined;
   for (let i = 0; i < extracted.count; i++) {
     const where = extracted.count > 1 ? `statement ${i + 1} of ${extracted.count}: ` : '';
-    let prepared;
+    let prepared: DuckDBPreparedStatement;
     try {
       prepared = await extracted.prepare(i);
     } catch (err) {
