@@ -235,8 +235,9 @@ export class Runs {
    * meanwhile, as a worker does, so that no worker elsewhere writes the file at the same time.
    */
   private async holdingDatabase<T>(fn: () => Promise<T>): Promise<T> {
-    // A worker's project is opened by the lease it holds (`database-lease.ts`).
-    if (!this.ctx.sharedLedger || this.ctx.options.sharedLedger) return fn();
+    // A worker's project is opened by the lease it holds (`database-lease.ts`); a DAG's tasks
+    // touch no database, so its runs need neither the lease nor the file.
+    if (!this.ctx.sharedLedger || this.ctx.options.sharedLedger || this.definitions.dag !== undefined) return fn();
     const ledger = await this.ctx.ledger();
     const id = (await this.ctx.database()).store.databaseId;
     const holder = `run-${process.pid}`;

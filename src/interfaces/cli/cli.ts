@@ -172,13 +172,12 @@ export function createCli(program: Command, io: CliIo): Cli {
     try {
       return await withProject(
         'write',
-        (p) =>
-          serving(
-            p,
-            'run',
-            (joined) => p.runForOther(joined, true),
-            () => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) }),
-          ),
+        (p) => {
+          const work = () => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) });
+          // A DAG's run on a shared ledger holds no file, so it has nothing to answer for (as a DAG's worker).
+          if (p.config.orch_store === 'postgres' && dagOption() !== undefined) return work();
+          return serving(p, 'run', (joined) => p.runForOther(joined, true), work);
+        },
         { orch_max_parallel: maxParallel },
         { orch_max_parallel: '--max-parallel' },
         'migrate',

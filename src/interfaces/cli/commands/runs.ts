@@ -56,7 +56,7 @@ function printNothingToRetry(o: Output, { run, jobs, warnings }: RunResult): voi
 }
 
 export function runsCommands(cli: Cli): void {
-  const { program, output, withProject, withProjectOrHolder, holderOf, withRunProgress } = cli;
+  const { program, output, dagOption, withProject, withProjectOrHolder, holderOf, withRunProgress } = cli;
 
   selectOptions(
     program
@@ -193,8 +193,9 @@ export function runsCommands(cli: Cli): void {
     if (o.json) return printJson(o, { run: run && runJson(run), warnings });
     printWarnings(o, warnings);
     if (!run) return;
-    // A DAG's runs are worked by that DAG's workers; the registry's by a plain worker.
-    const how = run.dag !== null ? `duck-orch --dag ${run.dag} worker` : 'duck-orch worker';
+    // A DAG's runs are worked by that DAG's workers (named as this command named it: a module
+    // never activated has no name to go by); the registry's by a plain worker.
+    const how = run.dag !== null ? `duck-orch --dag ${dagOption() ?? run.dag} worker` : 'duck-orch worker';
     o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: ${how}`);
   });
 
