@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { Project, loadConfig } from '../dist/index.js';
 import { prepareStatements } from '../dist/runtime/sql-task.js';
-import { DEFAULT_WATERMARK } from '../dist/model/templating.js';
+import { DEFAULT_WATERMARK } from '../dist/model/watermark.js';
 import { renderTemplate } from '../dist/sql/template.js';
 import { quoteIdentifier, schemaOf } from '../dist/model/names.js';
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, startCli, tempProject, type TempProject } from '../helpers.js';
+import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, startCli, tempProject, waitFor, type TempProject } from '../helpers.js';
 import { freshSchema, postgresAvailable } from '../pg.js';
 
 /** `log_rows` (an asset: it writes data) marks that it started, then waits for the gate before appending its row. */
@@ -52,6 +52,7 @@ describe('one writer per task and partition', { timeout: SUBPROCESS_TEST_TIMEOUT
     for (let i = 0; i < 2; i++) expect((await runCli(['--db', p.db, 'enqueue', '-s', 'log_rows'])).code).toBe(0);
     const worker = startCli(['--db', p.db, 'worker', '--once', '-c', '4']);
     await worker.waitForStderr(/ start +log_rows \(attempt 1\)/);
+    await waitFor('the first job to reach its gate', () => started().length > 0);
     // Both were ready at once: a claim would have taken both.
     const depth = await runCli(['--db', p.db, 'queue-depth', '--json']);
     expect(json(depth), depth.stderr + worker.stderr).toMatchObject({ processing: 1, pending: 1 });
@@ -97,6 +98,7 @@ describe('one writer per task and partition', { timeout: SUBPROCESS_TEST_TIMEOUT
     for (let i = 0; i < 2; i++) expect((await runCli(['--db', p.db, 'enqueue', '-s', 'log_rows'], { env })).code).toBe(0);
     const worker = startCli(['--db', p.db, 'worker', '--once', '-c', '4'], { env });
     await worker.waitForStderr(/ start +log_rows \(attempt 1\)/);
+    await waitFor('the first job to reach its gate', () => started().length > 0);
     expect(json(await runCli(['--db', p.db, 'queue-depth', '--json'], { env }))).toMatchObject({ processing: 1, pending: 1 });
     expect(started()).toHaveLength(1);
     fs.writeFileSync(gate, '');
