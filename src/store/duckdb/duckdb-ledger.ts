@@ -115,6 +115,23 @@ const JOB_COLUMNS: ColumnTypes = {
   database_id: 'VARCHAR',
 };
 
+const RUN_COLUMNS: ColumnTypes = {
+  pipeline_run_id: 'VARCHAR',
+  snapshot_id: 'VARCHAR',
+  trigger: 'VARCHAR',
+  selector: 'VARCHAR',
+  inputs_json: 'VARCHAR',
+  state: 'VARCHAR',
+  created_at: 'TIMESTAMP',
+  started_at: 'TIMESTAMP',
+  finished_at: 'TIMESTAMP',
+  task_count: 'INTEGER',
+  job_counts_json: 'VARCHAR',
+  planned_tasks: 'VARCHAR[]',
+  dag_name: 'VARCHAR',
+  metadata_json: 'VARCHAR',
+};
+
 const ATTEMPT_TYPES: ColumnTypes = {
   attempt_seq: 'BIGINT',
   job_id: 'VARCHAR',
@@ -276,6 +293,52 @@ function fromStateTuple(r: readonly unknown[]): PartitionState {
     at: new Date(r[3] as number),
     lastSuccessAt: r[4] === null ? null : new Date(r[4] as number),
     rows: r[5] as number | null,
+  };
+}
+
+/** A new run's jobs, pending, as `enqueueRun` writes them. */
+function newJobs(run: NewRun, now: Date): JobRecord[] {
+  return run.jobs.map((j) => ({
+    id: randomUUID(),
+    runId: run.id,
+    task: j.task,
+    partitionKey: j.partitionKey ?? DEFAULT_PARTITION,
+    state: 'pending',
+    attempts: 0,
+    maxAttempts: Math.max(1, j.maxAttempts),
+    runAt: now,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    rows: null,
+    result: null,
+    watermark: null,
+    error: null,
+    errorContext: null,
+    codeVersion: null,
+    upstream: [...j.upstream],
+    cancelRequested: false,
+  }));
+}
+
+/** A new run's record: queued, or succeeded at once when it has no job. */
+function newRunRecord(run: NewRun, jobs: readonly JobRecord[], now: Date): RunRecord {
+  return {
+    id: run.id,
+    snapshotId: run.snapshotId,
+    trigger: run.trigger,
+    selector: run.selector,
+    inputs: run.inputs,
+    state: jobs.length === 0 ? 'succeeded' : 'queued',
+    createdAt: now,
+    startedAt: null,
+    finishedAt: jobs.length === 0 ? now : null,
+    counts: jobs.length === 0 ? {} : { pending: jobs.length },
+    tasks: [...new Set(run.jobs.map((j) => j.task))],
+    dag: run.dag ?? null,
+    metadata: run.metadata ?? {},
   };
 }
 
@@ -467,44 +530,8 @@ export class DuckDbLedger implements Ledger {
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     await this.loadActive(now);
-    const jobs: JobRecord[] = run.jobs.map((j) => ({
-      id: randomUUID(),
-      runId: run.id,
-      task: j.task,
-      partitionKey: j.partitionKey ?? DEFAULT_PARTITION,
-      state: 'pending',
-      attempts: 0,
-      maxAttempts: Math.max(1, j.maxAttempts),
-      runAt: now,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-      rows: null,
-      result: null,
-      watermark: null,
-      error: null,
-      errorContext: null,
-      codeVersion: null,
-      upstream: [...j.upstream],
-      cancelRequested: false,
-    }));
-    const record: RunRecord = {
-      id: run.id,
-      snapshotId: run.snapshotId,
-      trigger: run.trigger,
-      selector: run.selector,
-      inputs: run.inputs,
-      state: jobs.length === 0 ? 'succeeded' : 'queued',
-      createdAt: now,
-      startedAt: null,
-      finishedAt: jobs.length === 0 ? now : null,
-      counts: jobs.length === 0 ? {} : { pending: jobs.length },
-      tasks: [...new Set(run.jobs.map((j) => j.task))],
-      dag: run.dag ?? null,
-      metadata: run.metadata ?? {},
-    };
+    const jobs = newJobs(run, now);
+    const record = newRunRecord(run, jobs, now);
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
         const taken = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [record.id]);
@@ -539,6 +566,56 @@ export class DuckDbLedger implements Ledger {
       run.jobs.map((j) => j.database ?? null),
     );
     return { ...record, counts: { ...record.counts } };
+  }
+
+  async enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]> {
+    if (runs.length === 0) return [];
+    const seen = new Set<string>();
+    for (const r of runs) {
+      if (seen.has(r.id)) throw duplicateRun(r.id);
+      seen.add(r.id);
+    }
+    await this.loadActive(now);
+    const planned = runs.map((run) => {
+      const jobs = newJobs(run, now);
+      return { run, jobs, record: newRunRecord(run, jobs, now) };
+    });
+    // One transaction, the rows of every table in bulk inserts.
+    await this.exclusive(() =>
+      inTransaction(this.conn, async () => {
+        const taken = await this.conn.runAndReadAll(
+          'SELECT pipeline_run_id FROM __orch__.pipeline_runs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[])) LIMIT 1',
+          [listValue(runs.map((r) => r.id))],
+        );
+        if (taken.currentRowCount > 0) throw duplicateRun(String(taken.getRows()[0]![0]));
+        await insertRows(this.conn, 'pipeline_runs', RUN_COLUMNS, planned, ({ record, jobs }) => ({
+          pipeline_run_id: record.id,
+          snapshot_id: record.snapshotId,
+          trigger: record.trigger,
+          selector: record.selector,
+          inputs_json: JSON.stringify(record.inputs),
+          state: record.state,
+          created_at: now,
+          started_at: null,
+          finished_at: record.finishedAt,
+          task_count: jobs.length,
+          job_counts_json: JSON.stringify(record.counts),
+          planned_tasks: record.tasks,
+          dag_name: record.dag,
+          metadata_json: JSON.stringify(record.metadata),
+        }));
+        const rows = planned.flatMap(({ run, jobs }) => jobs.map((j, i) => jobRow(j, run.jobs[i]!.database ?? null)));
+        await insertRows(this.conn, 'jobs', JOB_COLUMNS, rows, (row) => row);
+      }),
+    );
+    for (const { run, jobs, record } of planned)
+      this.adopt(
+        record,
+        jobs,
+        now,
+        run.jobs.map((j) => j.database ?? null),
+      );
+    return planned.map(({ record }) => ({ ...record, counts: { ...record.counts } }));
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {

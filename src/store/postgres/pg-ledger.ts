@@ -428,22 +428,93 @@ export class PgLedger implements Ledger {
     );
     if (Number(rows[0]!.inserted) === 0) throw duplicateRun(run.id);
     if (run.jobs.length === 0) return (await this.getRun(run.id))!;
-    // What was just written, without reading it back.
-    return {
-      id: run.id,
-      snapshotId: run.snapshotId,
-      trigger: run.trigger,
-      selector: run.selector,
-      inputs: run.inputs,
-      state: 'queued',
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-      counts: { pending: run.jobs.length },
-      tasks,
-      dag,
-      metadata,
-    };
+    return enqueuedRecord(run, now);
+  }
+
+  async enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]> {
+    if (runs.length === 0) return [];
+    const seen = new Set<string>();
+    for (const r of runs) {
+      if (seen.has(r.id)) throw duplicateRun(r.id);
+      seen.add(r.id);
+    }
+    // Every run's jobs, flattened: a column per field, as `enqueueRun` sends one run's.
+    const job = { id: [] as string[], run: [] as string[], task: [] as string[], part: [] as string[], attempts: [] as number[] };
+    const up: string[] = [];
+    const waiting: number[] = [];
+    const down: string[] = [];
+    const dags: Array<string | null> = [];
+    const dbs: Array<string | null> = [];
+    for (const run of runs) {
+      const ids = run.jobs.map(() => randomUUID());
+      const deps = dependencies(run.jobs, ids);
+      run.jobs.forEach((j, i) => {
+        job.id.push(ids[i]!);
+        job.run.push(run.id);
+        job.task.push(j.task);
+        job.part.push(j.partitionKey ?? DEFAULT_PARTITION);
+        job.attempts.push(Math.max(1, j.maxAttempts));
+        up.push(JSON.stringify(j.upstream));
+        waiting.push(deps.waiting[i]!);
+        down.push(JSON.stringify(deps.downstream[i]));
+        dags.push(run.dag ?? null);
+        dbs.push(j.database ?? null);
+      });
+    }
+    // One statement: every run, every job and the wake-up commit together or not at all (a run id
+    // taken already fails it whole). The jobs' foreign key is checked at the end of the statement.
+    try {
+      await this.q(
+        `WITH run AS (
+           INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata, database_id)
+           SELECT id, $1, snap, trig, sel, inp, ARRAY(SELECT jsonb_array_elements_text(planned)), dag, meta, db
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::text[], $9::jsonb[], $10::text[])
+             AS r(id, snap, trig, sel, inp, planned, dag, meta, db)
+           RETURNING 1
+         ), jobs AS (
+           INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at,
+             upstream, waiting, downstream, dag_name, database_id)
+           SELECT id, run, task, part, 'pending', 0, attempts, $1, $1, $1, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
+             ARRAY(SELECT jsonb_array_elements_text(down)), dag, db
+           FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::jsonb[], $17::int[], $18::jsonb[], $19::text[], $20::text[])
+             AS t(id, run, task, part, attempts, up, waiting, down, dag, db)
+         ), wake AS (
+           SELECT pg_notify($21, '') WHERE $22
+         )
+         SELECT (SELECT count(*) FROM run)::int AS inserted, (SELECT count(*) FROM wake)::int AS woke`,
+        [
+          now,
+          runs.map((r) => r.id),
+          runs.map((r) => r.snapshotId),
+          runs.map((r) => r.trigger),
+          runs.map((r) => r.selector),
+          runs.map((r) => JSON.stringify(r.inputs)),
+          runs.map((r) => JSON.stringify([...new Set(r.jobs.map((j) => j.task))])),
+          runs.map((r) => r.dag ?? null),
+          runs.map((r) => JSON.stringify(r.metadata ?? {})),
+          runs.map((r) => r.database ?? null),
+          job.id,
+          job.run,
+          job.task,
+          job.part,
+          job.attempts,
+          up,
+          waiting,
+          down,
+          dags,
+          dbs,
+          this.channelName,
+          job.id.length > 0,
+        ],
+      );
+    } catch (err) {
+      const e = err as { code?: string; constraint?: string; detail?: string };
+      if (e.code === '23505' && e.constraint === 'runs_pkey') throw duplicateRun(/\(run_id\)=\((.*)\)/.exec(e.detail ?? '')?.[1] ?? '?');
+      throw err;
+    }
+    const empty = runs.filter((r) => r.jobs.length === 0).map((r) => r.id);
+    const read = new Map(empty.length ? (await this.runRecords('WHERE r.run_id = ANY($1)', [empty])).map((r) => [r.id, r]) : []);
+    return runs.map((r) => read.get(r.id) ?? enqueuedRecord(r, now));
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
@@ -1369,6 +1440,25 @@ export class PgLedger implements Ledger {
     ).rows[0];
     return (row?.last_processed_at as string | null | undefined) ?? null;
   }
+}
+
+/** A run just enqueued with its jobs, as written (without reading it back). */
+function enqueuedRecord(run: NewRun, now: Date): RunRecord {
+  return {
+    id: run.id,
+    snapshotId: run.snapshotId,
+    trigger: run.trigger,
+    selector: run.selector,
+    inputs: run.inputs,
+    state: 'queued',
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    counts: { pending: run.jobs.length },
+    tasks: [...new Set(run.jobs.map((j) => j.task))],
+    dag: run.dag ?? null,
+    metadata: run.metadata ?? {},
+  };
 }
 
 /**
