@@ -234,7 +234,11 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       const unsubscribe = await ledger.subscribe(() => wake());
       let runs;
       try {
-        runs = await ledger.enqueueRuns([run(1, { metadata: { source: 'app' } }), run(2), run(3, { jobs: [] })], T0);
+        // Runs 1 and 2 share their list of jobs; run 6 lists the same jobs the other way round.
+        runs = await ledger.enqueueRuns(
+          [run(1, { metadata: { source: 'app' } }), run(2), run(3, { jobs: [] }), run(6, { jobs: [jobs[1]!, jobs[0]!] })],
+          T0,
+        );
         await woken;
       } finally {
         await unsubscribe();
@@ -243,23 +247,29 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
         [id(1), 'queued', { pending: 2 }, ['a', 'b'], 'etl', { n: 1 }],
         [id(2), 'queued', { pending: 2 }, ['a', 'b'], 'etl', { n: 2 }],
         [id(3), 'succeeded', {}, [], 'etl', { n: 3 }],
+        [id(6), 'queued', { pending: 2 }, ['b', 'a'], 'etl', { n: 6 }],
       ]);
       expect(runs[0]!.metadata).toEqual({ source: 'app' });
       for (const r of runs) expect(await ledger.getRun(r.id)).toEqual(r);
-      expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 4 });
+      expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 6 });
       // Each run's b waits for its own a only.
       const roots = await claimAll(ledger, T0);
       expect(roots.map((j) => [j.runId, j.task, j.maxAttempts, j.runInputs]).sort()).toEqual([
         [id(1), 'a', 3, { n: 1 }],
         [id(2), 'a', 3, { n: 2 }],
+        [id(6), 'a', 3, { n: 6 }],
       ]);
-      await ledger.complete(
-        roots.find((j) => j.runId === id(2))!,
-        'w1',
-        success,
-        at(1),
-      );
-      expect((await claimAll(ledger, at(2))).map((j) => [j.runId, j.task])).toEqual([[id(2), 'b']]);
+      for (const n of [2, 6])
+        await ledger.complete(
+          roots.find((j) => j.runId === id(n))!,
+          'w1',
+          success,
+          at(1),
+        );
+      expect((await claimAll(ledger, at(2))).map((j) => [j.runId, j.task]).sort()).toEqual([
+        [id(2), 'b'],
+        [id(6), 'b'],
+      ]);
       // A run id taken already, or twice in the batch, fails the whole batch: nothing of it is written.
       await expect(ledger.enqueueRuns([run(4), run(1)], at(3))).rejects.toMatchObject({
         code: 'DUPLICATE_RUN',
@@ -269,7 +279,7 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect(await ledger.getRun(id(4))).toBeUndefined();
       expect(await ledger.getRun(id(5))).toBeUndefined();
       expect(await ledger.enqueueRuns([], at(3))).toEqual([]);
-      expect(await ledger.queueDepth()).toEqual({ pending: 1, processing: 2, succeeded: 1 });
+      expect(await ledger.queueDepth()).toEqual({ pending: 1, processing: 3, succeeded: 2 });
     });
 
     withLedger('claims at most `limit` jobs, and only the given run’s when asked', async (ledger) => {

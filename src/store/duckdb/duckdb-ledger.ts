@@ -115,23 +115,6 @@ const JOB_COLUMNS: ColumnTypes = {
   database_id: 'VARCHAR',
 };
 
-const RUN_COLUMNS: ColumnTypes = {
-  pipeline_run_id: 'VARCHAR',
-  snapshot_id: 'VARCHAR',
-  trigger: 'VARCHAR',
-  selector: 'VARCHAR',
-  inputs_json: 'VARCHAR',
-  state: 'VARCHAR',
-  created_at: 'TIMESTAMP',
-  started_at: 'TIMESTAMP',
-  finished_at: 'TIMESTAMP',
-  task_count: 'INTEGER',
-  job_counts_json: 'VARCHAR',
-  planned_tasks: 'VARCHAR[]',
-  dag_name: 'VARCHAR',
-  metadata_json: 'VARCHAR',
-};
-
 const ATTEMPT_TYPES: ColumnTypes = {
   attempt_seq: 'BIGINT',
   job_id: 'VARCHAR',
@@ -576,11 +559,44 @@ export class DuckDbLedger implements Ledger {
       seen.add(r.id);
     }
     await this.loadActive(now);
+    // Runs of one DAG share their list of jobs: each distinct list is a plan, sent once (its jobs
+    // as template rows from a slot on); a job is its id, its run and its template's slot, in
+    // lists bound whole: one INSERT a table.
+    const plans = new Map<NewRun['jobs'], { plan: number; slot: number }>();
+    const plannedTasks: Array<{ plan: number; tasks: string[] }> = [];
+    const templates: Row[] = [];
     const planned = runs.map((run) => {
+      let known = plans.get(run.jobs);
+      if (!known) {
+        plans.set(run.jobs, (known = { plan: plans.size, slot: templates.length }));
+        plannedTasks.push({ plan: known.plan, tasks: [...new Set(run.jobs.map((j) => j.task))] });
+        for (const j of run.jobs)
+          templates.push({
+            slot: templates.length,
+            task: j.task,
+            part: j.partitionKey ?? DEFAULT_PARTITION,
+            attempts: Math.max(1, j.maxAttempts),
+            up: j.upstream,
+            db: j.database ?? null,
+          });
+      }
       const jobs = newJobs(run, now);
-      return { run, jobs, record: newRunRecord(run, jobs, now) };
+      return { run, jobs, record: newRunRecord(run, jobs, now), ...known };
     });
-    // One transaction, the rows of every table in bulk inserts.
+    const ts = now.toISOString();
+    const jobIds: string[] = [];
+    const jobRuns: string[] = [];
+    const jobSlots: number[] = [];
+    for (const { jobs, slot } of planned)
+      jobs.forEach((j, pos) => {
+        jobIds.push(j.id);
+        jobRuns.push(j.runId);
+        jobSlots.push(slot + pos);
+      });
+    const templateShape = JSON.stringify([
+      { slot: 'INTEGER', task: 'VARCHAR', part: 'VARCHAR', attempts: 'INTEGER', up: 'VARCHAR[]', db: 'VARCHAR' },
+    ]);
+    const planShape = JSON.stringify([{ plan: 'INTEGER', tasks: 'VARCHAR[]' }]);
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
         const taken = await this.conn.runAndReadAll(
@@ -588,24 +604,41 @@ export class DuckDbLedger implements Ledger {
           [listValue(runs.map((r) => r.id))],
         );
         if (taken.currentRowCount > 0) throw duplicateRun(String(taken.getRows()[0]![0]));
-        await insertRows(this.conn, 'pipeline_runs', RUN_COLUMNS, planned, ({ record, jobs }) => ({
-          pipeline_run_id: record.id,
-          snapshot_id: record.snapshotId,
-          trigger: record.trigger,
-          selector: record.selector,
-          inputs_json: JSON.stringify(record.inputs),
-          state: record.state,
-          created_at: now,
-          started_at: null,
-          finished_at: record.finishedAt,
-          task_count: jobs.length,
-          job_counts_json: JSON.stringify(record.counts),
-          planned_tasks: record.tasks,
-          dag_name: record.dag,
-          metadata_json: JSON.stringify(record.metadata),
-        }));
-        const rows = planned.flatMap(({ run, jobs }) => jobs.map((j, i) => jobRow(j, run.jobs[i]!.database ?? null)));
-        await insertRows(this.conn, 'jobs', JOB_COLUMNS, rows, (row) => row);
+        const list = (f: (p: (typeof planned)[number]) => DuckDBValue) => listValue(planned.map(f));
+        await this.conn.run(
+          `INSERT INTO __orch__.pipeline_runs (pipeline_run_id, snapshot_id, trigger, selector, inputs_json, state, created_at, started_at,
+             finished_at, task_count, job_counts_json, planned_tasks, dag_name, metadata_json)
+           SELECT r.id, r.snap, r.trig, r.sel, r.inputs, r.state, $1::TIMESTAMP, NULL, CASE WHEN r.n = 0 THEN $1::TIMESTAMP END, r.n, r.counts,
+             p.p.tasks, r.dag, r.meta
+           FROM (SELECT unnest($2::VARCHAR[]) AS id, unnest($3::VARCHAR[]) AS snap, unnest($4::VARCHAR[]) AS trig, unnest($5::VARCHAR[]) AS sel,
+                   unnest($6::VARCHAR[]) AS inputs, unnest($7::VARCHAR[]) AS state, unnest($8::INTEGER[]) AS n, unnest($9::VARCHAR[]) AS counts,
+                   unnest($10::VARCHAR[]) AS dag, unnest($11::VARCHAR[]) AS meta, unnest($12::INTEGER[]) AS plan) r
+           JOIN (SELECT unnest(from_json($13::JSON, '${planShape}')) AS p) p ON p.p.plan = r.plan`,
+          [
+            ts,
+            list((p) => p.record.id),
+            list((p) => p.record.snapshotId),
+            list((p) => p.record.trigger),
+            list((p) => p.record.selector),
+            list((p) => JSON.stringify(p.record.inputs)),
+            list((p) => p.record.state),
+            list((p) => p.jobs.length),
+            list((p) => JSON.stringify(p.record.counts)),
+            list((p) => p.record.dag),
+            list((p) => JSON.stringify(p.record.metadata)),
+            list((p) => p.plan),
+            JSON.stringify(plannedTasks),
+          ],
+        );
+        if (jobIds.length > 0)
+          await this.conn.run(
+            `INSERT INTO __orch__.jobs (job_id, pipeline_run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at,
+               updated_at, upstream, cancel_requested, database_id)
+             SELECT j.id, j.run, t.t.task, t.t.part, 'pending', 0, t.t.attempts, $1::TIMESTAMP, $1::TIMESTAMP, $1::TIMESTAMP, t.t.up, false, t.t.db
+             FROM (SELECT unnest($2::VARCHAR[]) AS id, unnest($3::VARCHAR[]) AS run, unnest($4::INTEGER[]) AS slot) j
+             JOIN (SELECT unnest(from_json($5::JSON, '${templateShape}')) AS t) t ON t.t.slot = j.slot`,
+            [ts, listValue(jobIds), listValue(jobRuns), listValue(jobSlots), JSON.stringify(templates)],
+          );
       }),
     );
     for (const { run, jobs, record } of planned)

@@ -438,75 +438,86 @@ export class PgLedger implements Ledger {
       if (seen.has(r.id)) throw duplicateRun(r.id);
       seen.add(r.id);
     }
-    // Every run's jobs, flattened: a column per field, as `enqueueRun` sends one run's.
-    const job = { id: [] as string[], run: [] as string[], task: [] as string[], part: [] as string[], attempts: [] as number[] };
-    const up: string[] = [];
-    const waiting: number[] = [];
-    const down: string[] = [];
-    const dags: Array<string | null> = [];
-    const dbs: Array<string | null> = [];
-    for (const run of runs) {
-      const ids = run.jobs.map(() => randomUUID());
-      const deps = dependencies(run.jobs, ids);
-      run.jobs.forEach((j, i) => {
-        job.id.push(ids[i]!);
-        job.run.push(run.id);
-        job.task.push(j.task);
-        job.part.push(j.partitionKey ?? DEFAULT_PARTITION);
-        job.attempts.push(Math.max(1, j.maxAttempts));
-        up.push(JSON.stringify(j.upstream));
-        waiting.push(deps.waiting[i]!);
-        down.push(JSON.stringify(deps.downstream[i]));
-        dags.push(run.dag ?? null);
-        dbs.push(j.database ?? null);
-      });
-    }
-    // One statement: every run, every job and the wake-up commit together or not at all (a run id
-    // taken already fails it whole). The jobs' foreign key is checked at the end of the statement.
+    // Runs of one DAG share their list of jobs: each distinct list is sent once, as a plan (its
+    // jobs by position, downstream jobs as positions), and PostgreSQL makes every run's jobs from
+    // it. Each table's rows go as one JSON document: a few MB parsed by the server at once
+    // instead of a text array per column escaped element by element.
+    const plans = new Map<NewRun['jobs'], number>();
+    const planned: Array<{ plan: number; tasks: string[] }> = [];
+    const templates: Row[] = [];
+    let first = 0;
+    const rows = runs.map((r) => {
+      let plan = plans.get(r.jobs);
+      if (plan === undefined) {
+        plans.set(r.jobs, (plan = plans.size));
+        planned.push({ plan, tasks: [...new Set(r.jobs.map((j) => j.task))] });
+        const { downstream, waiting } = dependencies(
+          r.jobs,
+          r.jobs.map((_, i) => String(i)),
+        );
+        r.jobs.forEach((j, pos) =>
+          templates.push({
+            plan,
+            pos,
+            task: j.task,
+            part: j.partitionKey ?? DEFAULT_PARTITION,
+            attempts: Math.max(1, j.maxAttempts),
+            up: j.upstream,
+            waiting: waiting[pos],
+            down: downstream[pos]!.map(Number),
+            job_db: j.database ?? null,
+          }),
+        );
+      }
+      const row = {
+        id: r.id,
+        snap: r.snapshotId,
+        trig: r.trigger,
+        sel: r.selector,
+        inp: r.inputs,
+        dag: r.dag ?? null,
+        meta: r.metadata ?? {},
+        db: r.database ?? null,
+        plan,
+        first,
+      };
+      first += r.jobs.length;
+      return row;
+    });
+    if (first > 0xffff_ffff_ff) throw new DuckorchError('USAGE', `${first} jobs are too many for one enqueue`);
+    // The batch's job ids: a random prefix and a sequence number (the job's place in the batch),
+    // so that a job's downstream ids follow from their positions without a join, and the ids
+    // of one batch sit side by side in the primary key's index.
+    const prefix = batchPrefix();
     try {
-      await this.q(
-        `WITH run AS (
-           INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata, database_id)
-           SELECT id, $1, snap, trig, sel, inp, ARRAY(SELECT jsonb_array_elements_text(planned)), dag, meta, db
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::text[], $9::jsonb[], $10::text[])
-             AS r(id, snap, trig, sel, inp, planned, dag, meta, db)
-           RETURNING 1
-         ), jobs AS (
-           INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at,
-             upstream, waiting, downstream, dag_name, database_id)
-           SELECT id, run, task, part, 'pending', 0, attempts, $1, $1, $1, ARRAY(SELECT jsonb_array_elements_text(up)), waiting,
-             ARRAY(SELECT jsonb_array_elements_text(down)), dag, db
-           FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::jsonb[], $17::int[], $18::jsonb[], $19::text[], $20::text[])
-             AS t(id, run, task, part, attempts, up, waiting, down, dag, db)
-         ), wake AS (
-           SELECT pg_notify($21, '') WHERE $22
-         )
-         SELECT (SELECT count(*) FROM run)::int AS inserted, (SELECT count(*) FROM wake)::int AS woke`,
-        [
-          now,
-          runs.map((r) => r.id),
-          runs.map((r) => r.snapshotId),
-          runs.map((r) => r.trigger),
-          runs.map((r) => r.selector),
-          runs.map((r) => JSON.stringify(r.inputs)),
-          runs.map((r) => JSON.stringify([...new Set(r.jobs.map((j) => j.task))])),
-          runs.map((r) => r.dag ?? null),
-          runs.map((r) => JSON.stringify(r.metadata ?? {})),
-          runs.map((r) => r.database ?? null),
-          job.id,
-          job.run,
-          job.task,
-          job.part,
-          job.attempts,
-          up,
-          waiting,
-          down,
-          dags,
-          dbs,
-          this.channelName,
-          job.id.length > 0,
-        ],
-      );
+      await this.tx(async (c) => {
+        // The batch's rows are worked on in memory rather than in temporary files.
+        await c.query(`SET LOCAL work_mem = '64MB'`);
+        await c.query(
+          `WITH r AS MATERIALIZED (
+             SELECT * FROM json_to_recordset($2::json)
+               AS r(id text, snap text, trig text, sel text, inp jsonb, dag text, meta jsonb, db text, plan int, first bigint)
+           ), t AS MATERIALIZED (
+             SELECT * FROM json_to_recordset($3::json)
+               AS t(plan int, pos int, task text, part text, attempts int, up text[], waiting int, down int[], job_db text)
+           ), run AS (
+             INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata, database_id)
+             SELECT r.id, $1, r.snap, r.trig, r.sel, coalesce(r.inp, 'null'), p.tasks, r.dag, r.meta, r.db
+             FROM r JOIN json_to_recordset($4::json) AS p(plan int, tasks text[]) USING (plan)
+             RETURNING 1
+           ), jobs AS (
+             INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at,
+               upstream, waiting, downstream, dag_name, database_id)
+             SELECT $5 || lpad(to_hex(r.first + t.pos), 12, '0'), r.id, t.task, t.part, 'pending', 0, t.attempts, $1, $1, $1, t.up, t.waiting,
+               ARRAY(SELECT $5 || lpad(to_hex(r.first + d), 12, '0') FROM unnest(t.down) AS d), r.dag, t.job_db
+             FROM r JOIN t USING (plan)
+           ), wake AS (
+             SELECT pg_notify($6, '') WHERE EXISTS (SELECT 1 FROM t)
+           )
+           SELECT (SELECT count(*) FROM run)::int AS inserted, (SELECT count(*) FROM wake)::int AS woke`,
+          [now, JSON.stringify(rows), JSON.stringify(templates), JSON.stringify(planned), prefix, this.channelName],
+        );
+      });
     } catch (err) {
       const e = err as { code?: string; constraint?: string; detail?: string };
       if (e.code === '23505' && e.constraint === 'runs_pkey') throw duplicateRun(/\(run_id\)=\((.*)\)/.exec(e.detail ?? '')?.[1] ?? '?');
@@ -1440,6 +1451,11 @@ export class PgLedger implements Ledger {
     ).rows[0];
     return (row?.last_processed_at as string | null | undefined) ?? null;
   }
+}
+
+/** The first 24 characters of a random UUID (version 4): a batch's job ids end in their 12-digit sequence number. */
+function batchPrefix(): string {
+  return randomUUID().slice(0, 24);
 }
 
 /** A run just enqueued with its jobs, as written (without reading it back). */
