@@ -36,6 +36,7 @@ import {
   trivialDag,
 } from './workloads.mjs';
 import { PG_URL, backlogCase, fanoutCase, latencyCase, recoveryCase } from './pg-cases.mjs';
+import { enqueueManyCase } from './enqueue-cases.mjs';
 
 const env = process.env;
 const num = (key, dflt) => {
@@ -938,6 +939,7 @@ const CASES = [
   ['fanout-pg', () => fanoutCase(pgContext())],
   ['recovery-pg', () => recoveryCase(pgContext())],
   ['shop-workers-pg', shopWorkersCase],
+  ['enqueue-many', () => enqueueManyCase(pgContext())],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ];

@@ -115,6 +115,26 @@ const JOB_COLUMNS: ColumnTypes = {
   database_id: 'VARCHAR',
 };
 
+/** What `enqueueRuns` sends once per batch: the fields runs share, and the jobs of each plan. */
+const SHAPE_TYPES = JSON.stringify([
+  {
+    shape: 'INTEGER',
+    plan: 'INTEGER',
+    snap: 'VARCHAR',
+    trig: 'VARCHAR',
+    sel: 'VARCHAR',
+    state: 'VARCHAR',
+    n: 'INTEGER',
+    counts: 'VARCHAR',
+    tasks: 'VARCHAR[]',
+    dag: 'VARCHAR',
+    meta: 'VARCHAR',
+  },
+]);
+const TEMPLATE_TYPES = JSON.stringify([
+  { plan: 'INTEGER', pos: 'INTEGER', task: 'VARCHAR', part: 'VARCHAR', attempts: 'INTEGER', up: 'VARCHAR[]', db: 'VARCHAR' },
+]);
+
 const ATTEMPT_TYPES: ColumnTypes = {
   attempt_seq: 'BIGINT',
   job_id: 'VARCHAR',
@@ -280,9 +300,9 @@ function fromStateTuple(r: readonly unknown[]): PartitionState {
 }
 
 /** A new run's jobs, pending, as `enqueueRun` writes them. */
-function newJobs(run: NewRun, now: Date): JobRecord[] {
-  return run.jobs.map((j) => ({
-    id: randomUUID(),
+function newJobs(run: NewRun, now: Date, id: (position: number) => string = () => randomUUID()): JobRecord[] {
+  return run.jobs.map((j, position) => ({
+    id: id(position),
     runId: run.id,
     task: j.task,
     partitionKey: j.partitionKey ?? DEFAULT_PARTITION,
@@ -559,85 +579,98 @@ export class DuckDbLedger implements Ledger {
       seen.add(r.id);
     }
     await this.loadActive(now);
-    // Runs of one DAG share their list of jobs: each distinct list is a plan, sent once (its jobs
-    // as template rows from a slot on); a job is its id, its run and its template's slot, in
-    // lists bound whole: one INSERT a table.
-    const plans = new Map<NewRun['jobs'], { plan: number; slot: number }>();
-    const plannedTasks: Array<{ plan: number; tasks: string[] }> = [];
+    // What runs of a batch share is sent once: each distinct list of jobs as a plan (template
+    // rows from a slot on), each distinct set of run fields as a shape. A run is then its id, its
+    // inputs, its shape and the sequence number of its first job, bound as lists: DuckDB makes
+    // the rows of both tables itself, a job's id being the batch's prefix and its sequence number.
+    const prefix = randomUUID().slice(0, 24);
+    const jobId = (seq: number) => prefix + seq.toString(16).padStart(12, '0');
+    const plans = new Map<NewRun['jobs'], { plan: number; tasks: string[] }>();
     const templates: Row[] = [];
+    const shapes = new Map<string, Row>();
+    // Runs of one batch usually share one metadata object: written once.
+    const metadataJson = new Map<RunMetadata | undefined, string>();
+    let first = 0;
     const planned = runs.map((run) => {
       let known = plans.get(run.jobs);
       if (!known) {
-        plans.set(run.jobs, (known = { plan: plans.size, slot: templates.length }));
-        plannedTasks.push({ plan: known.plan, tasks: [...new Set(run.jobs.map((j) => j.task))] });
-        for (const j of run.jobs)
+        plans.set(run.jobs, (known = { plan: plans.size, tasks: [...new Set(run.jobs.map((j) => j.task))] }));
+        run.jobs.forEach((j, pos) =>
           templates.push({
-            slot: templates.length,
+            plan: known!.plan,
+            pos,
             task: j.task,
             part: j.partitionKey ?? DEFAULT_PARTITION,
             attempts: Math.max(1, j.maxAttempts),
             up: j.upstream,
             db: j.database ?? null,
-          });
+          }),
+        );
       }
-      const jobs = newJobs(run, now);
-      return { run, jobs, record: newRunRecord(run, jobs, now), ...known };
+      const start = first;
+      const jobs = newJobs(run, now, (pos) => jobId(start + pos));
+      first += jobs.length;
+      const record = newRunRecord(run, jobs, now);
+      let meta = metadataJson.get(run.metadata);
+      if (meta === undefined) metadataJson.set(run.metadata, (meta = JSON.stringify(record.metadata)));
+      const key = [known.plan, record.snapshotId, record.trigger, record.selector, record.dag, meta].join('\u0000');
+      let shape = shapes.get(key);
+      if (!shape)
+        shapes.set(
+          key,
+          (shape = {
+            shape: shapes.size,
+            plan: known.plan,
+            snap: record.snapshotId,
+            trig: record.trigger,
+            sel: record.selector,
+            state: record.state,
+            n: jobs.length,
+            counts: JSON.stringify(record.counts),
+            tasks: known.tasks,
+            dag: record.dag,
+            meta,
+          }),
+        );
+      return { run, jobs, record, shape: shape.shape as number, first: start };
     });
     const ts = now.toISOString();
-    const jobIds: string[] = [];
-    const jobRuns: string[] = [];
-    const jobSlots: number[] = [];
-    for (const { jobs, slot } of planned)
-      jobs.forEach((j, pos) => {
-        jobIds.push(j.id);
-        jobRuns.push(j.runId);
-        jobSlots.push(slot + pos);
-      });
-    const templateShape = JSON.stringify([
-      { slot: 'INTEGER', task: 'VARCHAR', part: 'VARCHAR', attempts: 'INTEGER', up: 'VARCHAR[]', db: 'VARCHAR' },
-    ]);
-    const planShape = JSON.stringify([{ plan: 'INTEGER', tasks: 'VARCHAR[]' }]);
+    // Each column a JSON array, parsed by DuckDB at once (binding a list costs a call per value).
+    const batch = `(SELECT unnest(from_json($2::JSON, '["VARCHAR"]')) AS id, unnest(from_json($3::JSON, '["INTEGER"]')) AS shape,
+        unnest(from_json($4::JSON, '["BIGINT"]')) AS first, unnest(from_json($5::JSON, '["JSON"]'))::VARCHAR AS inputs) r
+      JOIN (SELECT unnest(from_json($6::JSON, '${SHAPE_TYPES}')) AS s) s ON s.s.shape = r.shape`;
+    const params = [
+      ts,
+      JSON.stringify(planned.map((p) => p.record.id)),
+      JSON.stringify(planned.map((p) => p.shape)),
+      JSON.stringify(planned.map((p) => p.first)),
+      JSON.stringify(planned.map((p) => p.record.inputs)),
+      JSON.stringify([...shapes.values()]),
+    ];
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
-        const taken = await this.conn.runAndReadAll(
-          'SELECT pipeline_run_id FROM __orch__.pipeline_runs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[])) LIMIT 1',
-          [listValue(runs.map((r) => r.id))],
-        );
-        if (taken.currentRowCount > 0) throw duplicateRun(String(taken.getRows()[0]![0]));
-        const list = (f: (p: (typeof planned)[number]) => DuckDBValue) => listValue(planned.map(f));
-        await this.conn.run(
-          `INSERT INTO __orch__.pipeline_runs (pipeline_run_id, snapshot_id, trigger, selector, inputs_json, state, created_at, started_at,
-             finished_at, task_count, job_counts_json, planned_tasks, dag_name, metadata_json)
-           SELECT r.id, r.snap, r.trig, r.sel, r.inputs, r.state, $1::TIMESTAMP, NULL, CASE WHEN r.n = 0 THEN $1::TIMESTAMP END, r.n, r.counts,
-             p.p.tasks, r.dag, r.meta
-           FROM (SELECT unnest($2::VARCHAR[]) AS id, unnest($3::VARCHAR[]) AS snap, unnest($4::VARCHAR[]) AS trig, unnest($5::VARCHAR[]) AS sel,
-                   unnest($6::VARCHAR[]) AS inputs, unnest($7::VARCHAR[]) AS state, unnest($8::INTEGER[]) AS n, unnest($9::VARCHAR[]) AS counts,
-                   unnest($10::VARCHAR[]) AS dag, unnest($11::VARCHAR[]) AS meta, unnest($12::INTEGER[]) AS plan) r
-           JOIN (SELECT unnest(from_json($13::JSON, '${planShape}')) AS p) p ON p.p.plan = r.plan`,
-          [
-            ts,
-            list((p) => p.record.id),
-            list((p) => p.record.snapshotId),
-            list((p) => p.record.trigger),
-            list((p) => p.record.selector),
-            list((p) => JSON.stringify(p.record.inputs)),
-            list((p) => p.record.state),
-            list((p) => p.jobs.length),
-            list((p) => JSON.stringify(p.record.counts)),
-            list((p) => p.record.dag),
-            list((p) => JSON.stringify(p.record.metadata)),
-            list((p) => p.plan),
-            JSON.stringify(plannedTasks),
-          ],
-        );
-        if (jobIds.length > 0)
+        try {
+          await this.conn.run(
+            `INSERT INTO __orch__.pipeline_runs (pipeline_run_id, snapshot_id, trigger, selector, inputs_json, state, created_at, started_at,
+               finished_at, task_count, job_counts_json, planned_tasks, dag_name, metadata_json)
+             SELECT r.id, s.s.snap, s.s.trig, s.s.sel, r.inputs, s.s.state, $1::TIMESTAMP, NULL, CASE WHEN s.s.n = 0 THEN $1::TIMESTAMP END,
+               s.s.n, s.s.counts, s.s.tasks, s.s.dag, s.s.meta
+             FROM ${batch}`,
+            params,
+          );
+        } catch (err) {
+          // A run id taken already: the transaction is rolled back whole.
+          const taken = /Duplicate key "pipeline_run_id: ([^"]*)"/.exec(err instanceof Error ? err.message : '');
+          throw taken ? duplicateRun(taken[1]!) : err;
+        }
+        if (first > 0)
           await this.conn.run(
             `INSERT INTO __orch__.jobs (job_id, pipeline_run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at,
                updated_at, upstream, cancel_requested, database_id)
-             SELECT j.id, j.run, t.t.task, t.t.part, 'pending', 0, t.t.attempts, $1::TIMESTAMP, $1::TIMESTAMP, $1::TIMESTAMP, t.t.up, false, t.t.db
-             FROM (SELECT unnest($2::VARCHAR[]) AS id, unnest($3::VARCHAR[]) AS run, unnest($4::INTEGER[]) AS slot) j
-             JOIN (SELECT unnest(from_json($5::JSON, '${templateShape}')) AS t) t ON t.t.slot = j.slot`,
-            [ts, listValue(jobIds), listValue(jobRuns), listValue(jobSlots), JSON.stringify(templates)],
+             SELECT $7 || lpad(lower(hex(r.first + t.t.pos)), 12, '0'), r.id, t.t.task, t.t.part, 'pending', 0, t.t.attempts, $1::TIMESTAMP,
+               $1::TIMESTAMP, $1::TIMESTAMP, t.t.up, false, t.t.db
+             FROM ${batch} JOIN (SELECT unnest(from_json($8::JSON, '${TEMPLATE_TYPES}')) AS t) t ON t.t.plan = s.s.plan`,
+            [...params, prefix, JSON.stringify(templates)],
           );
       }),
     );
