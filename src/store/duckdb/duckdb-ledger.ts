@@ -579,10 +579,10 @@ export class DuckDbLedger implements Ledger {
       seen.add(r.id);
     }
     await this.loadActive(now);
-    // What runs of a batch share is sent once: each distinct list of jobs as a plan (template
-    // rows from a slot on), each distinct set of run fields as a shape. A run is then its id, its
-    // inputs, its shape and the sequence number of its first job, bound as lists: DuckDB makes
-    // the rows of both tables itself, a job's id being the batch's prefix and its sequence number.
+    // What runs of a batch share is sent once: each distinct list of jobs as a plan, each
+    // distinct set of run fields as a shape. A run is then its id, its inputs, its shape and the
+    // sequence number of its first job, and DuckDB makes the rows of both tables itself, a job's
+    // id being the batch's prefix and its sequence number (as the jobs kept in memory have it).
     const prefix = randomUUID().slice(0, 24);
     const jobId = (seq: number) => prefix + seq.toString(16).padStart(12, '0');
     const plans = new Map<NewRun['jobs'], { plan: number; tasks: string[] }>();

@@ -484,11 +484,10 @@ export class PgLedger implements Ledger {
       first += r.jobs.length;
       return row;
     });
-    if (first > 0xffff_ffff_ff) throw new DuckorchError('USAGE', `${first} jobs are too many for one enqueue`);
-    // The batch's job ids: a random prefix and a sequence number (the job's place in the batch),
-    // so that a job's downstream ids follow from their positions without a join, and the ids
-    // of one batch sit side by side in the primary key's index.
-    const prefix = batchPrefix();
+    // The batch's job ids: the start of a random UUID and a 12-digit sequence number (the job's
+    // place in the batch), so that a job's downstream ids follow from their positions without a
+    // join, and the ids of one batch sit side by side in the primary key's index.
+    const prefix = randomUUID().slice(0, 24);
     try {
       await this.tx(async (c) => {
         // The batch's rows are worked on in memory rather than in temporary files.
@@ -1451,11 +1450,6 @@ export class PgLedger implements Ledger {
     ).rows[0];
     return (row?.last_processed_at as string | null | undefined) ?? null;
   }
-}
-
-/** The first 24 characters of a random UUID (version 4): a batch's job ids end in their 12-digit sequence number. */
-function batchPrefix(): string {
-  return randomUUID().slice(0, 24);
 }
 
 /** A run just enqueued with its jobs, as written (without reading it back). */
