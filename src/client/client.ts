@@ -14,14 +14,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DagRunRequest } from '../app/dag-runs.js';
-import { runEnded, runInfo, type RunInfo } from '../app/run-info.js';
+import { runEnded, runInfo, type RunInfo } from './run-info.js';
 import { ConfigSchema } from '../config/config.js';
 import { DuckorchError } from '../errors.js';
 import { JOB_STATES, type JobState } from '../model/jobs/job-state.js';
 import type { JsonValue, RunMetadata } from '../store/ledger.js';
 import { HolderBackend, LedgerBackend, type Backend } from './backends.js';
 
-export type { RunInfo, RunJson } from '../app/run-info.js';
+export type { RunInfo, RunJson } from './run-info.js';
 
 export interface ClientOptions {
   /**

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Project } from '../../src/app/project.js';
-import { runJson } from '../../src/app/run-info.js';
+import { runJson } from '../../src/client/run-info.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Ledger as LedgerPort } from '../../src/store/ledger.js';
 import { RunWaitTimeoutError, connect, type Client } from '../../src/index.js';

@@ -4,7 +4,7 @@ import { DuckorchError, DuckorchErrors } from '../../errors.js';
 import { JOB_STATES } from '../../model/jobs/job-state.js';
 import type { JobRecord, RunRecord } from '../../store/ledger.js';
 
-export { runJson } from '../../app/run-info.js';
+export { runJson } from '../../client/run-info.js';
 
 export interface Output {
   json: boolean;

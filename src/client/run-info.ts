@@ -1,6 +1,6 @@
 /**
  * A run as applications and scripts see it: `status --json`'s shape (snake_case, times as ISO
- * strings), typed. The application's client (`src/client`) returns it with the run's `id` first.
+ * strings), typed: what the CLI prints and, with the run's `id` first, what the client returns.
  */
 import type { JobState, RunState } from '../model/jobs/job-state.js';
 import type { RunMetadata, RunRecord } from '../store/ledger.js';
