@@ -39,6 +39,7 @@ import {
 } from './workloads.mjs';
 import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
+import { enqueueManyCase } from './enqueue-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
 // Options (the other arguments are case-name prefixes):
@@ -118,6 +119,8 @@ const KNOBS = {
   BENCH_RECOVERY_LEASE_S: num('BENCH_RECOVERY_LEASE_S', 5, 1),
   BENCH_RECOVERY_ROUNDS: num('BENCH_RECOVERY_ROUNDS', 3, 1),
   BENCH_DRAIN_JOBS: num('BENCH_DRAIN_JOBS', 20_000, 20),
+  BENCH_ENQUEUE_RUNS: num('BENCH_ENQUEUE_RUNS', 20_000, 20),
+  BENCH_ENQUEUE_REPEATS: num('BENCH_ENQUEUE_REPEATS', 3, 1),
   BENCH_DRAIN_CONCURRENCY: list('BENCH_DRAIN_CONCURRENCY', '1,4,16', '2'),
   BENCH_DRAIN_DUCKDB_CONCURRENCY: list('BENCH_DRAIN_DUCKDB_CONCURRENCY', '1,4', '2'),
   BENCH_WORKER_STARTUP_PAIRS: num('BENCH_WORKER_STARTUP_PAIRS', 9, 1),
@@ -1056,6 +1059,7 @@ const CASES = [
   ['drain-pg', () => drainCase(pgContext(), 'postgres'), PG],
   ['drain-duckdb', () => drainCase(pgContext(), 'duckdb'), PG],
   ['worker-startup', () => workerStartupCase(pgContext()), PG],
+  ['enqueue-many', () => enqueueManyCase(pgContext()), PG],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ].map(([name, run, { postgres = false } = {}]) => ({ name, run, postgres }));

@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'STATEMENT_TIMEOUT'
   | 'DUPLICATE_RUN'
   | 'SNAPSHOT_MISMATCH'
+  | 'WAIT_TIMEOUT'
   | 'INTERNAL';
 
 export interface SourceLocation {

@@ -20,6 +20,18 @@ export type { TaskDefinition } from './model/taskfile/task.js';
 export { taskToJson } from './model/taskfile/task-json.js';
 export type { Store } from './store/store.js';
 export { Dag, asset } from './lib/index.js';
+export { connect, RunWaitTimeoutError } from './client/client.js';
+export type {
+  Client,
+  ClientOptions,
+  EnqueueManyOptions,
+  EnqueueOptions,
+  QueueDepth,
+  RunInfo,
+  RunJson,
+  WaitOptions,
+} from './client/client.js';
+export type { JobState, RunState } from './model/jobs/job-state.js';
 export type {
   Asset,
   AssetContext,

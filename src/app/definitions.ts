@@ -59,6 +59,23 @@ export function unknownName(what: string, name: string, candidates: readonly str
   return new DuckorchError('UNKNOWN_NAME', `unknown ${what} \`${name}\``, hint ? { hint } : {});
 }
 
+/** A DAG name that no active snapshot has: the closest name, or the DAGs there are. */
+export function unknownDag(
+  spec: string,
+  activeDags: readonly string[],
+  expected = 'the name of a DAG whose snapshot is active, or path/module.ts:export',
+): DuckorchError {
+  const names = [...activeDags].sort(compareText);
+  return new DuckorchError('UNKNOWN_NAME', `unknown DAG \`${spec}\`: no DAG of that name has an active snapshot`, {
+    expected,
+    hint:
+      didYouMean(spec, names) ??
+      (names.length > 0
+        ? `DAGs with an active snapshot: ${names.map((n) => `\`${n}\``).join(', ')}`
+        : 'activate one first: duck-orch snapshot --activate --dag path/module.ts:export'),
+  });
+}
+
 export class Definitions {
   /** Snapshots this project saved or loaded; a worker reads only the tasks it runs. */
   readonly snapshots: SnapshotCache;
@@ -155,18 +172,11 @@ export class Definitions {
         return { kind: 'name', name: spec, active, snapshot, tasks: asTasks([...snapshot.tasks.values()].map((t) => t.definition)) };
       }
       const { moduleExists } = await import('./task-modules.js');
-      if (!moduleExists(spec, process.cwd())) {
-        const names = (await ledger.dagSnapshots({ activeOnly: true })).map((d) => d.dag).sort(compareText);
-        const hint = didYouMean(spec, names);
-        throw new DuckorchError('UNKNOWN_NAME', `unknown DAG \`${spec}\`: no DAG of that name has an active snapshot`, {
-          expected: 'the name of a DAG whose snapshot is active, or path/module.ts:export',
-          hint:
-            hint ??
-            (names.length > 0
-              ? `DAGs with an active snapshot: ${names.map((n) => `\`${n}\``).join(', ')}`
-              : 'activate one first: duck-orch snapshot --activate --dag path/module.ts:export'),
-        });
-      }
+      if (!moduleExists(spec, process.cwd()))
+        throw unknownDag(
+          spec,
+          (await ledger.dagSnapshots({ activeOnly: true })).map((d) => d.dag),
+        );
     }
     const definitions = await this.moduleDefinitions(spec);
     const name = definitions[0]?.function?.dag;

@@ -53,7 +53,7 @@ export interface RequeueFilter {
 const RETRYABLE: readonly JobState[] = ['failed', 'dead', 'blocked', 'skipped', 'cancelled'];
 
 /** `enqueue --run-id`: a UUID, written in lower case. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class Runs {
   private holds = 0;
@@ -75,7 +75,7 @@ export class Runs {
 
   /** Creates a run of the selection without working it: `duck-orch worker` (or `run`'s own worker) picks it up. */
   async enqueue(options: EnqueueOptions = {}): Promise<{ run: RunRecord | null; warnings: string[] }> {
-    if (options.runId !== undefined && !UUID.test(options.runId))
+    if (options.runId !== undefined && !RUN_ID.test(options.runId))
       throw new DuckorchError('USAGE', `--run-id must be a UUID, got \`${options.runId}\``, {
         expected: 'a UUID such as 2f1c9a4e-8b7d-4c3e-9f10-5a6b7c8d9e0f',
       });

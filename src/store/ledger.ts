@@ -292,6 +292,12 @@ export interface Ledger {
   /** Creates a run and all its jobs, atomically. */
   enqueueRun(run: NewRun, now: Date): Promise<RunRecord>;
   /**
+   * Creates many runs and their jobs at one cost where the ledger can (thousands in one
+   * statement): all of them or, when a run id exists already (`DUPLICATE_RUN`), none.
+   * Returns their records in the order given.
+   */
+  enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]>;
+  /**
    * Takes up to `limit` jobs that may run now (pending or failed with `run_at` due, every
    * upstream job succeeded or skipped), oldest first, leased to `worker`. Costs O(ready jobs).
    */

@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { definitionHash, snapshotId } from '../../src/model/jobs/snapshot.js';
-import { DEFAULT_PARTITION, type ClaimedJob, type JsonValue, type Ledger, type NewJob, type Snapshot } from '../../src/store/ledger.js';
+import {
+  DEFAULT_PARTITION,
+  type ClaimedJob,
+  type JsonValue,
+  type Ledger,
+  type NewJob,
+  type NewRun,
+  type Snapshot,
+} from '../../src/store/ledger.js';
 import { makeTask } from '../model/make-task.js';
 
 export interface LedgerHarness {
@@ -209,6 +217,77 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       });
       expect(await claimAll(ledger, T0)).toEqual([]);
       expect((await ledger.getRun(run.id))!.state).toBe('running');
+    });
+
+    withLedger('enqueues many runs at once, each with its own jobs, all of them or none', async (ledger) => {
+      const snapshot = snapshotOf(['a', 'b'], { b: ['a'] });
+      await ledger.saveSnapshot(snapshot);
+      const jobs: NewJob[] = [
+        { task: 'a', upstream: [], maxAttempts: 3 },
+        { task: 'b', upstream: ['a'], maxAttempts: 1 },
+      ];
+      const id = (n: number) => `00000000-0000-4000-8000-0000000b${String(n).padStart(4, '0')}`;
+      const run = (n: number, extra: Partial<NewRun> = {}): NewRun => ({
+        id: id(n),
+        snapshotId: snapshot.id,
+        trigger: 'enqueue',
+        selector: null,
+        inputs: { n },
+        jobs,
+        dag: 'etl',
+        ...extra,
+      });
+      let wake: () => void = () => undefined;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      const unsubscribe = await ledger.subscribe(() => wake());
+      let runs;
+      try {
+        // Runs 1 and 2 share their list of jobs; run 6 lists the same jobs the other way round.
+        runs = await ledger.enqueueRuns(
+          [run(1, { metadata: { source: 'app' } }), run(2), run(3, { jobs: [] }), run(6, { jobs: [jobs[1]!, jobs[0]!] })],
+          T0,
+        );
+        await woken;
+      } finally {
+        await unsubscribe();
+      }
+      expect(runs.map((r) => [r.id, r.state, r.counts, r.tasks, r.dag, r.inputs])).toEqual([
+        [id(1), 'queued', { pending: 2 }, ['a', 'b'], 'etl', { n: 1 }],
+        [id(2), 'queued', { pending: 2 }, ['a', 'b'], 'etl', { n: 2 }],
+        [id(3), 'succeeded', {}, [], 'etl', { n: 3 }],
+        [id(6), 'queued', { pending: 2 }, ['b', 'a'], 'etl', { n: 6 }],
+      ]);
+      expect(runs[0]!.metadata).toEqual({ source: 'app' });
+      for (const r of runs) expect(await ledger.getRun(r.id)).toEqual(r);
+      expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 6 });
+      // Each run's b waits for its own a only.
+      const roots = await claimAll(ledger, T0);
+      expect(roots.map((j) => [j.runId, j.task, j.maxAttempts, j.runInputs]).sort()).toEqual([
+        [id(1), 'a', 3, { n: 1 }],
+        [id(2), 'a', 3, { n: 2 }],
+        [id(6), 'a', 3, { n: 6 }],
+      ]);
+      for (const n of [2, 6])
+        await ledger.complete(
+          roots.find((j) => j.runId === id(n))!,
+          'w1',
+          success,
+          at(1),
+        );
+      expect((await claimAll(ledger, at(2))).map((j) => [j.runId, j.task]).sort()).toEqual([
+        [id(2), 'b'],
+        [id(6), 'b'],
+      ]);
+      // A run id taken already, or twice in the batch, fails the whole batch: nothing of it is written.
+      await expect(ledger.enqueueRuns([run(4), run(1)], at(3))).rejects.toMatchObject({
+        code: 'DUPLICATE_RUN',
+        message: expect.stringContaining(id(1)),
+      });
+      await expect(ledger.enqueueRuns([run(5), run(5)], at(3))).rejects.toMatchObject({ code: 'DUPLICATE_RUN' });
+      expect(await ledger.getRun(id(4))).toBeUndefined();
+      expect(await ledger.getRun(id(5))).toBeUndefined();
+      expect(await ledger.enqueueRuns([], at(3))).toEqual([]);
+      expect(await ledger.queueDepth()).toEqual({ pending: 1, processing: 3, succeeded: 2 });
     });
 
     withLedger('claims at most `limit` jobs, and only the given run’s when asked', async (ledger) => {

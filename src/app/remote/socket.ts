@@ -6,7 +6,8 @@
  * and `register` from another terminal are served by the holder's own application service, as
  * the asking process would have answered them (its own `--dag`, not the holder's), and a second
  * `run` hands its run to the holder and follows it to the end (DuckDB has no second writer to
- * join as). HTTP on a Unix socket: only
+ * join as). An application's client (`src/client`) enqueues and follows runs of a DAG through it
+ * too. HTTP on a Unix socket: only
  * processes of users who may open the socket file can ask, and nothing listens on the network.
  */
 import crypto from 'node:crypto';
@@ -18,6 +19,7 @@ import type { GraphMode } from '../../model/graph/mermaid.js';
 import type { JobState } from '../../model/jobs/job-state.js';
 import type { TestOutcome } from '../../runtime/test-runner.js';
 import type { JsonValue, RunMetadata, RunRecord, TaskFailures } from '../../store/ledger.js';
+import { DagRunPlanner, type DagRunRequest } from '../dag-runs.js';
 import type { Project, RegisterOptions, RegisterResult, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
 import { runQueryReadOnly, type QueryResult } from '../sql-query.js';
 import { decode, decodeError, encode, encodeError } from './wire.js';
@@ -52,6 +54,10 @@ export interface ProjectApi {
   test(selection: Selection): Promise<{ outcomes: TestOutcome[]; warnings: string[] }>;
   /** `register` of a folder (an absolute path: the holder's working directory is not the asker's). */
   register(dir: string, options?: RegisterOptions): Promise<RegisterResult>;
+  /** Runs of a DAG by name, as an application's client enqueues them (`src/client`). */
+  enqueueRuns(dag: string, requests: DagRunRequest[]): Promise<RunRecord[]>;
+  /** A run by its exact id. */
+  getRun(id: string): Promise<RunRecord | undefined>;
 }
 
 const METHODS = [
@@ -67,6 +73,8 @@ const METHODS = [
   'sql',
   'test',
   'register',
+  'enqueueRuns',
+  'getRun',
 ] as const;
 /** The asker's `--dag`, which scopes its questions (absent: the registry). */
 const DAG_HEADER = 'x-duckorch-dag';
@@ -94,6 +102,8 @@ export async function serveProject(
 ): Promise<Served> {
   const file = socketPath(info.db);
   const joins = new Set<Promise<unknown>>();
+  // One planner for every client that asks: it keeps each snapshot's plan.
+  let planner: Promise<DagRunPlanner> | undefined;
   /** The holder's project as the asker sees it: with the asker's `--dag`. */
   const apiFor = (asker: Project): ProjectApi => ({
     holder: async () => info,
@@ -113,6 +123,9 @@ export async function serveProject(
     sql: async (query) => runQueryReadOnly((await asker.database()).instance, query),
     test: (s) => asker.test(s),
     register: (dir, options) => asker.register(dir, options),
+    enqueueRuns: async (dag, requests) =>
+      (await (planner ??= project.ledger().then((l) => new DagRunPlanner(l)))).enqueue(dag, requests, new Date()),
+    getRun: async (id) => (await asker.ledger()).getRun(id),
   });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];

@@ -4,6 +4,8 @@ import { DuckorchError, DuckorchErrors } from '../../errors.js';
 import { JOB_STATES } from '../../model/jobs/job-state.js';
 import type { JobRecord, RunRecord } from '../../store/ledger.js';
 
+export { runJson } from '../../client/run-info.js';
+
 export interface Output {
   json: boolean;
   out: (text: string) => void;
@@ -58,24 +60,6 @@ export function jobJson(j: JobRecord): Record<string, unknown> {
     error: j.error,
     error_context: j.errorContext,
     last_processed_at: j.watermark,
-  };
-}
-
-export function runJson(r: RunRecord): Record<string, unknown> {
-  return {
-    run_id: r.id,
-    snapshot_id: r.snapshotId,
-    trigger: r.trigger,
-    selector: r.selector,
-    state: r.state,
-    created_at: r.createdAt,
-    started_at: r.startedAt,
-    finished_at: r.finishedAt,
-    duration_ms: durationMs(r),
-    tasks: r.tasks.length,
-    jobs: r.counts,
-    dag: r.dag,
-    metadata: r.metadata,
   };
 }
 

@@ -116,6 +116,26 @@ const JOB_COLUMNS: ColumnTypes = {
   database_id: 'VARCHAR',
 };
 
+/** What `enqueueRuns` sends once per batch: the fields runs share, and the jobs of each plan. */
+const SHAPE_TYPES = JSON.stringify([
+  {
+    shape: 'INTEGER',
+    plan: 'INTEGER',
+    snap: 'VARCHAR',
+    trig: 'VARCHAR',
+    sel: 'VARCHAR',
+    state: 'VARCHAR',
+    n: 'INTEGER',
+    counts: 'VARCHAR',
+    tasks: 'VARCHAR[]',
+    dag: 'VARCHAR',
+    meta: 'VARCHAR',
+  },
+]);
+const TEMPLATE_TYPES = JSON.stringify([
+  { plan: 'INTEGER', pos: 'INTEGER', task: 'VARCHAR', part: 'VARCHAR', attempts: 'INTEGER', up: 'VARCHAR[]', db: 'VARCHAR' },
+]);
+
 const ATTEMPT_TYPES: ColumnTypes = {
   attempt_seq: 'BIGINT',
   job_id: 'VARCHAR',
@@ -382,6 +402,52 @@ function fromStateTuple(r: readonly unknown[]): PartitionState {
   };
 }
 
+/** A new run's jobs, pending, as `enqueueRun` writes them. */
+function newJobs(run: NewRun, now: Date, id: (position: number) => string = () => randomUUID()): JobRecord[] {
+  return run.jobs.map((j, position) => ({
+    id: id(position),
+    runId: run.id,
+    task: j.task,
+    partitionKey: j.partitionKey ?? DEFAULT_PARTITION,
+    state: 'pending',
+    attempts: 0,
+    maxAttempts: Math.max(1, j.maxAttempts),
+    runAt: now,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    rows: null,
+    result: null,
+    watermark: null,
+    error: null,
+    errorContext: null,
+    codeVersion: null,
+    upstream: [...j.upstream],
+    cancelRequested: false,
+  }));
+}
+
+/** A new run's record: queued, or succeeded at once when it has no job. */
+function newRunRecord(run: NewRun, jobs: readonly JobRecord[], now: Date): RunRecord {
+  return {
+    id: run.id,
+    snapshotId: run.snapshotId,
+    trigger: run.trigger,
+    selector: run.selector,
+    inputs: run.inputs,
+    state: jobs.length === 0 ? 'succeeded' : 'queued',
+    createdAt: now,
+    startedAt: null,
+    finishedAt: jobs.length === 0 ? now : null,
+    counts: jobs.length === 0 ? {} : { pending: jobs.length },
+    tasks: [...new Set(run.jobs.map((j) => j.task))],
+    dag: run.dag ?? null,
+    metadata: run.metadata ?? {},
+  };
+}
+
 export class DuckDbLedger implements Ledger {
   /** Unfinished runs and their jobs, loaded on first use by a worker. */
   private active: { runs: Map<string, ActiveRun>; jobs: Map<string, JobRecord>; ready: Map<string, JobRecord> } | undefined;
@@ -570,44 +636,8 @@ export class DuckDbLedger implements Ledger {
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     await this.loadActive(now);
-    const jobs: JobRecord[] = run.jobs.map((j) => ({
-      id: randomUUID(),
-      runId: run.id,
-      task: j.task,
-      partitionKey: j.partitionKey ?? DEFAULT_PARTITION,
-      state: 'pending',
-      attempts: 0,
-      maxAttempts: Math.max(1, j.maxAttempts),
-      runAt: now,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-      rows: null,
-      result: null,
-      watermark: null,
-      error: null,
-      errorContext: null,
-      codeVersion: null,
-      upstream: [...j.upstream],
-      cancelRequested: false,
-    }));
-    const record: RunRecord = {
-      id: run.id,
-      snapshotId: run.snapshotId,
-      trigger: run.trigger,
-      selector: run.selector,
-      inputs: run.inputs,
-      state: jobs.length === 0 ? 'succeeded' : 'queued',
-      createdAt: now,
-      startedAt: null,
-      finishedAt: jobs.length === 0 ? now : null,
-      counts: jobs.length === 0 ? {} : { pending: jobs.length },
-      tasks: [...new Set(run.jobs.map((j) => j.task))],
-      dag: run.dag ?? null,
-      metadata: run.metadata ?? {},
-    };
+    const jobs = newJobs(run, now);
+    const record = newRunRecord(run, jobs, now);
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
         const taken = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [record.id]);
@@ -642,6 +672,119 @@ export class DuckDbLedger implements Ledger {
       run.jobs.map((j) => j.database ?? null),
     );
     return { ...record, counts: { ...record.counts } };
+  }
+
+  async enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]> {
+    if (runs.length === 0) return [];
+    const seen = new Set<string>();
+    for (const r of runs) {
+      if (seen.has(r.id)) throw duplicateRun(r.id);
+      seen.add(r.id);
+    }
+    await this.loadActive(now);
+    // What runs of a batch share is sent once: each distinct list of jobs as a plan, each
+    // distinct set of run fields as a shape. A run is then its id, its inputs, its shape and the
+    // sequence number of its first job, and DuckDB makes the rows of both tables itself, a job's
+    // id being the batch's prefix and its sequence number (as the jobs kept in memory have it).
+    const prefix = randomUUID().slice(0, 24);
+    const jobId = (seq: number) => prefix + seq.toString(16).padStart(12, '0');
+    const plans = new Map<NewRun['jobs'], { plan: number; tasks: string[] }>();
+    const templates: Row[] = [];
+    const shapes = new Map<string, Row>();
+    // Runs of one batch usually share one metadata object: written once.
+    const metadataJson = new Map<RunMetadata | undefined, string>();
+    let first = 0;
+    const planned = runs.map((run) => {
+      let known = plans.get(run.jobs);
+      if (!known) {
+        plans.set(run.jobs, (known = { plan: plans.size, tasks: [...new Set(run.jobs.map((j) => j.task))] }));
+        run.jobs.forEach((j, pos) =>
+          templates.push({
+            plan: known!.plan,
+            pos,
+            task: j.task,
+            part: j.partitionKey ?? DEFAULT_PARTITION,
+            attempts: Math.max(1, j.maxAttempts),
+            up: j.upstream,
+            db: j.database ?? null,
+          }),
+        );
+      }
+      const start = first;
+      const jobs = newJobs(run, now, (pos) => jobId(start + pos));
+      first += jobs.length;
+      const record = newRunRecord(run, jobs, now);
+      let meta = metadataJson.get(run.metadata);
+      if (meta === undefined) metadataJson.set(run.metadata, (meta = JSON.stringify(record.metadata)));
+      const key = [known.plan, record.snapshotId, record.trigger, record.selector, record.dag, meta].join('\u0000');
+      let shape = shapes.get(key);
+      if (!shape)
+        shapes.set(
+          key,
+          (shape = {
+            shape: shapes.size,
+            plan: known.plan,
+            snap: record.snapshotId,
+            trig: record.trigger,
+            sel: record.selector,
+            state: record.state,
+            n: jobs.length,
+            counts: JSON.stringify(record.counts),
+            tasks: known.tasks,
+            dag: record.dag,
+            meta,
+          }),
+        );
+      return { run, jobs, record, shape: shape.shape as number, first: start };
+    });
+    const ts = now.toISOString();
+    // Each column a JSON array, parsed by DuckDB at once (binding a list costs a call per value).
+    const batch = `(SELECT unnest(from_json($2::JSON, '["VARCHAR"]')) AS id, unnest(from_json($3::JSON, '["INTEGER"]')) AS shape,
+        unnest(from_json($4::JSON, '["BIGINT"]')) AS first, unnest(from_json($5::JSON, '["JSON"]'))::VARCHAR AS inputs) r
+      JOIN (SELECT unnest(from_json($6::JSON, '${SHAPE_TYPES}')) AS s) s ON s.s.shape = r.shape`;
+    const params = [
+      ts,
+      JSON.stringify(planned.map((p) => p.record.id)),
+      JSON.stringify(planned.map((p) => p.shape)),
+      JSON.stringify(planned.map((p) => p.first)),
+      JSON.stringify(planned.map((p) => p.record.inputs)),
+      JSON.stringify([...shapes.values()]),
+    ];
+    await this.exclusive(() =>
+      inTransaction(this.conn, async () => {
+        try {
+          await this.conn.run(
+            `INSERT INTO __orch__.pipeline_runs (pipeline_run_id, snapshot_id, trigger, selector, inputs_json, state, created_at, started_at,
+               finished_at, task_count, job_counts_json, planned_tasks, dag_name, metadata_json)
+             SELECT r.id, s.s.snap, s.s.trig, s.s.sel, r.inputs, s.s.state, $1::TIMESTAMP, NULL, CASE WHEN s.s.n = 0 THEN $1::TIMESTAMP END,
+               s.s.n, s.s.counts, s.s.tasks, s.s.dag, s.s.meta
+             FROM ${batch}`,
+            params,
+          );
+        } catch (err) {
+          // A run id taken already: the transaction is rolled back whole.
+          const taken = /Duplicate key "pipeline_run_id: ([^"]*)"/.exec(err instanceof Error ? err.message : '');
+          throw taken ? duplicateRun(taken[1]!) : err;
+        }
+        if (first > 0)
+          await this.conn.run(
+            `INSERT INTO __orch__.jobs (job_id, pipeline_run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at,
+               updated_at, upstream, cancel_requested, database_id)
+             SELECT $7 || lpad(lower(hex(r.first + t.t.pos)), 12, '0'), r.id, t.t.task, t.t.part, 'pending', 0, t.t.attempts, $1::TIMESTAMP,
+               $1::TIMESTAMP, $1::TIMESTAMP, t.t.up, false, t.t.db
+             FROM ${batch} JOIN (SELECT unnest(from_json($8::JSON, '${TEMPLATE_TYPES}')) AS t) t ON t.t.plan = s.s.plan`,
+            [...params, prefix, JSON.stringify(templates)],
+          );
+      }),
+    );
+    for (const { run, jobs, record } of planned)
+      this.adopt(
+        record,
+        jobs,
+        now,
+        run.jobs.map((j) => j.database ?? null),
+      );
+    return planned.map(({ record }) => ({ ...record, counts: { ...record.counts } }));
   }
 
   /** Takes a job out of the ready set. */

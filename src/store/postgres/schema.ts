@@ -221,4 +221,72 @@ CREATE TABLE ${s}.registrations (
 );
 `,
   },
+  {
+    id: 6,
+    name: 'enqueue_run_function',
+    // Transactional enqueue (graphile-worker's add_job): an application's own insert and the run it
+    // triggers commit together or not at all, and the workers' NOTIFY is delivered at that commit.
+    // It writes what `PgLedger.enqueueRun` writes for a DAG run by name, as the client plans it
+    // (`app/dag-runs.ts`): a migration that changes what a run or job row holds replaces it too.
+    sql: (s) => `
+CREATE FUNCTION ${s}.enqueue_run(dag text, inputs jsonb DEFAULT '{}', metadata jsonb DEFAULT '{}') RETURNS uuid
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_run uuid := gen_random_uuid();
+  v_snapshot text;
+  v_planned text[] := '{}';
+  v_layer text[];
+  v_known text;
+  v_writer text;
+BEGIN
+  SELECT a.snapshot_id INTO v_snapshot FROM ${s}.active_dags a WHERE a.dag_name = enqueue_run.dag;
+  IF v_snapshot IS NULL THEN
+    SELECT string_agg(a.dag_name, ', ' ORDER BY a.dag_name COLLATE "C") INTO v_known FROM ${s}.active_dags a;
+    RAISE EXCEPTION 'unknown DAG "%": no DAG of that name has an active snapshot', enqueue_run.dag
+      USING ERRCODE = 'undefined_object',
+            HINT = coalesce('DAGs with an active snapshot: ' || v_known, 'activate one first: duck-orch snapshot --activate --dag path/module.ts:export');
+  END IF;
+  IF jsonb_typeof(coalesce(enqueue_run.metadata, '{}')) <> 'object' THEN
+    RAISE EXCEPTION 'the metadata of a run must be a JSON object, got %', enqueue_run.metadata USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT t.task_name INTO v_writer FROM ${s}.snapshot_tasks t JOIN ${s}.definitions d USING (definition_hash)
+  WHERE t.snapshot_id = v_snapshot AND (d.definition_json->>'kind' = 'sql' OR d.definition_json->'function'->'dag' = 'null'::jsonb) LIMIT 1;
+  IF v_writer IS NOT NULL THEN
+    RAISE EXCEPTION 'task "%" of DAG "%" writes a database: its runs need the project''s database file', v_writer, enqueue_run.dag
+      USING ERRCODE = 'feature_not_supported', HINT = 'enqueue it with duck-orch --db <file> enqueue';
+  END IF;
+  -- The tasks in the graph's layers, each sorted by name, as the client and the CLI plan them.
+  LOOP
+    SELECT array_agg(t.task_name ORDER BY t.task_name COLLATE "C") INTO v_layer FROM ${s}.snapshot_tasks t
+    WHERE t.snapshot_id = v_snapshot AND NOT (t.task_name = ANY(v_planned)) AND t.upstream <@ v_planned;
+    EXIT WHEN v_layer IS NULL;
+    v_planned := v_planned || v_layer;
+  END LOOP;
+  INSERT INTO ${s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata, database_id)
+  VALUES (v_run::text, now(), v_snapshot, 'enqueue', NULL, coalesce(enqueue_run.inputs, 'null'), v_planned, enqueue_run.dag,
+          coalesce(enqueue_run.metadata, '{}'), NULL);
+  -- A job per task: how many upstream jobs it waits for, and the ids of the jobs waiting for it.
+  WITH job AS MATERIALIZED (
+    SELECT t.task_name, t.upstream, d.definition_json, gen_random_uuid()::text AS job_id, array_position(v_planned, t.task_name) AS pos
+    FROM ${s}.snapshot_tasks t JOIN ${s}.definitions d USING (definition_hash) WHERE t.snapshot_id = v_snapshot
+  )
+  INSERT INTO ${s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at, upstream,
+    waiting, downstream, dag_name, database_id)
+  SELECT j.job_id, v_run::text, j.task_name, '__default__', 'pending', 0, greatest(1, (j.definition_json->>'retries')::int + 1),
+    now(), now(), now(), j.upstream,
+    (SELECT count(*) FROM job u WHERE u.task_name = ANY(j.upstream)),
+    ARRAY(SELECT d.job_id FROM job d WHERE j.task_name = ANY(d.upstream) ORDER BY d.pos),
+    enqueue_run.dag, NULL
+  FROM job j ORDER BY j.pos;
+  -- Delivered at commit: the workers wake when the run exists for them.
+  IF FOUND THEN
+    PERFORM pg_notify('${s.slice(1, -1).replaceAll("'", "''")}_jobs', '');
+  END IF;
+  RETURN v_run;
+END
+$fn$;
+COMMENT ON FUNCTION ${s}.enqueue_run(text, jsonb, jsonb) IS
+  'Enqueues a run of the DAG named dag on its active snapshot, in the caller''s transaction; returns the run id.';
+`,
+  },
 ];
