@@ -24,6 +24,8 @@ export type ToThread =
       /** JSON text. */
       inputs: string;
       context: { runId: string; jobId: string; attempt: number; partitionKey: string | null; runInputs: string };
+      /** Whether to post `started`. */
+      tellStarted: boolean;
     }
   | { type: 'abort'; id: number; ending: Ending };
 
@@ -80,7 +82,7 @@ export function serveFunctions(port: MessagePort, resolve: ResolveFunction): voi
       log: (message) => post({ type: 'log', id, message: String(message) }),
     };
     const inputs: unknown = JSON.parse(m.inputs);
-    post({ type: 'started', id });
+    if (m.tellStarted) post({ type: 'started', id });
     try {
       const value = await (fn as (inputs: unknown, ctx: TaskContext) => unknown)(inputs, ctx);
       post({ type: 'done', id, result: jsonResultText(task, value) });

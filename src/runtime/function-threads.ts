@@ -60,6 +60,8 @@ class FunctionThread {
   readonly worker: Worker;
   /** Until `ready`; then idle or running `attempt`; `dead` once it exited. */
   state: 'starting' | 'idle' | 'busy' | 'dead' = 'starting';
+  /** Starting, or loading a module no thread has loaded yet. */
+  warming = true;
   attempt: Attempt | undefined;
   private error: unknown;
 
@@ -102,11 +104,24 @@ class FunctionThread {
   }
 }
 
+/** How long a job waits for a busy thread before the pool starts another: starting one costs more than a short attempt. */
+const GROW_AFTER_MS = 50;
+
+interface Waiter {
+  since: number;
+  take(t: FunctionThread): void;
+  fail(err: AttemptFailure): void;
+}
+
 export class FunctionThreadPool {
   private readonly threads = new Set<FunctionThread>();
   private readonly idle: FunctionThread[] = [];
-  private readonly waiting: Array<{ take: (t: FunctionThread) => void; fail: (err: AttemptFailure) => void }> = [];
-  private starting = false;
+  private readonly waiting: Waiter[] = [];
+  /** Modules (path and evaluation) a thread has loaded: a new thread gets their compiled code. */
+  private readonly loaded = new Set<string>();
+  private growth: NodeJS.Timeout | undefined;
+  /** When the last thread stopped warming: waiting while one warmed is not waiting for a busy thread. */
+  private warmSince = 0;
   private nextId = 0;
 
   constructor(private readonly options: ThreadPoolOptions) {}
@@ -124,6 +139,7 @@ export class FunctionThreadPool {
 
   /** Terminates every thread (those running an attempt too). */
   async close(): Promise<void> {
+    clearTimeout(this.growth);
     const exits = [...this.threads].map((t) => new Promise((resolve) => t.worker.once('exit', resolve)));
     for (const t of this.threads) t.terminate();
     await Promise.all(exits);
@@ -131,6 +147,9 @@ export class FunctionThreadPool {
 
   private attempt(thread: FunctionThread, o: ThreadAttemptOptions): Promise<FunctionOutcome> {
     const { task } = o;
+    const module = `${task.function!.module}\0${o.evaluation}`;
+    // The first load of a module compiles it: until it is done, no other thread starts (it would compile it again).
+    if (this.loaded.has(module)) this.warmed(thread);
     return new Promise<FunctionOutcome>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const id = ++this.nextId;
@@ -139,6 +158,7 @@ export class FunctionThreadPool {
         thread.attempt = undefined;
         clearTimeout(timer);
         o.signal?.removeEventListener('abort', onAbort);
+        this.warmed(thread);
         settle();
       };
       const stop = (ending: Ending) =>
@@ -153,6 +173,8 @@ export class FunctionThreadPool {
       thread.attempt = {
         id,
         started: () => {
+          this.loaded.add(module);
+          this.warmed(thread);
           if (o.timeoutMs !== null) timer = setTimeout(() => stop({ kind: 'timeout' }), o.timeoutMs);
         },
         log: (message) => o.log(message),
@@ -168,6 +190,8 @@ export class FunctionThreadPool {
         evaluation: o.evaluation,
         inputs: JSON.stringify(o.inputs ?? null),
         context: { ...o.context, runInputs: JSON.stringify(o.context.runInputs ?? null) },
+        // One message fewer per attempt when nothing waits for it.
+        tellStarted: o.timeoutMs !== null || thread.warming,
       });
     });
   }
@@ -177,12 +201,13 @@ export class FunctionThreadPool {
     const free = this.idle.pop();
     if (free) return Promise.resolve(this.busy(free));
     return new Promise<FunctionThread>((resolve, reject) => {
-      const waiter = {
-        take: (t: FunctionThread) => {
+      const waiter: Waiter = {
+        since: performance.now(),
+        take: (t) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(this.busy(t));
         },
-        fail: (err: AttemptFailure) => {
+        fail: (err) => {
           signal?.removeEventListener('abort', onAbort);
           reject(err);
         },
@@ -212,28 +237,46 @@ export class FunctionThreadPool {
     this.idle.push(t);
   }
 
-  /** Starts a thread when jobs wait and none is starting. */
+  private warmed(t: FunctionThread): void {
+    if (!t.warming) return;
+    t.warming = false;
+    this.warmSince = performance.now();
+    this.grow();
+  }
+
+  /**
+   * Starts a thread when a job has waited `GROW_AFTER_MS` for one (at once when there is none)
+   * and no thread is warming up: starting, or loading a module for the first time.
+   */
   private grow(): void {
-    if (this.starting || this.waiting.length === 0) return;
-    this.starting = true;
+    clearTimeout(this.growth);
+    this.growth = undefined;
+    const oldest = this.waiting[0];
+    if (!oldest || [...this.threads].some((t) => t.warming)) return;
+    const waited = performance.now() - Math.max(oldest.since, this.warmSince);
+    if (this.threads.size > 0 && waited < GROW_AFTER_MS) {
+      this.growth = setTimeout(() => this.grow(), GROW_AFTER_MS - waited);
+      return;
+    }
     const thread = new FunctionThread(this.options, {
       ready: (t) => {
-        this.starting = false;
         t.state = 'busy';
+        // Given to a job, it warms on until that job's module is loaded (see `attempt`).
         this.release(t);
-        this.grow();
+        if (this.idle.includes(t)) this.warmed(t);
       },
       exit: (t, why) => {
         this.threads.delete(t);
+        if (t.warming) this.warmSince = performance.now();
         const at = this.idle.indexOf(t);
         if (at >= 0) this.idle.splice(at, 1);
         t.attempt?.died(why);
         if (why.startsWith('could not start')) {
-          this.starting = false;
           // The next thread would fail alike: the jobs waiting now fail instead of waiting for ever.
           const failure = new AttemptFailure('function', `a thread for TypeScript tasks ${why}`, {});
           for (const w of this.waiting.splice(0)) w.fail(failure);
         }
+        this.grow();
       },
     });
     this.threads.add(thread);

@@ -62,6 +62,38 @@ dag.task({ name: 'witness' }, async () => {
     expect(fs.existsSync(late)).toBe(false);
   });
 
+  it('stops a task when its run is cancelled', async () => {
+    const p = tempProject();
+    const late = path.join(p.dir, 'late.txt');
+    const started = path.join(p.dir, 'stubborn-started');
+    p.write(
+      'tasks/cancel.ts',
+      `import fs from 'node:fs';
+import { Dag } from 'duckorch';
+export const dag = new Dag('cancel');
+dag.task({ name: 'stubborn' }, async () => {
+  fs.writeFileSync(${JSON.stringify(started)}, '');
+  ${writeLater(late, 1200)}
+});
+dag.task({ name: 'witness' }, async () => {
+  ${writeLater(path.join(p.dir, 'witness.txt'), 2400)}
+});
+`,
+    );
+    await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      const cancel = new AbortController();
+      const running = project.run({ select: ['stubborn'], signal: cancel.signal });
+      await fileAppears(started);
+      cancel.abort();
+      const { jobs } = await running;
+      expect([jobs[0]!.state, jobs[0]!.error]).toEqual(['cancelled', 'the run was cancelled while it ran']);
+      // A later run that takes twice as long as `stubborn` would have: by its end, its write would have happened.
+      expect((await project.run({ select: ['witness'] })).jobs[0]!.state).toBe('succeeded');
+    });
+    expect(fs.existsSync(late)).toBe(false);
+  });
+
   it("retries a task its thread's termination stopped, per its retries (a busy loop included)", async () => {
     const p = tempProject();
     p.write(
