@@ -6,13 +6,13 @@
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DuckorchError, DuckorchErrors } from '../errors.js';
-import type * as Library from '../index.js';
+import type * as duckorch from '../index.js';
 import { Dag, asset } from '../lib/index.js';
 import { serveFunctions } from '../runtime/function-thread.js';
 import { configureTaskModules, resolveTaskFunction } from './task-modules.js';
 
 const require = createRequire(import.meta.url);
-type Library = typeof Library;
+type Library = typeof duckorch;
 let full: Library | undefined;
 const whole = (): Library => (full ??= require('../index.js') as Library);
 

@@ -28,13 +28,6 @@ function dagThreads(): FunctionThreadPool {
   return pool;
 }
 
-/** Terminates the threads (tests, and a process that wants them gone before it exits). */
-export async function closeDagThreads(): Promise<void> {
-  const p = pool;
-  pool = undefined;
-  await p?.close();
-}
-
 function threadEntry(): URL {
   // Run from the TypeScript source (vitest), this module has no compiled sibling a thread could
   // load: the thread runs the build's entry (the test set-up builds dist/ when it is stale).

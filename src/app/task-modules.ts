@@ -7,7 +7,7 @@
  *
  * A module is evaluated anew by `loadTaskModule` (so that `register` after an edit sees the
  * edit) and kept per process; `resolveTaskFunction` uses the kept module, loading it once when
- * the process has not loaded it yet. A worker thread that runs Dag tasks (`function-thread.ts`)
+ * the process has not loaded it yet. A worker thread that runs Dag tasks (`dag-thread-entry.ts`)
  * keeps its own, reloading one that its process evaluated anew since (`moduleEvaluation`).
  *
  * Compiling TypeScript is most of what loading a module costs, so compiled code is kept per

@@ -116,7 +116,14 @@ export function serveFunctions(port: MessagePort, resolve: ResolveFunction): voi
     const cells = new Int32Array(m.cells);
     for (const [i, job] of m.jobs.entries()) {
       if (Atomics.compareExchange(cells, i, CELL.QUEUED, CELL.RUNNING) !== CELL.QUEUED) continue; // Withdrawn.
-      if (!(await run(job, cells, i))) return false;
+      const going = await run(job, cells, i).catch((err: unknown) => {
+        // A fault of this runner, not of the task: the attempt fails, and the next ones still run.
+        const message = `task ${job.task.name} could not be run in its thread: ${err instanceof Error ? err.message : String(err)}`;
+        if (Atomics.compareExchange(cells, i, CELL.RUNNING, CELL.FINISHED) !== CELL.RUNNING) return false;
+        post({ type: 'failed', id: job.id, failure: { kind: 'function', message, context: {} } });
+        return true;
+      });
+      if (!going) return false;
     }
     return true;
   };

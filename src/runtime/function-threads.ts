@@ -171,14 +171,6 @@ export class FunctionThreadPool {
     });
   }
 
-  /** Terminates every thread (those running an attempt too). */
-  async close(): Promise<void> {
-    clearTimeout(this.growth);
-    const exits = [...this.threads].map((t) => new Promise((resolve) => t.worker.once('exit', resolve)));
-    for (const t of this.threads) t.terminate('the pool was closed');
-    await Promise.all(exits);
-  }
-
   /** Dispatches once the attempts started in this turn of the event loop have all arrived, so that they go together. */
   private dispatchSoon(): void {
     if (this.dispatching) return;
@@ -322,6 +314,7 @@ export class FunctionThreadPool {
     a.settle(failure);
     // What it had not started goes to another thread; results on their way are still taken (see `ended`).
     this.requeue(this.withdraw(thread, () => true));
+    this.dispatch();
   }
 
   /** Takes back the attempts given to a thread that have not started (and that `which` picks): they never will there. */
@@ -349,6 +342,8 @@ export class FunctionThreadPool {
       for (const a of this.waiting.splice(0)) a.settle(failure);
     }
     this.requeue(back);
+    // Whatever waits may now get a thread (this one may have been warming up).
+    this.dispatch();
   }
 
   /** Attempts that have waited `GROW_AFTER_MS` behind a busy one go back to wait for another thread. */
@@ -363,17 +358,16 @@ export class FunctionThreadPool {
       thread.steal = setTimeout(() => this.takeBack(thread), GROW_AFTER_MS);
     this.requeue(back);
     this.free(thread);
+    this.dispatch();
   }
 
   private requeue(back: Attempt[]): void {
-    if (back.length === 0) return;
     for (const a of back) {
       delete a.thread;
       delete a.cells;
       delete a.cell;
     }
     this.waiting.unshift(...back);
-    this.dispatch();
   }
 
   private warmed(t: FunctionThread): void {

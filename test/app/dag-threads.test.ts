@@ -195,6 +195,48 @@ dag.task({ name: 'exits' }, async () => {
     expect(job('exits').error).toBe('task exits failed: its thread ended: it exited with code 3');
   });
 
+  it('gives each of many short tasks its own result, however they were batched into threads', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/many.ts',
+      `import { Dag } from 'duckorch';
+export const dag = new Dag('many');
+for (let i = 0; i < 120; i++) dag.task({ name: 'm' + i }, async (_inputs, ctx) => ({ task: ctx.taskName, job: ctx.jobId }));
+`,
+    );
+    const { result } = await registerAndRun(p);
+    expect(result.jobs).toHaveLength(120);
+    for (const j of result.jobs) expect([j.state, j.result]).toEqual(['succeeded', { task: j.task, job: j.id }]);
+  });
+
+  it('gives a task that waits behind a long one in a thread a thread of its own', async () => {
+    const p = tempProject();
+    const barrier = path.join(p.dir, 'barrier');
+    fs.mkdirSync(barrier);
+    // Each of the two ends only once both have started: one thread runs one attempt at a time, so
+    // whichever waits behind the other must be given another thread, or neither ends.
+    p.write(
+      'tasks/behind.ts',
+      `import fs from 'node:fs';
+import path from 'node:path';
+import { Dag } from 'duckorch';
+export const dag = new Dag('behind');
+for (const name of ['a', 'b'])
+  dag.task({ name }, async () => {
+    fs.writeFileSync(path.join(${JSON.stringify(barrier)}, name), '');
+    const deadline = Date.now() + 60_000;
+    while (fs.readdirSync(${JSON.stringify(barrier)}).length < 2) {
+      if (Date.now() > deadline) throw new Error('the other task never started');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return name;
+  });
+`,
+    );
+    const { job } = await registerAndRun(p);
+    expect([job('a').result, job('b').result]).toEqual(['a', 'b']);
+  });
+
   it("gives a run's inputs to a root task in its thread", async () => {
     const p = tempProject();
     p.write(
