@@ -229,8 +229,7 @@ export class FunctionThreadPool {
 
   private message(thread: FunctionThread, m: FromThread): void {
     if (m.type === 'ready') {
-      thread.state = 'idle';
-      this.warmed(thread);
+      this.idle(thread);
       this.dispatch();
       return;
     }
@@ -278,11 +277,15 @@ export class FunctionThreadPool {
     if (thread.state !== 'busy' || thread.given.some((a) => !a.settled)) return;
     thread.clearTimers();
     thread.given = [];
+    this.idle(thread);
+    this.dispatch();
+  }
+
+  private idle(thread: FunctionThread): void {
     thread.state = 'idle';
-    // An idle thread does not keep the process alive.
+    // An idle thread does not keep the process alive (one that starts does, as one that is busy).
     thread.worker.unref();
     this.warmed(thread);
-    this.dispatch();
   }
 
   /** An attempt's timeout or cancel: withdrawn if it has not started, its thread terminated if it runs. */
