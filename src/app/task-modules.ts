@@ -7,10 +7,16 @@
  *
  * A module is evaluated anew by `loadTaskModule` (so that `register` after an edit sees the
  * edit) and kept per process; `resolveTaskFunction` uses the kept module, loading it once when
- * the process has not loaded it yet.
+ * the process has not loaded it yet. A worker thread that runs Dag tasks (`dag-thread-entry.ts`)
+ * keeps its own, reloading one that its process evaluated anew since (`moduleEvaluation`).
+ *
+ * Compiling TypeScript is most of what loading a module costs, so compiled code is kept per
+ * process, by source and options, and shared with the process's threads (`configureTaskModules`).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { JitiOptions } from 'jiti';
 import { DuckorchError, DuckorchErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from '../model/suggest.js';
 import {
@@ -34,13 +40,58 @@ interface Loader {
   import(id: string): Promise<unknown>;
 }
 
+type TransformOptions = Parameters<NonNullable<JitiOptions['transform']>>[0];
+
+/** How this process loads task modules; a worker thread sets it before loading any. */
+export interface TaskModuleSetup {
+  /** What `import … from 'duckorch'` gives a task module: this copy of duckorch (by default, its whole API). */
+  library?: () => Promise<unknown>;
+  /** Compiled code to start from (another thread's, by `transformKey`). */
+  transforms?: Iterable<[string, string]>;
+  /** Told of each module this process compiles. */
+  onTransform?: (key: string, code: string) => void;
+}
+
+let setup: TaskModuleSetup = {};
+
+export function configureTaskModules(options: TaskModuleSetup): void {
+  if (loaderPromise) throw new DuckorchError('INTERNAL', 'configureTaskModules() after a task module was loaded');
+  setup = options;
+  for (const [key, code] of options.transforms ?? []) keepTransform(key, code);
+}
+
+/** Compiled code by `transformKey`: bounded, oldest out first (a module edited many times leaves old versions behind). */
+const transforms = new Map<string, string>();
+const MAX_TRANSFORMS = 500;
+
+function keepTransform(key: string, code: string): void {
+  transforms.set(key, code);
+  if (transforms.size > MAX_TRANSFORMS) transforms.delete(transforms.keys().next().value!);
+}
+
+/** The code this process compiled or was given, for a new thread to start from. */
+export function compiledModules(): Array<[string, string]> {
+  return [...transforms];
+}
+
+/** Adds code a thread compiled. */
+export function addCompiledModule(key: string, code: string): void {
+  keepTransform(key, code);
+}
+
+function transformKey(options: TransformOptions): string {
+  return createHash('sha256').update(JSON.stringify(options)).digest('base64url');
+}
+
 let loaderPromise: Promise<Loader> | undefined;
 
 async function loader(): Promise<Loader> {
   loaderPromise ??= (async () => {
     const { createJiti } = await import('jiti');
     // `duckorch` inside a task module is this copy: the same classes, whatever the module's location.
-    const self: unknown = await import('../index.js');
+    const self: unknown = await (setup.library ?? (() => import('../index.js')))();
+    // jiti's own compiler, for code not compiled yet.
+    const compiler = createJiti(import.meta.url, { fsCache: false, moduleCache: false });
     return createJiti(import.meta.url, {
       // No cache folder: registration writes nothing outside the project database.
       fsCache: false,
@@ -48,13 +99,48 @@ async function loader(): Promise<Loader> {
       moduleCache: false,
       interopDefault: false,
       virtualModules: { duckorch: self },
+      transform: (options) => {
+        const key = transformKey(options);
+        let code = transforms.get(key);
+        if (code === undefined) {
+          code = compiler.transform(options);
+          keepTransform(key, code);
+          setup.onTransform?.(key, code);
+        }
+        return { code };
+      },
     });
   })();
   return loaderPromise;
 }
 
-/** Modules loaded by this process, by absolute path. */
-const loaded = new Map<string, Promise<ModuleExports>>();
+/** Modules loaded by this process, by absolute path, with the evaluation (`moduleEvaluation`) they are of. */
+const loaded = new Map<string, { exports: Promise<ModuleExports>; evaluation: number }>();
+
+/** How many times this process evaluated a module anew (`register`, `--dag`): 0 when never. */
+const evaluations = new Map<string, number>();
+
+export function moduleEvaluation(absPath: string): number {
+  return evaluations.get(absPath) ?? 0;
+}
+
+/** Loads a module and keeps it as the process's (or thread's) copy of it. */
+function keep(absPath: string, file: string, evaluation: number): Promise<ModuleExports> {
+  const exports = importModule(absPath, file);
+  const entry = { exports, evaluation };
+  loaded.set(absPath, entry);
+  exports.catch(() => {
+    if (loaded.get(absPath) === entry) loaded.delete(absPath);
+  });
+  return exports;
+}
+
+/** Evaluates a module anew, for this process and the threads that run its tasks. */
+function evaluate(absPath: string, file: string): Promise<ModuleExports> {
+  const evaluation = moduleEvaluation(absPath) + 1;
+  evaluations.set(absPath, evaluation);
+  return keep(absPath, file, evaluation);
+}
 
 async function importModule(absPath: string, file: string): Promise<ModuleExports> {
   const jiti = await loader();
@@ -171,10 +257,7 @@ function definitionsOf(name: string, value: unknown, absPath: string, file: stri
  * something wrong.
  */
 export async function loadTaskModule(absPath: string, file: string): Promise<TaskDefinition[]> {
-  const promise = importModule(absPath, file);
-  loaded.set(absPath, promise);
-  promise.catch(() => loaded.delete(absPath));
-  const mod = await promise;
+  const mod = await evaluate(absPath, file);
   const errors: DuckorchError[] = [];
   const definitions: TaskDefinition[] = [];
   for (const [name, value] of taskExports(mod)) {
@@ -229,29 +312,32 @@ export async function loadTaskModuleFiles(
   return out;
 }
 
-async function keptModule(absPath: string, file: string): Promise<ModuleExports> {
-  let promise = loaded.get(absPath);
-  if (!promise) {
-    if (!fs.existsSync(absPath)) {
-      throw new DuckorchError('FILE_NOT_FOUND', `task module ${file} no longer exists`, {
-        hint: 'register the task folder again, or restore the module',
-      });
-    }
-    promise = importModule(absPath, file);
-    loaded.set(absPath, promise);
-    promise.catch(() => loaded.delete(absPath));
+/** The kept module; loaded when there is none, or (`evaluation` given, in a thread) when the process evaluated it anew since. */
+async function keptModule(absPath: string, file: string, evaluation?: number): Promise<ModuleExports> {
+  const kept = loaded.get(absPath);
+  if (kept && (evaluation === undefined || kept.evaluation === evaluation)) return kept.exports;
+  if (!fs.existsSync(absPath)) {
+    throw new DuckorchError('FILE_NOT_FOUND', `task module ${file} no longer exists`, {
+      hint: 'register the task folder again, or restore the module',
+    });
   }
-  return promise;
+  return keep(absPath, file, evaluation ?? 0);
 }
 
-/** The function to call for a `function` task, from its module (loaded once per process). */
-export async function resolveTaskFunction(def: TaskDefinition): Promise<AnyFunction> {
+/**
+ * The function to call for a `function` task, from its module (loaded once per process, or per
+ * thread: see `keptModule`).
+ */
+export async function resolveTaskFunction(
+  def: Pick<TaskDefinition, 'name' | 'kind' | 'file' | 'function'>,
+  evaluation?: number,
+): Promise<AnyFunction> {
   const source = def.function;
   if (def.kind !== 'function' || !source) {
     throw new DuckorchError('INTERNAL', `task \`${def.name}\` is not a function task`);
   }
   const file = def.file;
-  const mod = await keptModule(source.module, file);
+  const mod = await keptModule(source.module, file, evaluation);
   const again = 'register the task folder again';
   if (!Object.hasOwn(mod, source.exportName)) {
     const hint = didYouMean(source.exportName, Object.keys(mod));
@@ -298,10 +384,7 @@ export async function loadDagSpec(spec: string, cwd: string): Promise<TaskDefini
   const { modulePath, exportName } = splitDagSpec(spec);
   const absPath = resolveModulePath(modulePath, cwd, spec);
   const file = displayPath(absPath, cwd);
-  const promise = importModule(absPath, file);
-  loaded.set(absPath, promise);
-  promise.catch(() => loaded.delete(absPath));
-  const mod = await promise;
+  const mod = await evaluate(absPath, file);
   let name: string;
   if (exportName !== undefined) {
     if (!Object.hasOwn(mod, exportName)) {

@@ -31,6 +31,18 @@ export interface WorkOptions {
 
 /** Runs one attempt of a TypeScript function task: its module loaded (afresh when it changed), its function called. */
 export const runFunctionJob: FunctionRunner = async ({ job, task, inputs, instance, timeoutMs, signal, log, commit }) => {
+  const context = {
+    runId: job.runId,
+    jobId: job.id,
+    attempt: job.attempts,
+    partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
+    runInputs: job.runInputs,
+  };
+  if (task.function && task.function.dag !== null && task.function.isolation !== 'inline') {
+    // A Dag task runs in a thread that its timeout terminates.
+    const { runInDagThread } = await import('./dag-threads.js');
+    return { result: (await runInDagThread({ task, inputs, context, timeoutMs, signal, log })).result, committed: false };
+  }
   const [{ resolveTaskFunction }, { runFunctionAttempt }, { AttemptFailure }] = await Promise.all([
     import('./task-modules.js'),
     import('../runtime/function-task.js'),
@@ -48,13 +60,7 @@ export const runFunctionJob: FunctionRunner = async ({ job, task, inputs, instan
     task,
     fn,
     inputs,
-    context: {
-      runId: job.runId,
-      jobId: job.id,
-      attempt: job.attempts,
-      partitionKey: job.partitionKey === DEFAULT_PARTITION ? null : job.partitionKey,
-      runInputs: job.runInputs,
-    },
+    context,
     instance,
     timeoutMs,
     signal,

@@ -41,12 +41,19 @@ export interface DagTaskOptions {
   name: string;
   /** Tasks of this Dag that must succeed first; their results are this task's inputs, by name. */
   requires?: readonly string[];
-  /** Seconds an attempt may take; then `ctx.signal` is aborted and the attempt fails. */
+  /** Seconds an attempt may take; then `ctx.signal` is aborted, the function is stopped and the attempt fails. */
   timeout?: number;
   /** Retries after a failed attempt (default 0). */
   retries?: number;
   description?: string;
   tags?: readonly string[];
+  /**
+   * `thread` (default): the function runs in a worker thread of the worker's process, terminated
+   * at its timeout or on cancel, so that nothing it does afterwards happens. `inline`: it runs in
+   * the worker's own thread (it may then share memory with the process), and a timeout only
+   * aborts `ctx.signal`: a function that ignores it keeps running in the background.
+   */
+  isolation?: 'thread' | 'inline';
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
- * One attempt of one TypeScript function task, in this process.
+ * One attempt of one TypeScript function task, in this thread: assets, and Dag tasks declared
+ * with `isolation: 'inline'` (other Dag tasks run in a worker thread: `function-threads.ts`).
  *
  * A Dag task is called as `fn(inputs, ctx)`; an asset as `fn(ctx)` with `ctx.connection`, a
  * DuckDB connection inside a transaction that this runner owns: on success it is committed
  * (through `commit`, which records the outcome in the same transaction, when given), on any
  * failure rolled back, and the connection is closed either way — as `sql-task.ts` does for SQL.
  *
- * Timeouts and cancellation abort `ctx.signal`. JavaScript cannot stop a function from the
- * outside: a function that ignores `ctx.signal` keeps running in the background after its attempt
+ * Timeouts and cancellation abort `ctx.signal`. A function in this thread cannot be stopped from
+ * the outside: one that ignores `ctx.signal` keeps running in the background after its attempt
  * timed out or was cancelled (its result is ignored). An asset's connection is closed at that
  * point, so nothing it does afterwards can land in the database.
  */
@@ -62,7 +63,7 @@ export interface FunctionAttemptOptions {
   commit?: (outcome: FunctionOutcome, tx: DataTransaction) => Promise<void>;
 }
 
-type Ending = { kind: 'timeout' } | { kind: 'cancelled' };
+export type Ending = { kind: 'timeout' } | { kind: 'cancelled' };
 
 /** Runs one attempt; throws `AttemptFailure` when it fails. */
 export async function runFunctionAttempt(options: FunctionAttemptOptions): Promise<FunctionOutcome> {
@@ -127,11 +128,11 @@ export async function runFunctionAttempt(options: FunctionAttemptOptions): Promi
         c.interrupt();
         interrupting = setInterval(() => c.interrupt(), 50);
       }
-      throw endedFailure(task, settled, options.timeoutMs, isAsset);
+      throw endedFailure(task, settled, options.timeoutMs, isAsset ? 'asset' : 'inline');
     }
     if (settled.kind === 'threw') throw thrownFailure(task, settled.error);
     const result = toJsonResult(task, settled.value);
-    if (ended) throw endedFailure(task, ended, options.timeoutMs, isAsset);
+    if (ended) throw endedFailure(task, ended, options.timeoutMs, isAsset ? 'asset' : 'inline');
     const outcome = { result };
     if (conn) {
       try {
@@ -161,21 +162,27 @@ export async function runFunctionAttempt(options: FunctionAttemptOptions): Promi
   }
 }
 
-function endedFailure(task: TaskDefinition, ending: Ending, timeoutMs: number | null, isAsset: boolean): AttemptFailure {
-  const rolledBack = isAsset ? '; its changes were rolled back' : '';
-  const background =
-    'ctx.signal was aborted; a function that ignores ctx.signal keeps running in the background until it returns, and its result is ignored';
+/** What became of the function when its attempt ended early: still running (inline), rolled back (asset), or stopped with its thread. */
+export type StoppedHow = 'inline' | 'asset' | 'thread';
+
+const BACKGROUND =
+  'ctx.signal was aborted; a function that ignores ctx.signal keeps running in the background until it returns, and its result is ignored';
+const TERMINATED = "ctx.signal was aborted and the function's thread terminated: nothing it would have done afterwards runs";
+
+export function endedFailure(task: TaskDefinition, ending: Ending, timeoutMs: number | null, how: StoppedHow): AttemptFailure {
+  const rolledBack = how === 'asset' ? '; its changes were rolled back' : '';
+  const note = how === 'thread' ? TERMINATED : BACKGROUND;
   if (ending.kind === 'timeout') {
     const seconds = (timeoutMs ?? 0) / 1000;
     return new AttemptFailure('timeout', `task ${task.name} timed out after ${seconds}s (timeout)${rolledBack}`, {
       timeout_seconds: seconds,
-      note: background,
+      note,
     });
   }
-  return new AttemptFailure('cancelled', `cancelled: the run was interrupted${rolledBack}`, { note: background });
+  return new AttemptFailure('cancelled', `cancelled: the run was interrupted${rolledBack}`, { note });
 }
 
-function thrownFailure(task: TaskDefinition, error: unknown): AttemptFailure {
+export function thrownFailure(task: Pick<TaskDefinition, 'name'>, error: unknown): AttemptFailure {
   if (error instanceof AttemptFailure) return error;
   if (error instanceof Error) {
     const conflict = /TransactionContext Error.*conflict|write-write conflict/i.test(error.message);
@@ -192,7 +199,13 @@ function thrownFailure(task: TaskDefinition, error: unknown): AttemptFailure {
 
 /** The JSON result (`undefined` → null), or a `result` failure naming what is not JSON and where. */
 function toJsonResult(task: TaskDefinition, value: unknown): JsonValue | null {
-  if (value === undefined) return null;
+  // Exactly what will be stored: toJSON() applied, undefined properties gone.
+  return JSON.parse(jsonResultText(task, value)) as JsonValue | null;
+}
+
+/** The result as JSON text (`undefined` → `null`); throws the `result` failure `toJsonResult` describes. */
+export function jsonResultText(task: Pick<TaskDefinition, 'name'>, value: unknown): string {
+  if (value === undefined) return 'null';
   const problem = jsonProblem(value);
   if (problem) {
     throw new AttemptFailure(
@@ -204,8 +217,7 @@ function toJsonResult(task: TaskDefinition, value: unknown): JsonValue | null {
       },
     );
   }
-  // Exactly what will be stored: toJSON() applied, undefined properties gone.
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**

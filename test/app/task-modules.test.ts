@@ -122,6 +122,15 @@ describe('task modules', () => {
     expect(err.code).toBe('DAG_DEFINITION');
     expect(err.message).toMatch(/`retries` must be a whole number/);
     expect(err.location).toEqual({ file: 'o.ts', line: 3, col: 3 });
+    const isolation = await loadError(
+      moduleFile(
+        'v.ts',
+        "import { Dag } from 'duckorch';\nexport const d = new Dag('d');\nd.task({ name: 'x', isolation: 'process' }, () => 1);\n",
+      ),
+      'v.ts',
+    );
+    expect(isolation.message).toBe("task `x` of Dag `d`: `isolation` must be 'thread' or 'inline', got \"process\"");
+    expect(isolation.location).toEqual({ file: 'v.ts', line: 3, col: 3 });
   });
 
   it('reports every unknown `requires` of a module at the `.task()` call', async () => {

@@ -31,6 +31,9 @@ describe('Dag', () => {
       ['load', ['extract'], 0, null],
     ]);
     expect(dag.tasks[0]!.description).toBe('pull');
+    // Where the function runs: a worker thread unless the task says `inline`.
+    expect(dag.tasks.map((t) => t.isolation)).toEqual(['thread', 'thread']);
+    expect(new Dag('i').task({ name: 'i', isolation: 'inline' }, noop).tasks[0]!.isolation).toBe('inline');
     expect(dag.tasks[0]!.tags).toEqual(['daily']);
     // The call site is kept for errors found later (this file, the line of the `.task(` call).
     expect(dag.tasks[0]!.definedAt?.path).toContain('dag.test.ts');
@@ -62,6 +65,9 @@ describe('Dag', () => {
     const typo = thrown(() => dag.task({ name: 'b', retry: 2 } as unknown as { name: string }, noop));
     expect(typo.message).toBe('unknown option `retry` for task `b` of Dag `d`');
     expect(typo.hint).toBe('did you mean `retries`?');
+    const isolation = thrown(() => dag.task({ name: 'b', isolation: 'sandbox' as 'inline' }, noop));
+    expect(isolation.message).toBe("task `b` of Dag `d`: `isolation` must be 'thread' or 'inline', got \"sandbox\"");
+    expect(isolation.expected).toMatch(/isolation: 'inline'/);
     expect(thrown(() => dag.task({ name: 'b', depends_on: ['a'] } as unknown as { name: string }, noop)).hint).toBe(
       'did you mean `requires`?',
     );

@@ -46,6 +46,18 @@ describe('function task definitions', () => {
     expect(version(async () => 1, 3)).not.toBe(a);
   });
 
+  it("records `isolation: 'inline'` in the definition and its code version; the default changes neither", () => {
+    const definition = (options: { isolation?: 'thread' | 'inline' }) =>
+      dagDefinitions(dagSpecOf(new Dag('d').task({ name: 't', ...options }, async () => 1))!, REF)[0]!;
+    const plain = definition({});
+    expect(definition({ isolation: 'thread' })).toEqual(plain);
+    expect(plain.function).toEqual({ module: '/abs/tasks/etl.ts', exportName: 'etl', dag: 'd' });
+    const inline = definition({ isolation: 'inline' });
+    expect(inline.function).toEqual({ module: '/abs/tasks/etl.ts', exportName: 'etl', dag: 'd', isolation: 'inline' });
+    expect(inline.codeVersion).not.toBe(plain.codeVersion);
+    expect(taskToJson(inline).function).toEqual({ module: '/abs/tasks/etl.ts', export: 'etl', dag: 'd', isolation: 'inline' });
+  });
+
   it('reports every unknown `requires` and a cycle together, with a suggestion', () => {
     const dag = new Dag('d')
       .task({ name: 'extract' }, async () => null)

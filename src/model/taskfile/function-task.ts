@@ -43,9 +43,15 @@ export interface DagTaskSpec {
   retriesSet?: boolean;
   description: string | null;
   tags: string[];
+  /** Where the function runs: `thread` (the default) or `inline`. Absent from older copies: `thread`. */
+  isolation?: Isolation;
   fn: AnyFunction;
   definedAt: CallSite | null;
 }
+
+/** Where a Dag task's function runs: in a worker thread that a timeout terminates, or in the worker's own thread. */
+export type Isolation = 'thread' | 'inline';
+const ISOLATIONS: readonly Isolation[] = ['thread', 'inline'];
 
 export interface DagSpec {
   name: string;
@@ -144,6 +150,16 @@ function checkTimeout(what: string, value: unknown): number | null {
   return value;
 }
 
+function checkIsolation(what: string, value: unknown): Isolation {
+  if (value === undefined || value === null) return 'thread';
+  if (!ISOLATIONS.includes(value as Isolation)) {
+    throw definitionError(`${what}: \`isolation\` must be 'thread' or 'inline', got ${describe(value)}`, {
+      expected: "isolation: 'inline' to run the function in the worker's own thread (a timeout cannot stop it there)",
+    });
+  }
+  return value as Isolation;
+}
+
 function checkFunction(what: string, fn: unknown): AnyFunction {
   if (typeof fn !== 'function') {
     throw definitionError(`${what} needs a function as its second argument, got ${describe(fn)}`, {
@@ -166,7 +182,7 @@ function checkOptionsObject(what: string, options: unknown): Record<string, unkn
   return options as Record<string, unknown>;
 }
 
-export const DAG_TASK_OPTIONS = ['name', 'requires', 'timeout', 'retries', 'description', 'tags'] as const;
+export const DAG_TASK_OPTIONS = ['name', 'requires', 'timeout', 'retries', 'description', 'tags', 'isolation'] as const;
 
 /** Checks the options of `dag.task(options, fn)`; the Dag checks the name is not taken. */
 export function normaliseDagTask(dagName: string, options: unknown, fn: unknown, definedAt: CallSite | null): DagTaskSpec {
@@ -187,6 +203,7 @@ export function normaliseDagTask(dagName: string, options: unknown, fn: unknown,
     retriesSet: o.retries !== undefined && o.retries !== null,
     description: optionalText(`${what}: \`description\``, o.description),
     tags: stringList(`${what}: \`tags\``, o.tags),
+    isolation: checkIsolation(what, o.isolation),
     fn: checkFunction(what, fn),
     definedAt,
   };
@@ -366,6 +383,8 @@ export function dagDefinitions(dag: DagSpec, ref: FunctionModuleRef): TaskDefini
     const base = baseDefinition(ref, at);
     // Where `retries` was given, as a SQL file's `@retries` is recorded: tasks without it get `orch_max_attempts`.
     if (t.retriesSet) base.keyLocations = { ...base.keyLocations, retries: { line: at.line, col: at.col } };
+    // Recorded only when inline, so that the definitions (and code versions) of thread tasks are what they were before the option existed.
+    const inline = t.isolation === 'inline' ? { isolation: 'inline' as const } : {};
     return {
       ...base,
       name: t.name,
@@ -379,8 +398,9 @@ export function dagDefinitions(dag: DagSpec, ref: FunctionModuleRef): TaskDefini
         requires: t.requires,
         timeout: t.timeoutSeconds,
         retries: t.retries,
+        ...inline,
       }),
-      function: { module: ref.module, exportName: ref.exportName, dag: dag.name },
+      function: { module: ref.module, exportName: ref.exportName, dag: dag.name, ...inline },
     };
   });
 }

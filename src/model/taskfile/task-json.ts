@@ -40,6 +40,13 @@ export function taskToJson(t: TaskDefinition): Record<string, unknown> {
     statement_count: t.statementCount,
     body_line: t.bodyLine,
     sql: t.sql,
-    function: t.function ? { module: t.function.module, export: t.function.exportName, dag: t.function.dag } : null,
+    function: t.function
+      ? {
+          module: t.function.module,
+          export: t.function.exportName,
+          dag: t.function.dag,
+          ...(t.function.isolation ? { isolation: t.function.isolation } : {}),
+        }
+      : null,
   };
 }

@@ -114,6 +114,11 @@ export interface FunctionSource {
   exportName: string;
   /** The `Dag`'s name; null for an `asset()`. */
   dag: string | null;
+  /**
+   * `inline`: a Dag task that runs in the worker's own thread (`isolation: 'inline'`). Absent:
+   * a Dag task runs in a worker thread that its timeout terminates; an asset runs inline.
+   */
+  isolation?: 'inline';
 }
 
 /** A fully analysed task: header, source and the datasets it reads and writes. */
