@@ -420,3 +420,23 @@ export function duplicateRun(id: string): DuckorchError {
     hint: 'give a new UUID to --run-id, or leave it out for a fresh one',
   });
 }
+
+/** A run just enqueued, as written (without reading it back): queued, or succeeded at once when it has no job. */
+export function enqueuedRunRecord(run: NewRun, now: Date): RunRecord {
+  const empty = run.jobs.length === 0;
+  return {
+    id: run.id,
+    snapshotId: run.snapshotId,
+    trigger: run.trigger,
+    selector: run.selector,
+    inputs: run.inputs,
+    state: empty ? 'succeeded' : 'queued',
+    createdAt: now,
+    startedAt: null,
+    finishedAt: empty ? now : null,
+    counts: empty ? {} : { pending: run.jobs.length },
+    tasks: [...new Set(run.jobs.map((j) => j.task))],
+    dag: run.dag ?? null,
+    metadata: run.metadata ?? {},
+  };
+}

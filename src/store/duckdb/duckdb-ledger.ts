@@ -56,6 +56,7 @@ import {
   type SuccessOutcome,
   type TaskFailures,
   duplicateRun,
+  enqueuedRunRecord,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { DUCKDB_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
@@ -429,25 +430,6 @@ function newJobs(run: NewRun, now: Date, id: (position: number) => string = () =
   }));
 }
 
-/** A new run's record: queued, or succeeded at once when it has no job. */
-function newRunRecord(run: NewRun, jobs: readonly JobRecord[], now: Date): RunRecord {
-  return {
-    id: run.id,
-    snapshotId: run.snapshotId,
-    trigger: run.trigger,
-    selector: run.selector,
-    inputs: run.inputs,
-    state: jobs.length === 0 ? 'succeeded' : 'queued',
-    createdAt: now,
-    startedAt: null,
-    finishedAt: jobs.length === 0 ? now : null,
-    counts: jobs.length === 0 ? {} : { pending: jobs.length },
-    tasks: [...new Set(run.jobs.map((j) => j.task))],
-    dag: run.dag ?? null,
-    metadata: run.metadata ?? {},
-  };
-}
-
 export class DuckDbLedger implements Ledger {
   /** Unfinished runs and their jobs, loaded on first use by a worker. */
   private active: { runs: Map<string, ActiveRun>; jobs: Map<string, JobRecord>; ready: Map<string, JobRecord> } | undefined;
@@ -637,7 +619,7 @@ export class DuckDbLedger implements Ledger {
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     await this.loadActive(now);
     const jobs = newJobs(run, now);
-    const record = newRunRecord(run, jobs, now);
+    const record = enqueuedRunRecord(run, now);
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
         const taken = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.pipeline_runs WHERE pipeline_run_id = $1', [record.id]);
@@ -713,7 +695,7 @@ export class DuckDbLedger implements Ledger {
       const start = first;
       const jobs = newJobs(run, now, (pos) => jobId(start + pos));
       first += jobs.length;
-      const record = newRunRecord(run, jobs, now);
+      const record = enqueuedRunRecord(run, now);
       let meta = metadataJson.get(run.metadata);
       if (meta === undefined) metadataJson.set(run.metadata, (meta = JSON.stringify(record.metadata)));
       const key = [known.plan, record.snapshotId, record.trigger, record.selector, record.dag, meta].join('\u0000');

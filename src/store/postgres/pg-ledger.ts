@@ -46,6 +46,7 @@ import {
   type RetryFilter,
   type TaskFailures,
   duplicateRun,
+  enqueuedRunRecord,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
@@ -429,7 +430,7 @@ export class PgLedger implements Ledger {
     );
     if (Number(rows[0]!.inserted) === 0) throw duplicateRun(run.id);
     if (run.jobs.length === 0) return (await this.getRun(run.id))!;
-    return enqueuedRecord(run, now);
+    return enqueuedRunRecord(run, now);
   }
 
   async enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]> {
@@ -525,7 +526,7 @@ export class PgLedger implements Ledger {
     }
     const empty = runs.filter((r) => r.jobs.length === 0).map((r) => r.id);
     const read = new Map(empty.length ? (await this.runRecords('WHERE r.run_id = ANY($1)', [empty])).map((r) => [r.id, r]) : []);
-    return runs.map((r) => read.get(r.id) ?? enqueuedRecord(r, now));
+    return runs.map((r) => read.get(r.id) ?? enqueuedRunRecord(r, now));
   }
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
@@ -1461,25 +1462,6 @@ export class PgLedger implements Ledger {
     ).rows[0];
     return (row?.last_processed_at as string | null | undefined) ?? null;
   }
-}
-
-/** A run just enqueued with its jobs, as written (without reading it back). */
-function enqueuedRecord(run: NewRun, now: Date): RunRecord {
-  return {
-    id: run.id,
-    snapshotId: run.snapshotId,
-    trigger: run.trigger,
-    selector: run.selector,
-    inputs: run.inputs,
-    state: 'queued',
-    createdAt: now,
-    startedAt: null,
-    finishedAt: null,
-    counts: { pending: run.jobs.length },
-    tasks: [...new Set(run.jobs.map((j) => j.task))],
-    dag: run.dag ?? null,
-    metadata: run.metadata ?? {},
-  };
 }
 
 /**
