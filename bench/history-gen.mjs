@@ -132,6 +132,9 @@ await insert(
     error_message: ok('NULL', ERROR),
     error_context_json: 'NULL',
     code_version: 'code_version',
+    // SQL tasks write the database: a job carries its id (the embedded ledger keeps none per job).
+    database_id: "'history'",
+    cancel_requested: 'false',
   },
   'FROM gen ORDER BY p, t',
 );

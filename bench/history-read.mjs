@@ -10,7 +10,7 @@ const repeats = Number(repeatsArg);
 const o0 = performance.now();
 const project = await Project.open({ config: loadConfig({ flags: { db }, env: {} }), access: 'write' });
 const openMs = performance.now() - o0;
-const ledger = project.store.ledger;
+const ledger = await project.ledger();
 
 const reads = {
   assetStates: {

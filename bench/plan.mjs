@@ -43,7 +43,7 @@ try {
     ),
   ].sort();
   // Cross-check the graph against what the registry stored.
-  const conn = await project.instance.connect();
+  const conn = await (await project.database()).instance.connect();
   const stored = Number((await conn.runAndReadAll('SELECT count(*) FROM __orch__.task_edges')).getRows()[0][0]);
   conn.closeSync();
   const edges = planned.reduce((n, t) => n + t.upstream.length, 0);

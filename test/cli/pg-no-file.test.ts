@@ -108,10 +108,10 @@ describe.skipIf(!postgresAvailable().ok)('the ledger on PostgreSQL needs no Duck
     expect(json(cancelled)).toMatchObject({ run: { run_id: queued, state: 'cancelled' }, cancelled: 3 });
     const dead = await cli(['retry-dead', '--json']);
     ok(dead, 'retry-dead');
-    expect(json(dead)).toEqual({ requeued: 2 });
+    expect(json(dead)).toMatchObject({ requeued: 2, dry_run: false });
     const failed = await cli(['retry-failed', '--all-runs', '--json']);
     ok(failed, 'retry-failed --all-runs');
-    expect(json(failed)).toEqual({ requeued: 0 });
+    expect(json(failed)).toMatchObject({ requeued: 0, dry_run: false });
     ok(await cli(['--dag', 'etl', 'test']), 'test --dag etl');
     ok(await cli(['--dag', 'etl', 'init-db']), 'init-db --dag etl');
     expect(Number((await db.query(`SELECT count(*)::int AS n FROM "${schema}".runs`)).rows[0].n)).toBe(4);
