@@ -2,6 +2,11 @@
 import fs from 'node:fs';
 import { runCli } from './program.js';
 
+// Node 20 has no `navigator` (21 does): without it, pg tells Node from a Cloudflare Worker by
+// building a `Response`, which loads fetch's implementation — a tenth of a second of every
+// command that reaches PostgreSQL. Only this process, never the library, sets it.
+(globalThis as { navigator?: unknown }).navigator ??= { userAgent: `Node.js/${process.version.slice(1)}` };
+
 /**
  * A writer that goes quiet once its reader has gone away: `duck-orch list | head -1` closes
  * the pipe after one line, and the rest of the output has nowhere to go. That is the reader's

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 /** The database's id, or undefined when the file predates it (not yet migrated by a writer). */
 export async function readDatabaseId(conn: DuckDBConnection): Promise<string | undefined> {
@@ -24,6 +24,8 @@ export async function readDatabaseId(conn: DuckDBConnection): Promise<string | u
 export async function peekDatabaseId(file: string): Promise<string | undefined> {
   const resolved = path.resolve(file);
   if (!fs.existsSync(resolved)) return undefined;
+  // Loaded here: a worker whose database file does not exist yet never needs DuckDB's binding.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(resolved, { access_mode: 'READ_ONLY' });
