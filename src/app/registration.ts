@@ -49,14 +49,12 @@ export async function register(ctx: ProjectContext, definitions: Definitions, di
   const root = fs.realpathSync(dir);
   const previous = await store.loadRegistry();
   const reusable = new Map(
-    previous.flatMap((t) =>
-      t.fileHash ? [[t.definition.file, { hash: t.fileHash, definition: t.definition, warnings: t.warnings }]] : [],
-    ),
+    previous.flatMap((t) => (t.fileHash ? [[t.filePath, { hash: t.fileHash, definition: t.definition, warnings: t.warnings }]] : [])),
   );
   const conn = await instance.connect();
   let loaded;
   try {
-    loaded = await loadTaskFiles(files, new SqlAnalyzer(DuckDbSqlParser.onConnection(conn)), { previous: reusable });
+    loaded = await loadTaskFiles(files, new SqlAnalyzer(DuckDbSqlParser.onConnection(conn)), { previous: reusable, realPaths });
   } finally {
     conn.closeSync();
   }

@@ -44,8 +44,13 @@ export interface PreviousFile {
 }
 
 export interface LoadOptions {
-  /** Registered files by display path. */
+  /**
+   * Registered files by real path (symlinks resolved), which stays the same when the working
+   * directory differs or the project moved with its database; a display path would not.
+   */
   previous?: ReadonlyMap<string, PreviousFile>;
+  /** The real path of each of `paths`, what `previous` is keyed by (their absolute paths when absent). */
+  realPaths?: readonly string[];
   /** Files parsed and analysed together: one round trip to DuckDB each, and what is held in memory at once. */
   batchSize?: number;
 }
@@ -183,7 +188,9 @@ export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnaly
   const out: LoadedTaskFile[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
     const read = paths.slice(start, start + batchSize).map(readTaskFile);
-    out.push(...(await analyseBatch(read, analyzer, options.previous)));
+    const { previous, realPaths } = options;
+    const before = previous && read.map((r, i) => previous.get(realPaths?.[start + i] ?? r.absolutePath));
+    out.push(...(await analyseBatch(read, analyzer, before)));
   }
   return out;
 }
@@ -198,9 +205,10 @@ interface Pending {
 async function analyseBatch(
   batch: readonly ReadFile[],
   analyzer: SqlAnalyzer,
-  previous: ReadonlyMap<string, PreviousFile> | undefined,
+  /** What was registered of each file of the batch, if anything. */
+  previous: ReadonlyArray<PreviousFile | undefined> | undefined,
 ): Promise<LoadedTaskFile[]> {
-  const results: Array<LoadedTaskFile | Pending> = batch.map((r): LoadedTaskFile | Pending => {
+  const results: Array<LoadedTaskFile | Pending> = batch.map((r, i): LoadedTaskFile | Pending => {
     if (r.text === undefined) {
       return {
         file: r.file,
@@ -213,18 +221,8 @@ async function analyseBatch(
       };
     }
     const hash = contentHash(r.text);
-    const before = previous?.get(r.file);
-    if (before?.hash === hash) {
-      return {
-        file: r.file,
-        absolutePath: r.absolutePath,
-        task: before.definition,
-        errors: [],
-        warnings: before.warnings,
-        hash,
-        reused: true,
-      };
-    }
+    const before = previous?.[i];
+    if (before?.hash === hash) return { absolutePath: r.absolutePath, ...shownAs(before, r.file), errors: [], hash, reused: true };
     const block = splitHeaderBlock(r.text);
     const stem = path.basename(r.absolutePath).replace(/\.sql$/i, '');
     return { read: r as Pending['read'], hash, block, parsed: parseTaskHeader(block.headers, r.file, stem) };
@@ -240,6 +238,26 @@ async function analyseBatch(
     const k = next++;
     return buildLoaded(r, analyses[k]!, embeddedErrors[k]!);
   });
+}
+
+/**
+ * A registered definition and its warnings under the path the file is shown by now: the same
+ * objects while it is unchanged, else with the new path (the project moved, or `register` runs
+ * from another working directory).
+ */
+function shownAs(before: PreviousFile, file: string): { file: string; task: TaskDefinition; warnings: DuckorchError[] } {
+  const was = before.definition.file;
+  if (was === file) return { file, task: before.definition, warnings: before.warnings };
+  const warnings = before.warnings.map((w) =>
+    w.location?.file === was
+      ? new DuckorchError(w.code, w.message, {
+          location: { ...w.location, file },
+          ...(w.expected ? { expected: w.expected } : {}),
+          ...(w.hint ? { hint: w.hint } : {}),
+        })
+      : w,
+  );
+  return { file, task: { ...before.definition, file }, warnings };
 }
 
 function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: DuckorchError[]): LoadedTaskFile {

@@ -13,6 +13,7 @@ import type { AccessMode } from './database.js';
 import { readDatabaseId } from './database-identity.js';
 import { DuckDbLedger } from './duckdb-ledger.js';
 import { migrate } from './migrate.js';
+import { ABSOLUTE_STORED_PATH, RegistryPaths } from './registry-paths.js';
 import type { Row } from '../rows.js';
 import { inTransaction, insertRows, type ColumnTypes } from './sql-util.js';
 import type { Ledger } from '../ledger.js';
@@ -94,6 +95,12 @@ const TEST_RESULT_COLUMNS: ColumnTypes = {
   message: 'VARCHAR',
 };
 
+/** What every row of one registry write shares. */
+interface RowContext {
+  now: Date;
+  paths: RegistryPaths;
+}
+
 /** How one registry table is written from a registry snapshot; rows belong to an owner (a task or an asset). */
 interface TableSpec<T> {
   table: string;
@@ -103,7 +110,9 @@ interface TableSpec<T> {
   ownedBy: 'task' | 'asset';
   items: (s: RegistrySnapshot) => readonly T[];
   owner: (item: T) => string;
-  toRow: (item: T, now: Date) => Row;
+  toRow: (item: T, context: RowContext) => Row;
+  /** Rows written by an older duck-orch that any write rewrites, changed or not (SQL selecting their owners). */
+  outdated?: string;
 }
 
 const table = <T>(spec: TableSpec<T>): TableSpec<T> => spec;
@@ -116,7 +125,7 @@ const REGISTRY_TABLES = [
     ownedBy: 'task',
     items: (s) => s.tasks,
     owner: (t) => t.definition.name,
-    toRow: ({ definition: t, filePath, sourceRoot, registeredAt, fileHash, warnings }) => ({
+    toRow: ({ definition: t, filePath, sourceRoot, registeredAt, fileHash, warnings }, { paths }) => ({
       name: t.name,
       description: t.description,
       owner: t.owner,
@@ -129,16 +138,18 @@ const REGISTRY_TABLES = [
       timeout_seconds: t.timeoutSeconds,
       incremental_by: t.incrementalBy,
       tags: t.tags,
-      file_path: filePath,
+      file_path: paths.toStored(filePath),
       registered_at: registeredAt,
       partitions_json: t.partitions ? JSON.stringify(t.partitions) : null,
       params_json: t.params.length > 0 ? JSON.stringify(t.params) : null,
       code_version: t.codeVersion,
-      source_root: sourceRoot,
+      source_root: paths.toStored(sourceRoot),
       definition_json: JSON.stringify(t),
       file_hash: fileHash,
       warnings_json: warnings.length > 0 ? JSON.stringify(warnings) : null,
     }),
+    // Absolute paths, as duck-orch stored them before paths were relative to the database's folder.
+    outdated: `SELECT name FROM __orch__.tasks WHERE regexp_matches(file_path, '${ABSOLUTE_STORED_PATH}') OR regexp_matches(source_root, '${ABSOLUTE_STORED_PATH}')`,
   }),
   table<TaskEdge>({
     table: 'task_edges',
@@ -156,7 +167,7 @@ const REGISTRY_TABLES = [
     ownedBy: 'task',
     items: (s) => s.lineageEdges,
     owner: (e) => e.via,
-    toRow: (e, now) => ({
+    toRow: (e, { now }) => ({
       src_dataset: e.src,
       dst_dataset: e.dst,
       via_task: e.via,
@@ -181,7 +192,7 @@ const REGISTRY_TABLES = [
     ownedBy: 'task',
     items: (s) => s.assets,
     owner: (a) => a.definedByTask,
-    toRow: (a, now) => ({
+    toRow: (a, { now }) => ({
       name: a.name,
       kind: a.kind,
       location: null,
@@ -238,6 +249,7 @@ export class DuckDbStore implements Store {
     readonly databaseId: string,
     private readonly ledgerConns: readonly DuckDBConnection[],
     private readonly closeLedger: () => Promise<void>,
+    private readonly paths: RegistryPaths,
   ) {}
 
   /**
@@ -260,10 +272,11 @@ export class DuckDbStore implements Store {
         throw new DuckorchError('SCHEMA_VERSION', `${file} has no database id`, {
           hint: 'open it once with a command that writes (e.g. `duck-orch register <dir>`)',
         });
-      if (shared) return new DuckDbStore(instance, conn, shared.ledger, databaseId, [], shared.close);
+      const paths = RegistryPaths.ofDatabase(file);
+      if (shared) return new DuckDbStore(instance, conn, shared.ledger, databaseId, [], shared.close, paths);
       ledgerConns.push(await instance.connect(), await instance.connect());
       const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, { recover: mode !== 'read', now });
-      return new DuckDbStore(instance, conn, ledger, databaseId, ledgerConns, async () => undefined);
+      return new DuckDbStore(instance, conn, ledger, databaseId, ledgerConns, async () => undefined, paths);
     } catch (err) {
       for (const c of ledgerConns) c.closeSync();
       conn.closeSync();
@@ -278,8 +291,8 @@ export class DuckDbStore implements Store {
     return (reader.getRows() as Array<[string, string, string, number, string | null, string | null]>).map(
       ([definition, filePath, sourceRoot, registeredAt, fileHash, warnings]) => ({
         definition: upgradeDefinition(JSON.parse(definition) as TaskDefinition),
-        filePath,
-        sourceRoot,
+        filePath: this.paths.fromStored(filePath),
+        sourceRoot: this.paths.fromStored(sourceRoot),
         registeredAt: new Date(registeredAt),
         fileHash,
         warnings: warnings ? (JSON.parse(warnings) as ErrorJson[]).map(DuckorchError.fromJSON) : [],
@@ -292,8 +305,9 @@ export class DuckDbStore implements Store {
   }
 
   async replaceRegistry(snapshot: RegistrySnapshot, now: Date, changed?: RegistryChange): Promise<void> {
+    const context = { now, paths: this.paths };
     await inTransaction(this.conn, async () => {
-      for (const spec of REGISTRY_TABLES) await this.replaceTable(spec as TableSpec<unknown>, snapshot, now, changed);
+      for (const spec of REGISTRY_TABLES) await this.replaceTable(spec as TableSpec<unknown>, snapshot, context, changed);
     });
   }
 
@@ -301,20 +315,24 @@ export class DuckDbStore implements Store {
    * Rewrites one registry table: all of it, or only the rows of the tasks or assets that may
    * have changed — re-registering a large project after one edit writes a handful of rows.
    */
-  private async replaceTable<T>(spec: TableSpec<T>, next: RegistrySnapshot, now: Date, changed?: RegistryChange): Promise<void> {
+  private async replaceTable<T>(spec: TableSpec<T>, next: RegistrySnapshot, context: RowContext, changed?: RegistryChange): Promise<void> {
     const items = spec.items(next);
     if (!changed) {
       await this.conn.run(`DELETE FROM __orch__.${spec.table}`);
-      await insertRows(this.conn, spec.table, spec.columns, items, (item) => spec.toRow(item, now));
+      await insertRows(this.conn, spec.table, spec.columns, items, (item) => spec.toRow(item, context));
       return;
     }
-    const owners = spec.ownedBy === 'task' ? changed.tasks : changed.assets;
+    let owners = spec.ownedBy === 'task' ? changed.tasks : changed.assets;
+    if (spec.outdated) {
+      const outdated = (await this.conn.runAndReadAll(spec.outdated)).getRows().map((r) => String(r[0]));
+      if (outdated.length > 0) owners = new Set([...owners, ...outdated]);
+    }
     if (owners.size === 0) return;
     await this.conn.run(`DELETE FROM __orch__.${spec.table} WHERE ${spec.ownerColumn} IN (SELECT unnest($1::VARCHAR[]))`, [
       listValue([...owners]),
     ]);
     const rows = items.filter((item) => owners.has(spec.owner(item)));
-    await insertRows(this.conn, spec.table, spec.columns, rows, (item) => spec.toRow(item, now));
+    await insertRows(this.conn, spec.table, spec.columns, rows, (item) => spec.toRow(item, context));
   }
 
   async loadLineageEdges(): Promise<LineageEdge[]> {
