@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTaskFiles, type PreviousFile } from '../../src/app/task-files.js';
+import { displayPath, loadTaskFiles, pathsByFolder, type PreviousFile } from '../../src/app/task-files.js';
 import { SqlAnalyzer, type SqlParser } from '../../src/sql/analyzer.js';
 import { DuckDbSqlParser } from '../../src/sql/duckdb-parser.js';
 import { tempDir, tempProject, DUCKDB_TEST_TIMEOUT } from '../helpers.js';
@@ -73,6 +73,36 @@ describe('loadTaskFiles', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
       expect(loaded.map((f) => f.task?.outputs[0])).toEqual(paths.map((_, i) => `t${i}`));
     } finally {
       close();
+    }
+  });
+});
+
+describe('pathsByFolder', () => {
+  it('gives every path the absolute and display path that path.resolve and displayPath give', () => {
+    const here = process.cwd();
+    const paths = [
+      'tasks/a.sql',
+      './a.sql',
+      'a.sql',
+      '../x/a.sql',
+      '../..foo.sql',
+      '..foo.sql',
+      'tasks/../b.sql',
+      'dir/',
+      'x/..',
+      '.',
+      '/',
+      '/a.sql',
+      '/abs/dir/..foo.sql',
+      `${here}/b/c.sql`,
+      `${path.dirname(here)}/sibling/d.sql`,
+    ];
+    for (const cwd of [here, '/', '/abs/dir', path.dirname(here), `${here}/tasks`]) {
+      const pathsOf = pathsByFolder(cwd);
+      for (const p of [...paths, ...paths]) {
+        const absolutePath = path.resolve(p);
+        expect(pathsOf(p), `${p} from ${cwd}`).toEqual({ absolutePath, file: displayPath(absolutePath, cwd) });
+      }
     }
   });
 });

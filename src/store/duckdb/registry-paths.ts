@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export class RegistryPaths {
-  private constructor(
+  /** Folders already resolved: a registry's thousands of files share a few hundred. */
+  private readonly folders = new Map<string, string>();
+
+  constructor(
     /** The database file's folder, symlinks resolved as task paths are. */
     readonly base: string,
   ) {}
@@ -30,9 +33,18 @@ export class RegistryPaths {
     return path.isAbsolute(rel) ? absolute : rel.split(path.sep).join('/');
   }
 
-  /** The absolute path a stored one stands for. */
+  /** The absolute path a stored one stands for: `path.resolve` from the database's folder. */
   fromStored(stored: string): string {
-    return path.resolve(this.base, stored);
+    const cut = stored.lastIndexOf('/');
+    const name = stored.slice(cut + 1);
+    if (name === '' || name === '.' || name === '..' || path.isAbsolute(stored)) return path.resolve(this.base, stored);
+    let folder = this.base;
+    if (cut >= 0) {
+      const dir = stored.slice(0, cut);
+      folder = this.folders.get(dir) ?? path.resolve(this.base, dir);
+      this.folders.set(dir, folder);
+    }
+    return (folder.endsWith(path.sep) ? folder : folder + path.sep) + name;
   }
 }
 
