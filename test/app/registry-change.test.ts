@@ -95,7 +95,7 @@ describe('definition hashes kept in the registry', { timeout: DUCKDB_TEST_TIMEOU
 
     // Written by older duck-orchs: no hash (a); a definition stored before `lineage` existed, by an older analysis (b).
     await queryDb(p.db, "UPDATE __orch__.tasks SET definition_hash = NULL WHERE name = 'a'");
-    const [[json]] = await queryDb(p.db, "SELECT definition_json FROM __orch__.tasks WHERE name = 'b'");
+    const json = (await queryDb(p.db, "SELECT definition_json FROM __orch__.tasks WHERE name = 'b'"))[0]![0];
     const withoutLineage = JSON.parse(String(json)) as Record<string, unknown>;
     delete withoutLineage.lineage;
     await queryDb(
