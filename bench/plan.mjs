@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { Project, loadConfig } from '../dist/index.js';
 import { prepareStatements } from '../dist/runtime/sql-task.js';
-import { DEFAULT_WATERMARK } from '../dist/model/templating.js';
+import { DEFAULT_WATERMARK } from '../dist/model/watermark.js';
 import { renderTemplate } from '../dist/sql/template.js';
 import { quoteIdentifier, schemaOf } from '../dist/model/names.js';
 
@@ -43,7 +43,7 @@ try {
     ),
   ].sort();
   // Cross-check the graph against what the registry stored.
-  const conn = await project.instance.connect();
+  const conn = await (await project.database()).instance.connect();
   const stored = Number((await conn.runAndReadAll('SELECT count(*) FROM __orch__.task_edges')).getRows()[0][0]);
   conn.closeSync();
   const edges = planned.reduce((n, t) => n + t.upstream.length, 0);
