@@ -54,63 +54,158 @@ await step(
    JOIN (SELECT name AS tn, code_version FROM __orch__.tasks) AS tk ON tk.tn = printf('t_%03d', t.t)
    ORDER BY r.p, t.t`,
 );
-await step(
+// Every column of each ledger table, named, with the value the embedded ledger writes for such a
+// run (a `run` of the registry: trigger `run`, no selector, inputs `null`, no DAG, metadata `{}`).
+// A column the generator does not know (a later migration's) fails here rather than in the INSERT.
+async function insert(table, columns, from) {
+  const actual = (
+    await conn.runAndReadAll(
+      `SELECT column_name FROM duckdb_columns() WHERE schema_name = '__orch__' AND table_name = '${table}' ORDER BY column_index`,
+    )
+  )
+    .getRows()
+    .map(([c]) => c);
+  const missing = actual.filter((c) => !(c in columns));
+  const unknown = Object.keys(columns).filter((c) => !actual.includes(c));
+  if (missing.length || unknown.length)
+    throw new Error(
+      `history-gen.mjs is out of date with __orch__.${table}: ` +
+        [missing.length ? `no value for ${missing.join(', ')}` : '', unknown.length ? `no column ${unknown.join(', ')}` : '']
+          .filter(Boolean)
+          .join('; ') +
+        ' (see src/store/duckdb/migrations/ and what duckdb-ledger.ts writes)',
+    );
+  await step(
+    table,
+    `INSERT INTO __orch__.${table} (${Object.keys(columns).join(', ')})
+     SELECT ${Object.values(columns).join(', ')} ${from}`,
+  );
+}
+const ok = (value, otherwise = 'NULL') => `CASE state WHEN 'succeeded' THEN ${value} ELSE ${otherwise} END`;
+const ERROR = `'Binder Error: Table with name upstream_gone does not exist!'`;
+const WATERMARK = `partition_key || ' 23:59:59'`;
+const anyDead = `count(*) FILTER (WHERE state = 'dead') > 0`;
+
+await insert(
   'pipeline_runs',
-  `INSERT INTO __orch__.pipeline_runs
-   SELECT run_id, ${snapshot === null ? 'NULL' : `'${snapshot}'`}, 'run', NULL, 'null',
-     CASE WHEN count(*) FILTER (WHERE state = 'dead') > 0 THEN 'failed' ELSE 'succeeded' END,
-     min(created_at), min(started_at), max(finished_at), count(*)::INTEGER,
-     CASE WHEN count(*) FILTER (WHERE state = 'dead') > 0
+  {
+    pipeline_run_id: 'run_id',
+    snapshot_id: snapshot === null ? 'NULL' : `'${snapshot}'`,
+    trigger: `'run'`,
+    selector: 'NULL',
+    inputs_json: `'null'`,
+    state: `CASE WHEN ${anyDead} THEN 'failed' ELSE 'succeeded' END`,
+    created_at: 'min(created_at)',
+    started_at: 'min(started_at)',
+    finished_at: 'max(finished_at)',
+    task_count: 'count(*)::INTEGER',
+    job_counts_json: `CASE WHEN ${anyDead}
        THEN json_object('succeeded', count(*) FILTER (WHERE state = 'succeeded'), 'dead', count(*) FILTER (WHERE state = 'dead'))::VARCHAR
-       ELSE json_object('succeeded', count(*))::VARCHAR END,
-     list(task_name ORDER BY t)
-   FROM gen GROUP BY run_id, p ORDER BY p`,
+       ELSE json_object('succeeded', count(*))::VARCHAR END`,
+    planned_tasks: 'list(task_name ORDER BY t)',
+    dag_name: 'NULL',
+    metadata_json: `'{}'`,
+  },
+  'FROM gen GROUP BY run_id, p ORDER BY p',
 );
-await step(
+await insert(
   'jobs',
-  `INSERT INTO __orch__.jobs
-   SELECT job_id, run_id, task_name, partition_key, state, 1, 1, created_at, NULL, NULL, created_at, started_at, finished_at,
-     finished_at, []::VARCHAR[], CASE state WHEN 'succeeded' THEN 1 END, NULL,
-     CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
-     CASE state WHEN 'dead' THEN 'Binder Error: Table with name upstream_gone does not exist!' END,
-     NULL, code_version
-   FROM gen ORDER BY p, t`,
+  {
+    job_id: 'job_id',
+    pipeline_run_id: 'run_id',
+    task_name: 'task_name',
+    partition_key: 'partition_key',
+    state: 'state',
+    attempts: '1',
+    max_attempts: '1',
+    run_at: 'created_at',
+    lease_owner: 'NULL',
+    lease_expires_at: 'NULL',
+    created_at: 'created_at',
+    started_at: 'started_at',
+    finished_at: 'finished_at',
+    updated_at: 'finished_at',
+    upstream: '[]::VARCHAR[]',
+    rows_count: ok('1'),
+    result_json: 'NULL',
+    last_processed_at: ok(WATERMARK),
+    error_message: ok('NULL', ERROR),
+    error_context_json: 'NULL',
+    code_version: 'code_version',
+  },
+  'FROM gen ORDER BY p, t',
 );
-await step(
+await insert(
   'attempts',
-  `INSERT INTO __orch__.attempts
-   SELECT row_number() OVER (ORDER BY p, t), job_id, run_id, task_name, partition_key, 1,
-     'run-1-' || left(run_id, 8), started_at, finished_at,
-     CASE state WHEN 'succeeded' THEN 'succeeded' ELSE 'failed' END, state,
-     CASE state WHEN 'succeeded' THEN 1 END, NULL,
-     CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
-     CASE state WHEN 'dead' THEN 'Binder Error: Table with name upstream_gone does not exist!' END,
-     NULL, code_version, [asset_name]
-   FROM gen ORDER BY p, t`,
+  {
+    attempt_seq: 'row_number() OVER (ORDER BY p, t)',
+    job_id: 'job_id',
+    pipeline_run_id: 'run_id',
+    task_name: 'task_name',
+    partition_key: 'partition_key',
+    attempt: '1',
+    worker: `'run-1-' || left(run_id, 8)`,
+    started_at: 'started_at',
+    finished_at: 'finished_at',
+    outcome: ok(`'succeeded'`, `'failed'`),
+    job_state: 'state',
+    rows_count: ok('1'),
+    result_json: 'NULL',
+    last_processed_at: ok(WATERMARK),
+    error_message: ok('NULL', ERROR),
+    error_context_json: 'NULL',
+    code_version: 'code_version',
+    assets: '[asset_name]',
+  },
+  'FROM gen ORDER BY p, t',
 );
-await step(
+await insert(
   'asset_materializations',
-  `INSERT INTO __orch__.asset_materializations
-   SELECT asset_name, partition_key, finished_at, job_id, CASE state WHEN 'succeeded' THEN 1 END, NULL,
-     CASE state WHEN 'succeeded' THEN 'success' ELSE 'failed' END, run_id, task_name, code_version
-   FROM gen ORDER BY p, t`,
+  {
+    asset_name: 'asset_name',
+    partition_key: 'partition_key',
+    materialized_at: 'finished_at',
+    run_id: 'job_id',
+    rows: ok('1'),
+    bytes: 'NULL',
+    status: ok(`'success'`, `'failed'`),
+    pipeline_run_id: 'run_id',
+    task_name: 'task_name',
+    code_version: 'code_version',
+  },
+  'FROM gen ORDER BY p, t',
 );
 // The latest state, in the order the ledger's upserts would have left it (one flush per run).
-await step(
+await insert(
   'task_state',
-  `INSERT INTO __orch__.task_state
-   SELECT task_name, partition_key, state, finished_at,
-     CASE state WHEN 'succeeded' THEN finished_at END,
-     CASE state WHEN 'succeeded' THEN partition_key || ' 23:59:59' END,
-     run_id, job_id, CASE state WHEN 'succeeded' THEN 1 END, code_version
-   FROM gen ORDER BY p, t`,
+  {
+    task_name: 'task_name',
+    partition_key: 'partition_key',
+    state: 'state',
+    updated_at: 'finished_at',
+    last_success_at: ok('finished_at'),
+    last_processed_at: ok(WATERMARK),
+    pipeline_run_id: 'run_id',
+    job_id: 'job_id',
+    rows_count: ok('1'),
+    code_version: 'code_version',
+  },
+  'FROM gen ORDER BY p, t',
 );
-await step(
+await insert(
   'asset_state',
-  `INSERT INTO __orch__.asset_state
-   SELECT asset_name, partition_key, state, finished_at, CASE state WHEN 'succeeded' THEN finished_at END,
-     run_id, job_id, CASE state WHEN 'succeeded' THEN 1 END, code_version
-   FROM gen ORDER BY p, t`,
+  {
+    asset_name: 'asset_name',
+    partition_key: 'partition_key',
+    state: 'state',
+    updated_at: 'finished_at',
+    last_success_at: ok('finished_at'),
+    pipeline_run_id: 'run_id',
+    job_id: 'job_id',
+    rows_count: ok('1'),
+    code_version: 'code_version',
+  },
+  'FROM gen ORDER BY p, t',
 );
 const dead = Number((await conn.runAndReadAll(`SELECT count(*) FROM gen WHERE state = 'dead'`)).getRows()[0][0]);
 await conn.run('DROP TABLE gen');

@@ -9,13 +9,40 @@ export const ROOT = path.dirname(BENCH_DIR);
 export const CLI = path.join(ROOT, 'dist/interfaces/cli/main.js');
 const HOOK = pathToFileURL(path.join(BENCH_DIR, 'rss-hook.mjs')).href;
 
-/** Environment for children: no inherited duck-orch settings, so every run measures the same thing. */
-function childEnv(extra = {}) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DUCKORCH_') && k !== 'NODE_OPTIONS'));
-  return { ...env, NO_COLOR: '1', ...extra };
+// Every variable duck-orch's config reads, Orchex's names too (DATABASE_URL would move a CLI's
+// ledger to PostgreSQL): a child gets one only when its case passes it.
+const CONFIG_JS = path.join(ROOT, 'dist/config/config.js');
+const CONFIG_VARS = fs.existsSync(CONFIG_JS)
+  ? await import(pathToFileURL(CONFIG_JS).href).then(
+      ({ ENV_VARS, ENV_ALIASES }) => new Set([...Object.values(ENV_VARS), ...Object.values(ENV_ALIASES).flat()]),
+    )
+  : new Set(['DATABASE_URL']);
+
+let childTmp = null;
+/**
+ * The temporary folder of every child (TMPDIR): what a killed process leaves there (a worker's
+ * socket, say, when SIGKILLed) goes when the driver removes this folder.
+ */
+export function setChildTmp(dir) {
+  childTmp = dir;
 }
 
-export const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 1800) * 1000;
+/** Environment for children: no inherited duck-orch settings, so every run measures the same thing. */
+function childEnv(extra = {}) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('DUCKORCH_') && !k.startsWith('ORCHEX_') && !CONFIG_VARS.has(k) && k !== 'NODE_OPTIONS',
+    ),
+  );
+  const tmp = childTmp ? { TMPDIR: childTmp, TMP: childTmp, TEMP: childTmp } : {};
+  return { ...env, ...tmp, NO_COLOR: '1', ...extra };
+}
+
+let timeoutMs = 1800 * 1000;
+/** How long a child may run before it is killed (BENCH_TIMEOUT_S). */
+export function setChildTimeout(seconds) {
+  timeoutMs = seconds * 1000;
+}
 
 let seq = 0;
 
@@ -24,8 +51,9 @@ let seq = 0;
  * going to files in `work` (as a user redirecting them would), and returns its wall time from
  * spawn to exit, exit code, peak RSS and output. `ulimit` runs it under `ulimit -n <n>`;
  * `measureRss: false` leaves the hook out (for start-up timings, where its own load time counts).
+ * It runs in the repository's root unless `cwd` says otherwise.
  */
-export function runNode(work, args, { ulimit, env, timeoutMs = TIMEOUT_MS, measureRss = true } = {}) {
+export function runNode(work, args, { ulimit, env, cwd = ROOT, measureRss = true } = {}) {
   const id = `p${++seq}`;
   const rssFile = path.join(work, `${id}.rss`);
   const outFile = path.join(work, `${id}.out`);
@@ -40,7 +68,7 @@ export function runNode(work, args, { ulimit, env, timeoutMs = TIMEOUT_MS, measu
   const t0 = performance.now();
   try {
     res = spawnSync(cmd, argv, {
-      cwd: ROOT,
+      cwd,
       env: childEnv({ ...env, BENCH_RSS_FILE: rssFile }),
       stdio: ['ignore', out, err],
       timeout: timeoutMs,
@@ -84,7 +112,7 @@ export function runScript(work, script, args, options) {
 }
 
 export function describeExit(r) {
-  if (r.timedOut) return `timed out after ${TIMEOUT_MS / 1000} s`;
+  if (r.timedOut) return `timed out after ${timeoutMs / 1000} s`;
   if (r.signal) return `killed by ${r.signal}`;
   if (r.error) return r.error;
   return `exit ${r.code}`;

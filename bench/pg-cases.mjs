@@ -8,17 +8,24 @@ import { fmtMb, fmtMs, fmtN, fmtRatio, percentile, runNode, runScript, summary, 
 import { fanModule, noopModule } from './workloads.mjs';
 
 export const PG_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-const freshSchema = (tag) => `bench_${tag}_${Math.random().toString(36).slice(2, 10)}`;
+export const freshSchema = (tag) => `bench_${tag}_${Math.random().toString(36).slice(2, 10)}`;
 
-async function dropSchemas(schemas) {
+/** Runs `fn` with a connected client of PG_URL, ended after. */
+export async function withPg(fn) {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+export async function dropSchemas(schemas) {
+  await withPg(async (client) => {
+    for (const s of schemas) if (s) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  });
 }
 
 /** A registered template database of a TypeScript module (registered once per work folder). */

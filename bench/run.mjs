@@ -20,6 +20,8 @@ import {
   runCli,
   runNode,
   runScript,
+  setChildTimeout,
+  setChildTmp,
   summary,
   tail,
 } from './lib.mjs';
@@ -35,42 +37,95 @@ import {
   scaledShop,
   trivialDag,
 } from './workloads.mjs';
-import { PG_URL, backlogCase, fanoutCase, latencyCase, recoveryCase } from './pg-cases.mjs';
+import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
+import { drainCase, workerStartupCase } from './drain-cases.mjs';
+import { buildRef } from './baseline-ref.mjs';
+
+// Options (the other arguments are case-name prefixes):
+//   --smoke          every case at a tiny size (BENCH_SMOKE=1 too): that it runs, not what it measures;
+//                    writes no results unless --results names a file
+//   --list           print the cases that would run, one JSON line each ({ name, postgres }), and exit
+//   --no-pg          leave out the cases that need PostgreSQL
+//   --results <file> where to write the samples (default bench/results.json; with --smoke, nowhere)
+//   --shard <k>/<n>  only every n-th of the chosen cases, from the k-th (1-based): a smoke run in
+//                    n processes at once (measurements want the machine to themselves)
+const argv = process.argv.slice(2);
+const flag = (name) => {
+  const i = argv.indexOf(name);
+  if (i >= 0) argv.splice(i, 1);
+  return i >= 0;
+};
+const option = (name) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  if (!argv[i + 1] || argv[i + 1].startsWith('--')) throw new Error(`${name} needs a value`);
+  return argv.splice(i, 2)[1];
+};
+const SMOKE = flag('--smoke') || process.env.BENCH_SMOKE === '1';
+const LIST = flag('--list');
+const NO_PG = flag('--no-pg');
+const resultsOption = option('--results');
+const RESULTS = resultsOption ? path.resolve(resultsOption) : SMOKE ? null : path.join(ROOT, 'bench/results.json');
+const SHARD = (() => {
+  const text = option('--shard');
+  if (text === undefined) return null;
+  const [k, n] = text.split('/').map(Number);
+  if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 1 && k <= n))
+    throw new Error(`--shard must be <k>/<n> with 1 ≤ k ≤ n, got ${text}`);
+  return { k, n };
+})();
+{
+  const unknown = argv.find((a) => a.startsWith('--'));
+  if (unknown) throw new Error(`unknown option ${unknown} (options: --smoke, --list, --no-pg, --results <file>, --shard <k>/<n>)`);
+}
 
 const env = process.env;
-const num = (key, dflt) => {
-  const v = env[key] === undefined || env[key] === '' ? dflt : Number(env[key]);
+/** A knob's value: the variable when set, else its default (`smoke`'s under --smoke). */
+const num = (key, dflt, smoke = dflt) => {
+  const v = env[key] === undefined || env[key] === '' ? (SMOKE ? smoke : dflt) : Number(env[key]);
   if (!Number.isFinite(v) || v < 0) throw new Error(`${key} must be a number, got ${env[key]}`);
   return v;
 };
+const list = (key, dflt, smoke = dflt) => {
+  const v = (env[key] || (SMOKE ? smoke : dflt)).split(',').map(Number);
+  if (v.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`${key} must be a comma-separated list of whole numbers, got ${env[key]}`);
+  return v;
+};
 const KNOBS = {
-  BENCH_PAIRS: num('BENCH_PAIRS', 5),
+  BENCH_PAIRS: num('BENCH_PAIRS', 5, 1),
   BENCH_PARALLEL: num('BENCH_PARALLEL', 4),
-  BENCH_TRIVIAL_TASKS: num('BENCH_TRIVIAL_TASKS', 1000),
-  BENCH_FN_JOBS: num('BENCH_FN_JOBS', 1000),
-  BENCH_SHOP_FACTOR: num('BENCH_SHOP_FACTOR', 400),
-  BENCH_REGISTER_FILES: num('BENCH_REGISTER_FILES', 1000),
-  BENCH_REGISTER_REPEATS: num('BENCH_REGISTER_REPEATS', 5),
-  BENCH_CHAIN_SIZES: (env.BENCH_CHAIN_SIZES || '1000,19000').split(',').map(Number),
-  BENCH_CHAIN_REPEATS: num('BENCH_CHAIN_REPEATS', 3),
+  BENCH_TRIVIAL_TASKS: num('BENCH_TRIVIAL_TASKS', 1000, 20),
+  BENCH_FN_JOBS: num('BENCH_FN_JOBS', 1000, 20),
+  BENCH_SHOP_FACTOR: num('BENCH_SHOP_FACTOR', 400, 1),
+  BENCH_REGISTER_FILES: num('BENCH_REGISTER_FILES', 1000, 20),
+  BENCH_REGISTER_REPEATS: num('BENCH_REGISTER_REPEATS', 5, 1),
+  BENCH_CHAIN_SIZES: list('BENCH_CHAIN_SIZES', '1000,19000', '30'),
+  BENCH_CHAIN_REPEATS: num('BENCH_CHAIN_REPEATS', 3, 1),
   BENCH_CHAIN_BIG: num('BENCH_CHAIN_BIG', 5000),
+  BENCH_BASELINE_REF: env.BENCH_BASELINE_REF || null,
   BENCH_ULIMIT: num('BENCH_ULIMIT', 256),
-  BENCH_STARTUP_REPEATS: num('BENCH_STARTUP_REPEATS', 17),
-  BENCH_TIMEOUT_S: num('BENCH_TIMEOUT_S', 1800),
-  BENCH_HISTORY_TASKS: num('BENCH_HISTORY_TASKS', 100),
-  BENCH_HISTORY_PARTITIONS: num('BENCH_HISTORY_PARTITIONS', 10000),
-  BENCH_HISTORY_REPEATS: num('BENCH_HISTORY_REPEATS', 25),
-  BENCH_HISTORY_STATUS_PAIRS: num('BENCH_HISTORY_STATUS_PAIRS', 9),
-  BENCH_LATENCY_SAMPLES: num('BENCH_LATENCY_SAMPLES', 200),
-  BENCH_BACKLOG_JOBS: num('BENCH_BACKLOG_JOBS', 200_000),
-  BENCH_FANOUT: num('BENCH_FANOUT', 10_000),
-  BENCH_FANOUT_REPEATS: num('BENCH_FANOUT_REPEATS', 3),
-  BENCH_RECOVERY_LEASE_S: num('BENCH_RECOVERY_LEASE_S', 5),
-  BENCH_RECOVERY_ROUNDS: num('BENCH_RECOVERY_ROUNDS', 3),
+  BENCH_STARTUP_REPEATS: num('BENCH_STARTUP_REPEATS', 17, 1),
+  BENCH_TIMEOUT_S: num('BENCH_TIMEOUT_S', 1800, 300),
+  BENCH_HISTORY_TASKS: num('BENCH_HISTORY_TASKS', 100, 3),
+  BENCH_HISTORY_PARTITIONS: num('BENCH_HISTORY_PARTITIONS', 10000, 10),
+  BENCH_HISTORY_REPEATS: num('BENCH_HISTORY_REPEATS', 25, 1),
+  BENCH_HISTORY_STATUS_PAIRS: num('BENCH_HISTORY_STATUS_PAIRS', 9, 1),
+  BENCH_LATENCY_SAMPLES: num('BENCH_LATENCY_SAMPLES', 200, 3),
+  BENCH_BACKLOG_JOBS: num('BENCH_BACKLOG_JOBS', 200_000, 50),
+  BENCH_FANOUT: num('BENCH_FANOUT', 10_000, 10),
+  BENCH_FANOUT_REPEATS: num('BENCH_FANOUT_REPEATS', 3, 1),
+  BENCH_RECOVERY_LEASE_S: num('BENCH_RECOVERY_LEASE_S', 5, 1),
+  BENCH_RECOVERY_ROUNDS: num('BENCH_RECOVERY_ROUNDS', 3, 1),
+  BENCH_DRAIN_JOBS: num('BENCH_DRAIN_JOBS', 20_000, 20),
+  BENCH_DRAIN_CONCURRENCY: list('BENCH_DRAIN_CONCURRENCY', '1,4,16', '2'),
+  BENCH_DRAIN_DUCKDB_CONCURRENCY: list('BENCH_DRAIN_DUCKDB_CONCURRENCY', '1,4', '2'),
+  BENCH_WORKER_STARTUP_PAIRS: num('BENCH_WORKER_STARTUP_PAIRS', 9, 1),
 };
 if (KNOBS.BENCH_HISTORY_TASKS < 1 || KNOBS.BENCH_HISTORY_TASKS > 1000 || KNOBS.BENCH_HISTORY_PARTITIONS < 1)
   throw new Error('BENCH_HISTORY_TASKS must be 1–1000 and BENCH_HISTORY_PARTITIONS at least 1');
-if (KNOBS.BENCH_CHAIN_SIZES.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`BENCH_CHAIN_SIZES: ${env.BENCH_CHAIN_SIZES}`);
+if (KNOBS.BENCH_CHAIN_SIZES.some((n) => n < 2)) throw new Error(`BENCH_CHAIN_SIZES: ${env.BENCH_CHAIN_SIZES}`);
+setChildTimeout(KNOBS.BENCH_TIMEOUT_S);
 const P = KNOBS.BENCH_PARALLEL;
 
 // ---- work directories, all removed at the end (or on Ctrl-C) ----
@@ -80,7 +135,9 @@ function mkWork(name) {
   works.add(dir);
   return dir;
 }
+const removals = [];
 function cleanup() {
+  for (const remove of removals.splice(0)) remove();
   for (const dir of works) fs.rmSync(dir, { recursive: true, force: true });
   works.clear();
 }
@@ -312,6 +369,28 @@ async function verifyChainRun(db, n) {
   return { rows: Number(rows) };
 }
 
+/**
+ * What a chain run left, read through `__orch__.runs` (a view every version of the schema has, so
+ * it also checks a BENCH_BASELINE_REF build's run): `n` successes, 10 rows each, `n` tables.
+ */
+async function verifyChainTables(db, n) {
+  const [[successes, rows]] = await query(db, `SELECT count(*) FILTER (WHERE status = 'success'), sum(rows_count) FROM __orch__.runs`);
+  const [[tables]] = await query(db, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'chain'`);
+  if (Number(successes) !== n || Number(rows) !== n * CHAIN_ROWS || Number(tables) !== n)
+    throw new Error(`chain run of ${n} tasks: ${successes} successes, ${rows} rows, ${tables} tables in schema chain`);
+}
+
+/** The BENCH_BASELINE_REF build, built once per driver run (the first chain case builds it). */
+let refBuild;
+function baselineRef() {
+  if (!KNOBS.BENCH_BASELINE_REF) return null;
+  if (!refBuild) {
+    refBuild = buildRef(KNOBS.BENCH_BASELINE_REF, mkWork('baseline-ref'), log);
+    removals.push(refBuild.remove);
+  }
+  return refBuild;
+}
+
 async function chainCase(n) {
   const work = mkWork(`chain-${n}`);
   const dir = path.join(work, 'tasks');
@@ -324,7 +403,9 @@ async function chainCase(n) {
   const rawDb = path.join(work, 'baseline.duckdb');
   const plan = path.join(work, 'plan.json');
   const cli = (args, options) => runCli(work, ['--db', db, ...args], options);
-  const steps = { register: [], run: [], raw: [], status: [], dag: [], dagNoStatus: [], floor: [], reregister: [] };
+  const steps = { register: [], run: [], raw: [], refRun: [], status: [], dag: [], dagNoStatus: [], floor: [], reregister: [] };
+  const ref = baselineRef();
+  const refDb = path.join(work, 'baseline-ref.duckdb');
   const changed = Math.floor(n / 2);
   const record = (step, r, extra = {}) => {
     steps[step].push({ ms: r.ms ?? r.wallMs, maxRssMb: r.maxRssMb, ...extra });
@@ -363,26 +444,40 @@ async function chainCase(n) {
             .join('\n');
       return expectOk(r, 'run');
     };
-    let raw, run;
+    // The same project's `run` by the BENCH_BASELINE_REF build, on a database that build registered (not timed).
+    const runRef = async () => {
+      rmDb(refDb);
+      expectOk(runNode(work, [ref.cli, '--db', refDb, 'register', dir]), `register by ${ref.ref}`);
+      const r = expectOk(runNode(work, [ref.cli, '--db', refDb, 'run']), `run by ${ref.ref}`);
+      await verifyChainTables(refDb, n);
+      rmDb(refDb);
+      return r;
+    };
+    // raw, duck-orch, ref — then ref, duck-orch, raw: each pair with duck-orch flips its order.
+    let raw, run, refRun;
     if (rep % 2 === 0) {
       raw = runRaw();
       run = runDuck();
+      if (ref) refRun = await runRef();
     } else {
       log('  (duck-orch runs first in this pair)');
+      if (ref) refRun = await runRef();
       run = runDuck();
       raw = runRaw();
     }
-    const inRun = /success: .* in ([\d.]+)(ms|s)\s*$/m.exec(run.stdout);
+    // `Run 380a56b1 succeeded: 1000 succeeded in 1.9s` (older builds: `success: … in …`).
+    const inRun = /(?:success|succeeded): .* in ([\d.]+)(ms|s)\s*$/m.exec(run.stdout);
     await verifyChainRun(db, n);
     record('run', run, { ratio: run.ms / raw.wallMs, reportedRunMs: inRun ? Number(inRun[1]) * (inRun[2] === 's' ? 1000 : 1) : null });
     record('raw', { ms: raw.wallMs, maxRssMb: raw.maxRssMb }, { inProcessMs: raw.ms, closeMs: raw.closeMs, conflicts: raw.conflicts });
+    if (refRun) record('refRun', refRun, { ratio: run.ms / refRun.ms, rssRatio: run.maxRssMb / refRun.maxRssMb });
 
     // The read commands, each paired with the floor under any command on this database (Node, DuckDB,
     // open, one query, close), which of the two goes first alternating with the repeat.
     const withFloor = (step, command) => {
       const floor = () => {
         const f = runScript(work, 'db-floor.mjs', [db]);
-        if (f.rows !== 50) throw new Error(`db-floor read ${f.rows} runs`);
+        if (f.rows !== Math.min(50, n)) throw new Error(`db-floor read ${f.rows} runs`);
         return f;
       };
       let f, r;
@@ -471,6 +566,19 @@ async function chainCase(n) {
       `${fmtMb(s.run.maxRssMb.median)} / raw ${fmtMb(s.raw.maxRssMb.median)}`,
       `whole processes; the run itself ${fmtMs(median0(steps.run.map((x) => x.reportedRunMs)))} (as the CLI reports it), raw ${fmtMs(median0(steps.raw.map((x) => x.inProcessMs)))} + closing (checkpoint) ${fmtMs(median0(steps.raw.map((x) => x.closeMs)))}`,
     ],
+    ...(ref
+      ? [
+          [
+            `${label}: run (default -p ${P}) against ${ref.ref}`,
+            repeats === 1 ? '1 pair' : `${repeats} pairs`,
+            cell('run'),
+            `${ref.commit.startsWith(ref.ref) ? ref.ref : `${ref.ref} (${ref.commit.slice(0, 7)})`} run: ${cell('refRun')}`,
+            fmtRatio(summary(steps.refRun.map((x) => x.ratio))),
+            `${fmtMb(s.run.maxRssMb.median)} / ${ref.ref} ${fmtMb(s.refRun.maxRssMb.median)}`,
+            `whole processes, each build on a database it registered itself (not timed); peak RSS ratio ${fmtRatio(summary(steps.refRun.map((x) => x.rssRatio)))}`,
+          ],
+        ]
+      : []),
     ...[
       ['status', 'status', ''],
       ['dag', 'graph dag', 'coloured by the run'],
@@ -507,7 +615,16 @@ async function chainCase(n) {
           : `${ulimit.exit}: ${String(ulimit.firstError).slice(0, 100)}`,
     ],
   ];
-  return { data: { tasks: n, edges, repeats, folders: Math.ceil(n / 100), ...s, runRatio, ulimit }, rows };
+  const baseline = ref
+    ? {
+        ref: ref.ref,
+        commit: ref.commit,
+        install: ref.install,
+        timeRatio: summary(steps.refRun.map((x) => x.ratio)),
+        rssRatio: summary(steps.refRun.map((x) => x.rssRatio)),
+      }
+    : null;
+  return { data: { tasks: n, edges, repeats, folders: Math.ceil(n / 100), ...s, runRatio, ulimit, baselineRef: baseline }, rows };
 }
 
 function median0(xs) {
@@ -551,7 +668,9 @@ function duckorchNoopRun(work, { jobs, concurrency, pair, ledgerEnv }) {
 /** graphile-worker's side: bench/graphile-noop.mjs, a process that knows nothing of duck-orch. */
 function graphileNoopRun(work, { jobs, concurrency }) {
   const timeoutS = Math.max(60, Math.ceil(jobs / 10));
-  const r = runNode(work, [path.join(BENCH_DIR, 'graphile-noop.mjs'), String(concurrency), String(jobs), String(timeoutS)]);
+  const r = runNode(work, [path.join(BENCH_DIR, 'graphile-noop.mjs'), String(concurrency), String(jobs), String(timeoutS)], {
+    env: { DATABASE_URL: PG_URL },
+  });
   if (r.code !== 0 || r.signal) {
     // The child's reason (e.g. PostgreSQL unreachable) is its last `graphile-noop:` line: the first line of the error.
     const reason = r.stderr
@@ -568,16 +687,11 @@ function graphileNoopRun(work, { jobs, concurrency }) {
 
 /** duck-orch's side on the PostgreSQL ledger: a fresh schema per run on the PostgreSQL graphile-worker uses, dropped after. */
 async function duckorchNoopRunPg(work, opts) {
-  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = `bench_dk_${Math.random().toString(36).slice(2, 10)}`;
+  const schema = freshSchema('dk');
   try {
-    return duckorchNoopRun(work, { ...opts, ledgerEnv: { BENCH_LEDGER_URL: url, BENCH_LEDGER_SCHEMA: schema } });
+    return duckorchNoopRun(work, { ...opts, ledgerEnv: { BENCH_LEDGER_URL: PG_URL, BENCH_LEDGER_SCHEMA: schema } });
   } finally {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas([schema]);
   }
 }
 
@@ -808,20 +922,23 @@ function startupCase() {
   const active = commands.filter((c) => !(versionNa && c.key === 'version'));
   const samples = Object.fromEntries(active.map((c) => [c.key, []]));
   const ratios = Object.fromEntries(active.map((c) => [c.key, []]));
+  const rssRuns = Object.fromEntries(active.map((c) => [c.key, []]));
   for (let round = 0; round < KNOBS.BENCH_STARTUP_REPEATS; round++) {
     const k = round % active.length;
     const order = [...active.slice(k), ...active.slice(0, k)];
     const got = {};
     for (const c of order) {
-      const r = runNode(work, c.args, { measureRss: false });
+      // A smoke run's figures mean nothing: its timed runs give the peak RSS too, sparing 3 more runs each.
+      const r = runNode(work, c.args, { measureRss: SMOKE });
       if (r.code !== 0 || !c.check(r)) throw new Error(`${c.label} failed (${describeExit(r)}):\n${tail(r.stderr || r.stdout)}`);
       got[c.key] = r;
       samples[c.key].push(r.ms);
+      if (SMOKE) rssRuns[c.key].push(r.maxRssMb);
     }
     for (const c of active) ratios[c.key].push(got[c.key].ms / got.node.ms);
   }
-  // Peak RSS from separate runs with the RSS hook, so that the hook's own load time stays out of the timings.
-  const rssRuns = Object.fromEntries(active.map((c) => [c.key, [1, 2, 3].map(() => runNode(work, c.args).maxRssMb)]));
+  // Peak RSS from 3 separate runs with the RSS hook, so that the hook's own load time stays out of the timings.
+  if (!SMOKE) for (const c of active) rssRuns[c.key] = [1, 2, 3].map(() => runNode(work, c.args).maxRssMb);
   const node = summary(samples.node);
   const data = { repeats: KNOBS.BENCH_STARTUP_REPEATS, versionSupported: !versionNa };
   const rows = [];
@@ -876,7 +993,7 @@ async function shopWorkersCase() {
     fs.mkdirSync(dir, { recursive: true });
     const db = path.join(dir, 'shop.duckdb');
     fs.copyFileSync(w.template, db);
-    const schema = `bench_shopw_${Math.random().toString(36).slice(2, 10)}`;
+    const schema = freshSchema('shopw');
     schemas.push(schema);
     const r = runScript(w.work, 'shop-workers.mjs', [db, String(workers)], {
       env: { BENCH_LEDGER_URL: PG_URL, BENCH_LEDGER_SCHEMA: schema },
@@ -913,16 +1030,14 @@ async function shopWorkersCase() {
       ],
     };
   } finally {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await client.end();
+    await dropSchemas(schemas);
   }
 }
 
 const pgContext = () => ({ mkWork, log, knobs: KNOBS, P });
+const PG = { postgres: true };
 
+// [name, run, { postgres }]: `postgres` when the case needs a PostgreSQL server (its ledger or its baseline).
 const CASES = [
   ['startup', startupCase],
   ['trivial-seq', () => pairedCase('trivial', 1)],
@@ -931,27 +1046,38 @@ const CASES = [
   ['shop-seq', () => pairedCase('shop', 1)],
   [`shop-p${P}`, () => pairedCase('shop', P)],
   ['register', registerCase],
-  ['fn-noop', () => fnNoopCase('duckdb')],
-  ['fn-noop-pg', () => fnNoopCase('postgres')],
-  ['latency-pg', () => latencyCase(pgContext())],
-  ['backlog-pg', () => backlogCase(pgContext())],
-  ['fanout-pg', () => fanoutCase(pgContext())],
-  ['recovery-pg', () => recoveryCase(pgContext())],
-  ['shop-workers-pg', shopWorkersCase],
+  ['fn-noop', () => fnNoopCase('duckdb'), PG],
+  ['fn-noop-pg', () => fnNoopCase('postgres'), PG],
+  ['latency-pg', () => latencyCase(pgContext()), PG],
+  ['backlog-pg', () => backlogCase(pgContext()), PG],
+  ['fanout-pg', () => fanoutCase(pgContext()), PG],
+  ['recovery-pg', () => recoveryCase(pgContext()), PG],
+  ['shop-workers-pg', shopWorkersCase, PG],
+  ['drain-pg', () => drainCase(pgContext(), 'postgres'), PG],
+  ['drain-duckdb', () => drainCase(pgContext(), 'duckdb'), PG],
+  ['worker-startup', () => workerStartupCase(pgContext()), PG],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
-];
+].map(([name, run, { postgres = false } = {}]) => ({ name, run, postgres }));
 
-const filters = process.argv.slice(2);
-const chosen = CASES.filter(([name]) => filters.length === 0 || filters.some((f) => name.startsWith(f)));
+const filters = argv;
+const chosen = CASES.filter(
+  ({ name, postgres }) => (filters.length === 0 || filters.some((f) => name.startsWith(f))) && !(NO_PG && postgres),
+).filter((_, i) => !SHARD || i % SHARD.n === SHARD.k - 1);
+if (LIST) {
+  for (const { name, postgres } of chosen) console.log(JSON.stringify({ name, postgres }));
+  process.exit(0);
+}
 if (chosen.length === 0) {
-  log(`no case matches ${filters.join(' ')}; cases: ${CASES.map(([n]) => n).join(', ')}`);
+  log(`no case matches ${filters.join(' ')}${NO_PG ? ' without PostgreSQL' : ''}; cases: ${CASES.map((c) => c.name).join(', ')}`);
   process.exit(2);
 }
 if (!fs.existsSync(CLI)) {
   log('dist/ is missing: run `npm run build` first (npm run bench does)');
   process.exit(2);
 }
+if (SMOKE) log('smoke run: every case at a tiny size; the figures mean nothing');
+setChildTmp(mkWork('tmp'));
 
 const started = new Date();
 const t0 = performance.now();
@@ -960,12 +1086,12 @@ const results = {};
 const table = [];
 let failed = false;
 try {
-  for (const [name, fn] of chosen) {
+  for (const { name, run } of chosen) {
     log(`${name} …`);
     const c0 = performance.now();
     try {
-      const r = await fn();
-      results[name] = { ...r.data, caseWallMs: performance.now() - c0 };
+      const r = await run();
+      results[name] = { ...r.data, rows: r.rows, caseWallMs: performance.now() - c0 };
       table.push(...r.rows);
     } catch (err) {
       failed = true;
@@ -1015,26 +1141,28 @@ console.log(
       : ''),
 );
 
-// A subset run updates only its own cases in results.json.
-const file = path.join(ROOT, 'bench/results.json');
-let previous = {};
-try {
-  previous = JSON.parse(fs.readFileSync(file, 'utf8'));
-} catch {
-  /* first run */
+// A subset run updates only its own cases in the results file.
+if (RESULTS) {
+  let previous = {};
+  try {
+    previous = JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
+  } catch {
+    /* first run */
+  }
+  const merged = filters.length === 0 || !previous.cases ? {} : previous.cases;
+  fs.writeFileSync(
+    RESULTS,
+    JSON.stringify(
+      {
+        ...machine,
+        smoke: SMOKE,
+        knobs: KNOBS,
+        filters,
+        cases: { ...merged, ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, date: machine.date, commit }])) },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
-const merged = filters.length === 0 || !previous.cases ? {} : previous.cases;
-fs.writeFileSync(
-  file,
-  JSON.stringify(
-    {
-      ...machine,
-      knobs: KNOBS,
-      filters,
-      cases: { ...merged, ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { ...v, date: machine.date, commit }])) },
-    },
-    null,
-    2,
-  ) + '\n',
-);
 if (failed) process.exitCode = 1;

@@ -175,3 +175,21 @@ export function fanModule(dir, n = 10_000) {
   );
   return dir;
 }
+
+/** The drain cases' DAG: one module, a `Dag` named `drain` of one no-op task; each run of it is one job. */
+export function drainModule(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'drain.ts');
+  fs.writeFileSync(
+    file,
+    [
+      `// A one-task no-op DAG: the drain-* and worker-startup benchmarks queue many runs of it.`,
+      `import { Dag } from 'duckorch';`,
+      ``,
+      `export const drain = new Dag('drain');`,
+      `drain.task({ name: 'noop' }, async () => null);`,
+      ``,
+    ].join('\n'),
+  );
+  return `${file}:drain`;
+}

@@ -1,6 +1,17 @@
 /** The duck-orch library API: the same application service the CLI uses. */
-export { Project, validatePaths } from './app/project.js';
+import type { Validation } from './app/registration.js';
+
+export { Project } from './app/project.js';
 export type { RegisterResult, RunOptions, RunResult, Selection, TaskListing, Validation } from './app/project.js';
+
+/**
+ * Parses and analyses task files and folders without a project database (`duck-orch validate`).
+ * Loaded when called: task modules import this package, and a worker running them should not pay
+ * for SQL analysis it never does.
+ */
+export async function validatePaths(paths: readonly string[]): Promise<Validation> {
+  return (await import('./app/registration.js')).validatePaths(paths);
+}
 export { loadConfig, ConfigSchema } from './config/config.js';
 export type { Config } from './config/config.js';
 export { DuckorchError, DuckorchErrors } from './errors.js';

@@ -21,17 +21,25 @@ export function assembleProject(definitions: readonly TaskDefinition[]): {
   return { definitions: unified, graph, errors };
 }
 
-/**
- * Where a task reads (or names) its upstream: the name in its SQL, else its `@inputs` or
- * `@depends_on` line, else where it is defined (a TypeScript task's call site, a body's start).
- */
+/** Where a task reads (or names) its upstream: where it reads it, or its `@depends_on` line. */
 function edgeLocation(task: TaskDefinition, cause: EdgeCause): SourceLocation {
-  const at = (loc: { line: number; col: number } | undefined) => loc && { file: task.file, line: loc.line, col: loc.col };
-  const definedAt = { file: task.file, line: task.bodyLine, col: task.bodyCol };
-  if (cause.kind === 'depends_on') return at(task.keyLocations.depends_on) ?? definedAt;
-  const dataset = cause.kind === 'glob' ? cause.glob : cause.dataset;
+  if (cause.kind !== 'depends_on') return readLocation(task, cause.kind === 'glob' ? cause.glob : cause.dataset);
+  const at = task.keyLocations.depends_on;
+  return at ? { file: task.file, line: at.line, col: at.col } : definedAt(task);
+}
+
+/**
+ * Where a task reads a dataset: the name in its SQL, else its `@inputs` line, else where it is
+ * defined (a TypeScript task's call site, a body's start).
+ */
+export function readLocation(task: TaskDefinition, dataset: string): SourceLocation {
   const offset = task.kind === 'sql' ? readOffset(task.sql, dataset) : undefined;
   if (offset !== undefined) return bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, offset);
+  const inputs = task.keyLocations.inputs;
   const declared = task.declaredInputs.some((i) => datasetKey(i) === datasetKey(dataset));
-  return (declared ? at(task.keyLocations.inputs) : undefined) ?? definedAt;
+  return declared && inputs ? { file: task.file, line: inputs.line, col: inputs.col } : definedAt(task);
+}
+
+function definedAt(task: TaskDefinition): SourceLocation {
+  return { file: task.file, line: task.bodyLine, col: task.bodyCol };
 }

@@ -7,8 +7,8 @@
  */
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Config } from '../config/config.js';
-import { openDuckDb, type AccessMode } from '../store/duckdb/database.js';
-import { DuckDbStore } from '../store/duckdb/duckdb-store.js';
+import type { AccessMode } from '../store/duckdb/database.js';
+import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import type { Ledger } from '../store/ledger.js';
 import type { SharedLedger } from './shared-ledger.js';
 
@@ -80,6 +80,11 @@ export class ProjectContext {
   database(): Promise<OpenDatabase> {
     if (this.parent) return this.parent.database();
     this.opened ??= (async () => {
+      // Loaded here: DuckDB's binding costs a worker that opens no file a tenth of a second and 40 MB.
+      const [{ openDuckDb }, { DuckDbStore }] = await Promise.all([
+        import('../store/duckdb/database.js'),
+        import('../store/duckdb/duckdb-store.js'),
+      ]);
       const instance = await openDuckDb(this.dbFile, this.options.access);
       try {
         const store = await DuckDbStore.open(

@@ -15,8 +15,12 @@ export interface StatusResult {
   /** The failed attempts of those jobs (also of jobs that finally succeeded), by job id. */
   failedAttempts: Map<string, AttemptRecord[]>;
   runs: RunRecord[];
-  /** Tasks of listed jobs that their run's definitions no longer have (a DAG's active snapshot, or the registry of its database). */
-  removedTasks: string[];
+  /**
+   * The listed jobs whose task their own run's definitions no longer have (the DAG's active
+   * snapshot, or the registry of the run's database): by job, as a name removed from one
+   * database or DAG may still be defined in another.
+   */
+  removedJobs: string[];
 }
 
 export class History {
@@ -28,7 +32,7 @@ export class History {
 
   /**
    * The latest task runs, newest first. The history of a task that is no longer defined stays
-   * reachable: its runs are listed, and its name is among `removedTasks`.
+   * reachable: its jobs are listed, and named in `removedJobs`.
    */
   async status(options: { limit: number; task?: string }): Promise<StatusResult> {
     const ledger = await this.ctx.ledger();
@@ -38,7 +42,7 @@ export class History {
       ...(options.task !== undefined ? { task: options.task } : {}),
     });
     const current = await ledger.currentTasks([...new Set(jobs.map((j) => j.runId))]);
-    const removed = jobs.filter((j) => current.get(j.runId)?.has(j.task) === false).map((j) => j.task);
+    const removedJobs = jobs.filter((j) => current.get(j.runId)?.has(j.task) === false).map((j) => j.id);
     if (options.task !== undefined && jobs.length === 0) {
       const names = await this.definitions.taskNames().catch(() => undefined);
       if (names && !names.includes(options.task)) throw unknownName('task', options.task, names);
@@ -51,7 +55,7 @@ export class History {
       jobs,
       failedAttempts,
       runs: options.task === undefined ? await ledger.listRuns(Math.min(options.limit, 10)) : [],
-      removedTasks: [...new Set(removed)].sort(),
+      removedJobs,
     };
   }
 

@@ -14,12 +14,12 @@ import type { GraphMode } from '../model/graph/mermaid.js';
 import type { LineageHop } from '../model/graph/lineage.js';
 import type { JobState } from '../model/jobs/job-state.js';
 import type { TestOutcome } from '../runtime/test-runner.js';
-import type { DagSnapshot, JobRecord, Ledger, RunRecord, TaskFailures } from '../store/ledger.js';
+import type { DagSnapshot, JobRecord, Ledger, RequeuedJob, RunRecord, TaskFailures } from '../store/ledger.js';
 import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import { ProjectContext, type ProjectOptions } from './context.js';
 import { Definitions, looksLikeModule, snapshotOf, type Registry, type Selection } from './definitions.js';
 import { History, type StatusResult } from './history.js';
-import { register, type RegisterResult } from './registration.js';
+import type { RegisterOptions, RegisterResult } from './registration.js';
 import { Runs, type EnqueueOptions, type RequeueFilter, type RunOptions, type RunResult } from './runs.js';
 import { openSharedLedger } from './shared-ledger.js';
 import { Views, type TaskListing } from './views.js';
@@ -29,7 +29,7 @@ export type { ProjectOptions } from './context.js';
 export type { Selection } from './definitions.js';
 export { unknownName } from './definitions.js';
 export type { StatusResult } from './history.js';
-export { validatePaths, type RegisterResult, type Validation } from './registration.js';
+export type { RegisterOptions, RegisterResult, Validation } from './registration.js';
 export type { EnqueueOptions, RequeueFilter, RunOptions, RunResult } from './runs.js';
 export { initSharedLedger, openSharedLedger, type InitResult } from './shared-ledger.js';
 export type { TaskListing } from './views.js';
@@ -104,8 +104,10 @@ export class Project {
     return new Project(this.ctx.sharing({ ...options, ...(dag !== undefined ? { dag } : {}) }));
   }
 
-  register(dir: string): Promise<RegisterResult> {
-    return register(this.ctx, this.definitions, dir);
+  async register(dir: string, options: RegisterOptions = {}): Promise<RegisterResult> {
+    // Loaded when used: the SQL analysis it needs costs commands that register nothing.
+    const { register } = await import('./registration.js');
+    return register(this.ctx, this.definitions, dir, options);
   }
 
   registry(): Promise<Registry> {
@@ -145,12 +147,12 @@ export class Project {
   }
 
   /** Requeues dead jobs across runs (Orchex's `retry-dead`); a worker then works them. */
-  retryDead(filter: RequeueFilter = {}): Promise<number> {
+  retryDead(filter: RequeueFilter = {}): Promise<RequeuedJob[]> {
     return this.runs.requeue('dead', filter);
   }
 
   /** Requeues failed jobs (waiting for their retry) across runs at once, attempts reset (Orchex's `retry-failed`). */
-  retryFailedJobs(filter: RequeueFilter = {}): Promise<number> {
+  retryFailedJobs(filter: RequeueFilter = {}): Promise<RequeuedJob[]> {
     return this.runs.requeue('failed', filter);
   }
 

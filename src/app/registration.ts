@@ -7,16 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckorchError, DuckorchErrors } from '../errors.js';
 import { deriveAssets } from '../model/assets.js';
+import { suggest } from '../model/suggest.js';
 import type { TaskGraph } from '../model/graph/dag.js';
 import { compareText, isFileDataset, schemaOf } from '../model/names.js';
-import { codeVersion } from '../model/taskfile/code-version.js';
-import { splitHeaderBlock } from '../model/taskfile/header-block.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import { existingRelations } from '../runtime/catalog.js';
+import { existingRelations, readCatalog } from '../runtime/catalog.js';
 import { SqlAnalyzer } from '../sql/analyzer.js';
 import { DuckDbSqlParser } from '../sql/duckdb-parser.js';
 import type { RegisteredTask, RegistrySnapshot } from '../store/store.js';
-import { assembleProject } from './assemble.js';
+import { assembleProject, readLocation } from './assemble.js';
 import type { ProjectContext } from './context.js';
 import { snapshotOf, type Definitions } from './definitions.js';
 import { registryChange } from './registry-change.js';
@@ -33,13 +32,24 @@ export interface RegisterResult {
   warnings: DuckorchError[];
 }
 
+export interface RegisterOptions {
+  /** Any warning is an error, and the registry is left as it was (`register --strict`, for CI). */
+  strict?: boolean;
+}
+
 /**
  * Registers every task file under `dir`, replacing what was registered from that folder
  * before. All-or-nothing: any error in any file, or in the graph they form, leaves the registry
  * untouched, and every problem is reported at once. Files unchanged since they were registered
  * keep their definitions without being analysed again.
  */
-export async function register(ctx: ProjectContext, definitions: Definitions, dir: string): Promise<RegisterResult> {
+
+export async function register(
+  ctx: ProjectContext,
+  definitions: Definitions,
+  dir: string,
+  options: RegisterOptions = {},
+): Promise<RegisterResult> {
   if (ctx.options.dag !== undefined)
     throw new DuckorchError('USAGE', '--dag names the tasks directly: there is nothing to register', {
       hint: 'leave out --dag to register a folder, or run the other commands with --dag',
@@ -85,6 +95,8 @@ export async function register(ctx: ProjectContext, definitions: Definitions, di
   const { graph, errors } = assembled;
   errors.unshift(...loaded.flatMap((f) => f.errors), ...loadedModules.flatMap((f) => f.errors));
   if (errors.length > 0) throw new DuckorchErrors(errors);
+  warnings.push(...(await missingTables(ctx, assembled.definitions, graph)));
+  if (options.strict && warnings.length > 0) throw new DuckorchErrors(warnings);
 
   const now = ctx.clock();
   const all: RegisteredTask[] = [
@@ -164,6 +176,40 @@ function schemaCatalogClash(dbFile: string, loaded: readonly LoadedTaskFile[]): 
   return [];
 }
 
+/**
+ * Tables that tasks read, that no task writes and that are not in the database: a typo, or a
+ * source not loaded yet, which would fail the task at run time. Files are left alone: a relative
+ * path is resolved where the task runs.
+ */
+async function missingTables(ctx: ProjectContext, tasks: readonly TaskDefinition[], graph: TaskGraph): Promise<DuckorchError[]> {
+  const reads = tasks.flatMap((t) =>
+    t.inputs.filter((i) => !isFileDataset(i) && !graph.producerOf(i)).map((table) => ({ task: t, table })),
+  );
+  if (reads.length === 0) return [];
+  const conn = await (await ctx.database()).instance.connect();
+  let catalog;
+  try {
+    catalog = await readCatalog(conn);
+  } finally {
+    conn.closeSync();
+  }
+  const known = [...catalog.names, ...tasks.flatMap((t) => t.outputs.filter((o) => !isFileDataset(o)))];
+  const db = path.basename(ctx.dbFile);
+  return reads
+    .filter((r) => !catalog.has(r.table))
+    .map(({ task, table }) => {
+      const close = suggest(table, known);
+      return new DuckorchError(
+        'UNKNOWN_NAME',
+        `table ${table} is read by task ${task.name}, written by no task, and does not exist in ${db}`,
+        {
+          location: readLocation(task, table),
+          ...(close !== undefined ? { hint: `did you mean ${close}?` } : {}),
+        },
+      );
+    });
+}
+
 /** Tables and views that removed tasks wrote, still in the database, and no remaining task writes. */
 async function leftBehind(
   ctx: ProjectContext,
@@ -208,27 +254,11 @@ function registryRows(tasks: RegisteredTask[], graph: TaskGraph, only?: Readonly
   };
 }
 
-/** Task files edited (or deleted) since they were registered: a run uses the registered SQL. */
-export function staleFiles(tasks: readonly RegisteredTask[]): string[] {
-  const out: string[] = [];
-  for (const t of tasks) {
-    let text: string;
-    try {
-      text = fs.readFileSync(t.filePath, 'utf8');
-    } catch {
-      out.push(`${t.definition.file} no longer exists; running the registered version of task ${t.definition.name}`);
-      continue;
-    }
-    // A TypeScript module is loaded afresh when its task runs; only SQL runs the registered text.
-    if (t.definition.kind === 'sql' && codeVersion(splitHeaderBlock(text.replace(/^\uFEFF/, '')).body) !== t.definition.codeVersion) {
-      out.push(`${t.definition.file} changed since it was registered; run \`duck-orch register\` to use the new SQL`);
-    }
-  }
-  return out;
-}
-
 export interface Validation {
+  /** One entry per task file, and per task of a module (a module's errors in one entry of their own). */
   files: LoadedTaskFile[];
+  /** How many files were checked: a module counts once, whatever its tasks. */
+  fileCount: number;
   /** Problems of the project as a whole (cycles, two writers, unknown dependencies): checked when a folder is given. */
   errors: DuckorchError[];
   warnings: DuckorchError[];
@@ -262,5 +292,5 @@ export async function validatePaths(paths: readonly string[]): Promise<Validatio
   // One entry per task of each module (a module's errors in one entry of their own).
   loaded.push(...(await loadTaskModuleFiles(modules)));
   const errors = project ? assembleProject(loaded.flatMap((f) => (f.task ? [f.task] : []))).errors : [];
-  return { files: loaded, errors, warnings, project };
+  return { files: loaded, fileCount: files.length + modules.length, errors, warnings, project };
 }

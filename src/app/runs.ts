@@ -5,12 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DuckorchError } from '../errors.js';
+import type { JobState } from '../model/jobs/job-state.js';
+import { compareText } from '../model/names.js';
 import { writesDatabase } from '../model/taskfile/task.js';
 import type { RunEvent } from '../runtime/worker.js';
-import { duplicateRun, type JobRecord, type JsonValue, type RunMetadata, type RunRecord } from '../store/ledger.js';
+import { duplicateRun, type JobRecord, type JsonValue, type RequeuedJob, type RunMetadata, type RunRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
 import { describeSelection, type Definitions, type Selection } from './definitions.js';
-import { staleFiles } from './registration.js';
+import { staleFiles } from './stale-files.js';
 import type { Working } from './working.js';
 
 export interface RunResult {
@@ -43,7 +45,12 @@ export interface RequeueFilter {
   withinSeconds?: number;
   since?: Date;
   minAttempts?: number;
+  /** List the jobs it would requeue; change nothing. */
+  dryRun?: boolean;
 }
+
+/** The states of a run's jobs that `retry-failed` puts back to pending. */
+const RETRYABLE: readonly JobState[] = ['failed', 'dead', 'blocked', 'skipped', 'cancelled'];
 
 /** `enqueue --run-id`: a UUID, written in lower case. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -133,6 +140,9 @@ export class Runs {
     await this.databaseFree();
     const target = options.runId !== undefined ? await this.resolveRun(options.runId) : (await ledger.listRuns(1))[0];
     if (!target) throw new DuckorchError('UNKNOWN_NAME', 'there is no run to retry yet', { hint: 'start one with: duck-orch run' });
+    // Nothing to retry changes nothing: not the run's snapshot, not when it finished.
+    const depth = await ledger.queueDepth({ runId: target.id });
+    if (!RETRYABLE.some((state) => (depth[state] ?? 0) > 0)) return { ...(await this.outcome(target.id)), warnings: [], retried: 0 };
     const snapshot = await this.definitions.registrySnapshot(await this.definitions.requireRegistry());
     const retried = await ledger.retryRun(target.id, this.ctx.clock(), snapshot.id);
     const run = (await ledger.getRun(target.id))!;
@@ -140,21 +150,28 @@ export class Runs {
     return { ...(await this.workRun(run, options)), warnings: [], retried };
   }
 
-  /** Requeues dead or failed jobs across runs, attempts reset (Orchex's `retry-dead` / `retry-failed`); a worker then works them. */
-  async requeue(state: 'dead' | 'failed', filter: RequeueFilter): Promise<number> {
+  /**
+   * Requeues dead or failed jobs across runs, attempts reset (Orchex's `retry-dead` /
+   * `retry-failed`); a worker then works them. Returns them by run and task (`dryRun`: those it
+   * would requeue, nothing changed).
+   */
+  async requeue(state: 'dead' | 'failed', filter: RequeueFilter): Promise<RequeuedJob[]> {
     const now = this.ctx.clock();
     const since = filter.since ?? (filter.withinSeconds !== undefined ? new Date(now.getTime() - filter.withinSeconds * 1000) : undefined);
     const { dag } = await this.definitions.scope();
-    return (await this.ctx.ledger()).retryJobs(
+    const ledger = await this.ctx.ledger();
+    const jobs = await ledger.retryJobs(
       {
         states: [state],
         ...(filter.task !== undefined ? { task: filter.task } : {}),
         ...(since !== undefined ? { since } : {}),
         ...(filter.minAttempts !== undefined ? { minAttempts: filter.minAttempts } : {}),
         ...(dag !== undefined ? { dag } : {}),
+        ...(filter.dryRun ? { dryRun: true } : {}),
       },
       now,
     );
+    return jobs.sort((a, b) => compareText(a.runId, b.runId) || compareText(a.task, b.task) || compareText(a.partitionKey, b.partitionKey));
   }
 
   /** Cancels a run's unfinished jobs; those in flight stop at their worker's next heartbeat. */
@@ -218,8 +235,9 @@ export class Runs {
    * meanwhile, as a worker does, so that no worker elsewhere writes the file at the same time.
    */
   private async holdingDatabase<T>(fn: () => Promise<T>): Promise<T> {
-    // A worker's project is opened by the lease it holds (`database-lease.ts`).
-    if (!this.ctx.sharedLedger || this.ctx.options.sharedLedger) return fn();
+    // A worker's project is opened by the lease it holds (`database-lease.ts`); a DAG's tasks
+    // touch no database, so its runs need neither the lease nor the file.
+    if (!this.ctx.sharedLedger || this.ctx.options.sharedLedger || this.definitions.dag !== undefined) return fn();
     const ledger = await this.ctx.ledger();
     const id = (await this.ctx.database()).store.databaseId;
     const holder = `run-${process.pid}`;

@@ -13,7 +13,9 @@ import { work } from '../runtime/worker.js';
 import type { AccessMode } from '../store/duckdb/database.js';
 import { LeasedDatabase } from './database-lease.js';
 import { SnapshotCache } from './snapshot-cache.js';
-import { openSharedLedger, runFunctionJob, type Project, type WorkOptions } from './project.js';
+import type { Project } from './project.js';
+import { openSharedLedger } from './shared-ledger.js';
+import { runFunctionJob, workerSettings, type WorkOptions } from './working.js';
 
 export interface SharedWorkerOptions extends WorkOptions {
   config: Config;
@@ -54,9 +56,7 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
         functions: runFunctionJob,
         workerId,
         concurrency: o.concurrency ?? o.config.orch_max_parallel,
-        leaseMs,
-        ...(o.config.orch_task_timeout !== undefined ? { defaultTimeoutMs: o.config.orch_task_timeout * 1000 } : {}),
-        retry: { baseMs: o.config.orch_retry_base * 1000, maxMs: o.config.orch_retry_max * 1000 },
+        ...workerSettings(o.config),
         clock,
         random: o.random ?? Math.random,
         definition: async (job) => {

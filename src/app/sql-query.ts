@@ -12,8 +12,10 @@ import {
   DuckDBTimestampValue,
   DuckDBTypeId,
   JsonDuckDBValueConverter,
+  StatementType,
   type DuckDBConnection,
   type DuckDBInstance,
+  type DuckDBPreparedStatement,
   type DuckDBResultReader,
   type DuckDBValue,
   type DuckDBValueConverter,
@@ -58,7 +60,7 @@ export async function runQueryReadOnly(instance: DuckDBInstance, sql: string): P
   try {
     await connection.run('BEGIN TRANSACTION READ ONLY');
     try {
-      return await runStatements(connection, sql);
+      return await runStatements(connection, sql, (type) => REFUSED_IN_HOLDER.get(type));
     } finally {
       await connection.run('ROLLBACK').catch(() => undefined);
     }
@@ -67,7 +69,26 @@ export async function runQueryReadOnly(instance: DuckDBInstance, sql: string): P
   }
 }
 
-async function runStatements(connection: DuckDBConnection, sql: string): Promise<QueryResult> {
+/**
+ * What a query may not do inside the process holding the database: end the read-only
+ * transaction (a `COMMIT` would let the next statement write), or change that process for
+ * everything it runs next (databases attached, extensions loaded, settings such as `threads`).
+ * A file opened read-only by `sql` itself needs no such care: the process ends with the query.
+ */
+const REFUSED_IN_HOLDER: ReadonlyMap<StatementType, string> = new Map([
+  [StatementType.TRANSACTION, 'BEGIN, COMMIT and ROLLBACK'],
+  [StatementType.ATTACH, 'ATTACH'],
+  [StatementType.DETACH, 'DETACH'],
+  [StatementType.LOAD, 'LOAD and INSTALL'],
+  [StatementType.SET, 'SET, RESET, PRAGMA settings and USE'],
+]);
+
+async function runStatements(
+  connection: DuckDBConnection,
+  sql: string,
+  /** What a statement of this type is, when it may not run here. */
+  refused: (type: StatementType) => string | undefined = () => undefined,
+): Promise<QueryResult> {
   let extracted;
   try {
     extracted = await connection.extractStatements(sql);
@@ -76,12 +97,25 @@ async function runStatements(connection: DuckDBConnection, sql: string): Promise
   }
   let reader: DuckDBResultReader | undefined;
   for (let i = 0; i < extracted.count; i++) {
+    const where = extracted.count > 1 ? `statement ${i + 1} of ${extracted.count}: ` : '';
+    let prepared: DuckDBPreparedStatement;
     try {
-      const prepared = await extracted.prepare(i);
+      prepared = await extracted.prepare(i);
+    } catch (err) {
+      throw sqlError(err, where);
+    }
+    const what = refused(prepared.statementType);
+    if (what !== undefined)
+      throw new DuckorchError(
+        'SQL_ERROR',
+        `${where}${what} cannot run while a \`duck-orch run\` or \`worker\` holds the database: \`sql\` is answered inside that process, in a read-only transaction`,
+        { hint: 'leave the statement out (qualify names instead of USE), or run it once the holder has stopped' },
+      );
+    try {
       if (i === extracted.count - 1) reader = await prepared.runAndReadAll();
       else await prepared.run();
     } catch (err) {
-      throw sqlError(err, extracted.count > 1 ? `statement ${i + 1} of ${extracted.count}: ` : '');
+      throw sqlError(err, where);
     }
   }
   if (!reader) throw noStatement();

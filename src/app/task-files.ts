@@ -4,7 +4,7 @@
  * batches so that memory does not grow with the project. A file whose content is unchanged
  * since it was registered keeps its registered definition instead of being analysed again.
  */
-import { hash } from 'node:crypto';
+import crypto from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -63,7 +63,16 @@ export const ANALYSIS_VERSION = '3';
 
 /** `<analysis version>:<hash of the content>`: equal only for the same text analysed by the same analysis. */
 export function contentHash(text: string): string {
-  return `${ANALYSIS_VERSION}:${hash('sha256', text).slice(0, 32)}`;
+  return `${ANALYSIS_VERSION}:${contentDigest(text)}`;
+}
+
+function contentDigest(text: string): string {
+  return crypto.hash('sha256', text).slice(0, 32);
+}
+
+/** Whether `text` is the content a `contentHash` was taken of, whichever analysis version took it. */
+export function sameContent(hash: string, text: string): boolean {
+  return hash.slice(hash.indexOf(':') + 1) === contentDigest(text);
 }
 
 /** Extensions of TypeScript/JavaScript task modules (loaded by `task-modules.ts`), in the order `--dag` tries them. */

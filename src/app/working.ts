@@ -72,6 +72,7 @@ export function workerSettings(config: ProjectContext['config']) {
   return {
     leaseMs: config.orch_lease * 1000,
     ...(config.orch_task_timeout !== undefined ? { defaultTimeoutMs: config.orch_task_timeout * 1000 } : {}),
+    ...(config.orch_max_attempts !== undefined ? { maxAttempts: config.orch_max_attempts } : {}),
     retry: { baseMs: config.orch_retry_base * 1000, maxMs: config.orch_retry_max * 1000 },
   };
 }

@@ -1,23 +1,46 @@
 /** What the project's database holds, read from DuckDB's catalog (data, not orchestration state). */
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { datasetKey, identifierParts, quoteIdentifier, schemaOf } from '../model/names.js';
+import { canonicalTableName, datasetKey, identifierParts, quoteIdentifier, schemaOf } from '../model/names.js';
 
 /** The given table names that exist as tables or views, compared as DuckDB compares names. */
 export async function existingRelations(conn: DuckDBConnection, names: readonly string[]): Promise<Set<string>> {
+  const catalog = await readCatalog(conn);
+  return new Set(names.filter((n) => catalog.has(n)));
+}
+
+export interface Catalog {
+  /** Whether DuckDB finds a table or view by this name (compared as DuckDB compares names). */
+  has(name: string): boolean;
+  /** The tables and views of the database itself, outside duck-orch's `__orch__`, as people write them. */
+  names: string[];
+}
+
+/**
+ * The tables and views a query could name: the database's own (by `db.schema.name`,
+ * `schema.name`, and `name` in the current schema), other attached databases' by their full
+ * name, and DuckDB's system views (`information_schema.tables`, `pg_class`, `sqlite_master`).
+ */
+export async function readCatalog(conn: DuckDBConnection): Promise<Catalog> {
   const reader = await conn.runAndReadAll(
-    `SELECT database_name, schema_name, table_name, database_name = current_database() AS here, schema_name = current_schema() AS current
+    `SELECT database_name, schema_name, table_name, database_name = current_database() AS here, schema_name = current_schema() AS current,
+       false AS internal
      FROM duckdb_tables() UNION ALL
-     SELECT database_name, schema_name, view_name, database_name = current_database(), schema_name = current_schema()
-     FROM duckdb_views() WHERE NOT internal`,
+     SELECT database_name, schema_name, view_name, database_name = current_database(), schema_name = current_schema(), internal
+     FROM duckdb_views()`,
   );
   const keys = new Set<string>();
+  const names: string[] = [];
   const key = (...parts: string[]) => parts.join('\u0000').toLowerCase();
-  for (const [db, schema, table, here, current] of reader.getRowsJS() as Array<[string, string, string, boolean, boolean]>) {
+  for (const [db, schema, table, here, current, internal] of reader.getRowsJS() as Array<
+    [string, string, string, boolean, boolean, boolean]
+  >) {
     keys.add(key(db, schema, table));
-    if (here) keys.add(key(schema, table));
-    if (here && current) keys.add(key(table));
+    if (here || internal) keys.add(key(schema, table));
+    // DuckDB's search path ends with the system's `main` and `pg_catalog` (`sqlite_master`, `pg_class`), not `information_schema`.
+    if ((here && current) || (internal && schema !== 'information_schema')) keys.add(key(table));
+    if (here && !internal && schema !== '__orch__') names.push(canonicalTableName([schema, table]));
   }
-  return new Set(names.filter((n) => keys.has(identifierParts(datasetKey(n)).join('\u0000'))));
+  return { has: (name) => keys.has(identifierParts(datasetKey(name)).join('\u0000')), names };
 }
 
 export interface TableColumns {

@@ -8,10 +8,10 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
-import { retryDelayMs, type RetryPolicy } from '../model/retry.js';
+import { attemptsAllowed, retryDelayMs, type RetryPolicy } from '../model/retry.js';
 import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
-import { findCompletionMarker } from '../store/duckdb/database-identity.js';
+import { findCompletionMarker } from '../store/duckdb/completion-markers.js';
 import { storeWatermarkSql, storedWatermark } from '../store/duckdb/watermarks.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/store.js';
@@ -86,6 +86,8 @@ export interface WorkerOptions {
   dag?: string | null;
   /** How long an attempt of a task that sets no timeout may take (`orch_task_timeout`); absent: no limit. */
   defaultTimeoutMs?: number;
+  /** Attempts of a task that sets no retries (`orch_max_attempts`); absent: as recorded when its run was enqueued. */
+  maxAttempts?: number;
   /** Cancels: in-flight attempts are interrupted and their jobs end `cancelled`. */
   signal?: AbortSignal;
   /** Stops claiming; in-flight jobs get `graceMs` to finish, then go back to the ledger unharmed. */
@@ -221,6 +223,7 @@ export async function work(o: WorkerOptions): Promise<void> {
   const flush = async (): Promise<void> => {
     const items = batch;
     batch = [];
+    if (items.length === 0) return;
     const now = o.clock();
     // Through a lost connection a batch is sent again as it is: what a try whose reply was lost
     // recorded is recognised as this worker's (see the ledger), and is neither applied twice nor lost.
@@ -242,11 +245,16 @@ export async function work(o: WorkerOptions): Promise<void> {
       for (const it of items) it.reject(err);
     }
   };
+  // A batch holds at most a quarter of the slots: a few statements in flight at once keep the
+  // ledger's commits overlapping (PostgreSQL writes concurrent commits together), as
+  // graphile-worker's independent loops do, instead of one statement at a time for every slot.
+  const batchCap = Math.max(1, Math.ceil(o.concurrency / 4));
   const handOff: HandOff = {
     complete: (job, outcome) =>
       new Promise<void>((resolve, reject) => {
         if (batch.length === 0) setImmediate(() => void flush());
         batch.push({ job, outcome, resolve, reject });
+        if (batch.length >= batchCap) void flush();
       }),
   };
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
@@ -407,6 +415,7 @@ async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: Abor
           retryable: f.retryable,
           retryDelayMs: delayMs,
           cancelled,
+          maxAttempts: attemptsAllowed(task, o.maxAttempts, job.maxAttempts),
           assets,
           codeVersion: task.codeVersion,
         },

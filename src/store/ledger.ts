@@ -166,6 +166,8 @@ export interface FailureOutcome {
   retryDelayMs: number;
   /** A cancelled attempt: the job becomes `cancelled`, not failed. */
   cancelled?: boolean;
+  /** The attempts the job gets, as the worker decided them (see `model/retry.ts` attemptsAllowed); absent: as enqueued. */
+  maxAttempts?: number;
   /** The assets the job would have materialised (their materialisation is recorded as failed when the job is dead). */
   assets: readonly string[];
   codeVersion: string | null;
@@ -220,6 +222,18 @@ export interface RetryFilter {
   minAttempts?: number;
   /** Only jobs of this DAG's runs. */
   dag?: string;
+  /** List the jobs that would be requeued, and change nothing. */
+  dryRun?: boolean;
+}
+
+/** A job `retryJobs` put back in the queue (or, in a dry run, would). */
+export interface RequeuedJob {
+  id: string;
+  runId: string;
+  task: string;
+  partitionKey: string;
+  /** Its run's snapshot: the definitions it runs on again. */
+  snapshotId: string | null;
 }
 
 export interface TaskFailures {
@@ -327,9 +341,10 @@ export interface Ledger {
 
   /**
    * Puts dead (or failed) jobs back to pending across runs, attempts reset (Orchex's
-   * `retry-dead`/`retry-failed`); what they blocked comes back as they succeed.
+   * `retry-dead`/`retry-failed`); what they blocked comes back as they succeed. Returns them;
+   * with `dryRun`, the jobs it would requeue, nothing changed.
    */
-  retryJobs(filter: RetryFilter, now: Date): Promise<number>;
+  retryJobs(filter: RetryFilter, now: Date): Promise<RequeuedJob[]>;
   /** When the next claimable job (filtered as `claim` filters) is due; undefined when none is waiting. */
   nextDue(filter?: DueFilter): Promise<Date | undefined>;
 

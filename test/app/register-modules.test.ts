@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validatePaths } from '../../src/app/project.js';
+import { validatePaths } from '../../src/app/registration.js';
 import { DuckorchErrors } from '../../src/errors.js';
 import { DUCKDB_TEST_TIMEOUT, tempProject, withProject } from '../helpers.js';
 

@@ -44,7 +44,7 @@ describe('startup', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
 
   it('loads the implementation when a command runs', async () => {
     const loaded = await importsOf(['validate', path.join(ROOT, 'examples/shop/tasks/staging/stg_orders.sql')]);
-    expect(loaded.some((url) => url.includes('/dist/app/project.js'))).toBe(true);
+    expect(loaded.some((url) => url.includes('/dist/app/registration.js'))).toBe(true);
     expect(loaded.some((url) => url.includes('@duckdb/node-api'))).toBe(true);
   });
 });

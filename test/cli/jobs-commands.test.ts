@@ -72,7 +72,7 @@ describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     ]);
     const nothing = await runCli(['--db', p.db, 'retry-failed']);
     expect(nothing.code).toBe(0);
-    expect(nothing.stderr).toMatch(/nothing to retry in run [0-9a-f]{8}: every job succeeded/);
+    expect(nothing.stdout).toMatch(/^nothing to retry in run [0-9a-f]{8}: every job succeeded$/m);
   });
 
   it("the run summary, its log, status and failures show DuckDB's hint with the error's file:line:col", async () => {
@@ -136,7 +136,9 @@ describe('the jobs commands', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     const none = await runCli(['--db', p.db, 'retry-dead', '--task', 'b']);
     expect(none.stdout).toContain('Requeued 0 dead jobs.');
     const requeued = await runCli(['--db', p.db, 'retry-dead', '--since', '1h']);
-    expect(requeued.stdout).toContain('Requeued 1 dead job. Work them with: duck-orch worker');
+    expect(requeued.stdout).toMatch(
+      /^Requeued 1 dead job of 1 run: [0-9a-f]{8} \(snapshot [0-9a-f]{12}, 1 job\)\. Work them with: duck-orch worker$/m,
+    );
     expect((await runCli(['--db', p.db, 'worker', '--once'])).code).toBe(0);
     expect(json(await runCli(['--db', p.db, 'queue-depth', '--json']))).toMatchObject({ dead: 0, blocked: 0, succeeded: 3 });
     expect(await queryDb(p.db, 'SELECT x FROM c')).toEqual([[5]]);

@@ -268,7 +268,7 @@ describe.skipIf(!postgresAvailable().ok)('Orchex’s commands on PostgreSQL', { 
     expect(json(await cli(['--dag', 'other', 'queue-depth', '--json']))).toMatchObject({ pending: 0, succeeded: 2 });
   });
 
-  it('MAX_ATTEMPTS and TASK_TIMEOUT_SECONDS apply to tasks that set none; retry-failed and retry-dead requeue across runs by filter', async () => {
+  it('MAX_ATTEMPTS and TASK_TIMEOUT_SECONDS set only on the worker apply to tasks that set none; retry-failed and retry-dead requeue across runs by filter', async () => {
     const flaky = `import { Dag } from 'duckorch';
 export const flaky = new Dag('flaky');
 flaky.task({ name: 'boom' }, async () => { throw new Error('always fails'); });
@@ -286,7 +286,8 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
     // Retries are due in an hour: the jobs stay failed, waiting, for the test to requeue.
     const settings = { MAX_ATTEMPTS: '3', TASK_TIMEOUT_SECONDS: '0.5', DUCKORCH_RETRY_BASE: '1h', DUCKORCH_RETRY_MAX: '2h' };
     expect((await cli(['init-db'])).code).toBe(0);
-    expect((await cli([...dag, 'enqueue'], settings)).code).toBe(0);
+    // Enqueued without the settings (1 attempt recorded): the worker's settings decide.
+    expect((await cli([...dag, 'enqueue'])).code).toBe(0);
     const w = startCli(['--db', p.db, ...dag, 'worker'], { cwd: p.dir, env: { ...env, ...settings } });
     await w.waitForStderr(/ retry +boom in /);
     await w.waitForStderr(/ finish sure +dead/);
@@ -311,12 +312,37 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
     expect((await cli([...dag, 'retry-failed', '--min-attempts', 'two'])).stderr).toContain(
       '--min-attempts must be a whole number ≥ 1, got `two`',
     );
+    const flakyRun = (await db.query(`SELECT run_id, snapshot_id FROM "${schema}".runs`)).rows[0] as {
+      run_id: string;
+      snapshot_id: string;
+    };
+    const requeuedBoom = `1 failed job of 1 run: ${flakyRun.run_id.slice(0, 8)} (snapshot ${flakyRun.snapshot_id.slice(7, 19)}, 1 job)`;
+    // A dry run lists what it would requeue and changes nothing.
+    const dry = await cli([...dag, 'retry-failed', '--task', 'boom', '--since', '1h', '--dry-run']);
+    expect(dry.stdout).toContain(`Would requeue ${requeuedBoom} (--dry-run: nothing changed).`);
+    expect(dry.stdout).toMatch(
+      new RegExp(`^${flakyRun.run_id.slice(0, 8)} +${flakyRun.snapshot_id.slice(7, 19)} +boom +[0-9a-f-]{36}$`, 'm'),
+    );
+    expect(await queue()).toMatchObject({ pending: 1, failed: 2, dead: 1 });
+    expect((await cli([...dag, 'retry-failed', '--dry-run'])).stderr).toContain('--dry-run lists the failed jobs that --task');
     expect((await cli([...dag, 'retry-failed', '--task', 'boom', '--since', '1h'])).stdout).toBe(
-      'Requeued 1 failed job. Work them with: duck-orch worker\n',
+      `Requeued ${requeuedBoom}. Work them with: duck-orch worker\n`,
     );
     expect(await queue()).toMatchObject({ pending: 2, failed: 1, dead: 1 });
     expect((await db.query(`SELECT attempts FROM "${schema}".jobs WHERE task_name = 'boom'`)).rows).toEqual([{ attempts: 0 }]);
-    expect(json(await cli([...dag, 'retry-failed', '--all-runs', '--json']))).toEqual({ requeued: 1 });
+    expect(json(await cli([...dag, 'retry-failed', '--all-runs', '--json']))).toEqual({
+      requeued: 1,
+      dry_run: false,
+      jobs: [
+        {
+          job_id: expect.any(String),
+          run_id: flakyRun.run_id,
+          task: 'slow',
+          partition_key: '__default__',
+          snapshot_id: flakyRun.snapshot_id,
+        },
+      ],
+    });
     expect((await cli([...dag, 'retry-dead', '--min-attempts', '2'])).stdout).toBe('Requeued 0 dead jobs.\n');
     const badSince = await cli([...dag, 'retry-dead', '--since', 'yesterday']);
     expect(badSince.code).toBe(2);
@@ -324,7 +350,7 @@ flaky.task({ name: 'slow' }, async (_inputs: unknown, ctx: { signal: AbortSignal
       '--since must be a duration or an ISO time, got `yesterday` (expected e.g. 24h, 7d or 2026-12-01T08:00:00Z)',
     );
     expect((await cli([...dag, 'retry-dead', '--task', 'sure', '--since', '2020-01-01T00:00:00Z'])).stdout).toMatch(
-      /^Requeued 1 dead job\./,
+      /^Requeued 1 dead job of 1 run: /,
     );
     expect(await queue()).toMatchObject({ pending: 4, failed: 0, dead: 0 });
   });

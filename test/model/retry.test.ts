@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../../src/model/retry.js';
+import { attemptsAllowed, retryDelayMs } from '../../src/model/retry.js';
 
 const policy = { baseMs: 1000, maxMs: 30_000 };
 
@@ -70,4 +70,12 @@ describe('retryDelayMs', () => {
     });
     expect(calls).toBe(1);
   });
+});
+
+describe('attemptsAllowed: the task, then the worker, then the enqueue', () => {
+  const own = { retries: 2, keyLocations: { retries: { line: 2, col: 12 } } };
+  const none = { retries: 0, keyLocations: {} };
+  it('a task’s own retries win over the worker’s setting', () => expect(attemptsAllowed(own, 10, 1)).toBe(3));
+  it('the worker’s setting wins over what was recorded at enqueue', () => expect(attemptsAllowed(none, 5, 1)).toBe(5));
+  it('without either, what was recorded at enqueue', () => expect(attemptsAllowed(none, undefined, 4)).toBe(4));
 });

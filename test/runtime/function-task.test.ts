@@ -210,24 +210,29 @@ describe('runFunctionAttempt', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
     let release!: () => void;
     const later = new Promise<void>((r) => (release = r));
     let afterwards: unknown;
+    let finished!: () => void;
+    const tried = new Promise<void>((r) => (finished = r));
     const f = await failure(
       attempt(
         assetTask('main.slow', async ({ connection }) => {
-          await connection.run('CREATE TABLE slow AS SELECT 1 AS s');
-          await later; // ignores ctx.signal
           try {
+            await connection.run('CREATE TABLE slow AS SELECT 1 AS s');
+            await later; // ignores ctx.signal
             await connection.run('CREATE TABLE slow_late AS SELECT 1 AS s');
           } catch (err) {
             afterwards = err;
+          } finally {
+            finished();
           }
         }),
-        { timeoutMs: 50 },
+        // Room for the first statement on a busy machine: the timeout is to land while it waits.
+        { timeoutMs: 400 },
       ),
     );
     expect(f.kind).toBe('timeout');
-    expect(f.message).toBe('task slow timed out after 0.05s (timeout); its changes were rolled back');
+    expect(f.message).toBe('task slow timed out after 0.4s (timeout); its changes were rolled back');
     release();
-    await new Promise((r) => setTimeout(r, 20));
+    await tried;
     expect(String(afterwards)).toMatch(/the attempt of task slow has ended \(timed out\); its connection is closed/);
     expect(await tableExists('slow')).toBe(false);
     expect(await tableExists('slow_late')).toBe(false);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { definitionHash, snapshotId } from '../../src/model/jobs/snapshot.js';
-import type { ClaimedJob, JsonValue, Ledger, NewJob, Snapshot } from '../../src/store/ledger.js';
+import { DEFAULT_PARTITION, type ClaimedJob, type JsonValue, type Ledger, type NewJob, type Snapshot } from '../../src/store/ledger.js';
 import { makeTask } from '../model/make-task.js';
 
 export interface LedgerHarness {
@@ -290,8 +290,13 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       await ledger.fail(byTask(roots, 'a'), 'w1', failure('source missing'), at(1));
       await ledger.complete(byTask(roots, 'd'), 'w1', success, at(2));
       expect(await ledger.getRun(run.id)).toMatchObject({ state: 'failed', counts: { dead: 1, blocked: 2, succeeded: 1 } });
-      expect(await ledger.retryJobs({ states: ['dead'], task: 'nope' }, at(9))).toBe(0);
-      expect(await ledger.retryJobs({ states: ['dead'], since: at(1) }, at(10))).toBe(1);
+      expect(await ledger.retryJobs({ states: ['dead'], task: 'nope' }, at(9))).toEqual([]);
+      // Which jobs, of which run and snapshot: a dry run lists them and changes nothing.
+      const a0 = (await ledger.listJobs({ limit: 10, runId: run.id, task: 'a' }))[0]!;
+      const expected = [{ id: a0.id, runId: run.id, task: 'a', partitionKey: DEFAULT_PARTITION, snapshotId: run.snapshotId }];
+      expect(await ledger.retryJobs({ states: ['dead'], since: at(1), dryRun: true }, at(10))).toEqual(expected);
+      expect(await ledger.queueDepth({ runId: run.id })).toEqual({ dead: 1, blocked: 2, succeeded: 1 });
+      expect(await ledger.retryJobs({ states: ['dead'], since: at(1) }, at(10))).toEqual(expected);
       const a = await claimAll(ledger, at(11));
       expect(a.map((j) => [j.task, j.attempts])).toEqual([['a', 1]]);
       await ledger.complete(a[0]!, 'w1', success, at(12));
@@ -419,6 +424,17 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
         expect(next.map((j) => [j.runId === second.id, j.task, j.partitionKey])).toEqual([[true, 'load', 'p1']]);
       },
     );
+
+    withLedger('the worker decides the attempts a failing job gets, over what was recorded at enqueue', async (ledger) => {
+      const run = await enqueueChain(ledger, { maxAttempts: 1 });
+      const a = byTask(await claimAll(ledger, T0, run.id), 'a');
+      const { job } = await ledger.fail(a, 'w1', { ...failure('boom'), maxAttempts: 3 }, at(1));
+      expect([job.state, job.maxAttempts]).toEqual(['failed', 3]);
+      const again = byTask(await claimAll(ledger, at(10_000), run.id), 'a');
+      expect((await ledger.fail(again, 'w1', { ...failure('boom') }, at(10_001))).job).toMatchObject({ state: 'failed', attempts: 2 });
+      const third = byTask(await claimAll(ledger, at(30_000), run.id), 'a');
+      expect((await ledger.fail(third, 'w1', { ...failure('boom'), maxAttempts: 3 }, at(30_001))).job.state).toBe('dead');
+    });
 
     withLedger('a released job is claimable again and its attempt does not count', async (ledger) => {
       await enqueueChain(ledger);
@@ -568,9 +584,12 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.listJobs({ limit: 10, dag: 'other' })).map((j) => j.runId)).toEqual([ids[1]]);
       await ledger.fail(etl[0]!, 'w1', failure('boom'), at(2));
       await ledger.fail(none[0]!, 'w1', failure('boom'), at(2));
-      expect(await ledger.retryJobs({ states: ['dead'], dag: 'other' }, at(3))).toBe(0);
-      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 2 }, at(3))).toBe(0);
-      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 1 }, at(3))).toBe(1);
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'other' }, at(3))).toEqual([]);
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 2 }, at(3))).toEqual([]);
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 1, dryRun: true }, at(3))).toMatchObject([
+        { runId: ids[0] },
+      ]);
+      expect(await ledger.retryJobs({ states: ['dead'], dag: 'etl', minAttempts: 1 }, at(3))).toMatchObject([{ runId: ids[0] }]);
       expect(await ledger.queueDepth({ dag: 'etl' })).toEqual({ pending: 1 });
       expect(await ledger.queueDepth()).toMatchObject({ pending: 2, dead: 1 });
     });

@@ -18,7 +18,7 @@ import type { GraphMode } from '../../model/graph/mermaid.js';
 import type { JobState } from '../../model/jobs/job-state.js';
 import type { TestOutcome } from '../../runtime/test-runner.js';
 import type { JsonValue, RunMetadata, RunRecord, TaskFailures } from '../../store/ledger.js';
-import type { Project, RegisterResult, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
+import type { Project, RegisterOptions, RegisterResult, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
 import { runQueryReadOnly, type QueryResult } from '../sql-query.js';
 import { decode, decodeError, encode, encodeError } from './wire.js';
 
@@ -51,7 +51,7 @@ export interface ProjectApi {
   sql(query: string): Promise<QueryResult>;
   test(selection: Selection): Promise<{ outcomes: TestOutcome[]; warnings: string[] }>;
   /** `register` of a folder (an absolute path: the holder's working directory is not the asker's). */
-  register(dir: string): Promise<RegisterResult>;
+  register(dir: string, options?: RegisterOptions): Promise<RegisterResult>;
 }
 
 const METHODS = [
@@ -112,7 +112,7 @@ export async function serveProject(
     },
     sql: async (query) => runQueryReadOnly((await asker.database()).instance, query),
     test: (s) => asker.test(s),
-    register: (dir) => asker.register(dir),
+    register: (dir, options) => asker.register(dir, options),
   });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];

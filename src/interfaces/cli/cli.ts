@@ -172,13 +172,12 @@ export function createCli(program: Command, io: CliIo): Cli {
     try {
       return await withProject(
         'write',
-        (p) =>
-          serving(
-            p,
-            'run',
-            (joined) => p.runForOther(joined, true),
-            () => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) }),
-          ),
+        (p) => {
+          const work = () => fn(p, { signal: abort.signal, onPlan: (tasks) => progress.start(tasks), onEvent: (e) => progress.onEvent(e) });
+          // A DAG's run on a shared ledger holds no file, so it has nothing to answer for (as a DAG's worker).
+          if (p.config.orch_store === 'postgres' && dagOption() !== undefined) return work();
+          return serving(p, 'run', (joined) => p.runForOther(joined, true), work);
+        },
         { orch_max_parallel: maxParallel },
         { orch_max_parallel: '--max-parallel' },
         'migrate',
@@ -206,10 +205,13 @@ export function printWarnings(o: Output, warnings: readonly string[]): void {
   for (const w of warnings) o.err(`${pc.yellow('warning:')} ${w}`);
 }
 
-/** The table of a run's jobs and its summary line (or the JSON document); exits 1 unless it succeeded, 130 when cancelled. */
-export function printRunResult(o: Output, { run, jobs, warnings }: RunResult): void {
+/**
+ * The table of a run's jobs and its summary line (or the JSON document, with `extra` fields);
+ * exits 1 unless it succeeded, 130 when cancelled.
+ */
+export function printRunResult(o: Output, { run, jobs, warnings }: RunResult, extra: Record<string, unknown> = {}): void {
   if (o.json) {
-    printJson(o, { run: run && runJson(run), jobs: jobs.map(jobJson), warnings });
+    printJson(o, { run: run && runJson(run), jobs: jobs.map(jobJson), warnings, ...extra });
   } else {
     printWarnings(o, warnings);
     if (!run) return;
@@ -264,8 +266,14 @@ export function wholeNumberOption(flag: string, text: string, min: number): numb
 }
 
 /** The filters of Orchex's `retry-dead` / `retry-failed`, checked. */
-export async function requeueFilter(opts: { task?: string; since?: string; minAttempts?: string }): Promise<RequeueFilter> {
+export async function requeueFilter(opts: {
+  task?: string;
+  since?: string;
+  minAttempts?: string;
+  dryRun?: boolean;
+}): Promise<RequeueFilter> {
   return {
+    ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.task !== undefined ? { task: opts.task } : {}),
     ...(opts.since !== undefined ? await sinceFilter(opts.since) : {}),
     ...(opts.minAttempts !== undefined ? { minAttempts: wholeNumberOption('--min-attempts', opts.minAttempts, 1) } : {}),

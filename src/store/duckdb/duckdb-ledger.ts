@@ -45,6 +45,7 @@ import {
   type Ledger,
   type NewRun,
   type PartitionState,
+  type RequeuedJob,
   type RetryFilter,
   type RunRecord,
   type RunMetadata,
@@ -261,6 +262,108 @@ function fromRunRow(r: Row): RunRecord {
     tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
     dag: (r.dag_name as string | null) ?? null,
     metadata: r.metadata_json ? (JSON.parse(String(r.metadata_json)) as RunMetadata) : {},
+  };
+}
+
+/** A run as `loadActive` reads it: times as epoch milliseconds, JSON columns as text. */
+interface RunJson {
+  id: string;
+  snapshot: string | null;
+  trigger: string;
+  selector: string | null;
+  inputs: string | null;
+  state: RunState;
+  created: number;
+  started: number | null;
+  finished: number | null;
+  counts: string;
+  tasks: string[] | null;
+  dag: string | null;
+  metadata: string | null;
+}
+
+const RUN_JSON = `to_json({
+  id: p.pipeline_run_id, snapshot: p.snapshot_id, trigger: p.trigger, selector: p.selector, inputs: p.inputs_json, state: p.state,
+  created: epoch_ms(p.created_at), started: epoch_ms(p.started_at), finished: epoch_ms(p.finished_at), counts: p.job_counts_json,
+  tasks: p.planned_tasks, dag: p.dag_name, metadata: p.metadata_json
+})::VARCHAR AS j`;
+
+const ms = (v: number | null): Date | null => (v === null ? null : new Date(v));
+
+function runFromJson(r: RunJson): RunRecord {
+  return {
+    id: r.id,
+    snapshotId: r.snapshot,
+    trigger: r.trigger,
+    selector: r.selector,
+    inputs: r.inputs ? (JSON.parse(r.inputs) as JsonValue) : null,
+    state: r.state,
+    createdAt: new Date(r.created),
+    startedAt: ms(r.started),
+    finishedAt: ms(r.finished),
+    counts: JSON.parse(r.counts) as RunRecord['counts'],
+    tasks: r.tasks ?? [],
+    dag: r.dag,
+    metadata: r.metadata ? (JSON.parse(r.metadata) as RunMetadata) : {},
+  };
+}
+
+/** A job as `loadActive` reads it (short names: a queue of 20,000 is one JSON text). */
+interface JobJson {
+  id: string;
+  r: string;
+  task: string;
+  part: string;
+  state: JobState;
+  attempts: number;
+  max: number;
+  runAt: number;
+  owner: string | null;
+  lease: number | null;
+  created: number;
+  started: number | null;
+  finished: number | null;
+  up: string[] | null;
+  rows: number | null;
+  result: string | null;
+  wm: string | null;
+  err: string | null;
+  ctx: string | null;
+  cv: string | null;
+  cancel: boolean | null;
+  db: string | null;
+}
+
+const JOB_JSON = `to_json({
+  id: j.job_id, r: j.pipeline_run_id, task: j.task_name, part: j.partition_key, state: j.state, attempts: j.attempts, max: j.max_attempts,
+  runAt: epoch_ms(j.run_at), owner: j.lease_owner, lease: epoch_ms(j.lease_expires_at), created: epoch_ms(j.created_at),
+  started: epoch_ms(j.started_at), finished: epoch_ms(j.finished_at), up: j.upstream, rows: j.rows_count::DOUBLE, result: j.result_json,
+  wm: j.last_processed_at, err: j.error_message, ctx: j.error_context_json, cv: j.code_version, cancel: j.cancel_requested, db: j.database_id
+})::VARCHAR AS j`;
+
+function jobFromJson(j: JobJson): JobRecord {
+  return {
+    id: j.id,
+    runId: j.r,
+    task: j.task,
+    partitionKey: j.part,
+    state: j.state,
+    attempts: j.attempts,
+    maxAttempts: j.max,
+    runAt: new Date(j.runAt),
+    leaseOwner: j.owner,
+    leaseExpiresAt: ms(j.lease),
+    createdAt: new Date(j.created),
+    startedAt: ms(j.started),
+    finishedAt: ms(j.finished),
+    rows: j.rows,
+    result: j.result === null ? null : (JSON.parse(j.result) as JsonValue),
+    watermark: j.wm,
+    error: j.err,
+    errorContext: j.ctx === null ? null : (JSON.parse(j.ctx) as Record<string, unknown>),
+    codeVersion: j.cv,
+    upstream: j.up ?? [],
+    cancelRequested: j.cancel === true,
   };
 }
 
@@ -542,8 +645,22 @@ export class DuckDbLedger implements Ledger {
     return { ...record, counts: { ...record.counts } };
   }
 
+  /** Takes a job out of the ready set. */
+  private unready(id: string): void {
+    if (this.active!.ready.delete(id)) this.readyHoles++;
+  }
+
+  /** Entries deleted from the ready set since it was last rebuilt. */
+  private readyHoles = 0;
+
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
     const active = await this.loadActive(o.now);
+    // A Map keeps a deleted entry's slot until it is rebuilt, and every claim iterates from the
+    // start: once the holes outnumber the entries, a copy without them keeps a claim O(limit).
+    if (this.readyHoles > active.ready.size + 1024) {
+      active.ready = new Map(active.ready);
+      this.readyHoles = 0;
+    }
     const claimed: ClaimedJob[] = [];
     for (const job of active.ready.values()) {
       if (claimed.length >= o.limit) break;
@@ -553,7 +670,7 @@ export class DuckDbLedger implements Ledger {
       if (o.dag !== undefined && active.runs.get(job.runId)!.record.dag !== o.dag) continue;
       if (this.heldBack(job)) continue;
       this.apply(job, { type: 'claim', worker: o.worker, leaseMs: o.leaseMs }, o.now);
-      active.ready.delete(job.id);
+      this.unready(job.id);
       const run = active.runs.get(job.runId)!;
       if (run.record.startedAt === null) run.record.startedAt = o.now;
       this.touchRun(run.record.id, o.now);
@@ -661,6 +778,7 @@ export class DuckDbLedger implements Ledger {
     now: Date,
   ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
     const job = this.held(claimed.id, worker);
+    if (failure.maxAttempts !== undefined) job.maxAttempts = Math.max(1, failure.maxAttempts);
     const downstream = this.collect();
     const startedAt = job.startedAt ?? now;
     const attempt = job.attempts;
@@ -696,7 +814,7 @@ export class DuckDbLedger implements Ledger {
   async skip(claimed: ClaimedJob, worker: string, reason: string, now: Date): Promise<void> {
     const job = this.held(claimed.id, worker);
     this.apply(job, { type: 'skip', reason }, now);
-    this.active!.ready.delete(job.id);
+    this.unready(job.id);
     this.settle(job, [], now);
   }
 
@@ -724,7 +842,7 @@ export class DuckDbLedger implements Ledger {
   /** A job its worker let go of without an outcome: waiting again, or cancelled when that was asked meanwhile. */
   private afterStopped(job: JobRecord, now: Date): void {
     if (job.state === 'cancelled') {
-      this.active!.ready.delete(job.id);
+      this.unready(job.id);
       this.settle(job, [], now, false);
     } else this.refreshReadiness(job, now);
     this.touchRun(job.runId, now);
@@ -762,7 +880,7 @@ export class DuckDbLedger implements Ledger {
         cancelled.push({ ...job });
         continue;
       }
-      active.ready.delete(job.id);
+      this.unready(job.id);
       this.apply(job, { type: 'cancel', reason }, now);
       this.settle(job, [], now, false);
       cancelled.push({ ...job });
@@ -813,7 +931,7 @@ export class DuckDbLedger implements Ledger {
     };
   }
 
-  async retryJobs(filter: RetryFilter, now: Date): Promise<number> {
+  async retryJobs(filter: RetryFilter, now: Date): Promise<RequeuedJob[]> {
     await this.flush();
     const active = await this.loadActive(now);
     const params: DuckDBValue[] = [listValue([...filter.states])];
@@ -822,21 +940,34 @@ export class DuckDbLedger implements Ledger {
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since.toISOString())}::TIMESTAMP`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
     if (filter.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(filter.dag)})`);
-    const ids = (
-      await this.reader.runAndReadAll(`SELECT job_id, pipeline_run_id FROM __orch__.jobs WHERE ${where.join(' AND ')}`, params)
-    ).getRows();
+    const found = (
+      await this.reader.runAndReadAll(
+        `SELECT job_id, pipeline_run_id, task_name, partition_key,
+           (SELECT snapshot_id FROM __orch__.pipeline_runs p WHERE p.pipeline_run_id = j.pipeline_run_id)
+         FROM __orch__.jobs j WHERE ${where.join(' AND ')}`,
+        params,
+      )
+    )
+      .getRows()
+      .map(([id, runId, task, partitionKey, snapshotId]): RequeuedJob => ({
+        id: String(id),
+        runId: String(runId),
+        task: String(task),
+        partitionKey: String(partitionKey),
+        snapshotId: snapshotId === null ? null : String(snapshotId),
+      }));
+    if (filter.dryRun) return found;
     // Their runs come back into memory, finished or not, so that their downstream jobs follow.
-    for (const runId of new Set(ids.map((r) => String(r[1])))) await this.bringBack(runId, now);
-    let n = 0;
-    for (const [id] of ids) {
-      const job = active.jobs.get(String(id));
-      if (!job || !(filter.states as readonly string[]).includes(job.state)) continue;
+    for (const runId of new Set(found.map((r) => r.runId))) await this.bringBack(runId, now);
+    const requeued = found.filter((r) => {
+      const job = active.jobs.get(r.id);
+      if (!job || !(filter.states as readonly string[]).includes(job.state)) return false;
       this.apply(job, { type: 'retry' }, now);
       this.refreshReadiness(job, now);
-      n++;
-    }
+      return true;
+    });
     await this.flush();
-    return n;
+    return requeued;
   }
 
   async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {
@@ -1287,39 +1418,35 @@ export class DuckDbLedger implements Ledger {
   private async loadActive(now: Date): Promise<NonNullable<DuckDbLedger['active']>> {
     if (this.active) return this.active;
     this.active = { runs: new Map(), jobs: new Map(), ready: new Map() };
-    // Ids first: the unfinished runs are usually none, and a run's row carries its whole task list.
-    const ids = (await this.reader.runAndReadAll("SELECT pipeline_run_id FROM __orch__.pipeline_runs WHERE state IN ('queued', 'running')"))
-      .getRows()
-      .map((r) => String(r[0]));
-    const runs =
-      ids.length === 0
-        ? []
-        : (
-            await this.reader.runAndReadAll(
-              'SELECT * FROM __orch__.pipeline_runs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[]))',
-              [listValue(ids)],
-            )
-          ).getRowObjectsJS();
+    const unfinished = "SELECT pipeline_run_id FROM __orch__.pipeline_runs WHERE state IN ('queued', 'running')";
+    // The unfinished runs are usually none; when a queue of thousands is waiting, it is read as
+    // one JSON text each for runs and jobs (converting value by value cost seconds and as much
+    // memory again as the rows themselves).
+    const runs = await this.readJson<RunJson>(
+      `SELECT ${RUN_JSON} FROM __orch__.pipeline_runs p WHERE p.pipeline_run_id IN (${unfinished})`,
+    );
     if (runs.length > 0) {
-      const rows = (
-        await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id IN (SELECT unnest($1::VARCHAR[]))', [
-          listValue(runs.map((r) => String(r.pipeline_run_id))),
-        ])
-      ).getRowObjectsJS();
       const byRun = new Map<string, { jobs: JobRecord[]; databases: Array<string | null> }>();
-      for (const row of rows) {
-        const j = jobFromRow(row, DUCKDB_ROWS);
-        let list = byRun.get(j.runId);
-        if (!list) byRun.set(j.runId, (list = { jobs: [], databases: [] }));
-        list.jobs.push(j);
-        list.databases.push((row.database_id as string | null) ?? null);
+      for (const row of await this.readJson<JobJson>(
+        `SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id IN (${unfinished})`,
+      )) {
+        let list = byRun.get(row.r);
+        if (!list) byRun.set(row.r, (list = { jobs: [], databases: [] }));
+        list.jobs.push(jobFromJson(row));
+        list.databases.push(row.db);
       }
-      for (const r of runs.map(fromRunRow)) {
+      for (const r of runs) {
         const list = byRun.get(r.id);
-        this.adopt(r, list?.jobs ?? [], now, list?.databases ?? []);
+        this.adopt(runFromJson(r), list?.jobs ?? [], now, list?.databases ?? []);
       }
     }
     return this.active;
+  }
+
+  /** The rows of `select` (one JSON object per row, in a column named `j`) as one JSON text, parsed. */
+  private async readJson<T>(select: string): Promise<T[]> {
+    const row = (await this.reader.runAndReadAll(`SELECT '[' || coalesce(string_agg(j, ','), '') || ']' FROM (${select})`)).getRows()[0];
+    return JSON.parse(String(row?.[0] ?? '[]')) as T[];
   }
 
   /** A run in memory again (a finished one leaves it): false when there is no such run. */
@@ -1327,12 +1454,12 @@ export class DuckDbLedger implements Ledger {
     if (this.active!.runs.has(runId)) return true;
     const record = await this.getRun(runId);
     if (!record) return false;
-    const rows = (await this.reader.runAndReadAll('SELECT * FROM __orch__.jobs WHERE pipeline_run_id = $1', [runId])).getRowObjectsJS();
+    const rows = await this.readJson<JobJson>(`SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id = ${stringLiteral(runId)}`);
     this.adopt(
       record,
-      rows.map((r) => jobFromRow(r, DUCKDB_ROWS)),
+      rows.map(jobFromJson),
       now,
-      rows.map((r) => (r.database_id as string | null) ?? null),
+      rows.map((r) => r.db),
     );
     return true;
   }
@@ -1362,7 +1489,7 @@ export class DuckDbLedger implements Ledger {
     if (!run || run.record.finishedAt === null) return;
     for (const j of run.jobs) {
       this.active!.jobs.delete(j);
-      this.active!.ready.delete(j);
+      this.unready(j);
       this.writerKeys.delete(j);
     }
     this.active!.runs.delete(id);
@@ -1441,7 +1568,7 @@ export class DuckDbLedger implements Ledger {
       for (const l of this.listeners) l();
     } else if (verdict === 'block' && job.state !== 'blocked') {
       const culprit = upstream.find((u) => u.state === 'dead' || u.state === 'blocked')!;
-      active.ready.delete(job.id);
+      this.unready(job.id);
       this.apply(
         job,
         { type: 'block', reason: `upstream task \`${culprit.task}\` ${culprit.state === 'dead' ? 'failed' : 'is blocked'}` },
@@ -1452,12 +1579,12 @@ export class DuckDbLedger implements Ledger {
       this.settle(job, [], now);
     } else if (verdict === 'cancel') {
       const culprit = upstream.find((u) => u.state === 'cancelled')!;
-      active.ready.delete(job.id);
+      this.unready(job.id);
       this.apply(job, { type: 'cancel', reason: `upstream task \`${culprit.task}\` was cancelled` }, now);
       this.cascade?.push(job);
       this.settle(job, [], now);
     } else {
-      active.ready.delete(job.id);
+      this.unready(job.id);
     }
   }
 
@@ -1578,7 +1705,7 @@ export class DuckDbLedger implements Ledger {
         errorContext: null,
         codeVersion: (a.code_version as string | null) ?? null,
       } satisfies Partial<JobRecord>);
-      active.ready.delete(job.id);
+      this.unready(job.id);
       this.dirtyJobs.set(job.id, job);
       this.settle(job, ((a.assets as string[] | null) ?? []).map(String), now);
     }

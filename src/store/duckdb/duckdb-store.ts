@@ -13,7 +13,7 @@ import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { AccessMode } from './database.js';
 import { readDatabaseId } from './database-identity.js';
 import { DuckDbLedger } from './duckdb-ledger.js';
-import { migrate } from './migrate.js';
+import { migrate, type Migrated } from './migrate.js';
 import { ABSOLUTE_STORED_PATH, RegistryPaths } from './registry-paths.js';
 import type { Row } from '../rows.js';
 import { inTransaction, insertRows, type ColumnTypes } from './sql-util.js';
@@ -254,6 +254,8 @@ export class DuckDbStore implements Store {
     readonly databaseId: string,
     private readonly ledgerConns: readonly DuckDBConnection[],
     private readonly closeLedger: () => Promise<void>,
+    /** What opening it migrated (nothing when opened to read). */
+    readonly migrated: Migrated,
     private readonly paths: RegistryPaths,
   ) {}
 
@@ -271,17 +273,17 @@ export class DuckDbStore implements Store {
     const conn = await instance.connect();
     const ledgerConns: DuckDBConnection[] = [];
     try {
-      await migrate(conn, mode, file);
+      const migrated = await migrate(conn, mode, file);
       const databaseId = await readDatabaseId(conn);
       if (databaseId === undefined)
         throw new DuckorchError('SCHEMA_VERSION', `${file} has no database id`, {
           hint: 'open it once with a command that writes (e.g. `duck-orch register <dir>`)',
         });
       const paths = RegistryPaths.ofDatabase(file);
-      if (shared) return new DuckDbStore(instance, conn, shared.ledger, databaseId, [], shared.close, paths);
+      if (shared) return new DuckDbStore(instance, conn, shared.ledger, databaseId, [], shared.close, migrated, paths);
       ledgerConns.push(await instance.connect(), await instance.connect());
       const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, { recover: mode !== 'read', now });
-      return new DuckDbStore(instance, conn, ledger, databaseId, ledgerConns, async () => undefined, paths);
+      return new DuckDbStore(instance, conn, ledger, databaseId, ledgerConns, async () => undefined, migrated, paths);
     } catch (err) {
       for (const c of ledgerConns) c.closeSync();
       conn.closeSync();

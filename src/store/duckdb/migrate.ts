@@ -35,7 +35,13 @@ export function loadMigrations(): Migration[] {
     });
 }
 
-export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: string): Promise<void> {
+/** What `migrate` did: the schema's version now, and the migrations it applied (`init-db` says so). */
+export interface Migrated {
+  version: number;
+  applied: Array<{ id: number; name: string }>;
+}
+
+export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: string): Promise<Migrated> {
   const migrations = loadMigrations();
   const latest = migrations.at(-1)?.id ?? 0;
   const hasTable = await conn.runAndReadAll(
@@ -73,7 +79,7 @@ export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: st
     }
   }
   const pending = migrations.filter((m) => !applied.some((a) => Number(a.id) === m.id));
-  if (pending.length === 0) return;
+  if (pending.length === 0) return { version: latest, applied: [] };
   if (mode === 'read') {
     throw new DuckorchError(
       'SCHEMA_VERSION',
@@ -98,4 +104,5 @@ export async function migrate(conn: DuckDBConnection, mode: AccessMode, file: st
       );
     }
   }
+  return { version: latest, applied: pending.map((m) => ({ id: m.id, name: m.name })) };
 }

@@ -42,13 +42,14 @@ import {
   type Snapshot,
   type SnapshotTask,
   type SuccessOutcome,
+  type RequeuedJob,
   type RetryFilter,
   type TaskFailures,
   duplicateRun,
 } from '../ledger.js';
 import type { DataTransaction } from '../store.js';
 import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
-import { completionMarkerSql } from '../duckdb/database-identity.js';
+import { completionMarkerSql } from '../duckdb/completion-markers.js';
 import { commitSql } from '../duckdb/sql-util.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
 import { connectionLost, isConnectionError } from './connect.js';
@@ -708,15 +709,16 @@ export class PgLedger implements Ledger {
   ): Promise<{ job: JobRecord; downstream: JobRecord[] }> {
     const out = await this.tx(async (c) => {
       const job = await this.held(c, claimed.id, worker);
-      const state: JobState = failure.cancelled ? 'cancelled' : failure.retryable && job.attempts < job.maxAttempts ? 'failed' : 'dead';
+      const maxAttempts = Math.max(1, failure.maxAttempts ?? job.maxAttempts);
+      const state: JobState = failure.cancelled ? 'cancelled' : failure.retryable && job.attempts < maxAttempts ? 'failed' : 'dead';
       const runAt = state === 'failed' ? new Date(now.getTime() + failure.retryDelayMs) : job.runAt;
       const row = (
         await c.query(
           `UPDATE ${this.s}.jobs SET state = $2, lease_owner = NULL, lease_expires_at = NULL, finished_at = $3, updated_at = $3, run_at = $4,
              error_message = CASE WHEN cancel_requested AND $2 = 'cancelled' THEN coalesce(error_message, $5) ELSE $5 END,
-             error_context = $6, code_version = $7, cancel_requested = false
+             error_context = $6, code_version = $7, cancel_requested = false, max_attempts = $8
            WHERE job_id = $1 RETURNING *`,
-          [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion],
+          [job.id, state, now, runAt, failure.error, JSON.stringify(failure.errorContext), failure.codeVersion, maxAttempts],
         )
       ).rows[0]!;
       const after = jobFromRow(row, POSTGRES_ROWS);
@@ -872,24 +874,33 @@ export class PgLedger implements Ledger {
     });
   }
 
-  async retryJobs(filter: RetryFilter, now: Date): Promise<number> {
-    const params: unknown[] = [[...filter.states], now];
+  async retryJobs(filter: RetryFilter, now: Date): Promise<RequeuedJob[]> {
+    const params: unknown[] = [[...filter.states]];
     const where = ['state = ANY($1)'];
     if (filter.task !== undefined) where.push(`task_name = $${params.push(filter.task)}`);
     if (filter.since !== undefined) where.push(`updated_at >= $${params.push(filter.since)}`);
     if (filter.minAttempts !== undefined) where.push(`attempts >= $${params.push(filter.minAttempts)}`);
     if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
+    const columns = `job_id, run_id, task_name, partition_key, (SELECT r.snapshot_id FROM ${this.s}.runs r WHERE r.run_id = j.run_id) AS snapshot_id`;
+    const requeued = (rows: Row[]) =>
+      rows.map((r): RequeuedJob => ({
+        id: String(r.job_id),
+        runId: String(r.run_id),
+        task: String(r.task_name),
+        partitionKey: String(r.partition_key),
+        snapshotId: (r.snapshot_id as string | null) ?? null,
+      }));
+    if (filter.dryRun) return requeued((await this.q(`SELECT ${columns} FROM ${this.s}.jobs j WHERE ${where.join(' AND ')}`, params)).rows);
     return this.tx(async (c) => {
-      const n = (
-        await c.query(
-          `UPDATE ${this.s}.jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2, started_at = NULL, finished_at = NULL,
-             error_message = NULL, error_context = NULL
-           WHERE ${where.join(' AND ')}`,
-          params,
-        )
-      ).rowCount;
-      if (n) await c.query(`NOTIFY ${this.channel}`);
-      return n ?? 0;
+      const at = `$${params.push(now)}`;
+      const { rows } = await c.query(
+        `UPDATE ${this.s}.jobs j SET state = 'pending', attempts = 0, run_at = ${at}, updated_at = ${at}, started_at = NULL, finished_at = NULL,
+           error_message = NULL, error_context = NULL
+         WHERE ${where.join(' AND ')} RETURNING ${columns}`,
+        params,
+      );
+      if (rows.length > 0) await c.query(`NOTIFY ${this.channel}`);
+      return requeued(rows);
     });
   }
 

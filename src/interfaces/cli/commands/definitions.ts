@@ -14,13 +14,18 @@ export function definitionsCommands(cli: Cli): void {
     .command('register')
     .description('parse and register every *.sql task file under a folder (all-or-nothing)')
     .argument('<dir>', 'folder of task files')
-    .action(async (dir: string) => {
+    .option(
+      '--strict',
+      'treat warnings (a table read that no task writes and the database lacks, unknown header keys, …) as errors, e.g. in CI',
+    )
+    .action(async (dir: string, opts: { strict?: boolean }) => {
       const o = output();
-      const result = await withProject('create', (p) => p.register(dir), {}, {}, 'migrate').catch(async (err: unknown) => {
+      const options = { strict: opts.strict === true };
+      const result = await withProject('create', (p) => p.register(dir, options), {}, {}, 'migrate').catch(async (err: unknown) => {
         // While a run or worker holds the database, it registers (the folder by its absolute path: its working directory is not ours).
         const holder = err instanceof DuckorchError && err.code === 'DB_LOCKED' ? await holderOf() : undefined;
         if (!holder) throw err;
-        return holder.register(path.resolve(dir));
+        return holder.register(path.resolve(dir), options);
       });
       if (o.json) {
         const { leftBehind, ...rest } = result;
@@ -49,7 +54,7 @@ export function definitionsCommands(cli: Cli): void {
     .action(async (paths: string[], opts: { strict?: boolean }) => {
       const o = output();
       const [{ validatePaths }, { taskToJson }] = await Promise.all([
-        import('../../../app/project.js'),
+        import('../../../app/registration.js'),
         import('../../../model/taskfile/task-json.js'),
       ]);
       const v = await validatePaths(paths);
@@ -83,7 +88,7 @@ export function definitionsCommands(cli: Cli): void {
         if (v.project) {
           const errors = v.errors.length + v.files.reduce((n, f) => n + f.errors.length, 0);
           const warnings = v.warnings.length + v.files.reduce((n, f) => n + f.warnings.length, 0);
-          const counts = `${v.files.length} files, ${errors} errors, ${warnings} warnings${opts.strict ? ' (--strict)' : ''}`;
+          const counts = `${v.fileCount} files, ${errors} errors, ${warnings} warnings${opts.strict ? ' (--strict)' : ''}`;
           o.out(valid ? `${pc.green('valid')}: ${counts}` : `${pc.red('invalid')}: ${counts}`);
         }
       }

@@ -14,15 +14,15 @@ export function historyCommands(cli: Cli): void {
     .action(async (opts: { limit: string; task?: string }) => {
       const o = output();
       const limit = limitOption(opts.limit);
-      const { jobs, failedAttempts, runs, removedTasks } = await withProjectOrHolder('ledger', (p) =>
+      const { jobs, failedAttempts, runs, removedJobs } = await withProjectOrHolder('ledger', (p) =>
         p.status({ limit, ...(opts.task ? { task: opts.task } : {}) }),
       );
-      const removed = new Set(removedTasks);
+      const removed = new Set(removedJobs);
       const earlier = (id: string) =>
         (failedAttempts.get(id) ?? []).map((a) => ({ attempt: a.attempt, outcome: a.outcome, error: a.error, started_at: a.startedAt }));
       if (o.json) {
         printJson(o, {
-          jobs: jobs.map((j) => ({ ...jobJson(j), failed_attempts: earlier(j.id), task_removed: removed.has(j.task) })),
+          jobs: jobs.map((j) => ({ ...jobJson(j), failed_attempts: earlier(j.id), task_removed: removed.has(j.id) })),
           runs: runs.map(runJson),
         });
         return;
@@ -41,7 +41,7 @@ export function historyCommands(cli: Cli): void {
           ['STARTED', 'TASK', 'STATE', 'DURATION', 'ATTEMPTS', 'ROWS', 'ERROR'].map((h) => pc.dim(h)),
           ...jobs.map((j) => [
             formatTime(j.startedAt ?? j.finishedAt),
-            removed.has(j.task) ? `${j.task} ${pc.dim('(removed)')}` : j.task,
+            removed.has(j.id) ? `${j.task} ${pc.dim('(removed)')}` : j.task,
             colourStatus(j.state),
             formatMs(durationMs(j)),
             String(j.attempts),

@@ -1,6 +1,7 @@
 /** Commands about the ledger itself: its tables in PostgreSQL, DAG snapshots, Orchex's demo. */
 import pc from 'picocolors';
 import { shortSnapshotId } from '../../../model/jobs/short-snapshot-id.js';
+import type { InitResult } from '../../../app/project.js';
 import { ExitCode, wholeNumberOption, type Cli, type GlobalOptions } from '../cli.js';
 import { colourStatus, formatTime, printJson, table } from '../render.js';
 
@@ -14,20 +15,23 @@ export function ledgerCommands(cli: Cli): void {
       const o = output();
       const cfg = await config();
       const { initSharedLedger, Project } = await import('../../../app/project.js');
-      if (cfg.orch_store !== 'postgres') {
+      const embedded = async (): Promise<InitResult> => {
         // The embedded ledger lives in the project database and is migrated whenever it is opened to write.
         const p = await Project.open({ config: cfg, access: 'create' });
-        await p.close();
-        if (o.json) return printJson(o, { store: 'duckdb', db: p.dbFile });
-        return o.out(`The ledger is in ${p.dbFile} (no DATABASE_URL): created and up to date.`);
-      }
-      const r = await initSharedLedger(cfg);
+        try {
+          return { store: 'duckdb', where: p.dbFile, schema: '__orch__', ...(await p.database()).store.migrated };
+        } finally {
+          await p.close();
+        }
+      };
+      const r = cfg.orch_store === 'postgres' ? await initSharedLedger(cfg) : await embedded();
       // As Orchex's init-db: with --dag, the DAG gets an active snapshot when it has none yet.
-      const snap = dagOption()
-        ? await withProject('ledger', async (p) =>
-            (await p.dagSnapshots()).some((d) => d.active) ? undefined : p.snapshot({ activate: true }),
-          )
-        : undefined;
+      const snap =
+        dagOption() && r.store === 'postgres'
+          ? await withProject('ledger', async (p) =>
+              (await p.dagSnapshots()).some((d) => d.active) ? undefined : p.snapshot({ activate: true }),
+            )
+          : undefined;
       if (o.json)
         return printJson(o, {
           store: r.store,

@@ -1,10 +1,62 @@
 /** Commands that plan, run, retry and cancel runs. */
+import pc from 'picocolors';
+import type { RunResult } from '../../../app/project.js';
 import { DuckorchError } from '../../../errors.js';
+import { shortSnapshotId } from '../../../model/jobs/short-snapshot-id.js';
+import type { RequeuedJob } from '../../../store/ledger.js';
 import { parseJsonOption, printRunResult, printWarnings, requeueFilter, selectOptions, selectionOf, type Cli } from '../cli.js';
-import { colourStatus, printJson, runJson } from '../render.js';
+import { colourStatus, jobJson, printJson, runJson, table, type Output } from '../render.js';
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** How many runs the summary of a requeue names; `--json` and `--dry-run` list every job. */
+const RUNS_NAMED = 10;
+
+/** What `retry-dead` / `retry-failed` across runs requeued (or, dry, would): how many jobs, of which runs and snapshots. */
+function printRequeued(o: Output, state: 'dead' | 'failed', jobs: readonly RequeuedJob[], dryRun: boolean): void {
+  if (o.json)
+    return printJson(o, {
+      requeued: jobs.length,
+      dry_run: dryRun,
+      jobs: jobs.map((j) => ({ job_id: j.id, run_id: j.runId, task: j.task, partition_key: j.partitionKey, snapshot_id: j.snapshotId })),
+    });
+  const snapshot = (id: string | null) => (id === null ? 'none' : shortSnapshotId(id));
+  const runs = new Map<string, { snapshotId: string | null; jobs: number }>();
+  for (const j of jobs) {
+    const run = runs.get(j.runId) ?? { snapshotId: j.snapshotId, jobs: 0 };
+    run.jobs++;
+    runs.set(j.runId, run);
+  }
+  const named = [...runs]
+    .slice(0, RUNS_NAMED)
+    .map(([id, r]) => `${id.slice(0, 8)} (snapshot ${snapshot(r.snapshotId)}, ${plural(r.jobs, 'job')})`);
+  const more = runs.size > named.length ? `, and ${runs.size - named.length} more` : '';
+  const what = plural(jobs.length, `${state} job`) + (jobs.length > 0 ? ` of ${plural(runs.size, 'run')}: ${named.join(', ')}${more}` : '');
+  if (!dryRun) return o.out(`Requeued ${what}.${jobs.length > 0 ? ' Work them with: duck-orch worker' : ''}`);
+  if (jobs.length > 0)
+    o.out(
+      table([
+        ['RUN', 'SNAPSHOT', 'TASK', 'JOB'].map((h) => pc.dim(h)),
+        ...jobs.map((j) => [j.runId.slice(0, 8), snapshot(j.snapshotId), j.task, j.id]),
+      ]),
+    );
+  o.out(`Would requeue ${what} (--dry-run: nothing changed).`);
+}
+
+/** `retry-failed` of a run with no job to retry: said, the run left as it was; exit 0. */
+function printNothingToRetry(o: Output, { run, jobs, warnings }: RunResult): void {
+  if (o.json) return printJson(o, { run: run && runJson(run), jobs: jobs.map(jobJson), warnings, retried: 0 });
+  const unfinished = jobs.filter((j) => j.state === 'pending' || j.state === 'processing').length;
+  o.out(
+    `nothing to retry in run ${run!.id.slice(0, 8)}: ` +
+      (unfinished === 0
+        ? 'every job succeeded'
+        : `no job failed; ${plural(unfinished, 'job')} still to run (duck-orch worker --once works ${unfinished === 1 ? 'it' : 'them'})`),
+  );
+}
 
 export function runsCommands(cli: Cli): void {
-  const { program, output, withProject, withProjectOrHolder, holderOf, withRunProgress } = cli;
+  const { program, output, dagOption, withProject, withProjectOrHolder, holderOf, withRunProgress } = cli;
 
   selectOptions(
     program
@@ -64,8 +116,17 @@ export function runsCommands(cli: Cli): void {
     .option('--since <duration|time>', 'across runs: only jobs that failed in this last while (24h) or since this ISO time')
     .option('--min-attempts <n>', 'across runs: only jobs that have had at least this many attempts')
     .option('--all-runs', 'across runs, with no filter: every failed job')
+    .option('--dry-run', 'across runs: list the failed jobs that would be requeued, and change nothing')
     .action(
-      async (opts: { run?: string; maxParallel?: string; task?: string; since?: string; minAttempts?: string; allRuns?: boolean }) => {
+      async (opts: {
+        run?: string;
+        maxParallel?: string;
+        task?: string;
+        since?: string;
+        minAttempts?: string;
+        allRuns?: boolean;
+        dryRun?: boolean;
+      }) => {
         const o = output();
         if (opts.task !== undefined || opts.since !== undefined || opts.minAttempts !== undefined || opts.allRuns) {
           if (opts.run !== undefined)
@@ -73,18 +134,23 @@ export function runsCommands(cli: Cli): void {
               hint: 'give one or the other',
             });
           const filter = await requeueFilter(opts);
-          const n = await withProject('ledger', (p) => p.retryFailedJobs(filter));
-          if (o.json) return printJson(o, { requeued: n });
-          o.out(`Requeued ${n} failed job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
-          return;
+          return printRequeued(o, 'failed', await withProject('ledger', (p) => p.retryFailedJobs(filter)), opts.dryRun === true);
         }
+        if (opts.dryRun)
+          throw new DuckorchError(
+            'USAGE',
+            '--dry-run lists the failed jobs that --task, --since, --min-attempts or --all-runs would requeue',
+            {
+              hint: 'add one of them (--all-runs: every failed job of every run)',
+            },
+          );
         const result = await withRunProgress(
           o,
           (p, progress) => p.retryFailed({ ...progress, ...(opts.run ? { runId: opts.run } : {}) }),
           opts.maxParallel,
         );
-        if (!o.json && result.retried === 0) o.err(`nothing to retry in run ${result.run?.id.slice(0, 8)}: every job succeeded`);
-        printRunResult(o, result);
+        if (result.retried === 0) return printNothingToRetry(o, result);
+        printRunResult(o, result, { retried: result.retried });
       },
     );
 
@@ -94,12 +160,11 @@ export function runsCommands(cli: Cli): void {
     .option('-t, --task <name>', 'only jobs of this task')
     .option('--since <duration|time>', 'only jobs that died in this last while (e.g. 24h) or since this ISO time')
     .option('--min-attempts <n>', 'only jobs that have had at least this many attempts')
-    .action(async (opts: { task?: string; since?: string; minAttempts?: string }) => {
+    .option('--dry-run', 'list the dead jobs that would be requeued, and change nothing')
+    .action(async (opts: { task?: string; since?: string; minAttempts?: string; dryRun?: boolean }) => {
       const o = output();
       const filter = await requeueFilter(opts);
-      const n = await withProject('ledger', (p) => p.retryDead(filter));
-      if (o.json) return printJson(o, { requeued: n });
-      o.out(`Requeued ${n} dead job${n === 1 ? '' : 's'}.${n > 0 ? ' Work them with: duck-orch worker' : ''}`);
+      printRequeued(o, 'dead', await withProject('ledger', (p) => p.retryDead(filter)), opts.dryRun === true);
     });
 
   selectOptions(
@@ -128,8 +193,9 @@ export function runsCommands(cli: Cli): void {
     if (o.json) return printJson(o, { run: run && runJson(run), warnings });
     printWarnings(o, warnings);
     if (!run) return;
-    // A DAG's runs are worked by that DAG's workers; the registry's by a plain worker.
-    const how = run.dag !== null ? `duck-orch --dag ${run.dag} worker` : 'duck-orch worker';
+    // A DAG's runs are worked by that DAG's workers (named as this command named it: a module
+    // never activated has no name to go by); the registry's by a plain worker.
+    const how = run.dag !== null ? `duck-orch --dag ${dagOption() ?? run.dag} worker` : 'duck-orch worker';
     o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: ${how}`);
   });
 
