@@ -55,23 +55,28 @@ export async function register(
       hint: 'leave out --dag to register a folder, or run the other commands with --dag',
     });
   const { instance, store } = await ctx.database();
-  const { files, realPaths, modules, warnings } = await discoverTaskFiles(dir);
+  // DuckDB reads the registry while the folder is walked (its failure is awaited below, not unhandled meanwhile).
+  const reading = store.loadRegistry();
+  reading.catch(() => undefined);
+  const { files, realPaths, modules, warnings } = await discoverTaskFiles(dir).catch(async (err: unknown) => {
+    await reading.catch(() => undefined);
+    throw err;
+  });
   const root = fs.realpathSync(dir);
-  const previous = await store.loadRegistry();
+  const previous = await reading;
   const reusable = new Map(
-    previous.flatMap((t) =>
-      t.fileHash ? [[t.definition.file, { hash: t.fileHash, definition: t.definition, warnings: t.warnings }]] : [],
-    ),
+    previous.flatMap((t) => (t.fileHash ? [[t.filePath, { hash: t.fileHash, definition: t.definition, warnings: t.warnings }]] : [])),
   );
   const conn = await instance.connect();
   let loaded;
   try {
-    loaded = await loadTaskFiles(files, new SqlAnalyzer(DuckDbSqlParser.onConnection(conn)), { previous: reusable });
+    loaded = await loadTaskFiles(files, new SqlAnalyzer(DuckDbSqlParser.onConnection(conn)), { previous: reusable, realPaths });
   } finally {
     conn.closeSync();
   }
   // TypeScript/JavaScript task modules beside the .sql files: evaluated, never reused from the registry.
-  const loadedModules = await loadTaskModuleFiles(modules, new Map(previous.map((t) => [t.definition.name, t.definition])));
+  const loadedModules =
+    modules.length === 0 ? [] : await loadTaskModuleFiles(modules, new Map(previous.map((t) => [t.definition.name, t.definition])));
   for (const f of loaded) warnings.push(...f.warnings);
   warnings.push(...schemaCatalogClash(ctx.dbFile, [...loaded, ...loadedModules]));
 
@@ -113,7 +118,8 @@ export async function register(
   ];
   // Only what changed is written, when the registry it replaces was written by this same analysis.
   const sameAnalysis = previous.length > 0 && previous.every((t) => t.fileHash?.startsWith(`${ANALYSIS_VERSION}:`));
-  await store.replaceRegistry(registryRows(all, graph), now, sameAnalysis ? registryChange(previous, all) : undefined);
+  const change = sameAnalysis ? registryChange(previous, all) : undefined;
+  await store.replaceRegistry(registryRows(all, graph, change?.tasks), now, change);
   definitions.forgetRegistry();
   // The snapshot of what is now registered, saved once here rather than by the next run, and
   // recorded as this database's registry (what `status` tells removed tasks by).
@@ -226,10 +232,26 @@ async function leftBehind(
   }
 }
 
-/** The registry rows of a set of tasks: the tasks, and what their graph and assets derive from them. */
-function registryRows(tasks: RegisteredTask[], graph: TaskGraph): RegistrySnapshot {
-  const { assets, edges, checks } = deriveAssets(tasks.map((t) => t.definition));
-  return { tasks, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks };
+/**
+ * The registry rows of a set of tasks: the tasks, and what their graph and assets derive from
+ * them; with `only`, what derives from those tasks alone (the rows a partial write replaces: an
+ * asset, and so its checks, belongs to one task).
+ */
+function registryRows(tasks: RegisteredTask[], graph: TaskGraph, only?: ReadonlySet<string>): RegistrySnapshot {
+  const { assets, edges, checks } = deriveAssets(
+    tasks.map((t) => t.definition),
+    only,
+  );
+  if (!only) return { tasks, taskEdges: graph.edges, lineageEdges: graph.lineage, assets, assetEdges: edges, assetChecks: checks };
+  const names = [...only].filter((n) => graph.tasks.has(n));
+  return {
+    tasks,
+    taskEdges: names.flatMap((downstream) => [...graph.upstreamOf(downstream)].map((upstream) => ({ upstream, downstream }))),
+    lineageEdges: names.flatMap((n) => graph.lineageOf(n)),
+    assets,
+    assetEdges: edges,
+    assetChecks: checks,
+  };
 }
 
 export interface Validation {

@@ -17,7 +17,7 @@ function sameRow(a: RegisteredTask, b: RegisteredTask): boolean {
     a.sourceRoot === b.sourceRoot &&
     a.fileHash === b.fileHash &&
     a.registeredAt.getTime() === b.registeredAt.getTime() &&
-    JSON.stringify(a.warnings) === JSON.stringify(b.warnings)
+    (a.warnings === b.warnings || JSON.stringify(a.warnings) === JSON.stringify(b.warnings))
   );
 }
 

@@ -4,7 +4,7 @@
  * batches so that memory does not grow with the project. A file whose content is unchanged
  * since it was registered keeps its registered definition instead of being analysed again.
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -44,8 +44,13 @@ export interface PreviousFile {
 }
 
 export interface LoadOptions {
-  /** Registered files by display path. */
+  /**
+   * Registered files by real path (symlinks resolved), which stays the same when the working
+   * directory differs or the project moved with its database; a display path would not.
+   */
   previous?: ReadonlyMap<string, PreviousFile>;
+  /** The real path of each of `paths`, what `previous` is keyed by (their absolute paths when absent). */
+  realPaths?: readonly string[];
   /** Files parsed and analysed together: one round trip to DuckDB each, and what is held in memory at once. */
   batchSize?: number;
 }
@@ -62,7 +67,7 @@ export function contentHash(text: string): string {
 }
 
 function contentDigest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return crypto.hash('sha256', text).slice(0, 32);
 }
 
 /** Whether `text` is the content a `contentHash` was taken of, whichever analysis version took it. */
@@ -85,6 +90,9 @@ export function displayPath(absolute: string, cwd = process.cwd()): string {
   const rel = path.relative(cwd, absolute);
   return (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? absolute : rel).split(path.sep).join('/');
 }
+
+/** `localeCompare`'s order, without building a collator for every comparison. */
+const byName = new Intl.Collator().compare;
 
 /**
  * Lists `*.sql` files under `root`, sorted; symlinks are followed only while they stay inside
@@ -121,14 +129,16 @@ export async function discoverTaskFiles(root: string): Promise<{
     const real = await fs.realpath(dir);
     if (visited.has(real)) return;
     visited.add(real);
-    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => byName(a.name, b.name));
+    // `path.join(folder, name)` for each entry, worked out once per folder (an entry's name is one plain segment).
+    const [inDir, inShown, inReal] = [dir, shown, real].map((folder) => path.join(folder, 'x').slice(0, -1));
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-      const full = path.join(dir, entry.name);
-      const shownPath = path.join(shown, entry.name);
+      const full = inDir + entry.name;
+      const shownPath = inShown + entry.name;
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
-      let realPath = path.join(real, entry.name);
+      let realPath = inReal + entry.name;
       if (entry.isSymbolicLink()) {
         let target: string;
         try {
@@ -164,14 +174,43 @@ interface ReadFile {
   error?: DuckorchError;
 }
 
+/** A file's absolute and display paths. */
+type PathsOf = (p: string) => { absolutePath: string; file: string };
+
+/**
+ * `path.resolve` and `displayPath` of many files, worked out once per folder: a project's files
+ * share a few hundred folders, and resolving 19,000 paths one by one costs more than reading them.
+ */
+export function pathsByFolder(cwd = process.cwd()): PathsOf {
+  const folders = new Map<string, { absolute: string; relative: string }>();
+  return (p) => {
+    const name = path.basename(p);
+    if (name === '' || name === '.' || name === '..') {
+      const absolutePath = path.resolve(p);
+      return { absolutePath, file: displayPath(absolutePath, cwd) };
+    }
+    const dir = path.dirname(p);
+    let folder = folders.get(dir);
+    if (!folder) {
+      const absolute = path.resolve(dir);
+      folder = { absolute, relative: path.relative(cwd, absolute) };
+      folders.set(dir, folder);
+    }
+    const absolutePath = folder.absolute.endsWith(path.sep) ? folder.absolute + name : folder.absolute + path.sep + name;
+    // What `path.relative(cwd, absolutePath)` gives: the folder's, and the name.
+    const rel = folder.relative === '' ? name : path.isAbsolute(folder.relative) ? absolutePath : folder.relative + path.sep + name;
+    const file = (rel.startsWith('..') || path.isAbsolute(rel) ? absolutePath : rel).split(path.sep).join('/');
+    return { absolutePath, file };
+  };
+}
+
 /**
  * One file, read synchronously: one file open at a time whatever the project's size or the
  * open-file limit, and for the many small files of a project about eight times faster than
  * asynchronous reads (measured: 19,000 files in 0.14 s against 1.06 s with 32 at a time).
  */
-function readTaskFile(p: string): ReadFile {
-  const absolutePath = path.resolve(p);
-  const file = displayPath(absolutePath);
+function readTaskFile(p: string, pathsOf: PathsOf): ReadFile {
+  const { absolutePath, file } = pathsOf(p);
   try {
     return { file, absolutePath, text: fsSync.readFileSync(p, 'utf8').replace(/^\uFEFF/, '') };
   } catch (err) {
@@ -189,10 +228,13 @@ function readTaskFile(p: string): ReadFile {
 /** Reads, parses and analyses task files; every problem is reported, none is thrown. Results come in the order of `paths`. */
 export async function loadTaskFiles(paths: readonly string[], analyzer: SqlAnalyzer, options: LoadOptions = {}): Promise<LoadedTaskFile[]> {
   const batchSize = options.batchSize ?? 500;
+  const pathsOf = pathsByFolder();
   const out: LoadedTaskFile[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
-    const read = paths.slice(start, start + batchSize).map(readTaskFile);
-    out.push(...(await analyseBatch(read, analyzer, options.previous)));
+    const read = paths.slice(start, start + batchSize).map((p) => readTaskFile(p, pathsOf));
+    const { previous, realPaths } = options;
+    const before = previous && read.map((r, i) => previous.get(realPaths?.[start + i] ?? r.absolutePath));
+    out.push(...(await analyseBatch(read, analyzer, before)));
   }
   return out;
 }
@@ -207,9 +249,10 @@ interface Pending {
 async function analyseBatch(
   batch: readonly ReadFile[],
   analyzer: SqlAnalyzer,
-  previous: ReadonlyMap<string, PreviousFile> | undefined,
+  /** What was registered of each file of the batch, if anything. */
+  previous: ReadonlyArray<PreviousFile | undefined> | undefined,
 ): Promise<LoadedTaskFile[]> {
-  const results: Array<LoadedTaskFile | Pending> = batch.map((r): LoadedTaskFile | Pending => {
+  const results: Array<LoadedTaskFile | Pending> = batch.map((r, i): LoadedTaskFile | Pending => {
     if (r.text === undefined) {
       return {
         file: r.file,
@@ -222,18 +265,8 @@ async function analyseBatch(
       };
     }
     const hash = contentHash(r.text);
-    const before = previous?.get(r.file);
-    if (before?.hash === hash) {
-      return {
-        file: r.file,
-        absolutePath: r.absolutePath,
-        task: before.definition,
-        errors: [],
-        warnings: before.warnings,
-        hash,
-        reused: true,
-      };
-    }
+    const before = previous?.[i];
+    if (before?.hash === hash) return { absolutePath: r.absolutePath, ...shownAs(before, r.file), errors: [], hash, reused: true };
     const block = splitHeaderBlock(r.text);
     const stem = path.basename(r.absolutePath).replace(/\.sql$/i, '');
     return { read: r as Pending['read'], hash, block, parsed: parseTaskHeader(block.headers, r.file, stem) };
@@ -249,6 +282,26 @@ async function analyseBatch(
     const k = next++;
     return buildLoaded(r, analyses[k]!, embeddedErrors[k]!);
   });
+}
+
+/**
+ * A registered definition and its warnings under the path the file is shown by now: the same
+ * objects while it is unchanged, else with the new path (the project moved, or `register` runs
+ * from another working directory).
+ */
+function shownAs(before: PreviousFile, file: string): { file: string; task: TaskDefinition; warnings: DuckorchError[] } {
+  const was = before.definition.file;
+  if (was === file) return { file, task: before.definition, warnings: before.warnings };
+  const warnings = before.warnings.map((w) =>
+    w.location?.file === was
+      ? new DuckorchError(w.code, w.message, {
+          location: { ...w.location, file },
+          ...(w.expected ? { expected: w.expected } : {}),
+          ...(w.hint ? { hint: w.hint } : {}),
+        })
+      : w,
+  );
+  return { file, task: { ...before.definition, file }, warnings };
 }
 
 function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: DuckorchError[]): LoadedTaskFile {

@@ -50,18 +50,31 @@ export function assetsOf(task: TaskDefinition): string[] {
   return task.asset ? [task.asset.name] : [...task.outputs];
 }
 
-export function deriveAssets(tasks: readonly TaskDefinition[]): {
+/**
+ * The asset records of the tasks. With `only`, the records of those tasks alone (asset checks go
+ * with their task's assets); what counts as an asset is still decided by every task.
+ */
+export function deriveAssets(
+  tasks: readonly TaskDefinition[],
+  only?: ReadonlySet<string>,
+): {
   assets: AssetRecord[];
   edges: AssetEdgeRecord[];
   checks: AssetCheckRecord[];
 } {
   const assets: AssetRecord[] = [];
   const checks: AssetCheckRecord[] = [];
+  const known = new Set<string>();
   for (const t of tasks) {
+    if (only && !only.has(t.name)) {
+      for (const name of assetsOf(t)) known.add(name);
+      continue;
+    }
     const primary = primaryAsset(t);
     const names = assetsOf(t);
     for (const name of names) {
       const isPrimary = name === primary;
+      known.add(name);
       assets.push({
         name,
         kind: t.asset?.kind ?? (isFileDataset(name) ? 'file' : 'table'),
@@ -91,9 +104,9 @@ export function deriveAssets(tasks: readonly TaskDefinition[]): {
       }
     }
   }
-  const known = new Set(assets.map((a) => a.name));
   const edges: AssetEdgeRecord[] = [];
   for (const t of tasks) {
+    if (only && !only.has(t.name)) continue;
     const outs = assetsOf(t).filter((o) => known.has(o));
     for (const input of t.inputs) {
       if (!known.has(input)) continue;

@@ -135,6 +135,7 @@ export function schemaOf(name: string): string | undefined {
 
 /** The identifier parts of a canonical table name, unquoted: `"a.b".C` → `['a.b', 'C']`. */
 export function identifierParts(name: string): string[] {
+  if (!name.includes('"')) return name.split('.');
   const parts: string[] = [];
   let cur = '';
   let quoted = false;

@@ -23,9 +23,12 @@ export interface DataTransaction {
 
 export interface RegisteredTask {
   definition: TaskDefinition;
-  /** Absolute path of the task file. */
+  /**
+   * Absolute path of the task file, symlinks resolved. Stored relative to the database file's
+   * folder, so that a project moved or copied with its database still knows its tasks.
+   */
   filePath: string;
-  /** Absolute path of the directory it was registered from. */
+  /** Absolute path of the directory it was registered from (stored as `filePath` is). */
   sourceRoot: string;
   registeredAt: Date;
   /** Hash of the file content it was analysed from (null when registered by an older version). */

@@ -1,13 +1,15 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { definitionHash } from '../../src/model/jobs/snapshot.js';
 import { DUCKDB_TEST_TIMEOUT, queryDb, tempProject, withProject, type TempProject } from '../helpers.js';
 
 /** Every registry table's rows, without the times they were written. */
 async function registry(db: string): Promise<Record<string, unknown[][]>> {
   const out: Record<string, unknown[][]> = {};
   const tables: Record<string, string> = {
-    tasks: 'name, file_path, definition_json, file_hash, warnings_json',
+    tasks: 'name, file_path, source_root, definition_json, definition_hash, file_hash, warnings_json',
     task_edges: 'upstream, downstream',
     lineage_edges: 'src_dataset, dst_dataset, via_task',
     tests: 'task_name, test_idx, query, assertion',
@@ -73,3 +75,44 @@ describe(
     });
   },
 );
+
+describe('definition hashes kept in the registry', { timeout: DUCKDB_TEST_TIMEOUT }, () => {
+  const sha = (d: unknown) => `sha256:${createHash('sha256').update(JSON.stringify(d)).digest('hex')}`;
+  const hashes = async (p: TempProject) =>
+    withProject(p, async (project) => (await project.registry()).tasks.map((t) => [t.definition.name, definitionHash(t.definition)]));
+
+  it('read back, each definition hashes as it did when registered; a registry without them is completed by the next register', async () => {
+    const p = tempProject();
+    p.write('tasks/a.sql', '-- @colour red\nCREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
+    p.write('tasks/b.sql', '-- @test "SELECT count(*) FROM b" expect_gt 0\nCREATE OR REPLACE TABLE b AS SELECT x, \'é\' AS y FROM a;');
+    const registered = await withProject(p, async (project) => {
+      await project.register(p.tasks);
+      return (await project.registry()).tasks.map((t) => [t.definition.name, sha(t.definition)]);
+    });
+    const stored = await queryDb(p.db, 'SELECT name, definition_hash FROM __orch__.tasks ORDER BY name');
+    expect(stored).toEqual(registered);
+    expect(await hashes(p)).toEqual(registered);
+
+    // Written by older duck-orchs: no hash (a); a definition stored before `lineage` existed, by an older analysis (b).
+    await queryDb(p.db, "UPDATE __orch__.tasks SET definition_hash = NULL WHERE name = 'a'");
+    const json = (await queryDb(p.db, "SELECT definition_json FROM __orch__.tasks WHERE name = 'b'"))[0]![0];
+    const withoutLineage = JSON.parse(String(json)) as Record<string, unknown>;
+    delete withoutLineage.lineage;
+    await queryDb(
+      p.db,
+      `UPDATE __orch__.tasks SET definition_json = '${JSON.stringify(withoutLineage).replaceAll("'", "''")}', definition_hash = 'sha256:stale',
+         file_hash = '2' || file_hash[2:] WHERE name = 'b'`,
+    );
+    const upgraded = await withProject(p, async (project) =>
+      (await project.registry()).tasks.map((t) => [t.definition.name, definitionHash(t.definition) === sha(t.definition)]),
+    );
+    // A definition completed on reading hashes anew, not as its stored text did.
+    expect(upgraded).toEqual([
+      ['a', true],
+      ['b', true],
+    ]);
+    await withProject(p, (project) => project.register(p.tasks));
+    expect(await queryDb(p.db, 'SELECT name, definition_hash FROM __orch__.tasks ORDER BY name')).toEqual(registered);
+    expect(await hashes(p)).toEqual(registered);
+  });
+});

@@ -48,13 +48,14 @@ export class TaskGraph {
   readonly tasks: ReadonlyMap<string, GraphTask>;
   /** dataset → producing task */
   readonly producers: ReadonlyMap<string, string>;
-  readonly edges: readonly TaskEdge[];
-  readonly lineage: readonly LineageEdge[];
   private readonly up: ReadonlyMap<string, Set<string>>;
   private readonly down = new Map<string, Set<string>>();
   /** Per task, the files other tasks produce that each of its file-glob inputs matches. */
   private readonly globMatches: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
-  private readonly producerByKey: ReadonlyMap<string, string>;
+  // Worked out when first asked for: registering a large project after one edit needs none of them for most tasks.
+  private edgeList: TaskEdge[] | undefined;
+  private lineageList: LineageEdge[] | undefined;
+  private producerKeys: Map<string, string> | undefined;
 
   private constructor(
     tasks: Map<string, GraphTask>,
@@ -66,35 +67,47 @@ export class TaskGraph {
     this.producers = producers;
     this.up = up;
     this.globMatches = globMatches;
-    this.producerByKey = new Map([...producers].map(([d, t]) => [datasetKey(d), t]));
-    const edges: TaskEdge[] = [];
     for (const name of tasks.keys()) this.down.set(name, new Set());
-    for (const [downstream, ups] of up) {
-      for (const upstream of ups) {
-        this.down.get(upstream)!.add(downstream);
-        edges.push({ upstream, downstream });
-      }
+    for (const [downstream, ups] of up) for (const upstream of ups) this.down.get(upstream)!.add(downstream);
+  }
+
+  /** Every edge, by upstream then downstream name. */
+  get edges(): readonly TaskEdge[] {
+    if (!this.edgeList) {
+      const edges: TaskEdge[] = [];
+      for (const [downstream, ups] of this.up) for (const upstream of ups) edges.push({ upstream, downstream });
+      this.edgeList = edges.sort((a, b) => compareText(a.upstream, b.upstream) || compareText(a.downstream, b.downstream));
     }
-    this.edges = edges.sort((a, b) => compareText(a.upstream, b.upstream) || compareText(a.downstream, b.downstream));
+    return this.edgeList;
+  }
+
+  /** Dataset edges through every task (see `lineageOf`). */
+  get lineage(): readonly LineageEdge[] {
+    this.lineageList ??= [...this.tasks.keys()].flatMap((name) => this.lineageOf(name));
+    return this.lineageList;
+  }
+
+  /** Dataset edges through a task: its own, and through each file its file globs match. */
+  lineageOf(name: string): LineageEdge[] {
+    const t = this.tasks.get(name);
+    if (!t) return [];
     const lineage: LineageEdge[] = [];
-    for (const t of tasks.values()) {
-      const globs = globMatches.get(t.name);
-      const within = t.lineage ?? t.inputs.flatMap((src) => t.outputs.map((dst) => ({ src, dst })));
-      // A task's own edges are distinct; a glob read adds every produced file it matches, so walks go through them.
-      const seen = globs ? new Set<string>() : undefined;
-      for (const { src, dst } of within) {
-        for (const from of globs ? [src, ...(globs.get(src) ?? [])] : [src]) {
-          if (from === dst) continue;
-          if (seen) {
-            const key = `${from}\u0000${dst}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-          }
-          lineage.push({ src: from, dst, via: t.name });
+    const globs = this.globMatches.get(t.name);
+    const within = t.lineage ?? t.inputs.flatMap((src) => t.outputs.map((dst) => ({ src, dst })));
+    // A task's own edges are distinct; a glob read adds every produced file it matches, so walks go through them.
+    const seen = globs ? new Set<string>() : undefined;
+    for (const { src, dst } of within) {
+      for (const from of globs ? [src, ...(globs.get(src) ?? [])] : [src]) {
+        if (from === dst) continue;
+        if (seen) {
+          const key = `${from}\u0000${dst}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
         }
+        lineage.push({ src: from, dst, via: t.name });
       }
     }
-    this.lineage = lineage;
+    return lineage;
   }
 
   /** Builds the graph, or throws every problem `analyse` finds. */
@@ -153,8 +166,7 @@ export class TaskGraph {
     const addEdge = (upstream: string, downstream: string) => {
       if (upstream !== downstream) up.get(downstream)!.add(upstream);
     };
-    const names = [...tasks.keys()];
-    const producedFiles = [...producers.keys()].filter(isFileDataset);
+    let producedFiles: string[] | undefined;
     const globMatches = new Map<string, Map<string, string[]>>();
     for (const t of tasks.values()) {
       for (const input of t.inputs) {
@@ -163,6 +175,7 @@ export class TaskGraph {
         // `read_parquet('out/*.parquet')` depends on the tasks writing files the glob matches.
         if (isFileGlob(input)) {
           const matches = picomatch(input.slice(FILE_PREFIX.length));
+          producedFiles ??= [...producers.keys()].filter(isFileDataset);
           for (const file of producedFiles) {
             if (!matches(file.slice(FILE_PREFIX.length)) || file === input) continue;
             addEdge(producers.get(file)!, t.name);
@@ -175,7 +188,7 @@ export class TaskGraph {
       for (const dep of t.dependsOn) {
         if (tasks.has(dep)) addEdge(dep, t.name);
         else {
-          const hint = didYouMean(dep, names);
+          const hint = didYouMean(dep, [...tasks.keys()]);
           errors.push(
             new DuckorchError('UNKNOWN_NAME', `task \`${t.name}\` depends on unknown task \`${dep}\``, {
               ...at(t, 'depends_on'),
@@ -231,7 +244,8 @@ export class TaskGraph {
 
   /** The task writing a dataset, matching its name as DuckDB does. */
   producerOf(dataset: string): string | undefined {
-    return this.producerByKey.get(datasetKey(dataset));
+    this.producerKeys ??= new Map([...this.producers].map(([d, t]) => [datasetKey(d), t]));
+    return this.producerKeys.get(datasetKey(dataset));
   }
 
   /** What a task reads, with the files other tasks produce that its file globs match. */
@@ -292,8 +306,29 @@ export class TaskGraph {
     return out;
   }
 
+  /** Whether every task can be ordered after its upstream tasks (Kahn): the common case, settled without sorting. */
+  private isAcyclic(): boolean {
+    const waiting = new Map<string, number>();
+    const ready: string[] = [];
+    for (const [name, ups] of this.up) {
+      if (ups.size === 0) ready.push(name);
+      else waiting.set(name, ups.size);
+    }
+    let ordered = 0;
+    while (ready.length > 0) {
+      ordered++;
+      for (const d of this.down.get(ready.pop()!)!) {
+        const left = waiting.get(d)! - 1;
+        waiting.set(d, left);
+        if (left === 0) ready.push(d);
+      }
+    }
+    return ordered === this.tasks.size;
+  }
+
   /** One cycle as a closed path (`a → b → a`), or undefined when the graph is acyclic. */
   private findCycle(): string[] | undefined {
+    if (this.isAcyclic()) return undefined;
     const state = new Map<string, 'visiting' | 'done'>();
     const stack: string[] = [];
     const visit = (n: string): string[] | undefined => {

@@ -8,6 +8,7 @@ import { compareText, datasetKey } from '../names.js';
 import type { TaskDefinition } from '../taskfile/task.js';
 
 export function unifySpellings<T extends TaskDefinition>(tasks: readonly T[]): T[] {
+  if (spelledOneWay(tasks)) return [...tasks];
   const spelling = new Map<string, string>();
   const ordered = [...tasks].sort((a, b) => compareText(a.name, b.name));
   for (const t of ordered) for (const o of t.outputs) if (!spelling.has(datasetKey(o))) spelling.set(datasetKey(o), o);
@@ -25,4 +26,19 @@ export function unifySpellings<T extends TaskDefinition>(tasks: readonly T[]): T
       asset: t.asset ? { ...t.asset, name: spell(t.asset.name) } : t.asset,
     };
   });
+}
+
+/** Whether no dataset is spelled two ways anywhere: then there is nothing to unify (and no sorting to do). */
+function spelledOneWay(tasks: readonly TaskDefinition[]): boolean {
+  const seen = new Map<string, string>();
+  const one = (name: string) => {
+    const key = datasetKey(name);
+    const other = seen.get(key);
+    if (other === undefined) seen.set(key, name);
+    return other === undefined || other === name;
+  };
+  return tasks.every(
+    (t) =>
+      t.outputs.every(one) && t.inputs.every(one) && t.lineage.every((e) => one(e.src) && one(e.dst)) && (!t.asset || one(t.asset.name)),
+  );
 }

@@ -6,8 +6,27 @@
 import { createHash } from 'node:crypto';
 import type { TaskDefinition } from '../taskfile/task.js';
 
+/**
+ * Hashes already known, by definition object: definitions are never changed once built, and a
+ * registry of 19,000 tasks would otherwise serialise and hash every one of them for each snapshot.
+ */
+const knownHashes = new WeakMap<TaskDefinition, string>();
+
 export function definitionHash(definition: TaskDefinition): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(definition)).digest('hex')}`;
+  let hash = knownHashes.get(definition);
+  if (hash === undefined) {
+    hash = `sha256:${createHash('sha256').update(JSON.stringify(definition)).digest('hex')}`;
+    knownHashes.set(definition, hash);
+  }
+  return hash;
+}
+
+/**
+ * Records the hash of a definition read back from where it was stored with its hash (the
+ * registry): what `definitionHash` gave for it before it was stored.
+ */
+export function rememberDefinitionHash(definition: TaskDefinition, hash: string): void {
+  knownHashes.set(definition, hash);
 }
 
 export function snapshotId(tasks: Iterable<{ name: string; hash: string; upstream: readonly string[] }>): string {

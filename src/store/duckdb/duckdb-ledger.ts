@@ -486,19 +486,20 @@ export class DuckDbLedger implements Ledger {
     const exists = await this.conn.runAndReadAll('SELECT 1 FROM __orch__.snapshots WHERE snapshot_id = $1', [snapshot.id]);
     if (exists.currentRowCount > 0) return;
     const tasks = [...snapshot.tasks.values()];
-    const known = new Set(
+    // Only the hashes not stored yet come back: a new snapshot of a large registry differs by a few.
+    const unknown = new Set(
       tasks.length === 0
         ? []
         : (
             await this.reader.runAndReadAll(
-              'SELECT definition_hash FROM __orch__.definitions WHERE definition_hash IN (SELECT unnest($1::VARCHAR[]))',
+              'SELECT h FROM unnest($1::VARCHAR[]) AS u(h) ANTI JOIN __orch__.definitions d ON d.definition_hash = u.h',
               [listValue(tasks.map((t) => t.hash))],
             )
           )
             .getRows()
             .map((r) => String(r[0])),
     );
-    const fresh = new Map(tasks.filter((t) => !known.has(t.hash)).map((t) => [t.hash, t]));
+    const fresh = new Map(tasks.filter((t) => unknown.has(t.hash)).map((t) => [t.hash, t]));
     await inTransaction(this.conn, async () => {
       await insertRows(
         this.conn,
