@@ -19,7 +19,10 @@ const open = (dag, access) => Project.open({ config: loadConfig({ flags: { db },
 async function enqueueRuns(dag, n) {
   const client = await connect(process.env.BENCH_LEDGER_URL ?? db, process.env.BENCH_LEDGER_URL ? { schema: env.DUCKORCH_PG_SCHEMA } : {});
   try {
-    const runs = await client.enqueueMany(dag, Array.from({ length: n }, () => null));
+    const runs = await client.enqueueMany(
+      dag,
+      Array.from({ length: n }, () => null),
+    );
     if (runs.length !== n || runs.some((r) => r.state !== 'queued')) throw new Error(`enqueueMany: ${runs.length} runs`);
   } finally {
     await client.close();
