@@ -245,16 +245,11 @@ export async function work(o: WorkerOptions): Promise<void> {
       for (const it of items) it.reject(err);
     }
   };
-  // A batch holds at most a quarter of the slots: a few statements in flight at once keep the
-  // ledger's commits overlapping (PostgreSQL writes concurrent commits together), as
-  // graphile-worker's independent loops do, instead of one statement at a time for every slot.
-  const batchCap = Math.max(1, Math.ceil(o.concurrency / 4));
   const handOff: HandOff = {
     complete: (job, outcome) =>
       new Promise<void>((resolve, reject) => {
         if (batch.length === 0) setImmediate(() => void flush());
         batch.push({ job, outcome, resolve, reject });
-        if (batch.length >= batchCap) void flush();
       }),
   };
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
