@@ -56,6 +56,7 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
         functions: runFunctionJob,
         workerId,
         concurrency: o.concurrency ?? o.config.orch_max_parallel,
+        prefetch: o.concurrency ?? o.config.orch_max_parallel,
         ...workerSettings(o.config),
         clock,
         random: o.random ?? Math.random,

@@ -109,6 +109,8 @@ export class Working {
       ledger: await this.ctx.ledger(),
       ...(instance ? { instance } : {}),
       concurrency,
+      // A ledger a round trip away: the next jobs at hand while completions and claims travel.
+      ...(this.ctx.sharedLedger ? { prefetch: concurrency } : {}),
       ...workerSettings(this.ctx.config),
       clock: this.ctx.clock,
       random: this.ctx.random,

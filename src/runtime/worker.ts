@@ -95,6 +95,13 @@ export interface WorkerOptions {
   graceMs?: number;
   /** How often an idle worker looks for new jobs when nothing wakes it sooner. */
   pollMs?: number;
+  /**
+   * Jobs claimed ahead of the free slots, started as soon as a slot frees: with a ledger a round
+   * trip away, the next job is at hand while the last one's completion and the next claim are on
+   * their way. Only while the jobs run are short (`SHORT_JOB_MS`). 0 (the default) claims for
+   * free slots only.
+   */
+  prefetch?: number;
   onEvent?: (event: RunEvent) => void;
   /** Lines for the worker's log that are not about one job (the ledger's connection lost and back). */
   onNotice?: (message: string) => void;
@@ -105,6 +112,8 @@ export interface WorkerOptions {
 /** Conflicts between concurrent transactions are transient; retry them this many times per attempt. */
 const CONFLICT_RETRIES = 8;
 const SHUTDOWN = Symbol('shutdown');
+/** Jobs that take less than this on average are claimed ahead (`WorkerOptions.prefetch`). */
+const SHORT_JOB_MS = 20;
 /** Past a lease's expiry before reaping it (clocks of machines differ a little). */
 const REAP_MARGIN_MS = 10;
 const LEASE_LOST = Symbol('lease lost');
@@ -164,15 +173,24 @@ export async function work(o: WorkerOptions): Promise<void> {
   o.shutdown?.addEventListener('abort', nudge);
   const heartbeat = setInterval(
     () => {
-      if (inflight.size === 0) return;
+      if (inflight.size === 0 && buffered.length === 0) return;
       if (o.databases) {
         const held = o.databases.held();
         for (const [id, db] of inflightDatabase) if (!held.has(db)) inflight.get(id)?.abort(DATABASE_LOST);
       }
-      o.ledger.heartbeat(o.workerId, [...inflight.keys()], o.leaseMs, o.clock()).then(
+      o.ledger.heartbeat(o.workerId, [...inflight.keys(), ...buffered.map((j) => j.id)], o.leaseMs, o.clock()).then(
         ({ lost, cancelled }) => {
           lost.forEach((id) => inflight.get(id)?.abort(LEASE_LOST));
           cancelled.forEach((id) => inflight.get(id)?.abort(CANCEL_REQUESTED));
+          // Claimed ahead and not started: a lost one is dropped, a cancelled one ends as cancelled.
+          const gone = new Set(lost);
+          const stop = new Set(cancelled);
+          for (let i = buffered.length - 1; i >= 0; i--) {
+            const job = buffered[i]!;
+            if (!gone.has(job.id) && !stop.has(job.id)) continue;
+            buffered.splice(i, 1);
+            if (stop.has(job.id)) start(job, CANCEL_REQUESTED);
+          }
         },
         () => undefined,
       );
@@ -204,21 +222,46 @@ export async function work(o: WorkerOptions): Promise<void> {
     ...(o.dag !== undefined ? { dag: o.dag } : {}),
     ...(o.databases ? { databases: o.databases.held() } : {}),
   });
-  const start = (job: ClaimedJob): void => {
+  /** Claimed ahead (`prefetch`), waiting for a slot. */
+  const buffered: ClaimedJob[] = [];
+  // Jobs are claimed ahead only while the jobs run are short, where the round trip between two
+  // jobs is what costs: a job claimed ahead then starts within milliseconds, and is never held
+  // back from another worker that is idle while this one's slots are busy with long jobs.
+  let typicalMs: number | undefined;
+  const ahead = () => (typicalMs !== undefined && typicalMs < SHORT_JOB_MS ? (o.prefetch ?? 0) : 0);
+  const start = (job: ClaimedJob, abort?: symbol): void => {
     const controller = new AbortController();
+    if (abort) controller.abort(abort);
     inflight.set(job.id, controller);
     if (job.database !== null) inflightDatabase.set(job.id, job.database);
+    const startedAt = performance.now();
     execute(o, ctx, job, controller.signal, handOff)
       .catch((err: unknown) => (failure ??= err))
       .finally(() => {
+        const ran = performance.now() - startedAt;
+        typicalMs = typicalMs === undefined ? ran : 0.8 * typicalMs + 0.2 * ran;
         inflight.delete(job.id);
         inflightDatabase.delete(job.id);
+        // The slot goes to a job claimed ahead, without waiting for the loop.
+        const next = !stopping() && failure === undefined ? buffered.shift() : undefined;
+        if (next) start(next);
         nudge();
       });
   };
-  // Successes of jobs that end in the same turn of the event loop go to the ledger together, in
-  // one statement that also claims as many ready jobs for the slots they free: each finishing job
-  // counts in `inflight` until its successors are in, so the slots are never over-filled.
+  /** Starts what the slots can take now and keeps the rest for the next free slot. */
+  const take = (jobs: readonly ClaimedJob[]): void => {
+    for (const job of jobs)
+      if (inflight.size < o.concurrency) start(job);
+      else buffered.push(job);
+  };
+  // A function task's success frees its slot at once (for a job claimed ahead, see `prefetch`)
+  // and goes to the ledger in the background, with the successes of the jobs that ended in the
+  // same turn of the event loop, in one statement that also claims as many jobs to replace them:
+  // with jobs claimed ahead, a commit is never waited on between two jobs. Until recorded, they
+  // still count against what the worker may hold, so that the slots are never over-filled.
+  // `completing` holds what is not recorded yet: the loop ends only once it is.
+  const completing = new Set<Promise<void>>();
+  let completingJobs = 0;
   let batch: { job: ClaimedJob; outcome: SuccessOutcome; resolve: () => void; reject: (err: unknown) => void }[] = [];
   const flush = async (): Promise<void> => {
     const items = batch;
@@ -229,6 +272,7 @@ export async function work(o: WorkerOptions): Promise<void> {
     // recorded is recognised as this worker's (see the ledger), and is neither applied twice nor lost.
     if (stopping() || failure !== undefined) {
       for (const it of items) await retried(ctx, () => o.ledger.complete(it.job, o.workerId, it.outcome, now)).then(it.resolve, it.reject);
+      completingJobs -= items.length;
       return;
     }
     try {
@@ -236,21 +280,35 @@ export async function work(o: WorkerOptions): Promise<void> {
       const { claimed, lost } = await retried(ctx, () =>
         o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(stopping() || failure !== undefined ? 0 : items.length)),
       );
-      claimed.forEach(start);
+      completingJobs -= items.length;
+      take(claimed);
       const gone = new Set(lost);
       for (const it of items)
         if (gone.has(it.job.id)) it.reject(new DuckorchError('LEASE_LOST', `job ${it.job.id} is no longer held by ${o.workerId}`));
         else it.resolve();
     } catch (err) {
+      completingJobs -= items.length;
       for (const it of items) it.reject(err);
     }
   };
   const handOff: HandOff = {
-    complete: (job, outcome) =>
-      new Promise<void>((resolve, reject) => {
+    completeLater: (job, outcome, recorded) => {
+      completingJobs++;
+      const done = new Promise<void>((resolve, reject) => {
         if (batch.length === 0) setImmediate(() => void flush());
         batch.push({ job, outcome, resolve, reject });
-      }),
+      })
+        .then(recorded, (err: unknown) => {
+          // Taken over meanwhile (its lease ran out): the ledger moved on, nothing to record.
+          if (!isLeaseLost(err)) failure ??= err;
+        })
+        .finally(() => {
+          completing.delete(done);
+          // Its downstream jobs may be ready now, and a loop waiting to end may end.
+          nudge();
+        });
+      completing.add(done);
+    },
   };
   const unsubscribe = await o.ledger.subscribe(nudge).catch(() => async () => undefined);
   // A worker starting up first takes back what stopped workers left.
@@ -258,9 +316,10 @@ export async function work(o: WorkerOptions): Promise<void> {
   try {
     while (!stopping() && failure === undefined) {
       const seen = changes;
-      const free = o.concurrency - inflight.size;
+      take(buffered.splice(0, Math.max(0, o.concurrency - inflight.size)));
+      const free = o.concurrency + ahead() - inflight.size - buffered.length - completingJobs;
       const claimed = free > 0 ? await orStopped(() => o.ledger.claim(claimOptions(free)), []) : [];
-      claimed.forEach(start);
+      take(claimed);
       if (claimed.length > 0) continue;
       // Every slot busy: nothing to look for until a job ends (which nudges).
       const due =
@@ -277,7 +336,14 @@ export async function work(o: WorkerOptions): Promise<void> {
             )
           : undefined;
       if (changes !== seen) continue;
-      if ((o.runId !== undefined || o.untilIdle) && inflight.size === 0 && due === undefined) break;
+      if (
+        (o.runId !== undefined || o.untilIdle) &&
+        inflight.size === 0 &&
+        buffered.length === 0 &&
+        completing.size === 0 &&
+        due === undefined
+      )
+        break;
       const untilDue = due === undefined ? Infinity : Math.max(0, due.getTime() - o.clock().getTime());
       const wait = inflight.size > 0 && free === 0 ? Infinity : Math.min(untilDue, o.pollMs ?? (o.runId ? Infinity : 200));
       await new Promise<void>((resolve) => {
@@ -290,6 +356,13 @@ export async function work(o: WorkerOptions): Promise<void> {
       });
       wake = undefined;
     }
+    // Claimed ahead and never started: back to the queue, unharmed (a cancelled run cancels them next).
+    const unstarted = buffered.splice(0).map((j) => j.id);
+    if (unstarted.length > 0)
+      await o.ledger.release(o.workerId, unstarted, o.clock()).catch((e: unknown) => {
+        // Nothing is lost: their leases run out and another worker takes them.
+        if (!isConnectionLost(e)) throw e;
+      });
     if (o.shutdown?.aborted && inflight.size > 0) {
       // A shutdown is not a verdict: give in-flight jobs their grace, then hand them back.
       const grace = setTimeout(() => {
@@ -300,6 +373,8 @@ export async function work(o: WorkerOptions): Promise<void> {
       clearTimeout(grace);
     }
     await drain(inflight, (w) => (wake = w));
+    // Successes sent in the background are recorded before the loop ends.
+    while (completing.size > 0) await Promise.allSettled([...completing]);
     if (failure !== undefined) throw failure;
   } finally {
     clearInterval(heartbeat);
@@ -324,10 +399,10 @@ async function drain(inflight: ReadonlyMap<string, unknown>, setWake: (w: () => 
   while (inflight.size > 0) await new Promise<void>((resolve) => setWake(resolve));
 }
 
-/** How a finishing job records its success and passes its slot on (see `work`). */
+/** How a finishing function job records its success while its slot goes on to the next job (see `work`). */
 interface HandOff {
-  /** Resolves once the success is recorded; LEASE_LOST when the job was no longer held. */
-  complete(job: ClaimedJob, outcome: SuccessOutcome): Promise<void>;
+  /** Records the success in the background; `recorded` is called once it is (not when the job was no longer held). */
+  completeLater(job: ClaimedJob, outcome: SuccessOutcome, recorded: () => void): void;
 }
 
 async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signal: AbortSignal, handOff: HandOff): Promise<void> {
@@ -589,10 +664,12 @@ async function runFunction(
       throw unrecorded ?? err;
     });
   const now = committedAt ?? o.clock();
-  if (!committed) await handOff.complete(job, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets });
-  o.onEvent?.({
-    type: 'finish',
-    task: job.task,
-    job: { ...job, state: 'succeeded', finishedAt: now, result, codeVersion: task.codeVersion },
-  });
+  const finished = () =>
+    o.onEvent?.({
+      type: 'finish',
+      task: job.task,
+      job: { ...job, state: 'succeeded', finishedAt: now, result, codeVersion: task.codeVersion },
+    });
+  if (committed) finished();
+  else handOff.completeLater(job, { rows: null, result, watermark: null, codeVersion: task.codeVersion, assets }, finished);
 }
