@@ -440,19 +440,25 @@ export class PgLedger implements Ledger {
       if (seen.has(r.id)) throw duplicateRun(r.id);
       seen.add(r.id);
     }
-    // Runs of one DAG share their list of jobs: each distinct list is sent once, as a plan (its
-    // jobs by position, downstream jobs as positions), and PostgreSQL makes every run's jobs from
-    // it. Each table's rows go as one JSON document: a few MB parsed by the server at once
-    // instead of a text array per column escaped element by element.
-    const plans = new Map<NewRun['jobs'], number>();
-    const planned: Array<{ plan: number; tasks: string[] }> = [];
+    // Runs of one batch share their list of jobs and, but for their inputs, their fields: each
+    // distinct combination is sent once, as a plan (the run's fields, its jobs by position,
+    // downstream jobs as positions), and PostgreSQL makes every run and its jobs from it. A run
+    // itself is its id, its inputs and its plan. Each table's rows go as one JSON document: a few
+    // MB parsed by the server at once instead of a text array per column escaped element by element.
+    const plans = new Map<NewRun['jobs'], Map<string, number>>();
+    const planned: Row[] = [];
     const templates: Row[] = [];
     let first = 0;
     const rows = runs.map((r) => {
-      let plan = plans.get(r.jobs);
+      const fields = [r.snapshotId, r.trigger, r.selector, r.dag ?? null, r.metadata ?? {}, r.database ?? null] as const;
+      const key = JSON.stringify(fields);
+      let byFields = plans.get(r.jobs);
+      if (byFields === undefined) plans.set(r.jobs, (byFields = new Map()));
+      let plan = byFields.get(key);
       if (plan === undefined) {
-        plans.set(r.jobs, (plan = plans.size));
-        planned.push({ plan, tasks: [...new Set(r.jobs.map((j) => j.task))] });
+        byFields.set(key, (plan = planned.length));
+        const [snap, trig, sel, dag, meta, db] = fields;
+        planned.push({ plan, tasks: [...new Set(r.jobs.map((j) => j.task))], snap, trig, sel, dag, meta, db });
         const { downstream, waiting } = dependencies(
           r.jobs,
           r.jobs.map((_, i) => String(i)),
@@ -471,18 +477,7 @@ export class PgLedger implements Ledger {
           }),
         );
       }
-      const row = {
-        id: r.id,
-        snap: r.snapshotId,
-        trig: r.trigger,
-        sel: r.selector,
-        inp: r.inputs,
-        dag: r.dag ?? null,
-        meta: r.metadata ?? {},
-        db: r.database ?? null,
-        plan,
-        first,
-      };
+      const row = { id: r.id, inp: r.inputs, plan, first };
       first += r.jobs.length;
       return row;
     });
@@ -496,22 +491,24 @@ export class PgLedger implements Ledger {
         await c.query(`SET LOCAL work_mem = '64MB'`);
         await c.query(
           `WITH r AS MATERIALIZED (
-             SELECT * FROM json_to_recordset($2::json)
-               AS r(id text, snap text, trig text, sel text, inp jsonb, dag text, meta jsonb, db text, plan int, first bigint)
+             SELECT * FROM json_to_recordset($2::json) AS r(id text, inp jsonb, plan int, first bigint)
+           ), p AS MATERIALIZED (
+             SELECT * FROM json_to_recordset($4::json)
+               AS p(plan int, tasks text[], snap text, trig text, sel text, dag text, meta jsonb, db text)
            ), t AS MATERIALIZED (
              SELECT * FROM json_to_recordset($3::json)
                AS t(plan int, pos int, task text, part text, attempts int, up text[], waiting int, down int[], job_db text)
            ), run AS (
              INSERT INTO ${this.s}.runs (run_id, created_at, snapshot_id, trigger, selector, inputs, planned_tasks, dag_name, metadata, database_id)
-             SELECT r.id, $1, r.snap, r.trig, r.sel, coalesce(r.inp, 'null'), p.tasks, r.dag, r.meta, r.db
-             FROM r JOIN json_to_recordset($4::json) AS p(plan int, tasks text[]) USING (plan)
+             SELECT r.id, $1, p.snap, p.trig, p.sel, coalesce(r.inp, 'null'), p.tasks, p.dag, p.meta, p.db
+             FROM r JOIN p USING (plan)
              RETURNING 1
            ), jobs AS (
              INSERT INTO ${this.s}.jobs (job_id, run_id, task_name, partition_key, state, attempts, max_attempts, run_at, created_at, updated_at,
                upstream, waiting, downstream, dag_name, database_id)
              SELECT $5 || lpad(to_hex(r.first + t.pos), 12, '0'), r.id, t.task, t.part, 'pending', 0, t.attempts, $1, $1, $1, t.up, t.waiting,
-               ARRAY(SELECT $5 || lpad(to_hex(r.first + d), 12, '0') FROM unnest(t.down) AS d), r.dag, t.job_db
-             FROM r JOIN t USING (plan)
+               ARRAY(SELECT $5 || lpad(to_hex(r.first + d), 12, '0') FROM unnest(t.down) AS d), p.dag, t.job_db
+             FROM r JOIN p USING (plan) JOIN t USING (plan)
            ), wake AS (
              SELECT pg_notify($6, '') WHERE EXISTS (SELECT 1 FROM t)
            )
