@@ -39,6 +39,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const runTmp = fs.mkdtempSync(path.join(systemTmp, 'duckorch-vitest-'));
   const saved = TMP_VARS.map((name) => [name, process.env[name]] as const);
   for (const name of TMP_VARS) process.env[name] = runTmp;
+  // Compiled TypeScript modules (src/app/transform-cache.ts) go to a folder of the run's own,
+  // not to the user's cache; removed with the run (it is not a leak of any test).
+  const savedCache = process.env.DUCKORCH_CACHE_DIR;
+  const cacheDir = fs.mkdtempSync(path.join(systemTmp, 'duckorch-vitest-cache-'));
+  process.env.DUCKORCH_CACHE_DIR = cacheDir;
 
   // PostgreSQL for the tests (test/pg.ts): with DATABASE_URL unset, one throwaway server for the
   // run, started when a test first asks for it. Its folder lives in the system temporary folder,
@@ -51,6 +56,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       console.error(`the throwaway PostgreSQL server could not be stopped cleanly: ${String(err)}`);
       process.exitCode = 1;
     });
+    fs.rmSync(cacheDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    if (savedCache === undefined) delete process.env.DUCKORCH_CACHE_DIR;
+    else process.env.DUCKORCH_CACHE_DIR = savedCache;
     for (const [name, value] of saved) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;

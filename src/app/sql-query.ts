@@ -4,7 +4,21 @@
  * process, queried in a read-only transaction), so a query can never change data or
  * orchestration state behind the ledger's back.
  */
-import {
+import type {
+  DuckDBConnection,
+  DuckDBInstance,
+  DuckDBPreparedStatement,
+  DuckDBResultReader,
+  DuckDBValue,
+  DuckDBValueConverter,
+  Json,
+  StatementType,
+} from '@duckdb/node-api';
+import { duckdb } from '../duckdb-api.js';
+import { DuckorchError } from '../errors.js';
+import { openDuckDb } from '../store/duckdb/database.js';
+
+const {
   DuckDBTimestampMillisecondsValue,
   DuckDBTimestampNanosecondsValue,
   DuckDBTimestampSecondsValue,
@@ -12,17 +26,7 @@ import {
   DuckDBTimestampValue,
   DuckDBTypeId,
   JsonDuckDBValueConverter,
-  StatementType,
-  type DuckDBConnection,
-  type DuckDBInstance,
-  type DuckDBPreparedStatement,
-  type DuckDBResultReader,
-  type DuckDBValue,
-  type DuckDBValueConverter,
-  type Json,
-} from '@duckdb/node-api';
-import { DuckorchError } from '../errors.js';
-import { openDuckDb } from '../store/duckdb/database.js';
+} = duckdb;
 
 export interface QueryResult {
   /** Column names made unique the way DuckDB does it (`a`, `a:1`), so JSON rows keep every column. */
@@ -76,11 +80,11 @@ export async function runQueryReadOnly(instance: DuckDBInstance, sql: string): P
  * A file opened read-only by `sql` itself needs no such care: the process ends with the query.
  */
 const REFUSED_IN_HOLDER: ReadonlyMap<StatementType, string> = new Map([
-  [StatementType.TRANSACTION, 'BEGIN, COMMIT and ROLLBACK'],
-  [StatementType.ATTACH, 'ATTACH'],
-  [StatementType.DETACH, 'DETACH'],
-  [StatementType.LOAD, 'LOAD and INSTALL'],
-  [StatementType.SET, 'SET, RESET, PRAGMA settings and USE'],
+  [duckdb.StatementType.TRANSACTION, 'BEGIN, COMMIT and ROLLBACK'],
+  [duckdb.StatementType.ATTACH, 'ATTACH'],
+  [duckdb.StatementType.DETACH, 'DETACH'],
+  [duckdb.StatementType.LOAD, 'LOAD and INSTALL'],
+  [duckdb.StatementType.SET, 'SET, RESET, PRAGMA settings and USE'],
 ]);
 
 async function runStatements(

@@ -15,7 +15,9 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import type * as Jiti from 'jiti';
 import type { JitiOptions } from 'jiti';
 import { DuckorchError, DuckorchErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from '../model/suggest.js';
@@ -30,6 +32,7 @@ import {
   type FunctionModuleRef,
 } from '../model/taskfile/function-task.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
+import { cachedTransform, cacheTransform } from './transform-cache.js';
 import { contentHash, displayPath, TASK_MODULE_EXTENSIONS, type LoadedTaskFile } from './task-files.js';
 
 export { isTaskModuleFile, TASK_MODULE_EXTENSIONS } from './task-files.js';
@@ -87,13 +90,14 @@ let loaderPromise: Promise<Loader> | undefined;
 
 async function loader(): Promise<Loader> {
   loaderPromise ??= (async () => {
-    const { createJiti } = await import('jiti');
+    // Its CommonJS build: as an ES module it takes twice as long to load.
+    const { createJiti } = createRequire(import.meta.url)('jiti') as typeof Jiti;
     // `duckorch` inside a task module is this copy: the same classes, whatever the module's location.
     const self: unknown = await (setup.library ?? (() => import('../index.js')))();
     // jiti's own compiler, for code not compiled yet.
     const compiler = createJiti(import.meta.url, { fsCache: false, moduleCache: false });
     return createJiti(import.meta.url, {
-      // No cache folder: registration writes nothing outside the project database.
+      // Not jiti's cache folder (beside the project): compiled code is kept by \`transform-cache.ts\`.
       fsCache: false,
       // Each load evaluates the module again, so that an edited module is seen.
       moduleCache: false,
@@ -103,7 +107,11 @@ async function loader(): Promise<Loader> {
         const key = transformKey(options);
         let code = transforms.get(key);
         if (code === undefined) {
-          code = compiler.transform(options);
+          code = cachedTransform(key);
+          if (code === undefined) {
+            code = compiler.transform(options);
+            cacheTransform(key, code);
+          }
           keepTransform(key, code);
           setup.onTransform?.(key, code);
         }

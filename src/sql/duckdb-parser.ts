@@ -1,4 +1,5 @@
-import { DuckDBInstance, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, listValue } from '../duckdb-api.js';
 import type { SqlParser } from './analyzer.js';
 
 /**

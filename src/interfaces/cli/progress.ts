@@ -17,7 +17,8 @@
  * Each line is an ISO-8601 UTC timestamp, the event padded to six characters, the task name
  * (which never contains spaces), and the details. The full error stays in the summary.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 import type { RunEvent } from '../../runtime/worker.js';
 import { durationMs, formatMs } from './render.js';
 
@@ -91,6 +92,8 @@ function lineLogger(options: ProgressOptions): RunProgress {
 }
 
 function progressBar(): RunProgress {
+  // Loaded when a bar is drawn: most commands draw none, and its twenty modules cost every start.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
       format: ' {bar} {value}/{total} tasks | {failed} failed | {running}',

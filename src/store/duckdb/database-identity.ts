@@ -25,7 +25,7 @@ export async function peekDatabaseId(file: string): Promise<string | undefined> 
   const resolved = path.resolve(file);
   if (!fs.existsSync(resolved)) return undefined;
   // Loaded here: a worker whose database file does not exist yet never needs DuckDB's binding.
-  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const { DuckDBInstance } = await import('../../duckdb-api.js');
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(resolved, { access_mode: 'READ_ONLY' });

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance } from '../../duckdb-api.js';
 import { DuckorchError } from '../../errors.js';
 
 /** `create` may create the database file; `write` needs it to exist; `read` opens it read-only. */

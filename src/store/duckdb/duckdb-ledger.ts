@@ -12,7 +12,8 @@
  * process to `pending`, keeping their attempt's real start time.
  */
 import { randomUUID } from 'node:crypto';
-import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { listValue } from '../../duckdb-api.js';
 import { DuckorchError } from '../../errors.js';
 import {
   FINAL_STATES,

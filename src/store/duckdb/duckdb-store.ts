@@ -3,7 +3,8 @@
  * queryable with plain SQL and a task's outcome commits in the same transaction as its data.
  * Bulk writes go through one `from_json` query per table rather than a statement per row.
  */
-import { listValue, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { listValue } from '../../duckdb-api.js';
 import { DuckorchError, type ErrorJson } from '../../errors.js';
 import type { AssetCheckRecord, AssetEdgeRecord, AssetRecord } from '../../model/assets.js';
 import type { LineageEdge, TaskEdge } from '../../model/graph/dag.js';
