@@ -12,7 +12,7 @@ export type { RegisterResult, RunOptions, RunResult, Selection, TaskListing, Val
 export async function validatePaths(paths: readonly string[]): Promise<Validation> {
   return (await import('./app/registration.js')).validatePaths(paths);
 }
-export { loadConfig, ConfigSchema } from './config/config.js';
+export { loadConfig, parseConfig } from './config/config.js';
 export type { Config } from './config/config.js';
 export { DuckorchError, DuckorchErrors } from './errors.js';
 export type { ErrorCode, SourceLocation } from './errors.js';

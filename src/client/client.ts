@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DagRunRequest } from '../app/dag-runs.js';
 import { runEnded, runInfo, type RunInfo } from './run-info.js';
-import { ConfigSchema } from '../config/config.js';
+import { parseConfig, parseSetting } from '../config/config.js';
 import { DuckorchError } from '../errors.js';
 import { JOB_STATES, type JobState } from '../model/jobs/job-state.js';
 import type { JsonValue, RunMetadata } from '../store/ledger.js';
@@ -129,13 +129,13 @@ async function openPostgres(url: string, options: ClientOptions): Promise<Backen
   };
   const { Project } = await import('../app/project.js');
   // `require`: an application never creates or changes the ledger's tables (`duck-orch init-db` does).
-  return new LedgerBackend(await Project.open({ config: ConfigSchema.parse(config), access: 'read', ledgerSchema: 'require' }));
+  return new LedgerBackend(await Project.open({ config: parseConfig(config), access: 'read', ledgerSchema: 'require' }));
 }
 
 /** An option checked as the config checks the setting it stands for. */
 function checked(option: string, key: 'orch_pg_schema' | 'orch_pg_pool_max', value: unknown): unknown {
-  const parsed = ConfigSchema.shape[key].safeParse(value);
-  if (parsed.success) return parsed.data;
+  const parsed = parseSetting(key, value);
+  if (parsed.ok) return parsed.value;
   const expected =
     key === 'orch_pg_schema' ? 'a name of letters, digits and _ (not starting with a digit)' : 'a whole number from 1 to 1000';
   throw new DuckorchError('CONFIG', `connect() option \`${option}\` must be ${expected}, got \`${String(value)}\``);
@@ -147,7 +147,7 @@ async function openDuckDb(file: string): Promise<Backend> {
   if (holder) return holder;
   const { Project } = await import('../app/project.js');
   try {
-    return new LedgerBackend(await Project.open({ config: ConfigSchema.parse({ db: file }), access: 'write' }));
+    return new LedgerBackend(await Project.open({ config: parseConfig({ db: file }), access: 'write' }));
   } catch (err) {
     // Taken meanwhile, or held by a process that answers on no socket (another client, a command).
     if (!(err instanceof DuckorchError) || err.code !== 'DB_LOCKED') throw err;

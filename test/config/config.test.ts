@@ -257,6 +257,16 @@ describe('loadConfig', () => {
       );
     });
 
+    it('refuse numbers TOML allows that no setting means: inf, nan, a negative duration', () => {
+      const cwd = folder({ 'duckorch.toml': 'orch_retry_base = inf\norch_retry_max = nan\norch_lease = -5\n' });
+      const file = path.join(cwd, 'duckorch.toml');
+      expect(errorOf(() => loadConfig({ cwd, env: {} })).map((e) => e.message)).toEqual([
+        `\`orch_retry_base\` must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m, got \`Infinity\` (from ${file})`,
+        `\`orch_retry_max\` must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m, got \`NaN\` (from ${file})`,
+        `\`orch_lease\` must be a duration such as 300, 30s, 5min, 1.5h, 2d, 1w or 1h30m from 1s to 1d, got \`-5\` (from ${file})`,
+      ]);
+    });
+
     it('name an unknown key and its file, and suggest the closest key', () => {
       const cwd = folder({ 'duckorch.toml': 'orch_max_paralel = 3\n' });
       const file = path.join(cwd, 'duckorch.toml');

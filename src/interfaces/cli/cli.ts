@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import pc from 'picocolors';
-// Only what parsing and `--help` need is imported up front: the application, config (zod,
+// Only what parsing and `--help` need is imported up front: the application, config (valibot,
 // smol-toml) and DuckDB's native binding cost far more to load than `--help` takes to run, so
 // each action imports its implementation when it runs. Type-only imports cost nothing.
 import type { Project, RequeueFilter, RunResult, Selection } from '../../app/project.js';
