@@ -7,6 +7,7 @@
  * number of machines share the work, one of them at a time running the SQL of a database.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import process from 'node:process';
 import type { Config } from '../config/config.js';
 import { work } from '../runtime/worker.js';
@@ -34,7 +35,12 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
   const clock = o.clock ?? (() => new Date());
   const workerId = o.workerId ?? `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
   const leaseMs = o.config.orch_lease * 1000;
-  const { ledger, close } = await openSharedLedger(o.config);
+  // DuckDB's API loads (a tenth of a second of work on this thread) while the ledger's
+  // connection is being made, rather than after it.
+  const [{ ledger, close }] = await Promise.all([
+    openSharedLedger(o.config),
+    fs.existsSync(o.config.db) ? import('../duckdb-api.js') : undefined,
+  ]);
   try {
     o.onStarted?.(workerId);
     const database = new LeasedDatabase({
