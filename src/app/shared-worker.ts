@@ -16,7 +16,7 @@ import { LeasedDatabase } from './database-lease.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import type { Project } from './project.js';
 import { openSharedLedger } from './shared-ledger.js';
-import { runFunctionJob, workerSettings, type WorkOptions } from './working.js';
+import { PREFETCH, runFunctionJob, workerSettings, type WorkOptions } from './working.js';
 
 export interface SharedWorkerOptions extends WorkOptions {
   config: Config;
@@ -62,7 +62,7 @@ export async function workShared(o: SharedWorkerOptions): Promise<void> {
         functions: runFunctionJob,
         workerId,
         concurrency: o.concurrency ?? o.config.orch_max_parallel,
-        prefetch: o.concurrency ?? o.config.orch_max_parallel,
+        prefetch: PREFETCH,
         ...workerSettings(o.config),
         clock,
         random: o.random ?? Math.random,

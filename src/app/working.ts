@@ -30,6 +30,9 @@ export interface WorkOptions {
 }
 
 /** Runs one attempt of a TypeScript function task: its module loaded (afresh when it changed), its function called. */
+/** Most jobs a worker on a shared ledger claims ahead while its jobs are short (see \`WorkerOptions.prefetch\`). */
+export const PREFETCH = 64;
+
 export const runFunctionJob: FunctionRunner = async ({ job, task, inputs, instance, timeoutMs, signal, log, commit }) => {
   const context = {
     runId: job.runId,
@@ -110,7 +113,7 @@ export class Working {
       ...(instance ? { instance } : {}),
       concurrency,
       // A ledger a round trip away: the next jobs at hand while completions and claims travel.
-      ...(this.ctx.sharedLedger ? { prefetch: concurrency } : {}),
+      ...(this.ctx.sharedLedger ? { prefetch: PREFETCH } : {}),
       ...workerSettings(this.ctx.config),
       clock: this.ctx.clock,
       random: this.ctx.random,

@@ -96,9 +96,10 @@ export interface WorkerOptions {
   /** How often an idle worker looks for new jobs when nothing wakes it sooner. */
   pollMs?: number;
   /**
-   * Jobs claimed ahead of the free slots, started as soon as a slot frees: with a ledger a round
-   * trip away, the next job is at hand while the last one's completion and the next claim are on
-   * their way. Only while the jobs run are short (`SHORT_JOB_MS`). 0 (the default) claims for
+   * Most jobs claimed ahead of the free slots, started as soon as a slot frees: with a ledger a
+   * round trip away, the next jobs are at hand while the last ones' completions and the next
+   * claim are on their way. Only while the jobs run are short (`SHORT_JOB_MS`), and only as many
+   * as the slots run in a few round trips (at least one per slot). 0 (the default) claims for
    * free slots only.
    */
   prefetch?: number;
@@ -114,6 +115,8 @@ const CONFLICT_RETRIES = 8;
 const SHUTDOWN = Symbol('shutdown');
 /** Jobs that take less than this on average are claimed ahead (`WorkerOptions.prefetch`). */
 const SHORT_JOB_MS = 20;
+/** Jobs claimed ahead cover the slots' work for this many round trips of the ledger. */
+const AHEAD_ROUND_TRIPS = 4;
 /** Past a lease's expiry before reaping it (clocks of machines differ a little). */
 const REAP_MARGIN_MS = 10;
 const LEASE_LOST = Symbol('lease lost');
@@ -228,7 +231,15 @@ export async function work(o: WorkerOptions): Promise<void> {
   // jobs is what costs: a job claimed ahead then starts within milliseconds, and is never held
   // back from another worker that is idle while this one's slots are busy with long jobs.
   let typicalMs: number | undefined;
-  const ahead = () => (typicalMs !== undefined && typicalMs < SHORT_JOB_MS ? (o.prefetch ?? 0) : 0);
+  /** How long recording successes (and claiming their replacements) takes, on average. */
+  let roundTripMs = 0;
+  // As many as the slots finish in a few round trips of the ledger (so that they never wait for
+  // one), at most `prefetch`, and at least one per slot.
+  const ahead = () => {
+    if (!o.prefetch || typicalMs === undefined || typicalMs >= SHORT_JOB_MS) return 0;
+    const perTrip = Math.ceil((AHEAD_ROUND_TRIPS * o.concurrency * roundTripMs) / Math.max(typicalMs, 0.01));
+    return Math.max(o.concurrency, Math.min(o.prefetch, perTrip));
+  };
   const start = (job: ClaimedJob, abort?: symbol): void => {
     const controller = new AbortController();
     if (abort) controller.abort(abort);
@@ -263,6 +274,19 @@ export async function work(o: WorkerOptions): Promise<void> {
   const completing = new Set<Promise<void>>();
   let completingJobs = 0;
   let batch: { job: ClaimedJob; outcome: SuccessOutcome; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  // One statement at a time: successes that come in while one is on its way go together in the
+  // next, sent as soon as it returns (with jobs claimed ahead, a worker never waits for it).
+  let flushing = false;
+  const flushSoon = (): void => {
+    if (flushing) return;
+    flushing = true;
+    setImmediate(() =>
+      void flush().finally(() => {
+        flushing = false;
+        if (batch.length > 0) flushSoon();
+      }),
+    );
+  };
   const flush = async (): Promise<void> => {
     const items = batch;
     batch = [];
@@ -277,9 +301,11 @@ export async function work(o: WorkerOptions): Promise<void> {
     }
     try {
       // The claim is asked anew on each try (its lease starts from now), and not at all once stopping.
+      const sent = performance.now();
       const { claimed, lost } = await retried(ctx, () =>
         o.ledger.completeAndClaim(o.workerId, items, now, claimOptions(stopping() || failure !== undefined ? 0 : items.length)),
       );
+      roundTripMs = 0.8 * roundTripMs + 0.2 * (performance.now() - sent);
       completingJobs -= items.length;
       take(claimed);
       const gone = new Set(lost);
@@ -295,8 +321,8 @@ export async function work(o: WorkerOptions): Promise<void> {
     completeLater: (job, outcome, recorded) => {
       completingJobs++;
       const done = new Promise<void>((resolve, reject) => {
-        if (batch.length === 0) setImmediate(() => void flush());
         batch.push({ job, outcome, resolve, reject });
+        flushSoon();
       })
         .then(recorded, (err: unknown) => {
           // Taken over meanwhile (its lease ran out): the ledger moved on, nothing to record.
