@@ -280,11 +280,12 @@ export async function work(o: WorkerOptions): Promise<void> {
   const flushSoon = (): void => {
     if (flushing) return;
     flushing = true;
-    setImmediate(() =>
-      void flush().finally(() => {
-        flushing = false;
-        if (batch.length > 0) flushSoon();
-      }),
+    setImmediate(
+      () =>
+        void flush().finally(() => {
+          flushing = false;
+          if (batch.length > 0) flushSoon();
+        }),
     );
   };
   const flush = async (): Promise<void> => {
