@@ -274,19 +274,23 @@ export async function work(o: WorkerOptions): Promise<void> {
   const completing = new Set<Promise<void>>();
   let completingJobs = 0;
   let batch: { job: ClaimedJob; outcome: SuccessOutcome; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  // One statement at a time: successes that come in while one is on its way go together in the
-  // next, sent as soon as it returns (with jobs claimed ahead, a worker never waits for it).
-  let flushing = false;
+  // Few statements at a time (one per 8 slots): successes that come in while they are on their
+  // way go together in the next, sent as soon as one returns (with jobs claimed ahead, the slots
+  // never wait for it). One statement each made the ledger's round trips, not the jobs, the pace.
+  const flushesAtOnce = Math.max(1, Math.floor(o.concurrency / 8));
+  let flushing = 0;
+  let scheduled = false;
   const flushSoon = (): void => {
-    if (flushing) return;
-    flushing = true;
-    setImmediate(
-      () =>
-        void flush().finally(() => {
-          flushing = false;
-          if (batch.length > 0) flushSoon();
-        }),
-    );
+    if (scheduled || flushing >= flushesAtOnce) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flushing++;
+      void flush().finally(() => {
+        flushing--;
+        if (batch.length > 0) flushSoon();
+      });
+    });
   };
   const flush = async (): Promise<void> => {
     const items = batch;
