@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { CLI, ROOT, describeExit, fmtMb, fmtMs, fmtN, fmtRatio, runNode, runScript, summary, tail } from './lib.mjs';
+import { CLI, ROOT, describeExit, expectOk, fmtMb, fmtMs, fmtN, fmtRatio, runCli, runNode, runScript, summary, tail } from './lib.mjs';
 import { PG_URL, dropSchemas, freshSchema, withPg } from './pg-cases.mjs';
 import { drainModule } from './workloads.mjs';
 
@@ -196,8 +196,9 @@ export async function drainCase({ mkWork, knobs, log }, store) {
 /**
  * `worker-startup`: a worker on an empty queue, from spawn to exit, against graphile-worker's
  * CLI doing the same (`--once`, its defaults), in rounds whose order rotates: `duck-orch worker
- * --once` (the registry's worker, the ledger on PostgreSQL migrated as `init-db` does, the
- * database file there) and `duck-orch --dag drain worker --once` (which loads the DAG's module).
+ * --once` (the registry's worker, the ledger on PostgreSQL migrated as `init-db` does), in a
+ * folder where no database was registered and beside a registered one (which it opens, holding
+ * the database's lease), and `duck-orch --dag drain worker --once` (which loads the DAG's module).
  */
 export async function workerStartupCase({ mkWork, knobs, log }) {
   const work = mkWork('worker-startup');
@@ -207,9 +208,28 @@ export async function workerStartupCase({ mkWork, knobs, log }) {
   try {
     duckorchQueue(work, db, drainModule(path.join(work, 'dag')), 0, schema);
     graphileQueue(work, gwSchema, 0);
+    // A registered database: one SQL task, its file beside the worker.
+    const registered = path.join(work, 'registered.duckdb');
+    fs.mkdirSync(path.join(work, 'tasks'), { recursive: true });
+    fs.writeFileSync(path.join(work, 'tasks', 'one.sql'), 'CREATE OR REPLACE TABLE one AS SELECT 1 AS x;\n');
+    expectOk(
+      runCli(work, ['--db', registered, 'register', path.join(work, 'tasks')], {
+        env: { DATABASE_URL: PG_URL, DUCKORCH_PG_SCHEMA: schema },
+      }),
+      'register',
+    );
     const sides = [
       { key: 'graphile', run: () => graphileWorker(work, gwSchema) },
-      { key: 'worker', label: 'duck-orch worker --once', run: () => duckorchWorker(work, db, schema, ['worker', '--once']) },
+      {
+        key: 'worker',
+        label: 'duck-orch worker --once, no database registered',
+        run: () => duckorchWorker(work, db, schema, ['worker', '--once']),
+      },
+      {
+        key: 'workerDb',
+        label: 'duck-orch worker --once beside a registered database',
+        run: () => duckorchWorker(work, registered, schema, ['worker', '--once']),
+      },
       {
         key: 'dagWorker',
         label: 'duck-orch --dag drain worker --once',
@@ -217,7 +237,7 @@ export async function workerStartupCase({ mkWork, knobs, log }) {
       },
     ];
     const samples = Object.fromEntries(sides.map((s) => [s.key, []]));
-    const ratios = { worker: [], dagWorker: [] };
+    const ratios = { worker: [], workerDb: [], dagWorker: [] };
     for (let round = 0; round < knobs.BENCH_WORKER_STARTUP_PAIRS; round++) {
       const k = round % sides.length;
       const got = {};
