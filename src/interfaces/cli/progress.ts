@@ -20,7 +20,7 @@
 import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
 import type { RunEvent } from '../../runtime/worker.js';
-import { durationMs, formatMs } from './render.js';
+import { durationMs, formatMs, plural } from './render.js';
 
 export interface RunProgress {
   start(tasks: readonly string[]): void;
@@ -45,10 +45,6 @@ export function createProgress(enabled: boolean, options: ProgressOptions = {}):
 
 function firstLine(text: string | null): string {
   return (text ?? '').split('\n')[0]!.trim();
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** One log line (without its newline) for an event that happened at `at`. */

@@ -12,6 +12,11 @@ export interface Output {
   err: (text: string) => void;
 }
 
+/** \`1 file\`, \`2 files\`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function printJson(o: Output, value: unknown): void {
   o.out(JSON.stringify(value, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? Number(v) : v), 2));
 }

@@ -5,7 +5,7 @@ import pc from 'picocolors';
 import { DuckorchError } from '../../../errors.js';
 import { GRAPH_MODES, type GraphMode } from '../../../model/graph/mermaid.js';
 import { ExitCode, printWarnings, selectOptions, selectionOf, type Cli } from '../cli.js';
-import { printJson, renderError, renderWarning, table } from '../render.js';
+import { plural, printJson, renderError, renderWarning, table } from '../render.js';
 
 export function definitionsCommands(cli: Cli): void {
   const { program, output, config, withProject, withProjectOrHolder, holderOf } = cli;
@@ -77,7 +77,7 @@ export function definitionsCommands(cli: Cli): void {
           for (const e of f.errors) o.err(renderError(e));
           for (const w of f.warnings) o.err(renderWarning(w));
           const t = f.task;
-          if (f.errors.length > 0) o.out(`${pc.red('invalid')} ${f.file}: ${f.errors.length} error${f.errors.length === 1 ? '' : 's'}`);
+          if (f.errors.length > 0) o.out(`${pc.red('invalid')} ${f.file}: ${plural(f.errors.length, 'error')}`);
           else if (t)
             o.out(
               `${pc.green('ok')} ${f.file}: task ${t.name} reads ${t.inputs.join(', ') || 'nothing'}; writes ${t.outputs.join(', ') || 'nothing'}`,
@@ -88,7 +88,7 @@ export function definitionsCommands(cli: Cli): void {
         if (v.project) {
           const errors = v.errors.length + v.files.reduce((n, f) => n + f.errors.length, 0);
           const warnings = v.warnings.length + v.files.reduce((n, f) => n + f.warnings.length, 0);
-          const counts = `${v.fileCount} files, ${errors} errors, ${warnings} warnings${opts.strict ? ' (--strict)' : ''}`;
+          const counts = `${plural(v.fileCount, 'file')}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}${opts.strict ? ' (--strict)' : ''}`;
           o.out(valid ? `${pc.green('valid')}: ${counts}` : `${pc.red('invalid')}: ${counts}`);
         }
       }

@@ -5,9 +5,7 @@ import { DuckorchError } from '../../../errors.js';
 import { shortSnapshotId } from '../../../model/jobs/short-snapshot-id.js';
 import type { RequeuedJob } from '../../../store/ledger.js';
 import { parseJsonOption, printRunResult, printWarnings, requeueFilter, selectOptions, selectionOf, type Cli } from '../cli.js';
-import { colourStatus, jobJson, printJson, runJson, table, type Output } from '../render.js';
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+import { colourStatus, jobJson, plural, printJson, runJson, table, type Output } from '../render.js';
 
 /** How many runs the summary of a requeue names; `--json` and `--dry-run` list every job. */
 const RUNS_NAMED = 10;
