@@ -18,7 +18,6 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Jiti from 'jiti';
-import type { JitiOptions } from 'jiti';
 import { DuckorchError, DuckorchErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from '../model/suggest.js';
 import {
@@ -43,7 +42,7 @@ interface Loader {
   import(id: string): Promise<unknown>;
 }
 
-type TransformOptions = Parameters<NonNullable<JitiOptions['transform']>>[0];
+type TransformOptions = Parameters<NonNullable<Jiti.JitiOptions['transform']>>[0];
 
 /** How this process loads task modules; a worker thread sets it before loading any. */
 export interface TaskModuleSetup {
@@ -97,7 +96,7 @@ async function loader(): Promise<Loader> {
     // jiti's own compiler, for code not compiled yet.
     const compiler = createJiti(import.meta.url, { fsCache: false, moduleCache: false });
     return createJiti(import.meta.url, {
-      // Not jiti's cache folder (beside the project): compiled code is kept by \`transform-cache.ts\`.
+      // Not jiti's cache folder (beside the project): compiled code is kept by `transform-cache.ts`.
       fsCache: false,
       // Each load evaluates the module again, so that an edited module is seen.
       moduleCache: false,

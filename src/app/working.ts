@@ -30,7 +30,7 @@ export interface WorkOptions {
 }
 
 /** Runs one attempt of a TypeScript function task: its module loaded (afresh when it changed), its function called. */
-/** Most jobs a worker on a shared ledger claims ahead while its jobs are short (see \`WorkerOptions.prefetch\`). */
+/** Most jobs a worker on a shared ledger claims ahead while its jobs are short (see `WorkerOptions.prefetch`). */
 export const PREFETCH = 64;
 
 export const runFunctionJob: FunctionRunner = async ({ job, task, inputs, instance, timeoutMs, signal, log, commit }) => {

@@ -12,7 +12,7 @@ export interface Output {
   err: (text: string) => void;
 }
 
-/** \`1 file\`, \`2 files\`. */
+/** `1 file`, `2 files`. */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

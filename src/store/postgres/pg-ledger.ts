@@ -117,7 +117,7 @@ function databaseFilter(databases: ReadonlySet<string>, params: unknown[], alias
   return `AND (${alias}database_id IS NULL OR ${alias}database_id = ANY($${params.push([...databases])}))`;
 }
 
-/** A claim that met \`jobs_one_writer\`: another claim took a job of the same task and partition at the same instant. */
+/** A claim that met `jobs_one_writer`: another claim took a job of the same task and partition at the same instant. */
 function isOneWriterConflict(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string } | null;
   return e?.code === '23505' && e.constraint === 'jobs_one_writer';
@@ -553,7 +553,7 @@ export class PgLedger implements Ledger {
       o.databases !== undefined ? databaseFilter(o.databases, params) : '',
     ].join(' ');
     // A job that writes a database waits while another job of its task and partition runs (and
-    // of two such ready ones, one is taken): \`jobs_one_writer\` makes that a guarantee.
+    // of two such ready ones, one is taken): `jobs_one_writer` makes that a guarantee.
     return `ready AS (
            SELECT job_id, database_id, task_name, partition_key, run_at, created_at FROM ${this.s}.jobs j
            WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= ${now} ${filters} ${guard}
@@ -669,7 +669,7 @@ export class PgLedger implements Ledger {
         )
       ).rows;
     } catch (err) {
-      // The claim met another of the same task and partition (see \`claim\`): the completions
+      // The claim met another of the same task and partition (see `claim`): the completions
       // go alone, the claim after them.
       if (!isOneWriterConflict(err) || next.limit === 0) throw err;
       const recorded = await this.completeAndClaim(worker, completions, now, { ...next, limit: 0 });
@@ -1267,7 +1267,7 @@ export class PgLedger implements Ledger {
     filters.push(...dagFilter(dag, params, 'j.'));
     if (databases !== undefined) filters.push(databaseFilter(databases, params, 'j.'));
     // A job held back by another of its task and partition is due when that one's lease runs
-    // out at the latest (its end wakes this process's workers sooner: see \`wakeLocally\`).
+    // out at the latest (its end wakes this process's workers sooner: see `wakeLocally`).
     const row = (
       await this.q(
         `SELECT min(greatest(j.run_at, w.lease_expires_at)) AS due FROM ${this.s}.jobs j
