@@ -16,7 +16,7 @@ import { inspect } from 'node:util';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { jsonProblem, type JsonValue } from '../model/json.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import type { DataTransaction } from '../store/store.js';
+import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
 
 export type { JsonValue } from '../model/json.js';

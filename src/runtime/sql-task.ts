@@ -12,7 +12,7 @@ import { BodyScope } from '../sql/body-scope.js';
 import { planStatement } from '../sql/statement-plan.js';
 import { renderTemplate, templateOffset, variablesUsed, type TemplateValues, type TemplateVariable } from '../sql/template.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
-import type { DataTransaction } from '../store/store.js';
+import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { charOffset, oneLine, parseDuckdbError } from './duckdb-error.js';
 import { checkTestQuery } from './test-query.js';

@@ -14,7 +14,7 @@ import type { TemplateVariable } from '../sql/template.js';
 import { findCompletionMarker } from '../store/duckdb/completion-markers.js';
 import { storeWatermarkSql, storedWatermark } from '../store/duckdb/watermarks.js';
 import type { ClaimOptions, ClaimedJob, JobRecord, JsonValue, Ledger, SuccessOutcome } from '../store/ledger.js';
-import type { DataTransaction } from '../store/store.js';
+import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { ensureSchemas } from './catalog.js';
 import { Reconnect, isConnectionLost } from './reconnect.js';

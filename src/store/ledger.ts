@@ -7,11 +7,18 @@
  * Vocabulary: a *run* is one requested execution bound to one snapshot of the definitions; a
  * *job* is one (run, task, partition) unit; an *attempt* is one try of a job by one worker.
  */
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { JobState, RunState } from '../model/jobs/job-state.js';
 import type { JsonValue } from '../model/json.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { DuckorchError } from '../errors.js';
-import type { DataTransaction } from './store.js';
+
+/** The task's open DuckDB transaction: the ledger records a success through it (or after it) and commits it. */
+export interface DataTransaction {
+  readonly connection: DuckDBConnection;
+  /** Statements that must commit with the data, sent together with the ledger's record and the COMMIT (a watermark). */
+  readonly beforeCommit?: readonly string[];
+}
 
 export type { JsonValue };
 

@@ -7,19 +7,11 @@
  * The registry (the current definitions) and test results live here; runs, jobs and their
  * history behind `ledger` (see `ledger.ts`).
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DuckorchError } from '../errors.js';
 import type { LineageEdge, TaskEdge } from '../model/graph/dag.js';
 import type { AssetCheckRecord, AssetEdgeRecord, AssetRecord } from '../model/assets.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { Ledger } from './ledger.js';
-
-/** The task's open DuckDB transaction: the ledger records a success through it (or after it) and commits it. */
-export interface DataTransaction {
-  readonly connection: DuckDBConnection;
-  /** Statements that must commit with the data, sent together with the ledger's record and the COMMIT (a watermark). */
-  readonly beforeCommit?: readonly string[];
-}
 
 export interface RegisteredTask {
   definition: TaskDefinition;

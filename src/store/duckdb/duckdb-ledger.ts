@@ -56,7 +56,7 @@ import {
   duplicateRun,
   enqueuedRunRecord,
 } from '../ledger.js';
-import type { DataTransaction } from '../store.js';
+import type { DataTransaction } from '../ledger.js';
 import { DUCKDB_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { commitSql, inTransaction, insertRows, stringLiteral, type ColumnTypes } from './sql-util.js';
 import {

@@ -1,7 +1,7 @@
 /** Small SQL helpers shared by the embedded store and ledger. */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Row } from '../rows.js';
-import type { DataTransaction } from '../store.js';
+import type { DataTransaction } from '../ledger.js';
 
 export type ColumnTypes = Record<string, string>;
 

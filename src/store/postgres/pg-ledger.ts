@@ -48,7 +48,7 @@ import {
   duplicateRun,
   enqueuedRunRecord,
 } from '../ledger.js';
-import type { DataTransaction } from '../store.js';
+import type { DataTransaction } from '../ledger.js';
 import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 import { completionMarkerSql } from '../duckdb/completion-markers.js';
 import { commitSql } from '../duckdb/sql-util.js';
