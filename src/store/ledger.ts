@@ -428,6 +428,15 @@ export function duplicateRun(id: string): DuckorchError {
   });
 }
 
+/** Throws DUPLICATE_RUN when a batch names one run id twice (nothing of it is written then). */
+export function assertDistinctRunIds(runs: readonly NewRun[]): void {
+  const seen = new Set<string>();
+  for (const r of runs) {
+    if (seen.has(r.id)) throw duplicateRun(r.id);
+    seen.add(r.id);
+  }
+}
+
 /** A run just enqueued, as written (without reading it back): queued, or succeeded at once when it has no job. */
 export function enqueuedRunRecord(run: NewRun, now: Date): RunRecord {
   const empty = run.jobs.length === 0;

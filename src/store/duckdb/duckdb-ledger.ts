@@ -53,6 +53,7 @@ import {
   type SnapshotTask,
   type SuccessOutcome,
   type TaskFailures,
+  assertDistinctRunIds,
   duplicateRun,
   enqueuedRunRecord,
 } from '../ledger.js';
@@ -322,11 +323,7 @@ export class DuckDbLedger implements Ledger {
 
   async enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]> {
     if (runs.length === 0) return [];
-    const seen = new Set<string>();
-    for (const r of runs) {
-      if (seen.has(r.id)) throw duplicateRun(r.id);
-      seen.add(r.id);
-    }
+    assertDistinctRunIds(runs);
     await this.loadActive(now);
     // What runs of a batch share is sent once: each distinct list of jobs as a plan, each
     // distinct set of run fields as a shape. A run is then its id, its inputs, its shape and the

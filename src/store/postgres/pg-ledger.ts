@@ -45,6 +45,7 @@ import {
   type RequeuedJob,
   type RetryFilter,
   type TaskFailures,
+  assertDistinctRunIds,
   duplicateRun,
   enqueuedRunRecord,
 } from '../ledger.js';
@@ -435,11 +436,7 @@ export class PgLedger implements Ledger {
 
   async enqueueRuns(runs: readonly NewRun[], now: Date): Promise<RunRecord[]> {
     if (runs.length === 0) return [];
-    const seen = new Set<string>();
-    for (const r of runs) {
-      if (seen.has(r.id)) throw duplicateRun(r.id);
-      seen.add(r.id);
-    }
+    assertDistinctRunIds(runs);
     // Runs of one batch share their list of jobs and, but for their inputs, their fields: each
     // distinct combination is sent once, as a plan (the run's fields, its jobs by position,
     // downstream jobs as positions), and PostgreSQL makes every run and its jobs from it. A run
