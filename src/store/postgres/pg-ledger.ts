@@ -14,14 +14,13 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DuckorchError } from '../../errors.js';
-import { JOB_STATES, runState, type JobState } from '../../model/jobs/job-state.js';
+import { PgReads } from './pg-reads.js';
+import { type JobState } from '../../model/jobs/job-state.js';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
 import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import {
   DEFAULT_PARTITION,
-  type AssetSummary,
   type AttemptOutcome,
-  type AttemptRecord,
   type ClaimOptions,
   type ClaimedJob,
   type Completion,
@@ -29,14 +28,11 @@ import {
   type DueFilter,
   type FailureOutcome,
   type HeartbeatResult,
-  type JobQuery,
   type JobRecord,
   type JsonValue,
   type Ledger,
   type NewRun,
-  type PartitionState,
   type RunRecord,
-  type RunMetadata,
   type DagSnapshot,
   type NewDagSnapshot,
   type Snapshot,
@@ -44,13 +40,12 @@ import {
   type SuccessOutcome,
   type RequeuedJob,
   type RetryFilter,
-  type TaskFailures,
   assertDistinctRunIds,
   duplicateRun,
   enqueuedRunRecord,
 } from '../ledger.js';
 import type { DataTransaction } from '../ledger.js';
-import { POSTGRES_ROWS, attemptFromRow, dagSnapshotFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { POSTGRES_ROWS, dagSnapshotFromRow, jobFromRow, toDate, type Row } from '../rows.js';
 import { completionMarkerSql } from '../duckdb/completion-markers.js';
 import { commitSql } from '../duckdb/sql-util.js';
 import { PG_MIGRATIONS, quoteIdent } from './schema.js';
@@ -87,17 +82,6 @@ const COMPLETION_SUMMARY = `SELECT (SELECT coalesce(array_agg(job_id), '{}') FRO
          (SELECT count(*) FROM wake)::int AS woke`;
 
 /** A `task_state` or `asset_state` row. */
-function partitionStateFromRow(x: Row, name: string): PartitionState {
-  return {
-    name,
-    partitionKey: String(x.partition_key),
-    status: x.state as JobState,
-    at: toDate(x.updated_at)!,
-    lastSuccessAt: toDate(x.last_success_at),
-    rows: toNumber(x.rows_count),
-  };
-}
-
 function claimedJobs(rows: readonly Row[]): ClaimedJob[] {
   return rows
     .map((r) => ({
@@ -149,8 +133,8 @@ export interface SchemaState {
   missing: number[];
 }
 
-export class PgLedger implements Ledger {
-  private readonly s: string;
+export class PgLedger extends PgReads implements Ledger {
+  protected readonly s: string;
   private readonly statementTimeoutMs: number | undefined;
   private readonly afterDataCommit: ((job: ClaimedJob) => void) | undefined;
 
@@ -158,6 +142,7 @@ export class PgLedger implements Ledger {
     private readonly pool: pg.Pool,
     options: PgLedgerOptions,
   ) {
+    super();
     this.s = quoteIdent(options.schema);
     this.afterDataCommit = options.afterDataCommit;
     this.statementTimeoutMs = options.statementTimeoutMs;
@@ -256,7 +241,7 @@ export class PgLedger implements Ledger {
     }
   }
 
-  private q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+  protected q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
     return this.pool.query<Row>(sql, params).catch((err: unknown) => this.lost(err));
   }
 
@@ -1277,184 +1262,12 @@ export class PgLedger implements Ledger {
     return toDate(row?.due) ?? undefined;
   }
 
-  private async runRecords(where: string, params: unknown[]): Promise<RunRecord[]> {
-    const rows = (
-      await this.q(
-        `SELECT r.*, coalesce((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM ${this.s}.jobs j WHERE j.run_id = r.run_id GROUP BY state) c), '{}') AS counts,
-           (SELECT min(started_at) FROM ${this.s}.jobs j WHERE j.run_id = r.run_id) AS started_at,
-           (SELECT max(finished_at) FROM ${this.s}.jobs j WHERE j.run_id = r.run_id) AS finished_at
-         FROM ${this.s}.runs r ${where}`,
-        params,
-      )
-    ).rows;
-    return rows.map((r) => {
-      const counts = Object.fromEntries(
-        Object.entries(r.counts as Record<string, number>).map(([k, v]) => [k, Number(v)]),
-      ) as RunRecord['counts'];
-      const derived = runState(counts);
-      const startedAt = toDate(r.started_at);
-      const state = derived === 'queued' && startedAt !== null ? 'running' : derived;
-      const done = state === 'succeeded' || state === 'failed' || state === 'cancelled';
-      return {
-        id: String(r.run_id),
-        snapshotId: (r.snapshot_id as string | null) ?? null,
-        trigger: String(r.trigger),
-        selector: (r.selector as string | null) ?? null,
-        inputs: (r.inputs as JsonValue | undefined) ?? null,
-        state,
-        createdAt: toDate(r.created_at)!,
-        startedAt,
-        finishedAt: done ? (toDate(r.finished_at) ?? toDate(r.created_at)) : null,
-        counts,
-        tasks: ((r.planned_tasks as string[] | null) ?? []).map(String),
-        dag: (r.dag_name as string | null) ?? null,
-        metadata: (r.metadata as RunMetadata | null) ?? {},
-      };
-    });
-  }
-
   async recordRegistration(database: string, snapshotId: string, now: Date): Promise<void> {
     await this.q(
       `INSERT INTO ${this.s}.registrations VALUES ($1, $2, $3)
        ON CONFLICT (database_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id, registered_at = EXCLUDED.registered_at`,
       [database, snapshotId, now],
     );
-  }
-
-  async currentTasks(runIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
-    const out = new Map<string, ReadonlySet<string>>();
-    if (runIds.length === 0) return out;
-    const rows = (
-      await this.q(
-        `SELECT r.run_id, array_agg(st.task_name) AS tasks FROM ${this.s}.runs r
-         LEFT JOIN ${this.s}.active_dags a ON a.dag_name = r.dag_name
-         LEFT JOIN ${this.s}.registrations g ON r.dag_name IS NULL AND g.database_id = r.database_id
-         JOIN ${this.s}.snapshot_tasks st ON st.snapshot_id = coalesce(a.snapshot_id, g.snapshot_id)
-         WHERE r.run_id = ANY($1) GROUP BY r.run_id`,
-        [[...runIds]],
-      )
-    ).rows;
-    for (const r of rows) out.set(String(r.run_id), new Set((r.tasks as string[]).map(String)));
-    return out;
-  }
-
-  async getRun(id: string): Promise<RunRecord | undefined> {
-    return (await this.runRecords('WHERE r.run_id = $1', [id]))[0];
-  }
-
-  async findRuns(prefix: string, limit: number): Promise<RunRecord[]> {
-    return this.runRecords('WHERE r.run_id LIKE $1 ORDER BY r.created_at DESC LIMIT $2', [
-      `${prefix.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`,
-      limit,
-    ]);
-  }
-
-  async listRuns(limit: number): Promise<RunRecord[]> {
-    return this.runRecords('ORDER BY r.created_at DESC, r.run_id LIMIT $1', [limit]);
-  }
-
-  async failures(since: Date, limit: number, tasks?: readonly string[]): Promise<TaskFailures[]> {
-    return (
-      await this.q(
-        `SELECT task_name, count(*) AS failures, (array_agg(error_message ORDER BY attempt_seq DESC))[1] AS last_error, max(finished_at) AS last_at
-         FROM ${this.s}.attempts WHERE outcome = 'failed' AND finished_at >= $1 ${tasks ? 'AND task_name = ANY($3)' : ''}
-         GROUP BY task_name ORDER BY failures DESC, last_at DESC LIMIT $2`,
-        tasks ? [since, limit, [...tasks]] : [since, limit],
-      )
-    ).rows.map((r) => ({
-      task: String(r.task_name),
-      failures: Number(r.failures),
-      lastError: (r.last_error as string | null) ?? null,
-      lastFailedAt: toDate(r.last_at)!,
-    }));
-  }
-
-  async listJobs(q: JobQuery): Promise<JobRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.task !== undefined) where.push(`task_name = $${params.push(q.task)}`);
-    if (q.tasks !== undefined) where.push(`task_name = ANY($${params.push([...q.tasks])})`);
-    if (q.runId !== undefined) where.push(`run_id = $${params.push(q.runId)}`);
-    if (q.states !== undefined) where.push(`state = ANY($${params.push([...q.states])})`);
-    if (q.dag !== undefined) where.push(`dag_name = $${params.push(q.dag)}`);
-    params.push(q.limit);
-    return (
-      await this.q(
-        `SELECT * FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, task_name LIMIT $${params.length}`,
-        params,
-      )
-    ).rows.map((r) => jobFromRow(r, POSTGRES_ROWS));
-  }
-
-  async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
-    if (jobIds.length === 0) return [];
-    return (await this.q(`SELECT * FROM ${this.s}.attempts WHERE job_id = ANY($1) ORDER BY attempt_seq`, [[...jobIds]])).rows.map((r) =>
-      attemptFromRow(r, POSTGRES_ROWS),
-    );
-  }
-
-  async queueDepth(filter: { runId?: string; tasks?: readonly string[]; dag?: string } = {}): Promise<Partial<Record<JobState, number>>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.runId !== undefined) where.push(`run_id = $${params.push(filter.runId)}`);
-    if (filter.tasks !== undefined) where.push(`task_name = ANY($${params.push([...filter.tasks])})`);
-    if (filter.dag !== undefined) where.push(`dag_name = $${params.push(filter.dag)}`);
-    const rows = (
-      await this.q(
-        `SELECT state, count(*) AS n FROM ${this.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,
-        params,
-      )
-    ).rows;
-    const out: Partial<Record<JobState, number>> = {};
-    for (const r of rows) if ((JOB_STATES as readonly string[]).includes(String(r.state))) out[r.state as JobState] = Number(r.n);
-    return out;
-  }
-
-  private states(table: 'task_state' | 'asset_state', where: string, params: unknown[]): Promise<PartitionState[]> {
-    const name = table === 'task_state' ? 'task_name' : 'asset_name';
-    return this.q(
-      `SELECT ${name} AS name, partition_key, state, updated_at, last_success_at, rows_count FROM ${this.s}.${table} ${where}`,
-      params,
-    ).then((r) => r.rows.map((x) => partitionStateFromRow(x, String(x.name))));
-  }
-
-  assetStates(asset?: string): Promise<PartitionState[]> {
-    return asset === undefined
-      ? this.states('asset_state', 'ORDER BY asset_name, partition_key', [])
-      : this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
-  }
-
-  async assetSummaries(): Promise<AssetSummary[]> {
-    return (
-      await this.q(
-        `SELECT asset_name, count(*) AS partitions, (array_agg(state ORDER BY updated_at DESC))[1] AS state, max(updated_at) AS updated_at,
-                max(last_success_at) AS last_success_at
-         FROM ${this.s}.asset_state GROUP BY asset_name ORDER BY asset_name`,
-      )
-    ).rows.map((r) => ({
-      name: String(r.asset_name),
-      partitions: Number(r.partitions),
-      state: r.state as JobState,
-      updatedAt: toDate(r.updated_at)!,
-      lastSuccessAt: toDate(r.last_success_at),
-    }));
-  }
-
-  async taskStates(): Promise<PartitionState[]> {
-    return (
-      await this.q(
-        `SELECT DISTINCT ON (task_name) task_name, partition_key, state, updated_at,
-           max(last_success_at) OVER (PARTITION BY task_name) AS last_success_at, rows_count
-         FROM ${this.s}.task_state ORDER BY task_name, updated_at DESC`,
-      )
-    ).rows.map((x) => partitionStateFromRow(x, String(x.task_name)));
-  }
-
-  async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
-    const row = (
-      await this.q(`SELECT last_processed_at FROM ${this.s}.task_state WHERE task_name = $1 AND partition_key = $2`, [task, partitionKey])
-    ).rows[0];
-    return (row?.last_processed_at as string | null | undefined) ?? null;
   }
 }
 
