@@ -1,0 +1,158 @@
+/**
+ * The embedded ledger's reads for history and status (runs, jobs, attempts, failures, queue
+ * depth, the latest state of tasks and assets), on the ledger's reading connection after a
+ * flush of what is buffered. `DuckDbLedger` extends it with what changes the ledger.
+ */
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { listValue } from '../../duckdb-api.js';
+import type { JobState } from '../../model/jobs/job-state.js';
+import {
+  type AssetSummary,
+  type AttemptRecord,
+  type JobQuery,
+  type JobRecord,
+  type PartitionState,
+  type RunRecord,
+  type TaskFailures,
+} from '../ledger.js';
+import { DUCKDB_ROWS, attemptFromRow, jobFromRow, toDate } from '../rows.js';
+import { RUNS_OF_DAG, fromRunRow, STATE_SELECT, fromStateTuple } from './ledger-rows.js';
+
+export abstract class DuckDbReads {
+  /** Reads go through their own connection, so they never wait for a flush nor join its transaction. */
+  protected abstract readonly reader: DuckDBConnection;
+  /** Writes what is buffered, so that a read sees it. */
+  abstract flush(): Promise<void>;
+
+  async findRuns(prefix: string, limit: number): Promise<RunRecord[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        'SELECT * FROM __orch__.pipeline_runs WHERE starts_with(pipeline_run_id, $1) ORDER BY created_at DESC LIMIT $2',
+        [prefix.toLowerCase(), limit],
+      )
+    )
+      .getRowObjectsJS()
+      .map(fromRunRow);
+  }
+
+  async failures(since: Date, limit: number, tasks?: readonly string[]): Promise<TaskFailures[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT task_name, count(*) AS failures, arg_max(error_message, attempt_seq) AS last_error, max(finished_at) AS last_at
+         FROM __orch__.attempts WHERE outcome = 'failed' AND finished_at >= $1::TIMESTAMP
+           ${tasks ? 'AND task_name IN (SELECT unnest($3::VARCHAR[]))' : ''}
+         GROUP BY task_name ORDER BY failures DESC, last_at DESC LIMIT $2`,
+        tasks ? [since.toISOString(), limit, listValue([...tasks])] : [since.toISOString(), limit],
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        task: String(r.task_name),
+        failures: Number(r.failures),
+        lastError: (r.last_error as string | null) ?? null,
+        lastFailedAt: toDate(r.last_at)!,
+      }));
+  }
+
+  async listRuns(limit: number): Promise<RunRecord[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll('SELECT * FROM __orch__.pipeline_runs ORDER BY created_at DESC, pipeline_run_id LIMIT $1', [limit])
+    )
+      .getRowObjectsJS()
+      .map(fromRunRow);
+  }
+
+  async listJobs(q: JobQuery): Promise<JobRecord[]> {
+    await this.flush();
+    const where: string[] = [];
+    const params: DuckDBValue[] = [];
+    if (q.task !== undefined) where.push(`task_name = $${params.push(q.task)}`);
+    if (q.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...q.tasks]))}::VARCHAR[]))`);
+    if (q.runId !== undefined) where.push(`pipeline_run_id = $${params.push(q.runId)}`);
+    if (q.states !== undefined) where.push(`state IN (SELECT unnest($${params.push(listValue([...q.states]))}::VARCHAR[]))`);
+    if (q.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(q.dag)})`);
+    params.push(q.limit);
+    const sql =
+      `SELECT * FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+      `ORDER BY updated_at DESC, task_name LIMIT $${params.length}`;
+    return (await this.reader.runAndReadAll(sql, params)).getRowObjectsJS().map((r) => jobFromRow(r, DUCKDB_ROWS));
+  }
+
+  async listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]> {
+    if (jobIds.length === 0) return [];
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        'SELECT * FROM __orch__.attempts WHERE job_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY attempt_seq',
+        [listValue([...jobIds])],
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => attemptFromRow(r, DUCKDB_ROWS));
+  }
+
+  async queueDepth(filter: { runId?: string; tasks?: readonly string[]; dag?: string } = {}): Promise<Partial<Record<JobState, number>>> {
+    await this.flush();
+    const where: string[] = [];
+    const params: DuckDBValue[] = [];
+    if (filter.runId !== undefined) where.push(`pipeline_run_id = $${params.push(filter.runId)}`);
+    if (filter.tasks !== undefined) where.push(`task_name IN (SELECT unnest($${params.push(listValue([...filter.tasks]))}::VARCHAR[]))`);
+    if (filter.dag !== undefined) where.push(`pipeline_run_id IN (${RUNS_OF_DAG}$${params.push(filter.dag)})`);
+    const rows = (
+      await this.reader.runAndReadAll(
+        `SELECT state, count(*) FROM __orch__.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY state`,
+        params,
+      )
+    ).getRows();
+    const out: Partial<Record<JobState, number>> = {};
+    for (const [state, n] of rows) out[String(state) as JobState] = Number(n);
+    return out;
+  }
+
+  async assetStates(asset?: string): Promise<PartitionState[]> {
+    await this.flush();
+    const rows = (
+      await this.reader.runAndReadAll(
+        `SELECT ${STATE_SELECT} FROM __orch__.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name, partition_key`,
+        asset === undefined ? [] : [asset],
+      )
+    ).getRows();
+    return rows.map(fromStateTuple);
+  }
+
+  async assetSummaries(): Promise<AssetSummary[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT asset_name, count(*) AS partitions, arg_max(state, updated_at) AS state, max(updated_at) AS updated_at,
+                max(last_success_at) AS last_success_at
+         FROM __orch__.asset_state GROUP BY asset_name ORDER BY asset_name`,
+      )
+    )
+      .getRowObjectsJS()
+      .map((r) => ({
+        name: String(r.asset_name),
+        partitions: Number(r.partitions),
+        state: r.state as JobState,
+        updatedAt: toDate(r.updated_at)!,
+        lastSuccessAt: toDate(r.last_success_at),
+      }));
+  }
+
+  async taskStates(): Promise<PartitionState[]> {
+    await this.flush();
+    // One row per task, its most recently changed partition: a partitioned task has thousands.
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT task_name, arg_max(partition_key, updated_at), arg_max(state, updated_at), epoch_ms(max(updated_at))::DOUBLE,
+                epoch_ms(max(last_success_at))::DOUBLE, arg_max(rows_count, updated_at)::DOUBLE
+         FROM __orch__.task_state GROUP BY task_name ORDER BY task_name`,
+      )
+    )
+      .getRows()
+      .map(fromStateTuple);
+  }
+}
