@@ -295,3 +295,26 @@ for (let i = 0; i < ${jobs}; i++)
   });
 `;
 }
+
+/**
+ * Writes `tasks/gate.ts`: a Dag task `gate` that waits until the test creates the returned file
+ * (or its attempt is stopped), so that the process running it holds the database until then.
+ */
+export function writeGateTask(p: TempProject): string {
+  const gate = path.join(p.dir, 'open-the-gate');
+  p.write(
+    'tasks/gate.ts',
+    `import fs from 'node:fs';
+import { Dag } from 'duckorch';
+export const dag = new Dag('gated');
+dag.task({ name: 'gate' }, async (_inputs: unknown, ctx) => {
+  while (!fs.existsSync(${JSON.stringify(gate)})) {
+    if (ctx.signal.aborted) throw new Error('stopped');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { opened: true };
+});
+`,
+  );
+  return gate;
+}

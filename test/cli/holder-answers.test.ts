@@ -6,10 +6,9 @@
  * `register` go through it, and what is registered so is what its next run runs.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { socketPath } from '../../src/app/remote/socket.js';
-import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, runCli, startCli, tempProject, type CliResult } from '../helpers.js';
+import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, runCli, startCli, tempProject, writeGateTask, type CliResult } from '../helpers.js';
 
 const ok = (r: CliResult, what: string) => expect(r.code, `${what}:\n${r.stdout}\n${r.stderr}`).toBe(0);
 
@@ -109,21 +108,7 @@ etl.task({ name: 'load', requires: ['extract'] }, async ({ extract }: { extract:
 
   it('while a run holds the file, sql, test and register go through it, and a run handed to it runs what was registered', async () => {
     const p = tempProject();
-    const gate = path.join(p.dir, 'open-the-gate');
-    p.write(
-      'tasks/gate.ts',
-      `import fs from 'node:fs';
-import { Dag } from 'duckorch';
-export const dag = new Dag('gated');
-dag.task({ name: 'gate' }, async (_inputs: unknown, ctx) => {
-  while (!fs.existsSync(${JSON.stringify(gate)})) {
-    if (ctx.signal.aborted) throw new Error('stopped');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return { opened: true };
-});
-`,
-    );
+    const gate = writeGateTask(p);
     p.write('tasks/one.sql', oneTask(1));
     const cli = (args: string[]) => runCli(['--db', p.db, ...args], { cwd: p.dir });
     ok(await cli(['register', 'tasks']), 'register');

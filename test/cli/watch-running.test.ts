@@ -1,27 +1,22 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { socketPath } from '../../src/app/remote/socket.js';
-import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, register, runCli, startCli, tempProject, type TempProject } from '../helpers.js';
+import {
+  SUBPROCESS_TEST_TIMEOUT,
+  json,
+  queryDb,
+  register,
+  runCli,
+  startCli,
+  tempProject,
+  writeGateTask,
+  type TempProject,
+} from '../helpers.js';
 
 /** `gate` waits until the test creates its file, so the run holding the database stays up until then. */
 function gated(p: TempProject): string {
-  const gate = path.join(p.dir, 'open-the-gate');
-  p.write(
-    'tasks/gate.ts',
-    `import fs from 'node:fs';
-import { Dag } from 'duckorch';
-export const dag = new Dag('gated');
-dag.task({ name: 'gate' }, async (_inputs: unknown, ctx) => {
-  while (!fs.existsSync(${JSON.stringify(gate)})) {
-    if (ctx.signal.aborted) throw new Error('stopped');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return { opened: true };
-});
-`,
-  );
+  const gate = writeGateTask(p);
   p.write('tasks/quick.sql', 'CREATE OR REPLACE TABLE quick AS SELECT 1 AS x;');
   return gate;
 }
