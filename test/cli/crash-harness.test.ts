@@ -71,7 +71,7 @@ describe.skipIf(!postgresAvailable().ok)('crash safety on PostgreSQL', { timeout
         const id = `w${i}.${++generation}`;
         const w = startCli(['--db', path.join(p.dir, `worker-${i}.duckdb`), ...dag, 'worker', '-c', '4', '--worker-id', id], {
           cwd: p.dir,
-          env,
+          env: { ...env, PGAPPNAME: `duck-orch ${id}` },
         });
         const worker: Worker = { id, process: w, ready: w.waitForStderr(/^worker \d+ started/), up: false };
         worker.ready = worker.ready.then(() => (worker.up = true));
@@ -108,6 +108,12 @@ describe.skipIf(!postgresAvailable().ok)('crash safety on PostgreSQL', { timeout
           const { id, process } = workers[i]!;
           const result = await process.exited;
           expect(result.signal).toBe('SIGKILL');
+          // A statement the worker sent before it died still runs (and commits) in its server
+          // process, which ends when it finds the client gone: what the worker held is read after.
+          await until(
+            `${id}'s server processes to end`,
+            async () => (await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [`duck-orch ${id}`])) === 0,
+          );
           for (const r of (await client.query(`SELECT job_id FROM "${schema}".jobs WHERE state = 'processing' AND lease_owner = $1`, [id]))
             .rows as Array<{ job_id: string }>)
             held.set(r.job_id, id);

@@ -49,7 +49,8 @@ export async function connectPg(url: string | undefined, options: PgConnectOptio
     connectionString: url,
     max: options.poolMax ?? 10,
     ...(options.poolMin ? { min: options.poolMin } : {}),
-    application_name: options.applicationName ?? 'duck-orch',
+    // libpq's PGAPPNAME names a process in pg_stat_activity, as for any PostgreSQL client.
+    application_name: options.applicationName ?? (process.env.PGAPPNAME || 'duck-orch'),
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     connectionTimeoutMillis: 10_000,
   });
