@@ -63,9 +63,9 @@ describe('watching a running project', { timeout: SUBPROCESS_TEST_TIMEOUT }, () 
     const runId = json<{ runs: Array<{ run_id: string }> }>(await runCli(['--db', p.db, 'status', '--json'])).runs[0]!.run_id;
     const cancel = await runCli(['--db', p.db, 'cancel', runId.slice(0, 8)]);
     expect(cancel.code, cancel.stderr).toBe(0);
-    expect(cancel.stdout).toContain(
-      `Cancelled 1 job of run ${runId.slice(0, 8)} (running); 1 in flight stops at its worker's next heartbeat`,
-    );
+    // The holder's heartbeat may stop the job (and so end the run) before the state is read back.
+    expect(cancel.stdout).toContain(`Cancelled 1 job of run ${runId.slice(0, 8)} (`);
+    expect(cancel.stdout).toMatch(/ \((running|cancelled)\); 1 in flight stops at its worker's next heartbeat/);
     const done = await holder.exited;
     expect(done.code).toBe(130);
     expect(done.stdout).toMatch(/gate +cancelled +.*cancelled by the user/);
