@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'DB_LOCKED'
   | 'DB_NOT_WRITABLE'
   | 'DB_OPEN'
+  | 'DB_CORRUPT'
   | 'DB_UNAVAILABLE'
   | 'SCHEMA_VERSION'
   | 'TASK_FAILED'

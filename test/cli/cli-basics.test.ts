@@ -113,6 +113,26 @@ describe('--json errors', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     }
   });
 
+  it('names a damaged database file as DB_CORRUPT, and leaves it as it is', { timeout: SUBPROCESS_TEST_TIMEOUT }, async () => {
+    const p = project();
+    p.write('tasks/a.sql', 'CREATE OR REPLACE TABLE a AS SELECT 1 AS x;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    // Damage every block past the file's headers (12 KiB), after its checksum: what a torn write leaves.
+    const bytes = fs.readFileSync(p.db);
+    for (let block = 12288; block < bytes.length; block += 262144) bytes.fill(0xab, block + 8, block + 4096);
+    fs.writeFileSync(p.db, bytes);
+    const r = await runCli(['--db', p.db, 'status', '--json']);
+    expect(r.code).toBe(1);
+    expect(json<Errors>(r).errors).toEqual([
+      expect.objectContaining({
+        code: 'DB_CORRUPT',
+        message: expect.stringMatching(new RegExp(`^database ${p.db} is damaged and DuckDB cannot read it: .*checksum`)),
+        hint: `restore ${p.db} from a backup; duck-orch has not changed it`,
+      }),
+    ]);
+    expect(fs.readFileSync(p.db).equals(bytes)).toBe(true);
+  });
+
   it('reports an internal error as code INTERNAL, and with its stack without --json', async () => {
     // An environment that cannot be read is a fault no DuckorchError anticipates.
     const env = new Proxy({} as NodeJS.ProcessEnv, {

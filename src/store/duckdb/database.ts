@@ -51,6 +51,16 @@ export function translateOpenError(file: string, err: unknown): DuckorchError {
       cause: err,
     });
   }
+  if (/Corrupt (database|WAL) file|checksum \d+ does not match/i.test(message)) {
+    // Left as it is: what can be saved is the user's call, from a backup or by giving up the log.
+    const wal = /WAL/.test(message);
+    return new DuckorchError('DB_CORRUPT', `database ${file} is damaged and DuckDB cannot read it: ${message}`, {
+      hint: wal
+        ? `its write-ahead log is damaged: moving it aside (mv ${file}.wal ${file}.wal.damaged) opens the file as of its last checkpoint, without what was committed after it`
+        : `restore ${file} from a backup; duck-orch has not changed it`,
+      cause: err,
+    });
+  }
   if (/Permission denied|read-only/i.test(message)) {
     return new DuckorchError('DB_NOT_WRITABLE', `database ${file} cannot be written: ${message}`, { cause: err });
   }
