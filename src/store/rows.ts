@@ -4,7 +4,7 @@
  * says `run_id` and hands `jsonb` back already parsed): a `RowDialect` names those differences.
  */
 import type { JobState } from '../model/jobs/job-state.js';
-import type { AttemptOutcome, AttemptRecord, DagSnapshot, JobRecord, JsonValue } from './ledger.js';
+import type { AssetSummary, AttemptOutcome, AttemptRecord, DagSnapshot, JobRecord, JsonValue } from './ledger.js';
 
 export type Row = Record<string, unknown>;
 
@@ -78,6 +78,17 @@ export function attemptFromRow(r: Row, d: RowDialect): AttemptRecord {
     outcome: r.outcome as AttemptOutcome,
     error: (r.error_message as string | null) ?? null,
     errorContext: d.json(r[d.errorContext]) as Record<string, unknown> | null,
+  };
+}
+
+/** An asset's summary row: its partitions, the state of the latest changed one, when it last changed and last succeeded. */
+export function assetSummaryFromRow(r: Row): AssetSummary {
+  return {
+    name: String(r.asset_name),
+    partitions: Number(r.partitions),
+    state: r.state as JobState,
+    updatedAt: toDate(r.updated_at)!,
+    lastSuccessAt: toDate(r.last_success_at),
   };
 }
 

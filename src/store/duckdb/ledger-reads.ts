@@ -15,7 +15,7 @@ import {
   type RunRecord,
   type TaskFailures,
 } from '../ledger.js';
-import { DUCKDB_ROWS, attemptFromRow, jobFromRow, toDate } from '../rows.js';
+import { DUCKDB_ROWS, assetSummaryFromRow, attemptFromRow, jobFromRow, toDate } from '../rows.js';
 import { RUNS_OF_DAG, fromRunRow, STATE_SELECT, fromStateTuple } from './ledger-rows.js';
 
 export abstract class DuckDbReads {
@@ -133,13 +133,7 @@ export abstract class DuckDbReads {
       )
     )
       .getRowObjectsJS()
-      .map((r) => ({
-        name: String(r.asset_name),
-        partitions: Number(r.partitions),
-        state: r.state as JobState,
-        updatedAt: toDate(r.updated_at)!,
-        lastSuccessAt: toDate(r.last_success_at),
-      }));
+      .map(assetSummaryFromRow);
   }
 
   async taskStates(): Promise<PartitionState[]> {

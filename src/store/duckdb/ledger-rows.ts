@@ -44,6 +44,16 @@ export interface ActiveRun {
   jobs: Set<string>;
 }
 
+/** What an attempt ended with, kept on both its attempt row and its job's. */
+const OUTCOME_TYPES: ColumnTypes = {
+  rows_count: 'BIGINT',
+  result_json: 'VARCHAR',
+  last_processed_at: 'VARCHAR',
+  error_message: 'VARCHAR',
+  error_context_json: 'VARCHAR',
+  code_version: 'VARCHAR',
+};
+
 export const JOB_COLUMNS: ColumnTypes = {
   job_id: 'VARCHAR',
   pipeline_run_id: 'VARCHAR',
@@ -60,12 +70,7 @@ export const JOB_COLUMNS: ColumnTypes = {
   finished_at: 'TIMESTAMP',
   updated_at: 'TIMESTAMP',
   upstream: 'VARCHAR[]',
-  rows_count: 'BIGINT',
-  result_json: 'VARCHAR',
-  last_processed_at: 'VARCHAR',
-  error_message: 'VARCHAR',
-  error_context_json: 'VARCHAR',
-  code_version: 'VARCHAR',
+  ...OUTCOME_TYPES,
   cancel_requested: 'BOOLEAN',
   database_id: 'VARCHAR',
 };
@@ -102,12 +107,7 @@ export const ATTEMPT_TYPES: ColumnTypes = {
   finished_at: 'TIMESTAMP',
   outcome: 'VARCHAR',
   job_state: 'VARCHAR',
-  rows_count: 'BIGINT',
-  result_json: 'VARCHAR',
-  last_processed_at: 'VARCHAR',
-  error_message: 'VARCHAR',
-  error_context_json: 'VARCHAR',
-  code_version: 'VARCHAR',
+  ...OUTCOME_TYPES,
   assets: 'VARCHAR[]',
 };
 

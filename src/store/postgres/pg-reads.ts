@@ -17,7 +17,7 @@ import {
   type RunMetadata,
   type TaskFailures,
 } from '../ledger.js';
-import { POSTGRES_ROWS, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { POSTGRES_ROWS, assetSummaryFromRow, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 
 function partitionStateFromRow(x: Row, name: string): PartitionState {
   return {
@@ -181,13 +181,7 @@ export abstract class PgReads {
                 max(last_success_at) AS last_success_at
          FROM ${this.s}.asset_state GROUP BY asset_name ORDER BY asset_name`,
       )
-    ).rows.map((r) => ({
-      name: String(r.asset_name),
-      partitions: Number(r.partitions),
-      state: r.state as JobState,
-      updatedAt: toDate(r.updated_at)!,
-      lastSuccessAt: toDate(r.last_success_at),
-    }));
+    ).rows.map(assetSummaryFromRow);
   }
 
   async taskStates(): Promise<PartitionState[]> {
