@@ -3,7 +3,6 @@
  * depth, the latest state of tasks and assets): plain queries, no locks, no writes. `PgLedger`
  * extends it with everything that changes the ledger.
  */
-import type pg from 'pg';
 import { JOB_STATES, runState, type JobState } from '../../model/jobs/job-state.js';
 import {
   DEFAULT_PARTITION,
@@ -17,6 +16,7 @@ import {
   type RunMetadata,
   type TaskFailures,
 } from '../ledger.js';
+import { PgSession } from './pg-session.js';
 import { POSTGRES_ROWS, assetSummaryFromRow, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 
 function partitionStateFromRow(x: Row, name: string): PartitionState {
@@ -30,11 +30,7 @@ function partitionStateFromRow(x: Row, name: string): PartitionState {
   };
 }
 
-export abstract class PgReads {
-  /** The ledger's schema, quoted. */
-  protected abstract readonly s: string;
-  protected abstract q(sql: string, params?: unknown[]): Promise<pg.QueryResult<Row>>;
-
+export abstract class PgReads extends PgSession {
   protected async runRecords(where: string, params: unknown[]): Promise<RunRecord[]> {
     const rows = (
       await this.q(

@@ -3,7 +3,6 @@
  * snapshot, and the snapshots recorded for each DAG with the one that is active. `PgLedger`
  * extends it.
  */
-import type pg from 'pg';
 import type { TaskDefinition } from '../../model/taskfile/task.js';
 import { upgradeDefinition } from '../../model/taskfile/upgrade.js';
 import type { DagSnapshot, NewDagSnapshot, Snapshot, SnapshotTask } from '../ledger.js';
@@ -11,9 +10,6 @@ import { dagSnapshotFromRow, toDate } from '../rows.js';
 import { PgReads } from './pg-reads.js';
 
 export abstract class PgSnapshots extends PgReads {
-  /** Runs `fn` in a transaction on a client of its own. */
-  protected abstract tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T>;
-
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     const tasks = [...snapshot.tasks.entries()];
     await this.tx(async (c) => {
