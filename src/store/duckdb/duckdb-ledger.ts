@@ -40,19 +40,15 @@ import {
 } from '../ledger.js';
 import type { DataTransaction } from '../ledger.js';
 import { toDate, toNumber, type Row } from '../rows.js';
-import { DuckDbSnapshots } from './ledger-snapshots.js';
-import { commitSql, inTransaction, insertRows, stringLiteral, type ColumnTypes } from './sql-util.js';
+import { DuckDbWrites } from './ledger-writes.js';
+import { commitSql, inTransaction, insertRows, stringLiteral } from './sql-util.js';
 import {
   type AttemptRow,
-  type Settled,
   type ActiveRun,
   JOB_COLUMNS,
   SHAPE_TYPES,
   TEMPLATE_TYPES,
   ATTEMPT_TYPES,
-  MATERIALIZATION_COLUMNS,
-  TASK_STATE_COLUMNS,
-  ASSET_STATE_COLUMNS,
   RUNS_OF_DAG,
   key,
   toJob,
@@ -68,33 +64,12 @@ import {
   newJobs,
 } from './ledger-rows.js';
 
-/** The columns of a job row written once, with the job (see `updateJobs`). */
-const FIXED_JOB_COLUMNS = new Set(['pipeline_run_id', 'task_name', 'partition_key', 'created_at', 'upstream', 'database_id']);
-
-/** How long buffered writes wait, so that a burst of completions is written once. */
-const FLUSH_DELAY_MS = 200;
-
-export class DuckDbLedger extends DuckDbSnapshots implements Ledger {
+export class DuckDbLedger extends DuckDbWrites implements Ledger {
   /** Unfinished runs and their jobs, loaded on first use by a worker. */
   private active: { runs: Map<string, ActiveRun>; jobs: Map<string, JobRecord>; ready: Map<string, JobRecord> } | undefined;
   private nextSeq = 0;
-  /** Attempt sequence numbers handed out whose rows may not be committed yet. */
-  private dirtyJobs = new Map<string, JobRecord>();
-  private dirtyRuns = new Set<string>();
-  private bufferedAttempts: AttemptRow[] = [];
-  private settled: Settled[] = [];
-  /** The settled jobs of the batch being written. */
-  private writing: readonly Settled[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
-  private lane: Promise<void> = Promise.resolve();
   /** While set, collects the jobs a change blocks or cancels downstream. */
   private cascade: JobRecord[] | undefined;
-  /**
-   * Jobs whose success was journalled in their task's transaction since the last flush. A flush
-   * moves exactly these journal rows, in the transaction that writes their job rows: a success
-   * is always in one place, the journal or the job and attempt rows, never half in each.
-   */
-  private journalled = new Set<string>();
   /** `task\0partition` of the jobs that write data (SQL tasks and assets), by job id: at most one of a key runs at a time. */
   private readonly writerKeys = new Map<string, string>();
   /** The key of each writing job being processed, and that job's id. */
@@ -683,234 +658,6 @@ export class DuckDbLedger extends DuckDbSnapshots implements Ledger {
     return row ? ((row[0] as string | null) ?? null) : null;
   }
 
-  // ---------------------------------------------------------------- writing
-
-  /** Writes buffered job, run and attempt changes and the history they make, in one transaction. */
-  flush(): Promise<void> {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
-    return this.exclusive(() => this.writeBuffered());
-  }
-
-  /**
-   * Runs `fn` alone on the writing connection: a flush, an enqueue or a snapshot from another
-   * caller (the process's own worker, a command arriving on its socket) waits its turn, so
-   * their transactions never interleave on one connection.
-   */
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.lane.then(fn);
-    this.lane = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush().catch(() => undefined);
-    }, FLUSH_DELAY_MS);
-    this.flushTimer.unref();
-  }
-
-  private async writeBuffered(): Promise<void> {
-    if (
-      this.dirtyJobs.size === 0 &&
-      this.dirtyRuns.size === 0 &&
-      this.bufferedAttempts.length === 0 &&
-      this.settled.length === 0 &&
-      this.journalled.size === 0
-    )
-      return;
-    const journalled = this.journalled;
-    this.journalled = new Set();
-    const dirtyJobs = this.dirtyJobs;
-    const dirtyRuns = this.dirtyRuns;
-    const buffered = this.bufferedAttempts;
-    const jobs = [...dirtyJobs.values()].map((j) => jobRow(j, null));
-    const attempts = buffered.map(attemptRow);
-    const settled = this.settled;
-    // Copies, taken now: a run that finishes while this batch is written must stay in memory
-    // (and dirty) until a batch records it finished.
-    const runs = [...this.dirtyRuns]
-      .map((id) => this.active?.runs.get(id)?.record)
-      .filter((r): r is RunRecord => r !== undefined)
-      .map((r) => ({ ...r, counts: { ...r.counts } }));
-    this.dirtyJobs = new Map();
-    this.dirtyRuns = new Set();
-    this.bufferedAttempts = [];
-    this.settled = [];
-    this.writing = settled;
-    await inTransaction(this.conn, async () => {
-      await insertRows(this.conn, 'attempts', ATTEMPT_TYPES, attempts, (r) => r);
-      await this.updateJobs(jobs);
-      await this.writeHistory(settled);
-      await this.updateRuns(runs);
-      if (journalled.size > 0) await this.moveJournal(journalled);
-    })
-      .catch((err: unknown) => {
-        // Nothing of the batch was written: keep it for the next flush rather than lose it.
-        for (const [id, job] of dirtyJobs) if (!this.dirtyJobs.has(id)) this.dirtyJobs.set(id, job);
-        for (const id of dirtyRuns) this.dirtyRuns.add(id);
-        this.bufferedAttempts = [...buffered, ...this.bufferedAttempts];
-        this.settled = [...settled, ...this.settled];
-        for (const id of journalled) this.journalled.add(id);
-        throw err;
-      })
-      .finally(() => (this.writing = []));
-    // Runs that finished leave memory once written.
-    for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
-  }
-
-  /**
-   * The journal rows of these jobs become typed `attempts` rows, in the transaction that writes
-   * the jobs' rows. Only these: a success journalled while the batch was being written has its
-   * job row in the next batch, and its journal row must wait for it (else a crash in between
-   * leaves a job `processing` whose success is nowhere the recovery looks).
-   */
-  private async moveJournal(jobIds: ReadonlySet<string>): Promise<void> {
-    const names = Object.keys(ATTEMPT_TYPES);
-    const ids = listValue([...jobIds]);
-    const mine = `record::JSON ->> 'job_id' IN (SELECT unnest($1::VARCHAR[]))`;
-    await this.conn.run(
-      `INSERT INTO __orch__.attempts (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')}
-       FROM (SELECT from_json(record, '${JSON.stringify(ATTEMPT_TYPES)}') AS r FROM __orch__.ledger_journal WHERE ${mine})`,
-      [ids],
-    );
-    await this.conn.run(`DELETE FROM __orch__.ledger_journal WHERE ${mine}`, [ids]);
-  }
-
-  /** The runs' states and counts, in one statement whatever their number (one per run cost a millisecond each). */
-  private async updateRuns(runs: readonly RunRecord[]): Promise<void> {
-    if (runs.length === 0) return;
-    const columns: ColumnTypes = {
-      pipeline_run_id: 'VARCHAR',
-      state: 'VARCHAR',
-      started_at: 'TIMESTAMP',
-      finished_at: 'TIMESTAMP',
-      job_counts_json: 'VARCHAR',
-    };
-    const rows = runs.map((r) => ({
-      pipeline_run_id: r.id,
-      state: r.state,
-      started_at: r.startedAt,
-      finished_at: r.finishedAt,
-      job_counts_json: JSON.stringify(r.counts),
-    }));
-    for (let i = 0; i < rows.length; i += 1000)
-      await this.conn.run(
-        `UPDATE __orch__.pipeline_runs AS p SET state = u.state, started_at = u.started_at, finished_at = u.finished_at,
-           job_counts_json = u.job_counts_json
-         FROM (SELECT r.* FROM (SELECT unnest(from_json($1::JSON, '${JSON.stringify([columns])}')) AS r)) AS u
-         WHERE p.pipeline_run_id = u.pipeline_run_id`,
-        [JSON.stringify(rows.slice(i, i + 1000))],
-      );
-  }
-
-  private async updateJobs(rows: readonly Row[]): Promise<void> {
-    if (rows.length === 0) return;
-    // What a job is never changes once it is written (its run, task, partition, upstream tasks,
-    // creation and database): only the rest is set. DuckDB updates a list column by deleting and
-    // inserting the row again, index entries included, which cost most of the statement.
-    const updated = Object.fromEntries(Object.entries(JOB_COLUMNS).filter(([c]) => !FIXED_JOB_COLUMNS.has(c)));
-    const cols = Object.keys(updated).filter((c) => c !== 'job_id');
-    const structure = JSON.stringify([updated]);
-    for (let i = 0; i < rows.length; i += 1000) {
-      await this.conn.run(
-        `UPDATE __orch__.jobs AS j SET ${cols.map((c) => `${c} = u.${c}`).join(', ')}
-         FROM (SELECT ${Object.keys(updated)
-           .map((c) => `r.${c}`)
-           .join(', ')} FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)) AS u
-         WHERE j.job_id = u.job_id`,
-        [JSON.stringify(rows.slice(i, i + 1000))],
-      );
-    }
-  }
-
-  /** Materialisations and the latest state per task and asset × partition, for jobs that settled. */
-  private async writeHistory(settled: readonly Settled[]): Promise<void> {
-    if (settled.length === 0) return;
-    const materialized = settled.filter((s) => s.job.state === 'succeeded' || s.job.state === 'dead');
-    await insertRows(
-      this.conn,
-      'asset_materializations',
-      MATERIALIZATION_COLUMNS,
-      materialized.flatMap((s) => s.assets.map((asset, i) => ({ s, asset, primary: i === 0 }))),
-      ({ s, asset, primary }) => ({
-        asset_name: asset,
-        partition_key: s.job.partitionKey,
-        materialized_at: s.job.finishedAt,
-        run_id: s.job.id,
-        rows: primary ? s.job.rows : null,
-        bytes: null,
-        status: s.job.state === 'succeeded' ? 'success' : 'failed',
-        pipeline_run_id: s.job.runId,
-        task_name: s.job.task,
-        code_version: s.job.codeVersion,
-      }),
-    );
-    // One row per key and statement: the latest settled job wins.
-    const latestTask = new Map<string, Settled>();
-    for (const s of settled) latestTask.set(key(s.job.task, s.job.partitionKey), s);
-    const taskRows = [...latestTask.values()].map(({ job }) => ({
-      task_name: job.task,
-      partition_key: job.partitionKey,
-      state: job.state,
-      updated_at: job.finishedAt ?? job.createdAt,
-      last_success_at: job.state === 'succeeded' ? job.finishedAt : null,
-      last_processed_at: job.state === 'succeeded' ? job.watermark : null,
-      pipeline_run_id: job.runId,
-      job_id: job.id,
-      rows_count: job.rows,
-      code_version: job.codeVersion,
-    }));
-    await this.upsert('task_state', TASK_STATE_COLUMNS, ['task_name', 'partition_key'], taskRows, ['last_success_at', 'last_processed_at']);
-    const latestAsset = new Map<string, Row>();
-    for (const s of materialized)
-      s.assets.forEach((asset, i) =>
-        latestAsset.set(key(asset, s.job.partitionKey), {
-          asset_name: asset,
-          partition_key: s.job.partitionKey,
-          state: s.job.state,
-          updated_at: s.job.finishedAt,
-          last_success_at: s.job.state === 'succeeded' ? s.job.finishedAt : null,
-          pipeline_run_id: s.job.runId,
-          job_id: s.job.id,
-          rows_count: i === 0 ? s.job.rows : null,
-          code_version: s.job.codeVersion,
-        }),
-      );
-    await this.upsert('asset_state', ASSET_STATE_COLUMNS, ['asset_name', 'partition_key'], [...latestAsset.values()], ['last_success_at']);
-  }
-
-  /** Insert or update by key; `sticky` columns keep their value when the new one is null (the last success). */
-  private async upsert(
-    table: string,
-    columns: ColumnTypes,
-    keys: readonly string[],
-    rows: readonly Row[],
-    sticky: readonly string[],
-  ): Promise<void> {
-    if (rows.length === 0) return;
-    const names = Object.keys(columns);
-    const structure = JSON.stringify([columns]);
-    const sets = names
-      .filter((c) => !keys.includes(c))
-      .map((c) => (sticky.includes(c) ? `${c} = coalesce(excluded.${c}, ${table}.${c})` : `${c} = excluded.${c}`));
-    for (let i = 0; i < rows.length; i += 1000) {
-      await this.conn.run(
-        `INSERT INTO __orch__.${table} (${names.join(', ')}) SELECT ${names.map((n) => `r.${n}`).join(', ')}
-         FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)
-         ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${sets.join(', ')}`,
-        [JSON.stringify(rows.slice(i, i + 1000))],
-      );
-    }
-  }
-
   // ---------------------------------------------------------------- in-memory state
 
   private async loadActive(now: Date): Promise<NonNullable<DuckDbLedger['active']>> {
@@ -982,7 +729,11 @@ export class DuckDbLedger extends DuckDbSnapshots implements Ledger {
     for (const j of jobs) if (j.state === 'pending' || j.state === 'failed') this.refreshReadiness(j, now);
   }
 
-  private forgetRun(id: string): void {
+  protected activeRun(id: string): RunRecord | undefined {
+    return this.active?.runs.get(id)?.record;
+  }
+
+  protected forgetRun(id: string): void {
     const run = this.active?.runs.get(id);
     if (!run || run.record.finishedAt === null) return;
     for (const j of run.jobs) {
