@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidDate, parsePartitions, type PartitionDef } from '../../src/model/partitions.js';
+import { isValidDate, parsePartitions, type PartitionDef } from '../../src/model/partitions/definition.js';
 
 function ok(text: string): PartitionDef {
   const r = parsePartitions(text);
@@ -19,6 +19,10 @@ describe('parsePartitions: forms', () => {
     ['static( eu , us ,, apac, )', { kind: 'static', values: ['eu', 'us', 'apac'] }],
     ['static("north america", \'eu\')', { kind: 'static', values: ['north america', 'eu'] }],
     ['static(one)', { kind: 'static', values: ['one'] }],
+    ['hourly(start=2024-01-01)', { kind: 'hourly', start: '2024-01-01T00:00', end: null }],
+    ['hourly(start=2024-01-01 06:00:00, end=2024-01-02)', { kind: 'hourly', start: '2024-01-01T06:00', end: '2024-01-02T23:00' }],
+    ['weekly(start=2024-01-01, end=2024-03-25)', { kind: 'weekly', start: '2024-01-01', end: '2024-03-25' }],
+    ['monthly(start=2024-01, end=2024-12-01)', { kind: 'monthly', start: '2024-01-01', end: '2024-12-01' }],
   ])('%s', (text, def) => {
     expect(ok(text)).toEqual(def);
   });
@@ -43,10 +47,10 @@ describe('parsePartitions: errors with offsets', () => {
   const CASES: Array<[string, string, string | number]> = [
     ['', 'empty declaration', 0],
     ['   ', 'empty declaration', 0],
-    ['weekly(start=2024-01-01)', 'unknown kind `weekly` (expected daily|static|multi)', 'weekly'],
-    ['  Daily(start=2024-01-01)', 'unknown kind `Daily` (expected daily|static|multi)', 'Daily'],
-    ['STATIC(a)', 'unknown kind `STATIC` (expected daily|static|multi)', 'STATIC'],
-    ['(a)', 'unknown kind `` (expected daily|static|multi)', '(a)'],
+    ['yearly(start=2024-01-01)', 'unknown kind `yearly` (expected hourly|daily|weekly|monthly|static|multi)', 'yearly'],
+    ['  Daily(start=2024-01-01)', 'unknown kind `Daily` (expected hourly|daily|weekly|monthly|static|multi)', 'Daily'],
+    ['STATIC(a)', 'unknown kind `STATIC` (expected hourly|daily|weekly|monthly|static|multi)', 'STATIC'],
+    ['(a)', 'unknown kind `` (expected hourly|daily|weekly|monthly|static|multi)', '(a)'],
     ['daily', 'missing parentheses in `daily`', 'daily'],
     ['  static a, b', 'missing parentheses in `static a, b`', 'static'],
     ['daily(start=2024-01-01', 'missing parentheses in `daily(start=2024-01-01`', 'daily'],
@@ -67,14 +71,24 @@ describe('parsePartitions: errors with offsets', () => {
     ['static(a, b|c)', 'static value `b|c` contains `|`, which separates the parts of multi-partition keys', 'b|c'],
     ['static(a, b, a)', 'static value `a` is listed twice', 'a)'],
     ['multi()', 'empty value list', ')'],
-    ['multi(static(a))', 'bad field `static(a)` (expected name=daily(…) or name=static(…))', 'static(a)'],
-    ['multi(=static(a))', 'bad field `=static(a)` (expected name=daily(…) or name=static(…))', '=static'],
-    ['multi(1x=static(a))', 'bad field `1x=static(a)` (expected name=daily(…) or name=static(…))', '1x'],
+    ['multi(static(a))', 'bad field `static(a)` (expected name=daily(…), name=static(…) or another kind)', 'static(a)'],
+    ['multi(=static(a))', 'bad field `=static(a)` (expected name=daily(…), name=static(…) or another kind)', '=static'],
+    ['multi(1x=static(a))', 'bad field `1x=static(a)` (expected name=daily(…), name=static(…) or another kind)', '1x'],
     ['multi(a=static(x), a=static(y))', 'dimension `a` is declared twice', 'a=static(y)'],
     ['multi(a=multi(b=static(x)))', 'multi(…) cannot be nested inside multi(…)', 'multi(b'],
-    ['multi(a=static(x), b=weekly(y))', 'unknown kind `weekly` (expected daily|static|multi)', 'weekly'],
+    ['multi(a=static(x), b=yearly(y))', 'unknown kind `yearly` (expected hourly|daily|weekly|monthly|static|multi)', 'yearly'],
     ['multi(a=static(x), b=daily(start=2024-02-30))', 'invalid date `2024-02-30` (expected YYYY-MM-DD)', '2024-02-30'],
     ['multi(a=static(x), b= static())', 'empty value list', '))'],
+    ['weekly(start=2024-01-03)', 'weekly: 2024-01-03 is not a Monday (weeks run Monday to Sunday, UTC)', '2024-01-03'],
+    ['monthly(start=2024-01-15)', 'monthly: 2024-01-15 is not the first day of a month (expected YYYY-MM or YYYY-MM-01)', '2024-01-15'],
+    ['monthly(start=2024-13)', 'invalid date `2024-13` (expected YYYY-MM or YYYY-MM-01)', '2024-13'],
+    ['hourly(start=2024-01-01T24:00)', 'invalid date `2024-01-01T24:00` (expected YYYY-MM-DD or YYYY-MM-DDTHH:00)', '2024-01-01T'],
+    ['hourly(start=2024-01-01T05:30)', 'invalid date `2024-01-01T05:30` (expected YYYY-MM-DD or YYYY-MM-DDTHH:00)', '2024-01-01T'],
+    [
+      'multi(a=daily(start=2024-01-01), b=hourly(start=2024-01-01))',
+      'multi(…) takes at most one time dimension (`a` is one already)',
+      'b=',
+    ],
   ];
 
   it.each(CASES)('%j', (text, message, at) => {

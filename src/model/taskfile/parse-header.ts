@@ -7,7 +7,7 @@ import { CONDITION_FORM, firstIntervalUnit, formatCondition, parseCondition } fr
 import { CRON_FORM, checkCron } from '../cron.js';
 import { DURATION_FORM, parseDuration } from '../duration.js';
 import { parseDatasetName } from '../names.js';
-import { PARTITION_FORM, parsePartitions } from '../partitions.js';
+import { PARTITION_FORM, parsePartitions } from '../partitions/definition.js';
 import type { HeaderLine } from './header-block.js';
 import { didYouMean } from '../suggest.js';
 import {

@@ -3,7 +3,7 @@
  * stores. Durations are seconds, conditions are canonical text, names are canonical.
  */
 import type { Condition } from '../automation/condition.js';
-import type { PartitionDef } from '../partitions.js';
+import type { PartitionDef } from '../partitions/definition.js';
 
 export const PARAM_TYPES = ['VARCHAR', 'INTEGER', 'BIGINT', 'DATE', 'TIMESTAMP', 'BOOLEAN', 'DOUBLE'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
