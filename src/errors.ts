@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'TASK_FAILED'
   | 'SQL_ERROR'
   | 'USAGE'
+  | 'PARTITION'
   | 'LEASE_LOST'
   | 'STATEMENT_TIMEOUT'
   | 'DUPLICATE_RUN'

@@ -16,6 +16,7 @@ import type { JobState } from '../model/jobs/job-state.js';
 import type { TestOutcome } from '../runtime/test-runner.js';
 import type { DagSnapshot, JobRecord, Ledger, RequeuedJob, RunRecord, TaskFailures } from '../store/ledger.js';
 import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
+import { Backfills, type BackfillOptions, type BackfillResult } from './backfills.js';
 import { ProjectContext, type ProjectOptions } from './context.js';
 import { Definitions, looksLikeModule, snapshotOf, type Registry, type Selection } from './definitions.js';
 import { History, type StatusResult } from './history.js';
@@ -25,6 +26,7 @@ import { openSharedLedger } from './shared-ledger.js';
 import { Views, type TaskListing } from './views.js';
 import { Working, type WorkOptions } from './working.js';
 
+export type { BackfillOptions, BackfillResult } from './backfills.js';
 export type { ProjectOptions } from './context.js';
 export type { Selection } from './definitions.js';
 export { unknownName } from './definitions.js';
@@ -41,6 +43,7 @@ export class Project {
   private readonly working: Working;
   private readonly history: History;
   private readonly views: Views;
+  private readonly backfills: Backfills;
 
   private constructor(private readonly ctx: ProjectContext) {
     this.definitions = new Definitions(ctx);
@@ -48,6 +51,7 @@ export class Project {
     this.runs = new Runs(ctx, this.definitions, this.working);
     this.history = new History(ctx, this.definitions, this.runs);
     this.views = new Views(ctx, this.definitions);
+    this.backfills = new Backfills(ctx, this.definitions, this.runs);
   }
 
   /**
@@ -136,6 +140,11 @@ export class Project {
 
   run(options: RunOptions = {}): Promise<RunResult> {
     return this.runs.run(options);
+  }
+
+  /** A run of partitions of assets (a range, keys, or what is missing), worked here unless only enqueued. */
+  backfill(options: BackfillOptions): Promise<BackfillResult> {
+    return this.backfills.backfill(options);
   }
 
   enqueue(options: EnqueueOptions = {}): Promise<{ run: RunRecord | null; warnings: string[] }> {

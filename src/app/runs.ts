@@ -5,13 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DuckorchError } from '../errors.js';
-import type { JobState } from '../model/jobs/job-state.js';
+import { jobLabel, type JobState } from '../model/jobs/job-state.js';
 import { compareText } from '../model/names.js';
 import { writesDatabase } from '../model/taskfile/task.js';
 import type { RunEvent } from '../runtime/worker.js';
 import { duplicateRun, type JobRecord, type JsonValue, type RequeuedJob, type RunMetadata, type RunRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
-import { describeSelection, type Definitions, type Selection } from './definitions.js';
+import { describeSelection, type Definitions, type Registry, type Selection } from './definitions.js';
+import { planRunPartitions, type PlannedJob } from './partition-plan.js';
 import { staleFiles } from './stale-files.js';
 import type { Working } from './working.js';
 
@@ -24,6 +25,8 @@ export interface RunResult {
 }
 
 export interface RunOptions extends Selection {
+  /** `--partition`: build this partition of the selected partitioned tasks. */
+  partition?: string;
   maxParallel?: number;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
@@ -34,6 +37,7 @@ export interface RunOptions extends Selection {
 }
 
 export interface EnqueueOptions extends Selection {
+  partition?: string;
   inputs?: JsonValue;
   metadata?: RunMetadata;
   runId?: string;
@@ -89,15 +93,37 @@ export class Runs {
 
   /** Saves the snapshot of the current definitions and enqueues a run of the selection on it. */
   private async plan(
-    options: Selection,
+    options: Selection & { partition?: string },
     trigger: string,
     inputs: JsonValue,
     extra: { runId?: string; metadata?: RunMetadata } = {},
   ): Promise<{ run: RunRecord | null; warnings: string[] }> {
-    const { tasks, graph, selected, warnings } = await this.definitions.select(options);
+    const registry = await this.definitions.select(options);
+    const { tasks, selected, warnings } = registry;
     if (selected.length === 0) return { run: null, warnings };
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-    const chosen = new Set(selected);
+    const planned = planRunPartitions(selected, byName, options.partition, this.ctx.clock(), (options.select?.length ?? 0) > 0);
+    warnings.push(...planned.warnings);
+    if (planned.jobs.length === 0) return { run: null, warnings };
+    const selector = [describeSelection(options), options.partition !== undefined ? `--partition ${options.partition}` : null]
+      .filter((x) => x !== null)
+      .join(' ');
+    const run = await this.enqueuePlanned(registry, planned.jobs, { trigger, selector: selector || null, inputs, ...extra }, warnings);
+    return { run, warnings };
+  }
+
+  /**
+   * Enqueues a run of planned jobs on the snapshot of the current definitions: each waits for the
+   * jobs of the run of its upstream tasks (in its partition; see the ledgers' dependency rule).
+   */
+  async enqueuePlanned(
+    { tasks, graph }: Registry,
+    jobs: readonly PlannedJob[],
+    fields: { trigger: string; selector: string | null; inputs: JsonValue; runId?: string; metadata?: RunMetadata },
+    warnings: string[],
+  ): Promise<RunRecord> {
+    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+    const chosen = new Set(jobs.map((j) => j.task));
     const source = this.definitions.dag !== undefined ? await this.definitions.dagSource() : undefined;
     if (source?.kind !== 'name') warnings.push(...staleFiles(tasks.filter((t) => chosen.has(t.definition.name))));
     // A DAG by name runs its active snapshot as stored (its definitions read back need not hash the same).
@@ -105,29 +131,28 @@ export class Runs {
     this.definitions.snapshots.add(snapshot);
     // A shared ledger gives a database's jobs only to the worker that holds it: they carry its id,
     // as does a run of the registry (whose definitions are that database's).
-    const writers = selected.some((name) => writesDatabase(byName.get(name)!));
+    const writers = [...chosen].some((name) => writesDatabase(byName.get(name)!));
     const databaseId = writers || !source ? (await this.ctx.database()).store.databaseId : undefined;
-    const run = await (
-      await this.ctx.ledger()
-    ).enqueueRun(
+    const upstream = new Map([...chosen].map((name) => [name, [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort()]));
+    return (await this.ctx.ledger()).enqueueRun(
       {
-        id: extra.runId ?? randomUUID(),
+        id: fields.runId ?? randomUUID(),
         snapshotId: snapshot.id,
-        trigger,
-        selector: describeSelection(options),
-        inputs,
-        jobs: selected.map((name) => ({
-          task: name,
-          upstream: [...graph.upstreamOf(name)].filter((u) => chosen.has(u)).sort(),
-          maxAttempts: this.definitions.maxAttempts(byName.get(name)!),
-          ...(writesDatabase(byName.get(name)!) ? { database: databaseId! } : {}),
+        trigger: fields.trigger,
+        selector: fields.selector,
+        inputs: fields.inputs,
+        jobs: jobs.map(({ task, partitionKey }) => ({
+          task,
+          ...(partitionKey !== undefined ? { partitionKey } : {}),
+          upstream: upstream.get(task)!,
+          maxAttempts: this.definitions.maxAttempts(byName.get(task)!),
+          ...(writesDatabase(byName.get(task)!) ? { database: databaseId! } : {}),
         })),
         ...(source ? { dag: source.name } : { database: databaseId! }),
-        ...(extra.metadata ? { metadata: extra.metadata } : {}),
+        ...(fields.metadata ? { metadata: fields.metadata } : {}),
       },
       this.ctx.clock(),
     );
-    return { run, warnings };
   }
 
   /**
@@ -202,7 +227,7 @@ export class Runs {
   }
 
   /** Works one run in-process until nothing of it is left to do; a cancelled run cancels what never started. */
-  private async workRun(run: RunRecord, options: Omit<RunOptions, keyof Selection>): Promise<Omit<RunResult, 'warnings'>> {
+  async workRun(run: RunRecord, options: Omit<RunOptions, keyof Selection>): Promise<Omit<RunResult, 'warnings'>> {
     const ledger = await this.ctx.ledger();
     const { work } = await import('../runtime/worker.js');
     const base = await this.working.base(options.maxParallel ?? this.ctx.config.orch_max_parallel, options);
@@ -220,13 +245,13 @@ export class Runs {
     if (options.signal?.aborted) {
       // Tasks that never started are cancelled too, and say so.
       for (const job of await ledger.cancelRun(run.id, 'the run was cancelled before it started', this.ctx.clock()))
-        options.onEvent?.({ type: 'skip', task: job.task, job });
+        options.onEvent?.({ type: 'skip', task: jobLabel(job), job });
     }
     return this.outcome(run.id);
   }
 
   /** Fails, before anything is planned, when a worker elsewhere holds the database (see `holdingDatabase`). */
-  private async databaseFree(): Promise<void> {
+  async databaseFree(): Promise<void> {
     await this.holdingDatabase(async () => undefined);
   }
 

@@ -54,6 +54,8 @@ export interface DagTaskOptions {
    * aborts `ctx.signal`: a function that ignores it keeps running in the background.
    */
   isolation?: 'thread' | 'inline';
+  /** Partitions, in the grammar of `@partitions_by` (see `AssetOptions.partitions`). */
+  partitions?: string;
 }
 
 /**
@@ -76,6 +78,8 @@ export interface AssetOptions {
   group?: string;
   owner?: string;
   tags?: readonly string[];
+  /** Partitions, in the grammar of `@partitions_by`: `'daily(start=2026-01-01)'`, `'static(eu, us)'`, `'multi(…)'`. */
+  partitions?: string;
 }
 
 export type AssetFunction = (ctx: AssetContext) => TaskResult | Promise<TaskResult>;

@@ -17,6 +17,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { jsonProblem, type JsonValue } from '../model/json.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { DataTransaction } from '../store/ledger.js';
+import { partitionSpace } from '../model/partitions/space.js';
 import { AttemptFailure } from './attempt-failure.js';
 
 export type { JsonValue } from '../model/json.js';
@@ -29,6 +30,10 @@ export interface TaskContext {
   /** 1 for the first attempt. */
   attempt: number;
   partitionKey: string | null;
+  /** A multi partition's key by dimension (`{ date: '2026-01-05', region: 'jp' }`); empty otherwise. */
+  partitionDimensions: Record<string, string>;
+  /** A time partition's period, start inclusive and end exclusive (UTC). */
+  partitionWindow: { start: Date; end: Date } | null;
   /** The run's input payload (what root tasks also get as `inputs`). */
   runInputs: JsonValue | null;
   /** Aborted when the attempt times out or the run is cancelled: pass it on, or check it. */
@@ -97,6 +102,7 @@ export async function runFunctionAttempt(options: FunctionAttemptOptions): Promi
       taskName: task.name,
       attempt: options.context.attempt,
       partitionKey: options.context.partitionKey,
+      ...partitionContext(task, options.context.partitionKey),
       runInputs: options.context.runInputs,
       signal: controller.signal,
       log: options.log,
@@ -241,4 +247,13 @@ function guardConnection(conn: DuckDBConnection, ended: () => Ending | undefined
       };
     },
   });
+}
+
+export function partitionContext(
+  task: Pick<TaskDefinition, 'partitions'>,
+  key: string | null,
+): Pick<TaskContext, 'partitionDimensions' | 'partitionWindow'> {
+  if (key === null || task.partitions === null) return { partitionDimensions: {}, partitionWindow: null };
+  const space = partitionSpace(task.partitions);
+  return { partitionDimensions: space.dimensionValues(key), partitionWindow: space.window(key) ?? null };
 }

@@ -8,10 +8,10 @@ import type { MessagePort } from 'node:worker_threads';
 import type { AnyFunction } from '../model/taskfile/function-task.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { AttemptFailure } from './attempt-failure.js';
-import { jsonResultText, thrownFailure, type Ending, type TaskContext } from './function-task.js';
+import { jsonResultText, partitionContext, thrownFailure, type Ending, type TaskContext } from './function-task.js';
 
 /** What a thread needs to find a task's function. */
-export type ThreadTask = Pick<TaskDefinition, 'name' | 'kind' | 'file' | 'function'>;
+export type ThreadTask = Pick<TaskDefinition, 'name' | 'kind' | 'file' | 'function' | 'partitions'>;
 
 /**
  * Where an attempt of a batch stands, in a cell of memory the process and the thread share, so
@@ -93,6 +93,7 @@ export function serveFunctions(port: MessagePort, resolve: ResolveFunction): voi
       taskName: task.name,
       attempt: job.context.attempt,
       partitionKey: job.context.partitionKey,
+      ...partitionContext(task, job.context.partitionKey),
       runInputs: JSON.parse(job.context.runInputs) as TaskContext['runInputs'],
       signal: controller.signal,
       // Tagged with the attempt, so that a line a finished attempt still logs is not taken for the next one's.

@@ -214,7 +214,7 @@ export class FunctionThreadPool {
       const { task } = a.o;
       return {
         id: a.id,
-        task: { name: task.name, kind: task.kind, file: task.file, function: task.function },
+        task: { name: task.name, kind: task.kind, file: task.file, function: task.function, partitions: task.partitions },
         evaluation: a.o.evaluation,
         inputs: JSON.stringify(a.o.inputs ?? null),
         context: { ...a.o.context, runInputs: JSON.stringify(a.o.context.runInputs ?? null) },

@@ -18,8 +18,10 @@ import { ensureSchemas } from './catalog.js';
 import type { Reconnect } from './reconnect.js';
 import { isConnectionLost } from './reconnect.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
+import { partitionParameters } from './partition-parameters.js';
 import { resolveWatermark } from './watermark.js';
 import type { WorkerOptions } from './worker-options.js';
+import { jobLabel } from '../model/jobs/job-state.js';
 
 /** Conflicts between concurrent transactions are transient; retry them this many times per attempt. */
 const CONFLICT_RETRIES = 8;
@@ -75,7 +77,7 @@ export async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signa
       },
     );
     if (!skipped) return;
-    o.onEvent?.({ type: 'skip', task: job.task, job: { ...job, state: 'skipped', error: task.missing } });
+    o.onEvent?.({ type: 'skip', task: jobLabel(job), job: { ...job, state: 'skipped', error: task.missing } });
     return;
   }
   let database: { instance: DuckDBInstance; release: () => void } | undefined;
@@ -84,7 +86,7 @@ export async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signa
     // Claimed as the worker let go of the database: the job goes back for its next holder.
     if (!database) return o.ledger.release(o.workerId, [job.id], o.clock());
   }
-  o.onEvent?.({ type: 'start', task: job.task, attempt: job.attempts });
+  o.onEvent?.({ type: 'start', task: jobLabel(job), attempt: job.attempts });
   const assets = assetsOf(task);
   try {
     const instance = database?.instance ?? o.instance;
@@ -116,7 +118,7 @@ export async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signa
       if (handedBack)
         o.onEvent?.({
           type: 'release',
-          task: job.task,
+          task: jobLabel(job),
           reason: signal.reason === SHUTDOWN ? 'the worker is shutting down' : 'the worker lost its lease on the database',
         });
       return;
@@ -155,9 +157,9 @@ export async function execute(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, signa
     });
     if (!failed) return;
     const { job: after, downstream } = failed;
-    if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: job.task, attempt: job.attempts, delayMs, error: f.message });
-    else o.onEvent?.({ type: 'finish', task: job.task, job: after });
-    for (const d of downstream) o.onEvent?.({ type: 'skip', task: d.task, job: d });
+    if (after.state === 'failed') o.onEvent?.({ type: 'retry', task: jobLabel(job), attempt: job.attempts, delayMs, error: f.message });
+    else o.onEvent?.({ type: 'finish', task: jobLabel(job), job: after });
+    for (const d of downstream) o.onEvent?.({ type: 'skip', task: jobLabel(d), job: d });
   } finally {
     database?.release();
   }
@@ -179,10 +181,10 @@ async function recordCommitted(o: WorkerOptions, ctx: Ctx, job: ClaimedJob, inst
   if (!committed) return false;
   const now = o.clock();
   await retried(ctx, () => o.ledger.complete(job, o.workerId, committed.outcome, now));
-  o.onEvent?.({ type: 'recovered', task: job.task, attempt: committed.attempt });
+  o.onEvent?.({ type: 'recovered', task: jobLabel(job), attempt: committed.attempt });
   o.onEvent?.({
     type: 'finish',
-    task: job.task,
+    task: jobLabel(job),
     job: {
       ...job,
       state: 'succeeded',
@@ -207,6 +209,7 @@ async function runSql(
 ): Promise<void> {
   const startedAt = job.startedAt ?? o.clock();
   const statements = prepareStatements(task);
+  const parameters = partitionParameters(task, job.partitionKey);
   // The watermark is kept in the database beside the data it describes (an older version kept
   // it in the ledger only: read there when the database has none). --full-refresh starts over.
   const recorded = async (conn: DuckDBConnection): Promise<string | null> =>
@@ -232,6 +235,7 @@ async function runSql(
         variables,
         timeoutMs: timeoutOf(o, task),
         signal,
+        ...(parameters ? { parameters } : {}),
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
           // The next load's position commits with the data that moved it.
@@ -262,7 +266,7 @@ async function runSql(
           };
         },
       });
-      o.onEvent?.({ type: 'finish', task: job.task, job: completed! });
+      o.onEvent?.({ type: 'finish', task: jobLabel(job), job: completed! });
       return;
     } catch (err) {
       if (unrecorded !== undefined) throw unrecorded;
@@ -299,7 +303,7 @@ async function runFunction(
       instance,
       timeoutMs: timeoutOf(o, task),
       signal,
-      log: (message) => o.onEvent?.({ type: 'log', task: job.task, message }),
+      log: (message) => o.onEvent?.({ type: 'log', task: jobLabel(job), message }),
       commit: async (value, tx) => {
         const at = (committedAt = o.clock());
         // As for SQL: the data transaction commits on the first try only.
@@ -325,7 +329,7 @@ async function runFunction(
   const finished = () =>
     o.onEvent?.({
       type: 'finish',
-      task: job.task,
+      task: jobLabel(job),
       job: { ...job, state: 'succeeded', finishedAt: now, result, codeVersion: task.codeVersion },
     });
   if (committed) finished();

@@ -15,6 +15,7 @@ import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { charOffset, oneLine, parseDuckdbError } from './duckdb-error.js';
+import { bindParameters, type Parameters } from './partition-parameters.js';
 import { checkTestQuery } from './test-query.js';
 import { readWatermark } from './watermark.js';
 
@@ -34,6 +35,8 @@ export interface AttemptOptions {
   statements: readonly PreparedStatement[];
   variables: Readonly<Record<TemplateVariable, VariableValue>>;
   timeoutMs: number | null;
+  /** Values bound to the statements' `$name` parameters (a partition's key and dimensions). */
+  parameters?: Parameters;
   /** Aborting interrupts the running query; the attempt fails as `cancelled`. */
   signal?: AbortSignal;
   /**
@@ -89,6 +92,27 @@ async function drain(conn: DuckDBConnection, sql: string): Promise<void> {
   }
 }
 
+async function runPrepared(
+  conn: DuckDBConnection,
+  sql: string,
+  isQuery: boolean,
+  parameters: Parameters,
+  task: TaskDefinition,
+): Promise<number> {
+  const prepared = await conn.prepare(sql);
+  try {
+    bindParameters(prepared, parameters, task);
+    if (!isQuery) return rowsAffected(await prepared.run());
+    const result = await prepared.stream();
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      /* discard */
+    }
+    return 0;
+  } finally {
+    prepared.destroySync();
+  }
+}
+
 function isConflict(message: string): boolean {
   return /TransactionContext Error.*conflict/i.test(message) || /write-write conflict/i.test(message);
 }
@@ -140,6 +164,15 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
         values[name] ??= typeof v === 'string' ? v : await v(conn);
       }
       const sql = renderTemplate(stmt.text, values);
+      if (options.parameters && sql.includes('$')) {
+        // A prepared statement is one statement: BEGIN goes first, on its own.
+        if (begin !== '') await conn.run(begin);
+        begin = '';
+        current.sent = { prefix: '', sql };
+        const changed = await runPrepared(conn, sql, stmt.isQuery, options.parameters, task);
+        if (stmt.countsRows) rows += changed;
+        continue;
+      }
       if (stmt.isQuery) {
         if (begin !== '') await conn.run(begin);
         current.sent = { prefix: '', sql };

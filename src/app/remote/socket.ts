@@ -31,6 +31,7 @@ export interface HolderInfo {
 }
 
 export interface JoinOptions extends Selection {
+  partition?: string;
   maxParallel?: number;
   fullRefresh?: boolean;
 }
@@ -44,7 +45,7 @@ export interface ProjectApi {
   queueDepth(runId?: string): Promise<Partial<Record<JobState, number>>>;
   failures(withinSeconds: number, limit: number): Promise<TaskFailures[]>;
   enqueue(
-    options: Selection & { inputs?: JsonValue; metadata?: RunMetadata; runId?: string },
+    options: Selection & { partition?: string; inputs?: JsonValue; metadata?: RunMetadata; runId?: string },
   ): Promise<{ run: RunRecord | null; warnings: string[] }>;
   cancel(runId: string): Promise<{ run: RunRecord; cancelled: number; stopping: number }>;
   /** Plans a run of the selection and has the holder work it; resolves when it is done. */

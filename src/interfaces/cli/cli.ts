@@ -13,6 +13,7 @@ import type { Project, RequeueFilter, RunResult, Selection } from '../../app/pro
 import type { HolderInfo, JoinOptions, ProjectApi } from '../../app/remote/socket.js';
 import type { Config, LoadConfigOptions } from '../../config/config.js';
 import { DuckorchError } from '../../errors.js';
+import { jobLabel } from '../../model/jobs/job-state.js';
 import type { RunEvent } from '../../runtime/worker.js';
 import type { AccessMode } from '../../store/duckdb/database.js';
 import type { JobRecord, JsonValue } from '../../store/ledger.js';
@@ -219,7 +220,7 @@ export function printRunResult(o: Output, { run, jobs, warnings }: RunResult, ex
       table(
         jobs.map((j) => [
           statusMark(j.state),
-          j.task,
+          jobLabel(j),
           colourStatus(j.state),
           formatMs(durationMs(j)),
           j.state === 'succeeded' ? `${outputOf(j)}${j.attempts > 1 ? `, ${j.attempts} attempts` : ''}` : pc.dim(j.error ?? ''),

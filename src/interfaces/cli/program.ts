@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
 import { DuckorchError } from '../../errors.js';
 import { createCli, type CliIo, type GlobalOptions } from './cli.js';
+import { assetsCommands } from './commands/assets.js';
 import { definitionsCommands } from './commands/definitions.js';
 import { historyCommands } from './commands/history.js';
 import { ledgerCommands } from './commands/ledger.js';
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo): Command {
   const cli = createCli(program, io);
   definitionsCommands(cli);
   runsCommands(cli);
+  assetsCommands(cli);
   workerCommands(cli);
   ledgerCommands(cli);
   historyCommands(cli);

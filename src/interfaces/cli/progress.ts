@@ -92,7 +92,7 @@ function progressBar(): RunProgress {
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
-      format: ' {bar} {value}/{total} tasks | {failed} failed | {running}',
+      format: ' {bar} {value}/{total} jobs | ETA {eta_formatted} | {failed} failed | {running}',
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,

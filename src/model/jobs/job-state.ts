@@ -199,3 +199,8 @@ export function runState(counts: Readonly<Partial<Record<JobState, number>>>): R
   if (n('dead') + n('blocked') > 0) return 'failed';
   return 'succeeded';
 }
+
+/** How a job is named in logs: its task, and its partition in brackets when it has one (`daily_sales[2026-01-05]`). */
+export function jobLabel(job: { task: string; partitionKey: string }): string {
+  return job.partitionKey === '__default__' ? job.task : `${job.task}[${job.partitionKey}]`;
+}

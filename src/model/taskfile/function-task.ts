@@ -13,6 +13,7 @@
 import { DuckorchError, DuckorchErrors, type SourceLocation } from '../../errors.js';
 import { DatasetSet, datasetKey, identifierParts, isFileDataset, parseDatasetName } from '../names.js';
 import { didYouMean } from '../suggest.js';
+import { PARTITION_FORM, parsePartitions, type PartitionDef } from '../partitions/definition.js';
 import { codeVersion } from './code-version.js';
 import { TASK_NAME, emptyHeader } from './parse-header.js';
 import type { AssetDecl, TaskDefinition } from './task.js';
@@ -45,6 +46,8 @@ export interface DagTaskSpec {
   tags: string[];
   /** Where the function runs: `thread` (the default) or `inline`. Absent from older copies: `thread`. */
   isolation?: Isolation;
+  /** `partitions`, parsed; absent or null: unpartitioned. */
+  partitions?: PartitionDef | null;
   fn: AnyFunction;
   definedAt: CallSite | null;
 }
@@ -72,6 +75,7 @@ export interface AssetSpec {
   group: string | null;
   owner: string | null;
   tags: string[];
+  partitions?: PartitionDef | null;
   fn: AnyFunction;
   definedAt: CallSite | null;
 }
@@ -182,7 +186,16 @@ function checkOptionsObject(what: string, options: unknown): Record<string, unkn
   return options as Record<string, unknown>;
 }
 
-export const DAG_TASK_OPTIONS = ['name', 'requires', 'timeout', 'retries', 'description', 'tags', 'isolation'] as const;
+export const DAG_TASK_OPTIONS = ['name', 'requires', 'timeout', 'retries', 'description', 'tags', 'isolation', 'partitions'] as const;
+
+/** `partitions: 'daily(start=2026-01-01)'`: the grammar of `@partitions_by`. */
+function checkPartitions(what: string, value: unknown): PartitionDef | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw definitionError(`${what}: \`partitions\` must be a string`, { expected: PARTITION_FORM });
+  const parsed = parsePartitions(value);
+  if (!parsed.ok) throw definitionError(`${what}: \`partitions\`: ${parsed.error.message}`, { expected: PARTITION_FORM });
+  return parsed.value;
+}
 
 /** Checks the options of `dag.task(options, fn)`; the Dag checks the name is not taken. */
 export function normaliseDagTask(dagName: string, options: unknown, fn: unknown, definedAt: CallSite | null): DagTaskSpec {
@@ -204,12 +217,13 @@ export function normaliseDagTask(dagName: string, options: unknown, fn: unknown,
     description: optionalText(`${what}: \`description\``, o.description),
     tags: stringList(`${what}: \`tags\``, o.tags),
     isolation: checkIsolation(what, o.isolation),
+    partitions: checkPartitions(what, o.partitions),
     fn: checkFunction(what, fn),
     definedAt,
   };
 }
 
-export const ASSET_OPTIONS = ['name', 'deps', 'task', 'timeout', 'retries', 'description', 'group', 'owner', 'tags'] as const;
+export const ASSET_OPTIONS = ['name', 'deps', 'task', 'timeout', 'retries', 'description', 'group', 'owner', 'tags', 'partitions'] as const;
 
 /** Checks the options of `asset(options, fn)`. */
 export function normaliseAsset(options: unknown, fn: unknown, definedAt: CallSite | null): AssetSpec {
@@ -254,6 +268,7 @@ export function normaliseAsset(options: unknown, fn: unknown, definedAt: CallSit
     group: optionalText(`${what}: \`group\``, o.group),
     owner: optionalText(`${what}: \`owner\``, o.owner),
     tags: stringList(`${what}: \`tags\``, o.tags),
+    partitions: checkPartitions(what, o.partitions),
     fn: checkFunction(what, fn),
     definedAt,
   };
@@ -393,12 +408,15 @@ export function dagDefinitions(dag: DagSpec, ref: FunctionModuleRef): TaskDefini
       retries: t.retries,
       timeoutSeconds: t.timeoutSeconds,
       dependsOn: [...t.requires],
+      partitions: t.partitions ?? null,
       codeVersion: functionCodeVersion(t.fn, {
         dag: dag.name,
         requires: t.requires,
         timeout: t.timeoutSeconds,
         retries: t.retries,
         ...inline,
+        // Only when set, so that code versions of unpartitioned tasks stay what they were.
+        ...(t.partitions ? { partitions: t.partitions } : {}),
       }),
       function: { module: ref.module, exportName: ref.exportName, dag: dag.name, ...inline },
     };
@@ -433,11 +451,13 @@ export function assetDefinition(spec: AssetSpec, ref: FunctionModuleRef): TaskDe
     inputs,
     outputs: [spec.dataset],
     lineage: inputs.map((src) => ({ src, dst: spec.dataset })),
+    partitions: spec.partitions ?? null,
     codeVersion: functionCodeVersion(spec.fn, {
       asset: spec.dataset,
       deps: spec.deps,
       timeout: spec.timeoutSeconds,
       retries: spec.retries,
+      ...(spec.partitions ? { partitions: spec.partitions } : {}),
     }),
     function: { module: ref.module, exportName: ref.exportName, dag: null },
   };

@@ -712,7 +712,7 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
   /** Takes a run and its jobs (with the database each writes, or null) into memory and works out which jobs are ready. */
   private adopt(record: RunRecord, jobs: readonly JobRecord[], now: Date, databases: ReadonlyArray<string | null>): void {
     const active = this.active!;
-    const run: ActiveRun = { record, byTask: new Map(), jobs: new Set(), downstream: new Map() };
+    const run: ActiveRun = { record, byTask: new Map(), ofTask: new Map(), jobs: new Set(), downstream: new Map() };
     active.runs.set(record.id, run);
     record.counts = {};
     for (const [i, j] of jobs.entries()) {
@@ -721,6 +721,9 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
         if (j.state === 'processing') this.busyKeys.set(key(j.task, j.partitionKey), j.id);
       }
       run.byTask.set(key(j.task, j.partitionKey), j.id);
+      const ofTask = run.ofTask.get(j.task);
+      if (ofTask) ofTask.push(j.id);
+      else run.ofTask.set(j.task, [j.id]);
       run.jobs.add(j.id);
       for (const u of j.upstream) run.downstream.set(u, [...(run.downstream.get(u) ?? []), j.id]);
       record.counts[j.state] = (record.counts[j.state] ?? 0) + 1;
@@ -746,10 +749,7 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
 
   private upstreamJobs(job: JobRecord): JobRecord[] {
     const run = this.active!.runs.get(job.runId)!;
-    return job.upstream
-      .map((u) => run.byTask.get(key(u, job.partitionKey)) ?? run.byTask.get(key(u, DEFAULT_PARTITION)))
-      .filter((id): id is string => id !== undefined)
-      .map((id) => this.active!.jobs.get(id)!);
+    return job.upstream.flatMap((u) => upstreamIds(run, job, u)).map((id) => this.active!.jobs.get(id)!);
   }
 
   private downstreamJobs(job: JobRecord): JobRecord[] {
@@ -796,9 +796,8 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
     const run = this.active!.runs.get(job.runId)!;
     let i = this.doneUpstream.get(job.id) ?? 0;
     for (; i < job.upstream.length; i++) {
-      const u = job.upstream[i]!;
-      const id = run.byTask.get(key(u, job.partitionKey)) ?? run.byTask.get(key(u, DEFAULT_PARTITION));
-      if (id !== undefined && !SATISFYING_STATES.has(this.active!.jobs.get(id)!.state)) break;
+      const ids = upstreamIds(run, job, job.upstream[i]!);
+      if (ids.some((id) => !SATISFYING_STATES.has(this.active!.jobs.get(id)!.state))) break;
     }
     if (i < job.upstream.length) this.doneUpstream.set(job.id, i);
     else this.refreshReadiness(job, now);
@@ -962,4 +961,15 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
     for (const job of active.jobs.values()) if (job.state === 'processing') this.loseAttempt(job, now);
     await this.flush();
   }
+}
+
+/**
+ * The jobs of a run that `job` waits for in upstream task `u`: the one of its partition, or the
+ * unpartitioned one; an unpartitioned job waits for every partition of `u` (the same rule as the
+ * PostgreSQL ledger's `dependencies`).
+ */
+function upstreamIds(run: ActiveRun, job: JobRecord, u: string): readonly string[] {
+  const id = run.byTask.get(key(u, job.partitionKey)) ?? run.byTask.get(key(u, DEFAULT_PARTITION));
+  if (id !== undefined) return [id];
+  return job.partitionKey === DEFAULT_PARTITION ? (run.ofTask.get(u) ?? []) : [];
 }

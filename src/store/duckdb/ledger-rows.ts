@@ -41,6 +41,8 @@ export interface ActiveRun {
   downstream: Map<string, string[]>;
   /** Job ids by `task\0partition`. */
   byTask: Map<string, string>;
+  /** Job ids by task, every partition. */
+  ofTask: Map<string, string[]>;
   jobs: Set<string>;
 }
 

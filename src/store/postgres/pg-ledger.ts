@@ -1015,7 +1015,7 @@ export class PgLedger extends PgSnapshots implements Ledger {
 
 /**
  * For each job of a new run, the ids of the jobs of that run waiting for it (those whose upstream
- * names its task, in the same partition, or in any when it is unpartitioned), and for each job how
+ * names its task, in the same partition, or in any when either is unpartitioned), and for each job how
  * many it waits for. Both follow one rule, so a job never waits for a job that will not tell it.
  */
 function dependencies(jobs: NewRun['jobs'], ids: readonly string[]): { downstream: string[][]; waiting: number[] } {
@@ -1032,7 +1032,7 @@ function dependencies(jobs: NewRun['jobs'], ids: readonly string[]): { downstrea
     for (const u of new Set(d.upstream))
       for (const ui of byTask.get(u) ?? []) {
         const upPart = jobs[ui]!.partitionKey ?? DEFAULT_PARTITION;
-        if (upPart !== DEFAULT_PARTITION && upPart !== part) continue;
+        if (upPart !== DEFAULT_PARTITION && part !== DEFAULT_PARTITION && upPart !== part) continue;
         downstream[ui]!.push(ids[di]!);
         waiting[di]!++;
       }

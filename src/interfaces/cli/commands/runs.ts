@@ -62,45 +62,57 @@ export function runsCommands(cli: Cli): void {
       .description('run the registered tasks (or a selection) in dependency order')
       .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
       .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning')
+      .option('--partition <key>', 'build this partition of the selected partitioned tasks (a plain run leaves them to backfill)')
       .option('--wait', 'when another run or worker holds the database, wait for it to finish instead of handing this run to it'),
-  ).action(async (opts: { select?: string[]; exclude?: string[]; maxParallel?: string; fullRefresh?: boolean; wait?: boolean }) => {
-    const o = output();
-    const runHere = () =>
-      withRunProgress(
-        o,
-        (p, progress) => p.run({ ...selectionOf(opts), ...progress, ...(opts.fullRefresh ? { fullRefresh: true } : {}) }),
-        opts.maxParallel,
-      );
-    for (let waited = 0; ; waited++) {
-      try {
-        return printRunResult(o, await runHere());
-      } catch (err) {
-        if (!(err instanceof DuckorchError && err.code === 'DB_LOCKED')) throw err;
-        if (opts.wait) {
-          // The holder's socket could say when it ends, but it may be a short command with none: look again shortly.
-          if (waited === 0) o.err(`${err.message}; waiting for it to finish (--wait)`);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** Math.min(waited, 4))));
-          continue;
-        }
-        const holder = await holderOf();
-        if (!holder)
-          throw new DuckorchError('DB_LOCKED', err.message, {
-            hint: 'wait for it to finish (`run --wait` does that), or stop it; a `duck-orch run` or `worker` holding it would have taken this run over',
-          });
-        const info = await holder.holder();
-        if (!o.json) o.err(`${info.db} is held by duck-orch ${info.command} (pid ${info.pid}): it works this run; following it`);
-        const parallel = opts.maxParallel === undefined ? undefined : Number(opts.maxParallel);
-        return printRunResult(
+  ).action(
+    async (opts: {
+      select?: string[];
+      exclude?: string[];
+      maxParallel?: string;
+      fullRefresh?: boolean;
+      partition?: string;
+      wait?: boolean;
+    }) => {
+      const o = output();
+      const partition = opts.partition !== undefined ? { partition: opts.partition } : {};
+      const runHere = () =>
+        withRunProgress(
           o,
-          await holder.join({
-            ...selectionOf(opts),
-            ...(parallel !== undefined && Number.isInteger(parallel) && parallel > 0 ? { maxParallel: parallel } : {}),
-            ...(opts.fullRefresh ? { fullRefresh: true } : {}),
-          }),
+          (p, progress) => p.run({ ...selectionOf(opts), ...partition, ...progress, ...(opts.fullRefresh ? { fullRefresh: true } : {}) }),
+          opts.maxParallel,
         );
+      for (let waited = 0; ; waited++) {
+        try {
+          return printRunResult(o, await runHere());
+        } catch (err) {
+          if (!(err instanceof DuckorchError && err.code === 'DB_LOCKED')) throw err;
+          if (opts.wait) {
+            // The holder's socket could say when it ends, but it may be a short command with none: look again shortly.
+            if (waited === 0) o.err(`${err.message}; waiting for it to finish (--wait)`);
+            await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** Math.min(waited, 4))));
+            continue;
+          }
+          const holder = await holderOf();
+          if (!holder)
+            throw new DuckorchError('DB_LOCKED', err.message, {
+              hint: 'wait for it to finish (`run --wait` does that), or stop it; a `duck-orch run` or `worker` holding it would have taken this run over',
+            });
+          const info = await holder.holder();
+          if (!o.json) o.err(`${info.db} is held by duck-orch ${info.command} (pid ${info.pid}): it works this run; following it`);
+          const parallel = opts.maxParallel === undefined ? undefined : Number(opts.maxParallel);
+          return printRunResult(
+            o,
+            await holder.join({
+              ...selectionOf(opts),
+              ...partition,
+              ...(parallel !== undefined && Number.isInteger(parallel) && parallel > 0 ? { maxParallel: parallel } : {}),
+              ...(opts.fullRefresh ? { fullRefresh: true } : {}),
+            }),
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   program
     .command('retry-failed')
@@ -171,31 +183,35 @@ export function runsCommands(cli: Cli): void {
       .description('create a run of the registered tasks (or a selection) without working it; `duck-orch worker` works it')
       .option('--inputs <json>', 'JSON payload the run’s root TypeScript tasks receive')
       .option('--metadata <json>', 'a JSON object kept with the run (shown by status --json)')
-      .option('--run-id <uuid>', 'the run’s id (default: a new UUID); an id that exists is refused'),
-  ).action(async (opts: { select?: string[]; exclude?: string[]; inputs?: string; metadata?: string; runId?: string }) => {
-    const o = output();
-    const inputs = opts.inputs === undefined ? null : parseJsonOption('--inputs', opts.inputs);
-    const metadata = opts.metadata === undefined ? undefined : parseJsonOption('--metadata', opts.metadata);
-    if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)))
-      throw new DuckorchError('USAGE', `--metadata must be a JSON object, got \`${opts.metadata}\``, {
-        hint: `e.g. --metadata '{"source": "nightly"}'`,
-      });
-    const { run, warnings } = await withProjectOrHolder('ledger', (p) =>
-      p.enqueue({
-        ...selectionOf(opts),
-        inputs,
-        ...(metadata !== undefined ? { metadata } : {}),
-        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-      }),
-    );
-    if (o.json) return printJson(o, { run: run && runJson(run), warnings });
-    printWarnings(o, warnings);
-    if (!run) return;
-    // A DAG's runs are worked by that DAG's workers (named as this command named it: a module
-    // never activated has no name to go by); the registry's by a plain worker.
-    const how = run.dag !== null ? `duck-orch --dag ${dagOption() ?? run.dag} worker` : 'duck-orch worker';
-    o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: ${how}`);
-  });
+      .option('--run-id <uuid>', 'the run’s id (default: a new UUID); an id that exists is refused')
+      .option('--partition <key>', 'this partition of the selected partitioned tasks'),
+  ).action(
+    async (opts: { select?: string[]; exclude?: string[]; inputs?: string; metadata?: string; runId?: string; partition?: string }) => {
+      const o = output();
+      const inputs = opts.inputs === undefined ? null : parseJsonOption('--inputs', opts.inputs);
+      const metadata = opts.metadata === undefined ? undefined : parseJsonOption('--metadata', opts.metadata);
+      if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)))
+        throw new DuckorchError('USAGE', `--metadata must be a JSON object, got \`${opts.metadata}\``, {
+          hint: `e.g. --metadata '{"source": "nightly"}'`,
+        });
+      const { run, warnings } = await withProjectOrHolder('ledger', (p) =>
+        p.enqueue({
+          ...selectionOf(opts),
+          inputs,
+          ...(metadata !== undefined ? { metadata } : {}),
+          ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+          ...(opts.partition !== undefined ? { partition: opts.partition } : {}),
+        }),
+      );
+      if (o.json) return printJson(o, { run: run && runJson(run), warnings });
+      printWarnings(o, warnings);
+      if (!run) return;
+      // A DAG's runs are worked by that DAG's workers (named as this command named it: a module
+      // never activated has no name to go by); the registry's by a plain worker.
+      const how = run.dag !== null ? `duck-orch --dag ${dagOption() ?? run.dag} worker` : 'duck-orch worker';
+      o.out(`Enqueued run ${run.id} (${run.tasks.length} task${run.tasks.length === 1 ? '' : 's'}); work it with: ${how}`);
+    },
+  );
 
   program
     .command('cancel')

@@ -1,0 +1,118 @@
+/**
+ * Backfills: one run with a job per task × partition of the named assets, worked by this
+ * process's worker (and any `worker` process on the same ledger), or only enqueued. The same
+ * backfill started again after Ctrl-C, a crash or a failure resumes its run: what succeeded stays
+ * done, the rest runs. `--missing` takes what has no successful materialisation.
+ */
+import type { RunRecord } from '../store/ledger.js';
+import { assetsOf } from '../model/assets.js';
+import { RangeSet } from '../model/partitions/ranges.js';
+import type { ProjectContext } from './context.js';
+import type { Definitions, Selection } from './definitions.js';
+import { backfillSet, resolveAssets, type BackfillSpec, type PlannedJob } from './partition-plan.js';
+import type { RunOptions, RunResult, Runs } from './runs.js';
+
+export interface BackfillOptions extends BackfillSpec, Omit<RunOptions, keyof Selection | 'partition'> {
+  /** Asset names (or task names). */
+  assets: readonly string[];
+  /** Only partitions without a successful materialisation. */
+  missing?: boolean;
+  /** Enqueue the run and return: `worker` processes work it. */
+  enqueueOnly?: boolean;
+}
+
+export interface BackfillResult extends RunResult {
+  /** Partitions planned (jobs of the run). */
+  planned: number;
+  /** The run resumed, when this backfill was started before and did not finish. */
+  resumed: boolean;
+}
+
+/** Runs recent enough to look through for a backfill to resume. */
+const RESUME_LOOKBACK = 50;
+
+export class Backfills {
+  constructor(
+    private readonly ctx: ProjectContext,
+    private readonly definitions: Definitions,
+    private readonly runs: Runs,
+  ) {}
+
+  async backfill(options: BackfillOptions): Promise<BackfillResult> {
+    await this.runs.databaseFree();
+    const registry = await this.definitions.requireRegistry();
+    const definitions = registry.tasks.map((t) => t.definition);
+    const named = resolveAssets(options.assets, definitions);
+    const order = new Map(
+      registry.graph
+        .layers(new Set(named.map((t) => t.name)))
+        .flat()
+        .map((n, i) => [n, i]),
+    );
+    const tasks = [...new Map(named.map((t) => [t.name, t])).values()].sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+    const now = this.ctx.clock();
+    const ledger = await this.ctx.ledger();
+    const selector = describeBackfill(options);
+    const previous = (await ledger.listRuns(RESUME_LOOKBACK)).find((r) => r.trigger === 'backfill' && r.selector === selector);
+    if (previous && previous.state !== 'succeeded') return this.resume(previous, options);
+
+    const jobs: PlannedJob[] = [];
+    for (const task of tasks) {
+      let { space, set } = backfillSet(task, options, now);
+      if (options.missing) {
+        const asset = assetsOf(task)[0] ?? task.name;
+        const done: number[] = [];
+        for (const s of await ledger.assetStates(asset)) {
+          if (s.status !== 'succeeded') continue;
+          const at = space.locate(s.partitionKey, now);
+          if (at.ok) done.push(at.index);
+        }
+        set = set.minus(RangeSet.ofIndices(done));
+      }
+      for (const i of set.indices()) jobs.push({ task: task.name, partitionKey: space.keyAt(i) });
+    }
+    const warnings: string[] = [];
+    if (jobs.length === 0) {
+      warnings.push(
+        options.missing
+          ? 'nothing to backfill: every partition asked for has been materialised'
+          : 'nothing to backfill: no partition in that range exists yet',
+      );
+      return { run: null, jobs: [], warnings, planned: 0, resumed: false };
+    }
+    const run = await this.runs.enqueuePlanned(registry, jobs, { trigger: 'backfill', selector, inputs: null }, warnings);
+    if (options.enqueueOnly) return { run, jobs: [], warnings, planned: jobs.length, resumed: false };
+    options.onPlan?.(jobs.map((j) => j.task));
+    return { ...(await this.runs.workRun(run, options)), warnings, planned: jobs.length, resumed: false };
+  }
+
+  /** Works an unfinished backfill again: its unfinished jobs as they are, its failed or cancelled ones anew. */
+  private async resume(run: RunRecord, options: BackfillOptions): Promise<BackfillResult> {
+    const planned = Object.values(run.counts).reduce((a, b) => a + (b ?? 0), 0);
+    const done = run.counts.succeeded ?? 0;
+    const warnings = [`resuming backfill run ${run.id.slice(0, 8)} (${done} of ${planned} partitions done)`];
+    const ledger = await this.ctx.ledger();
+    if (run.finishedAt !== null) {
+      const snapshot = await this.definitions.registrySnapshot(await this.definitions.requireRegistry());
+      await ledger.retryRun(run.id, this.ctx.clock(), snapshot.id);
+    }
+    const current = (await ledger.getRun(run.id))!;
+    if (options.enqueueOnly) return { run: current, jobs: [], warnings, planned, resumed: true };
+    options.onPlan?.(Array.from({ length: planned - done }, () => ''));
+    return { ...(await this.runs.workRun(current, options)), warnings, planned, resumed: true };
+  }
+}
+
+/** The backfill as the user asked for it: what a later, identical request resumes. */
+export function describeBackfill(o: BackfillOptions): string {
+  return [
+    o.assets.join(' '),
+    o.from !== undefined ? `--from ${o.from}` : '',
+    o.to !== undefined ? `--to ${o.to}` : '',
+    ...(o.partitions ?? []).map((p) => `--partition ${p}`),
+    ...(o.where ?? []).map((w) => `--where ${w}`),
+    o.missing ? '--missing' : '',
+  ]
+    .filter((x) => x !== '')
+    .join(' ');
+}
