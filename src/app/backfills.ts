@@ -58,7 +58,8 @@ export class Backfills {
 
     const jobs: PlannedJob[] = [];
     for (const task of tasks) {
-      let { space, set } = backfillSet(task, options, now);
+      const { space, set: asked } = backfillSet(task, options, now);
+      let set = asked;
       if (options.missing) {
         const asset = assetsOf(task)[0] ?? task.name;
         const done: number[] = [];
