@@ -178,10 +178,21 @@ describe('the embedded ledger', () => {
         },
       ]);
       const mats = (
-        await conn.runAndReadAll('SELECT asset_name, partition_key, run_id, rows, bytes, status FROM __orch__.asset_materializations')
+        await conn.runAndReadAll(
+          'SELECT asset_name, partition_key, run_id, job_id, attempt, rows, bytes, status FROM __orch__.asset_materializations',
+        )
       ).getRowObjectsJS();
       expect(mats).toEqual([
-        { asset_name: 'main.t', partition_key: '__default__', run_id: job!.id, rows: 5n, bytes: null, status: 'success' },
+        {
+          asset_name: 'main.t',
+          partition_key: '__default__',
+          run_id: run.id,
+          job_id: job!.id,
+          attempt: 1,
+          rows: 5n,
+          bytes: null,
+          status: 'succeeded',
+        },
       ]);
       conn.closeSync();
     } finally {

@@ -276,11 +276,11 @@ describe('DuckDB store registry and runs', { timeout: DUCKDB_TEST_TIMEOUT }, () 
       expect((await columns('asset_materializations')).slice(0, 7)).toEqual([
         'asset_name',
         'partition_key',
-        'materialized_at',
-        'run_id',
+        'status',
         'rows',
         'bytes',
-        'status',
+        'code_version',
+        'run_id',
       ]);
       expect(
         await rows(
@@ -296,12 +296,12 @@ describe('DuckDB store registry and runs', { timeout: DUCKDB_TEST_TIMEOUT }, () 
       expect(
         await rows(
           instance,
-          'SELECT asset_name, partition_key, materialized_at, run_id, rows, bytes, status FROM __orch__.asset_materializations ORDER BY 1',
+          'SELECT asset_name, partition_key, materialized_at, job_id, run_id, rows, bytes, status FROM __orch__.asset_materializations ORDER BY 1',
         ),
       ).toEqual([
-        ['s.a', '__default__', at(9), a!.id, 42n, null, 'success'],
-        ['s.a2', '__default__', at(9), a!.id, null, null, 'success'],
-        ['s.b', '__default__', at(11), b!.id, null, null, 'failed'],
+        ['s.a', '__default__', at(9), a!.id, 'p1', 42n, null, 'succeeded'],
+        ['s.a2', '__default__', at(9), a!.id, 'p1', null, null, 'succeeded'],
+        ['s.b', '__default__', at(11), b!.id, 'p1', null, null, 'failed'],
       ]);
       expect(await ledger.lastWatermark('a')).toBe('7');
       expect(await ledger.lastWatermark('b')).toBeNull();
@@ -403,7 +403,7 @@ describe('DuckDB store registry and runs', { timeout: DUCKDB_TEST_TIMEOUT }, () 
       expect(attempts[1]!.error).toBe('the worker holding it stopped');
       expect(await rows(instance, 'SELECT x FROM a')).toEqual([[42]]);
       expect(await rows(instance, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'b'")).toEqual([[0n]]);
-      expect(await rows(instance, 'SELECT asset_name, status FROM __orch__.asset_materializations')).toEqual([["s.a'", 'success']]);
+      expect(await rows(instance, 'SELECT asset_name, status FROM __orch__.asset_materializations')).toEqual([["s.a'", 'succeeded']]);
       expect(await ledger.lastWatermark('a')).toBe(TRICKY);
 
       // The run is queued work: another worker finishes it.
@@ -511,7 +511,7 @@ describe('DuckDB store registry and runs', { timeout: DUCKDB_TEST_TIMEOUT }, () 
         [TRICKY, 'succeeded', null, null],
       ]);
       expect(await ledger.lastWatermark("o'brien")).toBe(TRICKY);
-      expect(await rows(instance, 'SELECT asset_name, pipeline_run_id FROM __orch__.asset_materializations')).toEqual([["s.o'b", TRICKY]]);
+      expect(await rows(instance, 'SELECT asset_name, run_id FROM __orch__.asset_materializations')).toEqual([["s.o'b", TRICKY]]);
       await store.close();
     });
   });
@@ -691,14 +691,14 @@ describe('DuckDB store migration of the run history', { timeout: DUCKDB_TEST_TIM
       expect(
         await rows(
           instance,
-          'SELECT asset_name, partition_key, materialized_at, run_id, rows, status FROM __orch__.asset_materializations ORDER BY 3, 1',
+          'SELECT asset_name, partition_key, materialized_at, job_id, run_id, rows, status FROM __orch__.asset_materializations ORDER BY 3, 1',
         ),
       ).toEqual([
-        ['s.a', '__default__', at(2), 'r0a', 5n, 'success'],
-        ['s.a2', '__default__', at(2), 'r0a', null, 'success'],
-        ['s.a', '__default__', at(12), 'r1a', 42n, 'success'],
-        ['s.a2', '__default__', at(12), 'r1a', null, 'success'],
-        ['s.b', '__default__', at(14), 'r1b', null, 'failed'],
+        ['s.a', '__default__', at(2), 'r0a', 'p0', 5n, 'succeeded'],
+        ['s.a2', '__default__', at(2), 'r0a', 'p0', null, 'succeeded'],
+        ['s.a', '__default__', at(12), 'r1a', 'p1', 42n, 'succeeded'],
+        ['s.a2', '__default__', at(12), 'r1a', 'p1', null, 'succeeded'],
+        ['s.b', '__default__', at(14), 'r1b', 'p1', null, 'failed'],
       ]);
       expect(await rows(instance, 'SELECT task_name, state, pipeline_run_id FROM __orch__.task_state ORDER BY 1')).toEqual([
         ['a', 'skipped', 'p2'],

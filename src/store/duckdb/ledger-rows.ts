@@ -116,14 +116,17 @@ export const ATTEMPT_TYPES: ColumnTypes = {
 export const MATERIALIZATION_COLUMNS: ColumnTypes = {
   asset_name: 'VARCHAR',
   partition_key: 'VARCHAR',
-  materialized_at: 'TIMESTAMP',
-  run_id: 'VARCHAR',
+  status: 'VARCHAR',
   rows: 'BIGINT',
   bytes: 'BIGINT',
-  status: 'VARCHAR',
-  pipeline_run_id: 'VARCHAR',
-  task_name: 'VARCHAR',
   code_version: 'VARCHAR',
+  run_id: 'VARCHAR',
+  job_id: 'VARCHAR',
+  attempt: 'INTEGER',
+  task_name: 'VARCHAR',
+  started_at: 'TIMESTAMP',
+  finished_at: 'TIMESTAMP',
+  materialized_at: 'TIMESTAMP',
 };
 
 export const TASK_STATE_COLUMNS: ColumnTypes = {

@@ -209,14 +209,17 @@ export abstract class DuckDbWrites extends DuckDbSnapshots {
       ({ s, asset, primary }) => ({
         asset_name: asset,
         partition_key: s.job.partitionKey,
-        materialized_at: s.job.finishedAt,
-        run_id: s.job.id,
+        status: s.job.state === 'succeeded' ? 'succeeded' : 'failed',
         rows: primary ? s.job.rows : null,
         bytes: null,
-        status: s.job.state === 'succeeded' ? 'success' : 'failed',
-        pipeline_run_id: s.job.runId,
-        task_name: s.job.task,
         code_version: s.job.codeVersion,
+        run_id: s.job.runId,
+        job_id: s.job.id,
+        attempt: s.job.attempts,
+        task_name: s.job.task,
+        started_at: s.job.startedAt,
+        finished_at: s.job.finishedAt,
+        materialized_at: s.job.finishedAt,
       }),
     );
     // One row per key and statement: the latest settled job wins.

@@ -465,8 +465,10 @@ export class PgLedger extends PgSnapshots implements Ledger {
            SELECT done.*, a.asset, CASE WHEN a.i = 1 THEN done.rows_count END AS asset_rows
            FROM done, jsonb_array_elements_text(done.outcome_assets) WITH ORDINALITY AS a(asset, i)
          ), materialized AS (
-           INSERT INTO ${s}.asset_materializations
-           SELECT asset, partition_key, $3, job_id, asset_rows, 'success', run_id, task_name, code_version FROM done_assets
+           INSERT INTO ${s}.asset_materializations (asset_name, partition_key, finished_at, job_id, rows, status, run_id, task_name,
+             code_version, started_at, attempt)
+           SELECT asset, partition_key, $3, job_id, asset_rows, 'succeeded', run_id, task_name, code_version, coalesce(started_at, $3), attempts
+           FROM done_assets
          ), asset_latest AS (
            INSERT INTO ${s}.asset_state
            SELECT DISTINCT ON (asset, partition_key) asset, partition_key, 'succeeded', $3, $3, run_id, job_id, asset_rows, code_version
@@ -832,17 +834,11 @@ export class PgLedger extends PgSnapshots implements Ledger {
     if (!success && job.state !== 'dead') return;
     for (const [i, asset] of assets.entries()) {
       const rows = i === 0 ? job.rows : null;
-      await c.query(`INSERT INTO ${this.s}.asset_materializations VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
-        asset,
-        job.partitionKey,
-        at,
-        job.id,
-        rows,
-        success ? 'success' : 'failed',
-        job.runId,
-        job.task,
-        job.codeVersion,
-      ]);
+      await c.query(
+        `INSERT INTO ${this.s}.asset_materializations (asset_name, partition_key, finished_at, job_id, rows, status, run_id, task_name,
+           code_version, started_at, attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [asset, job.partitionKey, at, job.id, rows, success ? 'succeeded' : 'failed', job.runId, job.task, job.codeVersion, job.startedAt, job.attempts],
+      );
       await c.query(
         `INSERT INTO ${this.s}.asset_state VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (asset_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,

@@ -289,4 +289,16 @@ COMMENT ON FUNCTION ${s}.enqueue_run(text, jsonb, jsonb) IS
   'Enqueues a run of the DAG named dag on its active snapshot, in the caller''s transaction; returns the run id.';
 `,
   },
+  {
+    id: 7,
+    name: 'materializations',
+    // As the embedded ledger's migration 0009: jobs' words for the status, the attempt and its
+    // start; and the index that reads an asset's latest materialisations without a scan.
+    sql: (s) => `
+ALTER TABLE ${s}.asset_materializations RENAME COLUMN materialized_at TO finished_at;
+ALTER TABLE ${s}.asset_materializations ADD COLUMN started_at timestamptz, ADD COLUMN attempt integer, ADD COLUMN bytes bigint;
+UPDATE ${s}.asset_materializations SET status = 'succeeded' WHERE status = 'success';
+CREATE INDEX asset_materializations_latest ON ${s}.asset_materializations (asset_name, finished_at DESC);
+`,
+  },
 ];

@@ -1,0 +1,27 @@
+-- Materialisations as the assets feature reads them: `status` in the jobs' words (`succeeded`,
+-- `failed`), `run_id` the run (as everywhere else in the ledger) and `job_id` the job, with the
+-- attempt and its start and end. `materialized_at` stays (the end, duckOrch's name).
+CREATE TABLE __orch__.asset_materializations_v9 (
+  asset_name       VARCHAR NOT NULL,
+  partition_key    VARCHAR NOT NULL,
+  status           VARCHAR NOT NULL,
+  rows             BIGINT,
+  bytes            BIGINT,
+  code_version     VARCHAR,
+  run_id           VARCHAR NOT NULL,
+  job_id           VARCHAR NOT NULL,
+  attempt          INTEGER,
+  task_name        VARCHAR NOT NULL,
+  started_at       TIMESTAMP,
+  finished_at      TIMESTAMP NOT NULL,
+  materialized_at  TIMESTAMP NOT NULL
+);
+
+INSERT INTO __orch__.asset_materializations_v9
+SELECT m.asset_name, m.partition_key, CASE m.status WHEN 'success' THEN 'succeeded' ELSE m.status END, m.rows, m.bytes,
+  m.code_version, m.pipeline_run_id, m.run_id, j.attempts, m.task_name, j.started_at, m.materialized_at, m.materialized_at
+FROM __orch__.asset_materializations AS m LEFT JOIN __orch__.jobs AS j ON j.job_id = m.run_id
+ORDER BY m.materialized_at;
+
+DROP TABLE __orch__.asset_materializations;
+ALTER TABLE __orch__.asset_materializations_v9 RENAME TO asset_materializations;
