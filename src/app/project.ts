@@ -16,6 +16,7 @@ import type { JobState } from '../model/jobs/job-state.js';
 import type { TestOutcome } from '../runtime/test-runner.js';
 import type { DagSnapshot, JobRecord, Ledger, RequeuedJob, RunRecord, TaskFailures } from '../store/ledger.js';
 import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
+import { Assets, type AssetQueries } from './assets.js';
 import { Backfills, type BackfillOptions, type BackfillResult } from './backfills.js';
 import { ProjectContext, type ProjectOptions } from './context.js';
 import { Definitions, looksLikeModule, snapshotOf, type Registry, type Selection } from './definitions.js';
@@ -26,6 +27,7 @@ import { openSharedLedger } from './shared-ledger.js';
 import { Views, type TaskListing } from './views.js';
 import { Working, type WorkOptions } from './working.js';
 
+export type { AssetHealth, AssetQueries, AssetView, Freshness, PartitionsView } from './assets.js';
 export type { BackfillOptions, BackfillResult } from './backfills.js';
 export type { ProjectOptions } from './context.js';
 export type { Selection } from './definitions.js';
@@ -44,6 +46,7 @@ export class Project {
   private readonly history: History;
   private readonly views: Views;
   private readonly backfills: Backfills;
+  private readonly assets: Assets;
 
   private constructor(private readonly ctx: ProjectContext) {
     this.definitions = new Definitions(ctx);
@@ -52,6 +55,7 @@ export class Project {
     this.history = new History(ctx, this.definitions, this.runs);
     this.views = new Views(ctx, this.definitions);
     this.backfills = new Backfills(ctx, this.definitions, this.runs);
+    this.assets = new Assets(ctx, this.definitions);
   }
 
   /**
@@ -140,6 +144,11 @@ export class Project {
 
   run(options: RunOptions = {}): Promise<RunResult> {
     return this.runs.run(options);
+  }
+
+  /** The asset view: listings, one asset, its materialisations and partitions, health. */
+  asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]> {
+    return (this.assets[query] as (...a: Parameters<AssetQueries[K]>) => ReturnType<AssetQueries[K]>).apply(this.assets, args);
   }
 
   /** A run of partitions of assets (a range, keys, or what is missing), worked here unless only enqueued. */

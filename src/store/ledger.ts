@@ -259,6 +259,29 @@ export interface AssetSummary {
   lastSuccessAt: Date | null;
 }
 
+/** One asset × partition materialised (or failed to) by one job's attempt. */
+export interface MaterializationRecord {
+  asset: string;
+  partitionKey: string;
+  status: 'succeeded' | 'failed';
+  rows: number | null;
+  bytes: number | null;
+  codeVersion: string | null;
+  runId: string;
+  jobId: string;
+  attempt: number | null;
+  task: string;
+  startedAt: Date | null;
+  finishedAt: Date;
+}
+
+/** An asset's materialisations over a while, by outcome (`asset health`). */
+export interface AssetActivity {
+  name: string;
+  succeeded: number;
+  failed: number;
+}
+
 export interface JobQuery {
   limit: number;
   task?: string;
@@ -401,6 +424,10 @@ export interface Ledger {
   queueDepth(filter?: { runId?: string; tasks?: readonly string[]; dag?: string }): Promise<Partial<Record<JobState, number>>>;
   /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
   assetStates(asset?: string): Promise<PartitionState[]>;
+  /** An asset's materialisations, newest first; one partition's when given. */
+  assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]>;
+  /** Per asset, its materialisations that ended at or after `since`, by outcome. */
+  assetActivity(since: Date): Promise<AssetActivity[]>;
   /** Per asset, over its partitions: the latest change and the latest success (one automation tick's read). */
   assetSummaries(): Promise<AssetSummary[]>;
   /** Latest state of each task: its most recently changed partition (last success over all of them). */

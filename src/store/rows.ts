@@ -4,7 +4,7 @@
  * says `run_id` and hands `jsonb` back already parsed): a `RowDialect` names those differences.
  */
 import type { JobState } from '../model/jobs/job-state.js';
-import type { AssetSummary, AttemptOutcome, AttemptRecord, DagSnapshot, JobRecord, JsonValue } from './ledger.js';
+import type { AssetSummary, AttemptOutcome, MaterializationRecord, AttemptRecord, DagSnapshot, JobRecord, JsonValue } from './ledger.js';
 
 export type Row = Record<string, unknown>;
 
@@ -104,3 +104,25 @@ export function dagSnapshotFromRow(r: Row): DagSnapshot {
     active: Boolean(r.active),
   };
 }
+
+/** A materialisation row (`asset_materializations`), as both ledgers select it. */
+export function materializationFromRow(r: Record<string, unknown>): MaterializationRecord {
+  return {
+    asset: String(r.asset_name),
+    partitionKey: String(r.partition_key),
+    status: r.status === 'succeeded' ? 'succeeded' : 'failed',
+    rows: toNumber(r.rows),
+    bytes: toNumber(r.bytes),
+    codeVersion: r.code_version === null || r.code_version === undefined ? null : String(r.code_version),
+    runId: String(r.run_id),
+    jobId: String(r.job_id),
+    attempt: toNumber(r.attempt),
+    task: String(r.task_name),
+    startedAt: toDate(r.started_at),
+    finishedAt: toDate(r.finished_at)!,
+  };
+}
+
+/** The columns `materializationFromRow` reads. */
+export const MATERIALIZATION_SELECT =
+  'asset_name, partition_key, status, rows, bytes, code_version, run_id, job_id, attempt, task_name, started_at, finished_at';

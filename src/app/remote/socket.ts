@@ -20,7 +20,16 @@ import type { JobState } from '../../model/jobs/job-state.js';
 import type { TestOutcome } from '../../runtime/test-runner.js';
 import type { JsonValue, RunMetadata, RunRecord, TaskFailures } from '../../store/ledger.js';
 import { DagRunPlanner, type DagRunRequest } from '../dag-runs.js';
-import type { Project, RegisterOptions, RegisterResult, RunResult, Selection, StatusResult, TaskListing } from '../project.js';
+import type {
+  AssetQueries,
+  Project,
+  RegisterOptions,
+  RegisterResult,
+  RunResult,
+  Selection,
+  StatusResult,
+  TaskListing,
+} from '../project.js';
 import { runQueryReadOnly, type QueryResult } from '../sql-query.js';
 import { decode, decodeError, encode, encodeError } from './wire.js';
 
@@ -59,6 +68,8 @@ export interface ProjectApi {
   enqueueRuns(dag: string, requests: DagRunRequest[]): Promise<RunRecord[]>;
   /** A run by its exact id. */
   getRun(id: string): Promise<RunRecord | undefined>;
+  /** The `asset` commands' reads. */
+  asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]>;
 }
 
 const METHODS = [
@@ -76,6 +87,7 @@ const METHODS = [
   'register',
   'enqueueRuns',
   'getRun',
+  'asset',
 ] as const;
 /** The asker's `--dag`, which scopes its questions (absent: the registry). */
 const DAG_HEADER = 'x-duckorch-dag';
@@ -127,6 +139,7 @@ export async function serveProject(
     enqueueRuns: async (dag, requests) =>
       (await (planner ??= project.ledger().then((l) => new DagRunPlanner(l)))).enqueue(dag, requests, new Date()),
     getRun: async (id) => (await asker.ledger()).getRun(id),
+    asset: (query, ...args) => asker.asset(query, ...args),
   });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];

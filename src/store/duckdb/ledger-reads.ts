@@ -7,7 +7,9 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { listValue } from '../../duckdb-api.js';
 import type { JobState } from '../../model/jobs/job-state.js';
 import {
+  type AssetActivity,
   type AssetSummary,
+  type MaterializationRecord,
   type AttemptRecord,
   type JobQuery,
   type JobRecord,
@@ -15,7 +17,7 @@ import {
   type RunRecord,
   type TaskFailures,
 } from '../ledger.js';
-import { DUCKDB_ROWS, assetSummaryFromRow, attemptFromRow, jobFromRow, toDate } from '../rows.js';
+import { DUCKDB_ROWS, MATERIALIZATION_SELECT, assetSummaryFromRow, materializationFromRow, attemptFromRow, jobFromRow, toDate } from '../rows.js';
 import { RUNS_OF_DAG, fromRunRow, STATE_SELECT, fromStateTuple } from './ledger-rows.js';
 
 export abstract class DuckDbReads {
@@ -121,6 +123,34 @@ export abstract class DuckDbReads {
       )
     ).getRows();
     return rows.map(fromStateTuple);
+  }
+
+  async assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]> {
+    await this.flush();
+    const params: DuckDBValue[] = [asset, options.limit];
+    const partition = options.partitionKey === undefined ? '' : `AND partition_key = $${params.push(options.partitionKey)}`;
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT ${MATERIALIZATION_SELECT} FROM __orch__.asset_materializations WHERE asset_name = $1 ${partition}
+         ORDER BY finished_at DESC LIMIT $2`,
+        params,
+      )
+    )
+      .getRowObjectsJS()
+      .map(materializationFromRow);
+  }
+
+  async assetActivity(since: Date): Promise<AssetActivity[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT asset_name, count(*) FILTER (WHERE status = 'succeeded') AS succeeded, count(*) FILTER (WHERE status <> 'succeeded') AS failed
+         FROM __orch__.asset_materializations WHERE finished_at >= $1::TIMESTAMP GROUP BY asset_name ORDER BY asset_name`,
+        [since.toISOString()],
+      )
+    )
+      .getRows()
+      .map(([name, ok, failed]) => ({ name: String(name), succeeded: Number(ok), failed: Number(failed) }));
   }
 
   async assetSummaries(): Promise<AssetSummary[]> {

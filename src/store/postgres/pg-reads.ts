@@ -6,7 +6,9 @@
 import { JOB_STATES, runState, type JobState } from '../../model/jobs/job-state.js';
 import {
   DEFAULT_PARTITION,
+  type AssetActivity,
   type AssetSummary,
+  type MaterializationRecord,
   type AttemptRecord,
   type JobQuery,
   type JobRecord,
@@ -17,7 +19,7 @@ import {
   type TaskFailures,
 } from '../ledger.js';
 import { PgSession } from './pg-session.js';
-import { POSTGRES_ROWS, assetSummaryFromRow, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import { MATERIALIZATION_SELECT, POSTGRES_ROWS, assetSummaryFromRow, materializationFromRow, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
 
 function partitionStateFromRow(x: Row, name: string): PartitionState {
   return {
@@ -168,6 +170,28 @@ export abstract class PgReads extends PgSession {
     return asset === undefined
       ? this.states('asset_state', 'ORDER BY asset_name, partition_key', [])
       : this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
+  }
+
+  async assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]> {
+    const params: unknown[] = [asset, options.limit];
+    const partition = options.partitionKey === undefined ? '' : `AND partition_key = $${params.push(options.partitionKey)}`;
+    return (
+      await this.q(
+        `SELECT ${MATERIALIZATION_SELECT} FROM ${this.s}.asset_materializations WHERE asset_name = $1 ${partition}
+         ORDER BY finished_at DESC LIMIT $2`,
+        params,
+      )
+    ).rows.map(materializationFromRow);
+  }
+
+  async assetActivity(since: Date): Promise<AssetActivity[]> {
+    return (
+      await this.q(
+        `SELECT asset_name, count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded, count(*) FILTER (WHERE status <> 'succeeded')::int AS failed
+         FROM ${this.s}.asset_materializations WHERE finished_at >= $1 GROUP BY asset_name ORDER BY asset_name`,
+        [since],
+      )
+    ).rows.map((r: Record<string, unknown>) => ({ name: String(r.asset_name), succeeded: Number(r.succeeded), failed: Number(r.failed) }));
   }
 
   async assetSummaries(): Promise<AssetSummary[]> {

@@ -299,6 +299,7 @@ ALTER TABLE ${s}.asset_materializations RENAME COLUMN materialized_at TO finishe
 ALTER TABLE ${s}.asset_materializations ADD COLUMN started_at timestamptz, ADD COLUMN attempt integer, ADD COLUMN bytes bigint;
 UPDATE ${s}.asset_materializations SET status = 'succeeded' WHERE status = 'success';
 CREATE INDEX asset_materializations_latest ON ${s}.asset_materializations (asset_name, finished_at DESC);
+CREATE INDEX asset_materializations_finished ON ${s}.asset_materializations (finished_at);
 `,
   },
 ];

@@ -3,8 +3,19 @@ import pc from 'picocolors';
 import type { BackfillResult } from '../../../app/project.js';
 import { DuckorchError } from '../../../errors.js';
 import { jobLabel } from '../../../model/jobs/job-state.js';
-import { ExitCode, printWarnings, type Cli } from '../cli.js';
-import { colourStatus, describeCounts, durationMs, formatMs, plural, printJson, runJson, type Output } from '../render.js';
+import { ExitCode, limitOption, printWarnings, type Cli } from '../cli.js';
+import {
+  assetCard,
+  assetJson,
+  freshnessJson,
+  healthJson,
+  healthTable,
+  materializationJson,
+  materializationRows,
+  partitionCalendar,
+  partitionsJson,
+} from '../asset-render.js';
+import { colourStatus, describeCounts, durationMs, formatMs, plural, printJson, runJson, table, type Output } from '../render.js';
 
 /** How many failed partitions the summary names; `--json` lists all. */
 const FAILURES_NAMED = 20;
@@ -39,7 +50,87 @@ function printBackfill(o: Output, r: BackfillResult, enqueueOnly: boolean): void
 }
 
 export function assetsCommands(cli: Cli): void {
-  const { program, output, withRunProgress, withProject } = cli;
+  const { program, output, withRunProgress, withProject, withProjectOrHolder } = cli;
+
+  const asset = program.command('asset').description('assets: list, show, materializations, partitions, health');
+
+  asset
+    .command('list')
+    .alias('ls')
+    .description('every asset, with its kind, group, task and partitions')
+    .option('--group <name>', 'only the assets of this group')
+    .action(async (opts: { group?: string }) => {
+      const o = output();
+      const assets = await withProjectOrHolder('ledger', (p) => p.asset('list', opts.group !== undefined ? { group: opts.group } : {}));
+      if (o.json) return printJson(o, assets.map(assetJson));
+      if (assets.length === 0) return o.out(opts.group !== undefined ? `no asset in group ${opts.group}` : 'no assets registered');
+      o.out(
+        table([
+          ['ASSET', 'KIND', 'GROUP', 'TASK', 'PARTITIONS'].map((h) => pc.dim(h)),
+          ...assets.map((a) => [a.name, a.kind, a.group ?? '', a.definedByTask, a.partitions?.description ?? '']),
+        ]),
+      );
+    });
+
+  asset
+    .command('show')
+    .description('one asset: kind, group, owner, code version, deps, partitions, checks, freshness, last materialisation')
+    .argument('<asset>')
+    .action(async (name: string) => {
+      const o = output();
+      const r = await withProjectOrHolder('ledger', (p) => p.asset('show', name));
+      if (o.json)
+        return printJson(o, {
+          ...assetJson(r.asset),
+          freshness: freshnessJson(r.freshness),
+          last_materialization: r.last && materializationJson(r.last),
+          partition_status: r.partitions && partitionsJson(r.partitions),
+        });
+      o.out(assetCard(r.asset, r.last, r.freshness, r.partitions));
+    });
+
+  asset
+    .command('materializations')
+    .description("an asset's materialisations, newest first")
+    .argument('<asset>')
+    .option('-n, --limit <n>', 'how many', '50')
+    .option('--partition <key>', 'only this partition')
+    .action(async (name: string, opts: { limit: string; partition?: string }) => {
+      const o = output();
+      const limit = limitOption(opts.limit);
+      const r = await withProjectOrHolder('ledger', (p) =>
+        p.asset('materializations', name, { limit, ...(opts.partition !== undefined ? { partitionKey: opts.partition } : {}) }),
+      );
+      if (o.json) return printJson(o, r.materializations.map(materializationJson));
+      if (r.materializations.length === 0) return o.out(`${r.asset.name} has not been materialised yet`);
+      o.out(materializationRows(r.materializations));
+    });
+
+  asset
+    .command('partitions')
+    .description("an asset's partitions: a calendar (✅ ok 🟡 running ❌ failed ⚪ missing) and a status line")
+    .argument('<asset>')
+    .action(async (name: string) => {
+      const o = output();
+      const r = await withProjectOrHolder('ledger', async (p) => ({ view: await p.asset('partitions', name), name }));
+      if (!r.view) {
+        if (o.json) return printJson(o, { asset: name, partitioned: false });
+        return o.out(`Asset ${name} is not partitioned`);
+      }
+      if (o.json) return printJson(o, partitionsJson(r.view));
+      o.out(partitionCalendar(r.view));
+    });
+
+  asset
+    .command('health')
+    .description('per asset: freshness (ok, violated since when, none) and the last 24 hours of materialisations')
+    .action(async () => {
+      const o = output();
+      const rows = await withProjectOrHolder('ledger', (p) => p.asset('health'));
+      if (o.json) return printJson(o, rows.map(healthJson));
+      if (rows.length === 0) return o.out('no assets registered');
+      o.out(healthTable(rows));
+    });
 
   program
     .command('backfill')

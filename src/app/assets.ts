@@ -1,0 +1,208 @@
+/**
+ * The asset view of a project: each asset's definition (from the registry) beside what the ledger
+ * says of it — its materialisations, the status of its partitions, its freshness and its recent
+ * activity. Reads only: an asset's latest state per partition and its materialisations are
+ * looked up by asset, never by scanning the history of others.
+ */
+import { DuckorchError } from '../errors.js';
+import { deriveAssets, type AssetCheckRecord, type AssetRecord } from '../model/assets.js';
+import type { PartitionDef } from '../model/partitions/definition.js';
+import type { Range } from '../model/partitions/ranges.js';
+import { partitionSpace } from '../model/partitions/space.js';
+import { partitionStatus, type PartitionStatus } from '../model/partitions/status.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
+import type { AssetActivity, MaterializationRecord } from '../store/ledger.js';
+import type { ProjectContext } from './context.js';
+import { unknownName, type Definitions } from './definitions.js';
+
+export interface AssetView extends AssetRecord {
+  /** Upstream and downstream assets. */
+  upstream: string[];
+  downstream: string[];
+  partitions: { description: string; definition: TaskDefinition['partitions'] } | null;
+  checks: AssetCheckRecord[];
+}
+
+export type FreshnessStatus = 'ok' | 'violated' | 'none';
+
+export interface Freshness {
+  status: FreshnessStatus;
+  maxLagSeconds: number | null;
+  lastSuccessAt: Date | null;
+  /** When it became (or becomes) stale: the last success plus the lag. Null: never materialised, or no policy. */
+  violatedSince: Date | null;
+}
+
+export interface AssetHealth extends Freshness {
+  name: string;
+  kind: string;
+  group: string | null;
+  /** The state of its most recently changed partition, if it ever ran. */
+  lastStatus: string | null;
+  lastAt: Date | null;
+  runs24h: number;
+  succeeded24h: number;
+  failed24h: number;
+}
+
+/**
+ * The status of an asset's partitions at a time, as ranges of indices into its partition space
+ * (`partitionSpace(definition)` gives the keys): plain data, so that a holder can answer it.
+ */
+export interface PartitionsView {
+  asset: string;
+  definition: PartitionDef;
+  description: string;
+  at: Date;
+  total: number;
+  ranges: Record<PartitionStatus, Range[]>;
+}
+
+const DAY_MS = 86_400_000;
+
+export class Assets {
+  constructor(
+    private readonly ctx: ProjectContext,
+    private readonly definitions: Definitions,
+  ) {}
+
+  /** Every asset of the registry (or one group's), with its edges and checks. */
+  async list(filter: { group?: string } = {}): Promise<AssetView[]> {
+    const { tasks } = await this.definitions.requireRegistry();
+    const defs = tasks.map((t) => t.definition);
+    const byTask = new Map(defs.map((d) => [d.name, d]));
+    const { assets, edges, checks } = deriveAssets(defs);
+    return assets
+      .filter((a) => filter.group === undefined || a.group === filter.group)
+      .map((a) => {
+        const task = byTask.get(a.definedByTask)!;
+        return {
+          ...a,
+          upstream: [...new Set(edges.filter((e) => e.downstream === a.name).map((e) => e.upstream))].sort(),
+          downstream: [...new Set(edges.filter((e) => e.upstream === a.name).map((e) => e.downstream))].sort(),
+          partitions: task.partitions ? { description: partitionSpace(task.partitions).describe(), definition: task.partitions } : null,
+          checks: checks.filter((c) => c.asset === a.name),
+        };
+      })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** One asset by name (case-insensitive), or an error naming the closest. */
+  async get(name: string): Promise<AssetView> {
+    const all = await this.list();
+    const found = all.find((a) => a.name.toLowerCase() === name.toLowerCase());
+    if (!found)
+      throw unknownName(
+        'asset',
+        name,
+        all.map((a) => a.name),
+      );
+    return found;
+  }
+
+  async show(
+    name: string,
+  ): Promise<{ asset: AssetView; last: MaterializationRecord | null; freshness: Freshness; partitions: PartitionsView | null }> {
+    const asset = await this.get(name);
+    const ledger = await this.ctx.ledger();
+    const [last] = await ledger.assetMaterializations(asset.name, { limit: 1 });
+    const lastSuccess = await this.lastSuccess(asset.name);
+    return {
+      asset,
+      last: last ?? null,
+      freshness: freshness(asset.freshnessLagSeconds, lastSuccess, this.ctx.clock()),
+      partitions: asset.partitions ? await this.partitionsOf(asset) : null,
+    };
+  }
+
+  async materializations(
+    name: string,
+    options: { limit: number; partitionKey?: string },
+  ): Promise<{ asset: AssetView; materializations: MaterializationRecord[] }> {
+    const asset = await this.get(name);
+    if (options.partitionKey !== undefined) this.checkPartition(asset, options.partitionKey);
+    return { asset, materializations: await (await this.ctx.ledger()).assetMaterializations(asset.name, options) };
+  }
+
+  /** The status of every partition of a partitioned asset. */
+  async partitions(name: string): Promise<PartitionsView | null> {
+    const asset = await this.get(name);
+    return asset.partitions ? this.partitionsOf(asset) : null;
+  }
+
+  /** Freshness and the last day's activity of every asset. */
+  async health(): Promise<AssetHealth[]> {
+    const assets = await this.list();
+    const ledger = await this.ctx.ledger();
+    const now = this.ctx.clock();
+    const summaries = new Map((await ledger.assetSummaries()).map((s) => [s.name, s]));
+    const activity = new Map<string, AssetActivity>((await ledger.assetActivity(new Date(now.getTime() - DAY_MS))).map((a) => [a.name, a]));
+    return assets.map((a) => {
+      const s = summaries.get(a.name);
+      const act = activity.get(a.name);
+      return {
+        name: a.name,
+        kind: a.kind,
+        group: a.group,
+        lastStatus: s?.state ?? null,
+        lastAt: s?.updatedAt ?? null,
+        runs24h: (act?.succeeded ?? 0) + (act?.failed ?? 0),
+        succeeded24h: act?.succeeded ?? 0,
+        failed24h: act?.failed ?? 0,
+        ...freshness(a.freshnessLagSeconds, s?.lastSuccessAt ?? null, now),
+      };
+    });
+  }
+
+  private async lastSuccess(asset: string): Promise<Date | null> {
+    const states = await (await this.ctx.ledger()).assetStates(asset);
+    let last: Date | null = null;
+    for (const s of states) if (s.lastSuccessAt && (!last || s.lastSuccessAt > last)) last = s.lastSuccessAt;
+    return last;
+  }
+
+  private async partitionsOf(asset: AssetView): Promise<PartitionsView> {
+    const ledger = await this.ctx.ledger();
+    const definition = asset.partitions!.definition!;
+    const space = partitionSpace(definition);
+    const latest = await ledger.assetStates(asset.name);
+    const inFlight = await ledger.listJobs({ task: asset.definedByTask, states: ['pending', 'processing', 'failed'], limit: 1_000_000 });
+    const at = this.ctx.clock();
+    const sets = partitionStatus(
+      space,
+      at,
+      latest,
+      inFlight.map((j) => j.partitionKey),
+    );
+    return {
+      asset: asset.name,
+      definition,
+      description: space.describe(),
+      at,
+      total: sets.total,
+      ranges: {
+        succeeded: [...sets.succeeded.ranges],
+        running: [...sets.running.ranges],
+        failed: [...sets.failed.ranges],
+        missing: [...sets.missing.ranges],
+      },
+    };
+  }
+
+  private checkPartition(asset: AssetView, key: string): void {
+    if (!asset.partitions) throw new DuckorchError('PARTITION', `--partition ${key}: \`${asset.name}\` is not partitioned`);
+    const at = partitionSpace(asset.partitions.definition!).locate(key, this.ctx.clock());
+    if (!at.ok) throw new DuckorchError('PARTITION', `--partition ${key} is not a partition of \`${asset.name}\`: ${at.message}`);
+  }
+}
+
+/** ok while the last success is within the lag, violated past it (or never materialised), none without a policy. */
+export function freshness(maxLagSeconds: number | null, lastSuccessAt: Date | null, now: Date): Freshness {
+  if (maxLagSeconds === null) return { status: 'none', maxLagSeconds, lastSuccessAt, violatedSince: null };
+  if (lastSuccessAt === null) return { status: 'violated', maxLagSeconds, lastSuccessAt, violatedSince: null };
+  const due = new Date(lastSuccessAt.getTime() + maxLagSeconds * 1000);
+  return { status: now > due ? 'violated' : 'ok', maxLagSeconds, lastSuccessAt, violatedSince: due };
+}
+
+/** What the `asset` commands ask, by name: one method of the project (and of a holder's socket) for all of them. */
+export type AssetQueries = Pick<Assets, 'list' | 'show' | 'materializations' | 'partitions' | 'health'>;
