@@ -221,7 +221,7 @@ describe('partitioned runs and backfills (embedded ledger)', { timeout: SUBPROCE
     const resumed = json<BackfillJson>(again);
     expect(resumed).toMatchObject({ resumed: true, run: { run_id: out.run!.run_id, state: 'succeeded' } });
     expect(resumed.warnings).toEqual([`resuming backfill run ${out.run!.run_id.slice(0, 8)} (4 of 5 partitions done)`]);
-    expect(again.stderr.match(/ start  /g)).toHaveLength(1);
+    expect(again.stderr.match(/ start {2}/g)).toHaveLength(1);
     expect(again.stderr).toContain('start  daily_sales[2026-01-03]');
     expect(await queryDb(p.db, 'SELECT count(*) FROM analytics.daily_sales')).toEqual([[5n]]);
   });

@@ -17,7 +17,15 @@ import {
   type RunRecord,
   type TaskFailures,
 } from '../ledger.js';
-import { DUCKDB_ROWS, MATERIALIZATION_SELECT, assetSummaryFromRow, materializationFromRow, attemptFromRow, jobFromRow, toDate } from '../rows.js';
+import {
+  DUCKDB_ROWS,
+  MATERIALIZATION_SELECT,
+  assetSummaryFromRow,
+  materializationFromRow,
+  attemptFromRow,
+  jobFromRow,
+  toDate,
+} from '../rows.js';
 import { RUNS_OF_DAG, fromRunRow, STATE_SELECT, fromStateTuple } from './ledger-rows.js';
 
 export abstract class DuckDbReads {

@@ -837,7 +837,19 @@ export class PgLedger extends PgSnapshots implements Ledger {
       await c.query(
         `INSERT INTO ${this.s}.asset_materializations (asset_name, partition_key, finished_at, job_id, rows, status, run_id, task_name,
            code_version, started_at, attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [asset, job.partitionKey, at, job.id, rows, success ? 'succeeded' : 'failed', job.runId, job.task, job.codeVersion, job.startedAt, job.attempts],
+        [
+          asset,
+          job.partitionKey,
+          at,
+          job.id,
+          rows,
+          success ? 'succeeded' : 'failed',
+          job.runId,
+          job.task,
+          job.codeVersion,
+          job.startedAt,
+          job.attempts,
+        ],
       );
       await c.query(
         `INSERT INTO ${this.s}.asset_state VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

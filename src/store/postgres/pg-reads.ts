@@ -19,7 +19,17 @@ import {
   type TaskFailures,
 } from '../ledger.js';
 import { PgSession } from './pg-session.js';
-import { MATERIALIZATION_SELECT, POSTGRES_ROWS, assetSummaryFromRow, materializationFromRow, attemptFromRow, jobFromRow, toDate, toNumber, type Row } from '../rows.js';
+import {
+  MATERIALIZATION_SELECT,
+  POSTGRES_ROWS,
+  assetSummaryFromRow,
+  materializationFromRow,
+  attemptFromRow,
+  jobFromRow,
+  toDate,
+  toNumber,
+  type Row,
+} from '../rows.js';
 
 function partitionStateFromRow(x: Row, name: string): PartitionState {
   return {
