@@ -5,13 +5,14 @@
  * looked up by asset, never by scanning the history of others.
  */
 import { DuckorchError } from '../errors.js';
+import { lookupKey } from '../model/names.js';
 import { deriveAssets, type AssetCheckRecord, type AssetRecord } from '../model/assets.js';
 import type { PartitionDef } from '../model/partitions/definition.js';
 import type { Range } from '../model/partitions/ranges.js';
 import { partitionSpace } from '../model/partitions/space.js';
 import { partitionStatus, type PartitionStatus } from '../model/partitions/status.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import type { AssetActivity, MaterializationRecord } from '../store/ledger.js';
+import { DEFAULT_PARTITION, type AssetActivity, type CheckResultRecord, type MaterializationRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
 import { unknownName, type Definitions } from './definitions.js';
 
@@ -90,7 +91,7 @@ export class Assets {
   /** One asset by name (case-insensitive), or an error naming the closest. */
   async get(name: string): Promise<AssetView> {
     const all = await this.list();
-    const found = all.find((a) => a.name.toLowerCase() === name.toLowerCase());
+    const found = all.find((a) => lookupKey(a.name) === lookupKey(name));
     if (!found)
       throw unknownName(
         'asset',
@@ -154,6 +155,60 @@ export class Assets {
     });
   }
 
+  /**
+   * Runs an asset's `@check`s against its current data (one partition's, for a partitioned
+   * asset: the given one, else its latest), records the results and returns them.
+   */
+  async checkRun(
+    name: string,
+    options: { partitionKey?: string } = {},
+  ): Promise<{ asset: string; partitionKey: string; results: CheckResultRecord[] }> {
+    const asset = await this.get(name);
+    const { tasks } = await this.definitions.requireRegistry();
+    const task = tasks.find((t) => t.definition.name === asset.definedByTask)!.definition;
+    if (task.checks.length === 0)
+      throw new DuckorchError('UNKNOWN_NAME', `\`${asset.name}\` has no @check`, {
+        hint: 'declare one in its task file: -- @check name=rows "SELECT count(*) FROM ${asset}" expect gt 0',
+      });
+    let partitionKey = DEFAULT_PARTITION;
+    if (options.partitionKey !== undefined) {
+      this.checkPartition(asset, options.partitionKey);
+      partitionKey = options.partitionKey;
+    } else if (task.partitions) {
+      const space = partitionSpace(task.partitions);
+      const size = space.size(this.ctx.clock());
+      if (size === 0) throw new DuckorchError('PARTITION', `\`${asset.name}\` has no partition yet`);
+      partitionKey = space.keyAt(size - 1);
+    }
+    const { instance } = await this.ctx.database();
+    const { runChecks } = await import('../runtime/checks.js');
+    const { partitionParameters } = await import('../runtime/partition-parameters.js');
+    const conn = await instance.connect();
+    let results: CheckResultRecord[];
+    try {
+      // Read in one transaction, and leave nothing behind whatever the checks' SQL does.
+      await conn.run('BEGIN TRANSACTION');
+      results = await runChecks(conn, task, {
+        asset: asset.name,
+        partitionKey,
+        parameters: partitionParameters(task, partitionKey),
+        runId: null,
+        jobId: null,
+        now: this.ctx.clock,
+      });
+    } finally {
+      await conn.run('ROLLBACK').catch(() => undefined);
+      conn.closeSync();
+    }
+    if (this.ctx.options.access !== 'read') await (await this.ctx.ledger()).recordCheckResults(results);
+    return { asset: asset.name, partitionKey, results };
+  }
+
+  async checkHistory(name: string, limit: number): Promise<{ asset: string; results: CheckResultRecord[] }> {
+    const asset = await this.get(name);
+    return { asset: asset.name, results: await (await this.ctx.ledger()).checkHistory(asset.name, limit) };
+  }
+
   private async lastSuccess(asset: string): Promise<Date | null> {
     const states = await (await this.ctx.ledger()).assetStates(asset);
     let last: Date | null = null;
@@ -205,4 +260,4 @@ export function freshness(maxLagSeconds: number | null, lastSuccessAt: Date | nu
 }
 
 /** What the `asset` commands ask, by name: one method of the project (and of a holder's socket) for all of them. */
-export type AssetQueries = Pick<Assets, 'list' | 'show' | 'materializations' | 'partitions' | 'health'>;
+export type AssetQueries = Pick<Assets, 'list' | 'show' | 'materializations' | 'partitions' | 'health' | 'checkRun' | 'checkHistory'>;

@@ -6,6 +6,7 @@
  */
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
+import { lookupKey } from '../model/names.js';
 import { RangeSet } from '../model/partitions/ranges.js';
 import { partitionSpace, type PartitionSpace } from '../model/partitions/space.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
@@ -81,10 +82,10 @@ export function planRunPartitions(
 /** The task that materialises each named asset (an asset or a task name), in the order given. */
 export function resolveAssets(names: readonly string[], tasks: readonly TaskDefinition[]): TaskDefinition[] {
   const byAsset = new Map<string, TaskDefinition>();
-  for (const t of tasks) for (const a of assetsOf(t)) byAsset.set(a.toLowerCase(), t);
+  for (const t of tasks) for (const a of assetsOf(t)) byAsset.set(lookupKey(a), t);
   const byTask = new Map(tasks.map((t) => [t.name.toLowerCase(), t]));
   return names.map((n) => {
-    const t = byAsset.get(n.toLowerCase()) ?? byTask.get(n.toLowerCase());
+    const t = byAsset.get(lookupKey(n)) ?? byTask.get(n.trim().toLowerCase());
     if (!t) throw unknownName('asset', n, [...new Set(tasks.flatMap((x) => [...assetsOf(x), x.name]))]);
     return t;
   });

@@ -159,3 +159,9 @@ export function identifierParts(name: string): string[] {
 export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The key a user's spelling of an asset or table compares by (`main.t` is `t`), or the text lowered when it is no dataset name. */
+export function lookupKey(text: string): string {
+  const parsed = parseDatasetName(text);
+  return parsed === undefined ? text.trim().toLowerCase() : datasetKey(parsed);
+}

@@ -4,7 +4,7 @@
  * `function`: a function task threw (retryable, like a SQL error); `result`: it returned
  * something that is not JSON (deterministic, so not retried).
  */
-export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'conflict' | 'cancelled' | 'definition' | 'function' | 'result';
+export type AttemptFailureKind = 'sql' | 'timeout' | 'test' | 'check' | 'conflict' | 'cancelled' | 'definition' | 'function' | 'result';
 
 export class AttemptFailure extends Error {
   constructor(
@@ -15,8 +15,10 @@ export class AttemptFailure extends Error {
     super(message);
   }
 
-  /** A failed assertion, a mistake in the task file or a result that is not JSON is deterministic: retrying would only repeat it. */
+  /** A failed assertion or check, a mistake in the task file or a result that is not JSON is deterministic: retrying would only repeat it. */
   get retryable(): boolean {
-    return this.kind !== 'test' && this.kind !== 'cancelled' && this.kind !== 'definition' && this.kind !== 'result';
+    return (
+      this.kind !== 'test' && this.kind !== 'check' && this.kind !== 'cancelled' && this.kind !== 'definition' && this.kind !== 'result'
+    );
   }
 }

@@ -11,7 +11,7 @@ import { writesDatabase, type TaskDefinition } from '../model/taskfile/task.js';
 import type { TemplateVariable } from '../sql/template.js';
 import { findCompletionMarker } from '../store/duckdb/completion-markers.js';
 import { storeWatermarkSql, storedWatermark } from '../store/duckdb/watermarks.js';
-import type { ClaimedJob, JobRecord, SuccessOutcome } from '../store/ledger.js';
+import type { CheckResultRecord, ClaimedJob, JobRecord, SuccessOutcome } from '../store/ledger.js';
 import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { ensureSchemas } from './catalog.js';
@@ -223,6 +223,16 @@ async function runSql(
     run_id: job.id,
   };
   let completed: JobRecord | undefined;
+  let checkResults: CheckResultRecord[] = [];
+  // Kept whether the attempt succeeded or its checks failed it; observations, so a lost write is only noticed.
+  const recordChecks = async () => {
+    if (checkResults.length === 0) return;
+    const results = checkResults;
+    checkResults = [];
+    await retried(ctx, () => o.ledger.recordCheckResults(results)).catch((err: unknown) =>
+      o.onNotice?.(`could not record the check results of ${job.task}: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  };
   // The ledger gave the job up while completing it: not a failure of the task (the attempt
   // failure it turns into on its way out of the attempt is not what happened).
   let unrecorded: unknown;
@@ -236,6 +246,19 @@ async function runSql(
         timeoutMs: timeoutOf(o, task),
         signal,
         ...(parameters ? { parameters } : {}),
+        ...(task.checks.length > 0
+          ? {
+              checks: {
+                asset: assets[0] ?? task.name,
+                partitionKey: job.partitionKey,
+                parameters,
+                runId: job.runId,
+                jobId: job.id,
+                now: o.clock,
+                onResults: (results) => (checkResults = results),
+              },
+            }
+          : {}),
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
           // The next load's position commits with the data that moved it.
@@ -266,9 +289,11 @@ async function runSql(
           };
         },
       });
+      await recordChecks();
       o.onEvent?.({ type: 'finish', task: jobLabel(job), job: completed! });
       return;
     } catch (err) {
+      await recordChecks();
       if (unrecorded !== undefined) throw unrecorded;
       if (err instanceof AttemptFailure && err.kind === 'conflict' && conflict < CONFLICT_RETRIES && !signal.aborted) {
         await new Promise((r) => setTimeout(r, 5 + Math.floor(o.random() * 20 * (conflict + 1))));

@@ -15,6 +15,8 @@ import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
 import { charOffset, oneLine, parseDuckdbError } from './duckdb-error.js';
+import type { CheckResultRecord } from '../store/ledger.js';
+import { failedErrorChecks, runChecks, type CheckContext } from './checks.js';
 import { bindParameters, type Parameters } from './partition-parameters.js';
 import { checkTestQuery } from './test-query.js';
 import { readWatermark } from './watermark.js';
@@ -37,6 +39,8 @@ export interface AttemptOptions {
   timeoutMs: number | null;
   /** Values bound to the statements' `$name` parameters (a partition's key and dimensions). */
   parameters?: Parameters;
+  /** Runs the task's `@check`s before the commit, and hands their results over (also when they fail the attempt). */
+  checks?: CheckContext & { onResults: (results: CheckResultRecord[]) => void };
   /** Aborting interrupts the running query; the attempt fails as `cancelled`. */
   signal?: AbortSignal;
   /**
@@ -188,6 +192,15 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     current = undefined;
     if (begin !== '') await conn.run(begin);
     for (const test of task.tests) await runTest(conn, task, test);
+    if (options.checks && task.checks.length > 0) {
+      const results = await runChecks(conn, task, options.checks);
+      options.checks.onResults(results);
+      const failed = failedErrorChecks(results);
+      if (failed)
+        throw new AttemptFailure('check', `${failed}; the task's changes were rolled back`, {
+          checks: results.filter((r) => !r.passed).map((r) => r.check),
+        });
+    }
     if (options.signal?.aborted || timedOut) throw new Error('interrupted before commit');
     const watermark = await readWatermark(conn, task);
     const success = { rows, watermark };

@@ -275,6 +275,25 @@ export interface MaterializationRecord {
   finishedAt: Date;
 }
 
+/** One `@check` evaluated against an asset (one partition of it), after an attempt or on demand. */
+export interface CheckResultRecord {
+  asset: string;
+  partitionKey: string;
+  check: string;
+  passed: boolean;
+  severity: 'error' | 'warn';
+  /** The first cell the check's query returned, as text (`ERROR` when the query failed). */
+  value: string | null;
+  /** The expectation, e.g. `eq 0`. */
+  expected: string;
+  /** Why it failed. */
+  error: string | null;
+  /** The run and job whose attempt it checked; null for `check run`. */
+  runId: string | null;
+  jobId: string | null;
+  checkedAt: Date;
+}
+
 /** An asset's materialisations over a while, by outcome (`asset health`). */
 export interface AssetActivity {
   name: string;
@@ -426,6 +445,10 @@ export interface Ledger {
   assetStates(asset?: string): Promise<PartitionState[]>;
   /** An asset's materialisations, newest first; one partition's when given. */
   assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]>;
+  /** Keeps check results (they are observations: written after the attempt, not with its data). */
+  recordCheckResults(results: readonly CheckResultRecord[]): Promise<void>;
+  /** An asset's check results, newest first. */
+  checkHistory(asset: string, limit: number): Promise<CheckResultRecord[]>;
   /** Per asset, its materialisations that ended at or after `since`, by outcome. */
   assetActivity(since: Date): Promise<AssetActivity[]>;
   /** Per asset, over its partitions: the latest change and the latest success (one automation tick's read). */

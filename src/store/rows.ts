@@ -4,7 +4,16 @@
  * says `run_id` and hands `jsonb` back already parsed): a `RowDialect` names those differences.
  */
 import type { JobState } from '../model/jobs/job-state.js';
-import type { AssetSummary, AttemptOutcome, MaterializationRecord, AttemptRecord, DagSnapshot, JobRecord, JsonValue } from './ledger.js';
+import type {
+  AssetSummary,
+  AttemptOutcome,
+  CheckResultRecord,
+  MaterializationRecord,
+  AttemptRecord,
+  DagSnapshot,
+  JobRecord,
+  JsonValue,
+} from './ledger.js';
 
 export type Row = Record<string, unknown>;
 
@@ -126,3 +135,39 @@ export function materializationFromRow(r: Record<string, unknown>): Materializat
 /** The columns `materializationFromRow` reads. */
 export const MATERIALIZATION_SELECT =
   'asset_name, partition_key, status, rows, bytes, code_version, run_id, job_id, attempt, task_name, started_at, finished_at';
+
+/** The columns of `asset_check_results`, in order. */
+export const CHECK_RESULT_COLUMNS = [
+  'asset_name',
+  'partition_key',
+  'check_name',
+  'passed',
+  'severity',
+  'value',
+  'expected',
+  'error',
+  'run_id',
+  'job_id',
+  'checked_at',
+] as const;
+
+export function checkResultValues(r: CheckResultRecord): unknown[] {
+  return [r.asset, r.partitionKey, r.check, r.passed, r.severity, r.value, r.expected, r.error, r.runId, r.jobId, r.checkedAt];
+}
+
+export function checkResultFromRow(r: Record<string, unknown>): CheckResultRecord {
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    asset: String(r.asset_name),
+    partitionKey: String(r.partition_key),
+    check: String(r.check_name),
+    passed: r.passed === true,
+    severity: r.severity === 'warn' ? 'warn' : 'error',
+    value: text(r.value),
+    expected: String(r.expected ?? ''),
+    error: text(r.error),
+    runId: text(r.run_id),
+    jobId: text(r.job_id),
+    checkedAt: toDate(r.checked_at)!,
+  };
+}

@@ -114,7 +114,7 @@ describe('@asset with quoted identifiers', { timeout: SUBPROCESS_TEST_TIMEOUT },
       ['BikeMart."station leaderboard"', 'bikes', 'leaderboard'],
     ]);
     expect(await queryDb(p.db, 'SELECT asset_name, status FROM __orch__.asset_materializations')).toEqual([
-      ['BikeMart."station leaderboard"', 'success'],
+      ['BikeMart."station leaderboard"', 'succeeded'],
     ]);
 
     const file = p.write(

@@ -584,6 +584,52 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       const d = byTask(await claimAll(ledger, at(5_002), run.id), 'd');
       await ledger.fail(d, 'w1', { ...failure('flaky again'), assets: ['raw.d'] }, at(5_003));
       expect((await ledger.assetStates('raw.d'))[0]).toMatchObject({ status: 'dead', lastSuccessAt: null });
+      // Materialisations: newest first, in the jobs' words, with the run, job and attempt.
+      const mats = await ledger.assetMaterializations('raw.a', { limit: 10 });
+      expect(mats).toEqual([
+        {
+          asset: 'raw.a',
+          partitionKey: '__default__',
+          status: 'succeeded',
+          rows: 7,
+          bytes: null,
+          codeVersion: expect.any(String) as unknown,
+          runId: run.id,
+          jobId: byTask(claimed, 'a').id,
+          attempt: 1,
+          task: 'a',
+          startedAt: T0,
+          finishedAt: at(1),
+        },
+      ]);
+      expect((await ledger.assetMaterializations('raw.d', { limit: 10 })).map((m) => [m.status, m.attempt])).toEqual([['failed', 2]]);
+      expect(await ledger.assetMaterializations('raw.a', { limit: 10, partitionKey: 'other' })).toEqual([]);
+      expect((await ledger.assetActivity(T0)).filter((a) => a.name.startsWith('raw.'))).toEqual([
+        { name: 'raw.a', succeeded: 1, failed: 0 },
+        { name: 'raw.a2', succeeded: 1, failed: 0 },
+        { name: 'raw.d', succeeded: 0, failed: 1 },
+      ]);
+      expect((await ledger.assetActivity(at(5_004))).filter((a) => a.name.startsWith('raw.'))).toEqual([]);
+      // Check results, kept as given and read newest first.
+      const check = {
+        asset: 'raw.a',
+        partitionKey: '__default__',
+        check: 'rows',
+        passed: false,
+        severity: 'error' as const,
+        value: "it's 0",
+        expected: 'gt 0',
+        error: 'expected gt 0, got 0',
+        runId: run.id,
+        jobId: null,
+        checkedAt: at(6),
+      };
+      await ledger.recordCheckResults([check, { ...check, check: 'later', passed: true, error: null, value: null, checkedAt: at(7) }]);
+      expect(await ledger.checkHistory('raw.a', 10)).toEqual([
+        { ...check, check: 'later', passed: true, error: null, value: null, checkedAt: at(7) },
+        check,
+      ]);
+      expect(await ledger.checkHistory('raw.a', 1)).toHaveLength(1);
       const failures = await ledger.failures(T0, 10);
       expect(failures.find((f) => f.task === 'd')).toMatchObject({ failures: 2, lastError: 'flaky again' });
       expect(await ledger.failures(T0, 10, ['a', 'b'])).toEqual([]);

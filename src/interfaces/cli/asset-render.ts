@@ -5,7 +5,7 @@ import { formatDuration } from '../../model/duration.js';
 import { RangeSet } from '../../model/partitions/ranges.js';
 import { partitionSpace, type PartitionSpace } from '../../model/partitions/space.js';
 import { STATUS_GLYPH, type PartitionStatus } from '../../model/partitions/status.js';
-import type { MaterializationRecord } from '../../store/ledger.js';
+import type { CheckResultRecord, MaterializationRecord } from '../../store/ledger.js';
 import { colourStatus, formatMs, formatTime, plural, table } from './render.js';
 
 /** Periods the calendar shows (spec: the last 28). */
@@ -216,6 +216,42 @@ export function healthTable(rows: readonly AssetHealth[]): string {
       h.lastStatus ? colourStatus(h.lastStatus) : pc.dim('never'),
       String(h.succeeded24h),
       h.failed24h ? pc.red(String(h.failed24h)) : '0',
+    ]),
+  ]);
+}
+
+export function checkResultJson(c: CheckResultRecord): Record<string, unknown> {
+  return {
+    asset_name: c.asset,
+    partition_key: c.partitionKey,
+    check_name: c.check,
+    passed: c.passed,
+    severity: c.severity,
+    value: c.value,
+    expected: c.expected,
+    error: c.error,
+    run_id: c.runId,
+    job_id: c.jobId,
+    checked_at: c.checkedAt,
+  };
+}
+
+/** One line per check result; with `history`, when and of which partition and run. */
+export function checkTable(results: readonly CheckResultRecord[], history: boolean): string {
+  const status = (c: CheckResultRecord) => (c.passed ? pc.green('pass') : c.severity === 'error' ? pc.red('fail') : pc.yellow('warn'));
+  return table([
+    [...(history ? ['CHECKED', 'PARTITION'] : []), 'CHECK', 'STATUS', 'VALUE', 'EXPECTED', 'SEVERITY', ...(history ? ['RUN'] : []), ''].map(
+      (h) => pc.dim(h),
+    ),
+    ...results.map((c) => [
+      ...(history ? [formatTime(c.checkedAt), c.partitionKey === '__default__' ? pc.dim('-') : c.partitionKey] : []),
+      c.check,
+      status(c),
+      c.value ?? pc.dim('NULL'),
+      c.expected,
+      c.severity,
+      ...(history ? [c.runId?.slice(0, 8) ?? pc.dim('check run')] : []),
+      c.passed ? '' : pc.dim(c.error ?? ''),
     ]),
   ]);
 }

@@ -20,6 +20,7 @@ import {
   DEFAULT_PARTITION,
   type ClaimOptions,
   type ClaimedJob,
+  type CheckResultRecord,
   type Completion,
   type DatabaseLease,
   type DueFilter,
@@ -39,12 +40,13 @@ import {
   enqueuedRunRecord,
 } from '../ledger.js';
 import type { DataTransaction } from '../ledger.js';
-import { toDate, toNumber, type Row } from '../rows.js';
+import { CHECK_RESULT_COLUMNS, checkResultValues, toDate, toNumber, type Row } from '../rows.js';
 import { DuckDbWrites } from './ledger-writes.js';
 import { commitSql, inTransaction, insertRows, stringLiteral } from './sql-util.js';
 import {
   type AttemptRow,
   type ActiveRun,
+  CHECK_RESULT_TYPES,
   JOB_COLUMNS,
   SHAPE_TYPES,
   TEMPLATE_TYPES,
@@ -600,6 +602,15 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
   }
 
   // ---------------------------------------------------------------- reads
+
+  async recordCheckResults(results: readonly CheckResultRecord[]): Promise<void> {
+    if (results.length === 0) return;
+    await this.exclusive(() =>
+      insertRows(this.conn, 'asset_check_results', CHECK_RESULT_TYPES, results, (r) =>
+        Object.fromEntries(CHECK_RESULT_COLUMNS.map((c, i) => [c, checkResultValues(r)[i]])),
+      ),
+    );
+  }
 
   async recordRegistration(): Promise<void> {
     // The registry is in this same file: runs are compared with it directly.

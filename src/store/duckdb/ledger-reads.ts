@@ -9,6 +9,7 @@ import type { JobState } from '../../model/jobs/job-state.js';
 import {
   type AssetActivity,
   type AssetSummary,
+  type CheckResultRecord,
   type MaterializationRecord,
   type AttemptRecord,
   type JobQuery,
@@ -25,6 +26,8 @@ import {
   attemptFromRow,
   jobFromRow,
   toDate,
+  CHECK_RESULT_COLUMNS,
+  checkResultFromRow,
 } from '../rows.js';
 import { RUNS_OF_DAG, fromRunRow, STATE_SELECT, fromStateTuple } from './ledger-rows.js';
 
@@ -146,6 +149,18 @@ export abstract class DuckDbReads {
     )
       .getRowObjectsJS()
       .map(materializationFromRow);
+  }
+
+  async checkHistory(asset: string, limit: number): Promise<CheckResultRecord[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT ${CHECK_RESULT_COLUMNS.join(', ')} FROM __orch__.asset_check_results WHERE asset_name = $1 ORDER BY checked_at DESC LIMIT $2`,
+        [asset, limit],
+      )
+    )
+      .getRowObjectsJS()
+      .map(checkResultFromRow);
   }
 
   async assetActivity(since: Date): Promise<AssetActivity[]> {

@@ -129,6 +129,20 @@ export const MATERIALIZATION_COLUMNS: ColumnTypes = {
   materialized_at: 'TIMESTAMP',
 };
 
+export const CHECK_RESULT_TYPES: ColumnTypes = {
+  asset_name: 'VARCHAR',
+  partition_key: 'VARCHAR',
+  check_name: 'VARCHAR',
+  passed: 'BOOLEAN',
+  severity: 'VARCHAR',
+  value: 'VARCHAR',
+  expected: 'VARCHAR',
+  error: 'VARCHAR',
+  run_id: 'VARCHAR',
+  job_id: 'VARCHAR',
+  checked_at: 'TIMESTAMP',
+};
+
 export const TASK_STATE_COLUMNS: ColumnTypes = {
   task_name: 'VARCHAR',
   partition_key: 'VARCHAR',

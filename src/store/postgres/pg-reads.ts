@@ -8,6 +8,7 @@ import {
   DEFAULT_PARTITION,
   type AssetActivity,
   type AssetSummary,
+  type CheckResultRecord,
   type MaterializationRecord,
   type AttemptRecord,
   type JobQuery,
@@ -27,6 +28,9 @@ import {
   attemptFromRow,
   jobFromRow,
   toDate,
+  CHECK_RESULT_COLUMNS,
+  checkResultFromRow,
+  checkResultValues,
   toNumber,
   type Row,
 } from '../rows.js';
@@ -192,6 +196,25 @@ export abstract class PgReads extends PgSession {
         params,
       )
     ).rows.map(materializationFromRow);
+  }
+
+  async recordCheckResults(results: readonly CheckResultRecord[]): Promise<void> {
+    if (results.length === 0) return;
+    await this.q(
+      `INSERT INTO ${this.s}.asset_check_results (${CHECK_RESULT_COLUMNS.join(', ')})
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+         $10::text[], $11::timestamptz[])`,
+      CHECK_RESULT_COLUMNS.map((_, i) => results.map((r) => checkResultValues(r)[i])),
+    );
+  }
+
+  async checkHistory(asset: string, limit: number): Promise<CheckResultRecord[]> {
+    return (
+      await this.q(
+        `SELECT ${CHECK_RESULT_COLUMNS.join(', ')} FROM ${this.s}.asset_check_results WHERE asset_name = $1 ORDER BY checked_at DESC LIMIT $2`,
+        [asset, limit],
+      )
+    ).rows.map(checkResultFromRow);
   }
 
   async assetActivity(since: Date): Promise<AssetActivity[]> {

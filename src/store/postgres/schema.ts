@@ -291,7 +291,7 @@ COMMENT ON FUNCTION ${s}.enqueue_run(text, jsonb, jsonb) IS
   },
   {
     id: 7,
-    name: 'materializations',
+    name: 'materializations_and_checks',
     // As the embedded ledger's migration 0009: jobs' words for the status, the attempt and its
     // start; and the index that reads an asset's latest materialisations without a scan.
     sql: (s) => `
@@ -300,6 +300,20 @@ ALTER TABLE ${s}.asset_materializations ADD COLUMN started_at timestamptz, ADD C
 UPDATE ${s}.asset_materializations SET status = 'succeeded' WHERE status = 'success';
 CREATE INDEX asset_materializations_latest ON ${s}.asset_materializations (asset_name, finished_at DESC);
 CREATE INDEX asset_materializations_finished ON ${s}.asset_materializations (finished_at);
+CREATE TABLE ${s}.asset_check_results (
+  asset_name     text NOT NULL,
+  partition_key  text NOT NULL,
+  check_name     text NOT NULL,
+  passed         boolean NOT NULL,
+  severity       text NOT NULL,
+  value          text,
+  expected       text,
+  error          text,
+  run_id         text,
+  job_id         text,
+  checked_at     timestamptz NOT NULL
+);
+CREATE INDEX asset_check_results_latest ON ${s}.asset_check_results (asset_name, checked_at DESC);
 `,
   },
 ];

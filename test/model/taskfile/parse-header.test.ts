@@ -606,9 +606,9 @@ describe('parseTaskHeader: errors carry the exact line, column and expected form
     ['-- @asset_kind', '`@asset_kind` needs a value', undefined, undefined],
     ['-- @asset_group ""', '`@asset_group` needs a value', '""', undefined],
     [
-      '-- @partitions_by weekly(start=2024-01-01)',
-      '@partitions_by: unknown kind `weekly` (expected daily|static|multi)',
-      'weekly',
+      '-- @partitions_by yearly(start=2024-01-01)',
+      '@partitions_by: unknown kind `yearly` (expected hourly|daily|weekly|monthly|static|multi)',
+      'yearly',
       /daily\(start=/,
     ],
     [

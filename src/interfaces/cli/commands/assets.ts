@@ -6,6 +6,8 @@ import { jobLabel } from '../../../model/jobs/job-state.js';
 import { ExitCode, limitOption, printWarnings, type Cli } from '../cli.js';
 import {
   assetCard,
+  checkResultJson,
+  checkTable,
   assetJson,
   freshnessJson,
   healthJson,
@@ -130,6 +132,37 @@ export function assetsCommands(cli: Cli): void {
       if (o.json) return printJson(o, rows.map(healthJson));
       if (rows.length === 0) return o.out('no assets registered');
       o.out(healthTable(rows));
+    });
+
+  const check = program.command('check').description("assets' @checks: run them now, or read their history");
+
+  check
+    .command('run')
+    .description("run an asset's @checks against its current data (a partitioned asset's latest partition unless --partition)")
+    .argument('<asset>')
+    .option('--partition <key>', 'check this partition')
+    .action(async (name: string, opts: { partition?: string }) => {
+      const o = output();
+      const r = await withProjectOrHolder('write', (p) =>
+        p.asset('checkRun', name, opts.partition !== undefined ? { partitionKey: opts.partition } : {}),
+      );
+      if (o.json) printJson(o, { asset: r.asset, partition_key: r.partitionKey, results: r.results.map(checkResultJson) });
+      else o.out(checkTable(r.results, false));
+      if (r.results.some((c) => !c.passed && c.severity === 'error')) throw new ExitCode(1);
+    });
+
+  check
+    .command('history')
+    .description("an asset's check results, newest first")
+    .argument('<asset>')
+    .option('-n, --limit <n>', 'how many', '20')
+    .action(async (name: string, opts: { limit: string }) => {
+      const o = output();
+      const limit = limitOption(opts.limit);
+      const r = await withProjectOrHolder('ledger', (p) => p.asset('checkHistory', name, limit));
+      if (o.json) return printJson(o, r.results.map(checkResultJson));
+      if (r.results.length === 0) return o.out(`no check of ${r.asset} has run yet`);
+      o.out(checkTable(r.results, true));
     });
 
   program

@@ -25,3 +25,20 @@ ORDER BY m.materialized_at;
 
 DROP TABLE __orch__.asset_materializations;
 ALTER TABLE __orch__.asset_materializations_v9 RENAME TO asset_materializations;
+
+-- Check results, one row per check evaluated (after an attempt, or by `check run`): created by
+-- 0001 in duckOrch's shape and never written until now.
+DROP TABLE __orch__.asset_check_results;
+CREATE TABLE __orch__.asset_check_results (
+  asset_name     VARCHAR NOT NULL,
+  partition_key  VARCHAR NOT NULL,
+  check_name     VARCHAR NOT NULL,
+  passed         BOOLEAN NOT NULL,
+  severity       VARCHAR NOT NULL,
+  value          VARCHAR,
+  expected       VARCHAR,
+  error          VARCHAR,
+  run_id         VARCHAR,
+  job_id         VARCHAR,
+  checked_at     TIMESTAMP NOT NULL
+);

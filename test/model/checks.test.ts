@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateCheck } from '../../src/model/checks.js';
+
+describe('evaluateCheck', () => {
+  it.each([
+    ['eq', '0', 1, 0n, true],
+    ['eq', '0', 1, '0.0', true],
+    ['eq', 'ok', 1, 'ok', true],
+    ['eq', 'ok', 1, 'OK', false],
+    ['ne', '0', 1, 3, true],
+    ['ne', '0', 1, 0, false],
+    ['gt', '0', 1, 1n, true],
+    ['gt', '0', 1, 0, false],
+    ['ge', '0', 1, 0, true],
+    ['lt', '10', 1, 9.5, true],
+    ['le', '10', 1, 10, true],
+    ['le', '10', 1, 10.01, false],
+    ['between', '1,10', 1, 1, true],
+    ['between', '1,10', 1, 10, true],
+    ['between', '1,10', 1, 11, false],
+    ['not_null', null, 1, 'x', true],
+    ['not_null', null, 1, null, false],
+    ['gt', '0', 1, null, false],
+    ['eq', '0', 0, undefined, false],
+    ['gt', '0', 1, 'abc', false],
+  ] as const)('%s %s on %j → %s', (op, expected, rows, cell, passed) => {
+    expect(evaluateCheck(op, expected, rows, cell).passed).toBe(passed);
+  });
+
+  it('says why it failed, with the value as text', () => {
+    expect(evaluateCheck('gt', '0', 1, 0n)).toEqual({ passed: false, value: '0', message: 'expected gt 0, got 0' });
+    expect(evaluateCheck('eq', '0', 0, undefined)).toEqual({ passed: false, value: null, message: 'the query returned no row' });
+    expect(evaluateCheck('not_null', null, 1, null).message).toBe('the value is NULL');
+    expect(evaluateCheck('lt', '5', 1, 'abc').message).toBe('expected a number lt 5, got abc');
+  });
+});
