@@ -17,6 +17,7 @@ import type { TestOutcome } from '../runtime/test-runner.js';
 import type { DagSnapshot, JobRecord, Ledger, RequeuedJob, RunRecord, TaskFailures } from '../store/ledger.js';
 import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import { Assets, type AssetQueries } from './assets.js';
+import { Plans, type PlannedAsset } from './plans.js';
 import { Backfills, type BackfillOptions, type BackfillResult } from './backfills.js';
 import { ProjectContext, type ProjectOptions } from './context.js';
 import { Definitions, looksLikeModule, snapshotOf, type Registry, type Selection } from './definitions.js';
@@ -29,6 +30,7 @@ import { Working, type WorkOptions } from './working.js';
 
 export type { AssetHealth, AssetQueries, AssetView, Freshness, PartitionsView } from './assets.js';
 export type { BackfillOptions, BackfillResult } from './backfills.js';
+export type { PlannedAsset } from './plans.js';
 export type { ProjectOptions } from './context.js';
 export type { Selection } from './definitions.js';
 export { unknownName } from './definitions.js';
@@ -47,6 +49,7 @@ export class Project {
   private readonly views: Views;
   private readonly backfills: Backfills;
   private readonly assets: Assets;
+  private readonly plans: Plans;
 
   private constructor(private readonly ctx: ProjectContext) {
     this.definitions = new Definitions(ctx);
@@ -56,6 +59,7 @@ export class Project {
     this.views = new Views(ctx, this.definitions);
     this.backfills = new Backfills(ctx, this.definitions, this.runs);
     this.assets = new Assets(ctx, this.definitions);
+    this.plans = new Plans(ctx, this.definitions, this.runs);
   }
 
   /**
@@ -149,6 +153,16 @@ export class Project {
   /** The asset view: listings, one asset, its materialisations and partitions, health. */
   asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]> {
     return (this.assets[query] as (...a: Parameters<AssetQueries[K]>) => ReturnType<AssetQueries[K]>).apply(this.assets, args);
+  }
+
+  /** What is stale and why (of the selected tasks' assets), without running anything. */
+  plan(selection: Selection = {}): Promise<{ assets: PlannedAsset[]; warnings: string[] }> {
+    return this.plans.plan(selection);
+  }
+
+  /** Runs exactly what `plan` lists. */
+  runStale(options: Omit<RunOptions, 'partition'> = {}): Promise<RunResult> {
+    return this.plans.runStale(options);
   }
 
   /** A run of partitions of assets (a range, keys, or what is missing), worked here unless only enqueued. */

@@ -219,6 +219,8 @@ export interface PartitionState {
   at: Date;
   lastSuccessAt: Date | null;
   rows: number | null;
+  /** The code version of the job that last changed it. */
+  codeVersion: string | null;
 }
 
 export interface RetryFilter {

@@ -570,6 +570,7 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
         at: at(1),
         rows: 7,
         lastSuccessAt: at(1),
+        codeVersion: success.codeVersion,
       });
       const assets = await ledger.assetStates();
       expect(assets.filter((s) => s.name.startsWith('raw.')).map((s) => [s.name, s.status, s.rows])).toEqual([

@@ -22,6 +22,7 @@ import type { JsonValue, RunMetadata, RunRecord, TaskFailures } from '../../stor
 import { DagRunPlanner, type DagRunRequest } from '../dag-runs.js';
 import type {
   AssetQueries,
+  PlannedAsset,
   Project,
   RegisterOptions,
   RegisterResult,
@@ -68,6 +69,7 @@ export interface ProjectApi {
   enqueueRuns(dag: string, requests: DagRunRequest[]): Promise<RunRecord[]>;
   /** A run by its exact id. */
   getRun(id: string): Promise<RunRecord | undefined>;
+  plan(selection: Selection): Promise<{ assets: PlannedAsset[]; warnings: string[] }>;
   /** The `asset` commands' reads. */
   asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]>;
 }
@@ -88,6 +90,7 @@ const METHODS = [
   'enqueueRuns',
   'getRun',
   'asset',
+  'plan',
 ] as const;
 /** The asker's `--dag`, which scopes its questions (absent: the registry). */
 const DAG_HEADER = 'x-duckorch-dag';
@@ -140,6 +143,7 @@ export async function serveProject(
       (await (planner ??= project.ledger().then((l) => new DagRunPlanner(l)))).enqueue(dag, requests, new Date()),
     getRun: async (id) => (await asker.ledger()).getRun(id),
     asset: (query, ...args) => asker.asset(query, ...args),
+    plan: (selection) => asker.plan(selection),
   });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];

@@ -63,7 +63,7 @@ export type CommandAccess = AccessMode | 'ledger';
 /** What a command may ask either of an open project or of the process holding its database. */
 export type Watchable = Pick<
   ProjectApi,
-  'status' | 'list' | 'graph' | 'queueDepth' | 'failures' | 'enqueue' | 'cancel' | 'test' | 'register' | 'asset'
+  'status' | 'list' | 'graph' | 'queueDepth' | 'failures' | 'enqueue' | 'cancel' | 'test' | 'register' | 'asset' | 'plan'
 >;
 
 export interface Cli {

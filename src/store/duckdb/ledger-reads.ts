@@ -195,7 +195,7 @@ export abstract class DuckDbReads {
     return (
       await this.reader.runAndReadAll(
         `SELECT task_name, arg_max(partition_key, updated_at), arg_max(state, updated_at), epoch_ms(max(updated_at))::DOUBLE,
-                epoch_ms(max(last_success_at))::DOUBLE, arg_max(rows_count, updated_at)::DOUBLE
+                epoch_ms(max(last_success_at))::DOUBLE, arg_max(rows_count, updated_at)::DOUBLE, arg_max(code_version, updated_at)
          FROM __orch__.task_state GROUP BY task_name ORDER BY task_name`,
       )
     )

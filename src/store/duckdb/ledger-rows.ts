@@ -362,7 +362,7 @@ export function jobFromJson(j: JobJson): JobRecord {
 
 /** The state columns as plain values (epoch milliseconds, not timestamp objects): 10,000 partitions convert in a few ms. */
 export const STATE_SELECT =
-  'asset_name, partition_key, state, epoch_ms(updated_at)::DOUBLE, epoch_ms(last_success_at)::DOUBLE, rows_count::DOUBLE';
+  'asset_name, partition_key, state, epoch_ms(updated_at)::DOUBLE, epoch_ms(last_success_at)::DOUBLE, rows_count::DOUBLE, code_version';
 
 export function fromStateTuple(r: readonly unknown[]): PartitionState {
   return {
@@ -372,6 +372,7 @@ export function fromStateTuple(r: readonly unknown[]): PartitionState {
     at: new Date(r[3] as number),
     lastSuccessAt: r[4] === null ? null : new Date(r[4] as number),
     rows: r[5] as number | null,
+    codeVersion: (r[6] as string | null | undefined) ?? null,
   };
 }
 

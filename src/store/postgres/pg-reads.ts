@@ -43,6 +43,7 @@ function partitionStateFromRow(x: Row, name: string): PartitionState {
     at: toDate(x.updated_at)!,
     lastSuccessAt: toDate(x.last_success_at),
     rows: toNumber(x.rows_count),
+    codeVersion: x.code_version === null || x.code_version === undefined ? null : String(x.code_version),
   };
 }
 
@@ -175,7 +176,7 @@ export abstract class PgReads extends PgSession {
   private states(table: 'task_state' | 'asset_state', where: string, params: unknown[]): Promise<PartitionState[]> {
     const name = table === 'task_state' ? 'task_name' : 'asset_name';
     return this.q(
-      `SELECT ${name} AS name, partition_key, state, updated_at, last_success_at, rows_count FROM ${this.s}.${table} ${where}`,
+      `SELECT ${name} AS name, partition_key, state, updated_at, last_success_at, rows_count, code_version FROM ${this.s}.${table} ${where}`,
       params,
     ).then((r) => r.rows.map((x) => partitionStateFromRow(x, String(x.name))));
   }
@@ -241,7 +242,7 @@ export abstract class PgReads extends PgSession {
     return (
       await this.q(
         `SELECT DISTINCT ON (task_name) task_name, partition_key, state, updated_at,
-           max(last_success_at) OVER (PARTITION BY task_name) AS last_success_at, rows_count
+           max(last_success_at) OVER (PARTITION BY task_name) AS last_success_at, rows_count, code_version
          FROM ${this.s}.task_state ORDER BY task_name, updated_at DESC`,
       )
     ).rows.map((x) => partitionStateFromRow(x, String(x.task_name)));

@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import type { BackfillResult } from '../../../app/project.js';
 import { DuckorchError } from '../../../errors.js';
 import { jobLabel } from '../../../model/jobs/job-state.js';
-import { ExitCode, limitOption, printWarnings, type Cli } from '../cli.js';
+import { ExitCode, limitOption, printWarnings, selectOptions, selectionOf, type Cli } from '../cli.js';
 import {
   assetCard,
   checkResultJson,
@@ -61,11 +61,17 @@ export function assetsCommands(cli: Cli): void {
     .alias('ls')
     .description('every asset, with its kind, group, task and partitions')
     .option('--group <name>', 'only the assets of this group')
-    .action(async (opts: { group?: string }) => {
+    .option('--stale', 'only the stale ones (see duck-orch plan)')
+    .action(async (opts: { group?: string; stale?: boolean }) => {
       const o = output();
-      const assets = await withProjectOrHolder('ledger', (p) => p.asset('list', opts.group !== undefined ? { group: opts.group } : {}));
+      const { all, stale } = await withProjectOrHolder('ledger', async (p) => ({
+        all: await p.asset('list', opts.group !== undefined ? { group: opts.group } : {}),
+        stale: opts.stale ? new Set((await p.plan({})).assets.map((a) => a.asset)) : undefined,
+      }));
+      const assets = stale ? all.filter((a) => stale.has(a.name)) : all;
       if (o.json) return printJson(o, assets.map(assetJson));
-      if (assets.length === 0) return o.out(opts.group !== undefined ? `no asset in group ${opts.group}` : 'no assets registered');
+      if (assets.length === 0)
+        return o.out(opts.stale ? 'no stale asset' : opts.group !== undefined ? `no asset in group ${opts.group}` : 'no assets registered');
       o.out(
         table([
           ['ASSET', 'KIND', 'GROUP', 'TASK', 'PARTITIONS'].map((h) => pc.dim(h)),
@@ -133,6 +139,32 @@ export function assetsCommands(cli: Cli): void {
       if (rows.length === 0) return o.out('no assets registered');
       o.out(healthTable(rows));
     });
+
+  selectOptions(
+    program
+      .command('plan')
+      .description(
+        'what is stale and why (never materialised, failed, code changed, upstream newer), and what it rebuilds downstream; runs nothing',
+      ),
+  ).action(async (opts: { select?: string[]; exclude?: string[] }) => {
+    const o = output();
+    const { assets, warnings } = await withProjectOrHolder('ledger', (p) => p.plan(selectionOf(opts)));
+    if (o.json) return printJson(o, assets);
+    printWarnings(o, warnings);
+    if (assets.length === 0) return o.out('Nothing is stale: every asset is up to date.');
+    o.out(`${plural(assets.length, 'stale asset')}:`);
+    for (const a of assets) {
+      const what = a.partitions
+        ? `${a.partitions.stale} of ${plural(a.partitions.total, 'partition')}: ${Object.entries(a.partitions.counts)
+            .map(([k, n]) => `${n} ${k.replaceAll('_', ' ')}`)
+            .join(', ')} (${a.partitions.keys.join(', ')}${a.partitions.stale > a.partitions.keys.length ? ', …' : ''})`
+        : a.reasons.map((r) => r.text).join('; ');
+      o.out(`  ${pc.bold(a.asset)} ${pc.dim(`(task ${a.task})`)}: ${what}`);
+      if (a.partitions) for (const r of a.reasons) o.out(pc.dim(`    ${r.text}`));
+      if (a.downstream.length) o.out(pc.dim(`    rebuilds downstream: ${a.downstream.join(', ')}`));
+    }
+    o.out(`Build them with: duck-orch run --stale`);
+  });
 
   const check = program.command('check').description("assets' @checks: run them now, or read their history");
 

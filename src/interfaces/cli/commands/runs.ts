@@ -63,6 +63,7 @@ export function runsCommands(cli: Cli): void {
       .option('-p, --max-parallel <n>', 'tasks to run at once (default: orch_max_parallel, 4)')
       .option('--full-refresh', 'ignore recorded @incremental_by watermarks: incremental tasks load from the beginning')
       .option('--partition <key>', 'build this partition of the selected partitioned tasks (a plain run leaves them to backfill)')
+      .option('--stale', 'build exactly what `duck-orch plan` lists as stale (and stale partitions)')
       .option('--wait', 'when another run or worker holds the database, wait for it to finish instead of handing this run to it'),
   ).action(
     async (opts: {
@@ -71,14 +72,21 @@ export function runsCommands(cli: Cli): void {
       maxParallel?: string;
       fullRefresh?: boolean;
       partition?: string;
+      stale?: boolean;
       wait?: boolean;
     }) => {
       const o = output();
+      if (opts.stale && opts.partition !== undefined)
+        throw new DuckorchError('USAGE', '--stale and --partition cannot go together: --stale picks the stale partitions itself');
       const partition = opts.partition !== undefined ? { partition: opts.partition } : {};
+      const fullRefresh = opts.fullRefresh ? { fullRefresh: true } : {};
       const runHere = () =>
         withRunProgress(
           o,
-          (p, progress) => p.run({ ...selectionOf(opts), ...partition, ...progress, ...(opts.fullRefresh ? { fullRefresh: true } : {}) }),
+          (p, progress) =>
+            opts.stale
+              ? p.runStale({ ...selectionOf(opts), ...progress, ...fullRefresh })
+              : p.run({ ...selectionOf(opts), ...partition, ...progress, ...fullRefresh }),
           opts.maxParallel,
         );
       for (let waited = 0; ; waited++) {

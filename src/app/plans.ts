@@ -1,0 +1,129 @@
+/**
+ * `plan` and `run --stale`: what is stale and why, before running (SQLMesh's plan, Dagster's
+ * "unsynced"), and a run of exactly that. One read of the ledger's latest state per asset ×
+ * partition; the rest is arithmetic over the definitions (see `model/staleness.ts`).
+ */
+import { deriveAssets } from '../model/assets.js';
+import { partitionSpace } from '../model/partitions/space.js';
+import { describeReason, staleAssets, type LatestState, type StaleAsset, type StalenessAsset } from '../model/staleness.js';
+import type { ProjectContext } from './context.js';
+import { describeSelection, type Definitions, type Registry, type Selection } from './definitions.js';
+import type { PlannedJob } from './partition-plan.js';
+import type { RunOptions, RunResult, Runs } from './runs.js';
+
+/** How many stale partitions of an asset a plan names (the rest are counted). */
+const KEYS_NAMED = 10;
+
+/** One stale asset as the plan reports it: plain data. */
+export interface PlannedAsset {
+  asset: string;
+  task: string;
+  reasons: Array<{ kind: string; text: string; upstream?: string }>;
+  /** Partitioned: how many of how many partitions are stale, by reason, and the first stale keys. */
+  partitions: { stale: number; total: number; counts: Record<string, number>; keys: string[] } | null;
+  /** Stale assets it rebuilds downstream. */
+  downstream: string[];
+}
+
+export class Plans {
+  constructor(
+    private readonly ctx: ProjectContext,
+    private readonly definitions: Definitions,
+    private readonly runs: Runs,
+  ) {}
+
+  /** The stale assets (of the selected tasks, with a selection), upstream first. */
+  async plan(selection: Selection = {}): Promise<{ assets: PlannedAsset[]; warnings: string[] }> {
+    const registry = await this.definitions.select(selection);
+    const { stale, byAsset } = await this.compute(registry);
+    const chosen = new Set(registry.selected);
+    const assets = stale
+      .filter((s) => chosen.has(byAsset.get(s.name)!.task))
+      .map((s) => {
+        const a = byAsset.get(s.name)!;
+        return {
+          asset: s.name,
+          task: a.task,
+          reasons: s.reasons.map((r) => ({ kind: r.kind, text: describeReason(r), ...('upstream' in r ? { upstream: r.upstream } : {}) })),
+          partitions: s.partitions
+            ? {
+                stale: s.partitions.stale.size,
+                total: s.partitions.total,
+                counts: s.partitions.counts as Record<string, number>,
+                keys: [...s.partitions.stale.indices(KEYS_NAMED)].map((i) => a.asset.partitions!.keyAt(i)),
+              }
+            : null,
+          downstream: s.downstream,
+        };
+      });
+    return { assets, warnings: registry.warnings };
+  }
+
+  /** Runs exactly what `plan` lists: each stale asset's task, once, and each stale partition of a partitioned one. */
+  async runStale(options: Omit<RunOptions, 'partition'>): Promise<RunResult> {
+    await this.runs.databaseFree();
+    const registry = await this.definitions.select(options);
+    const { stale, byAsset } = await this.compute(registry);
+    const chosen = new Set(registry.selected);
+    const order = new Map(registry.selected.map((n, i) => [n, i]));
+    const jobs = new Map<string, PlannedJob>();
+    for (const s of stale) {
+      const a = byAsset.get(s.name)!;
+      if (!chosen.has(a.task)) continue;
+      if (!s.partitions) jobs.set(`${a.task}\0`, { task: a.task });
+      else
+        for (const i of s.partitions.stale.indices()) {
+          const key = a.asset.partitions!.keyAt(i);
+          jobs.set(`${a.task}\0${key}`, { task: a.task, partitionKey: key });
+        }
+    }
+    const warnings = [...registry.warnings];
+    if (jobs.size === 0) {
+      warnings.push('nothing is stale: every asset is up to date');
+      return { run: null, jobs: [], warnings };
+    }
+    const planned = [...jobs.values()].sort((x, y) => order.get(x.task)! - order.get(y.task)!);
+    const selector = ['--stale', describeSelection(options)].filter((x) => x !== null).join(' ');
+    const run = await this.runs.enqueuePlanned(registry, planned, { trigger: 'run', selector, inputs: null }, warnings);
+    options.onPlan?.(planned.map((j) => j.task));
+    return { ...(await this.runs.workRun(run, options)), warnings };
+  }
+
+  private async compute(
+    registry: Registry,
+  ): Promise<{ stale: StaleAsset[]; byAsset: Map<string, { task: string; asset: StalenessAsset }> }> {
+    const defs = registry.tasks.map((t) => t.definition);
+    const byTask = new Map(defs.map((d) => [d.name, d]));
+    const { assets, edges } = deriveAssets(defs);
+    const upstream = new Map<string, string[]>();
+    for (const e of edges) upstream.set(e.downstream, [...(upstream.get(e.downstream) ?? []), e.upstream]);
+    // Upstream first: assets in the order of their tasks in the graph.
+    const taskOrder = new Map(
+      registry.graph
+        .layers(new Set(defs.map((d) => d.name)))
+        .flat()
+        .map((n, i) => [n, i]),
+    );
+    const ordered = [...assets].sort((a, b) => taskOrder.get(a.definedByTask)! - taskOrder.get(b.definedByTask)!);
+    const byAsset = new Map<string, { task: string; asset: StalenessAsset }>();
+    const input: StalenessAsset[] = ordered.map((a) => {
+      const task = byTask.get(a.definedByTask)!;
+      const asset: StalenessAsset = {
+        name: a.name,
+        codeVersion: a.codeVersion,
+        upstream: [...new Set(upstream.get(a.name) ?? [])],
+        partitions: task.partitions ? partitionSpace(task.partitions) : null,
+        partitionsKey: task.partitions ? JSON.stringify(task.partitions) : null,
+      };
+      byAsset.set(a.name, { task: task.name, asset });
+      return asset;
+    });
+    const states = new Map<string, LatestState[]>();
+    for (const s of await (await this.ctx.ledger()).assetStates()) {
+      const list = states.get(s.name);
+      if (list) list.push(s);
+      else states.set(s.name, [s]);
+    }
+    return { stale: staleAssets(input, states, this.ctx.clock()), byAsset };
+  }
+}
