@@ -40,6 +40,7 @@ import {
 import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
 import { enqueueManyCase } from './enqueue-cases.mjs';
+import { backfillCase, backfillEnqueueCase } from './asset-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
 // Options (the other arguments are case-name prefixes):
@@ -124,6 +125,8 @@ const KNOBS = {
   BENCH_DRAIN_CONCURRENCY: list('BENCH_DRAIN_CONCURRENCY', '1,4,16', '2'),
   BENCH_DRAIN_DUCKDB_CONCURRENCY: list('BENCH_DRAIN_DUCKDB_CONCURRENCY', '1,4', '2'),
   BENCH_WORKER_STARTUP_PAIRS: num('BENCH_WORKER_STARTUP_PAIRS', 9, 1),
+  BENCH_BACKFILL_ROWS: num('BENCH_BACKFILL_ROWS', 10_000_000, 3650),
+  BENCH_BACKFILL_PLAN: num('BENCH_BACKFILL_PLAN', 10_000, 20),
 };
 if (KNOBS.BENCH_HISTORY_TASKS < 1 || KNOBS.BENCH_HISTORY_TASKS > 1000 || KNOBS.BENCH_HISTORY_PARTITIONS < 1)
   throw new Error('BENCH_HISTORY_TASKS must be 1–1000 and BENCH_HISTORY_PARTITIONS at least 1');
@@ -1060,6 +1063,8 @@ const CASES = [
   ['drain-duckdb', () => drainCase(pgContext(), 'duckdb'), PG],
   ['worker-startup', () => workerStartupCase(pgContext()), PG],
   ['enqueue-many', () => enqueueManyCase(pgContext()), PG],
+  ['backfill-365', () => backfillCase(pgContext())],
+  ['backfill-enqueue', () => backfillEnqueueCase(pgContext()), PG],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ].map(([name, run, { postgres = false } = {}]) => ({ name, run, postgres }));

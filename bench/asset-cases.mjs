@@ -1,0 +1,187 @@
+// The assets issue's cases.
+// - `backfill-365`: a backfill of the 365 daily partitions of 2025 of a real aggregation over
+//   `raw.events` (BENCH_BACKFILL_ROWS rows), as `duck-orch backfill` processes, against the same
+//   365 days' DELETE and INSERT as prepared statements in one process (`backfill-direct.mjs`);
+//   serial (target ratio < 1.10), then with -p 4 on both sides.
+// - `backfill-enqueue`: planning and enqueueing a backfill of BENCH_BACKFILL_PLAN partitions
+//   (`backfill --enqueue`, a whole process), on a DuckDB file and on PostgreSQL; target < 2 s.
+//   Beside it, `asset list` on the same project: the process's fixed cost.
+// Every sample is a process of its own, on a fresh copy of the template database.
+import fs from 'node:fs';
+import path from 'node:path';
+import { alternate, expectOk, fmtMb, fmtMs, fmtN, fmtRatio, runCli, runScript, summary } from './lib.mjs';
+import { PG_URL } from './pg-cases.mjs';
+
+const DAILY_TOTALS = `-- @asset analytics.daily_totals
+-- @partitions_by daily(start=2025-01-01, end=2025-12-31)
+-- @param partition_key:DATE
+CREATE TABLE IF NOT EXISTS analytics.daily_totals (day DATE, customer INTEGER, total DOUBLE, n BIGINT);
+DELETE FROM analytics.daily_totals WHERE day = $partition_key;
+INSERT INTO analytics.daily_totals
+SELECT day, customer, sum(amount), count(*) FROM raw.events WHERE day = $partition_key GROUP BY day, customer;
+`;
+
+function copyDb(from, to) {
+  for (const f of [to, `${to}.wal`]) fs.rmSync(f, { force: true });
+  fs.copyFileSync(from, to);
+}
+
+function removeDb(db) {
+  for (const f of [db, `${db}.wal`]) fs.rmSync(f, { force: true });
+}
+
+export function backfillCase({ mkWork, log, knobs }) {
+  const work = mkWork('backfill');
+  const rows = knobs.BENCH_BACKFILL_ROWS;
+  const days = 365;
+  const template = path.join(work, 'template.duckdb');
+  const setup = runScript(work, 'backfill-setup.mjs', [template, String(rows)]);
+  log(`  raw.events: ${fmtN(setup.rows)} rows, ${(setup.bytes / 2 ** 20).toFixed(0)} MiB, made in ${fmtMs(setup.ms)}`);
+  const tasks = path.join(work, 'tasks');
+  fs.mkdirSync(tasks);
+  fs.writeFileSync(path.join(tasks, 'daily_totals.sql'), DAILY_TOTALS);
+  expectOk(runCli(work, ['--db', template, 'register', tasks]), 'register');
+  let expectedRows;
+  const direct = (parallel) => (i) => {
+    const db = path.join(work, `direct-${parallel}-${i}.duckdb`);
+    copyDb(template, db);
+    try {
+      const r = runScript(work, 'backfill-direct.mjs', [db, String(days), String(parallel)]);
+      if (r.days !== days) throw new Error(`direct: ${r.days} days`);
+      expectedRows ??= r.rows;
+      if (r.rows !== expectedRows) throw new Error(`direct: ${r.rows} rows, expected ${expectedRows}`);
+      return { ms: r.wallMs, maxRssMb: r.maxRssMb };
+    } finally {
+      removeDb(db);
+    }
+  };
+  const duck = (parallel) => (i) => {
+    const db = path.join(work, `duckorch-${parallel}-${i}.duckdb`);
+    copyDb(template, db);
+    try {
+      const r = expectOk(
+        runCli(work, [
+          '--db',
+          db,
+          'backfill',
+          'analytics.daily_totals',
+          '--from',
+          '2025-01-01',
+          '--to',
+          '2025-12-31',
+          '-p',
+          String(parallel),
+          '--json',
+        ]),
+        'backfill',
+      );
+      const out = JSON.parse(r.stdout);
+      if (out.succeeded.length !== days) throw new Error(`backfill: ${out.succeeded.length} partitions succeeded`);
+      return { ms: r.ms, maxRssMb: r.maxRssMb };
+    } finally {
+      removeDb(db);
+    }
+  };
+  const pairs = (parallel) =>
+    alternate(knobs.BENCH_PAIRS, direct(parallel), duck(parallel)).map(({ a, b, first }, i) => {
+      log(
+        `  -p ${parallel} pair ${i + 1} (${first === 'a' ? 'direct first' : 'duck-orch first'}): direct ${fmtMs(a.ms)}, duck-orch ${fmtMs(b.ms)}`,
+      );
+      return { direct: a, duckorch: b, ratio: b.ms / a.ms };
+    });
+  const serial = pairs(1);
+  const par = pairs(4);
+  const stat = (samples, side) => summary(samples.map((s) => s[side].ms));
+  const rss = (samples, side) => summary(samples.map((s) => s[side].maxRssMb)).median;
+  const sRatio = summary(serial.map((s) => s.ratio));
+  const pRatio = summary(par.map((s) => s.ratio));
+  const speedup = stat(serial, 'duckorch').median / stat(par, 'duckorch').median;
+  const label = `backfill 365 daily partitions over ${fmtN(setup.rows)} rows`;
+  const row = (samples, parallel, ratio, note) => [
+    `${label}, -p ${parallel} (whole process)`,
+    `${samples.length} pair${samples.length === 1 ? '' : 's'}`,
+    fmtMs(stat(samples, 'duckorch').median),
+    `node-api, prepared, ${parallel} connection${parallel === 1 ? '' : 's'}: ${fmtMs(stat(samples, 'direct').median)}`,
+    fmtRatio(ratio),
+    `${fmtMb(rss(samples, 'duckorch'))} / direct ${fmtMb(rss(samples, 'direct'))}`,
+    note,
+  ];
+  return {
+    data: { rows: setup.rows, days, serial: { ratio: sRatio, samples: serial }, parallel4: { ratio: pRatio, samples: par }, speedup },
+    rows: [
+      row(serial, 1, sRatio, `target < 1.10: ${sRatio.median < 1.1 ? 'met' : 'missed'}`),
+      row(par, 4, pRatio, `duck-orch -p 4 is ${speedup.toFixed(2)}× its -p 1`),
+    ],
+  };
+}
+
+export async function backfillEnqueueCase({ mkWork, log, knobs }) {
+  const work = mkWork('backfill-enqueue');
+  const n = knobs.BENCH_BACKFILL_PLAN;
+  // A daily asset whose first partition is n days before yesterday: the backfill names them all.
+  const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  const start = new Date(today - n * 86_400_000).toISOString().slice(0, 10);
+  const end = new Date(today - 86_400_000).toISOString().slice(0, 10);
+  const tasks = path.join(work, 'tasks');
+  fs.mkdirSync(tasks);
+  fs.writeFileSync(
+    path.join(tasks, 'wide.sql'),
+    `-- @partitions_by daily(start=${start})\nCREATE TABLE IF NOT EXISTS wide AS SELECT 1 AS x;\n`,
+  );
+  const template = path.join(work, 'template.duckdb');
+  expectOk(runCli(work, ['--db', template, 'register', tasks]), 'register');
+  const pending = [];
+  const rows = [];
+  const data = { partitions: n };
+  for (const store of ['duckdb', 'postgres']) {
+    const env = (i) => {
+      if (store === 'duckdb') return {};
+      const schema = `bench_bf_${Math.random().toString(36).slice(2, 10)}_${i}`;
+      pending.push(schema);
+      return { DATABASE_URL: PG_URL, DUCKORCH_PG_SCHEMA: schema };
+    };
+    const sample = (command) => (i) => {
+      const db = path.join(work, `${store}-${command}-${i}.duckdb`);
+      copyDb(template, db);
+      const e = env(i);
+      try {
+        if (store === 'postgres') expectOk(runCli(work, ['--db', db, 'init-db'], { env: e }), 'init-db');
+        const args =
+          command === 'backfill'
+            ? ['--db', db, 'backfill', 'wide', '--from', start, '--to', end, '--enqueue', '--json']
+            : ['--db', db, 'asset', 'list', '--json'];
+        const r = expectOk(runCli(work, args, { env: e }), command);
+        if (command === 'backfill' && JSON.parse(r.stdout).planned !== n)
+          throw new Error(`backfill planned ${JSON.parse(r.stdout).planned}`);
+        return { ms: r.ms, maxRssMb: r.maxRssMb };
+      } finally {
+        removeDb(db);
+      }
+    };
+    const samples = alternate(knobs.BENCH_PAIRS, sample('list'), sample('backfill')).map(({ a, b }) => ({ list: a, backfill: b }));
+    const b = summary(samples.map((s) => s.backfill.ms));
+    const l = summary(samples.map((s) => s.list.ms));
+    log(`  ${store}: backfill --enqueue ${fmtMs(b.median)}, asset list ${fmtMs(l.median)}`);
+    data[store] = { backfill: b, list: l, samples };
+    rows.push([
+      `backfill --enqueue of ${fmtN(n)} daily partitions, ledger ${store === 'duckdb' ? 'in the DuckDB file' : 'on PostgreSQL'} (whole process)`,
+      `${samples.length} runs`,
+      fmtMs(b.median),
+      `asset list (the fixed cost): ${fmtMs(l.median)}`,
+      fmtRatio(summary(samples.map((s) => s.backfill.ms / s.list.ms))),
+      `${fmtMb(summary(samples.map((s) => s.backfill.maxRssMb)).median)} / list ${fmtMb(summary(samples.map((s) => s.list.maxRssMb)).median)}`,
+      `target < 2 s: ${b.median < 2000 ? 'met' : 'missed'}`,
+    ]);
+  }
+  if (pending.length) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      for (const s of pending) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    } finally {
+      await client.end();
+    }
+  }
+  return { data, rows };
+}
