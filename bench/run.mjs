@@ -821,31 +821,52 @@ function historyCase() {
   for (const [k, v] of Object.entries(readStats))
     log(`  ${k}: median ${fmtMs(v.median)} [${fmtMs(v.min)}–${fmtMs(v.max)}], first ${fmtMs(v.first)}, ${JSON.stringify(v.result)}`);
 
-  // `status` as a whole process, with and without the history, alternating.
-  const status = (file, expect) => () => {
-    const res = expectOk(runCli(work, ['--db', file, 'status']), `status on ${path.basename(file)}`);
-    if (!res.stdout.includes(expect)) throw new Error(`status on ${path.basename(file)} printed:\n${tail(res.stdout)}`);
-    return res;
-  };
-  const pairs = alternate(KNOBS.BENCH_HISTORY_STATUS_PAIRS, status(empty, 'No runs yet'), status(db, task.slice(0, 2))).map(
-    ({ a, b, first }, i) => {
-      log(`  status pair ${i + 1} (${first === 'a' ? 'empty first' : 'history first'}): empty ${fmtMs(a.ms)}, history ${fmtMs(b.ms)}`);
-      return {
-        empty: { ms: a.ms, maxRssMb: a.maxRssMb },
-        history: { ms: b.ms, maxRssMb: b.maxRssMb },
-        first,
-        diff: b.ms - a.ms,
-        ratio: b.ms / a.ms,
-      };
-    },
-  );
-  const sEmpty = summary(pairs.map((p) => p.empty.ms));
-  const sHist = summary(pairs.map((p) => p.history.ms));
-  const diff = summary(pairs.map((p) => p.diff));
-  const ratio = summary(pairs.map((p) => p.ratio));
-  const rssOf = (side) => summary(pairs.map((p) => p[side].maxRssMb)).median;
-
+  // Commands as whole processes, with and without the history, alternating.
   const label = `history ${fmtN(total)} (${nTasks} × ${fmtN(nParts)})`;
+  const processPairs = (args, expectEmpty, expectHistory) => {
+    const command = (file, expect) => () => {
+      const res = expectOk(runCli(work, ['--db', file, ...args]), `${args.join(' ')} on ${path.basename(file)}`);
+      if (!res.stdout.includes(expect)) throw new Error(`${args.join(' ')} on ${path.basename(file)} printed:\n${tail(res.stdout)}`);
+      return res;
+    };
+    const pairs = alternate(KNOBS.BENCH_HISTORY_STATUS_PAIRS, command(empty, expectEmpty), command(db, expectHistory)).map(
+      ({ a, b, first }, i) => {
+        log(
+          `  ${args[0]} ${args[1] ?? ''} pair ${i + 1} (${first === 'a' ? 'empty first' : 'history first'}): empty ${fmtMs(a.ms)}, history ${fmtMs(b.ms)}`,
+        );
+        return {
+          empty: { ms: a.ms, maxRssMb: a.maxRssMb },
+          history: { ms: b.ms, maxRssMb: b.maxRssMb },
+          first,
+          diff: b.ms - a.ms,
+          ratio: b.ms / a.ms,
+        };
+      },
+    );
+    const sEmpty = summary(pairs.map((p) => p.empty.ms));
+    const sHist = summary(pairs.map((p) => p.history.ms));
+    const diff = summary(pairs.map((p) => p.diff));
+    const ratio = summary(pairs.map((p) => p.ratio));
+    const rssOf = (side) => summary(pairs.map((p) => p[side].maxRssMb)).median;
+    const name = `duck-orch ${args.join(' ')}`;
+    return {
+      data: { history: sHist, empty: sEmpty, diffMs: diff, ratio, pairs },
+      row: [
+        `${label}: ${name} (whole process)`,
+        `${pairs.length} pairs`,
+        fmtMs(sHist.median),
+        `the same, empty history: ${fmtMs(sEmpty.median)}`,
+        fmtRatio(ratio),
+        `${fmtMb(rssOf('history'))} / empty ${fmtMb(rssOf('empty'))}`,
+        `difference ${fmtMs(diff.median)} [${fmtMs(diff.min)}–${fmtMs(diff.max)}]; target within 100 ms: ${diff.median < 100 ? 'met' : `missed by ${fmtMs(diff.median - 100)}`}`,
+      ],
+    };
+  };
+  const status = processPairs(['status'], 'No runs yet', task.slice(0, 2));
+  const show = processPairs(['asset', 'show', asset], 'never', 'succeeded');
+  const calendar = processPairs(['asset', 'partitions', asset], 'Status: 0 ✅ ok', 'Status: ');
+  const health = processPairs(['asset', 'health'], asset, asset);
+
   const reps = `${KNOBS.BENCH_HISTORY_REPEATS} calls`;
   const readRow = (k, what, target) => {
     const v = readStats[k];
@@ -873,15 +894,10 @@ function historyCase() {
     readRow('assetSummaries', `assetSummaries(), ${nTasks} assets`, 50),
     readRow('lastWatermark', `lastWatermark('${task}', '${partition}')`, 5),
     readRow('taskStates', `taskStates(), ${nTasks} tasks over ${fmtN(total)} partitions (graph colouring)`, 50),
-    [
-      `${label}: duck-orch status (whole process)`,
-      `${pairs.length} pairs`,
-      fmtMs(sHist.median),
-      `status, empty history: ${fmtMs(sEmpty.median)}`,
-      fmtRatio(ratio),
-      `${fmtMb(rssOf('history'))} / empty ${fmtMb(rssOf('empty'))}`,
-      `difference ${fmtMs(diff.median)} [${fmtMs(diff.min)}–${fmtMs(diff.max)}]; target within 100 ms: ${diff.median < 100 ? 'met' : `missed by ${fmtMs(diff.median - 100)}`}`,
-    ],
+    status.row,
+    show.row,
+    calendar.row,
+    health.row,
   ];
   return {
     data: {
@@ -890,7 +906,10 @@ function historyCase() {
       taskRuns: total,
       generate: { ms: gen.ms, steps: gen.steps, bytes: gen.bytes, dead: gen.dead, maxRssMb: gen.maxRssMb },
       read: { openMs: reads.openMs, maxRssMb: reads.maxRssMb, ...readStats },
-      status: { history: sHist, empty: sEmpty, diffMs: diff, ratio, pairs },
+      status: status.data,
+      assetShow: show.data,
+      assetPartitions: calendar.data,
+      assetHealth: health.data,
     },
     rows,
   };

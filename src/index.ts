@@ -1,5 +1,10 @@
 /** The duck-orch library API: the same application service the CLI uses. */
 import type { Validation } from './app/registration.js';
+import { provideTaskLibrary } from './app/task-library.js';
+import * as library from './index.js';
+
+// `import … from 'duckorch'` in a task module is this very API.
+provideTaskLibrary(() => Promise.resolve(library));
 
 export { Project } from './app/project.js';
 export type { RegisterResult, RunOptions, RunResult, Selection, TaskListing, Validation } from './app/project.js';

@@ -31,6 +31,7 @@ import {
   type FunctionModuleRef,
 } from '../model/taskfile/function-task.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
+import { taskLibrary } from './task-library.js';
 import { cachedTransform, cacheTransform } from './transform-cache.js';
 import { contentHash, displayPath, TASK_MODULE_EXTENSIONS, type LoadedTaskFile } from './task-files.js';
 
@@ -46,7 +47,7 @@ type TransformOptions = Parameters<NonNullable<Jiti.JitiOptions['transform']>>[0
 
 /** How this process loads task modules; a worker thread sets it before loading any. */
 export interface TaskModuleSetup {
-  /** What `import … from 'duckorch'` gives a task module: this copy of duckorch (by default, its whole API). */
+  /** What `import … from 'duckorch'` gives a task module; by default `taskLibrary()`. */
   library?: () => Promise<unknown>;
   /** Compiled code to start from (another thread's, by `transformKey`). */
   transforms?: Iterable<[string, string]>;
@@ -92,7 +93,7 @@ async function loader(): Promise<Loader> {
     // Its CommonJS build: as an ES module it takes twice as long to load.
     const { createJiti } = createRequire(import.meta.url)('jiti') as typeof Jiti;
     // `duckorch` inside a task module is this copy: the same classes, whatever the module's location.
-    const self: unknown = await (setup.library ?? (() => import('../index.js')))();
+    const self: unknown = await (setup.library ?? taskLibrary)();
     // jiti's own compiler, for code not compiled yet.
     const compiler = createJiti(import.meta.url, { fsCache: false, moduleCache: false });
     return createJiti(import.meta.url, {

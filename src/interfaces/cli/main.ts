@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
+import { provideTaskLibrary } from '../../app/task-library.js';
 import { runCli } from './program.js';
+
+// Task modules that `import … from 'duckorch'` get the whole library, loaded when one does.
+provideTaskLibrary(() => import('../../index.js'));
 
 // Node 20 has no `navigator` (21 does): without it, pg tells Node from a Cloudflare Worker by
 // building a `Response`, which loads fetch's implementation — a tenth of a second of every
