@@ -11,6 +11,7 @@ import type { PartitionDef } from '../model/partitions/definition.js';
 import type { Range } from '../model/partitions/ranges.js';
 import { partitionSpace } from '../model/partitions/space.js';
 import { partitionStatus, type PartitionStatus } from '../model/partitions/status.js';
+import { settledPartitions } from './partition-states.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import { DEFAULT_PARTITION, type AssetActivity, type CheckResultRecord, type MaterializationRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
@@ -220,13 +221,13 @@ export class Assets {
     const ledger = await this.ctx.ledger();
     const definition = asset.partitions!.definition!;
     const space = partitionSpace(definition);
-    const latest = await ledger.assetStates(asset.name);
+    const settled = await settledPartitions(this.ctx, asset.name, definition);
     const inFlight = await ledger.listJobs({ task: asset.definedByTask, states: ['pending', 'processing', 'failed'], limit: 1_000_000 });
     const at = this.ctx.clock();
     const sets = partitionStatus(
       space,
       at,
-      latest,
+      settled,
       inFlight.map((j) => j.partitionKey),
     );
     return {

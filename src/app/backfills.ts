@@ -6,9 +6,9 @@
  */
 import type { RunRecord } from '../store/ledger.js';
 import { assetsOf } from '../model/assets.js';
-import { RangeSet } from '../model/partitions/ranges.js';
 import type { ProjectContext } from './context.js';
 import type { Definitions, Selection } from './definitions.js';
+import { settledPartitions } from './partition-states.js';
 import { backfillSet, resolveAssets, type BackfillSpec, type PlannedJob } from './partition-plan.js';
 import type { RunOptions, RunResult, Runs } from './runs.js';
 
@@ -60,16 +60,8 @@ export class Backfills {
     for (const task of tasks) {
       const { space, set: asked } = backfillSet(task, options, now);
       let set = asked;
-      if (options.missing) {
-        const asset = assetsOf(task)[0] ?? task.name;
-        const done: number[] = [];
-        for (const s of await ledger.assetStates(asset)) {
-          if (s.status !== 'succeeded') continue;
-          const at = space.locate(s.partitionKey, now);
-          if (at.ok) done.push(at.index);
-        }
-        set = set.minus(RangeSet.ofIndices(done));
-      }
+      // What never succeeded: by arithmetic on the asset's settled ranges.
+      if (options.missing) set = set.minus((await settledPartitions(this.ctx, assetsOf(task)[0] ?? task.name, task.partitions!)).succeeded);
       for (const i of set.indices()) jobs.push({ task: task.name, partitionKey: space.keyAt(i) });
     }
     const warnings: string[] = [];

@@ -296,6 +296,19 @@ export interface CheckResultRecord {
   checkedAt: Date;
 }
 
+/**
+ * The status of a partitioned asset's partitions as ranges of indices into its partition space
+ * (`[lo, hi)` pairs), as of `through`: the partitions' latest states up to then, kept so that
+ * reading them again takes only what changed since.
+ */
+export interface StoredPartitionRanges {
+  asset: string;
+  /** The partition definition they index (JSON): ranges of another definition mean nothing. */
+  spaceKey: string;
+  through: Date;
+  ranges: { succeeded: Array<[number, number]>; failed: Array<[number, number]> };
+}
+
 /** An asset's materialisations over a while, by outcome (`asset health`). */
 export interface AssetActivity {
   name: string;
@@ -443,8 +456,10 @@ export interface Ledger {
   listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]>;
   /** Jobs per state, over all runs, or one run, or some tasks, or one DAG's runs. */
   queueDepth(filter?: { runId?: string; tasks?: readonly string[]; dag?: string }): Promise<Partial<Record<JobState, number>>>;
-  /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
-  assetStates(asset?: string): Promise<PartitionState[]>;
+  /** Latest state of each partition of one asset (those changed at or after `since`, when given), or of every asset when `asset` is omitted. */
+  assetStates(asset?: string, since?: Date): Promise<PartitionState[]>;
+  partitionRanges(asset: string): Promise<StoredPartitionRanges | undefined>;
+  savePartitionRanges(ranges: StoredPartitionRanges): Promise<void>;
   /** An asset's materialisations, newest first; one partition's when given. */
   assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]>;
   /** Keeps check results (they are observations: written after the attempt, not with its data). */

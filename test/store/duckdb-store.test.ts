@@ -96,6 +96,7 @@ const SPEC_TABLES = [
   'asset_edges',
   'asset_intervals',
   'asset_materializations',
+  'asset_partition_ranges',
   'asset_partitions',
   'asset_state',
   'assets',

@@ -19,29 +19,58 @@ export interface PartitionStatusSets {
   missing: RangeSet;
 }
 
-export function partitionStatus(
+/** The settled status of partitions: which succeeded and which failed last (indices, whether they exist yet or not). */
+export interface SettledPartitions {
+  succeeded: RangeSet;
+  failed: RangeSet;
+}
+
+/** Far enough ahead that every key of a definition counts as existing (keys are indexed whether their period is over or not). */
+const END_OF_TIME = new Date(Date.UTC(9999, 0, 1));
+
+/**
+ * Lays latest states over settled partitions: each state's key leaves the set it was in and
+ * joins `succeeded` (succeeded) or `failed` (dead); any other state makes it missing again.
+ */
+export function foldStates(
   space: PartitionSpace,
-  now: Date,
+  base: SettledPartitions,
   latest: Iterable<{ partitionKey: string; status: string }>,
-  inFlight: Iterable<string>,
-): PartitionStatusSets {
-  const all = space.all(now);
+): SettledPartitions {
+  const touched: number[] = [];
   const ok: number[] = [];
   const bad: number[] = [];
   for (const s of latest) {
-    const at = space.locate(s.partitionKey, now);
+    const at = space.locate(s.partitionKey, END_OF_TIME);
     if (!at.ok) continue;
+    touched.push(at.index);
     if (s.status === 'succeeded') ok.push(at.index);
     else if (s.status === 'dead') bad.push(at.index);
   }
+  if (touched.length === 0) return base;
+  const changed = RangeSet.ofIndices(touched);
+  return {
+    succeeded: base.succeeded.minus(changed).union(RangeSet.ofIndices(ok)),
+    failed: base.failed.minus(changed).union(RangeSet.ofIndices(bad)),
+  };
+}
+
+/** The status of every partition that exists at `now`: settled ones, and those queued or in flight. */
+export function partitionStatus(
+  space: PartitionSpace,
+  now: Date,
+  settled: SettledPartitions,
+  inFlight: Iterable<string>,
+): PartitionStatusSets {
+  const all = space.all(now);
   const running = RangeSet.ofIndices(
     [...inFlight].flatMap((k) => {
       const at = space.locate(k, now);
       return at.ok ? [at.index] : [];
     }),
   ).intersect(all);
-  const succeeded = RangeSet.ofIndices(ok).minus(running);
-  const failed = RangeSet.ofIndices(bad).minus(running);
+  const succeeded = settled.succeeded.intersect(all).minus(running);
+  const failed = settled.failed.intersect(all).minus(running);
   return { total: all.size, succeeded, running, failed, missing: all.minus(succeeded).minus(running).minus(failed) };
 }
 

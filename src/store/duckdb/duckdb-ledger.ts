@@ -34,6 +34,7 @@ import {
   type RetryFilter,
   type RunRecord,
   type RunMetadata,
+  type StoredPartitionRanges,
   type SuccessOutcome,
   assertDistinctRunIds,
   duplicateRun,
@@ -609,6 +610,20 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
       insertRows(this.conn, 'asset_check_results', CHECK_RESULT_TYPES, results, (r) =>
         Object.fromEntries(CHECK_RESULT_COLUMNS.map((c, i) => [c, checkResultValues(r)[i]])),
       ),
+    );
+  }
+
+  async savePartitionRanges(r: StoredPartitionRanges): Promise<void> {
+    await this.exclusive(() =>
+      inTransaction(this.conn, async () => {
+        await this.conn.run('DELETE FROM __orch__.asset_partition_ranges WHERE asset_name = $1', [r.asset]);
+        await this.conn.run('INSERT INTO __orch__.asset_partition_ranges VALUES ($1, $2, $3::TIMESTAMP, $4)', [
+          r.asset,
+          r.spaceKey,
+          r.through.toISOString(),
+          JSON.stringify(r.ranges),
+        ]);
+      }),
     );
   }
 

@@ -15,6 +15,7 @@ import {
   type JobQuery,
   type JobRecord,
   type PartitionState,
+  type StoredPartitionRanges,
   type RunRecord,
   type TaskFailures,
 } from '../ledger.js';
@@ -125,15 +126,36 @@ export abstract class DuckDbReads {
     return out;
   }
 
-  async assetStates(asset?: string): Promise<PartitionState[]> {
+  async assetStates(asset?: string, since?: Date): Promise<PartitionState[]> {
     await this.flush();
+    const where: string[] = [];
+    const params: DuckDBValue[] = [];
+    if (asset !== undefined) where.push(`asset_name = $${params.push(asset)}`);
+    if (since !== undefined) where.push(`updated_at >= $${params.push(since.toISOString())}::TIMESTAMP`);
     const rows = (
       await this.reader.runAndReadAll(
-        `SELECT ${STATE_SELECT} FROM __orch__.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name, partition_key`,
-        asset === undefined ? [] : [asset],
+        `SELECT ${STATE_SELECT} FROM __orch__.asset_state ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY asset_name, partition_key`,
+        params,
       )
     ).getRows();
     return rows.map(fromStateTuple);
+  }
+
+  async partitionRanges(asset: string): Promise<StoredPartitionRanges | undefined> {
+    await this.flush();
+    const [row] = (
+      await this.reader.runAndReadAll(
+        'SELECT space_key, epoch_ms(through)::DOUBLE, ranges_json FROM __orch__.asset_partition_ranges WHERE asset_name = $1',
+        [asset],
+      )
+    ).getRows();
+    if (!row) return undefined;
+    return {
+      asset,
+      spaceKey: String(row[0]),
+      through: new Date(Number(row[1])),
+      ranges: JSON.parse(String(row[2])) as StoredPartitionRanges['ranges'],
+    };
   }
 
   async assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]> {

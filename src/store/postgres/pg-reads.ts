@@ -15,6 +15,7 @@ import {
   type JobRecord,
   type JsonValue,
   type PartitionState,
+  type StoredPartitionRanges,
   type RunRecord,
   type RunMetadata,
   type TaskFailures,
@@ -181,10 +182,31 @@ export abstract class PgReads extends PgSession {
     ).then((r) => r.rows.map((x) => partitionStateFromRow(x, String(x.name))));
   }
 
-  assetStates(asset?: string): Promise<PartitionState[]> {
-    return asset === undefined
-      ? this.states('asset_state', 'ORDER BY asset_name, partition_key', [])
-      : this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
+  assetStates(asset?: string, since?: Date): Promise<PartitionState[]> {
+    if (asset === undefined) return this.states('asset_state', 'ORDER BY asset_name, partition_key', []);
+    if (since === undefined) return this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
+    return this.states('asset_state', 'WHERE asset_name = $1 AND updated_at >= $2 ORDER BY partition_key', [asset, since]);
+  }
+
+  async partitionRanges(asset: string): Promise<StoredPartitionRanges | undefined> {
+    const row = (
+      await this.q(`SELECT space_key, through, ranges_json FROM ${this.s}.asset_partition_ranges WHERE asset_name = $1`, [asset])
+    ).rows[0];
+    if (!row) return undefined;
+    return {
+      asset,
+      spaceKey: String(row.space_key),
+      through: toDate(row.through)!,
+      ranges: row.ranges_json as StoredPartitionRanges['ranges'],
+    };
+  }
+
+  async savePartitionRanges(r: StoredPartitionRanges): Promise<void> {
+    await this.q(
+      `INSERT INTO ${this.s}.asset_partition_ranges VALUES ($1, $2, $3, $4)
+       ON CONFLICT (asset_name) DO UPDATE SET space_key = EXCLUDED.space_key, through = EXCLUDED.through, ranges_json = EXCLUDED.ranges_json`,
+      [r.asset, r.spaceKey, r.through, JSON.stringify(r.ranges)],
+    );
   }
 
   async assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]> {

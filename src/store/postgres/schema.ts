@@ -314,6 +314,13 @@ CREATE TABLE ${s}.asset_check_results (
   checked_at     timestamptz NOT NULL
 );
 CREATE INDEX asset_check_results_latest ON ${s}.asset_check_results (asset_name, checked_at DESC);
+CREATE TABLE ${s}.asset_partition_ranges (
+  asset_name   text PRIMARY KEY,
+  space_key    text NOT NULL,
+  through      timestamptz NOT NULL,
+  ranges_json  jsonb NOT NULL
+);
+CREATE INDEX asset_state_changed ON ${s}.asset_state (asset_name, updated_at);
 `,
   },
 ];

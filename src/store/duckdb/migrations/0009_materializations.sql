@@ -42,3 +42,13 @@ CREATE TABLE __orch__.asset_check_results (
   job_id         VARCHAR,
   checked_at     TIMESTAMP NOT NULL
 );
+
+-- The status of a partitioned asset's partitions as ranges of indices into its partition space
+-- (one JSON document per asset), brought up to date from `asset_state` rows changed since
+-- `through` whenever they are read: the calendar and the missing set by arithmetic on ranges.
+CREATE TABLE __orch__.asset_partition_ranges (
+  asset_name   VARCHAR PRIMARY KEY,
+  space_key    VARCHAR NOT NULL,
+  through      TIMESTAMP NOT NULL,
+  ranges_json  VARCHAR NOT NULL
+);
