@@ -40,7 +40,7 @@ import {
 import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
 import { enqueueManyCase } from './enqueue-cases.mjs';
-import { backfillCase, backfillEnqueueCase } from './asset-cases.mjs';
+import { backfillCase, backfillEnqueueCase, partitionStatusCase } from './asset-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
 // Options (the other arguments are case-name prefixes):
@@ -127,6 +127,9 @@ const KNOBS = {
   BENCH_WORKER_STARTUP_PAIRS: num('BENCH_WORKER_STARTUP_PAIRS', 9, 1),
   BENCH_BACKFILL_ROWS: num('BENCH_BACKFILL_ROWS', 10_000_000, 3650),
   BENCH_BACKFILL_PLAN: num('BENCH_BACKFILL_PLAN', 10_000, 20),
+  BENCH_STATUS_DAYS: num('BENCH_STATUS_DAYS', 3650, 30),
+  BENCH_STATUS_HOURS: num('BENCH_STATUS_HOURS', 876_000, 100),
+  BENCH_STATUS_REPEATS: num('BENCH_STATUS_REPEATS', 15, 2),
 };
 if (KNOBS.BENCH_HISTORY_TASKS < 1 || KNOBS.BENCH_HISTORY_TASKS > 1000 || KNOBS.BENCH_HISTORY_PARTITIONS < 1)
   throw new Error('BENCH_HISTORY_TASKS must be 1–1000 and BENCH_HISTORY_PARTITIONS at least 1');
@@ -1084,6 +1087,7 @@ const CASES = [
   ['enqueue-many', () => enqueueManyCase(pgContext()), PG],
   ['backfill-365', () => backfillCase(pgContext())],
   ['backfill-enqueue', () => backfillEnqueueCase(pgContext()), PG],
+  ['partition-status', () => partitionStatusCase(pgContext())],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ].map(([name, run, { postgres = false } = {}]) => ({ name, run, postgres }));
