@@ -211,10 +211,8 @@ export class Assets {
   }
 
   private async lastSuccess(asset: string): Promise<Date | null> {
-    const states = await (await this.ctx.ledger()).assetStates(asset);
-    let last: Date | null = null;
-    for (const s of states) if (s.lastSuccessAt && (!last || s.lastSuccessAt > last)) last = s.lastSuccessAt;
-    return last;
+    const [summary] = await (await this.ctx.ledger()).assetSummaries(asset);
+    return summary?.lastSuccessAt ?? null;
   }
 
   private async partitionsOf(asset: AssetView): Promise<PartitionsView> {

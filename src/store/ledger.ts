@@ -468,8 +468,8 @@ export interface Ledger {
   checkHistory(asset: string, limit: number): Promise<CheckResultRecord[]>;
   /** Per asset, its materialisations that ended at or after `since`, by outcome. */
   assetActivity(since: Date): Promise<AssetActivity[]>;
-  /** Per asset, over its partitions: the latest change and the latest success (one automation tick's read). */
-  assetSummaries(): Promise<AssetSummary[]>;
+  /** Per asset (or for one), over its partitions: the latest change and the latest success (one automation tick's read). */
+  assetSummaries(asset?: string): Promise<AssetSummary[]>;
   /** Latest state of each task: its most recently changed partition (last success over all of them). */
   taskStates(): Promise<PartitionState[]>;
   /** The `@incremental_by` value the task's last success recorded. */

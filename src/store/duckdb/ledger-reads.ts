@@ -198,13 +198,14 @@ export abstract class DuckDbReads {
       .map(([name, ok, failed]) => ({ name: String(name), succeeded: Number(ok), failed: Number(failed) }));
   }
 
-  async assetSummaries(): Promise<AssetSummary[]> {
+  async assetSummaries(asset?: string): Promise<AssetSummary[]> {
     await this.flush();
     return (
       await this.reader.runAndReadAll(
         `SELECT asset_name, count(*) AS partitions, arg_max(state, updated_at) AS state, max(updated_at) AS updated_at,
                 max(last_success_at) AS last_success_at
-         FROM __orch__.asset_state GROUP BY asset_name ORDER BY asset_name`,
+         FROM __orch__.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} GROUP BY asset_name ORDER BY asset_name`,
+        asset === undefined ? [] : [asset],
       )
     )
       .getRowObjectsJS()

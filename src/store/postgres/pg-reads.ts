@@ -250,12 +250,13 @@ export abstract class PgReads extends PgSession {
     ).rows.map((r: Record<string, unknown>) => ({ name: String(r.asset_name), succeeded: Number(r.succeeded), failed: Number(r.failed) }));
   }
 
-  async assetSummaries(): Promise<AssetSummary[]> {
+  async assetSummaries(asset?: string): Promise<AssetSummary[]> {
     return (
       await this.q(
         `SELECT asset_name, count(*) AS partitions, (array_agg(state ORDER BY updated_at DESC))[1] AS state, max(updated_at) AS updated_at,
                 max(last_success_at) AS last_success_at
-         FROM ${this.s}.asset_state GROUP BY asset_name ORDER BY asset_name`,
+         FROM ${this.s}.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} GROUP BY asset_name ORDER BY asset_name`,
+        asset === undefined ? [] : [asset],
       )
     ).rows.map(assetSummaryFromRow);
   }
