@@ -8,6 +8,10 @@ import type { RunRecord } from '../store/ledger.js';
 import { assetsOf } from '../model/assets.js';
 import type { ProjectContext } from './context.js';
 import type { Definitions, Selection } from './definitions.js';
+import { DuckorchError } from '../errors.js';
+import { intervalSpecOf } from '../model/intervals.js';
+import { isValidDate } from '../model/partitions/definition.js';
+import { forgetIntervals, instantOf, intervalJobs } from './intervals.js';
 import { settledPartitions } from './partition-states.js';
 import { backfillSet, resolveAssets, type BackfillSpec, type PlannedJob } from './partition-plan.js';
 import type { RunOptions, RunResult, Runs } from './runs.js';
@@ -28,6 +32,8 @@ export interface BackfillResult extends RunResult {
   resumed: boolean;
 }
 
+const DAY_MS = 86_400_000;
+
 /** Runs recent enough to look through for a backfill to resume. */
 const RESUME_LOOKBACK = 50;
 
@@ -38,7 +44,7 @@ export class Backfills {
     private readonly runs: Runs,
   ) {}
 
-  async backfill(options: BackfillOptions): Promise<BackfillResult> {
+  async backfill(options: BackfillOptions, restating = false): Promise<BackfillResult> {
     await this.runs.databaseFree();
     const registry = await this.definitions.requireRegistry();
     const definitions = registry.tasks.map((t) => t.definition);
@@ -52,12 +58,24 @@ export class Backfills {
     const tasks = [...new Map(named.map((t) => [t.name, t])).values()].sort((a, b) => order.get(a.name)! - order.get(b.name)!);
     const now = this.ctx.clock();
     const ledger = await this.ctx.ledger();
+    const trigger = restating ? 'restate' : 'backfill';
     const selector = describeBackfill(options);
-    const previous = (await ledger.listRuns(RESUME_LOOKBACK)).find((r) => r.trigger === 'backfill' && r.selector === selector);
+    const previous = restating
+      ? undefined
+      : (await ledger.listRuns(RESUME_LOOKBACK)).find((r) => r.trigger === trigger && r.selector === selector);
     if (previous && previous.state !== 'succeeded') return this.resume(previous, options);
 
     const jobs: PlannedJob[] = [];
     for (const task of tasks) {
+      if (restating && intervalSpecOf(task)) {
+        // An interval task forgets what it processed in the range (days given as dates are whole), then fills it again.
+        const from = instantOf('--from', options.from!);
+        const to = instantOf('--to', options.to!) + (isValidDate(options.to!.trim()) ? DAY_MS : 0);
+        if (to <= from) throw new DuckorchError('USAGE', `--from ${options.from} is after --to ${options.to}`);
+        await forgetIntervals(this.ctx, task, from, to);
+        jobs.push(...(await intervalJobs(this.ctx, task, now, { from, to })));
+        continue;
+      }
       const { space, set: asked } = backfillSet(task, options, now);
       let set = asked;
       // What never succeeded: by arithmetic on the asset's settled ranges.
@@ -73,10 +91,19 @@ export class Backfills {
       );
       return { run: null, jobs: [], warnings, planned: 0, resumed: false };
     }
-    const run = await this.runs.enqueuePlanned(registry, jobs, { trigger: 'backfill', selector, inputs: null }, warnings);
+    const run = await this.runs.enqueuePlanned(registry, jobs, { trigger, selector, inputs: null }, warnings);
     if (options.enqueueOnly) return { run, jobs: [], warnings, planned: jobs.length, resumed: false };
     options.onPlan?.(jobs.map((j) => j.task));
     return { ...(await this.runs.workRun(run, options)), warnings, planned: jobs.length, resumed: false };
+  }
+
+  /**
+   * `restate`: builds a range again. An interval task forgets what it processed in the range and
+   * processes it anew; a partitioned asset's partitions in the range are built again (a backfill
+   * that never resumes an earlier one).
+   */
+  restate(options: BackfillOptions & { from: string; to: string }): Promise<BackfillResult> {
+    return this.backfill(options, true);
   }
 
   /** Works an unfinished backfill again: its unfinished jobs as they are, its failed or cancelled ones anew. */

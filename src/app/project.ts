@@ -170,6 +170,11 @@ export class Project {
     return this.backfills.backfill(options);
   }
 
+  /** Builds a range of an asset again: an interval task forgets and reprocesses it; a partitioned asset's partitions are rebuilt. */
+  restate(options: BackfillOptions & { from: string; to: string }): Promise<BackfillResult> {
+    return this.backfills.restate(options);
+  }
+
   enqueue(options: EnqueueOptions = {}): Promise<{ run: RunRecord | null; warnings: string[] }> {
     return this.runs.enqueue(options);
   }

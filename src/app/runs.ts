@@ -12,6 +12,8 @@ import type { RunEvent } from '../runtime/worker.js';
 import { duplicateRun, type JobRecord, type JsonValue, type RequeuedJob, type RunMetadata, type RunRecord } from '../store/ledger.js';
 import type { ProjectContext } from './context.js';
 import { describeSelection, type Definitions, type Registry, type Selection } from './definitions.js';
+import { intervalSpecOf } from '../model/intervals.js';
+import { intervalJobs } from './intervals.js';
 import { planRunPartitions, type PlannedJob } from './partition-plan.js';
 import { staleFiles } from './stale-files.js';
 import type { Working } from './working.js';
@@ -102,13 +104,26 @@ export class Runs {
     const { tasks, selected, warnings } = registry;
     if (selected.length === 0) return { run: null, warnings };
     const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-    const planned = planRunPartitions(selected, byName, options.partition, this.ctx.clock(), (options.select?.length ?? 0) > 0);
+    const now = this.ctx.clock();
+    // Interval tasks run their batches of unprocessed intervals; the others as partitions say.
+    const batches = new Map<string, PlannedJob[]>();
+    for (const name of selected) {
+      const task = byName.get(name)!;
+      if (intervalSpecOf(task)) batches.set(name, await intervalJobs(this.ctx, task, now));
+    }
+    const others = selected.filter((n) => !batches.has(n));
+    const planned = others.length
+      ? planRunPartitions(others, byName, options.partition, now, (options.select?.length ?? 0) > 0)
+      : { jobs: [], warnings: [] };
     warnings.push(...planned.warnings);
-    if (planned.jobs.length === 0) return { run: null, warnings };
+    const upToDate = [...batches].filter(([, jobs]) => jobs.length === 0).map(([n]) => n);
+    if (upToDate.length) warnings.push(`${upToDate.join(', ')}: every interval due is processed; nothing to run`);
+    const jobs = selected.flatMap((n) => batches.get(n) ?? planned.jobs.filter((j) => j.task === n));
+    if (jobs.length === 0) return { run: null, warnings };
     const selector = [describeSelection(options), options.partition !== undefined ? `--partition ${options.partition}` : null]
       .filter((x) => x !== null)
       .join(' ');
-    const run = await this.enqueuePlanned(registry, planned.jobs, { trigger, selector: selector || null, inputs, ...extra }, warnings);
+    const run = await this.enqueuePlanned(registry, jobs, { trigger, selector: selector || null, inputs, ...extra }, warnings);
     return { run, warnings };
   }
 

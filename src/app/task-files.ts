@@ -15,7 +15,7 @@ import { splitHeaderBlock, type HeaderBlock } from '../model/taskfile/header-blo
 import { parseTaskHeader, type HeaderParseResult } from '../model/taskfile/parse-header.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { BodyAnalysis, SqlAnalyzer, SqlIssue } from '../sql/analyzer.js';
-import { findPlaceholders, TEMPLATE_VARIABLES, type Placeholder } from '../sql/template.js';
+import { findPlaceholders, isIntervalPlaceholder, TEMPLATE_VARIABLES, type Placeholder } from '../sql/template.js';
 import { SqlLexError } from '../sql/tokenizer.js';
 
 export interface LoadedTaskFile {
@@ -326,7 +326,7 @@ function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: Duckorc
     );
   }
   const at = (offset: number) => bodyLocation(file, block.body, block.bodyLine, block.bodyCol, offset);
-  const placeholders = placeholderErrors(block.body, at);
+  const placeholders = placeholderErrors(block.body, at, header.automation?.intervalUnit != null);
   for (const issue of analysis.errors) {
     // A bad placeholder is reported as such, not as the syntax error of what stood in for it while parsing.
     if (placeholders.some((p) => issue.offset >= p.start && issue.offset < p.end)) continue;
@@ -363,6 +363,7 @@ function sqlIssueError(issue: SqlIssue, body: string, location: SourceLocation):
 function placeholderErrors(
   body: string,
   at: (offset: number) => SourceLocation,
+  intervalTask: boolean,
 ): Array<{ start: number; end: number; error: DuckorchError }> {
   let found;
   try {
@@ -372,16 +373,25 @@ function placeholderErrors(
     throw err;
   }
   return found
-    .filter((p) => p.variable === undefined)
+    .filter((p) => p.variable === undefined && !(intervalTask && isIntervalPlaceholder(p)))
     .map((p) => ({ start: p.start, end: p.end, error: placeholderError(p, at(p.start)) }));
 }
 
 function placeholderError(p: Placeholder, location: SourceLocation): DuckorchError {
-  if (p.dollar) {
-    return new DuckorchError('TEMPLATE', `\`${p.text}\` is not substituted in a task body (only \`\${asset}\` in @check SQL)`, {
+  if (isIntervalPlaceholder(p))
+    return new DuckorchError('TEMPLATE', `\`${p.text}\` is bound only in an interval task`, {
       location,
-      expected: KNOWN_VARIABLES,
+      hint: 'declare the task\'s interval with -- @automation on_interval("daily") (and -- @interval_start 2026-01-01)',
     });
+  if (p.dollar) {
+    return new DuckorchError(
+      'TEMPLATE',
+      `\`${p.text}\` is not substituted in a task body (only \`\${asset}\` in @check SQL, \`\${interval_start}\`… in interval tasks)`,
+      {
+        location,
+        expected: KNOWN_VARIABLES,
+      },
+    );
   }
   if (/^\w+\s*\(/.test(p.expression)) {
     return new DuckorchError('TEMPLATE', `\`${p.text}\` is a Jinja expression, which duck-orch does not evaluate`, {

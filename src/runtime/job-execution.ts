@@ -18,6 +18,8 @@ import { ensureSchemas } from './catalog.js';
 import type { Reconnect } from './reconnect.js';
 import { isConnectionLost } from './reconnect.js';
 import { prepareStatements, runSqlAttempt, type AttemptSuccess, type VariableValue } from './sql-task.js';
+import { intervalSpecOf, parseIntervalKey } from '../model/intervals.js';
+import { recordIntervalSql } from '../store/duckdb/intervals.js';
 import { partitionParameters } from './partition-parameters.js';
 import { resolveWatermark } from './watermark.js';
 import type { WorkerOptions } from './worker-options.js';
@@ -210,6 +212,7 @@ async function runSql(
   const startedAt = job.startedAt ?? o.clock();
   const statements = prepareStatements(task);
   const parameters = partitionParameters(task, job.partitionKey);
+  const interval = intervalSpecOf(task) ? parseIntervalKey(job.partitionKey) : undefined;
   // The watermark is kept in the database beside the data it describes (an older version kept
   // it in the ledger only: read there when the database has none). --full-refresh starts over.
   const recorded = async (conn: DuckDBConnection): Promise<string | null> =>
@@ -262,10 +265,16 @@ async function runSql(
         commit: async (res: AttemptSuccess, tx: DataTransaction) => {
           const now = o.clock();
           // The next load's position commits with the data that moved it.
-          const data: DataTransaction =
-            task.incrementalBy !== null && res.watermark !== null
-              ? { ...tx, beforeCommit: [storeWatermarkSql(task.name, job.partitionKey, res.watermark, job.id, now)] }
-              : tx;
+          // So does the record of the interval a batch processed.
+          const beforeCommit = [
+            ...(task.incrementalBy !== null && res.watermark !== null
+              ? [storeWatermarkSql(task.name, job.partitionKey, res.watermark, job.id, now)]
+              : []),
+            ...(interval
+              ? [recordIntervalSql(assets[0] ?? task.name, task.automation!.intervalUnit!, interval.start, interval.end, job.runId, now)]
+              : []),
+          ];
+          const data: DataTransaction = beforeCommit.length > 0 ? { ...tx, beforeCommit } : tx;
           // The first try commits the data transaction; a try after a lost connection records the completion only.
           await retried(ctx, (retry) =>
             o.ledger.complete(

@@ -3,10 +3,13 @@
  * (never spliced into the SQL): `$partition_key`, each dimension of a multi partition as `$<dim>`
  * and `$partition_<dim>`, and for time partitions `$partition_start`/`$partition_end` (the
  * period, end exclusive). Each is typed by the task's `@param` of that name, else VARCHAR (the
- * window's bounds: TIMESTAMP).
+ * window's bounds: TIMESTAMP). An interval task's batch binds `$interval_start`/`$interval_end`
+ * (TIMESTAMP) and `$interval_start_ts`/`$interval_end_ts` (epoch seconds), which its
+ * `${interval_start}`… stand for.
  */
 import type { DuckDBPreparedStatement } from '@duckdb/node-api';
 import { duckdb } from '../duckdb-api.js';
+import { intervalSpecOf, parseIntervalKey } from '../model/intervals.js';
 import { partitionSpace } from '../model/partitions/space.js';
 import type { ParamType, TaskDefinition } from '../model/taskfile/task.js';
 import { DEFAULT_PARTITION } from '../store/ledger.js';
@@ -21,7 +24,18 @@ export type Parameters = ReadonlyMap<string, BoundValue>;
 
 /** The parameters of one partition of a task; none for an unpartitioned task or job. */
 export function partitionParameters(task: TaskDefinition, key: string): Parameters | undefined {
-  if (task.partitions === null || key === DEFAULT_PARTITION) return undefined;
+  if (key === DEFAULT_PARTITION) return undefined;
+  const interval = intervalSpecOf(task) ? parseIntervalKey(key) : undefined;
+  if (interval) {
+    const seconds = (d: Date) => String(Math.floor(d.getTime() / 1000));
+    return new Map<string, BoundValue>([
+      ['interval_start', { type: 'TIMESTAMP', value: interval.start }],
+      ['interval_end', { type: 'TIMESTAMP', value: interval.end }],
+      ['interval_start_ts', { type: 'BIGINT', value: seconds(interval.start) }],
+      ['interval_end_ts', { type: 'BIGINT', value: seconds(interval.end) }],
+    ]);
+  }
+  if (task.partitions === null) return undefined;
   const space = partitionSpace(task.partitions);
   const declared = new Map(task.params.map((p) => [p.name, p.type]));
   const out = new Map<string, BoundValue>();

@@ -10,7 +10,14 @@ import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { BodyScope } from '../sql/body-scope.js';
 import { planStatement } from '../sql/statement-plan.js';
-import { renderTemplate, templateOffset, variablesUsed, type TemplateValues, type TemplateVariable } from '../sql/template.js';
+import {
+  intervalParameters,
+  renderTemplate,
+  templateOffset,
+  variablesUsed,
+  type TemplateValues,
+  type TemplateVariable,
+} from '../sql/template.js';
 import { splitStatements, type SqlStatement } from '../sql/tokenizer.js';
 import type { DataTransaction } from '../store/ledger.js';
 import { AttemptFailure } from './attempt-failure.js';
@@ -80,11 +87,14 @@ export function prepareStatements(task: TaskDefinition): PreparedStatement[] {
 function planStatements(task: TaskDefinition): PreparedStatement[] {
   // Replayed in order, so that a later INSERT into a temporary table is known to be one.
   const scope = new BodyScope();
+  const interval = task.automation?.intervalUnit != null;
   return splitStatements(task.sql).map((s) => {
     const plan = planStatement(s);
     const countsRows = scope.changesPersistent(plan);
     scope.apply(plan, []);
-    return { ...s, isQuery: plan.kind === 'select', countsRows, variables: variablesUsed(s.text) };
+    // An interval task's `${interval_start}`… are its parameters `$interval_start`…
+    const text = interval ? intervalParameters(s.text) : s.text;
+    return { ...s, text, isQuery: plan.kind === 'select', countsRows, variables: variablesUsed(s.text) };
   });
 }
 

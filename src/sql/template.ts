@@ -11,6 +11,37 @@ import { tokenize, type Token } from './tokenizer.js';
 export const TEMPLATE_VARIABLES = ['last_processed_at', 'now', 'run_id'] as const;
 export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 
+/**
+ * The interval of an interval task's batch (spec §4): `${interval_start}`/`${interval_end}`
+ * (TIMESTAMP, UTC) and `${interval_start_ts}`/`${interval_end_ts}` (epoch seconds, BIGINT). They
+ * are bound as the parameters `$interval_start`, … (never spliced into the SQL).
+ */
+export const INTERVAL_VARIABLES = ['interval_start', 'interval_end', 'interval_start_ts', 'interval_end_ts'] as const;
+export type IntervalVariable = (typeof INTERVAL_VARIABLES)[number];
+
+export function isIntervalPlaceholder(p: Pick<Placeholder, 'dollar' | 'expression' | 'context'>): boolean {
+  return p.dollar && p.context === 'code' && (INTERVAL_VARIABLES as readonly string[]).includes(p.expression);
+}
+
+/**
+ * An interval task's statement with `${interval_start}` … written as the parameters
+ * `$interval_start` … (in SQL code only: text inside literals and comments is left alone).
+ */
+export function intervalParameters(sql: string): string {
+  if (!sql.includes('${')) return sql;
+  let out = '';
+  let last = 0;
+  for (const t of tokenize(sql)) {
+    if (t.kind !== 'placeholder') continue;
+    const p = placeholderOf(t.text, t.start, 'code');
+    if (!isIntervalPlaceholder(p)) continue;
+    // Padded to the placeholder's length, so that DuckDB's error positions still point into the text as written.
+    out += sql.slice(last, t.start) + `$${p.expression}`.padEnd(t.end - t.start, ' ');
+    last = t.end;
+  }
+  return last === 0 ? sql : out + sql.slice(last);
+}
+
 export interface Placeholder {
   /** The whole placeholder as written, e.g. `{{ run_id }}` or `${asset}`. */
   text: string;

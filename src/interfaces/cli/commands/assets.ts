@@ -22,7 +22,7 @@ import { colourStatus, describeCounts, durationMs, formatMs, plural, printJson, 
 /** How many failed partitions the summary names; `--json` lists all. */
 const FAILURES_NAMED = 20;
 
-function printBackfill(o: Output, r: BackfillResult, enqueueOnly: boolean): void {
+function printBackfill(o: Output, r: BackfillResult, enqueueOnly: boolean, what = 'Backfill'): void {
   const failed = r.jobs.filter((j) => j.state !== 'succeeded');
   if (o.json) {
     printJson(o, {
@@ -44,7 +44,7 @@ function printBackfill(o: Output, r: BackfillResult, enqueueOnly: boolean): void
       o.out(`${pc.red('✘')}  ${jobLabel(j)}  ${colourStatus(j.state)}  ${pc.dim((j.error ?? '').split('\n')[0]!)}`);
     if (failed.length > FAILURES_NAMED) o.out(pc.dim(`… and ${failed.length - FAILURES_NAMED} more (--json lists them all)`));
     o.out(
-      `${failed.length ? '\n' : ''}Backfill run ${r.run.id.slice(0, 8)} ${colourStatus(r.run.state)}: ${describeCounts(r.run.counts)} in ${formatMs(durationMs(r.run))}`,
+      `${failed.length ? '\n' : ''}${what} run ${r.run.id.slice(0, 8)} ${colourStatus(r.run.state)}: ${describeCounts(r.run.counts)} in ${formatMs(durationMs(r.run))}`,
     );
     if (failed.length) o.out(`take the failed partitions again with: duck-orch retry-failed --run ${r.run.id.slice(0, 8)}`);
   }
@@ -195,6 +195,28 @@ export function assetsCommands(cli: Cli): void {
       if (o.json) return printJson(o, r.results.map(checkResultJson));
       if (r.results.length === 0) return o.out(`no check of ${r.asset} has run yet`);
       o.out(checkTable(r.results, true));
+    });
+
+  program
+    .command('restate')
+    .description(
+      'build a range of an asset again: an interval task forgets what it processed there and processes it anew; a partitioned one rebuilds its partitions',
+    )
+    .argument('<asset>')
+    .requiredOption('--from <date|time>', 'start of the range (a date is its whole day)')
+    .requiredOption('--to <date|time>', 'end of the range, inclusive (a date is its whole day)')
+    .option('-p, --max-parallel <n>', 'batches or partitions to build at once (default: orch_max_parallel, 4)')
+    .action(async (asset: string, opts: { from: string; to: string; maxParallel?: string }) => {
+      const o = output();
+      printBackfill(
+        o,
+        await withRunProgress(
+          o,
+          (p, progress) => p.restate({ assets: [asset], from: opts.from, to: opts.to, ...progress }),
+          opts.maxParallel,
+        ),
+        false,
+      );
     });
 
   program
