@@ -1,6 +1,6 @@
 /** The duck-orch library API: the same application service the CLI uses. */
 import type { Validation } from './app/registration.js';
-import { provideTaskLibrary } from './app/task-library.js';
+import { provideTaskLibrary } from './task-library.js';
 import * as library from './index.js';
 
 // `import … from 'duckorch'` in a task module is this very API.

@@ -4,6 +4,9 @@
  * partition; the rest is arithmetic over the definitions (see `model/staleness.ts`).
  */
 import { deriveAssets } from '../model/assets.js';
+import { intervalSpecOf } from '../model/intervals.js';
+import { DEFAULT_PARTITION, type PartitionState } from '../store/ledger.js';
+import { intervalJobs } from './intervals.js';
 import { partitionSpace } from '../model/partitions/space.js';
 import { describeReason, staleAssets, type LatestState, type StaleAsset, type StalenessAsset } from '../model/staleness.js';
 import type { ProjectContext } from './context.js';
@@ -67,10 +70,15 @@ export class Plans {
     const chosen = new Set(registry.selected);
     const order = new Map(registry.selected.map((n, i) => [n, i]));
     const jobs = new Map<string, PlannedJob>();
+    const defs = new Map(registry.tasks.map((t) => [t.definition.name, t.definition]));
+    const now = this.ctx.clock();
     for (const s of stale) {
       const a = byAsset.get(s.name)!;
       if (!chosen.has(a.task)) continue;
-      if (!s.partitions) jobs.set(`${a.task}\0`, { task: a.task });
+      const task = defs.get(a.task)!;
+      // An interval task runs what is due of its intervals.
+      if (intervalSpecOf(task)) for (const j of await intervalJobs(this.ctx, task, now)) jobs.set(`${j.task}\0${j.partitionKey}`, j);
+      else if (!s.partitions) jobs.set(`${a.task}\0`, { task: a.task });
       else
         for (const i of s.partitions.stale.indices()) {
           const key = a.asset.partitions!.keyAt(i);
@@ -118,11 +126,23 @@ export class Plans {
       byAsset.set(a.name, { task: task.name, asset });
       return asset;
     });
-    const states = new Map<string, LatestState[]>();
+    const states = new Map<string, Array<LatestState & Pick<PartitionState, 'at'>>>();
     for (const s of await (await this.ctx.ledger()).assetStates()) {
       const list = states.get(s.name);
       if (list) list.push(s);
       else states.set(s.name, [s]);
+    }
+    // An interval task's batches are its materialisations: its state is its latest batch's.
+    for (const a of input) {
+      const task = byTask.get(byAsset.get(a.name)!.task)!;
+      const list = states.get(a.name);
+      if (!intervalSpecOf(task) || !list?.length) continue;
+      const latest = list.reduce((x, y) => (y.at > x.at ? y : x));
+      const lastSuccessAt = list.reduce<Date | null>(
+        (m, x) => (x.lastSuccessAt && (!m || x.lastSuccessAt > m) ? x.lastSuccessAt : m),
+        null,
+      );
+      states.set(a.name, [{ ...latest, partitionKey: DEFAULT_PARTITION, lastSuccessAt }]);
     }
     return { stale: staleAssets(input, states, this.ctx.clock()), byAsset };
   }

@@ -31,7 +31,7 @@ import {
   type FunctionModuleRef,
 } from '../model/taskfile/function-task.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
-import { taskLibrary } from './task-library.js';
+import { taskLibrary } from '../task-library.js';
 import { cachedTransform, cacheTransform } from './transform-cache.js';
 import { contentHash, displayPath, TASK_MODULE_EXTENSIONS, type LoadedTaskFile } from './task-files.js';
 

@@ -329,8 +329,9 @@ async function runFunction(
   const inputs = task.dependsOn.length === 0 ? job.runInputs : await retried(ctx, () => o.ledger.upstreamResults(job, task.dependsOn));
   let committedAt: Date | undefined;
   let unrecorded: unknown;
-  const { result, committed } = await o
-    .functions({
+  // An asset's transaction may conflict with another's (two partitions creating one table): tried again, as SQL tasks are.
+  const attempt = () =>
+    o.functions!({
       job,
       task,
       inputs,
@@ -354,11 +355,30 @@ async function runFunction(
           throw err;
         });
       },
-    })
-    .catch((err: unknown) => {
+    }).catch((err: unknown) => {
       // See runSql: the ledger gave the job up, the task did not fail.
       throw unrecorded ?? err;
     });
+  let outcome;
+  for (let conflict = 0; ; conflict++) {
+    try {
+      outcome = await attempt();
+      break;
+    } catch (err) {
+      if (
+        err instanceof AttemptFailure &&
+        err.kind === 'conflict' &&
+        conflict < CONFLICT_RETRIES &&
+        !signal.aborted &&
+        unrecorded === undefined
+      ) {
+        await new Promise((r) => setTimeout(r, 5 + Math.floor(o.random() * 20 * (conflict + 1))));
+        continue;
+      }
+      throw err;
+    }
+  }
+  const { result, committed } = outcome;
   const now = committedAt ?? o.clock();
   const finished = () =>
     o.onEvent?.({

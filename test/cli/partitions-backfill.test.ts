@@ -327,3 +327,48 @@ describe.skipIf(!postgresAvailable().ok)('a backfill on the PostgreSQL ledger', 
     expect(new Set(mats.map((m) => m.status))).toEqual(new Set(['succeeded']));
   });
 });
+
+describe('partitioned TypeScript tasks', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  it('an asset() and a Dag task with partitions get their key, dimensions and window in ctx', async () => {
+    const p = tempProject();
+    p.write(
+      'tasks/scores.ts',
+      `import { asset, Dag } from 'duckorch';
+export const scores = asset({ name: 'analytics.scores', partitions: 'daily(start=2026-01-01)' }, async ({ connection, partitionKey, partitionWindow }) => {
+  await connection.run('CREATE TABLE IF NOT EXISTS analytics.scores (k VARCHAR, s VARCHAR, e VARCHAR)');
+  await connection.run('INSERT INTO analytics.scores VALUES ($1, $2, $3)', [partitionKey, partitionWindow.start.toISOString(), partitionWindow.end.toISOString()]);
+});
+export const dag = new Dag('regions');
+dag.task({ name: 'per_region', partitions: 'multi(day=daily(start=2026-01-01), region=static(eu, us))' }, async (_inputs, ctx) => ({
+  key: ctx.partitionKey,
+  dims: ctx.partitionDimensions,
+}));
+`,
+    );
+    const reg = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(reg.code, reg.stderr).toBe(0);
+    const a = await runCli(['--db', p.db, 'backfill', 'analytics.scores', '--from', '2026-01-02', '--to', '2026-01-03', '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(await queryDb(p.db, 'SELECT k, s, e FROM analytics.scores ORDER BY k')).toEqual([
+      ['2026-01-02', '2026-01-02T00:00:00.000Z', '2026-01-03T00:00:00.000Z'],
+      ['2026-01-03', '2026-01-03T00:00:00.000Z', '2026-01-04T00:00:00.000Z'],
+    ]);
+    const d = await runCli(['--db', p.db, 'backfill', 'per_region', '--partition', '2026-01-05|us', '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    const status = json<{ jobs: Array<{ task: string; partition_key: string; result: unknown }> }>(
+      await runCli(['--db', p.db, 'status', '--json']),
+    );
+    expect(status.jobs.find((j) => j.task === 'per_region')).toMatchObject({
+      partition_key: '2026-01-05|us',
+      result: { key: '2026-01-05|us', dims: { day: '2026-01-05', region: 'us' } },
+    });
+    // A bad partitions option is an error of the module, at registration.
+    p.write(
+      'tasks/bad.ts',
+      `import { asset } from 'duckorch';\nexport const bad = asset({ name: 'x.bad', partitions: 'daily(start=2026-13-01)' }, async () => {});\n`,
+    );
+    const bad = await runCli(['--db', p.db, 'register', p.tasks]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/`partitions`: invalid date `2026-13-01`/);
+  });
+});

@@ -23,7 +23,7 @@ describe('template placeholders', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
       ['unknown template variable `{{ nope }}`', 2, 26],
       ['unknown template variable `{{ last_processed }}`', 2, 44],
       ["`{{ ref('orders') }}` is a Jinja expression, which duck-orch does not evaluate", 3, 6],
-      ['`${x}` is not substituted in a task body (only `${asset}` in @check SQL)', 3, 27],
+      ['`${x}` is not substituted in a task body (only `${asset}` in @check SQL, `${interval_start}`… in interval tasks)', 3, 27],
     ]);
     expect(errors[0]!.expected).toBe('{{ last_processed_at }}, {{ now }}, {{ run_id }}');
     expect(errors[1]!.hint).toBe('did you mean `{{ last_processed_at }}`?');

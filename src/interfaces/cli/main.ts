@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
-import { provideTaskLibrary } from '../../app/task-library.js';
+import { provideTaskLibrary } from '../../task-library.js';
 import { runCli } from './program.js';
 
 // Task modules that `import … from 'duckorch'` get the whole library, loaded when one does.

@@ -11,5 +11,5 @@ export function provideTaskLibrary(library: () => Promise<unknown>): void {
 }
 
 export function taskLibrary(): Promise<unknown> {
-  return (provider ?? (() => import('../lib/index.js')))();
+  return (provider ?? (() => import('./lib/index.js')))();
 }
