@@ -258,14 +258,15 @@ describe('partitioned runs and backfills (embedded ledger)', { timeout: SUBPROCE
   it('asset list, show, materializations and health say what the ledger knows of each asset', async () => {
     const p = await setUp();
     expect((await runCli(['--db', p.db, 'backfill', 'analytics.daily_sales', '--from', '2026-01-01', '--to', '2026-01-03'])).code).toBe(0);
-    const list = json<Array<{ name: string; group: string | null; task: string; partitions: { description: string } | null }>>(
-      await runCli(['--db', p.db, 'asset', 'list', '--json']),
-    );
+    const list = json<
+      Array<{ name: string; group: string | null; task: string; partitions: { description: string } | null; freshness: { status: string } }>
+    >(await runCli(['--db', p.db, 'asset', 'list', '--json']));
     expect(list.map((a) => [a.name, a.group, a.task, a.partitions?.description ?? null])).toEqual([
       ['analytics.daily_sales', 'sales', 'daily_sales', 'daily from 2026-01-01 (UTC)'],
       ['analytics.sales_by_region', null, 'sales_by_region', 'multi: date=daily from 2026-01-01 (UTC), region=static (3 values)'],
       ['raw.orders', null, 'raw_orders', null],
     ]);
+    expect(list.map((a) => a.freshness.status)).toEqual(['ok', 'none', 'none']);
     expect(json<unknown[]>(await runCli(['--db', p.db, 'asset', 'list', '--group', 'sales', '--json']))).toHaveLength(1);
     const show = json<Record<string, unknown>>(await runCli(['--db', p.db, 'asset', 'show', 'analytics.daily_sales', '--json']));
     expect(show).toMatchObject({

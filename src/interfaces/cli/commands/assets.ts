@@ -64,12 +64,18 @@ export function assetsCommands(cli: Cli): void {
     .option('--stale', 'only the stale ones (see duck-orch plan)')
     .action(async (opts: { group?: string; stale?: boolean }) => {
       const o = output();
-      const { all, stale } = await withProjectOrHolder('ledger', async (p) => ({
+      const { all, stale, health } = await withProjectOrHolder('ledger', async (p) => ({
         all: await p.asset('list', opts.group !== undefined ? { group: opts.group } : {}),
         stale: opts.stale ? new Set((await p.plan({})).assets.map((a) => a.asset)) : undefined,
+        // Each asset's freshness, for the JSON document (what automation's freshness_violated() reads).
+        health: o.json ? new Map((await p.asset('health')).map((h) => [h.name, h])) : undefined,
       }));
       const assets = stale ? all.filter((a) => stale.has(a.name)) : all;
-      if (o.json) return printJson(o, assets.map(assetJson));
+      if (o.json)
+        return printJson(
+          o,
+          assets.map((a) => ({ ...assetJson(a), freshness: health?.get(a.name) ? freshnessJson(health.get(a.name)!) : null })),
+        );
       if (assets.length === 0)
         return o.out(opts.stale ? 'no stale asset' : opts.group !== undefined ? `no asset in group ${opts.group}` : 'no assets registered');
       o.out(
