@@ -4,7 +4,7 @@
 // partition been run once: one run per partition (`pipeline_runs`), one job per task in it
 // (`jobs`), one attempt per job (`attempts`), one materialisation of the task's asset
 // (`asset_materializations`) and the latest state per task × partition and asset × partition
-// (`task_state`, `asset_state`). Task `t_042` materialises asset `asset_042`; partition keys are
+// (`task_state`, `asset_state`, `asset_latest`). Task `t_042` materialises asset `asset_042`; partition keys are
 // days from 2026-01-01; one job in 200 is dead (its run `failed`), the rest succeeded, and a
 // success records a watermark (`last_processed_at`) `<partition> 23:59:59`.
 // Usage: node bench/history-gen.mjs <db> <tasks> <partitions>
@@ -212,6 +212,14 @@ await insert(
     code_version: 'code_version',
   },
   'FROM gen ORDER BY p, t',
+);
+// Each asset's latest over its partitions, as the ledger keeps it when jobs settle.
+await step(
+  'asset_latest',
+  `INSERT INTO __orch__.asset_latest
+   SELECT asset_name, arg_max(partition_key, updated_at), arg_max(state, updated_at), max(updated_at), max(last_success_at),
+     arg_max(pipeline_run_id, updated_at), arg_max(job_id, updated_at), arg_max(rows_count, updated_at), arg_max(code_version, updated_at)
+   FROM __orch__.asset_state GROUP BY asset_name`,
 );
 const dead = Number((await conn.runAndReadAll(`SELECT count(*) FROM gen WHERE state = 'dead'`)).getRows()[0][0]);
 await conn.run('DROP TABLE gen');

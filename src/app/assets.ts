@@ -107,8 +107,10 @@ export class Assets {
   ): Promise<{ asset: AssetView; last: MaterializationRecord | null; freshness: Freshness; partitions: PartitionsView | null }> {
     const asset = await this.get(name);
     const ledger = await this.ctx.ledger();
-    const [last] = await ledger.assetMaterializations(asset.name, { limit: 1 });
-    const lastSuccess = await this.lastSuccess(asset.name);
+    // The latest by key, then its row among the materialisations since it (the older ones skipped).
+    const [latest] = await ledger.latestMaterializations(asset.name);
+    const [last] = latest ? await ledger.assetMaterializations(asset.name, { limit: 1, since: latest.at }) : [];
+    const lastSuccess = latest?.lastSuccessAt ?? null;
     return {
       asset,
       last: last ?? null,
@@ -137,7 +139,7 @@ export class Assets {
     const assets = await this.list();
     const ledger = await this.ctx.ledger();
     const now = this.ctx.clock();
-    const summaries = new Map((await ledger.assetSummaries()).map((s) => [s.name, s]));
+    const summaries = new Map((await ledger.latestMaterializations()).map((s) => [s.asset, s]));
     const activity = new Map<string, AssetActivity>((await ledger.assetActivity(new Date(now.getTime() - DAY_MS))).map((a) => [a.name, a]));
     return assets.map((a) => {
       const s = summaries.get(a.name);
@@ -147,7 +149,7 @@ export class Assets {
         kind: a.kind,
         group: a.group,
         lastStatus: s?.state ?? null,
-        lastAt: s?.updatedAt ?? null,
+        lastAt: s?.at ?? null,
         runs24h: (act?.succeeded ?? 0) + (act?.failed ?? 0),
         succeeded24h: act?.succeeded ?? 0,
         failed24h: act?.failed ?? 0,
@@ -210,24 +212,14 @@ export class Assets {
     return { asset: asset.name, results: await (await this.ctx.ledger()).checkHistory(asset.name, limit) };
   }
 
-  private async lastSuccess(asset: string): Promise<Date | null> {
-    const [summary] = await (await this.ctx.ledger()).assetSummaries(asset);
-    return summary?.lastSuccessAt ?? null;
-  }
-
   private async partitionsOf(asset: AssetView): Promise<PartitionsView> {
     const ledger = await this.ctx.ledger();
     const definition = asset.partitions!.definition!;
     const space = partitionSpace(definition);
     const settled = await settledPartitions(this.ctx, asset.name, definition);
-    const inFlight = await ledger.listJobs({ task: asset.definedByTask, states: ['pending', 'processing', 'failed'], limit: 1_000_000 });
+    const inFlight = await ledger.inFlightPartitions(asset.definedByTask);
     const at = this.ctx.clock();
-    const sets = partitionStatus(
-      space,
-      at,
-      settled,
-      inFlight.map((j) => j.partitionKey),
-    );
+    const sets = partitionStatus(space, at, settled, inFlight);
     return {
       asset: asset.name,
       definition,

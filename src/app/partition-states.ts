@@ -35,8 +35,10 @@ export async function settledPartitions(ctx: ProjectContext, asset: string, defi
   const base: SettledPartitions = usable
     ? { succeeded: RangeSet.from(usable.ranges.succeeded), failed: RangeSet.from(usable.ranges.failed) }
     : { succeeded: RangeSet.EMPTY, failed: RangeSet.EMPTY };
-  const since = usable ? new Date(usable.through.getTime() - CLOCK_MARGIN_MS) : undefined;
-  const changes = await ledger.assetStates(asset, since);
+  // Brought up to date from the materialisations since (appended in time order: a cheap read), or built from every state.
+  const changes = usable
+    ? await ledger.partitionChanges(asset, new Date(usable.through.getTime() - CLOCK_MARGIN_MS))
+    : await ledger.assetStates(asset);
   if (usable && changes.length === 0) return base;
   const settled = foldStates(space, base, changes);
   let through = usable?.through ?? new Date(0);

@@ -309,6 +309,19 @@ export interface StoredPartitionRanges {
   ranges: { succeeded: Array<[number, number]>; failed: Array<[number, number]> };
 }
 
+/** An asset's latest materialisation over all its partitions (`asset_latest`). */
+export interface LatestMaterialization {
+  asset: string;
+  partitionKey: string;
+  state: JobState;
+  at: Date;
+  lastSuccessAt: Date | null;
+  runId: string;
+  jobId: string;
+  rows: number | null;
+  codeVersion: string | null;
+}
+
 /** An asset's materialisations over a while, by outcome (`asset health`). */
 export interface AssetActivity {
   name: string;
@@ -456,12 +469,18 @@ export interface Ledger {
   listAttempts(jobIds: readonly string[]): Promise<AttemptRecord[]>;
   /** Jobs per state, over all runs, or one run, or some tasks, or one DAG's runs. */
   queueDepth(filter?: { runId?: string; tasks?: readonly string[]; dag?: string }): Promise<Partial<Record<JobState, number>>>;
-  /** Latest state of each partition of one asset (those changed at or after `since`, when given), or of every asset when `asset` is omitted. */
-  assetStates(asset?: string, since?: Date): Promise<PartitionState[]>;
+  /** Latest state of each partition of one asset, or of every asset when `asset` is omitted. */
+  assetStates(asset?: string): Promise<PartitionState[]>;
   partitionRanges(asset: string): Promise<StoredPartitionRanges | undefined>;
   savePartitionRanges(ranges: StoredPartitionRanges): Promise<void>;
-  /** An asset's materialisations, newest first; one partition's when given. */
-  assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]>;
+  /** An asset's materialisations, newest first; one partition's when given; those that ended at or after `since` when given. */
+  assetMaterializations(asset: string, options: { limit: number; partitionKey?: string; since?: Date }): Promise<MaterializationRecord[]>;
+  /** Each asset's latest materialisation (or one asset's), read by key. */
+  latestMaterializations(asset?: string): Promise<LatestMaterialization[]>;
+  /** Each partition of an asset materialised at or after `since`, with its latest status (`succeeded` or `dead`). */
+  partitionChanges(asset: string, since: Date): Promise<Array<{ partitionKey: string; status: 'succeeded' | 'dead'; at: Date }>>;
+  /** The partition keys of a task's jobs that are queued, in flight or waiting for a retry. */
+  inFlightPartitions(task: string): Promise<string[]>;
   /** Keeps check results (they are observations: written after the attempt, not with its data). */
   recordCheckResults(results: readonly CheckResultRecord[]): Promise<void>;
   /** An asset's check results, newest first. */

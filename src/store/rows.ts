@@ -8,6 +8,7 @@ import type {
   AssetSummary,
   AttemptOutcome,
   CheckResultRecord,
+  LatestMaterialization,
   MaterializationRecord,
   AttemptRecord,
   DagSnapshot,
@@ -169,5 +170,20 @@ export function checkResultFromRow(r: Record<string, unknown>): CheckResultRecor
     runId: text(r.run_id),
     jobId: text(r.job_id),
     checkedAt: toDate(r.checked_at)!,
+  };
+}
+
+/** An `asset_latest` row, as both ledgers select it (`LATEST_SELECT`). */
+export function latestFromRow(r: Record<string, unknown>): LatestMaterialization {
+  return {
+    asset: String(r.asset_name),
+    partitionKey: String(r.partition_key),
+    state: r.state as JobState,
+    at: toDate(r.updated_at)!,
+    lastSuccessAt: toDate(r.last_success_at),
+    runId: String(r.run_id),
+    jobId: String(r.job_id),
+    rows: toNumber(r.rows_count),
+    codeVersion: r.code_version === null || r.code_version === undefined ? null : String(r.code_version),
   };
 }

@@ -95,6 +95,7 @@ const SPEC_TABLES = [
   'asset_checks',
   'asset_edges',
   'asset_intervals',
+  'asset_latest',
   'asset_materializations',
   'asset_partition_ranges',
   'asset_partitions',

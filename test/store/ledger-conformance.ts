@@ -611,6 +611,32 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
         { name: 'raw.d', succeeded: 0, failed: 1 },
       ]);
       expect((await ledger.assetActivity(at(5_004))).filter((a) => a.name.startsWith('raw.'))).toEqual([]);
+      // The latest per asset by key; the partitions changed since a time; what is in flight.
+      expect(
+        (await ledger.latestMaterializations()).filter((l) => l.asset.startsWith('raw.')).map((l) => [l.asset, l.state, l.lastSuccessAt]),
+      ).toEqual([
+        ['raw.a', 'succeeded', at(1)],
+        ['raw.a2', 'succeeded', at(1)],
+        ['raw.d', 'dead', null],
+      ]);
+      expect(await ledger.latestMaterializations('raw.a')).toEqual([
+        {
+          asset: 'raw.a',
+          partitionKey: '__default__',
+          state: 'succeeded',
+          at: at(1),
+          lastSuccessAt: at(1),
+          runId: run.id,
+          jobId: byTask(claimed, 'a').id,
+          rows: 7,
+          codeVersion: success.codeVersion,
+        },
+      ]);
+      expect(await ledger.partitionChanges('raw.d', T0)).toEqual([{ partitionKey: '__default__', status: 'dead', at: at(5_003) }]);
+      expect(await ledger.partitionChanges('raw.a', at(2))).toEqual([]);
+      expect((await ledger.assetMaterializations('raw.a', { limit: 5, since: at(2) })).length).toBe(0);
+      expect(await ledger.inFlightPartitions('b')).toEqual(['__default__']);
+      expect(await ledger.inFlightPartitions('a')).toEqual([]);
       // Check results, kept as given and read newest first.
       const check = {
         asset: 'raw.a',

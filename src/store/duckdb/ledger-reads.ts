@@ -10,6 +10,7 @@ import {
   type AssetActivity,
   type AssetSummary,
   type CheckResultRecord,
+  type LatestMaterialization,
   type MaterializationRecord,
   type AttemptRecord,
   type JobQuery,
@@ -29,6 +30,7 @@ import {
   toDate,
   CHECK_RESULT_COLUMNS,
   checkResultFromRow,
+  latestFromRow,
 } from '../rows.js';
 import { RUNS_OF_DAG, fromRunRow, STATE_SELECT, fromStateTuple } from './ledger-rows.js';
 
@@ -126,16 +128,12 @@ export abstract class DuckDbReads {
     return out;
   }
 
-  async assetStates(asset?: string, since?: Date): Promise<PartitionState[]> {
+  async assetStates(asset?: string): Promise<PartitionState[]> {
     await this.flush();
-    const where: string[] = [];
-    const params: DuckDBValue[] = [];
-    if (asset !== undefined) where.push(`asset_name = $${params.push(asset)}`);
-    if (since !== undefined) where.push(`updated_at >= $${params.push(since.toISOString())}::TIMESTAMP`);
     const rows = (
       await this.reader.runAndReadAll(
-        `SELECT ${STATE_SELECT} FROM __orch__.asset_state ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY asset_name, partition_key`,
-        params,
+        `SELECT ${STATE_SELECT} FROM __orch__.asset_state ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name, partition_key`,
+        asset === undefined ? [] : [asset],
       )
     ).getRows();
     return rows.map(fromStateTuple);
@@ -158,10 +156,16 @@ export abstract class DuckDbReads {
     };
   }
 
-  async assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]> {
+  async assetMaterializations(
+    asset: string,
+    options: { limit: number; partitionKey?: string; since?: Date },
+  ): Promise<MaterializationRecord[]> {
     await this.flush();
     const params: DuckDBValue[] = [asset, options.limit];
-    const partition = options.partitionKey === undefined ? '' : `AND partition_key = $${params.push(options.partitionKey)}`;
+    // Rows are appended in time order: a lower bound on the time lets DuckDB skip the older row groups.
+    const partition =
+      (options.partitionKey === undefined ? '' : `AND partition_key = $${params.push(options.partitionKey)}`) +
+      (options.since === undefined ? '' : ` AND finished_at >= $${params.push(options.since.toISOString())}::TIMESTAMP`);
     return (
       await this.reader.runAndReadAll(
         `SELECT ${MATERIALIZATION_SELECT} FROM __orch__.asset_materializations WHERE asset_name = $1 ${partition}
@@ -171,6 +175,52 @@ export abstract class DuckDbReads {
     )
       .getRowObjectsJS()
       .map(materializationFromRow);
+  }
+
+  async latestMaterializations(asset?: string): Promise<LatestMaterialization[]> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT asset_name, partition_key, state, updated_at, last_success_at, pipeline_run_id AS run_id, job_id, rows_count, code_version
+         FROM __orch__.asset_latest ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name`,
+        asset === undefined ? [] : [asset],
+      )
+    )
+      .getRowObjectsJS()
+      .map(latestFromRow);
+  }
+
+  async partitionChanges(asset: string, since: Date): Promise<Array<{ partitionKey: string; status: 'succeeded' | 'dead'; at: Date }>> {
+    await this.flush();
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT partition_key, arg_max(status, finished_at), epoch_ms(max(finished_at))::DOUBLE FROM __orch__.asset_materializations
+         WHERE asset_name = $1 AND finished_at >= $2::TIMESTAMP GROUP BY partition_key`,
+        [asset, since.toISOString()],
+      )
+    )
+      .getRows()
+      .map(([k, status, at]) => ({
+        partitionKey: String(k),
+        status: status === 'succeeded' ? 'succeeded' : 'dead',
+        at: new Date(Number(at)),
+      }));
+  }
+
+  async inFlightPartitions(task: string): Promise<string[]> {
+    await this.flush();
+    // Only jobs of runs not finished can be unfinished; jobs are appended in time order, so a
+    // lower bound on their creation skips the row groups of finished runs (none at all: no rows).
+    return (
+      await this.reader.runAndReadAll(
+        `SELECT partition_key FROM __orch__.jobs
+         WHERE task_name = $1 AND state IN ('pending', 'processing', 'failed')
+           AND created_at >= (SELECT min(created_at) FROM __orch__.pipeline_runs WHERE finished_at IS NULL)`,
+        [task],
+      )
+    )
+      .getRows()
+      .map(([k]) => String(k));
   }
 
   async checkHistory(asset: string, limit: number): Promise<CheckResultRecord[]> {

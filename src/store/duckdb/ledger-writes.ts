@@ -254,6 +254,10 @@ export abstract class DuckDbWrites extends DuckDbSnapshots {
         }),
       );
     await this.upsert('asset_state', ASSET_STATE_COLUMNS, ['asset_name', 'partition_key'], [...latestAsset.values()], ['last_success_at']);
+    // The same, per asset over its partitions: the last settled wins.
+    const perAsset = new Map<string, Row>();
+    for (const row of latestAsset.values()) perAsset.set(String(row.asset_name), row);
+    await this.upsert('asset_latest', ASSET_STATE_COLUMNS, ['asset_name'], [...perAsset.values()], ['last_success_at']);
   }
 
   /** Insert or update by key; `sticky` columns keep their value when the new one is null (the last success). */

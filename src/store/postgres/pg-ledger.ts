@@ -98,6 +98,11 @@ export interface PgLedgerOptions {
   statementTimeoutMs?: number;
 }
 
+/** An asset's latest materialisation: the newer one wins; the last success stays when the new one failed. */
+const LATEST_SET = `partition_key = EXCLUDED.partition_key, state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
+  last_success_at = coalesce(EXCLUDED.last_success_at, asset_latest.last_success_at), run_id = EXCLUDED.run_id, job_id = EXCLUDED.job_id,
+  rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version`;
+
 export class PgLedger extends PgSnapshots implements Ledger {
   private readonly afterDataCommit: ((job: ClaimedJob) => void) | undefined;
 
@@ -469,13 +474,18 @@ export class PgLedger extends PgSnapshots implements Ledger {
              code_version, started_at, attempt)
            SELECT asset, partition_key, $3, job_id, asset_rows, 'succeeded', run_id, task_name, code_version, coalesce(started_at, $3), attempts
            FROM done_assets
-         ), asset_latest AS (
+         ), asset_state_rows AS (
            INSERT INTO ${s}.asset_state
            SELECT DISTINCT ON (asset, partition_key) asset, partition_key, 'succeeded', $3, $3, run_id, job_id, asset_rows, code_version
            FROM done_assets ORDER BY asset, partition_key, job_id
            ON CONFLICT (asset_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
              last_success_at = EXCLUDED.last_success_at, run_id = EXCLUDED.run_id, job_id = EXCLUDED.job_id,
              rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version
+         ), asset_latest_rows AS (
+           INSERT INTO ${s}.asset_latest
+           SELECT DISTINCT ON (asset) asset, partition_key, 'succeeded', $3, $3, run_id, job_id, asset_rows, code_version
+           FROM done_assets ORDER BY asset, job_id
+           ON CONFLICT (asset_name) DO UPDATE SET ${LATEST_SET}
          ), released AS (
            SELECT d AS job_id, count(*)::int AS n FROM done, unnest(done.downstream) AS d GROUP BY d
          ), waiting_rows AS MATERIALIZED (
@@ -856,6 +866,11 @@ export class PgLedger extends PgSnapshots implements Ledger {
          ON CONFLICT (asset_name, partition_key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at,
            last_success_at = coalesce(EXCLUDED.last_success_at, asset_state.last_success_at), run_id = EXCLUDED.run_id,
            job_id = EXCLUDED.job_id, rows_count = EXCLUDED.rows_count, code_version = EXCLUDED.code_version`,
+        [asset, job.partitionKey, job.state, at, success ? at : null, job.runId, job.id, rows, job.codeVersion],
+      );
+      await c.query(
+        `INSERT INTO ${this.s}.asset_latest VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (asset_name) DO UPDATE SET ${LATEST_SET}`,
         [asset, job.partitionKey, job.state, at, success ? at : null, job.runId, job.id, rows, job.codeVersion],
       );
     }

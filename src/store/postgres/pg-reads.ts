@@ -9,6 +9,7 @@ import {
   type AssetActivity,
   type AssetSummary,
   type CheckResultRecord,
+  type LatestMaterialization,
   type MaterializationRecord,
   type AttemptRecord,
   type JobQuery,
@@ -31,6 +32,7 @@ import {
   toDate,
   CHECK_RESULT_COLUMNS,
   checkResultFromRow,
+  latestFromRow,
   checkResultValues,
   toNumber,
   type Row,
@@ -182,10 +184,10 @@ export abstract class PgReads extends PgSession {
     ).then((r) => r.rows.map((x) => partitionStateFromRow(x, String(x.name))));
   }
 
-  assetStates(asset?: string, since?: Date): Promise<PartitionState[]> {
-    if (asset === undefined) return this.states('asset_state', 'ORDER BY asset_name, partition_key', []);
-    if (since === undefined) return this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
-    return this.states('asset_state', 'WHERE asset_name = $1 AND updated_at >= $2 ORDER BY partition_key', [asset, since]);
+  assetStates(asset?: string): Promise<PartitionState[]> {
+    return asset === undefined
+      ? this.states('asset_state', 'ORDER BY asset_name, partition_key', [])
+      : this.states('asset_state', 'WHERE asset_name = $1 ORDER BY partition_key', [asset]);
   }
 
   async partitionRanges(asset: string): Promise<StoredPartitionRanges | undefined> {
@@ -209,9 +211,14 @@ export abstract class PgReads extends PgSession {
     );
   }
 
-  async assetMaterializations(asset: string, options: { limit: number; partitionKey?: string }): Promise<MaterializationRecord[]> {
+  async assetMaterializations(
+    asset: string,
+    options: { limit: number; partitionKey?: string; since?: Date },
+  ): Promise<MaterializationRecord[]> {
     const params: unknown[] = [asset, options.limit];
-    const partition = options.partitionKey === undefined ? '' : `AND partition_key = $${params.push(options.partitionKey)}`;
+    const partition =
+      (options.partitionKey === undefined ? '' : `AND partition_key = $${params.push(options.partitionKey)}`) +
+      (options.since === undefined ? '' : ` AND finished_at >= $${params.push(options.since)}`);
     return (
       await this.q(
         `SELECT ${MATERIALIZATION_SELECT} FROM ${this.s}.asset_materializations WHERE asset_name = $1 ${partition}
@@ -219,6 +226,36 @@ export abstract class PgReads extends PgSession {
         params,
       )
     ).rows.map(materializationFromRow);
+  }
+
+  async latestMaterializations(asset?: string): Promise<LatestMaterialization[]> {
+    return (
+      await this.q(
+        `SELECT asset_name, partition_key, state, updated_at, last_success_at, run_id, job_id, rows_count, code_version
+         FROM ${this.s}.asset_latest ${asset === undefined ? '' : 'WHERE asset_name = $1'} ORDER BY asset_name`,
+        asset === undefined ? [] : [asset],
+      )
+    ).rows.map(latestFromRow);
+  }
+
+  async partitionChanges(asset: string, since: Date): Promise<Array<{ partitionKey: string; status: 'succeeded' | 'dead'; at: Date }>> {
+    return (
+      await this.q(
+        `SELECT DISTINCT ON (partition_key) partition_key, status, finished_at FROM ${this.s}.asset_materializations
+         WHERE asset_name = $1 AND finished_at >= $2 ORDER BY partition_key, finished_at DESC`,
+        [asset, since],
+      )
+    ).rows.map((r: Row) => ({
+      partitionKey: String(r.partition_key),
+      status: r.status === 'succeeded' ? ('succeeded' as const) : ('dead' as const),
+      at: toDate(r.finished_at)!,
+    }));
+  }
+
+  async inFlightPartitions(task: string): Promise<string[]> {
+    return (
+      await this.q(`SELECT partition_key FROM ${this.s}.jobs WHERE task_name = $1 AND state IN ('pending', 'processing', 'failed')`, [task])
+    ).rows.map((r: Row) => String(r.partition_key));
   }
 
   async recordCheckResults(results: readonly CheckResultRecord[]): Promise<void> {

@@ -320,7 +320,21 @@ CREATE TABLE ${s}.asset_partition_ranges (
   through      timestamptz NOT NULL,
   ranges_json  jsonb NOT NULL
 );
-CREATE INDEX asset_state_changed ON ${s}.asset_state (asset_name, updated_at);
+CREATE TABLE ${s}.asset_latest (
+  asset_name       text PRIMARY KEY,
+  partition_key    text NOT NULL,
+  state            text NOT NULL,
+  updated_at       timestamptz NOT NULL,
+  last_success_at  timestamptz,
+  run_id           text NOT NULL,
+  job_id           text NOT NULL,
+  rows_count       bigint,
+  code_version     text
+);
+INSERT INTO ${s}.asset_latest
+SELECT DISTINCT ON (asset_name) asset_name, partition_key, state, updated_at,
+  max(last_success_at) OVER (PARTITION BY asset_name), run_id, job_id, rows_count, code_version
+FROM ${s}.asset_state ORDER BY asset_name, updated_at DESC;
 `,
   },
 ];

@@ -52,3 +52,21 @@ CREATE TABLE __orch__.asset_partition_ranges (
   through      TIMESTAMP NOT NULL,
   ranges_json  VARCHAR NOT NULL
 );
+
+-- The latest materialisation of each asset, over all its partitions, kept as jobs settle: what
+-- `asset show` and `asset health` read by key instead of scanning every partition's state.
+CREATE TABLE __orch__.asset_latest (
+  asset_name       VARCHAR PRIMARY KEY,
+  partition_key    VARCHAR NOT NULL,
+  state            VARCHAR NOT NULL,
+  updated_at       TIMESTAMP NOT NULL,
+  last_success_at  TIMESTAMP,
+  pipeline_run_id  VARCHAR NOT NULL,
+  job_id           VARCHAR NOT NULL,
+  rows_count       BIGINT,
+  code_version     VARCHAR
+);
+INSERT INTO __orch__.asset_latest
+SELECT asset_name, arg_max(partition_key, updated_at), arg_max(state, updated_at), max(updated_at), max(last_success_at),
+  arg_max(pipeline_run_id, updated_at), arg_max(job_id, updated_at), arg_max(rows_count, updated_at), arg_max(code_version, updated_at)
+FROM __orch__.asset_state GROUP BY asset_name;
