@@ -240,3 +240,36 @@ export function partitionStatusCase({ mkWork, log, knobs }) {
   }
   return { data, rows };
 }
+
+// `plan-10k`: `plan` over a project of BENCH_PLAN_TASKS assets (the chained project of the
+// chain cases: each task reads up to three earlier ones), in one process (`plan-time.mjs`): with
+// nothing materialised (every asset stale), and after a run built them all (nothing stale). The
+// baseline beside it is `list` of the same project; target < 500 ms.
+export function planCase({ mkWork, log, knobs }, chainedProject) {
+  const work = mkWork('plan');
+  const n = knobs.BENCH_PLAN_TASKS;
+  const tasks = path.join(work, 'tasks');
+  chainedProject(tasks, n);
+  const db = path.join(work, 'plan.duckdb');
+  expectOk(runCli(work, ['--db', db, 'register', tasks]), 'register');
+  const list = expectOk(runCli(work, ['--db', db, 'list', '--json']), 'list');
+  const r = runScript(work, 'plan-time.mjs', [db, String(knobs.BENCH_STATUS_REPEATS)]);
+  if (r.never.stale !== n) throw new Error(`plan: ${r.never.stale} stale of ${n} never materialised`);
+  if (r.built.stale !== 0) throw new Error(`plan after a run: ${r.built.stale} stale`);
+  const a = summary(r.never.samples);
+  const b = summary(r.built.samples);
+  log(`  plan of ${fmtN(n)}: all stale ${fmtMs(a.median)}, none stale ${fmtMs(b.median)}; list (whole process) ${fmtMs(list.ms)}`);
+  const row = (what, s) => [
+    `plan over ${fmtN(n)} assets, ${what} (in process)`,
+    `${s.n} calls`,
+    `${fmtMs(s.median)} [${fmtMs(s.min)}–${fmtMs(s.max)}]`,
+    `list --json (whole process): ${fmtMs(list.ms)}`,
+    '—',
+    fmtMb(r.maxRssMb),
+    `target < 500 ms: ${s.median < 500 ? 'met' : 'missed'}`,
+  ];
+  return {
+    data: { tasks: n, never: a, built: b, listMs: list.ms, maxRssMb: r.maxRssMb },
+    rows: [row('every one stale', a), row('none stale', b)],
+  };
+}

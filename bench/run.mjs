@@ -40,7 +40,7 @@ import {
 import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
 import { enqueueManyCase } from './enqueue-cases.mjs';
-import { backfillCase, backfillEnqueueCase, partitionStatusCase } from './asset-cases.mjs';
+import { backfillCase, backfillEnqueueCase, partitionStatusCase, planCase } from './asset-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
 // Options (the other arguments are case-name prefixes):
@@ -130,6 +130,7 @@ const KNOBS = {
   BENCH_STATUS_DAYS: num('BENCH_STATUS_DAYS', 3650, 30),
   BENCH_STATUS_HOURS: num('BENCH_STATUS_HOURS', 876_000, 100),
   BENCH_STATUS_REPEATS: num('BENCH_STATUS_REPEATS', 15, 2),
+  BENCH_PLAN_TASKS: num('BENCH_PLAN_TASKS', 10_000, 30),
 };
 if (KNOBS.BENCH_HISTORY_TASKS < 1 || KNOBS.BENCH_HISTORY_TASKS > 1000 || KNOBS.BENCH_HISTORY_PARTITIONS < 1)
   throw new Error('BENCH_HISTORY_TASKS must be 1–1000 and BENCH_HISTORY_PARTITIONS at least 1');
@@ -1088,6 +1089,7 @@ const CASES = [
   ['backfill-365', () => backfillCase(pgContext())],
   ['backfill-enqueue', () => backfillEnqueueCase(pgContext()), PG],
   ['partition-status', () => partitionStatusCase(pgContext())],
+  ['plan-10k', () => planCase(pgContext(), chainedProject)],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ].map(([name, run, { postgres = false } = {}]) => ({ name, run, postgres }));
