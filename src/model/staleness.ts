@@ -39,7 +39,7 @@ export interface StaleAsset {
   reasons: StaleReason[];
   /** For a partitioned asset: which partitions are stale, and how many there are. */
   partitions?: { stale: RangeSet; total: number; counts: Partial<Record<StaleReason['kind'], number>> };
-  /** Stale assets downstream of it (they rebuild after it). */
+  /** For a directly stale asset: the stale assets it rebuilds downstream (through those stale only because of it). */
   downstream: string[];
 }
 
@@ -60,6 +60,13 @@ export function staleAssets(
   const lastSuccess = new Map<string, Date | null>();
   /** Per partitioned asset: its stale keys' indices, for downstream assets with the same partitions. */
   const staleSets = new Map<string, RangeSet>();
+  /** Each asset's states by partition key, made when a downstream asset first asks. */
+  const keyed = new Map<string, Map<string, LatestState>>();
+  const byKey = (asset: string) => {
+    let m = keyed.get(asset);
+    if (!m) keyed.set(asset, (m = new Map((states.get(asset) ?? []).map((x) => [x.partitionKey, x]))));
+    return m;
+  };
 
   for (const a of assets) {
     const latest = states.get(a.name) ?? [];
@@ -103,11 +110,11 @@ export function staleAssets(
       for (const u of upstream) {
         const up = byName.get(u)!;
         if (up.partitions && up.partitionsKey === a.partitionsKey) {
-          const upStates = states.get(u);
+          const upStates = byKey(u);
           const upStale = staleSets.get(u);
           if (upStale?.has(i)) r.push({ kind: 'upstream_stale', upstream: u });
           else {
-            const twin = upStates?.find((x) => x.partitionKey === s.partitionKey);
+            const twin = upStates.get(s.partitionKey);
             if (twin?.lastSuccessAt && s.lastSuccessAt && twin.lastSuccessAt > s.lastSuccessAt)
               r.push({ kind: 'upstream_newer', upstream: u, at: twin.lastSuccessAt });
           }
@@ -140,17 +147,22 @@ export function staleAssets(
     verdicts.set(a.name, { name: a.name, reasons, partitions: { stale, total: all.size, counts }, downstream: [] });
   }
 
-  // What each stale asset rebuilds downstream: the stale assets it reaches.
+  // What each directly stale asset rebuilds downstream: the stale assets it reaches through assets
+  // stale only because of it (as SQLMesh lists the models a change modifies indirectly). A directly
+  // stale asset on the way lists its own; so the lists stay linear in the graph's size.
+  const direct = (v: StaleAsset) => v.reasons.some((r) => r.kind !== 'upstream_stale');
   const children = new Map<string, string[]>();
   for (const a of assets) for (const u of a.upstream) children.set(u, [...(children.get(u) ?? []), a.name]);
   for (const v of verdicts.values()) {
+    if (!direct(v)) continue;
     const seen = new Set<string>();
     const stack = [...(children.get(v.name) ?? [])];
     while (stack.length) {
       const n = stack.pop()!;
-      if (seen.has(n) || !verdicts.has(n)) continue;
+      const w = verdicts.get(n);
+      if (seen.has(n) || !w) continue;
       seen.add(n);
-      stack.push(...(children.get(n) ?? []));
+      if (!direct(w)) stack.push(...(children.get(n) ?? []));
     }
     v.downstream = [...seen].sort();
   }

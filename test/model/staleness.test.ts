@@ -46,7 +46,7 @@ describe('staleAssets', () => {
     const stale = staleAssets(assets, states, NOW);
     expect(stale.map((s) => [s.name, s.reasons.map((r) => r.kind), s.downstream])).toEqual([
       ['a', ['code_changed'], ['b', 'c']],
-      ['b', ['upstream_stale'], ['c']],
+      ['b', ['upstream_stale'], []],
       ['c', ['upstream_stale'], []],
       ['d', ['failed'], []],
       ['f', ['upstream_newer'], []],
