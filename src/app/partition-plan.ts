@@ -6,6 +6,7 @@
  */
 import { DuckorchError } from '../errors.js';
 import { assetsOf } from '../model/assets.js';
+import { intervalSpecOf } from '../model/intervals.js';
 import { lookupKey } from '../model/names.js';
 import { RangeSet } from '../model/partitions/ranges.js';
 import { partitionSpace, type PartitionSpace } from '../model/partitions/space.js';
@@ -103,7 +104,12 @@ export interface BackfillSpec {
 /** The partitions of `task` a backfill names, before what is missing is taken out. */
 export function backfillSet(task: TaskDefinition, spec: BackfillSpec, now: Date): { space: PartitionSpace; set: RangeSet } {
   if (task.partitions === null)
-    throw partitionError(`\`${task.name}\` is not partitioned: there is nothing to backfill`, `run it with: duck-orch run -s ${task.name}`);
+    throw intervalSpecOf(task)
+      ? partitionError(
+          `\`${task.name}\` processes intervals, not partitions: \`run\` processes what is due`,
+          `process a range again with: duck-orch restate ${assetsOf(task)[0] ?? task.name} --from … --to …`,
+        )
+      : partitionError(`\`${task.name}\` is not partitioned: there is nothing to backfill`, `run it with: duck-orch run -s ${task.name}`);
   const space = partitionSpace(task.partitions);
   let set = space.all(now);
   if (spec.from !== undefined || spec.to !== undefined) {

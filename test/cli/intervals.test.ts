@@ -52,6 +52,9 @@ describe('interval tasks', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
     for (const [s, e] of ranges) for (let t = Number(s); t < Number(e); t += 86_400) covered.add(t);
     expect(covered.size).toBe(4);
     expect(json<{ run: unknown }>(await runCli(['--db', p.db, 'run', '--json'])).run).toBeNull();
+    const backfill = await runCli(['--db', p.db, 'backfill', 'ev', '--all']);
+    expect(backfill.code).toBe(1);
+    expect(backfill.stderr).toContain('`ev` processes intervals, not partitions: `run` processes what is due');
   });
 
   it('a failed batch records nothing, so the next run takes it again; ${interval_*} outside an interval task is an error at its place', async () => {
