@@ -949,6 +949,17 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
    * After a crash: successes committed with their data but not yet written to the job rows are
    * folded in, and jobs the dead process held go back to pending with a `lost` attempt.
    */
+  /** Whether a job of an unfinished run is processing (jobs are appended in time order: only the unfinished runs' row groups are read). */
+  private async anyProcessing(): Promise<boolean> {
+    const [[n]] = (
+      await this.conn.runAndReadAll(
+        `SELECT count(*) FROM __orch__.jobs WHERE state = 'processing'
+           AND created_at >= (SELECT min(created_at) FROM __orch__.pipeline_runs WHERE finished_at IS NULL)`,
+      )
+    ).getRows() as [[bigint]];
+    return Number(n) > 0;
+  }
+
   private async recover(now: Date): Promise<void> {
     const structure = JSON.stringify(ATTEMPT_TYPES);
     const unfolded = (
@@ -956,6 +967,9 @@ export class DuckDbLedger extends DuckDbWrites implements Ledger {
     )
       .getRowObjectsJS()
       .sort((x, y) => Number(x.attempt_seq) - Number(y.attempt_seq));
+    // Nothing to fold and nothing left processing: the unfinished jobs stay on disk until a worker
+    // needs them (a backlog of 100,000 is not loaded by a command that only reads).
+    if (unfolded.length === 0 && !(await this.anyProcessing())) return;
     const active = await this.loadActive(now);
     for (const a of unfolded) {
       this.journalled.add(String(a.job_id));
