@@ -275,4 +275,31 @@ export abstract class DuckDbReads {
       .getRows()
       .map(fromStateTuple);
   }
+
+  async currentTasks(runIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
+    const out = new Map<string, ReadonlySet<string>>();
+    if (runIds.length === 0) return out;
+    await this.flush();
+    const rows = (
+      await this.reader.runAndReadAll(
+        `SELECT p.pipeline_run_id, p.dag_name, list(st.task_name) FILTER (WHERE st.task_name IS NOT NULL)
+         FROM __orch__.pipeline_runs p
+         LEFT JOIN __orch__.active_dags a ON a.dag_name = p.dag_name
+         LEFT JOIN __orch__.snapshot_tasks st ON st.snapshot_id = a.snapshot_id
+         WHERE p.pipeline_run_id IN (SELECT unnest($1::VARCHAR[])) GROUP BY ALL`,
+        [listValue([...runIds])],
+      )
+    ).getRowsJS() as Array<[string, string | null, string[] | null]>;
+    let registry: ReadonlySet<string> | undefined;
+    for (const [id, dag, tasks] of rows) {
+      if (dag !== null) {
+        // A DAG run from a module, never activated: nothing says what its DAG is now.
+        if (tasks && tasks.length > 0) out.set(id, new Set(tasks));
+        continue;
+      }
+      registry ??= new Set((await this.reader.runAndReadAll('SELECT name FROM __orch__.tasks')).getRows().map((r) => String(r[0])));
+      out.set(id, registry);
+    }
+    return out;
+  }
 }

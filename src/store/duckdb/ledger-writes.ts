@@ -5,6 +5,9 @@
  * connection keeps batches, enqueues and snapshots from interleaving. `DuckDbLedger` fills the
  * buffers.
  */
+import { CHECK_RESULT_COLUMNS, checkResultValues } from '../rows.js';
+import { CHECK_RESULT_TYPES } from './ledger-rows.js';
+import { DEFAULT_PARTITION, type CheckResultRecord, type StoredPartitionRanges } from '../ledger.js';
 import type { JobRecord, RunRecord } from '../ledger.js';
 import type { Row } from '../rows.js';
 import { listValue } from '../../duckdb-api.js';
@@ -283,4 +286,45 @@ export abstract class DuckDbWrites extends DuckDbSnapshots {
       );
     }
   }
+
+  async recordCheckResults(results: readonly CheckResultRecord[]): Promise<void> {
+    if (results.length === 0) return;
+    await this.exclusive(() =>
+      insertRows(this.conn, 'asset_check_results', CHECK_RESULT_TYPES, results, (r) =>
+        Object.fromEntries(CHECK_RESULT_COLUMNS.map((c, i) => [c, checkResultValues(r)[i]])),
+      ),
+    );
+  }
+
+  async savePartitionRanges(r: StoredPartitionRanges): Promise<void> {
+    await this.exclusive(() =>
+      inTransaction(this.conn, async () => {
+        await this.conn.run('DELETE FROM __orch__.asset_partition_ranges WHERE asset_name = $1', [r.asset]);
+        await this.conn.run('INSERT INTO __orch__.asset_partition_ranges VALUES ($1, $2, $3::TIMESTAMP, $4)', [
+          r.asset,
+          r.spaceKey,
+          r.through.toISOString(),
+          JSON.stringify(r.ranges),
+        ]);
+      }),
+    );
+  }
+
+  async lastWatermark(task: string, partitionKey = DEFAULT_PARTITION): Promise<string | null> {
+    // A success not yet written (or being written) is newer than the state table: no flush on a task's path.
+    for (const batch of [this.settled, this.writing])
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const { job } = batch[i]!;
+        if (job.task === task && job.partitionKey === partitionKey && job.state === 'succeeded') return job.watermark;
+      }
+    const row = (
+      await this.reader.runAndReadAll('SELECT last_processed_at FROM __orch__.task_state WHERE task_name = $1 AND partition_key = $2', [
+        task,
+        partitionKey,
+      ])
+    ).getRows()[0];
+    return row ? ((row[0] as string | null) ?? null) : null;
+  }
+
+  // ---------------------------------------------------------------- in-memory state
 }
