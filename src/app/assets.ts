@@ -184,25 +184,14 @@ export class Assets {
       partitionKey = space.keyAt(size - 1);
     }
     const { instance } = await this.ctx.database();
-    const { runChecks } = await import('../runtime/checks.js');
-    const { partitionParameters } = await import('../runtime/partition-parameters.js');
-    const conn = await instance.connect();
-    let results: CheckResultRecord[];
-    try {
-      // Read in one transaction, and leave nothing behind whatever the checks' SQL does.
-      await conn.run('BEGIN TRANSACTION');
-      results = await runChecks(conn, task, {
-        asset: asset.name,
-        partitionKey,
-        parameters: partitionParameters(task, partitionKey),
-        runId: null,
-        jobId: null,
-        now: this.ctx.clock,
-      });
-    } finally {
-      await conn.run('ROLLBACK').catch(() => undefined);
-      conn.closeSync();
-    }
+    const { checkCurrentData } = await import('../runtime/checks.js');
+    const results = await checkCurrentData(instance, task, {
+      asset: asset.name,
+      partitionKey,
+      runId: null,
+      jobId: null,
+      now: this.ctx.clock,
+    });
     if (this.ctx.options.access !== 'read') await (await this.ctx.ledger()).recordCheckResults(results);
     return { asset: asset.name, partitionKey, results };
   }

@@ -308,7 +308,8 @@ export class Runs {
     await ledger.flush();
     const run = (await ledger.getRun(runId))!;
     const order = new Map(run.tasks.map((n, i) => [n, i]));
-    const jobs = (await ledger.listJobs({ runId, limit: Math.max(1, run.tasks.length) * 1_000_000 })).sort(
+    const total = Object.values(run.counts).reduce((n, c) => n + (c ?? 0), 0);
+    const jobs = (await ledger.listJobs({ runId, limit: Math.max(1, total) })).sort(
       (a, b) => (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0) || compareText(a.partitionKey, b.partitionKey),
     );
     return { run, jobs };

@@ -4,13 +4,13 @@
  * or on its own for `check run`. `${asset}` in the SQL is the asset's name; a partitioned task's
  * checks get the partition's parameters bound as its statements do.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { describeExpectation, evaluateCheck } from '../model/checks.js';
 import type { CheckDecl } from '../model/taskfile/task.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
 import type { CheckResultRecord } from '../store/ledger.js';
 import { oneLine, parseDuckdbError } from './duckdb-error.js';
-import { bindParameters, type Parameters } from './partition-parameters.js';
+import { bindParameters, partitionParameters, type Parameters } from './partition-parameters.js';
 
 export interface CheckContext {
   asset: string;
@@ -89,4 +89,23 @@ export function failedErrorChecks(results: readonly CheckResultRecord[]): string
   const failed = results.filter((r) => !r.passed && r.severity === 'error');
   if (failed.length === 0) return undefined;
   return failed.map((r) => `@check ${r.check} failed: ${r.error}`).join('; ');
+}
+
+/**
+ * `check run`: the task's checks against the data as it is now, with the partition's parameters
+ * bound, in a transaction rolled back afterwards (nothing the checks' SQL does is kept).
+ */
+export async function checkCurrentData(
+  instance: DuckDBInstance,
+  task: TaskDefinition,
+  ctx: Omit<CheckContext, 'parameters'>,
+): Promise<CheckResultRecord[]> {
+  const conn = await instance.connect();
+  try {
+    await conn.run('BEGIN TRANSACTION');
+    return await runChecks(conn, task, { ...ctx, parameters: partitionParameters(task, ctx.partitionKey) });
+  } finally {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    conn.closeSync();
+  }
 }

@@ -45,6 +45,10 @@ export function toDate(v: unknown): Date | null {
   return v instanceof Date ? v : new Date(String(v));
 }
 
+export function toText(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
 export function toNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
@@ -123,7 +127,7 @@ export function materializationFromRow(r: Record<string, unknown>): Materializat
     status: r.status === 'succeeded' ? 'succeeded' : 'failed',
     rows: toNumber(r.rows),
     bytes: toNumber(r.bytes),
-    codeVersion: r.code_version === null || r.code_version === undefined ? null : String(r.code_version),
+    codeVersion: toText(r.code_version),
     runId: String(r.run_id),
     jobId: String(r.job_id),
     attempt: toNumber(r.attempt),
@@ -157,18 +161,17 @@ export function checkResultValues(r: CheckResultRecord): unknown[] {
 }
 
 export function checkResultFromRow(r: Record<string, unknown>): CheckResultRecord {
-  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
     asset: String(r.asset_name),
     partitionKey: String(r.partition_key),
     check: String(r.check_name),
     passed: r.passed === true,
     severity: r.severity === 'warn' ? 'warn' : 'error',
-    value: text(r.value),
+    value: toText(r.value),
     expected: String(r.expected ?? ''),
-    error: text(r.error),
-    runId: text(r.run_id),
-    jobId: text(r.job_id),
+    error: toText(r.error),
+    runId: toText(r.run_id),
+    jobId: toText(r.job_id),
     checkedAt: toDate(r.checked_at)!,
   };
 }
@@ -184,6 +187,6 @@ export function latestFromRow(r: Record<string, unknown>): LatestMaterialization
     runId: String(r.run_id),
     jobId: String(r.job_id),
     rows: toNumber(r.rows_count),
-    codeVersion: r.code_version === null || r.code_version === undefined ? null : String(r.code_version),
+    codeVersion: toText(r.code_version),
   };
 }
