@@ -428,7 +428,12 @@ export interface Ledger {
    * with `dryRun`, the jobs it would requeue, nothing changed.
    */
   retryJobs(filter: RetryFilter, now: Date): Promise<RequeuedJob[]>;
-  /** When the next claimable job (filtered as `claim` filters) is due; undefined when none is waiting. */
+  /**
+   * When the next claimable job (filtered as `claim` filters) is due; undefined when none is
+   * waiting. With `runId`, a job of the run processing on another worker counts as due when its
+   * lease runs out, so that a process working the run waits for it (or takes it back). (The
+   * embedded ledger's processing jobs are all its own process's: their end wakes its workers.)
+   */
   nextDue(filter?: DueFilter): Promise<Date | undefined>;
 
   /**

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SUBPROCESS_TEST_TIMEOUT, json, queryDb, runCli, startCli, tempProject, waitFor } from '../helpers.js';
-import { freshSchema } from '../pg.js';
+import { freshSchema, postgresAvailable } from '../pg.js';
 
 const PARTITIONS = 24;
 const TASK = `-- @partitions_by daily(start=2026-01-01)
@@ -51,7 +51,7 @@ async function interruptAndResume(signal: 'SIGKILL' | 'SIGINT', seed: number, en
   // On a shared ledger the killed process's lease on the database runs out first (a short one here).
   let again = await runCli([...args, '--json'], { env });
   while (again.code !== 0 && /is held by/.test(again.stdout + again.stderr)) again = await runCli([...args, '--json'], { env });
-  expect(again.code, again.stderr).toBe(0);
+  expect(again.code, again.stdout + again.stderr).toBe(0);
   const out = json<{ resumed: boolean; run: { state: string }; warnings: string[] }>(again);
   expect(out.resumed).toBe(true);
   expect(out.run.state).toBe('succeeded');
@@ -75,10 +75,7 @@ describe('a backfill interrupted and started again', { timeout: SUBPROCESS_TEST_
     await interruptAndResume('SIGINT', 3);
   });
 
-  // Skipped: on PostgreSQL the resumed run can end failed (exit 1) when the killed worker's job is
-  // taken back as a lost attempt that uses up its attempts; seen once in CI, not yet understood.
-  // The next session of issue 13 investigates it (see the closing note).
-  it.skip('on the PostgreSQL ledger, after SIGKILL, resumes and builds each partition once', async () => {
+  it.skipIf(!postgresAvailable().ok)('on the PostgreSQL ledger, after SIGKILL, resumes and builds each partition once', async () => {
     const { url, schema } = await freshSchema();
     await interruptAndResume('SIGKILL', 4, { DATABASE_URL: url, DUCKORCH_PG_SCHEMA: schema, DUCKORCH_LEASE: '2s' });
   });

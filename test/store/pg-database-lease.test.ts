@@ -93,6 +93,21 @@ describe.skipIf(!postgresAvailable().ok)('PostgreSQL ledger: database leases and
     expect((await l.claim({ worker: 'w2', limit: 10, leaseMs: LEASE, now: T0 })).map((j) => j.task)).toEqual(['sql_2']);
   });
 
+  it('a run whose job another worker holds is due when that lease runs out (a process working the run waits for it)', async () => {
+    const l = await ledger();
+    await enqueue(l, [{ task: 'a' }, { task: 'b' }]);
+    const [run] = await l.listRuns(1);
+    const taken = await l.claim({ worker: 'gone', limit: 1, leaseMs: LEASE, now: T0 });
+    expect(taken).toHaveLength(1);
+    // One job still waits: due now.
+    expect(await l.nextDue({ runId: run!.id })).toEqual(T0);
+    await l.claim({ worker: 'here', limit: 1, leaseMs: 2 * LEASE, now: at(1) });
+    // Both held: the run is not done; the earlier lease is when one may come back.
+    expect(await l.nextDue({ runId: run!.id })).toEqual(at(LEASE));
+    // Without the run, nothing is claimable.
+    expect(await l.nextDue()).toBeUndefined();
+  });
+
   it('a success commits its data with a completion marker; a completion that then fails says the data committed', async () => {
     const l = await ledger();
     await enqueue(l, [

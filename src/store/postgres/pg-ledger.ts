@@ -522,12 +522,20 @@ export class PgLedger extends PgRetries implements Ledger {
     if (databases !== undefined) filters.push(databaseFilter(databases, params, 'j.'));
     // A job held back by another of its task and partition is due when that one's lease runs
     // out at the latest (its end wakes this process's workers sooner: see `wakeLocally`).
+    // A run's job held by another worker (or by one that died) is due when its lease runs out: it
+    // comes back then, unless it ends sooner (which wakes the worker).
+    const held =
+      runId === undefined
+        ? ''
+        : `UNION ALL SELECT min(lease_expires_at) FROM ${this.s}.jobs WHERE run_id = $1 AND state = 'processing'`;
     const row = (
       await this.q(
-        `SELECT min(greatest(j.run_at, w.lease_expires_at)) AS due FROM ${this.s}.jobs j
-         LEFT JOIN ${this.s}.jobs w ON w.state = 'processing' AND w.database_id IS NOT NULL AND w.database_id = j.database_id
-           AND w.task_name = j.task_name AND w.partition_key = j.partition_key
-         WHERE j.state IN ('pending', 'failed') AND j.waiting = 0 ${filters.join(' ')}`,
+        `SELECT min(due) AS due FROM (
+           SELECT min(greatest(j.run_at, w.lease_expires_at)) AS due FROM ${this.s}.jobs j
+           LEFT JOIN ${this.s}.jobs w ON w.state = 'processing' AND w.database_id IS NOT NULL AND w.database_id = j.database_id
+             AND w.task_name = j.task_name AND w.partition_key = j.partition_key
+           WHERE j.state IN ('pending', 'failed') AND j.waiting = 0 ${filters.join(' ')}
+           ${held}) d`,
         params,
       )
     ).rows[0];
