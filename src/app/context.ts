@@ -11,6 +11,7 @@ import type { AccessMode } from '../store/duckdb/database.js';
 import type { DuckDbStore } from '../store/duckdb/duckdb-store.js';
 import type { Ledger } from '../store/ledger.js';
 import type { SharedLedger } from './shared-ledger.js';
+import { closeSessions, keepSessions } from '../runtime/sessions.js';
 
 export interface ProjectOptions {
   config: Config;
@@ -94,8 +95,11 @@ export class ProjectContext {
           this.clock(),
           this.shared && { ledger: this.shared.ledger, close: async () => undefined },
         );
+        // Connections (and prepared statements) are kept between attempts: see `closeSessions` below.
+        keepSessions(instance);
         return { instance, store };
       } catch (err) {
+        closeSessions(instance);
         instance.closeSync();
         throw err;
       }
@@ -116,6 +120,7 @@ export class ProjectContext {
     const db = await this.opened?.catch(() => undefined);
     if (db) {
       await db.store.close();
+      closeSessions(db.instance);
       db.instance.closeSync();
     }
     await this.shared?.close();

@@ -9,7 +9,7 @@ import type { SourceLocation } from '../errors.js';
 import { bodyLocation } from '../model/taskfile/build-task.js';
 import type { TaskDefinition, TaskTest } from '../model/taskfile/task.js';
 import { BodyScope } from '../sql/body-scope.js';
-import { planStatement } from '../sql/statement-plan.js';
+import { planStatement, type StatementPlan } from '../sql/statement-plan.js';
 import {
   intervalParameters,
   renderTemplate,
@@ -27,6 +27,7 @@ import { failedErrorChecks, runChecks, type CheckContext } from './checks.js';
 import { bindParameters, type Parameters } from './partition-parameters.js';
 import { checkTestQuery } from './test-query.js';
 import { readWatermark } from './watermark.js';
+import { endSession, openSession, type Session } from './sessions.js';
 
 export { AttemptFailure, type AttemptFailureKind } from './attempt-failure.js';
 
@@ -73,6 +74,30 @@ export interface PreparedStatement extends SqlStatement {
   countsRows: boolean;
   /** The `{{ }}` variables it uses, rendered just before it runs. */
   variables: TemplateVariable[];
+  /** It may change the connection for later statements (see `leavesSessionState`): its connection is not kept. */
+  leavesSessionState: boolean;
+}
+
+/** Persistent objects besides tables and views: what a CREATE the planner calls `other` may make and still leave the connection as it was. */
+const PERSISTENT_CREATE = /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+)?(?:SCHEMA|INDEX|SEQUENCE|TYPE)\b/i;
+
+/**
+ * Whether a statement may leave something on its connection that a later attempt would see: a
+ * temporary table, view or macro, a setting (SET, USE, PRAGMA), an attached database, a
+ * transaction of its own, or anything the planner does not know (`other`). Conservative: only
+ * reading and writing persistent objects is known to leave nothing.
+ */
+function leavesSessionState(plan: StatementPlan, text: string): boolean {
+  if (plan.effects.some((e) => (e.type === 'create' || e.type === 'macro') && e.temporary)) return true;
+  switch (plan.kind) {
+    case 'use':
+    case 'transaction':
+      return true;
+    case 'other':
+      return !PERSISTENT_CREATE.test(text) || /\bTEMP(?:ORARY)?\b/i.test(text.slice(0, 40));
+    default:
+      return false;
+  }
 }
 
 /** Definitions are immutable (a snapshot's), so a task's statements are split and planned once per process. */
@@ -94,7 +119,14 @@ function planStatements(task: TaskDefinition): PreparedStatement[] {
     scope.apply(plan, []);
     // An interval task's `${interval_start}`… are its parameters `$interval_start`…
     const text = interval ? intervalParameters(s.text) : s.text;
-    return { ...s, text, isQuery: plan.kind === 'select', countsRows, variables: variablesUsed(s.text) };
+    return {
+      ...s,
+      text,
+      isQuery: plan.kind === 'select',
+      countsRows,
+      variables: variablesUsed(s.text),
+      leavesSessionState: leavesSessionState(plan, s.text),
+    };
   });
 }
 
@@ -107,23 +139,28 @@ async function drain(conn: DuckDBConnection, sql: string): Promise<void> {
 }
 
 async function runPrepared(
-  conn: DuckDBConnection,
+  session: Session,
   sql: string,
   isQuery: boolean,
   parameters: Parameters,
   task: TaskDefinition,
 ): Promise<number> {
-  const prepared = await conn.prepare(sql);
+  const prepared = await session.prepare(sql);
+  let failed = true;
   try {
     bindParameters(prepared, parameters, task);
-    if (!isQuery) return rowsAffected(await prepared.run());
-    const result = await prepared.stream();
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-      /* discard */
+    let changed = 0;
+    if (!isQuery) changed = rowsAffected(await prepared.run());
+    else {
+      const result = await prepared.stream();
+      for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+        /* discard */
+      }
     }
-    return 0;
+    failed = false;
+    return changed;
   } finally {
-    prepared.destroySync();
+    session.done(sql, prepared, failed);
   }
 }
 
@@ -138,11 +175,14 @@ interface Running {
 }
 
 /** JSON errors carry DuckDB's exact position of the error (see duckdb-error.ts); BEGIN travels with the first statement. */
-const BEGIN = 'SET errors_as_json = true;\nBEGIN TRANSACTION;\n';
+const JSON_ERRORS = 'SET errors_as_json = true;\n';
+const BEGIN = 'BEGIN TRANSACTION;\n';
 
 export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuccess> {
   const { task, statements } = options;
-  const conn: DuckDBConnection = await options.instance.connect();
+  const session = await openSession(options.instance);
+  const conn: DuckDBConnection = session.connection;
+  let succeeded = false;
   let timedOut = false;
   // DuckDB forgets an interrupt that reaches a connection between two queries, so once the
   // attempt must stop it keeps interrupting until the attempt has ended.
@@ -164,7 +204,8 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
   try {
     if (options.signal?.aborted) throw new AttemptFailure('cancelled', 'cancelled before it started', {});
     let rows = 0;
-    let begin = BEGIN;
+    let begin = session.jsonErrors ? BEGIN : JSON_ERRORS + BEGIN;
+    session.jsonErrors = true;
     for (const stmt of statements) {
       current = { stmt };
       if (options.signal?.aborted || timedOut) throw new Error('interrupted between statements');
@@ -183,7 +224,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
         if (begin !== '') await conn.run(begin);
         begin = '';
         current.sent = { prefix: '', sql };
-        const changed = await runPrepared(conn, sql, stmt.isQuery, options.parameters, task);
+        const changed = await runPrepared(session, sql, stmt.isQuery, options.parameters, task);
         if (stmt.countsRows) rows += changed;
         continue;
       }
@@ -216,6 +257,7 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     const success = { rows, watermark };
     if (options.commit) await options.commit(success, { connection: conn });
     else await conn.run('COMMIT');
+    succeeded = true;
     return success;
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
@@ -227,7 +269,8 @@ export async function runSqlAttempt(options: AttemptOptions): Promise<AttemptSuc
     options.signal?.removeEventListener('abort', stop);
     if (timer) clearTimeout(timer);
     if (stopping) clearInterval(stopping);
-    conn.closeSync();
+    // Kept only as a new connection would be: nothing interrupted, nothing left on it.
+    endSession(options.instance, session, succeeded && !stopping && !statements.some((s) => s.leavesSessionState));
   }
 }
 
