@@ -334,7 +334,7 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
     };
     if (tx) {
       // One narrow row and the commit in one round trip; the flush moves it into `attempts`.
-      const record = JSON.stringify(attemptRow(attempt), (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v));
+      const record = JSON.stringify(attemptRow(attempt));
       await tx.connection.run(commitSql(tx, `INSERT INTO __orch__.ledger_journal VALUES (${stringLiteral(record)})`));
       this.journalled.add(job.id);
     } else {

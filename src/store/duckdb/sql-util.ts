@@ -22,7 +22,8 @@ export async function insertRows<T>(
     `FROM (SELECT unnest(from_json($1::JSON, '${structure}')) AS r)`;
   for (let start = 0; start < items.length; start += INSERT_CHUNK) {
     const rows = items.slice(start, start + INSERT_CHUNK).map((item, i) => toRow(item, start + i));
-    await conn.run(sql, [JSON.stringify(rows, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v))]);
+    // Dates become ISO text through their own toJSON.
+    await conn.run(sql, [JSON.stringify(rows)]);
   }
 }
 
