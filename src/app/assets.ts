@@ -178,10 +178,14 @@ export class Assets {
       this.checkPartition(asset, options.partitionKey);
       partitionKey = options.partitionKey;
     } else if (task.partitions) {
-      const space = partitionSpace(task.partitions);
-      const size = space.size(this.ctx.clock());
-      if (size === 0) throw new DuckorchError('PARTITION', `\`${asset.name}\` has no partition yet`);
-      partitionKey = space.keyAt(size - 1);
+      // The data there is to check: the last partition materialised, not the newest of the set.
+      const { succeeded } = await settledPartitions(this.ctx, asset.name, task.partitions);
+      const last = succeeded.ranges.at(-1)?.[1];
+      if (last === undefined)
+        throw new DuckorchError('PARTITION', `no partition of \`${asset.name}\` has been materialised yet`, {
+          hint: `build one first (duck-orch backfill ${asset.name} --partition <key>), or give --partition`,
+        });
+      partitionKey = partitionSpace(task.partitions).keyAt(last);
     }
     const { instance } = await this.ctx.database();
     const { checkCurrentData } = await import('../runtime/checks.js');

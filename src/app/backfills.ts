@@ -71,7 +71,8 @@ export class Backfills {
         // An interval task forgets what it processed in the range (days given as dates are whole), then fills it again.
         const from = instantOf('--from', options.from!);
         const to = instantOf('--to', options.to!) + (isValidDate(options.to!.trim()) ? DAY_MS : 0);
-        if (to <= from) throw new DuckorchError('USAGE', `--from ${options.from} is after --to ${options.to}`);
+        // The same error (and exit code) as a partitioned asset's range.
+        if (to <= from) throw new DuckorchError('PARTITION', `--from ${options.from} is after --to ${options.to}`);
         await forgetIntervals(this.ctx, task, from, to);
         jobs.push(...(await intervalJobs(this.ctx, task, now, { from, to })));
         continue;
@@ -86,8 +87,8 @@ export class Backfills {
     if (jobs.length === 0) {
       warnings.push(
         options.missing
-          ? 'nothing to backfill: every partition asked for has been materialised'
-          : 'nothing to backfill: no partition in that range exists yet',
+          ? `nothing to ${trigger}: every partition asked for has been materialised`
+          : `nothing to ${trigger}: no partition in that range exists yet`,
       );
       return { run: null, jobs: [], warnings, planned: 0, resumed: false };
     }

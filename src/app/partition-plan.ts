@@ -53,14 +53,14 @@ export function planRunPartitions(
       const example = latestKey(space, now);
       throw partitionError(
         `${partitioned.length === 1 ? `\`${t.name}\` is partitioned` : `${partitioned.map((n) => `\`${n}\``).join(', ')} are partitioned`} (${space.describe()}): say which partition to build`,
-        `duck-orch run -s ${t.name} --partition ${example ?? '<key>'}, or a range: duck-orch backfill ${assetsOf(t)[0] ?? t.name} --from … --to …`,
+        `duck-orch run -s ${t.name} --partition ${example ?? '<key>'}, or several: ${backfillHint(t)}`,
       );
     }
     const left = partitioned.length;
     return {
       jobs: selected.filter((n) => byName.get(n)!.partitions === null).map((task) => ({ task })),
       warnings: [
-        `left out ${left} partitioned task${left === 1 ? '' : 's'} (${partitioned.join(', ')}): build ${left === 1 ? 'it' : 'them'} with duck-orch backfill <asset> --from … --to …, or run -s <task> --partition <key>`,
+        `left out ${left} partitioned task${left === 1 ? '' : 's'} (${partitioned.join(', ')}): build ${left === 1 ? 'it' : 'them'} with ${left === 1 ? backfillHint(byName.get(partitioned[0]!)!) : 'duck-orch backfill <asset> --all (or --from … --to …, --partition <key>, --missing)'}, or run -s <task> --partition <key>`,
       ],
     };
   }
@@ -78,6 +78,14 @@ export function planRunPartitions(
     jobs: selected.map((task) => (byName.get(task)!.partitions !== null ? { task, partitionKey: partition } : { task })),
     warnings: [],
   };
+}
+
+/** How to backfill a task's partitions: a range where they are periods, else all or by key. */
+function backfillHint(t: TaskDefinition): string {
+  const asset = assetsOf(t)[0] ?? t.name;
+  return partitionSpace(t.partitions!).hasTime()
+    ? `duck-orch backfill ${asset} --from … --to … (or --all, --missing)`
+    : `duck-orch backfill ${asset} --all (or --partition <key>, --missing)`;
 }
 
 /** The task that materialises each named asset (an asset or a task name), in the order given. */

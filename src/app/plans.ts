@@ -72,22 +72,33 @@ export class Plans {
     const jobs = new Map<string, PlannedJob>();
     const defs = new Map(registry.tasks.map((t) => [t.definition.name, t.definition]));
     const now = this.ctx.clock();
+    const ledger = await this.ctx.ledger();
+    // What a run already queued or working will build is not planned twice.
+    let alreadyQueued = 0;
     for (const s of stale) {
       const a = byAsset.get(s.name)!;
       if (!chosen.has(a.task)) continue;
       const task = defs.get(a.task)!;
       // An interval task runs what is due of its intervals.
-      if (intervalSpecOf(task)) for (const j of await intervalJobs(this.ctx, task, now)) jobs.set(`${j.task}\0${j.partitionKey}`, j);
-      else if (!s.partitions) jobs.set(`${a.task}\0`, { task: a.task });
-      else
+      if (intervalSpecOf(task)) {
+        for (const j of await intervalJobs(this.ctx, task, now)) jobs.set(`${j.task}\0${j.partitionKey}`, j);
+        continue;
+      }
+      const inFlight = new Set(await ledger.inFlightPartitions(a.task));
+      if (!s.partitions) {
+        if (inFlight.has(DEFAULT_PARTITION)) alreadyQueued++;
+        else jobs.set(`${a.task}\0`, { task: a.task });
+      } else
         for (const i of s.partitions.stale.indices()) {
           const key = a.asset.partitions!.keyAt(i);
-          jobs.set(`${a.task}\0${key}`, { task: a.task, partitionKey: key });
+          if (inFlight.has(key)) alreadyQueued++;
+          else jobs.set(`${a.task}\0${key}`, { task: a.task, partitionKey: key });
         }
     }
     const warnings = [...registry.warnings];
+    if (alreadyQueued > 0) warnings.push(`left out ${alreadyQueued} stale ${alreadyQueued === 1 ? 'job' : 'jobs'} already queued or running`);
     if (jobs.size === 0) {
-      warnings.push('nothing is stale: every asset is up to date');
+      warnings.push(alreadyQueued > 0 ? 'nothing to run: what is stale is queued or running already' : 'nothing is stale: every asset is up to date');
       return { run: null, jobs: [], warnings };
     }
     const planned = [...jobs.values()].sort((x, y) => order.get(x.task)! - order.get(y.task)!);

@@ -12,6 +12,15 @@ export interface AssertionOutcome {
   message: string;
 }
 
+/**
+ * A query's cell as text, NULL as null. DuckDB hands DECIMAL, DATE, TIMESTAMP, INTERVAL, UUID,
+ * lists… over as value objects whose `toString` is DuckDB's own text form (`11.00`, `2026-11-03`,
+ * `2026-11-03 00:00:00`); their fields (`{"days":20760}`) are not meant to be read.
+ */
+export function cellText(cell: unknown): string | null {
+  return cell === null || cell === undefined ? null : String(cell);
+}
+
 export function evaluateAssertion(assertion: TestAssertion, rowCount: number, firstCell: unknown): AssertionOutcome {
   switch (assertion.kind) {
     case 'expect_empty':
@@ -25,7 +34,7 @@ export function evaluateAssertion(assertion: TestAssertion, rowCount: number, fi
           : typeof firstCell === 'string' && firstCell.trim() === ''
             ? NaN
             : Number(firstCell);
-      const actual = Number.isNaN(value) ? String(firstCell) : String(value);
+      const actual = Number.isNaN(value) ? (cellText(firstCell) ?? '') : String(value);
       if (Number.isNaN(value)) return outcome(false, actual, `expected a number, got ${actual}`);
       const { kind, value: expected } = assertion;
       const passed = kind === 'expect' ? value === expected : kind === 'expect_gt' ? value > expected : value < expected;

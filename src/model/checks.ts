@@ -1,9 +1,11 @@
 /**
  * Evaluates an `@check` (spec §5, with its gaps closed): the first cell of the check's query
- * against `expect eq|ne|gt|ge|lt|le|between|not_null`. No row, or a NULL cell, fails every
- * operator. `eq`/`ne` compare as numbers when both sides are numbers, else as text; the order
- * operators and `between` (inclusive, `lo,hi`) need numbers.
+ * against `expect eq|ne|gt|ge|lt|le|between|not_null`, read as `@test` reads it: as DuckDB prints
+ * it (a DECIMAL `11.00`, a DATE `2026-11-03`). No row, or a NULL cell, fails every operator.
+ * `eq`/`ne` compare as numbers when both sides are numbers, else as text; the order operators and
+ * `between` (inclusive, `lo,hi`) need numbers.
  */
+import { cellText } from './assertions.js';
 import type { CheckOp } from './taskfile/task.js';
 
 export interface CheckOutcome {
@@ -18,13 +20,6 @@ function asNumber(v: string): number | undefined {
   if (v.trim() === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
-}
-
-function cellText(cell: unknown): string | null {
-  if (cell === null || cell === undefined) return null;
-  if (cell instanceof Date) return cell.toISOString();
-  if (typeof cell === 'object') return JSON.stringify(cell, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  return String(cell);
 }
 
 /** The expectation as written, for messages: `eq 0`, `between 1,10`, `not_null`. */

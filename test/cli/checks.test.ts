@@ -112,4 +112,47 @@ INSERT INTO analytics.daily VALUES ($partition_key);
     expect(history).toHaveLength(2);
     expect(history.every((c) => c.run_id === null)).toBe(true);
   });
+
+  it('reads DECIMAL, DATE and TIMESTAMP values as DuckDB prints them: compared, recorded and shown so', async () => {
+    const p = tempProject();
+    const prices = (sumExpect: string) => `-- @asset s.prices
+-- @check name=sum_dec "SELECT sum(price) FROM \${asset}" expect ${sumExpect}
+-- @check name=max_day "SELECT max(day) FROM \${asset}" expect eq 2026-11-03
+-- @check name=ts "SELECT max(day)::TIMESTAMP FROM \${asset}" expect_not_null
+CREATE OR REPLACE TABLE s.prices AS
+SELECT * FROM (VALUES (1, 9.99::DECIMAL(10,2), DATE '2026-11-01'), (3, 1.01, DATE '2026-11-03')) t(qty, price, day);
+`;
+    p.write('tasks/prices.sql', prices('gt 0'));
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    const ok = await runCli(['--db', p.db, 'run', '--json']);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(await queryDb(p.db, 'SELECT check_name, passed, value FROM __orch__.asset_check_results ORDER BY check_name')).toEqual([
+      ['max_day', true, '2026-11-03'],
+      ['sum_dec', true, '11.00'],
+      ['ts', true, '2026-11-03 00:00:00'],
+    ]);
+    const text = await runCli(['--db', p.db, 'check', 'run', 's.prices']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^sum_dec +pass +11\.00 +gt 0 /m);
+    expect(text.stdout).toMatch(/^max_day +pass +2026-11-03 +eq 2026-11-03 /m);
+    expect(text.stdout).toMatch(/^ts +pass +2026-11-03 00:00:00 +not_null /m);
+    const history = json<CheckJson[]>(await runCli(['--db', p.db, 'check', 'history', 's.prices', '--json']));
+    expect(history.filter((c) => c.run_id === null).map((c) => [c.check_name, c.value])).toEqual(
+      expect.arrayContaining([
+        ['sum_dec', '11.00'],
+        ['max_day', '2026-11-03'],
+        ['ts', '2026-11-03 00:00:00'],
+      ]),
+    );
+
+    // 11.00 is not above 100: the check fails the attempt.
+    p.write('tasks/prices.sql', prices('gt 100'));
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    const bad = await runCli(['--db', p.db, 'run', '--json']);
+    expect(bad.code).toBe(1);
+    const jobs = json<{ jobs: Array<{ state: string; error: string }> }>(bad).jobs;
+    expect(jobs.map((j) => [j.state, j.error])).toEqual([
+      ['dead', "@check sum_dec failed: expected gt 100, got 11.00; the task's changes were rolled back"],
+    ]);
+  });
 });

@@ -89,7 +89,7 @@ describe('partitioned runs and backfills (embedded ledger)', { timeout: SUBPROCE
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/`daily_sales` is partitioned \(daily from 2026-01-01 \(UTC\)\): say which partition to build/);
     expect(none.stderr).toMatch(
-      /hint: duck-orch run -s daily_sales --partition \d{4}-\d\d-\d\d, or a range: duck-orch backfill analytics\.daily_sales/,
+      /hint: duck-orch run -s daily_sales --partition \d{4}-\d\d-\d\d, or several: duck-orch backfill analytics\.daily_sales --from … --to …/,
     );
     const unpartitioned = await runCli(['--db', p.db, 'run', '-s', 'raw_orders', '--partition', '2026-01-05']);
     expect(unpartitioned.code).toBe(1);

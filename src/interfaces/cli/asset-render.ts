@@ -164,12 +164,13 @@ export function partitionCalendar(p: PartitionsView): string {
   } else if (space.dimensions.length === 0) {
     for (const i of shown) lines.push(`  ${STATUS_GLYPH[statusAt(sets, i)]} ${space.keyAt(i)}`);
   } else {
-    // Grouped by the first dimension's value, as duckOrch prints multi partitions.
+    // Grouped by the outer dimension's value (the period, when one is time), as duckOrch prints multi partitions.
+    const outer = space.outerDimension;
     let head: string | undefined;
     for (const i of shown) {
       const key = space.keyAt(i);
-      const first = key.split('|')[0]!;
-      if (first !== head) lines.push(`  ${space.dimensions[0]}=${(head = first)}`);
+      const value = space.dimensionValues(key)[outer]!;
+      if (value !== head) lines.push(`  ${outer}=${(head = value)}`);
       lines.push(`    ${STATUS_GLYPH[statusAt(sets, i)]} ${key}`);
     }
   }

@@ -23,6 +23,7 @@ import {
   durationMs,
   formatMs,
   jobJson,
+  plural,
   printJson,
   runJson,
   statusMark,
@@ -234,7 +235,7 @@ export function printRunResult(o: Output, { run, jobs, warnings }: RunResult, ex
 
 /** What a succeeded job made: rows for SQL, the (abbreviated) JSON result of a TypeScript task. */
 function outputOf(j: JobRecord): string {
-  if (j.rows !== null || j.result === null) return `${j.rows ?? 0} rows`;
+  if (j.rows !== null || j.result === null) return plural(j.rows ?? 0, 'row');
   const text = JSON.stringify(j.result);
   return `result ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
 }

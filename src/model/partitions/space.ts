@@ -59,6 +59,11 @@ export class PartitionSpace {
     return t.declared === null ? done : Math.min(done, t.declared);
   }
 
+  /** Whether one dimension is time (ranges apply). */
+  hasTime(): boolean {
+    return this.time !== undefined;
+  }
+
   /** How many partitions exist at `now`. */
   size(now: Date): number {
     return this.periods(now) * this.stride;
@@ -80,6 +85,11 @@ export class PartitionSpace {
     if (this.time) values.set(this.time.name, timeKey(this.time.unit, periodStart(this.time.unit, this.time.start, period)));
     if (this.dimensions.length === 0) return values.get('')!;
     return this.dimensions.map((d) => values.get(d)!).join('|');
+  }
+
+  /** The dimension that changes slowest in index order (time, else the first static): how keys group. */
+  get outerDimension(): string {
+    return this.time?.name ?? this.statics[0]!.name;
   }
 
   /** The value of each dimension of a key (a multi key's parts by name; otherwise none). */
@@ -153,6 +163,11 @@ export class PartitionSpace {
     const hi = bound(to, true);
     if (typeof hi !== 'number') return { ok: false, message: `--to: ${hi.message}` };
     if (from !== undefined && to !== undefined && hi < lo) return { ok: false, message: `--from ${from} is after --to ${to}` };
+    // Wholly outside the declared partitions: none of them will ever be there (unlike future ones).
+    const first = timeKey(t.unit, t.start);
+    if (hi < 0) return { ok: false, message: `the range ends before the first partition ${first}` };
+    if (t.declared !== null && lo >= t.declared)
+      return { ok: false, message: `the range starts after the last partition ${timeKey(t.unit, periodStart(t.unit, t.start, t.declared - 1))}` };
     const a = Math.max(0, lo);
     const b = Math.min(periods - 1, hi);
     return { ok: true, set: RangeSet.of(a * this.stride, (b + 1) * this.stride) };

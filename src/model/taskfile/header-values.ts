@@ -164,7 +164,11 @@ export function parseCheck(
   for (const f of fields) {
     if (f === nameField) continue;
     if (f.key === 'severity' && (f.value === 'error' || f.value === 'warn')) severity = f.value;
-    else {
+    else if (f.key === 'severity') {
+      // Name the two values accepted (as `@check_severity` does), not the whole @check form.
+      error(line, valueOffset(f), `invalid check severity \`${f.value}\``, 'error or warn');
+      return undefined;
+    } else {
       error(line, f.offset, `unexpected \`${f.key ? `${f.key}=${f.value}` : f.value}\` in @check`, CHECK_FORM);
       return undefined;
     }

@@ -638,7 +638,7 @@ describe('parseTaskHeader: errors carry the exact line, column and expected form
     ['-- @check name="" "SELECT 1" expect 1', '@check has an empty name', '""', /name=<check>/],
     ['-- @check name=1x "SELECT 1" expect 1', 'invalid check name `1x`', '1x', /name=<check>/],
     ['-- @check name=c colour=red "SELECT 1" expect 1', 'unexpected `colour=red` in @check', 'colour=red', /name=<check>/],
-    ['-- @check name=c severity=fatal "SELECT 1" expect 1', 'unexpected `severity=fatal` in @check', 'severity=fatal', /name=<check>/],
+    ['-- @check name=c severity=fatal "SELECT 1" expect 1', 'invalid check severity `fatal`', 'fatal', /^error or warn$/],
     ['-- @check name=c SELECT 1 expect 1', 'unexpected `SELECT` in @check', 'SELECT', /name=<check>/],
     ['-- @check name=c "SELECT 1 expect 1', /^unterminated @check SQL string/, '"SELECT', /name=<check>/],
     ['-- @check name=c "SELECT 1"', '@check is missing its expectation', undefined, /name=<check>/],

@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import type { BackfillResult } from '../../../app/project.js';
 import { DuckorchError } from '../../../errors.js';
 import { jobLabel } from '../../../model/jobs/job-state.js';
+import { DEFAULT_PARTITION } from '../../../store/ledger.js';
 import { ExitCode, limitOption, printWarnings, selectOptions, selectionOf, type Cli } from '../cli.js';
 import {
   assetCard,
@@ -22,7 +23,7 @@ import { colourStatus, describeCounts, durationMs, formatMs, plural, printJson, 
 /** How many failed partitions the summary names; `--json` lists all. */
 const FAILURES_NAMED = 20;
 
-function printBackfill(o: Output, r: BackfillResult, enqueueOnly: boolean, what = 'Backfill'): void {
+function printBackfill(o: Output, r: BackfillResult, enqueueOnly: boolean, what: 'Backfill' | 'Restate' = 'Backfill'): void {
   const failed = r.jobs.filter((j) => j.state !== 'succeeded');
   if (o.json) {
     printJson(o, {
@@ -176,7 +177,7 @@ export function assetsCommands(cli: Cli): void {
 
   check
     .command('run')
-    .description("run an asset's @checks against its current data (a partitioned asset's latest partition unless --partition)")
+    .description("run an asset's @checks against its current data (a partitioned asset's latest materialised partition unless --partition)")
     .argument('<asset>')
     .option('--partition <key>', 'check this partition')
     .action(async (name: string, opts: { partition?: string }) => {
@@ -185,7 +186,11 @@ export function assetsCommands(cli: Cli): void {
         p.asset('checkRun', name, opts.partition !== undefined ? { partitionKey: opts.partition } : {}),
       );
       if (o.json) printJson(o, { asset: r.asset, partition_key: r.partitionKey, results: r.results.map(checkResultJson) });
-      else o.out(checkTable(r.results, false));
+      else {
+        // Which data was checked, when the asset is partitioned (the latest materialised unless told).
+        if (r.partitionKey !== DEFAULT_PARTITION) o.out(`${r.asset}, partition ${r.partitionKey}:`);
+        o.out(checkTable(r.results, false));
+      }
       if (r.results.some((c) => !c.passed && c.severity === 'error')) throw new ExitCode(1);
     });
 
@@ -222,6 +227,7 @@ export function assetsCommands(cli: Cli): void {
           opts.maxParallel,
         ),
         false,
+        'Restate',
       );
     });
 
