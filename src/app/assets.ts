@@ -180,12 +180,13 @@ export class Assets {
     } else if (task.partitions) {
       // The data there is to check: the last partition materialised, not the newest of the set.
       const { succeeded } = await settledPartitions(this.ctx, asset.name, task.partitions);
-      const last = succeeded.ranges.at(-1)?.[1];
-      if (last === undefined)
+      // Ranges are half-open: the last one ends one past its last partition.
+      const end = succeeded.ranges.at(-1)?.[1];
+      if (end === undefined)
         throw new DuckorchError('PARTITION', `no partition of \`${asset.name}\` has been materialised yet`, {
           hint: `build one first (duck-orch backfill ${asset.name} --partition <key>), or give --partition`,
         });
-      partitionKey = partitionSpace(task.partitions).keyAt(last);
+      partitionKey = partitionSpace(task.partitions).keyAt(end - 1);
     }
     const { instance } = await this.ctx.database();
     const { checkCurrentData } = await import('../runtime/checks.js');

@@ -84,9 +84,17 @@ INSERT INTO analytics.daily VALUES ($partition_key);
     expect(missingAsset.code).toBe(1);
     expect(missingAsset.stderr).toMatch(/unknown asset `orderz`/);
 
+    // Without --partition: the latest partition materialised (none yet: said so).
+    const none = await runCli(['--db', p.db, 'check', 'run', 'analytics.daily']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no partition of `analytics\.daily` has been materialised yet/);
+
     // The broken check's query fails (a warning: the backfill succeeds); the partition's key is bound.
     const bf = await runCli(['--db', p.db, 'backfill', 'analytics.daily', '--partition', '2026-01-02', '--json']);
     expect(bf.code, bf.stdout).toBe(0);
+    const latest = await runCli(['--db', p.db, 'check', 'run', 'analytics.daily']);
+    expect(latest.stdout).toMatch(/^analytics\.daily, partition 2026-01-02:$/m);
+    expect(latest.stdout).toMatch(/^one_day +pass +1 /m);
     const built = json<{ results: CheckJson[] }>(
       await runCli(['--db', p.db, 'check', 'run', 'analytics.daily', '--partition', '2026-01-02', '--json']),
     );

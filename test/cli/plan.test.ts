@@ -83,5 +83,14 @@ INSERT INTO marts.daily SELECT * FROM raw.orders;
     const after = json<Planned[]>(await runCli(['--db', p.db, 'plan', '--json']));
     expect(after.map((a) => [a.asset, a.reasons.map((r) => r.kind)])).toEqual([['marts.daily', ['upstream_newer']]]);
     expect(await queryDb(p.db, 'SELECT n FROM marts.report')).toEqual([[1n]]);
+
+    // Queued already (a backfill for workers): run --stale does not plan it a second time.
+    const queued = await runCli(['--db', p.db, 'backfill', 'marts.daily', '--partition', '2026-01-02', '--enqueue']);
+    expect(queued.code, queued.stderr).toBe(0);
+    const rest = await runCli(['--db', p.db, 'run', '--stale', '--json']);
+    expect(rest.code, rest.stderr).toBe(0);
+    const restJson = json<{ jobs: Array<{ task: string; partition_key: string }>; warnings: string[] }>(rest);
+    expect(restJson.jobs.map((j) => j.partition_key).sort()).toEqual(['2026-01-01', '2026-01-03']);
+    expect(restJson.warnings).toContain('left out 1 stale job already queued or running');
   });
 });
