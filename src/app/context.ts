@@ -94,6 +94,7 @@ export class ProjectContext {
           this.dbFile,
           this.clock(),
           this.shared && { ledger: this.shared.ledger, close: async () => undefined },
+          this.config.orch_queue_page,
         );
         // Connections (and prepared statements) are kept between attempts: see `closeSessions` below.
         keepSessions(instance);

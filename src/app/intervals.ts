@@ -21,10 +21,11 @@ export async function intervalJobs(
   within?: { from: number; to: number },
 ): Promise<PlannedJob[]> {
   const spec = intervalSpecOf(task)!;
+  // `register` rejects such a task since analysis version 4; one registered before cannot be planned.
   if (task.partitions !== null)
     throw new DuckorchError(
       'USAGE',
-      `\`${task.name}\` is both partitioned and an interval task: give it one of @partitions_by and on_interval`,
+      `\`${task.name}\` is both partitioned and an interval task: give it one of @partitions_by and on_interval, and register again`,
     );
   const { instance } = await ctx.database();
   const conn = await instance.connect();

@@ -96,9 +96,12 @@ export class Plans {
         }
     }
     const warnings = [...registry.warnings];
-    if (alreadyQueued > 0) warnings.push(`left out ${alreadyQueued} stale ${alreadyQueued === 1 ? 'job' : 'jobs'} already queued or running`);
+    if (alreadyQueued > 0)
+      warnings.push(`left out ${alreadyQueued} stale ${alreadyQueued === 1 ? 'job' : 'jobs'} already queued or running`);
     if (jobs.size === 0) {
-      warnings.push(alreadyQueued > 0 ? 'nothing to run: what is stale is queued or running already' : 'nothing is stale: every asset is up to date');
+      warnings.push(
+        alreadyQueued > 0 ? 'nothing to run: what is stale is queued or running already' : 'nothing is stale: every asset is up to date',
+      );
       return { run: null, jobs: [], warnings };
     }
     const planned = [...jobs.values()].sort((x, y) => order.get(x.task)! - order.get(y.task)!);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { DuckorchError, type SourceLocation } from '../errors.js';
 import { didYouMean } from '../model/suggest.js';
 import { bodyLocation, buildTask, checkTask } from '../model/taskfile/build-task.js';
+import { checkParameters, checkTaskKind } from '../sql/task-parameters.js';
 import { splitHeaderBlock, type HeaderBlock } from '../model/taskfile/header-block.js';
 import { parseTaskHeader, type HeaderParseResult } from '../model/taskfile/parse-header.js';
 import type { TaskDefinition } from '../model/taskfile/task.js';
@@ -56,10 +57,11 @@ export interface LoadOptions {
 }
 
 /**
- * Bumped whenever what analysis stores in a definition changes, so that definitions registered
- * by an older duck-orch are analysed again rather than reused.
+ * Bumped whenever what analysis stores in a definition changes, or what it accepts, so that
+ * definitions registered by an older duck-orch are analysed again rather than reused (4: `$`
+ * parameters and `@param`s are checked against the task's partitions or interval).
  */
-export const ANALYSIS_VERSION = '3';
+export const ANALYSIS_VERSION = '4';
 
 /** `<analysis version>:<hash of the content>`: equal only for the same text analysed by the same analysis. */
 export function contentHash(text: string): string {
@@ -340,7 +342,11 @@ function buildLoaded(p: Pending, analysis: BodyAnalysis, embeddedErrors: Duckorc
     { sql: block.body, line: block.bodyLine, col: block.bodyCol },
     { reads: analysis.reads, writes: analysis.writes, statementCount: analysis.statementCount, lineage: analysis.lineage },
   );
-  errors.push(...checkTask(task));
+  errors.push(
+    ...checkTask(task),
+    ...checkTaskKind(task),
+    ...checkParameters(task, (offset) => bodyLocation(task.file, task.sql, task.bodyLine, task.bodyCol, offset)),
+  );
   return { ...base, task: task.name === '' ? undefined : task, errors, warnings };
 }
 

@@ -60,6 +60,8 @@ const FIELDS = {
   orch_retry_max: { schema: duration(0, Infinity), expected: DURATION_FORM },
   /** OpenLineage namespace of jobs and datasets. */
   orch_namespace: { schema: text, expected: 'a non-empty name' },
+  /** Jobs of a large run of independent jobs (a backfill) the embedded ledger keeps in memory at a time. */
+  orch_queue_page: { schema: wholeNumber(10, 10_000_000), expected: 'a whole number from 10 to 10000000' },
   /** How long a worker's claim on a job lasts without a heartbeat (workers renew it every second or so). */
   orch_lease: { schema: duration(1, 86_400), expected: `${DURATION_FORM} from 1s to 1d` },
   /** Where runs, jobs and their history live: the project's DuckDB file, or a shared PostgreSQL. */
@@ -96,6 +98,7 @@ const ConfigSchema = v.strictObject({
   orch_retry_max: v.optional(FIELDS.orch_retry_max.schema, 300),
   orch_namespace: v.optional(FIELDS.orch_namespace.schema, 'duckdb'),
   orch_lease: v.optional(FIELDS.orch_lease.schema, 60),
+  orch_queue_page: v.optional(FIELDS.orch_queue_page.schema, 2000),
   // Default: postgres when a database URL is configured, else duckdb (see loadConfig).
   orch_store: v.optional(FIELDS.orch_store.schema, 'duckdb'),
   orch_database_url: v.optional(FIELDS.orch_database_url.schema),
@@ -134,6 +137,7 @@ export const ENV_VARS: Record<Key, string> = {
   orch_retry_max: 'DUCKORCH_RETRY_MAX',
   orch_namespace: 'DUCKORCH_NAMESPACE',
   orch_lease: 'DUCKORCH_LEASE',
+  orch_queue_page: 'DUCKORCH_QUEUE_PAGE',
   orch_store: 'DUCKORCH_STORE',
   orch_database_url: 'DATABASE_URL',
   orch_pg_schema: 'DUCKORCH_PG_SCHEMA',

@@ -138,13 +138,7 @@ async function drain(conn: DuckDBConnection, sql: string): Promise<void> {
   }
 }
 
-async function runPrepared(
-  session: Session,
-  sql: string,
-  isQuery: boolean,
-  parameters: Parameters,
-  task: TaskDefinition,
-): Promise<number> {
+async function runPrepared(session: Session, sql: string, isQuery: boolean, parameters: Parameters, task: TaskDefinition): Promise<number> {
   const prepared = await session.prepare(sql);
   let failed = true;
   try {

@@ -71,6 +71,11 @@ describe('a backfill interrupted and started again', { timeout: SUBPROCESS_TEST_
     await interruptAndResume('SIGKILL', seed);
   });
 
+  it('with its jobs kept in memory a page at a time, after SIGKILL resumes and builds each partition once', async () => {
+    // 24 partitions, pages of 10: the run is read back in pages, before and after the kill.
+    await interruptAndResume('SIGKILL', 5, { DUCKORCH_QUEUE_PAGE: '10' });
+  });
+
   it('after Ctrl-C (SIGINT: exit 130, the run cancelled) resumes its run and builds each partition once', async () => {
     await interruptAndResume('SIGINT', 3);
   });

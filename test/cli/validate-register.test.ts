@@ -34,6 +34,49 @@ describe('template placeholders', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   });
 });
 
+describe('parameters and interval headers are checked against the task', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
+  it('validate fails with file:line:col, and register registers nothing', async () => {
+    const p = tempProject();
+    p.write('tasks/ok.sql', 'CREATE TABLE ok AS SELECT 1 AS x;');
+    const both = p.write(
+      'tasks/both.sql',
+      ['-- @partitions_by daily(start=2026-01-01)', '-- @automation on_interval("daily")', 'CREATE TABLE b AS SELECT 1 AS x;'].join('\n'),
+    );
+    p.write(
+      'tasks/params.sql',
+      [
+        '-- @partitions_by multi(day=daily(start=2026-01-01), Region=static(eu, us))',
+        '-- @param partiton_start:TIMESTAMP, Region:DATE',
+        "CREATE TABLE r AS SELECT $day AS d, '$region' AS note, $region AS r;",
+      ].join('\n'),
+    );
+    p.write('tasks/plain.sql', '-- @lookback 2\nCREATE TABLE plain AS SELECT $partition_key AS k;');
+
+    const v = await runCli(['validate', both]);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toContain(
+      'both.sql:2:16: error: a task is either partitioned or an interval task: give it one of @partitions_by and @automation on_interval(…)',
+    );
+
+    const reg = await runCli(['--db', p.db, 'register', p.tasks, '--json']);
+    expect(reg.code).toBe(1);
+    const errors = json<{ errors: ErrorJson[] }>(reg).errors;
+    expect(errors.map((e) => [path.basename(e.file!), e.line, e.col, e.message])).toEqual([
+      ['both.sql', 2, 16, 'a task is either partitioned or an interval task: give it one of @partitions_by and @automation on_interval(…)'],
+      ['params.sql', 2, 11, '@param partiton_start: the task has no parameter `$partiton_start`'],
+      ['params.sql', 2, 37, '@param Region:DATE: static keys are text, not a DATE'],
+      ['params.sql', 3, 56, '`$region` is not a parameter of this partitioned task'],
+      ['plain.sql', 1, 14, '@lookback applies only to interval tasks: add @automation on_interval(…)'],
+      ['plain.sql', 2, 30, '`$partition_key` is bound only for partitioned tasks: add @partitions_by'],
+    ]);
+    expect(errors[3]).toMatchObject({
+      expected: 'one of $partition_key, $Region, $partition_Region, $day, $partition_day, $partition_start, $partition_end',
+      hint: 'did you mean `$Region`?',
+    });
+    expect((await runCli(['--db', p.db, 'list'])).stderr).toContain('no tasks are registered');
+  });
+});
+
 describe('validate parses @test and @check SQL', { timeout: SUBPROCESS_TEST_TIMEOUT }, () => {
   it('points at the broken SQL inside the header', async () => {
     const p = tempProject();

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       orch_retry_max: 300,
       orch_namespace: 'duckdb',
       orch_lease: 60,
+      orch_queue_page: 2000,
       orch_store: 'duckdb',
       orch_pg_schema: 'duckorch',
       orch_poll_interval: 0.2,
@@ -284,7 +285,7 @@ describe('loadConfig', () => {
       expect(e!.message).toMatch(/^unknown config key `server` in /);
       expect(e!.hint).toBeUndefined();
       expect(e!.expected).toMatch(
-        /^one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_lease, orch_store, orch_database_url, orch_pg_schema, /,
+        /^one of db, orch_max_parallel, orch_retry_base, orch_retry_max, orch_namespace, orch_queue_page, orch_lease, orch_store, orch_database_url, orch_pg_schema, /,
       );
       expect(e!.expected).toContain('orch_max_attempts, orch_task_timeout, orch_poll_interval, orch_pg_pool_min, orch_pg_pool_max');
       expect(e!.location?.line).toBe(1);

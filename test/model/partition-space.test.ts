@@ -94,8 +94,14 @@ describe('PartitionSpace: which partitions exist', () => {
     expect(space('static(a, b)').between('a', 'b', now).ok).toBe(false);
     // Wholly outside a bounded set: never there (a range in the future is merely empty for now).
     const bounded = space('daily(start=2026-11-01, end=2026-11-30)');
-    expect(bounded.between('2025-01-01', '2025-01-05', now)).toEqual({ ok: false, message: 'the range ends before the first partition 2026-11-01' });
-    expect(bounded.between('2026-12-01', '2026-12-05', now)).toEqual({ ok: false, message: 'the range starts after the last partition 2026-11-30' });
+    expect(bounded.between('2025-01-01', '2025-01-05', now)).toEqual({
+      ok: false,
+      message: 'the range ends before the first partition 2026-11-01',
+    });
+    expect(bounded.between('2026-12-01', '2026-12-05', now)).toEqual({
+      ok: false,
+      message: 'the range starts after the last partition 2026-11-30',
+    });
     const future = d.between('2027-02-01', '2027-02-05', now);
     expect(future.ok && future.set.size).toBe(0);
   });

@@ -167,7 +167,10 @@ export class PartitionSpace {
     const first = timeKey(t.unit, t.start);
     if (hi < 0) return { ok: false, message: `the range ends before the first partition ${first}` };
     if (t.declared !== null && lo >= t.declared)
-      return { ok: false, message: `the range starts after the last partition ${timeKey(t.unit, periodStart(t.unit, t.start, t.declared - 1))}` };
+      return {
+        ok: false,
+        message: `the range starts after the last partition ${timeKey(t.unit, periodStart(t.unit, t.start, t.declared - 1))}`,
+      };
     const a = Math.max(0, lo);
     const b = Math.min(periods - 1, hi);
     return { ok: true, set: RangeSet.of(a * this.stride, (b + 1) * this.stride) };

@@ -284,7 +284,10 @@ export function parseTaskHeader(headers: HeaderLine[], file: string, defaultName
               'VARCHAR, INTEGER, BIGINT, DATE, TIMESTAMP, BOOLEAN or DOUBLE',
             );
           else if (h.params.some((p) => p.name === rawName)) error(line, item.offset, `@param \`${rawName}\` is declared twice`);
-          else h.params.push({ name: rawName, type });
+          else {
+            h.params.push({ name: rawName, type });
+            h.keyLocations[`param:${rawName}`] = { line: line.line, col: line.valueCol + item.offset };
+          }
         }
         break;
       case 'asset': {

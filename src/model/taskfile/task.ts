@@ -89,7 +89,10 @@ export interface TaskHeader {
   declaredInputs: string[];
   declaredOutputs: string[] | null;
   dependsOn: string[];
-  /** Where each header key's value starts (its first line), for errors found after parsing (`@task` for `@name`). */
+  /**
+   * Where each header key's value starts (its first line), for errors found after parsing (`@task`
+   * for `@name`); each `@param` item as `param:<name>`.
+   */
   keyLocations: Partial<Record<string, { line: number; col: number }>>;
 }
 

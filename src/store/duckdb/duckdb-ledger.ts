@@ -63,8 +63,13 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
   }
 
   /** Opens the ledger on its own two connections (writing, reading); `recover` when this process may write. */
-  static async open(conn: DuckDBConnection, reader: DuckDBConnection, options: { recover: boolean; now: Date }): Promise<DuckDbLedger> {
+  static async open(
+    conn: DuckDBConnection,
+    reader: DuckDBConnection,
+    options: { recover: boolean; now: Date; pageSize?: number },
+  ): Promise<DuckDbLedger> {
     const ledger = new DuckDbLedger(conn, reader);
+    if (options.pageSize !== undefined) ledger.pageSize = options.pageSize;
     const max = (
       await conn.runAndReadAll(
         `SELECT greatest((SELECT coalesce(max(attempt_seq), 0) FROM __orch__.attempts),
@@ -80,7 +85,11 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
 
   async enqueueRun(run: NewRun, now: Date): Promise<RunRecord> {
     await this.loadActive(now);
-    const jobs = newJobs(run, now);
+    // A large run of independent jobs (a backfill) is kept in memory a page at a time, read back
+    // in plan order: its job ids sort in that order.
+    const paged = run.jobs.length > this.pageSize && run.jobs.every((j) => j.upstream.length === 0);
+    const prefix = randomUUID().slice(0, 24);
+    const jobs = paged ? newJobs(run, now, (pos) => prefix + pos.toString(16).padStart(12, '0')) : newJobs(run, now);
     const record = enqueuedRunRecord(run, now);
     await this.exclusive(() =>
       inTransaction(this.conn, async () => {
@@ -109,11 +118,13 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
         await insertRows(this.conn, 'jobs', JOB_COLUMNS, jobs, (j, i) => jobRow(j, run.jobs[i]!.database ?? null));
       }),
     );
+    const first = paged ? jobs.slice(0, this.pageSize) : jobs;
     this.adopt(
       record,
-      jobs,
+      first,
       now,
-      run.jobs.map((j) => j.database ?? null),
+      run.jobs.slice(0, first.length).map((j) => j.database ?? null),
+      paged ? { counts: { ...record.counts }, after: first.at(-1)!.id, left: jobs.length - first.length } : undefined,
     );
     return { ...record, counts: { ...record.counts } };
   }
@@ -229,6 +240,7 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
 
   async claim(o: ClaimOptions): Promise<ClaimedJob[]> {
     const active = await this.loadActive(o.now);
+    if (this.paging.size > 0) await this.refillPages(o.now);
     // A Map keeps a deleted entry's slot until it is rebuilt, and every claim iterates from the
     // start: once the holes outnumber the entries, a copy without them keeps a claim O(limit).
     if (this.readyHoles > active.ready.size + 1024) {
@@ -269,6 +281,11 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
       const due = holder?.leaseExpiresAt && holder.leaseExpiresAt > j.runAt ? holder.leaseExpiresAt : j.runAt;
       if (next === undefined || due < next) next = due;
     }
+    // Waiting jobs not read yet are due now: the next claim reads them.
+    for (const run of this.paging)
+      if ((runId === undefined || run.record.id === runId) && (dag === undefined || run.record.dag === dag)) {
+        if (next === undefined || run.record.createdAt < next) next = run.record.createdAt;
+      }
     return next;
   }
 
@@ -435,6 +452,8 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
     const active = await this.loadActive(now);
     const run = active.runs.get(runId);
     if (!run) return [];
+    // A page being read joins the jobs in memory first.
+    await run.page?.loading;
     const cancelled: JobRecord[] = [];
     for (const id of run.jobs) {
       const job = active.jobs.get(id)!;
@@ -449,6 +468,24 @@ export class DuckDbLedger extends DuckDbQueue implements Ledger {
       this.apply(job, { type: 'cancel', reason }, now);
       this.settle(job, [], now, false);
       cancelled.push({ ...job });
+    }
+    const page = run.page;
+    if (page && page.left > 0) {
+      // Waiting jobs not read yet are cancelled where they are, and counted so; no page is read after.
+      const left = page.left;
+      page.left = 0;
+      this.paging.delete(run);
+      await this.exclusive(() =>
+        this.conn.run(
+          `UPDATE __orch__.jobs SET state = 'cancelled', finished_at = $3::TIMESTAMP, updated_at = $3::TIMESTAMP, error_message = $4
+           WHERE pipeline_run_id = $1 AND state = 'pending' AND job_id > $2`,
+          [runId, page.after, now.toISOString(), reason],
+        ),
+      );
+      const counts = run.record.counts;
+      counts.pending = (counts.pending ?? 0) - left;
+      if (counts.pending === 0) delete counts.pending;
+      counts.cancelled = (counts.cancelled ?? 0) + left;
     }
     this.touchRun(runId, now);
     await this.flush();

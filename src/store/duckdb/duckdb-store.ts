@@ -270,6 +270,8 @@ export class DuckDbStore implements Store {
     file: string,
     now = new Date(),
     shared?: { ledger: Ledger; close: () => Promise<void> },
+    /** Jobs of a large run of independent jobs kept in memory at a time (see `ActiveRun.page`). */
+    queuePage?: number,
   ): Promise<DuckDbStore> {
     const conn = await instance.connect();
     const ledgerConns: DuckDBConnection[] = [];
@@ -283,7 +285,11 @@ export class DuckDbStore implements Store {
       const paths = RegistryPaths.ofDatabase(file);
       if (shared) return new DuckDbStore(instance, conn, shared.ledger, databaseId, [], shared.close, migrated, paths);
       ledgerConns.push(await instance.connect(), await instance.connect());
-      const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, { recover: mode !== 'read', now });
+      const ledger = await DuckDbLedger.open(ledgerConns[0]!, ledgerConns[1]!, {
+        recover: mode !== 'read',
+        now,
+        ...(queuePage !== undefined ? { pageSize: queuePage } : {}),
+      });
       return new DuckDbStore(instance, conn, ledger, databaseId, ledgerConns, async () => undefined, migrated, paths);
     } catch (err) {
       for (const c of ledgerConns) c.closeSync();

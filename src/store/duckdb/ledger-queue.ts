@@ -35,8 +35,17 @@ function upstreamIds(run: ActiveRun, job: JobRecord, u: string): readonly string
   return job.partitionKey === DEFAULT_PARTITION ? (run.ofTask.get(u) ?? []) : [];
 }
 
+/** Jobs a large run of independent jobs keeps in memory at a time (see `ActiveRun.page`). */
+export const DEFAULT_PAGE_SIZE = 2000;
+
 export abstract class DuckDbQueue extends DuckDbWrites {
   abstract getRun(id: string): Promise<RunRecord | undefined>;
+
+  /** A run of more independent jobs than this is kept in memory a page at a time. */
+  pageSize = DEFAULT_PAGE_SIZE;
+
+  /** The active runs kept a page at a time whose waiting jobs are not all read yet. */
+  protected readonly paging = new Set<ActiveRun>();
 
   /** Unfinished runs and their jobs, loaded on first use by a worker. */
   protected active: { runs: Map<string, ActiveRun>; jobs: Map<string, JobRecord>; ready: Map<string, JobRecord> } | undefined;
@@ -79,9 +88,11 @@ export abstract class DuckDbQueue extends DuckDbWrites {
       `SELECT ${RUN_JSON} FROM __orch__.pipeline_runs p WHERE p.pipeline_run_id IN (${unfinished})`,
     );
     if (runs.length > 0) {
+      const paged = await this.pagedRuns(unfinished);
       const byRun = new Map<string, { jobs: JobRecord[]; databases: Array<string | null> }>();
       for (const row of await this.readJson<JobJson>(
-        `SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id IN (${unfinished})`,
+        `SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id IN (${unfinished})
+           ${paged.size > 0 ? `AND j.pipeline_run_id NOT IN (${[...paged].map(stringLiteral).join(', ')})` : ''}`,
       )) {
         let list = byRun.get(row.r);
         if (!list) byRun.set(row.r, (list = { jobs: [], databases: [] }));
@@ -89,6 +100,10 @@ export abstract class DuckDbQueue extends DuckDbWrites {
         list.databases.push(row.db);
       }
       for (const r of runs) {
+        if (paged.has(r.id)) {
+          await this.adoptPaged(runFromJson(r), now);
+          continue;
+        }
         const list = byRun.get(r.id);
         this.adopt(runFromJson(r), list?.jobs ?? [], now, list?.databases ?? []);
       }
@@ -96,11 +111,112 @@ export abstract class DuckDbQueue extends DuckDbWrites {
     return this.active;
   }
 
+  /** Of the runs `runIds` (a query) those kept a page at a time: more jobs than a page, none waiting for another. */
+  private async pagedRuns(runIds: string): Promise<Set<string>> {
+    const rows = (
+      await this.reader.runAndReadAll(
+        `SELECT pipeline_run_id FROM __orch__.jobs WHERE pipeline_run_id IN (${runIds})
+         GROUP BY pipeline_run_id HAVING count(*) > ${this.pageSize} AND max(len(upstream)) = 0`,
+      )
+    ).getRows();
+    return new Set(rows.map(([id]) => String(id)));
+  }
+
+  /**
+   * Takes a run kept a page at a time into memory: its counts by state, the jobs that are neither
+   * waiting nor done (in flight, failed, cancelled…), and the first page of its waiting jobs.
+   */
+  private async adoptPaged(record: RunRecord, now: Date): Promise<void> {
+    const id = stringLiteral(record.id);
+    const counts: RunRecord['counts'] = {};
+    for (const [state, n] of (
+      await this.reader.runAndReadAll(`SELECT state, count(*) FROM __orch__.jobs WHERE pipeline_run_id = ${id} GROUP BY state`)
+    ).getRows())
+      counts[String(state) as JobRecord['state']] = Number(n);
+    const rows = [
+      ...(await this.readJson<JobJson>(
+        `SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id = ${id} AND j.state NOT IN ('pending', 'succeeded', 'skipped')`,
+      )),
+      ...(await this.readJson<JobJson>(
+        `SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id = ${id} AND j.state = 'pending' ORDER BY j.job_id LIMIT ${this.pageSize}`,
+      )),
+    ];
+    const waiting = rows.filter((r) => r.state === 'pending');
+    this.adopt(
+      record,
+      rows.map(jobFromJson),
+      now,
+      rows.map((r) => r.db),
+      { counts, after: waiting.at(-1)?.id ?? '', left: (counts.pending ?? 0) - waiting.length },
+    );
+  }
+
+  /**
+   * Reads the next page of waiting jobs of the runs kept a page at a time whose page runs low
+   * (fewer than half a page waiting in memory). One read at a time per run.
+   */
+  protected async refillPages(now: Date): Promise<void> {
+    for (const run of this.paging) {
+      const page = run.page!;
+      if (page.loading) {
+        await page.loading;
+        continue;
+      }
+      if ((run.record.counts.pending ?? 0) - page.left >= this.pageSize / 2) continue;
+      page.loading = this.readPage(run, now).finally(() => (page.loading = undefined));
+      await page.loading;
+    }
+  }
+
+  private async readPage(run: ActiveRun, now: Date): Promise<void> {
+    const page = run.page!;
+    const rows = await this.readJson<JobJson>(
+      `SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id = ${stringLiteral(run.record.id)} AND j.state = 'pending'
+         AND j.job_id > ${stringLiteral(page.after)} ORDER BY j.job_id LIMIT ${this.pageSize}`,
+    );
+    const active = this.active!;
+    for (const row of rows) {
+      if (active.jobs.has(row.id)) continue;
+      const job = jobFromJson(row);
+      if (row.db) this.writerKeys.set(job.id, key(job.task, job.partitionKey));
+      run.jobs.add(job.id);
+      active.jobs.set(job.id, job);
+      this.refreshReadiness(job, now);
+    }
+    page.after = rows.at(-1)?.id ?? page.after;
+    page.left = rows.length < this.pageSize ? 0 : Math.max(0, page.left - rows.length);
+    if (page.left === 0) this.paging.delete(run);
+  }
+
+  /** Successes of runs kept a page at a time leave memory once written: nothing waits for them. */
+  protected override afterWritten(jobs: readonly JobRecord[]): void {
+    const active = this.active;
+    if (!active) return;
+    for (const job of jobs) {
+      if (!SATISFYING_STATES.has(job.state) || this.dirtyJobs.has(job.id)) continue;
+      const run = active.runs.get(job.runId);
+      if (!run?.page) continue;
+      active.jobs.delete(job.id);
+      run.jobs.delete(job.id);
+      this.writerKeys.delete(job.id);
+      this.doneUpstream.delete(job.id);
+    }
+  }
+
+  /** How many jobs the queue holds in memory (for tests and diagnostics). */
+  jobsInMemory(): number {
+    return this.active?.jobs.size ?? 0;
+  }
+
   /** A run in memory again (a finished one leaves it): false when there is no such run. */
   protected async bringBack(runId: string, now: Date): Promise<boolean> {
     if (this.active!.runs.has(runId)) return true;
     const record = await this.getRun(runId);
     if (!record) return false;
+    if ((await this.pagedRuns(stringLiteral(runId))).size > 0) {
+      await this.adoptPaged(record, now);
+      return true;
+    }
     const rows = await this.readJson<JobJson>(`SELECT ${JOB_JSON} FROM __orch__.jobs j WHERE j.pipeline_run_id = ${stringLiteral(runId)}`);
     this.adopt(
       record,
@@ -111,26 +227,42 @@ export abstract class DuckDbQueue extends DuckDbWrites {
     return true;
   }
 
-  /** Takes a run and its jobs (with the database each writes, or null) into memory and works out which jobs are ready. */
-  protected adopt(record: RunRecord, jobs: readonly JobRecord[], now: Date, databases: ReadonlyArray<string | null>): void {
+  /**
+   * Takes a run and its jobs (with the database each writes, or null) into memory and works out
+   * which jobs are ready. A run kept a page at a time (`paged`) comes with its counts over all its
+   * jobs; its jobs wait for none, so no index of them by task is kept.
+   */
+  protected adopt(
+    record: RunRecord,
+    jobs: readonly JobRecord[],
+    now: Date,
+    databases: ReadonlyArray<string | null>,
+    paged?: { counts: RunRecord['counts']; after: string; left: number },
+  ): void {
     const active = this.active!;
     const run: ActiveRun = { record, byTask: new Map(), ofTask: new Map(), jobs: new Set(), downstream: new Map() };
     active.runs.set(record.id, run);
     record.counts = {};
+    if (paged) {
+      run.page = { after: paged.after, left: paged.left };
+      if (paged.left > 0) this.paging.add(run);
+    }
     for (const [i, j] of jobs.entries()) {
       if (databases[i]) {
         this.writerKeys.set(j.id, key(j.task, j.partitionKey));
         if (j.state === 'processing') this.busyKeys.set(key(j.task, j.partitionKey), j.id);
       }
+      run.jobs.add(j.id);
+      active.jobs.set(j.id, j);
+      if (paged) continue;
       run.byTask.set(key(j.task, j.partitionKey), j.id);
       const ofTask = run.ofTask.get(j.task);
       if (ofTask) ofTask.push(j.id);
       else run.ofTask.set(j.task, [j.id]);
-      run.jobs.add(j.id);
       for (const u of j.upstream) run.downstream.set(u, [...(run.downstream.get(u) ?? []), j.id]);
       record.counts[j.state] = (record.counts[j.state] ?? 0) + 1;
-      active.jobs.set(j.id, j);
     }
+    if (paged) record.counts = { ...paged.counts };
     for (const j of jobs) if (j.state === 'pending' || j.state === 'failed') this.refreshReadiness(j, now);
   }
 
@@ -147,6 +279,7 @@ export abstract class DuckDbQueue extends DuckDbWrites {
       this.writerKeys.delete(j);
     }
     this.active!.runs.delete(id);
+    this.paging.delete(run);
   }
 
   protected upstreamJobs(job: JobRecord): JobRecord[] {

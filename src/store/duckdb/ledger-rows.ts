@@ -44,6 +44,13 @@ export interface ActiveRun {
   /** Job ids by task, every partition. */
   ofTask: Map<string, string[]>;
   jobs: Set<string>;
+  /**
+   * A large run of jobs that wait for none (a backfill of one asset) is kept in memory a page at
+   * a time: its waiting jobs are read in id order as the page runs low, its successes leave once
+   * written. `after` is the id of the last job read; `left` how many waiting jobs are still only
+   * on disk (counted as pending in the run's counts).
+   */
+  page?: { after: string; left: number; loading?: Promise<void> };
 }
 
 /** What an attempt ended with, kept on both its attempt row and its job's. */

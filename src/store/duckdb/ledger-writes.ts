@@ -131,8 +131,14 @@ export abstract class DuckDbWrites extends DuckDbSnapshots {
         throw err;
       })
       .finally(() => (this.writing = []));
+    this.afterWritten([...dirtyJobs.values()]);
     // Runs that finished leave memory once written.
     for (const r of runs) if (r.finishedAt !== null) this.forgetRun(r.id);
+  }
+
+  /** Jobs whose changes a batch has just written (what memory may now let go of). */
+  protected afterWritten(_jobs: readonly JobRecord[]): void {
+    // Nothing by default.
   }
 
   /**

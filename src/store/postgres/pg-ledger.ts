@@ -525,9 +525,7 @@ export class PgLedger extends PgRetries implements Ledger {
     // A run's job held by another worker (or by one that died) is due when its lease runs out: it
     // comes back then, unless it ends sooner (which wakes the worker).
     const held =
-      runId === undefined
-        ? ''
-        : `UNION ALL SELECT min(lease_expires_at) FROM ${this.s}.jobs WHERE run_id = $1 AND state = 'processing'`;
+      runId === undefined ? '' : `UNION ALL SELECT min(lease_expires_at) FROM ${this.s}.jobs WHERE run_id = $1 AND state = 'processing'`;
     const row = (
       await this.q(
         `SELECT min(due) AS due FROM (
