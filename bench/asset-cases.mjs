@@ -6,6 +6,9 @@
 // - `backfill-enqueue`: planning and enqueueing a backfill of BENCH_BACKFILL_PLAN partitions
 //   (`backfill --enqueue`, a whole process), on a DuckDB file and on PostgreSQL; target < 2 s.
 //   Beside it, `asset list` on the same project: the process's fixed cost.
+// - `backfill-memory`: a backfill of BENCH_BACKFILL_MEMORY partitions of a small task worked in
+//   process on the embedded ledger, its jobs kept in memory a page at a time (the default)
+//   against the whole run held in memory (a page larger than the run): peak RSS and time.
 // Every sample is a process of its own, on a fresh copy of the template database.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -271,5 +274,53 @@ export function planCase({ mkWork, log, knobs }, chainedProject) {
   return {
     data: { tasks: n, never: a, built: b, listMs: list.ms, maxRssMb: r.maxRssMb },
     rows: [row('every one stale', a), row('none stale', b)],
+  };
+}
+
+export async function backfillMemoryCase({ mkWork, log, knobs }) {
+  const work = mkWork('backfill-memory');
+  const n = knobs.BENCH_BACKFILL_MEMORY;
+  const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  const start = new Date(today - n * 86_400_000).toISOString().slice(0, 10);
+  const tasks = path.join(work, 'tasks');
+  fs.mkdirSync(tasks);
+  fs.writeFileSync(
+    path.join(tasks, 'days.sql'),
+    `-- @partitions_by daily(start=${start})\nCREATE TABLE IF NOT EXISTS days (k VARCHAR);\nINSERT INTO days VALUES ($partition_key);\n`,
+  );
+  const template = path.join(work, 'template.duckdb');
+  expectOk(runCli(work, ['--db', template, 'register', tasks]), 'register');
+  const sample = (page) => {
+    const db = path.join(work, `memory-${page}.duckdb`);
+    copyDb(template, db);
+    try {
+      const r = expectOk(
+        runCli(work, ['--db', db, 'backfill', 'days', '--all', '-p', '4', '--json'], { env: { DUCKORCH_QUEUE_PAGE: String(page) } }),
+        'backfill',
+      );
+      const out = JSON.parse(r.stdout);
+      if (out.succeeded.length !== n) throw new Error(`backfill: ${out.succeeded.length} of ${n} partitions succeeded`);
+      return { ms: r.ms, maxRssMb: r.maxRssMb };
+    } finally {
+      removeDb(db);
+    }
+  };
+  const paged = sample(2000);
+  log(`  pages of 2,000: ${fmtMs(paged.ms)}, ${fmtMb(paged.maxRssMb)}`);
+  const whole = sample(10_000_000);
+  log(`  the whole run in memory: ${fmtMs(whole.ms)}, ${fmtMb(whole.maxRssMb)}`);
+  return {
+    data: { partitions: n, paged, whole },
+    rows: [
+      [
+        `backfill of ${fmtN(n)} daily partitions, -p 4, embedded ledger, pages of 2,000 (whole process)`,
+        '1 each',
+        fmtMs(paged.ms),
+        `the whole run in memory: ${fmtMs(whole.ms)}`,
+        fmtRatio(summary([paged.ms / whole.ms])),
+        `${fmtMb(paged.maxRssMb)} / whole ${fmtMb(whole.maxRssMb)}`,
+        'jobs not held in memory',
+      ],
+    ],
   };
 }

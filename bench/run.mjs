@@ -40,7 +40,7 @@ import {
 import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
 import { enqueueManyCase } from './enqueue-cases.mjs';
-import { backfillCase, backfillEnqueueCase, partitionStatusCase, planCase } from './asset-cases.mjs';
+import { backfillCase, backfillEnqueueCase, backfillMemoryCase, partitionStatusCase, planCase } from './asset-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
 // Options (the other arguments are case-name prefixes):
@@ -127,6 +127,7 @@ const KNOBS = {
   BENCH_WORKER_STARTUP_PAIRS: num('BENCH_WORKER_STARTUP_PAIRS', 9, 1),
   BENCH_BACKFILL_ROWS: num('BENCH_BACKFILL_ROWS', 10_000_000, 3650),
   BENCH_BACKFILL_PLAN: num('BENCH_BACKFILL_PLAN', 10_000, 20),
+  BENCH_BACKFILL_MEMORY: num('BENCH_BACKFILL_MEMORY', 20_000, 30),
   BENCH_STATUS_DAYS: num('BENCH_STATUS_DAYS', 3650, 30),
   BENCH_STATUS_HOURS: num('BENCH_STATUS_HOURS', 876_000, 100),
   BENCH_STATUS_REPEATS: num('BENCH_STATUS_REPEATS', 15, 2),
@@ -1088,6 +1089,7 @@ const CASES = [
   ['enqueue-many', () => enqueueManyCase(pgContext()), PG],
   ['backfill-365', () => backfillCase(pgContext())],
   ['backfill-enqueue', () => backfillEnqueueCase(pgContext()), PG],
+  ['backfill-memory', () => backfillMemoryCase(pgContext())],
   ['partition-status', () => partitionStatusCase(pgContext())],
   ['plan-10k', () => planCase(pgContext(), chainedProject)],
   [historyName(), historyCase],

@@ -7,6 +7,7 @@
  * partitions, or against an unpartitioned upstream. Pure: the ledger's latest state per asset ×
  * partition and the definitions in, the verdicts out.
  */
+import { DEFAULT_PARTITION } from './jobs/job-state.js';
 import { RangeSet } from './partitions/ranges.js';
 import type { PartitionSpace } from './partitions/space.js';
 
@@ -42,8 +43,6 @@ export interface StaleAsset {
   /** For a directly stale asset: the stale assets it rebuilds downstream (through those stale only because of it). */
   downstream: string[];
 }
-
-const DEFAULT_PARTITION = '__default__';
 
 /**
  * The stale assets, in the order given (which must put upstream assets first), each with its

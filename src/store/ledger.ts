@@ -22,8 +22,7 @@ export interface DataTransaction {
 
 export type { JsonValue };
 
-/** The partition key of an unpartitioned task (what `__orch__.runs` has always shown). */
-export const DEFAULT_PARTITION = '__default__';
+export { DEFAULT_PARTITION } from '../model/jobs/job-state.js';
 
 /** An immutable, content-addressed set of definitions that runs are planned from. */
 export interface Snapshot {

@@ -200,7 +200,10 @@ export function runState(counts: Readonly<Partial<Record<JobState, number>>>): R
   return 'succeeded';
 }
 
+/** The partition key of an unpartitioned task (what `__orch__.runs` has always shown). */
+export const DEFAULT_PARTITION = '__default__';
+
 /** How a job is named in logs: its task, and its partition in brackets when it has one (`daily_sales[2026-01-05]`). */
 export function jobLabel(job: { task: string; partitionKey: string }): string {
-  return job.partitionKey === '__default__' ? job.task : `${job.task}[${job.partitionKey}]`;
+  return job.partitionKey === DEFAULT_PARTITION ? job.task : `${job.task}[${job.partitionKey}]`;
 }

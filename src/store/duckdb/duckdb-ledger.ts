@@ -39,7 +39,7 @@ import {
 } from '../ledger.js';
 import type { DataTransaction } from '../ledger.js';
 import { type Row } from '../rows.js';
-import { DuckDbQueue } from './ledger-queue.js';
+import { DuckDbRecovery } from './ledger-recovery.js';
 import { commitSql, inTransaction, insertRows, stringLiteral } from './sql-util.js';
 import {
   type AttemptRow,
@@ -53,7 +53,7 @@ import {
   newJobs,
 } from './ledger-rows.js';
 
-export class DuckDbLedger extends DuckDbQueue implements Ledger {
+export class DuckDbLedger extends DuckDbRecovery implements Ledger {
   private constructor(
     protected readonly conn: DuckDBConnection,
     /** Reads go through their own connection, so they never wait for a flush nor join its transaction. */

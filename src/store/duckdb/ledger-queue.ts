@@ -1,28 +1,17 @@
 /**
  * The embedded ledger's queue in memory: the unfinished runs and their jobs (loaded when a worker
- * first needs them), which jobs are ready, how a change to one job reaches the jobs waiting for it
- * (ready, blocked or cancelled), the writers at work, and recovery after a crash. `DuckDbLedger`
- * answers the ledger's calls from it; what changes is buffered for the batched writes below it.
+ * first needs them; a large run of independent jobs a page at a time), which jobs are ready, how
+ * a change to one job reaches the jobs waiting for it (ready, blocked or cancelled), and the
+ * writers at work. Recovery after a crash is in `ledger-recovery.ts`. `DuckDbLedger` answers the
+ * ledger's calls from it; what changes is buffered for the batched writes below it.
  */
 import { listValue } from '../../duckdb-api.js';
 import { DuckorchError } from '../../errors.js';
 import { SATISFYING_STATES, readiness, runState, transition, type JobEvent } from '../../model/jobs/job-state.js';
 import { DEFAULT_PARTITION, type JobRecord, type JsonValue, type RunRecord } from '../ledger.js';
-import { toDate, toNumber } from '../rows.js';
 import { DuckDbWrites } from './ledger-writes.js';
 import { stringLiteral } from './sql-util.js';
-import {
-  type ActiveRun,
-  ATTEMPT_TYPES,
-  key,
-  toJob,
-  type RunJson,
-  RUN_JSON,
-  runFromJson,
-  type JobJson,
-  JOB_JSON,
-  jobFromJson,
-} from './ledger-rows.js';
+import { type ActiveRun, key, toJob, type RunJson, RUN_JSON, runFromJson, type JobJson, JOB_JSON, jobFromJson } from './ledger-rows.js';
 
 /**
  * The jobs of a run that `job` waits for in upstream task `u`: the one of its partition, or the
@@ -184,6 +173,13 @@ export abstract class DuckDbQueue extends DuckDbWrites {
       this.refreshReadiness(job, now);
     }
     page.after = rows.at(-1)?.id ?? page.after;
+    if (rows.length < this.pageSize && page.left > rows.length) {
+      // Fewer waiting on disk than counted: the counts follow the disk, so that the run can end.
+      const counts = run.record.counts;
+      counts.pending = Math.max(0, (counts.pending ?? 0) - (page.left - rows.length));
+      if (counts.pending === 0) delete counts.pending;
+      this.touchRun(run.record.id, now);
+    }
     page.left = rows.length < this.pageSize ? 0 : Math.max(0, page.left - rows.length);
     if (page.left === 0) this.paging.delete(run);
   }
@@ -459,65 +455,6 @@ export abstract class DuckDbQueue extends DuckDbWrites {
       assets: [],
     });
     this.afterStopped(job, now);
-  }
-
-  // ---------------------------------------------------------------- recovery
-
-  /**
-   * After a crash: successes committed with their data but not yet written to the job rows are
-   * folded in, and jobs the dead process held go back to pending with a `lost` attempt.
-   */
-  /** Whether a job of an unfinished run is processing (jobs are appended in time order: only the unfinished runs' row groups are read). */
-  protected async anyProcessing(): Promise<boolean> {
-    const [[n]] = (
-      await this.conn.runAndReadAll(
-        `SELECT count(*) FROM __orch__.jobs WHERE state = 'processing'
-           AND created_at >= (SELECT min(created_at) FROM __orch__.pipeline_runs WHERE finished_at IS NULL)`,
-      )
-    ).getRows() as [[bigint]];
-    return Number(n) > 0;
-  }
-
-  protected async recover(now: Date): Promise<void> {
-    const structure = JSON.stringify(ATTEMPT_TYPES);
-    const unfolded = (
-      await this.conn.runAndReadAll(`SELECT unnest(r) FROM (SELECT from_json(record, '${structure}') AS r FROM __orch__.ledger_journal)`)
-    )
-      .getRowObjectsJS()
-      .sort((x, y) => Number(x.attempt_seq) - Number(y.attempt_seq));
-    // Nothing to fold and nothing left processing: the unfinished jobs stay on disk until a worker
-    // needs them (a backlog of 100,000 is not loaded by a command that only reads).
-    if (unfolded.length === 0 && !(await this.anyProcessing())) return;
-    const active = await this.loadActive(now);
-    for (const a of unfolded) {
-      this.journalled.add(String(a.job_id));
-      // Written by an earlier version, the run itself may have been recorded finished meanwhile.
-      await this.bringBack(String(a.pipeline_run_id), now);
-    }
-    for (const a of unfolded) {
-      const job = active.jobs.get(String(a.job_id));
-      if (!job || job.state === 'succeeded') continue;
-      this.assign(job, {
-        state: 'succeeded',
-        attempts: Number(a.attempt),
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        startedAt: toDate(a.started_at),
-        finishedAt: toDate(a.finished_at),
-        rows: toNumber(a.rows_count),
-        result: a.result_json ? (JSON.parse(String(a.result_json)) as JsonValue) : null,
-        watermark: (a.last_processed_at as string | null) ?? null,
-        error: null,
-        errorContext: null,
-        codeVersion: (a.code_version as string | null) ?? null,
-      } satisfies Partial<JobRecord>);
-      this.unready(job.id);
-      this.dirtyJobs.set(job.id, job);
-      this.settle(job, ((a.assets as string[] | null) ?? []).map(String), now);
-    }
-    // This process holds the database file alone: whatever is still processing was held by a process that died.
-    for (const job of active.jobs.values()) if (job.state === 'processing') this.loseAttempt(job, now);
-    await this.flush();
   }
 
   async upstreamResults(job: JobRecord, tasks: readonly string[]): Promise<Record<string, JsonValue>> {

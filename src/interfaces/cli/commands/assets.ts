@@ -2,8 +2,7 @@
 import pc from 'picocolors';
 import type { BackfillResult } from '../../../app/project.js';
 import { DuckorchError } from '../../../errors.js';
-import { jobLabel } from '../../../model/jobs/job-state.js';
-import { DEFAULT_PARTITION } from '../../../store/ledger.js';
+import { DEFAULT_PARTITION, jobLabel } from '../../../model/jobs/job-state.js';
 import { ExitCode, limitOption, printWarnings, selectOptions, selectionOf, type Cli } from '../cli.js';
 import {
   assetCard,
