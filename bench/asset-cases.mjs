@@ -6,9 +6,10 @@
 // - `backfill-enqueue`: planning and enqueueing a backfill of BENCH_BACKFILL_PLAN partitions
 //   (`backfill --enqueue`, a whole process), on a DuckDB file and on PostgreSQL; target < 2 s.
 //   Beside it, `asset list` on the same project: the process's fixed cost.
-// - `backfill-memory`: a backfill of BENCH_BACKFILL_MEMORY partitions of a small task worked in
-//   process on the embedded ledger, its jobs kept in memory a page at a time (the default)
-//   against the whole run held in memory (a page larger than the run): peak RSS and time.
+// - `backfill-memory`: a backfill of BENCH_BACKFILL_MEMORY partitions of a small task, queued,
+//   then worked by `worker --once` on the embedded ledger, its jobs kept in memory a page at a
+//   time (the default) against the whole run held in memory (a page larger than the run): the
+//   worker's peak RSS and time.
 // Every sample is a process of its own, on a fresh copy of the template database.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -294,12 +295,19 @@ export async function backfillMemoryCase({ mkWork, log, knobs }) {
     const db = path.join(work, `memory-${page}.duckdb`);
     copyDb(template, db);
     try {
+      // Queued by one process, worked by another: the worker's peak is the queue's, not the planning's.
+      expectOk(runCli(work, ['--db', db, 'backfill', 'days', '--all', '--enqueue']), 'backfill --enqueue');
       const r = expectOk(
-        runCli(work, ['--db', db, 'backfill', 'days', '--all', '-p', '4', '--json'], { env: { DUCKORCH_QUEUE_PAGE: String(page) } }),
-        'backfill',
+        runCli(work, ['--db', db, 'worker', '--once', '-c', '4'], { env: { DUCKORCH_QUEUE_PAGE: String(page) } }),
+        'worker --once',
       );
-      const out = JSON.parse(r.stdout);
-      if (out.succeeded.length !== n) throw new Error(`backfill: ${out.succeeded.length} of ${n} partitions succeeded`);
+      const [[done]] = JSON.parse(
+        expectOk(
+          runCli(work, ['--db', db, 'sql', "SELECT count(*)::INTEGER AS n FROM __orch__.jobs WHERE state = 'succeeded'", '--json']),
+          'sql',
+        ).stdout,
+      ).rows.map((row) => Object.values(row));
+      if (Number(done) !== n) throw new Error(`worker: ${done} of ${n} partitions succeeded`);
       return { ms: r.ms, maxRssMb: r.maxRssMb };
     } finally {
       removeDb(db);
@@ -313,7 +321,7 @@ export async function backfillMemoryCase({ mkWork, log, knobs }) {
     data: { partitions: n, paged, whole },
     rows: [
       [
-        `backfill of ${fmtN(n)} daily partitions, -p 4, embedded ledger, pages of 2,000 (whole process)`,
+        `worker --once -c 4 working a backfill of ${fmtN(n)} daily partitions, embedded ledger, pages of 2,000 (whole process)`,
         '1 each',
         fmtMs(paged.ms),
         `the whole run in memory: ${fmtMs(whole.ms)}`,
