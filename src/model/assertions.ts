@@ -21,12 +21,16 @@ export function cellText(cell: unknown): string | null {
   return cell === null || cell === undefined ? null : String(cell);
 }
 
+function rowsText(n: number): string {
+  return `${n} row${n === 1 ? '' : 's'}`;
+}
+
 export function evaluateAssertion(assertion: TestAssertion, rowCount: number, firstCell: unknown): AssertionOutcome {
   switch (assertion.kind) {
     case 'expect_empty':
-      return outcome(rowCount === 0, `${rowCount} rows`, `expected no rows, got ${rowCount}`);
+      return outcome(rowCount === 0, rowsText(rowCount), `expected no rows, got ${rowCount}`);
     case 'expect_non_empty':
-      return outcome(rowCount > 0, `${rowCount} rows`, 'expected at least one row, got none');
+      return outcome(rowCount > 0, rowsText(rowCount), 'expected at least one row, got none');
     default: {
       const value =
         firstCell === null || firstCell === undefined || rowCount === 0

@@ -212,6 +212,8 @@ describe('partitioned runs and backfills (embedded ledger)', { timeout: SUBPROCE
     ]);
     const text = await runCli(['--db', p.db, 'asset', 'partitions', 'analytics.daily_sales']);
     expect(text.stdout).toMatch(/❌ failed: 2026-01-03$/m);
+    // `status` names each job's partition.
+    expect((await runCli(['--db', p.db, 'status'])).stdout).toMatch(/ daily_sales\[2026-01-03\] +dead /);
 
     // Fixed, the same backfill again: the same run, and only the failed partition runs.
     p.write('tasks/daily_sales.sql', DAILY);

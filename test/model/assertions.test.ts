@@ -6,7 +6,7 @@ describe('evaluateAssertion', () => {
   it.each<[TestAssertion, number, unknown, boolean, string, string]>([
     [{ kind: 'expect_empty' }, 0, undefined, true, '0 rows', 'ok'],
     [{ kind: 'expect_empty' }, 3, 1, false, '3 rows', 'expected no rows, got 3'],
-    [{ kind: 'expect_non_empty' }, 1, null, true, '1 rows', 'ok'],
+    [{ kind: 'expect_non_empty' }, 1, null, true, '1 row', 'ok'],
     [{ kind: 'expect_non_empty' }, 0, undefined, false, '0 rows', 'expected at least one row, got none'],
     [{ kind: 'expect', value: 0 }, 1, 0, true, '0', 'ok'],
     [{ kind: 'expect', value: 0 }, 1, 5, false, '5', 'expected 0, got 5'],

@@ -1,5 +1,6 @@
 /** Commands that read the ledger: recent jobs, queue depth, failures, stale leases. */
 import pc from 'picocolors';
+import { jobLabel } from '../../../model/jobs/job-state.js';
 import { limitOption, sinceSeconds, type Cli } from '../cli.js';
 import { colourStatus, durationMs, formatMs, formatTime, jobJson, printJson, runJson, table } from '../render.js';
 
@@ -41,7 +42,7 @@ export function historyCommands(cli: Cli): void {
           ['STARTED', 'TASK', 'STATE', 'DURATION', 'ATTEMPTS', 'ROWS', 'ERROR'].map((h) => pc.dim(h)),
           ...jobs.map((j) => [
             formatTime(j.startedAt ?? j.finishedAt),
-            removed.has(j.id) ? `${j.task} ${pc.dim('(removed)')}` : j.task,
+            removed.has(j.id) ? `${jobLabel(j)} ${pc.dim('(removed)')}` : jobLabel(j),
             colourStatus(j.state),
             formatMs(durationMs(j)),
             String(j.attempts),
