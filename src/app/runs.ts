@@ -116,6 +116,16 @@ export class Runs {
       ? planRunPartitions(others, byName, options.partition, now, (options.select?.length ?? 0) > 0)
       : { jobs: [], warnings: [] };
     warnings.push(...planned.warnings);
+    // Built without their partitioned upstream: they read what its partitions hold so far.
+    const leftOut = new Set(others.filter((n) => !planned.jobs.some((j) => j.task === n)));
+    const readers = [...new Set(planned.jobs.map((j) => j.task))].filter((n) =>
+      [...registry.graph.upstreamOf(n)].some((u) => leftOut.has(u)),
+    );
+    if (readers.length)
+      warnings.push(
+        `${readers.join(', ')} ${readers.length === 1 ? 'reads' : 'read'} a partitioned task left out (${[...leftOut].join(', ')}): ` +
+          'built on what its partitions hold so far (backfill them first, or run --stale to build what is stale)',
+      );
     const upToDate = [...batches].filter(([, jobs]) => jobs.length === 0).map(([n]) => n);
     if (upToDate.length) warnings.push(`${upToDate.join(', ')}: every interval due is processed; nothing to run`);
     const jobs = selected.flatMap((n) => batches.get(n) ?? planned.jobs.filter((j) => j.task === n));

@@ -228,6 +228,17 @@ describe('partitioned runs and backfills (embedded ledger)', { timeout: SUBPROCE
     expect(await queryDb(p.db, 'SELECT count(*) FROM analytics.daily_sales')).toEqual([[5n]]);
   });
 
+  it('a plain run says which task it builds reads a partitioned task it left out', async () => {
+    const p = tempProject();
+    p.write('tasks/days.sql', '-- @partitions_by daily(start=2026-01-01)\nCREATE TABLE IF NOT EXISTS days AS SELECT 1 AS n;');
+    p.write('tasks/summary.sql', 'CREATE OR REPLACE TABLE summary AS SELECT count(*) AS n FROM days;');
+    expect((await runCli(['--db', p.db, 'register', p.tasks])).code).toBe(0);
+    const run = await runCli(['--db', p.db, 'run', '--json']);
+    expect(json<{ warnings: string[] }>(run).warnings).toContainEqual(
+      expect.stringMatching(/^summary reads a partitioned task left out \(days\): built on what its partitions hold so far/),
+    );
+  });
+
   it('bad requests: a range on a static partition, --from after --to, an unknown asset, no partitions named, an unpartitioned asset', async () => {
     const p = await setUp();
     p.write('tasks/regions.sql', '-- @partitions_by static(eu, us)\nCREATE OR REPLACE TABLE r AS SELECT $partition_key AS region;');
