@@ -2,8 +2,7 @@
  * The declarative automation condition DSL of `@automation` (spec §2): a boolean expression
  * over atoms such as `eager()`, `on_cron("0 6 * * *")` and `on_interval("daily")`, with
  * `NOT`/`!`, `AND`/`&`/`&&` and `OR`/`|`/`||`. Precedence is NOT > AND > OR, binary
- * operators associate to the left. This module parses and prints; evaluation comes with the
- * automation engine.
+ * operators associate to the left. This module parses and prints; `evaluate.ts` evaluates.
  */
 import { checkCron } from '../cron.js';
 import { INTERVAL_UNIT_FORM, parseIntervalUnit } from '../interval-unit.js';
