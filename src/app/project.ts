@@ -6,6 +6,8 @@
  * its own beyond that wiring. The project's DuckDB file is opened when something needs it
  * (`context.ts`): with the ledger in PostgreSQL, commands about runs and jobs never open it.
  */
+import { Automation, type Simulation } from './automation.js';
+import type { AutomationState } from '../model/automation/evaluate.js';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Config } from '../config/config.js';
 import { DuckorchError } from '../errors.js';
@@ -50,6 +52,7 @@ export class Project {
   private readonly backfills: Backfills;
   private readonly assets: Assets;
   private readonly plans: Plans;
+  private readonly automation: Automation;
 
   private constructor(private readonly ctx: ProjectContext) {
     this.definitions = new Definitions(ctx);
@@ -60,6 +63,7 @@ export class Project {
     this.backfills = new Backfills(ctx, this.definitions, this.runs);
     this.assets = new Assets(ctx, this.definitions);
     this.plans = new Plans(ctx, this.definitions, this.runs);
+    this.automation = new Automation(ctx, this.definitions, this.assets);
   }
 
   /**
@@ -153,6 +157,11 @@ export class Project {
   /** The asset view: listings, one asset, its materialisations and partitions, health. */
   asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]> {
     return (this.assets[query] as (...a: Parameters<AssetQueries[K]>) => ReturnType<AssetQueries[K]>).apply(this.assets, args);
+  }
+
+  /** An asset's `@automation` condition evaluated now (or `at`), against the ledger or a given state; nothing enqueued. */
+  simulate(asset: string, options: { at?: Date; state?: AutomationState } = {}): Promise<Simulation> {
+    return this.automation.simulate(asset, options);
   }
 
   /** What is stale and why (of the selected tasks' assets), without running anything. */

@@ -73,7 +73,7 @@ describe('automation atoms', () => {
     expect(met('freshness_violated', state({ freshnessLagSeconds: 3600 })).met).toBe(false);
     expect(met('in_progress', state({ inProgress: 2 }))).toMatchObject({ met: true, reason: { detail: '2 jobs pending or running' } });
     expect(met('in_progress', state()).met).toBe(false);
-    expect(met('on_interval("daily")', state({ intervalsDue: 3 })).reason.detail).toBe('3 intervals due');
+    expect(met('on_interval("daily")', state({ intervalsDue: 3 })).reason.detail).toBe('3 gaps of unprocessed intervals due');
     expect(met('on_interval("daily")', state()).met).toBe(false);
   });
 });

@@ -10,6 +10,8 @@
  * too. HTTP on a Unix socket: only
  * processes of users who may open the socket file can ask, and nothing listens on the network.
  */
+import type { Simulation } from '../automation.js';
+import type { AutomationState } from '../../model/automation/evaluate.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -70,6 +72,8 @@ export interface ProjectApi {
   /** A run by its exact id. */
   getRun(id: string): Promise<RunRecord | undefined>;
   plan(selection: Selection): Promise<{ assets: PlannedAsset[]; warnings: string[] }>;
+  /** `automation simulate`. */
+  simulate(asset: string, options: { at?: Date; state?: AutomationState }): Promise<Simulation>;
   /** The `asset` commands' reads. */
   asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]>;
 }
@@ -91,6 +95,7 @@ const METHODS = [
   'getRun',
   'asset',
   'plan',
+  'simulate',
 ] as const;
 /** The asker's `--dag`, which scopes its questions (absent: the registry). */
 const DAG_HEADER = 'x-duckorch-dag';
@@ -144,6 +149,7 @@ export async function serveProject(
     getRun: async (id) => (await asker.ledger()).getRun(id),
     asset: (query, ...args) => asker.asset(query, ...args),
     plan: (selection) => asker.plan(selection),
+    simulate: (asset, options) => asker.simulate(asset, options),
   });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];

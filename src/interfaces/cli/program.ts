@@ -7,6 +7,7 @@ import pc from 'picocolors';
 import { DuckorchError } from '../../errors.js';
 import { createCli, type CliIo, type GlobalOptions } from './cli.js';
 import { assetsCommands } from './commands/assets.js';
+import { automationCommands } from './commands/automation.js';
 import { definitionsCommands } from './commands/definitions.js';
 import { historyCommands } from './commands/history.js';
 import { ledgerCommands } from './commands/ledger.js';
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo): Command {
   definitionsCommands(cli);
   runsCommands(cli);
   assetsCommands(cli);
+  automationCommands(cli);
   workerCommands(cli);
   ledgerCommands(cli);
   historyCommands(cli);

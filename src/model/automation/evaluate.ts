@@ -22,7 +22,7 @@ export interface AutomationState {
   inProgress: number;
   /** A partitioned asset's partitions that exist and have never succeeded; null when unpartitioned. */
   partitions: { total: number; missing: number } | null;
-  /** An interval task's intervals due (gaps of what it processed); null for other assets. */
+  /** An interval task's gaps of unprocessed intervals due (each one batch); null for other assets. */
   intervalsDue: number | null;
   freshnessLagSeconds: number | null;
   targetLagSeconds: number | null;
@@ -117,7 +117,7 @@ function atom(c: Extract<Condition, { kind: 'atom' }>, s: AutomationState, now: 
       if (s.intervalsDue === null) return out(false, 'the asset is not an interval task');
       return out(
         s.intervalsDue > 0,
-        s.intervalsDue > 0 ? `${s.intervalsDue} interval${s.intervalsDue === 1 ? '' : 's'} due` : 'no interval due',
+        s.intervalsDue > 0 ? `${s.intervalsDue} gap${s.intervalsDue === 1 ? '' : 's'} of unprocessed intervals due` : 'no interval due',
       );
     }
     case 'on_missing': {
