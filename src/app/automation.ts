@@ -12,6 +12,7 @@ import type { ProjectContext } from './context.js';
 import type { Definitions } from './definitions.js';
 import { intervalJobs } from './intervals.js';
 import { settledPartitions } from './partition-states.js';
+import type { TaskDefinition } from '../model/taskfile/task.js';
 
 export interface Simulation {
   asset: string;
@@ -36,43 +37,61 @@ export class Automation {
    */
   async simulate(name: string, options: { at?: Date; state?: AutomationState } = {}): Promise<Simulation> {
     const asset = await this.assets.get(name);
-    const task = await this.taskOf(asset);
+    const { tasks } = await this.definitions.requireRegistry();
+    const task = tasks.find((t) => t.definition.name === asset.definedByTask)!.definition;
     if (!task.automation)
       throw new DuckorchError('UNKNOWN_NAME', `\`${asset.name}\` has no @automation condition`, {
         hint: `declare one in ${task.file}: -- @automation eager() (or on_cron("0 6 * * *"), on_missing(), …)`,
       });
     const at = options.at ?? this.ctx.clock();
-    const state = options.state ?? (await this.stateOf(asset, at));
+    const state = options.state ?? (await this.statesOf([{ asset, task }], at))[0]!;
     const { met, reason } = evaluateCondition(task.automation.ast, state, at);
     return { asset: asset.name, condition: task.automation.condition, at, met, reason, state };
   }
 
-  /** What the condition of `asset` reads, from the ledger, as of `now`. */
-  async stateOf(asset: AssetView, now: Date): Promise<AutomationState> {
-    const task = await this.taskOf(asset);
-    const ledger = await this.ctx.ledger();
-    const latest = new Map((await ledger.latestMaterializations()).map((m) => [m.asset, m]));
-    let partitions: AutomationState['partitions'] = null;
-    if (task.partitions) {
-      const space = partitionSpace(task.partitions);
-      const { succeeded } = await settledPartitions(this.ctx, asset.name, task.partitions);
-      const all = space.all(now);
-      partitions = { total: all.size, missing: all.minus(succeeded).size };
-    }
-    return {
-      asset: asset.name,
-      lastSuccessAt: latest.get(asset.name)?.lastSuccessAt ?? null,
-      upstream: asset.upstream.map((u) => ({ asset: u, lastSuccessAt: latest.get(u)?.lastSuccessAt ?? null })),
-      inProgress: (await ledger.inFlightPartitions(task.name)).length,
-      partitions,
-      intervalsDue: intervalSpecOf(task) ? (await intervalJobs(this.ctx, task, now)).length : null,
-      freshnessLagSeconds: asset.freshnessLagSeconds,
-      targetLagSeconds: asset.targetLagSeconds,
-    };
+  /** Every asset with an `@automation` condition, evaluated now against the ledger (nothing recorded or enqueued). */
+  async status(): Promise<Simulation[]> {
+    const at = this.ctx.clock();
+    const { tasks } = await this.definitions.requireRegistry();
+    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
+    const governed = (await this.assets.list())
+      .map((asset) => ({ asset, task: byName.get(asset.definedByTask)! }))
+      .filter(({ task }) => task.automation !== null);
+    const states = await this.statesOf(governed, at);
+    return governed.map(({ asset, task }, i) => {
+      const { met, reason } = evaluateCondition(task.automation!.ast, states[i]!, at);
+      return { asset: asset.name, condition: task.automation!.condition, at, met, reason, state: states[i]! };
+    });
   }
 
-  private async taskOf(asset: AssetView) {
-    const { tasks } = await this.definitions.requireRegistry();
-    return tasks.find((t) => t.definition.name === asset.definedByTask)!.definition;
+  /**
+   * What the conditions of `assets` read, from the ledger, as of `now`: one read of the latest
+   * successes and one of the jobs in flight for all of them; a partitioned asset's stored ranges
+   * and an interval task's gaps each.
+   */
+  private async statesOf(assets: ReadonlyArray<{ asset: AssetView; task: TaskDefinition }>, now: Date): Promise<AutomationState[]> {
+    const ledger = await this.ctx.ledger();
+    const latest = new Map((await ledger.latestMaterializations()).map((m) => [m.asset, m]));
+    const inFlight = await ledger.inFlightCounts();
+    const states: AutomationState[] = [];
+    for (const { asset, task } of assets) {
+      let partitions: AutomationState['partitions'] = null;
+      if (task.partitions) {
+        const { succeeded } = await settledPartitions(this.ctx, asset.name, task.partitions);
+        const all = partitionSpace(task.partitions).all(now);
+        partitions = { total: all.size, missing: all.minus(succeeded).size };
+      }
+      states.push({
+        asset: asset.name,
+        lastSuccessAt: latest.get(asset.name)?.lastSuccessAt ?? null,
+        upstream: asset.upstream.map((u) => ({ asset: u, lastSuccessAt: latest.get(u)?.lastSuccessAt ?? null })),
+        inProgress: inFlight.get(task.name) ?? 0,
+        partitions,
+        intervalsDue: intervalSpecOf(task) ? (await intervalJobs(this.ctx, task, now)).length : null,
+        freshnessLagSeconds: asset.freshnessLagSeconds,
+        targetLagSeconds: asset.targetLagSeconds,
+      });
+    }
+    return states;
   }
 }

@@ -164,6 +164,11 @@ export class Project {
     return this.automation.simulate(asset, options);
   }
 
+  /** Every asset with an `@automation` condition, evaluated now (nothing recorded or enqueued). */
+  automationStatus(): Promise<Simulation[]> {
+    return this.automation.status();
+  }
+
   /** What is stale and why (of the selected tasks' assets), without running anything. */
   plan(selection: Selection = {}): Promise<{ assets: PlannedAsset[]; warnings: string[] }> {
     return this.plans.plan(selection);

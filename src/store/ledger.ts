@@ -485,6 +485,8 @@ export interface Ledger {
   partitionChanges(asset: string, since: Date): Promise<Array<{ partitionKey: string; status: 'succeeded' | 'dead'; at: Date }>>;
   /** The partition keys of a task's jobs that are queued, in flight or waiting for a retry. */
   inFlightPartitions(task: string): Promise<string[]>;
+  /** How many such jobs each task has (tasks with none left out), in one read. */
+  inFlightCounts(): Promise<Map<string, number>>;
   /** Keeps check results (they are observations: written after the attempt, not with its data). */
   recordCheckResults(results: readonly CheckResultRecord[]): Promise<void>;
   /** An asset's check results, newest first. */

@@ -63,6 +63,19 @@ INSERT INTO days VALUES ($partition_key);
       state: { partitions: { total: 10, missing: 7 } },
     });
 
+    // Every asset with a condition at once: the same verdicts.
+    const status = await runCli(['--db', p.db, 'automation', 'status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(json<Array<{ asset: string; met: boolean }>>(status).map((r) => [r.asset, r.met])).toEqual([
+      ['analytics.region_total', true],
+      ['days', true],
+    ]);
+    const table = await runCli(['--db', p.db, 'automation', 'status']);
+    expect(table.stdout).toMatch(
+      /^analytics\.region_total +eager\(\) AND NOT in_progress\(\) +met +NOT in_progress\(\) no job pending or running$/m,
+    );
+    expect(table.stdout).toMatch(/^days +on_missing\(\) +met +on_missing\(\) 7 of 10 partitions missing$/m);
+
     const text = await runCli(['--db', p.db, 'automation', 'simulate', 'days']);
     expect(text.stdout).toMatch(/^days {2}on_missing\(\) {2}met at /m);
     // Nothing was enqueued by simulating: only the runs made above.

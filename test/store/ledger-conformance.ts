@@ -637,6 +637,10 @@ export function ledgerConformance(name: string, open: () => Promise<LedgerHarnes
       expect((await ledger.assetMaterializations('raw.a', { limit: 5, since: at(2) })).length).toBe(0);
       expect(await ledger.inFlightPartitions('b')).toEqual(['__default__']);
       expect(await ledger.inFlightPartitions('a')).toEqual([]);
+      // Per task at once (what one automation tick reads): only tasks with a job in flight.
+      const counts = await ledger.inFlightCounts();
+      expect(counts.get('b')).toBe(1);
+      expect(counts.has('a')).toBe(false);
       // Check results, kept as given and read newest first.
       const check = {
         asset: 'raw.a',

@@ -74,6 +74,8 @@ export interface ProjectApi {
   plan(selection: Selection): Promise<{ assets: PlannedAsset[]; warnings: string[] }>;
   /** `automation simulate`. */
   simulate(asset: string, options: { at?: Date; state?: AutomationState }): Promise<Simulation>;
+  /** `automation status`. */
+  automationStatus(): Promise<Simulation[]>;
   /** The `asset` commands' reads. */
   asset<K extends keyof AssetQueries>(query: K, ...args: Parameters<AssetQueries[K]>): ReturnType<AssetQueries[K]>;
 }
@@ -96,6 +98,7 @@ const METHODS = [
   'asset',
   'plan',
   'simulate',
+  'automationStatus',
 ] as const;
 /** The asker's `--dag`, which scopes its questions (absent: the registry). */
 const DAG_HEADER = 'x-duckorch-dag';
@@ -150,6 +153,7 @@ export async function serveProject(
     asset: (query, ...args) => asker.asset(query, ...args),
     plan: (selection) => asker.plan(selection),
     simulate: (asset, options) => asker.simulate(asset, options),
+    automationStatus: () => asker.automationStatus(),
   });
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '').slice(1) as (typeof METHODS)[number];

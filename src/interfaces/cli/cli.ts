@@ -64,7 +64,19 @@ export type CommandAccess = AccessMode | 'ledger';
 /** What a command may ask either of an open project or of the process holding its database. */
 export type Watchable = Pick<
   ProjectApi,
-  'status' | 'list' | 'graph' | 'queueDepth' | 'failures' | 'enqueue' | 'cancel' | 'test' | 'register' | 'asset' | 'plan' | 'simulate'
+  | 'status'
+  | 'list'
+  | 'graph'
+  | 'queueDepth'
+  | 'failures'
+  | 'enqueue'
+  | 'cancel'
+  | 'test'
+  | 'register'
+  | 'asset'
+  | 'plan'
+  | 'simulate'
+  | 'automationStatus'
 >;
 
 export interface Cli {

@@ -223,6 +223,19 @@ export abstract class DuckDbReads {
       .map(([k]) => String(k));
   }
 
+  async inFlightCounts(): Promise<Map<string, number>> {
+    await this.flush();
+    const rows = (
+      await this.reader.runAndReadAll(
+        `SELECT task_name, count(*) FROM __orch__.jobs
+         WHERE state IN ('pending', 'processing', 'failed')
+           AND created_at >= (SELECT min(created_at) FROM __orch__.pipeline_runs WHERE finished_at IS NULL)
+         GROUP BY task_name`,
+      )
+    ).getRows();
+    return new Map(rows.map(([task, n]) => [String(task), Number(n)]));
+  }
+
   async checkHistory(asset: string, limit: number): Promise<CheckResultRecord[]> {
     await this.flush();
     return (

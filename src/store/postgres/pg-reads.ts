@@ -258,6 +258,13 @@ export abstract class PgReads extends PgSession {
     ).rows.map((r: Row) => String(r.partition_key));
   }
 
+  async inFlightCounts(): Promise<Map<string, number>> {
+    const { rows } = await this.q(
+      `SELECT task_name, count(*)::int AS n FROM ${this.s}.jobs WHERE state IN ('pending', 'processing', 'failed') GROUP BY task_name`,
+    );
+    return new Map(rows.map((r: Row) => [String(r.task_name), Number(r.n)]));
+  }
+
   async recordCheckResults(results: readonly CheckResultRecord[]): Promise<void> {
     if (results.length === 0) return;
     await this.q(

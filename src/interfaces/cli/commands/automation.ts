@@ -4,7 +4,7 @@ import pc from 'picocolors';
 import { DuckorchError } from '../../../errors.js';
 import type { Reason } from '../../../model/automation/evaluate.js';
 import type { Cli } from '../cli.js';
-import { printJson } from '../render.js';
+import { printJson, table } from '../render.js';
 
 function reasonJson(r: Reason): Record<string, unknown> {
   return { label: r.label, met: r.met, detail: r.detail, ...(r.children ? { children: r.children.map(reasonJson) } : {}) };
@@ -38,9 +38,36 @@ async function readState(file: string, asset: string) {
   return parsed.state;
 }
 
+/** The condition part that decided (the side that decided each AND and OR, down to an atom), as `NOT in_progress()` and why. */
+function decidingPart(r: Reason, prefix = ''): string {
+  if (!r.children?.length) return `${prefix}${r.label} ${pc.dim(r.detail)}`;
+  return decidingPart(r.children.at(-1)!, r.label === 'NOT' ? `${prefix}NOT ` : prefix);
+}
+
 export function automationCommands(cli: Cli): void {
   const { program, output, withProjectOrHolder } = cli;
   const automation = program.command('automation').description("assets' @automation conditions");
+
+  automation
+    .command('status')
+    .description('every asset with an @automation condition, evaluated now against the ledger: met or not, and why; runs nothing')
+    .action(async () => {
+      const o = output();
+      const rows = await withProjectOrHolder('read', (p) => p.automationStatus());
+      if (o.json)
+        return printJson(
+          o,
+          rows.map((r) => ({ asset: r.asset, condition: r.condition, met: r.met, reason: reasonJson(r.reason), evaluated_at: r.at })),
+        );
+      if (rows.length === 0) return o.out('No asset has an @automation condition.');
+      o.out(
+        table([
+          ['ASSET', 'CONDITION', 'MET', 'WHY'].map((h) => pc.dim(h)),
+          ...rows.map((r) => [r.asset, r.condition, r.met ? pc.green('met') : pc.dim('not met'), decidingPart(r.reason)]),
+        ]),
+      );
+      o.out(pc.dim(`evaluated at ${rows[0]!.at.toISOString()}; automation simulate <asset> shows the whole reason`));
+    });
 
   automation
     .command('simulate')
