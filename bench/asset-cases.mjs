@@ -10,6 +10,9 @@
 //   then worked by `worker --once` on the embedded ledger, its jobs kept in memory a page at a
 //   time (the default) against the whole run held in memory (a page larger than the run): the
 //   worker's peak RSS and time.
+// - `automation-10k`: `automation status` over BENCH_PLAN_TASKS chained assets with mixed
+//   conditions, in process: the evaluation itself (target < 100 ms) against the whole call, which
+//   reads their state from the ledger.
 // Every sample is a process of its own, on a fresh copy of the template database.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -328,6 +331,54 @@ export async function backfillMemoryCase({ mkWork, log, knobs }) {
         fmtRatio(summary([paged.ms / whole.ms])),
         `${fmtMb(paged.maxRssMb)} / whole ${fmtMb(whole.maxRssMb)}`,
         'jobs not held in memory',
+      ],
+    ],
+  };
+}
+
+/** Mixed conditions, one per asset in turn. */
+const CONDITIONS = [
+  'eager()',
+  'on_missing()',
+  'eager() AND NOT in_progress()',
+  'on_cron("0 6 * * *") OR freshness_violated()',
+  '(eager() OR on_missing()) AND NOT in_progress()',
+];
+
+export function automationCase({ mkWork, log, knobs }, chainedProject) {
+  const work = mkWork('automation');
+  const n = knobs.BENCH_PLAN_TASKS;
+  const tasks = path.join(work, 'tasks');
+  chainedProject(tasks, n);
+  // Each task file gets a condition as its first header.
+  let i = 0;
+  const walk = (dir) => {
+    for (const f of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, f);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.sql'))
+        fs.writeFileSync(p, `-- @automation ${CONDITIONS[i++ % CONDITIONS.length]}\n${fs.readFileSync(p, 'utf8')}`);
+    }
+  };
+  walk(tasks);
+  const db = path.join(work, 'automation.duckdb');
+  expectOk(runCli(work, ['--db', db, 'register', tasks]), 'register');
+  const r = runScript(work, 'automation-time.mjs', [db, String(knobs.BENCH_STATUS_REPEATS)]);
+  if (r.assets !== n) throw new Error(`automation status: ${r.assets} assets of ${n}`);
+  const total = summary(r.total);
+  const evaluation = summary(r.evaluation);
+  log(`  ${fmtN(n)} assets (${fmtN(r.met)} met): evaluation ${fmtMs(evaluation.median)}, the whole call ${fmtMs(total.median)}`);
+  return {
+    data: { assets: n, met: r.met, total, evaluation, maxRssMb: r.maxRssMb },
+    rows: [
+      [
+        `one evaluation of ${fmtN(n)} assets with mixed conditions (in process)`,
+        `${evaluation.n} calls`,
+        `${fmtMs(evaluation.median)} [${fmtMs(evaluation.min)}–${fmtMs(evaluation.max)}]`,
+        `automation status, reading their state too: ${fmtMs(total.median)}`,
+        fmtRatio(summary(r.evaluation.map((e, k) => e / r.total[k]))),
+        fmtMb(r.maxRssMb),
+        `target < 100 ms: ${evaluation.median < 100 ? 'met' : 'missed'}`,
       ],
     ],
   };

@@ -40,7 +40,7 @@ import {
 import { PG_URL, backlogCase, dropSchemas, fanoutCase, freshSchema, latencyCase, recoveryCase } from './pg-cases.mjs';
 import { drainCase, workerStartupCase } from './drain-cases.mjs';
 import { enqueueManyCase } from './enqueue-cases.mjs';
-import { backfillCase, backfillEnqueueCase, backfillMemoryCase, partitionStatusCase, planCase } from './asset-cases.mjs';
+import { automationCase, backfillCase, backfillEnqueueCase, backfillMemoryCase, partitionStatusCase, planCase } from './asset-cases.mjs';
 import { buildRef } from './baseline-ref.mjs';
 
 // Options (the other arguments are case-name prefixes):
@@ -1092,6 +1092,7 @@ const CASES = [
   ['backfill-memory', () => backfillMemoryCase(pgContext())],
   ['partition-status', () => partitionStatusCase(pgContext())],
   ['plan-10k', () => planCase(pgContext(), chainedProject)],
+  ['automation-10k', () => automationCase(pgContext(), chainedProject)],
   [historyName(), historyCase],
   ...KNOBS.BENCH_CHAIN_SIZES.map((n) => [`chain-${n}`, () => chainCase(n)]),
 ].map(([name, run, { postgres = false } = {}]) => ({ name, run, postgres }));

@@ -46,6 +46,16 @@ export interface Evaluation {
 
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
+/** Parsed schedules by expression and time zone: parsing one costs more than evaluating a condition. */
+const crons = new Map<string, Cron>();
+
+function cronOf(expr: string, timeZone: string): Cron {
+  const key = `${timeZone}\0${expr}`;
+  let cron = crons.get(key);
+  if (!cron) crons.set(key, (cron = new Cron(expr, { paused: true, timezone: timeZone })));
+  return cron;
+}
+
 function seconds(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}min` : `${Math.round(s / 3600)}h`;
@@ -108,7 +118,7 @@ function atom(c: Extract<Condition, { kind: 'atom' }>, s: AutomationState, now: 
     case 'on_cron': {
       // Due when a tick fell since the last success; never materialised, when one fell at all.
       const anchor = own ?? new Date(now.getTime() - 366 * 86_400_000);
-      const tick = new Cron(c.arg!, { paused: true, timezone: s.timeZone ?? 'UTC' }).nextRun(anchor);
+      const tick = cronOf(c.arg!, s.timeZone ?? 'UTC').nextRun(anchor);
       if (tick && tick <= now)
         return out(true, own ? `tick ${iso(tick)} since the last success ${iso(own)}` : `tick ${iso(tick)}; never materialised`);
       return out(false, tick ? `next tick ${iso(tick)}` : 'the expression has no tick to come');
