@@ -71,7 +71,14 @@ export class Assets {
   /** Every asset of the registry (or one group's), with its edges and checks. */
   async list(filter: { group?: string } = {}): Promise<AssetView[]> {
     const { tasks } = await this.definitions.requireRegistry();
-    const defs = tasks.map((t) => t.definition);
+    return this.viewsOf(
+      tasks.map((t) => t.definition),
+      filter,
+    );
+  }
+
+  /** The assets of these task definitions (a registry read once by the caller), with their edges and checks. */
+  viewsOf(defs: readonly TaskDefinition[], filter: { group?: string } = {}): AssetView[] {
     const byTask = new Map(defs.map((d) => [d.name, d]));
     const { assets, edges, checks } = deriveAssets(defs);
     // Indexed once: looking each asset's edges up in the whole list was quadratic (10,000 assets: seconds).

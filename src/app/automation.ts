@@ -53,8 +53,10 @@ export class Automation {
   async status(): Promise<Simulation[]> {
     const at = this.ctx.clock();
     const { tasks } = await this.definitions.requireRegistry();
-    const byName = new Map(tasks.map((t) => [t.definition.name, t.definition]));
-    const governed = (await this.assets.list())
+    const defs = tasks.map((t) => t.definition);
+    const byName = new Map(defs.map((d) => [d.name, d]));
+    const governed = this.assets
+      .viewsOf(defs)
       .map((asset) => ({ asset, task: byName.get(asset.definedByTask)! }))
       .filter(({ task }) => task.automation !== null);
     const states = await this.statesOf(governed, at);
