@@ -111,15 +111,7 @@ export class Assets {
 
   /** One asset by name (case-insensitive), or an error naming the closest. */
   async get(name: string): Promise<AssetView> {
-    const all = await this.list();
-    const found = all.find((a) => lookupKey(a.name) === lookupKey(name));
-    if (!found)
-      throw unknownName(
-        'asset',
-        name,
-        all.map((a) => a.name),
-      );
-    return found;
+    return findAsset(await this.list(), name);
   }
 
   async show(
@@ -254,6 +246,18 @@ export class Assets {
     const at = partitionSpace(asset.partitions.definition!).locate(key, this.ctx.clock());
     if (!at.ok) throw new DuckorchError('PARTITION', `--partition ${key} is not a partition of \`${asset.name}\`: ${at.message}`);
   }
+}
+
+/** One asset of `all` by name (case-insensitive), or an error naming the closest. */
+export function findAsset(all: readonly AssetView[], name: string): AssetView {
+  const found = all.find((a) => lookupKey(a.name) === lookupKey(name));
+  if (!found)
+    throw unknownName(
+      'asset',
+      name,
+      all.map((a) => a.name),
+    );
+  return found;
 }
 
 /** ok while the last success is within the lag, violated past it (or never materialised), none without a policy. */

@@ -7,7 +7,7 @@ import { DuckorchError } from '../errors.js';
 import { evaluateCondition, type AutomationState, type Reason } from '../model/automation/evaluate.js';
 import { intervalSpecOf } from '../model/intervals.js';
 import { partitionSpace } from '../model/partitions/space.js';
-import type { Assets, AssetView } from './assets.js';
+import { findAsset, type Assets, type AssetView } from './assets.js';
 import type { ProjectContext } from './context.js';
 import type { Definitions } from './definitions.js';
 import { intervalJobs } from './intervals.js';
@@ -36,9 +36,10 @@ export class Automation {
    * against `state` when given. Nothing is recorded or enqueued.
    */
   async simulate(name: string, options: { at?: Date; state?: AutomationState } = {}): Promise<Simulation> {
-    const asset = await this.assets.get(name);
-    const { tasks } = await this.definitions.requireRegistry();
-    const task = tasks.find((t) => t.definition.name === asset.definedByTask)!.definition;
+    // The registry read once, for the asset and its task.
+    const defs = (await this.definitions.requireRegistry()).tasks.map((t) => t.definition);
+    const asset = findAsset(this.assets.viewsOf(defs), name);
+    const task = defs.find((d) => d.name === asset.definedByTask)!;
     if (!task.automation)
       throw new DuckorchError('UNKNOWN_NAME', `\`${asset.name}\` has no @automation condition`, {
         hint: `declare one in ${task.file}: -- @automation eager() (or on_cron("0 6 * * *"), on_missing(), …)`,

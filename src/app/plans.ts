@@ -73,7 +73,9 @@ export class Plans {
     const defs = new Map(registry.tasks.map((t) => [t.definition.name, t.definition]));
     const now = this.ctx.clock();
     const ledger = await this.ctx.ledger();
-    // What a run already queued or working will build is not planned twice.
+    // What a run already queued or working will build is not planned twice: one read of which
+    // tasks have jobs in flight, their keys read only for those.
+    const inFlightCounts = await ledger.inFlightCounts();
     let alreadyQueued = 0;
     for (const s of stale) {
       const a = byAsset.get(s.name)!;
@@ -84,7 +86,7 @@ export class Plans {
         for (const j of await intervalJobs(this.ctx, task, now)) jobs.set(`${j.task}\0${j.partitionKey}`, j);
         continue;
       }
-      const inFlight = new Set(await ledger.inFlightPartitions(a.task));
+      const inFlight = new Set(inFlightCounts.has(a.task) ? await ledger.inFlightPartitions(a.task) : []);
       if (!s.partitions) {
         if (inFlight.has(DEFAULT_PARTITION)) alreadyQueued++;
         else jobs.set(`${a.task}\0`, { task: a.task });

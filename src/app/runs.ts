@@ -117,10 +117,9 @@ export class Runs {
       : { jobs: [], warnings: [] };
     warnings.push(...planned.warnings);
     // Built without their partitioned upstream: they read what its partitions hold so far.
-    const leftOut = new Set(others.filter((n) => !planned.jobs.some((j) => j.task === n)));
-    const readers = [...new Set(planned.jobs.map((j) => j.task))].filter((n) =>
-      [...registry.graph.upstreamOf(n)].some((u) => leftOut.has(u)),
-    );
+    const plannedTasks = new Set(planned.jobs.map((j) => j.task));
+    const leftOut = new Set(others.filter((n) => !plannedTasks.has(n)));
+    const readers = [...plannedTasks].filter((n) => [...registry.graph.upstreamOf(n)].some((u) => leftOut.has(u)));
     if (readers.length)
       warnings.push(
         `${readers.join(', ')} ${readers.length === 1 ? 'reads' : 'read'} a partitioned task left out (${[...leftOut].join(', ')}): ` +
